@@ -1,0 +1,605 @@
+//! The small lexers BuildKit's Dockerfile parser applies to one logical line, re-implemented so that dockopt
+//! splits words, flags, JSON arrays and heredoc markers exactly where BuildKit does, quirks included.
+//!
+//! Every function works on a `&str` and reports positions as byte offsets into it, so callers can map each value
+//! back to the source. None of them panics on any input.
+
+use std::ops::Range;
+
+/// Go's `unicode.IsSpace`. Rust's `White_Space` property is the same set of code points.
+pub fn is_space(c: char) -> bool {
+    c.is_whitespace()
+}
+
+/// `unicode.IsSpace(rune(b))` applied to one byte, which is how BuildKit walks flags and HEALTHCHECK types.
+/// Bytes 0x85 and 0xA0 count, even when they are the tail of a multi-byte character.
+pub fn is_byte_space(b: u8) -> bool {
+    matches!(b, b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | b' ' | 0x85 | 0xa0)
+}
+
+/// The `[\t\v\f\r ]` class of BuildKit's `reWhitespace`.
+pub fn is_re_whitespace(c: char) -> bool {
+    matches!(c, '\t' | '\u{0b}' | '\u{0c}' | '\r' | ' ')
+}
+
+/// Go's `strings.TrimSpace`, as a sub-range of `r`.
+pub fn trim_space(s: &str, r: Range<usize>) -> Range<usize> {
+    let text = &s[r.clone()];
+    let start = r.start + (text.len() - text.trim_start_matches(is_space).len());
+    let end = r.start + text.trim_end_matches(is_space).len();
+    if start >= end {
+        start..start
+    } else {
+        start..end
+    }
+}
+
+/// Go's `regexp.Split` with `reWhitespace` and a limit (`None` for -1): the pieces between runs of whitespace.
+pub fn split_re_whitespace(s: &str, limit: Option<usize>) -> Vec<Range<usize>> {
+    if s.is_empty() {
+        return vec![0..0];
+    }
+    let mut pieces = Vec::new();
+    let mut begin = 0;
+    let mut last_match_start = 0;
+    let mut i = 0;
+    let bytes = s.as_bytes();
+    while i < bytes.len() {
+        if !is_re_whitespace(bytes[i] as char) {
+            i += 1;
+            continue;
+        }
+        let run_start = i;
+        while i < bytes.len() && is_re_whitespace(bytes[i] as char) {
+            i += 1;
+        }
+        if limit.is_some_and(|n| pieces.len() + 1 == n) {
+            break;
+        }
+        last_match_start = run_start;
+        pieces.push(begin..run_start);
+        begin = i;
+    }
+    if last_match_start != s.len() {
+        pieces.push(begin..s.len());
+    }
+    pieces
+}
+
+/// A word and the range of the source text it was read from.
+pub type SpannedWord = (String, Range<usize>);
+
+/// BuildKit's `parseWords`: splits ENV, LABEL and ARG arguments on unquoted whitespace, keeping quotes and
+/// escape characters in the words.
+pub fn parse_words(s: &str, escape: char) -> Vec<SpannedWord> {
+    #[derive(PartialEq)]
+    enum Phase {
+        Spaces,
+        Word,
+        Quote,
+    }
+    let mut words = Vec::new();
+    let mut phase = Phase::Spaces;
+    let mut quote = '\0';
+    let mut blank_ok = false;
+    let mut word = String::new();
+    let mut word_start = 0;
+    let mut chars = s.char_indices().peekable();
+    loop {
+        let Some((pos, mut ch)) = chars.next() else {
+            if phase != Phase::Spaces && (blank_ok || !word.is_empty()) {
+                words.push((std::mem::take(&mut word), word_start..s.len()));
+            }
+            break;
+        };
+        if phase == Phase::Spaces {
+            if is_space(ch) {
+                continue;
+            }
+            phase = Phase::Word;
+            word_start = pos;
+        }
+        match phase {
+            Phase::Word => {
+                if is_space(ch) {
+                    phase = Phase::Spaces;
+                    if blank_ok || !word.is_empty() {
+                        words.push((std::mem::take(&mut word), word_start..pos));
+                    }
+                    blank_ok = false;
+                    continue;
+                }
+                if ch == '\'' || ch == '"' {
+                    quote = ch;
+                    blank_ok = true;
+                    phase = Phase::Quote;
+                }
+                if ch == escape {
+                    match chars.next() {
+                        // An escape at the very end is dropped.
+                        None => {
+                            if blank_ok || !word.is_empty() {
+                                words.push((std::mem::take(&mut word), word_start..s.len()));
+                            }
+                            break;
+                        }
+                        Some((_, next)) => {
+                            word.push(ch);
+                            ch = next;
+                        }
+                    }
+                }
+                word.push(ch);
+            }
+            Phase::Quote => {
+                if ch == quote {
+                    phase = Phase::Word;
+                }
+                if ch == escape && quote != '\'' {
+                    match chars.next() {
+                        None => {
+                            if blank_ok || !word.is_empty() {
+                                words.push((std::mem::take(&mut word), word_start..s.len()));
+                            }
+                            break;
+                        }
+                        Some((_, next)) => {
+                            word.push(ch);
+                            ch = next;
+                        }
+                    }
+                }
+                word.push(ch);
+            }
+            Phase::Spaces => unreachable!("handled above"),
+        }
+    }
+    words
+}
+
+/// BuildKit's `extractBuilderFlags`: the leading `--flag` words of an instruction's arguments, with quotes and
+/// escapes resolved, and the offset where the remaining arguments start. It walks bytes, not characters, as
+/// BuildKit does, so a non-ASCII byte becomes the Latin-1 character of the same value.
+pub fn extract_builder_flags(s: &str) -> (Vec<SpannedWord>, usize) {
+    #[derive(PartialEq)]
+    enum Phase {
+        Spaces,
+        Word,
+        Quote,
+    }
+    let bytes = s.as_bytes();
+    let mut flags = Vec::new();
+    let mut phase = Phase::Spaces;
+    let mut word = String::new();
+    let mut word_start = 0;
+    let mut quote = 0u8;
+    let mut blank_ok = false;
+    let mut pos = 0;
+    while pos <= bytes.len() {
+        let at_end = pos == bytes.len();
+        let ch = if at_end { 0 } else { bytes[pos] };
+        if phase == Phase::Spaces {
+            if at_end {
+                break;
+            }
+            if is_byte_space(ch) {
+                pos += 1;
+                continue;
+            }
+            if ch != b'-' || pos + 1 == bytes.len() || bytes[pos + 1] != b'-' {
+                return (flags, pos);
+            }
+            phase = Phase::Word;
+            word_start = pos;
+        }
+        if at_end {
+            if word != "--" && (blank_ok || !word.is_empty()) {
+                flags.push((word, word_start..pos));
+            }
+            return (flags, bytes.len());
+        }
+        if phase == Phase::Word {
+            if is_byte_space(ch) {
+                phase = Phase::Spaces;
+                if word == "--" {
+                    return (flags, pos);
+                }
+                if blank_ok || !word.is_empty() {
+                    flags.push((std::mem::take(&mut word), word_start..pos));
+                }
+                word.clear();
+                blank_ok = false;
+                pos += 1;
+                continue;
+            }
+            if ch == b'\'' || ch == b'"' {
+                quote = ch;
+                blank_ok = true;
+                phase = Phase::Quote;
+                pos += 1;
+                continue;
+            }
+            let mut c = ch;
+            if ch == b'\\' {
+                if pos + 1 == bytes.len() {
+                    pos += 1;
+                    continue;
+                }
+                pos += 1;
+                c = bytes[pos];
+            }
+            word.push(char::from(c));
+            pos += 1;
+            continue;
+        }
+        // Phase::Quote
+        if ch == quote {
+            phase = Phase::Word;
+            pos += 1;
+            continue;
+        }
+        let mut c = ch;
+        if ch == b'\\' {
+            if pos + 1 == bytes.len() {
+                phase = Phase::Word;
+                pos += 1;
+                continue;
+            }
+            pos += 1;
+            c = bytes[pos];
+        }
+        word.push(char::from(c));
+        pos += 1;
+    }
+    (flags, bytes.len())
+}
+
+/// What BuildKit makes of arguments that might be a JSON array.
+#[derive(Debug, PartialEq)]
+pub enum JsonArgs {
+    /// Not a JSON array: the arguments are shell form.
+    NotJson,
+    /// A JSON array of strings (exec form), each with the range of its string literal.
+    Strings(Vec<SpannedWord>),
+    /// A JSON array holding something other than strings, which BuildKit rejects.
+    NotStringArray,
+}
+
+/// BuildKit's `parseJSON`: the arguments are exec form when, after leading whitespace, they are one JSON array
+/// and nothing else.
+pub fn parse_json_array(s: &str) -> JsonArgs {
+    let lead = s.len() - s.trim_start_matches(is_space).len();
+    let text = &s[lead..];
+    if !text.starts_with('[') {
+        return JsonArgs::NotJson;
+    }
+    let Ok(values) = serde_json::from_str::<Vec<serde_json::Value>>(text) else {
+        return JsonArgs::NotJson;
+    };
+    let ranges = top_level_string_ranges(text);
+    let mut strings = Vec::with_capacity(values.len());
+    let mut ranges = ranges.into_iter();
+    for value in values {
+        let serde_json::Value::String(v) = value else {
+            return JsonArgs::NotStringArray;
+        };
+        let r = ranges.next().unwrap_or(0..0);
+        strings.push((v, lead + r.start..lead + r.end));
+    }
+    JsonArgs::Strings(strings)
+}
+
+/// Ranges of the string literals directly inside the outer array of valid JSON text.
+fn top_level_string_ranges(text: &str) -> Vec<Range<usize>> {
+    let bytes = text.as_bytes();
+    let mut ranges = Vec::new();
+    let mut depth = 0usize;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'[' | b'{' => depth += 1,
+            b']' | b'}' => {
+                depth = depth.saturating_sub(1);
+                if depth == 0 {
+                    break;
+                }
+            }
+            b'"' => {
+                let start = i;
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+                if depth == 1 {
+                    ranges.push(start..(i + 1).min(bytes.len()));
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    ranges
+}
+
+/// A heredoc marker (`<<EOF`, `<<-"EOF"`, `3<<EOF`) found in an instruction line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HeredocMarker {
+    pub name: String,
+    pub file_descriptor: u64,
+    /// `<<-`: leading tabs are stripped from the body and the terminator.
+    pub chomp: bool,
+    /// False when any part of the name was quoted: the body is then not expanded.
+    pub expand: bool,
+}
+
+/// BuildKit's `heredocsFromLine`: the heredoc markers among the shell words of a RUN, COPY or ADD line, in order.
+pub fn heredoc_markers(line: &str) -> Vec<HeredocMarker> {
+    if !line.contains("<<") {
+        return Vec::new();
+    }
+    let Some(words) = shell_words(line, true) else {
+        return Vec::new();
+    };
+    words.iter().filter_map(|w| heredoc_marker(w)).collect()
+}
+
+/// BuildKit's `ParseHeredoc` on one word: `^(\d*)<<(-?)([^<]*)$`, whose last part must read as one shell word.
+fn heredoc_marker(word: &str) -> Option<HeredocMarker> {
+    use nom::bytes::complete::tag;
+    use nom::character::complete::{char, digit0};
+    use nom::combinator::opt;
+    use nom::sequence::tuple;
+    let (rest, (digits, _, dash)) =
+        tuple((digit0::<&str, nom::error::Error<&str>>, tag("<<"), opt(char('-'))))(word).ok()?;
+    if rest.is_empty() || rest.contains('<') {
+        return None;
+    }
+    let cooked = shell_words(rest, false)?;
+    if cooked.len() != 1 {
+        return None;
+    }
+    let raw = shell_words(rest, true)?;
+    let quotes = |w: &str| w.matches(['\'', '"']).count();
+    Some(HeredocMarker {
+        expand: quotes(&cooked[0]) == quotes(&raw[0]),
+        name: cooked.into_iter().next()?,
+        file_descriptor: digits.parse().unwrap_or(0),
+        chomp: dash.is_some(),
+    })
+}
+
+/// BuildKit's shell lexer `ProcessWords` with an empty environment and unset variables kept as written, the way
+/// heredoc detection calls it. `raw` keeps quotes and escapes in the words. `None` when the lexer reports an error
+/// (an unterminated quote or a bad `${…}`), in which case BuildKit finds no heredocs.
+fn shell_words(s: &str, raw: bool) -> Option<Vec<String>> {
+    struct Words {
+        words: Vec<String>,
+        word: String,
+        in_word: bool,
+    }
+    impl Words {
+        fn add_char(&mut self, c: char) {
+            if is_space(c) {
+                if self.in_word && !self.word.is_empty() {
+                    self.words.push(std::mem::take(&mut self.word));
+                    self.in_word = false;
+                }
+            } else {
+                self.add_raw_char(c);
+            }
+        }
+        fn add_raw_char(&mut self, c: char) {
+            self.word.push(c);
+            self.in_word = true;
+        }
+        fn add_raw_str(&mut self, s: &str) {
+            self.word.push_str(s);
+            self.in_word = true;
+        }
+    }
+    let chars: Vec<char> = s.chars().collect();
+    let mut i = 0;
+    let mut w = Words { words: Vec::new(), word: String::new(), in_word: false };
+    while i < chars.len() {
+        match chars[i] {
+            '\'' => {
+                let mut out = String::new();
+                if raw {
+                    out.push('\'');
+                }
+                i += 1;
+                loop {
+                    let c = *chars.get(i)?;
+                    i += 1;
+                    if c == '\'' {
+                        break;
+                    }
+                    out.push(c);
+                }
+                if raw {
+                    out.push('\'');
+                }
+                w.add_raw_str(&out);
+            }
+            '"' => {
+                let mut out = String::new();
+                if raw {
+                    out.push('"');
+                }
+                i += 1;
+                loop {
+                    let c = *chars.get(i)?;
+                    if c == '"' {
+                        i += 1;
+                        break;
+                    }
+                    if c == '$' {
+                        out.push_str(&shell_dollar(&chars, &mut i)?);
+                        continue;
+                    }
+                    i += 1;
+                    let mut c = c;
+                    if c == '\\' {
+                        if raw {
+                            out.push(c);
+                        }
+                        match chars.get(i) {
+                            None => continue,
+                            Some(&n @ ('"' | '$' | '\\')) => {
+                                c = n;
+                                i += 1;
+                            }
+                            Some(_) => {}
+                        }
+                    }
+                    out.push(c);
+                }
+                if raw {
+                    out.push('"');
+                }
+                w.add_raw_str(&out);
+            }
+            '$' => {
+                let value = shell_dollar(&chars, &mut i)?;
+                for c in value.chars() {
+                    w.add_char(c);
+                }
+            }
+            c => {
+                i += 1;
+                if c == '\\' {
+                    if raw {
+                        w.add_raw_char(c);
+                    }
+                    let Some(&next) = chars.get(i) else { break };
+                    i += 1;
+                    w.add_raw_char(next);
+                } else {
+                    w.add_char(c);
+                }
+            }
+        }
+    }
+    if !w.word.is_empty() {
+        w.words.push(w.word);
+    }
+    Some(w.words)
+}
+
+/// `$name`, `${…}` or a lone `$`, kept as written because no variable is set. `None` on a malformed `${`.
+fn shell_dollar(chars: &[char], i: &mut usize) -> Option<String> {
+    let start = *i;
+    *i += 1;
+    if chars.get(*i) != Some(&'{') {
+        match chars.get(*i) {
+            Some(c) if c.is_ascii_digit() => {
+                while chars.get(*i).is_some_and(|c| c.is_ascii_digit()) {
+                    *i += 1;
+                }
+            }
+            Some('@' | '*' | '#' | '?' | '-' | '$' | '!') => *i += 1,
+            _ => {
+                while chars.get(*i).is_some_and(|c| c.is_alphanumeric() || *c == '_') {
+                    *i += 1;
+                }
+            }
+        }
+        return Some(chars[start..*i].iter().collect());
+    }
+    *i += 1;
+    match chars.get(*i) {
+        None | Some('{' | '}' | ':') => return None,
+        Some(_) => {}
+    }
+    let close = chars[*i..].iter().position(|&c| c == '}')?;
+    *i += close + 1;
+    Some(chars[start..*i].iter().collect())
+}
+
+/// Go's `strconv.Quote`, which BuildKit uses in its AST dumps and error messages.
+pub fn go_quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\u{07}' => out.push_str("\\a"),
+            '\u{08}' => out.push_str("\\b"),
+            '\u{0c}' => out.push_str("\\f"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{0b}' => out.push_str("\\v"),
+            c if (c as u32) < 0x20 || c == '\u{7f}' => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c if c.is_control() => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn texts(words: Vec<SpannedWord>) -> Vec<String> {
+        words.into_iter().map(|(w, _)| w).collect()
+    }
+
+    #[test]
+    fn split_matches_go_regexp_split() {
+        let s = "a  b\tc ";
+        let pieces: Vec<&str> = split_re_whitespace(s, None).into_iter().map(|r| &s[r]).collect();
+        assert_eq!(pieces, ["a", "b", "c", ""]);
+        let pieces: Vec<&str> = split_re_whitespace(s, Some(2)).into_iter().map(|r| &s[r]).collect();
+        assert_eq!(pieces, ["a", "b\tc "]);
+        assert_eq!(split_re_whitespace("RUN", Some(2)), vec![0..3]);
+    }
+
+    #[test]
+    fn words_keep_quotes_and_escapes() {
+        assert_eq!(texts(parse_words(r#"a="b c" d\ e"#, '\\')), [r#"a="b c""#, r"d\ e"]);
+        assert_eq!(texts(parse_words("x=`` y", '`')), ["x=``", "y"]);
+        assert_eq!(texts(parse_words("a\\", '\\')), ["a"]);
+    }
+
+    #[test]
+    fn flags_stop_at_first_plain_word_and_at_double_dash() {
+        let line = "--from=a --chown='x y' src dst";
+        let (flags, rest) = extract_builder_flags(line);
+        assert_eq!(texts(flags), ["--from=a", "--chown=x y"]);
+        assert_eq!(&line[rest..], "src dst");
+        let (flags, rest) = extract_builder_flags("--doit -- [ ]");
+        assert_eq!(texts(flags), ["--doit"]);
+        assert_eq!(&"--doit -- [ ]"[rest..], " [ ]");
+    }
+
+    #[test]
+    fn json_needs_the_whole_argument_to_be_a_string_array() {
+        assert!(matches!(parse_json_array(r#" ["a", "b"]"#), JsonArgs::Strings(v) if v[1].1 == (7..10)));
+        assert_eq!(parse_json_array(r#"["a"] b"#), JsonArgs::NotJson);
+        assert_eq!(parse_json_array(r#"'["a"]'"#), JsonArgs::NotJson);
+        assert_eq!(parse_json_array("[1]"), JsonArgs::NotStringArray);
+    }
+
+    #[test]
+    fn heredoc_markers_follow_buildkit() {
+        let names: Vec<(String, bool, bool)> = heredoc_markers(r#"RUN <<EOF 3<<-"END" cat<<NOT <<'Q'"#)
+            .into_iter()
+            .map(|m| (m.name, m.chomp, m.expand))
+            .collect();
+        assert_eq!(
+            names,
+            [("EOF".into(), false, true), ("END".into(), true, false), ("Q".into(), false, false)]
+        );
+        assert!(heredoc_markers("RUN echo '<<EOF'").is_empty());
+        assert!(heredoc_markers("RUN echo 'unterminated <<EOF").is_empty());
+    }
+
+    #[test]
+    fn go_quote_escapes_like_strconv() {
+        assert_eq!(go_quote("a\"b\\c\n\u{1}é"), r#""a\"b\\c\n\x01é""#);
+    }
+}

@@ -1,0 +1,129 @@
+//! The machine-readable views `dockopt parse` prints: the model as JSON (a superset of the fields of
+//! `official-parser.jsonl`), the concrete syntax tree as JSON, and BuildKit's own AST dump format.
+
+use crate::buildkit::go_quote;
+use crate::model::{Dockerfile, Instruction, Kind, Stage, Statement};
+use crate::syntax::{NodeKind, SyntaxError, SyntaxTree};
+use crate::text::{LineIndex, TextRange};
+use serde_json::{json, Value};
+
+/// The model of one file. See the README for the schema.
+pub fn model_json(file: &str, df: &Dockerfile) -> Value {
+    let lines = LineIndex::new(df.source());
+    let errors = |list: &[SyntaxError]| -> Vec<Value> { list.iter().map(|e| error_json(df.source(), &lines, e)).collect() };
+    json!({
+        "file": file,
+        "ok": df.errors.is_empty(),
+        "escape": df.tree.escape.to_string(),
+        "bom": df.source().starts_with('\u{feff}'),
+        "directives": df.tree.directives,
+        "errors": errors(&df.errors),
+        "build_errors": errors(&df.build_errors),
+        "instructions": df.statements.iter().map(statement_json).collect::<Vec<_>>(),
+        "stages": df.stages.iter().map(stage_json).collect::<Vec<_>>(),
+    })
+}
+
+fn error_json(source: &str, lines: &LineIndex, e: &SyntaxError) -> Value {
+    let (line, column) = lines.line_col(source, e.range.start);
+    json!({ "message": e.message, "help": e.help, "line": line, "column": column, "range": e.range })
+}
+
+fn statement_json(s: &Statement) -> Value {
+    let outer = &s.instruction;
+    // For ONBUILD, BuildKit reports the sub-instruction's keyword, form and values, and the outer flags.
+    let inner: &Instruction = outer.sub.as_deref().unwrap_or(outer);
+    let texts = |words: &[crate::model::Word]| words.iter().map(|w| w.text.clone()).collect::<Vec<_>>();
+    let ranges = |words: &[crate::model::Word]| words.iter().map(|w| w.range).collect::<Vec<TextRange>>();
+    json!({
+        "cmd": outer.cmd.text,
+        "sub_cmd": outer.sub.as_ref().map(|sub| sub.cmd.text.clone()),
+        "json": inner.json,
+        "flags": texts(&outer.flags),
+        "value": texts(&inner.value),
+        "heredocs": s.heredocs.iter().map(|h| json!({
+            "name": h.name,
+            "file_descriptor": h.file_descriptor,
+            "content": h.content,
+            "chomp": h.chomp,
+            "expand": h.expand,
+            "body_range": h.body,
+        })).collect::<Vec<_>>(),
+        "start_line": s.start_line,
+        "end_line": s.end_line,
+        "range": s.range,
+        "line_range": s.line_range,
+        "cmd_range": outer.cmd.range,
+        "flag_ranges": ranges(&outer.flags),
+        "value_ranges": ranges(&inner.value),
+        "sub_flags": outer.sub.as_ref().map(|sub| texts(&sub.flags)),
+    })
+}
+
+fn stage_json(stage: &Stage) -> Value {
+    json!({
+        "index": stage.index,
+        "name": stage.name,
+        "base": stage.base,
+        "base_stage": stage.base_stage,
+        "instructions": [stage.statements.start, stage.statements.end],
+        "depends_on": stage.depends_on,
+    })
+}
+
+/// Every token with its kind, byte range and text, grouped by node. Joining the texts gives the file back.
+pub fn cst_json(file: &str, tree: &SyntaxTree) -> Value {
+    let nodes: Vec<Value> = tree
+        .nodes
+        .iter()
+        .map(|node| {
+            let (kind, index) = match node.kind {
+                NodeKind::Bom => ("bom", None),
+                NodeKind::Blank => ("blank", None),
+                NodeKind::Comment => ("comment", None),
+                NodeKind::Directive(i) => ("directive", Some(i)),
+                NodeKind::Instruction(i) => ("instruction", Some(i)),
+            };
+            let tokens: Vec<Value> = tree
+                .node_tokens(node)
+                .iter()
+                .map(|t| json!({ "kind": t.kind, "range": t.range, "text": tree.text(t.range) }))
+                .collect();
+            json!({ "kind": kind, "index": index, "range": node.range, "tokens": tokens })
+        })
+        .collect();
+    json!({ "file": file, "nodes": nodes })
+}
+
+/// The AST in the format of BuildKit's `Node.Dump`, as in its parser test `result` files.
+pub fn buildkit_ast(df: &Dockerfile) -> String {
+    let mut out = String::new();
+    for s in &df.statements {
+        out.push('(');
+        out.push_str(&dump_instruction(&s.instruction));
+        out.push_str(")\n");
+    }
+    out.trim_end().to_string()
+}
+
+fn dump_instruction(ins: &Instruction) -> String {
+    let mut out = ins.cmd.text.to_lowercase();
+    if !ins.flags.is_empty() {
+        let flags: Vec<String> = ins.flags.iter().map(|f| go_quote(&f.text)).collect();
+        out.push_str(&format!(" [{}]", flags.join(" ")));
+    }
+    if let Some(sub) = &ins.sub {
+        out.push_str(&format!(" ({})", dump_instruction(sub)));
+    }
+    let separator = if ins.legacy_key_value { "" } else { "=" };
+    for (i, value) in ins.value.iter().enumerate() {
+        out.push(' ');
+        out.push_str(&go_quote(&value.text));
+        // ENV and LABEL nodes carry a separator after each key and value pair.
+        if matches!(ins.kind, Kind::Env | Kind::Label) && i % 2 == 1 {
+            out.push(' ');
+            out.push_str(&go_quote(separator));
+        }
+    }
+    out.trim().to_string()
+}

@@ -1,0 +1,516 @@
+//! What BuildKit sees in a Dockerfile: instructions with their keyword, flags, arguments and heredocs, and the
+//! stages they form. Built over the [`SyntaxTree`]; every value keeps the source range it was read from.
+
+use crate::buildkit::{self, JsonArgs};
+use crate::syntax::{CommandSyntax, LogicalLine, SyntaxError, SyntaxTree};
+use crate::text::TextRange;
+use std::ops::Range;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Kind {
+    From,
+    Run,
+    Cmd,
+    Label,
+    Maintainer,
+    Expose,
+    Env,
+    Add,
+    Copy,
+    Entrypoint,
+    Volume,
+    User,
+    Workdir,
+    Arg,
+    Onbuild,
+    Stopsignal,
+    Healthcheck,
+    Shell,
+    /// A word BuildKit's parser keeps but its next stage rejects.
+    Unknown,
+}
+
+const KINDS: [(&str, Kind); 18] = [
+    ("from", Kind::From),
+    ("run", Kind::Run),
+    ("cmd", Kind::Cmd),
+    ("label", Kind::Label),
+    ("maintainer", Kind::Maintainer),
+    ("expose", Kind::Expose),
+    ("env", Kind::Env),
+    ("add", Kind::Add),
+    ("copy", Kind::Copy),
+    ("entrypoint", Kind::Entrypoint),
+    ("volume", Kind::Volume),
+    ("user", Kind::User),
+    ("workdir", Kind::Workdir),
+    ("arg", Kind::Arg),
+    ("onbuild", Kind::Onbuild),
+    ("stopsignal", Kind::Stopsignal),
+    ("healthcheck", Kind::Healthcheck),
+    ("shell", Kind::Shell),
+];
+
+impl Kind {
+    pub fn from_keyword(word: &str) -> Kind {
+        KINDS.iter().find(|(k, _)| word.eq_ignore_ascii_case(k)).map_or(Kind::Unknown, |&(_, kind)| kind)
+    }
+
+    /// The upper-case keyword; empty for [`Kind::Unknown`].
+    pub fn keyword(self) -> &'static str {
+        match self {
+            Kind::From => "FROM",
+            Kind::Run => "RUN",
+            Kind::Cmd => "CMD",
+            Kind::Label => "LABEL",
+            Kind::Maintainer => "MAINTAINER",
+            Kind::Expose => "EXPOSE",
+            Kind::Env => "ENV",
+            Kind::Add => "ADD",
+            Kind::Copy => "COPY",
+            Kind::Entrypoint => "ENTRYPOINT",
+            Kind::Volume => "VOLUME",
+            Kind::User => "USER",
+            Kind::Workdir => "WORKDIR",
+            Kind::Arg => "ARG",
+            Kind::Onbuild => "ONBUILD",
+            Kind::Stopsignal => "STOPSIGNAL",
+            Kind::Healthcheck => "HEALTHCHECK",
+            Kind::Shell => "SHELL",
+            Kind::Unknown => "",
+        }
+    }
+}
+
+/// A value and the source range it was read from. For a value that spans continuation lines, the range covers
+/// them too.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Word {
+    pub text: String,
+    pub range: TextRange,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Heredoc {
+    pub name: String,
+    pub file_descriptor: u64,
+    /// `<<-`: BuildKit strips leading tabs from the body when it uses it.
+    pub chomp: bool,
+    /// False when the delimiter was quoted, so variables in the body are not expanded.
+    pub expand: bool,
+    /// The body exactly as written, each line with its newline.
+    pub content: String,
+    pub body: TextRange,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Instruction {
+    /// The keyword as written (BuildKit keeps the spelling).
+    pub cmd: Word,
+    pub kind: Kind,
+    /// Flags as BuildKit reads them: `--from=build`, quotes and escapes resolved.
+    pub flags: Vec<Word>,
+    /// Exec form: the arguments were a JSON array of strings.
+    pub json: bool,
+    /// The arguments, split the way BuildKit splits this instruction's arguments.
+    pub value: Vec<Word>,
+    /// ENV and LABEL: the legacy `KEY value` form rather than `KEY=value`.
+    pub legacy_key_value: bool,
+    /// The arguments after the flags, unsplit, in logical-line offsets.
+    pub args: Range<usize>,
+    /// The instruction under ONBUILD.
+    pub sub: Option<Box<Instruction>>,
+}
+
+/// One instruction of the file with everything that locates it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Statement {
+    pub instruction: Instruction,
+    pub heredocs: Vec<Heredoc>,
+    pub range: TextRange,
+    pub line_range: TextRange,
+    pub start_line: usize,
+    pub end_line: usize,
+    /// Index into [`SyntaxTree::instructions`].
+    pub index: usize,
+}
+
+/// A build stage: a FROM and the instructions after it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Stage {
+    pub index: usize,
+    /// Lower-cased, as BuildKit matches stage names.
+    pub name: Option<String>,
+    /// The image or stage reference after FROM, as written.
+    pub base: String,
+    /// Set when `base` names an earlier stage.
+    pub base_stage: Option<usize>,
+    /// Statement indices, the FROM included.
+    pub statements: Range<usize>,
+    /// Earlier stages this one reads: its base, `COPY --from` and `RUN --mount=from=`.
+    pub depends_on: Vec<usize>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Dockerfile {
+    pub tree: SyntaxTree,
+    /// The instructions BuildKit's parser accepts, in order; one it rejects is listed in `errors` instead.
+    pub statements: Vec<Statement>,
+    pub stages: Vec<Stage>,
+    /// Input BuildKit's parser rejects.
+    pub errors: Vec<SyntaxError>,
+    /// Input BuildKit's parser accepts but its next stage rejects, such as an unknown instruction.
+    pub build_errors: Vec<SyntaxError>,
+}
+
+impl Dockerfile {
+    pub fn parse(source: impl Into<String>) -> Dockerfile {
+        let tree = SyntaxTree::parse(source);
+        let mut errors = tree.errors.clone();
+        let mut build_errors = Vec::new();
+        let mut statements = Vec::with_capacity(tree.instructions.len());
+        for (index, syntax) in tree.instructions.iter().enumerate() {
+            let instruction = match interpret(&syntax.logical, &syntax.command, tree.escape) {
+                Ok(instruction) => instruction,
+                Err((message, help)) => {
+                    errors.push(SyntaxError { message, range: syntax.range, help });
+                    continue;
+                }
+            };
+            if let Some(error) = unknown_instruction(&instruction) {
+                build_errors.push(error);
+            }
+            let heredocs = syntax
+                .heredocs
+                .iter()
+                .map(|h| Heredoc {
+                    name: h.marker.name.clone(),
+                    file_descriptor: h.marker.file_descriptor,
+                    chomp: h.marker.chomp,
+                    expand: h.marker.expand,
+                    content: tree.text(h.body).to_string(),
+                    body: h.body,
+                })
+                .collect();
+            statements.push(Statement {
+                instruction,
+                heredocs,
+                range: syntax.range,
+                line_range: syntax.line_range,
+                start_line: syntax.start_line,
+                end_line: syntax.end_line,
+                index,
+            });
+        }
+        errors.sort_by_key(|e| e.range.start);
+        let stages = stages(&statements, &mut build_errors);
+        Dockerfile { tree, statements, stages, errors, build_errors }
+    }
+
+    pub fn source(&self) -> &str {
+        self.tree.source()
+    }
+
+    /// The stage a statement belongs to; `None` for the ARGs before the first FROM.
+    pub fn stage_of(&self, statement: usize) -> Option<&Stage> {
+        self.stages.iter().find(|s| s.statements.contains(&statement))
+    }
+
+    /// The logical line of a statement: continuations joined as BuildKit joins them.
+    pub fn logical(&self, statement: &Statement) -> &LogicalLine {
+        &self.tree.instructions[statement.index].logical
+    }
+}
+
+type Failure = (String, String);
+
+fn word(line: &LogicalLine, text: impl Into<String>, logical: Range<usize>) -> Word {
+    Word { text: text.into(), range: line.source_range(logical) }
+}
+
+fn words_at(line: &LogicalLine, base: usize, words: Vec<(String, Range<usize>)>) -> Vec<Word> {
+    words.into_iter().map(|(w, r)| word(line, w, base + r.start..base + r.end)).collect()
+}
+
+/// BuildKit's dispatch table: how each instruction's arguments become values.
+fn interpret(line: &LogicalLine, command: &CommandSyntax, escape: char) -> Result<Instruction, Failure> {
+    let text = line.text.as_str();
+    let cmd = word(line, &text[command.keyword.clone()], command.keyword.clone());
+    let kind = Kind::from_keyword(&cmd.text);
+    let args = command.args.clone();
+    let rest = &text[args.clone()];
+    let flags = command.flags.iter().map(|(f, r)| word(line, f.clone(), r.clone())).collect();
+    let mut instruction =
+        Instruction { cmd, kind, flags, json: false, value: Vec::new(), legacy_key_value: false, args: args.clone(), sub: None };
+    match kind {
+        Kind::From | Kind::Expose => instruction.value = whitespace_words(line, args),
+        Kind::Maintainer | Kind::Stopsignal | Kind::User | Kind::Workdir => {
+            if !rest.is_empty() {
+                instruction.value = vec![word(line, rest, args)];
+            }
+        }
+        Kind::Run | Kind::Cmd | Kind::Entrypoint | Kind::Shell => {
+            (instruction.json, instruction.value) = maybe_json(line, args)?;
+        }
+        Kind::Add | Kind::Copy | Kind::Volume => match buildkit::parse_json_array(rest) {
+            JsonArgs::Strings(strings) => {
+                instruction.json = true;
+                instruction.value = words_at(line, args.start, strings);
+            }
+            JsonArgs::NotStringArray => return Err(not_string_array()),
+            JsonArgs::NotJson => instruction.value = whitespace_words(line, args),
+        },
+        Kind::Arg => instruction.value = words_at(line, args.start, buildkit::parse_words(rest, escape)),
+        Kind::Env | Kind::Label => {
+            (instruction.legacy_key_value, instruction.value) = key_values(line, args, kind.keyword(), escape)?;
+        }
+        Kind::Healthcheck => {
+            let bytes = rest.as_bytes();
+            let sep = bytes.iter().position(|&b| buildkit::is_byte_space(b)).unwrap_or(bytes.len());
+            if sep > 0 {
+                let next = bytes[sep..].iter().position(|&b| !buildkit::is_byte_space(b)).map_or(bytes.len(), |i| sep + i);
+                let sep = ceil_boundary(rest, sep);
+                let next = ceil_boundary(rest, next.max(sep));
+                let (json, cmd) = maybe_json(line, args.start + next..args.end)?;
+                instruction.json = json;
+                instruction.value = std::iter::once(word(line, &rest[..sep], args.start..args.start + sep)).chain(cmd).collect();
+            }
+        }
+        Kind::Onbuild => {
+            if let Some(sub) = &command.sub {
+                let sub = interpret(line, sub, escape)?;
+                instruction.json = sub.json;
+                instruction.sub = Some(Box::new(sub));
+            }
+        }
+        // BuildKit keeps an unknown instruction as one empty value.
+        Kind::Unknown => instruction.value = vec![word(line, "", args.start..args.start)],
+    }
+    Ok(instruction)
+}
+
+fn ceil_boundary(s: &str, mut i: usize) -> usize {
+    while i < s.len() && !s.is_char_boundary(i) {
+        i += 1;
+    }
+    i.min(s.len())
+}
+
+fn not_string_array() -> Failure {
+    (
+        "when using JSON array syntax, arrays must be comprised of strings only".into(),
+        "quote every element of the JSON array, or write the arguments in shell form".into(),
+    )
+}
+
+/// BuildKit's `parseMaybeJSON`: exec form when the arguments are a JSON array of strings, else one shell string.
+fn maybe_json(line: &LogicalLine, args: Range<usize>) -> Result<(bool, Vec<Word>), Failure> {
+    let rest = &line.text[args.clone()];
+    if rest.is_empty() {
+        return Ok((false, Vec::new()));
+    }
+    match buildkit::parse_json_array(rest) {
+        JsonArgs::Strings(strings) => Ok((true, words_at(line, args.start, strings))),
+        JsonArgs::NotStringArray => Err(not_string_array()),
+        JsonArgs::NotJson => Ok((false, vec![word(line, rest, args)])),
+    }
+}
+
+/// BuildKit's `parseStringsWhitespaceDelimited`.
+fn whitespace_words(line: &LogicalLine, args: Range<usize>) -> Vec<Word> {
+    let rest = &line.text[args.clone()];
+    if rest.is_empty() {
+        return Vec::new();
+    }
+    buildkit::split_re_whitespace(rest, None)
+        .into_iter()
+        .map(|r| word(line, &rest[r.clone()], args.start + r.start..args.start + r.end))
+        .collect()
+}
+
+/// BuildKit's `parseNameVal` for ENV and LABEL: `KEY value` or `KEY=value ...`, flattened to key, value, ….
+fn key_values(line: &LogicalLine, args: Range<usize>, keyword: &str, escape: char) -> Result<(bool, Vec<Word>), Failure> {
+    let rest = &line.text[args.clone()];
+    let words = buildkit::parse_words(rest, escape);
+    let Some((first, _)) = words.first() else {
+        return Ok((false, Vec::new()));
+    };
+    if !first.contains('=') {
+        let parts = buildkit::split_re_whitespace(rest, Some(2));
+        if parts.len() < 2 {
+            return Err((
+                format!("{keyword} must have two arguments"),
+                format!("write `{keyword} name=value`"),
+            ));
+        }
+        let at = |r: &Range<usize>| args.start + r.start..args.start + r.end;
+        return Ok((true, vec![word(line, &rest[parts[0].clone()], at(&parts[0])), word(line, &rest[parts[1].clone()], at(&parts[1]))]));
+    }
+    let mut values = Vec::with_capacity(words.len() * 2);
+    for (w, r) in words {
+        let Some(eq) = w.find('=') else {
+            return Err((
+                format!("Syntax error - can't find = in {}. Must be of the form: name=value", buildkit::go_quote(&w)),
+                format!("write every {keyword} item as `name=value`, quoting values that hold spaces"),
+            ));
+        };
+        let start = args.start + r.start;
+        // Quotes and escapes stay in the word, so the key is a prefix of the source text and `=` sits at `eq`.
+        values.push(word(line, &w[..eq], start..start + eq));
+        values.push(word(line, &w[eq + 1..], start + eq + 1..args.start + r.end));
+    }
+    Ok((false, values))
+}
+
+fn unknown_instruction(instruction: &Instruction) -> Option<SyntaxError> {
+    let instruction = match &instruction.sub {
+        Some(sub) => sub,
+        None => instruction,
+    };
+    if instruction.kind != Kind::Unknown {
+        return None;
+    }
+    let word = &instruction.cmd.text;
+    let suggestion = KINDS
+        .iter()
+        .map(|(k, _)| (edit_distance(&word.to_ascii_lowercase(), k), k))
+        .filter(|&(d, _)| d <= 2)
+        .min()
+        .map(|(_, k)| format!("did you mean `{}`? ", k.to_ascii_uppercase()))
+        .unwrap_or_default();
+    Some(SyntaxError {
+        message: format!("unknown instruction: {word}"),
+        range: instruction.cmd.range,
+        help: format!("{suggestion}Dockerfile instructions are FROM, RUN, COPY, ADD, ENV, ARG, WORKDIR, USER, LABEL, EXPOSE, VOLUME, CMD, ENTRYPOINT, SHELL, HEALTHCHECK, STOPSIGNAL, ONBUILD and MAINTAINER"),
+    })
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
+/// Splits the statements into stages and records which earlier stages each one reads.
+fn stages(statements: &[Statement], build_errors: &mut Vec<SyntaxError>) -> Vec<Stage> {
+    let mut stages: Vec<Stage> = Vec::new();
+    for (i, statement) in statements.iter().enumerate() {
+        let ins = &statement.instruction;
+        if ins.kind == Kind::From {
+            let value: Vec<&str> = ins.value.iter().map(|w| w.text.as_str()).collect();
+            let name = match value.as_slice() {
+                [_] => None,
+                [_, as_, name] if as_.eq_ignore_ascii_case("as") => Some(name.to_ascii_lowercase()),
+                _ => {
+                    build_errors.push(SyntaxError {
+                        message: "FROM requires either one or three arguments".into(),
+                        range: statement.range,
+                        help: "write `FROM image` or `FROM image AS name`".into(),
+                    });
+                    None
+                }
+            };
+            let base = value.first().copied().unwrap_or_default().to_string();
+            let base_stage = find_stage(&stages, &base);
+            if let Some(last) = stages.last_mut() {
+                last.statements.end = i;
+            }
+            stages.push(Stage {
+                index: stages.len(),
+                name,
+                base,
+                base_stage,
+                statements: i..statements.len(),
+                depends_on: base_stage.into_iter().collect(),
+            });
+            continue;
+        }
+        let Some(stage) = stages.last() else { continue };
+        let mut reads = Vec::new();
+        for flag in &ins.flags {
+            let reference = match (ins.kind, flag.text.strip_prefix("--from=")) {
+                (Kind::Copy | Kind::Add, Some(from)) => Some(from.to_string()),
+                (Kind::Run, None) => flag.text.strip_prefix("--mount=").and_then(|m| {
+                    m.split(',').find_map(|kv| kv.strip_prefix("from=").map(str::to_string))
+                }),
+                _ => None,
+            };
+            let earlier = &stages[..stage.index];
+            if let Some(found) = reference.and_then(|r| find_stage(earlier, &r)) {
+                reads.push(found);
+            }
+        }
+        let stage = stages.last_mut().expect("checked above");
+        for r in reads {
+            if !stage.depends_on.contains(&r) {
+                stage.depends_on.push(r);
+            }
+        }
+    }
+    stages
+}
+
+/// A stage referenced by name, or by index as `COPY --from=0` allows.
+fn find_stage(stages: &[Stage], reference: &str) -> Option<usize> {
+    if let Ok(index) = reference.parse::<usize>() {
+        return (index < stages.len()).then_some(index);
+    }
+    let reference = reference.to_ascii_lowercase();
+    stages.iter().rev().find(|s| s.name.as_deref() == Some(reference.as_str())).map(|s| s.index)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn values(src: &str) -> Vec<Vec<String>> {
+        Dockerfile::parse(src)
+            .statements
+            .iter()
+            .map(|s| s.instruction.value.iter().map(|w| w.text.clone()).collect())
+            .collect()
+    }
+
+    #[test]
+    fn every_value_points_at_its_source() {
+        let df = Dockerfile::parse("FROM alpine AS build\nENV A=1 \\\n  B=\"x y\"\nCOPY --from=build [\"a\", \"b\"] /\n");
+        for s in &df.statements {
+            for w in &s.instruction.value {
+                let source = df.tree.text(w.range);
+                assert!(source.contains(w.text.trim_matches('"')) || w.text.is_empty(), "{w:?} vs {source:?}");
+            }
+        }
+        assert_eq!(df.stages[0].name.as_deref(), Some("build"));
+    }
+
+    #[test]
+    fn env_forms() {
+        assert_eq!(values("ENV a b c\nENV a=1 b=\"2 3\"\n"), [vec!["a", "b c"], vec!["a", "1", "b", "\"2 3\""]]);
+        assert_eq!(Dockerfile::parse("ENV a\n").errors[0].message, "ENV must have two arguments");
+    }
+
+    #[test]
+    fn stages_know_their_dependencies() {
+        let df = Dockerfile::parse("FROM golang AS build\nRUN go build\nFROM build AS test\nFROM alpine\nCOPY --from=build /a /a\nRUN --mount=type=bind,from=test,target=/t true\n");
+        assert_eq!(df.stages.len(), 3);
+        assert_eq!(df.stages[1].base_stage, Some(0));
+        assert_eq!(df.stages[2].depends_on, vec![0, 1]);
+        assert_eq!(df.stages[0].statements, 0..2);
+    }
+
+    #[test]
+    fn unknown_instruction_is_a_build_error_with_a_suggestion() {
+        let df = Dockerfile::parse("FROM a\nRUNN x\n");
+        assert!(df.errors.is_empty());
+        assert!(df.build_errors[0].help.starts_with("did you mean `RUN`?"));
+    }
+}

@@ -1,0 +1,676 @@
+//! The lossless syntax tree.
+//!
+//! Every byte of the input belongs to exactly one [`Token`]; the tokens, in order, spell the input back byte for
+//! byte. Tokens are grouped into [`Node`]s: one per blank line, comment line, parser directive, and instruction
+//! (with its continuation lines, the comment lines inside them, and its heredoc bodies).
+//!
+//! Lines are grouped exactly as BuildKit's parser groups them, so that an instruction node holds precisely the
+//! lines BuildKit reads as that instruction. Each instruction also keeps its *logical line*: the continuation
+//! lines joined the way BuildKit joins them, with a map from every logical byte back to the source.
+
+use crate::buildkit::{self, HeredocMarker, JsonArgs, SpannedWord};
+use crate::text::TextRange;
+use serde::Serialize;
+use std::ops::Range;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenKind {
+    /// The UTF-8 byte-order mark at the start of the file.
+    Bom,
+    Whitespace,
+    /// `\n`, `\r\n`, or any run of `\r` before a `\n`.
+    Newline,
+    Comment,
+    /// A parser directive line, such as `# escape=``.
+    Directive,
+    /// The instruction word (`RUN`), and the instruction word under `ONBUILD`.
+    Keyword,
+    /// A `--name=value` word before the arguments.
+    Flag,
+    /// The arguments of an instruction on one physical line.
+    Arguments,
+    /// The escape character that continues a line, with any spaces and tabs after it.
+    LineContinuation,
+    /// One line of a heredoc body, without its newline.
+    HeredocLine,
+    /// The line that ends a heredoc.
+    HeredocTerminator,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Token {
+    pub kind: TokenKind,
+    pub range: TextRange,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", content = "index", rename_all = "snake_case")]
+pub enum NodeKind {
+    Bom,
+    Blank,
+    Comment,
+    /// Index into [`SyntaxTree::directives`].
+    Directive(usize),
+    /// Index into [`SyntaxTree::instructions`].
+    Instruction(usize),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Node {
+    pub kind: NodeKind,
+    pub range: TextRange,
+    /// Indices into [`SyntaxTree::tokens`].
+    pub tokens: Range<usize>,
+}
+
+/// A parser directive from the leading comment block.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Directive {
+    /// Lower-cased, as BuildKit compares it.
+    pub name: String,
+    pub value: String,
+    pub range: TextRange,
+    pub line: usize,
+}
+
+/// A problem with the input that BuildKit would reject, or that stops dockopt from reading it safely.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SyntaxError {
+    pub message: String,
+    pub range: TextRange,
+    /// What the user can do about it.
+    pub help: String,
+}
+
+/// Continuation lines joined the way BuildKit joins them, with a map back to the source.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LogicalLine {
+    pub text: String,
+    /// `(logical offset, source offset)` where each contiguous source segment starts.
+    segments: Vec<(usize, usize)>,
+}
+
+impl LogicalLine {
+    fn push(&mut self, source: &str, range: Range<usize>) {
+        self.segments.push((self.text.len(), range.start));
+        self.text.push_str(&source[range]);
+    }
+
+    /// The source offset of a logical offset. The end of the text maps to the end of the last segment.
+    pub fn source_offset(&self, logical: usize) -> usize {
+        let i = self.segments.partition_point(|&(l, _)| l <= logical).saturating_sub(1);
+        match self.segments.get(i) {
+            Some(&(l, s)) => s + (logical - l),
+            None => 0,
+        }
+    }
+
+    /// The source range that a logical range was read from; it spans any continuation lines in between.
+    pub fn source_range(&self, logical: Range<usize>) -> TextRange {
+        let start = self.source_offset(logical.start);
+        if logical.is_empty() {
+            return TextRange::empty(start);
+        }
+        TextRange::new(start, self.source_offset(logical.end - 1) + 1)
+    }
+
+    /// The source ranges of the segments that make up a logical range, without the continuation characters and
+    /// comment lines between them.
+    pub fn source_pieces(&self, logical: Range<usize>) -> Vec<TextRange> {
+        let mut pieces = Vec::new();
+        for (i, &(l, s)) in self.segments.iter().enumerate() {
+            let l_end = self.segments.get(i + 1).map_or(self.text.len(), |&(n, _)| n);
+            let from = logical.start.max(l);
+            let to = logical.end.min(l_end);
+            if from < to || (logical.is_empty() && from == to && pieces.is_empty() && l <= from && from <= l_end) {
+                pieces.push(TextRange::new(s + (from - l), s + (to - l)));
+            }
+        }
+        pieces
+    }
+}
+
+/// The keyword, flags and arguments of one instruction, in logical-line offsets.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CommandSyntax {
+    pub keyword: Range<usize>,
+    /// Each flag as BuildKit reads it (`--from=build`), with the range of the word it came from.
+    pub flags: Vec<SpannedWord>,
+    /// The arguments after the flags, with surrounding whitespace trimmed.
+    pub args: Range<usize>,
+    /// The instruction under `ONBUILD`.
+    pub sub: Option<Box<CommandSyntax>>,
+}
+
+/// A heredoc attached to a RUN, COPY or ADD instruction.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HeredocSyntax {
+    pub marker: HeredocMarker,
+    /// The body lines, each with its newline, exactly as written.
+    pub body: TextRange,
+    /// The line that ends the heredoc, without its newline; `None` when the file ends first.
+    pub terminator: Option<TextRange>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InstructionSyntax {
+    /// From the keyword to the end of the last line (continuation or heredoc terminator), without its newline.
+    pub range: TextRange,
+    /// Whole lines: from the start of the first line to the end of the last, with its newline.
+    pub line_range: TextRange,
+    /// 1-based, as BuildKit counts them.
+    pub start_line: usize,
+    pub end_line: usize,
+    pub logical: LogicalLine,
+    pub command: CommandSyntax,
+    pub heredocs: Vec<HeredocSyntax>,
+}
+
+impl InstructionSyntax {
+    /// The command BuildKit dispatches on: the sub-instruction of ONBUILD, or the instruction itself.
+    pub fn effective_command(&self) -> &CommandSyntax {
+        let mut command = &self.command;
+        while let Some(sub) = &command.sub {
+            command = sub;
+        }
+        command
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct SyntaxTree {
+    source: String,
+    pub tokens: Vec<Token>,
+    pub nodes: Vec<Node>,
+    pub directives: Vec<Directive>,
+    pub instructions: Vec<InstructionSyntax>,
+    /// The escape character in force: `\` or `` ` ``.
+    pub escape: char,
+    pub errors: Vec<SyntaxError>,
+}
+
+/// ONBUILD may wrap ONBUILD; BuildKit rejects that later, and dockopt stops descending here so that no input can
+/// exhaust the stack.
+const MAX_ONBUILD_DEPTH: usize = 8;
+
+const KNOWN_DIRECTIVES: [&str; 3] = ["syntax", "escape", "check"];
+
+impl SyntaxTree {
+    /// Reads a whole Dockerfile. Never fails: problems are listed in [`SyntaxTree::errors`] and the tree still
+    /// holds every byte.
+    pub fn parse(source: impl Into<String>) -> SyntaxTree {
+        Parser::new(source.into()).run()
+    }
+
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    pub fn text(&self, range: TextRange) -> &str {
+        &self.source[range.as_range()]
+    }
+
+    /// The text the tokens spell, which is the input.
+    pub fn print(&self) -> String {
+        let mut out = String::with_capacity(self.source.len());
+        for token in &self.tokens {
+            out.push_str(self.text(token.range));
+        }
+        out
+    }
+
+    pub fn node_tokens(&self, node: &Node) -> &[Token] {
+        &self.tokens[node.tokens.clone()]
+    }
+}
+
+#[derive(Clone, Copy)]
+struct PhysicalLine {
+    start: usize,
+    /// Where the trailing run of `\r` and `\n` starts (BuildKit's `trimNewline`).
+    content_end: usize,
+    end: usize,
+}
+
+fn physical_lines(source: &str) -> Vec<PhysicalLine> {
+    let bytes = source.as_bytes();
+    let mut lines = Vec::with_capacity(bytes.len() / 32 + 1);
+    let mut start = 0;
+    while start < bytes.len() {
+        let end = source[start..].find('\n').map_or(bytes.len(), |i| start + i + 1);
+        let mut content_end = end;
+        while content_end > start && matches!(bytes[content_end - 1], b'\r' | b'\n') {
+            content_end -= 1;
+        }
+        lines.push(PhysicalLine { start, content_end, end });
+        start = end;
+    }
+    lines
+}
+
+/// A parser directive (`# key = value`) as BuildKit recognises it: name and value ranges within `text`.
+fn directive_parts(text: &str) -> Option<(Range<usize>, Range<usize>)> {
+    use nom::bytes::complete::take_while;
+    use nom::character::complete::{char, satisfy};
+    use nom::combinator::recognize;
+    use nom::sequence::{pair, preceded, terminated, tuple};
+    type E<'a> = nom::error::Error<&'a str>;
+    let is_re_s = |c: char| matches!(c, '\t' | '\n' | '\u{0c}' | '\r' | ' ');
+    let name = recognize(pair(satisfy(|c| c.is_ascii_alphabetic()), take_while(|c: char| c.is_ascii_alphanumeric())));
+    let (after_eq, (_, name)) = tuple((
+        preceded(char::<&str, E>('#'), take_while(buildkit::is_space)),
+        terminated(name, pair(take_while(is_re_s), char('='))),
+    ))(text)
+    .ok()?;
+    let name_start = name.as_ptr() as usize - text.as_ptr() as usize;
+    let eq_end = text.len() - after_eq.len();
+    // `\s*(.+?)\s*$`: the value is trimmed, but when nothing but whitespace follows `=` the lazy group keeps
+    // the last whitespace character.
+    let value = after_eq.trim_matches(is_re_s);
+    let value_range = if value.is_empty() {
+        let last = after_eq.chars().next_back()?;
+        text.len() - last.len_utf8()..text.len()
+    } else {
+        let start = eq_end + (after_eq.len() - after_eq.trim_start_matches(is_re_s).len());
+        start..start + value.len()
+    };
+    Some((name_start..name_start + name.len(), value_range))
+}
+
+/// Where the line-continuation escape starts in `text`, following BuildKit's
+/// `([^E])E[ \t]*$|^E[ \t]*$`: an escaped escape at the end of a line does not continue it.
+fn continuation_marker(text: &str, escape: char) -> Option<usize> {
+    let before = text.trim_end_matches([' ', '\t']).strip_suffix(escape)?;
+    match before.chars().next_back() {
+        Some(c) if c == escape => None,
+        _ => Some(before.len()),
+    }
+}
+
+/// BuildKit's `splitCommand`, on `line[range]`: the keyword, the flags and the trimmed arguments.
+fn split_command(line: &str, range: Range<usize>, depth: usize) -> CommandSyntax {
+    let trimmed = buildkit::trim_space(line, range);
+    let parts = buildkit::split_re_whitespace(&line[trimmed.clone()], Some(2));
+    let at = |r: &Range<usize>| trimmed.start + r.start..trimmed.start + r.end;
+    let keyword = at(&parts[0]);
+    let (flags, args) = match parts.get(1) {
+        Some(rest) => {
+            let rest = at(rest);
+            let (flags, args_start) = buildkit::extract_builder_flags(&line[rest.clone()]);
+            let flags = flags
+                .into_iter()
+                .map(|(flag, r)| (flag, snap_to_chars(line, rest.start + r.start..rest.start + r.end)))
+                .collect();
+            let args_start = ceil_char_boundary(line, rest.start + args_start);
+            (flags, buildkit::trim_space(line, args_start..rest.end))
+        }
+        None => (Vec::new(), trimmed.end..trimmed.end),
+    };
+    let sub = (line[keyword.clone()].eq_ignore_ascii_case("onbuild") && !args.is_empty() && depth < MAX_ONBUILD_DEPTH)
+        .then(|| Box::new(split_command(line, args.clone(), depth + 1)));
+    CommandSyntax { keyword, flags, args, sub }
+}
+
+fn ceil_char_boundary(s: &str, mut i: usize) -> usize {
+    while i < s.len() && !s.is_char_boundary(i) {
+        i += 1;
+    }
+    i.min(s.len())
+}
+
+fn floor_char_boundary(s: &str, mut i: usize) -> usize {
+    while i > 0 && !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+/// BuildKit walks flags byte by byte, so a flag may end inside a multi-byte character; tokens must not.
+fn snap_to_chars(s: &str, r: Range<usize>) -> Range<usize> {
+    floor_char_boundary(s, r.start)..ceil_char_boundary(s, r.end)
+}
+
+/// True when BuildKit reads heredocs for this instruction: RUN, COPY or ADD (also under ONBUILD) in shell form.
+fn takes_heredocs(line: &str, command: &CommandSyntax) -> bool {
+    let command = match &command.sub {
+        Some(sub) if line[command.keyword.clone()].eq_ignore_ascii_case("onbuild") => sub,
+        _ => command,
+    };
+    let keyword = &line[command.keyword.clone()];
+    ["run", "copy", "add"].iter().any(|k| keyword.eq_ignore_ascii_case(k))
+        && buildkit::parse_json_array(&line[command.args.clone()]) == JsonArgs::NotJson
+}
+
+/// One physical line of an instruction, before its tokens are emitted.
+enum InstructionLine {
+    /// Text that joins the logical line: `indent` is dropped whitespace, `text` joins, the rest is the
+    /// continuation escape and the newline.
+    Text { line: PhysicalLine, text: Range<usize> },
+    Comment(PhysicalLine),
+    Blank(PhysicalLine),
+}
+
+struct Parser {
+    source: String,
+    lines: Vec<PhysicalLine>,
+    tokens: Vec<Token>,
+    nodes: Vec<Node>,
+    directives: Vec<Directive>,
+    instructions: Vec<InstructionSyntax>,
+    errors: Vec<SyntaxError>,
+    escape: char,
+}
+
+impl Parser {
+    fn new(source: String) -> Self {
+        let lines = physical_lines(&source);
+        Parser {
+            tokens: Vec::with_capacity(lines.len() * 4),
+            lines,
+            source,
+            nodes: Vec::new(),
+            directives: Vec::new(),
+            instructions: Vec::new(),
+            errors: Vec::new(),
+            escape: '\\',
+        }
+    }
+
+    fn token(&mut self, kind: TokenKind, start: usize, end: usize) {
+        if start < end {
+            self.tokens.push(Token { kind, range: TextRange::new(start, end) });
+        }
+    }
+
+    fn node(&mut self, kind: NodeKind, first_token: usize) {
+        let tokens = first_token..self.tokens.len();
+        let range = match (self.tokens.get(first_token), self.tokens.last()) {
+            (Some(first), Some(last)) if first_token < self.tokens.len() => first.range.cover(last.range),
+            _ => return,
+        };
+        self.nodes.push(Node { kind, range, tokens });
+    }
+
+    /// Indentation, text and newline of a line that is a node of its own.
+    fn simple_line(&mut self, kind: NodeKind, text_kind: TokenKind, line: PhysicalLine, text_start: usize) {
+        let first = self.tokens.len();
+        self.token(TokenKind::Whitespace, line.start, text_start);
+        self.token(text_kind, text_start, line.content_end);
+        self.token(TokenKind::Newline, line.content_end, line.end);
+        self.node(kind, first);
+    }
+
+    fn run(mut self) -> SyntaxTree {
+        let mut directives_done = false;
+        let mut i = 0;
+        while i < self.lines.len() {
+            let mut line = self.lines[i];
+            if i == 0 && self.source.starts_with('\u{feff}') {
+                let first = self.tokens.len();
+                self.token(TokenKind::Bom, 0, 3);
+                self.node(NodeKind::Bom, first);
+                line.start = 3;
+            }
+            let content = &self.source[line.start..line.content_end];
+            let text_start = line.start + (content.len() - content.trim_start_matches(buildkit::is_space).len());
+            let text = &self.source[text_start..line.content_end];
+            if !directives_done {
+                match directive_parts(text) {
+                    Some((name, value)) if KNOWN_DIRECTIVES.iter().any(|k| text[name.clone()].eq_ignore_ascii_case(k)) => {
+                        self.directive(i, line, text_start, name, value);
+                        i += 1;
+                        continue;
+                    }
+                    _ => directives_done = true,
+                }
+            }
+            if text.starts_with('#') {
+                self.simple_line(NodeKind::Comment, TokenKind::Comment, line, text_start);
+                i += 1;
+                continue;
+            }
+            let marker = continuation_marker(text, self.escape);
+            if marker.is_none() && text.is_empty() {
+                self.simple_line(NodeKind::Blank, TokenKind::Whitespace, line, line.start);
+                i += 1;
+                continue;
+            }
+            let text_end = text_start + marker.unwrap_or(text.len());
+            i = self.instruction(i, line, text_start..text_end);
+        }
+        if self.instructions.is_empty() {
+            self.errors.push(SyntaxError {
+                message: "file with no instructions".into(),
+                range: TextRange::empty(self.source.len()),
+                help: "a Dockerfile needs at least one instruction, such as `FROM image`".into(),
+            });
+        }
+        debug_assert!(self.tokens.windows(2).all(|w| w[0].range.end == w[1].range.start));
+        SyntaxTree {
+            source: self.source,
+            tokens: self.tokens,
+            nodes: self.nodes,
+            directives: self.directives,
+            instructions: self.instructions,
+            escape: self.escape,
+            errors: self.errors,
+        }
+    }
+
+    fn directive(&mut self, index: usize, line: PhysicalLine, text_start: usize, name: Range<usize>, value: Range<usize>) {
+        let name = self.source[text_start + name.start..text_start + name.end].to_ascii_lowercase();
+        let value = self.source[text_start + value.start..text_start + value.end].to_string();
+        let range = TextRange::new(text_start, line.content_end);
+        if self.directives.iter().any(|d| d.name == name) {
+            self.errors.push(SyntaxError {
+                message: format!("only one {name} parser directive can be used"),
+                range,
+                help: format!("remove all but one `# {name}=` line"),
+            });
+        } else if name == "escape" {
+            match value.as_str() {
+                "\\" => self.escape = '\\',
+                "`" => self.escape = '`',
+                _ => self.errors.push(SyntaxError {
+                    message: format!("invalid escape token '{value}' does not match ` or \\"),
+                    range,
+                    help: "write `# escape=\\` or `# escape=``".into(),
+                }),
+            }
+        }
+        self.directives.push(Directive { name, value, range, line: index + 1 });
+        let kind = NodeKind::Directive(self.directives.len() - 1);
+        self.simple_line(kind, TokenKind::Directive, line, text_start);
+    }
+
+    /// Reads the instruction starting at line `first`, whose joining text is `text`. Returns the next line.
+    fn instruction(&mut self, first: usize, first_line: PhysicalLine, text: Range<usize>) -> usize {
+        let mut parts = vec![InstructionLine::Text { line: first_line, text: text.clone() }];
+        let mut continues = text.end < first_line.content_end;
+        let mut i = first + 1;
+        while continues && i < self.lines.len() {
+            let line = self.lines[i];
+            i += 1;
+            let content = &self.source[line.start..line.content_end];
+            let trimmed = content.trim_start_matches(buildkit::is_space);
+            if trimmed.starts_with('#') {
+                parts.push(InstructionLine::Comment(line));
+            } else if trimmed.is_empty() {
+                parts.push(InstructionLine::Blank(line));
+            } else {
+                let marker = continuation_marker(content, self.escape);
+                continues = marker.is_some();
+                let end = line.start + marker.unwrap_or(content.len());
+                parts.push(InstructionLine::Text { line, text: line.start..end });
+            }
+        }
+
+        let mut logical = LogicalLine::default();
+        for part in &parts {
+            if let InstructionLine::Text { text, .. } = part {
+                logical.push(&self.source, text.clone());
+            }
+        }
+        let command = split_command(&logical.text, 0..logical.text.len(), 0);
+        let markers = if takes_heredocs(&logical.text, &command) {
+            buildkit::heredoc_markers(&logical.text)
+        } else {
+            Vec::new()
+        };
+
+        let first_token = self.tokens.len();
+        self.instruction_tokens(&parts, &logical, &command);
+
+        let mut heredocs = Vec::with_capacity(markers.len());
+        for marker in markers {
+            let body_start = self.lines.get(i).map_or(self.source.len(), |l| l.start);
+            let mut terminator = None;
+            while let Some(&line) = self.lines.get(i) {
+                i += 1;
+                let content = &self.source[line.start..line.content_end];
+                let candidate = if marker.chomp { content.trim_start_matches('\t') } else { content };
+                if candidate == marker.name {
+                    terminator = Some(line);
+                    break;
+                }
+                self.token(TokenKind::HeredocLine, line.start, line.content_end);
+                self.token(TokenKind::Newline, line.content_end, line.end);
+            }
+            let body_end = terminator.map_or(self.source.len(), |l| l.start);
+            if let Some(line) = terminator {
+                self.token(TokenKind::HeredocTerminator, line.start, line.content_end);
+                self.token(TokenKind::Newline, line.content_end, line.end);
+            } else {
+                self.errors.push(SyntaxError {
+                    message: format!("unterminated heredoc: no line `{}` ends it", marker.name),
+                    range: TextRange::new(text.start, first_line.content_end),
+                    help: format!("add a line holding only `{}` after the heredoc body", marker.name),
+                });
+            }
+            heredocs.push(HeredocSyntax {
+                marker,
+                body: TextRange::new(body_start, body_end),
+                terminator: terminator.map(|l| TextRange::new(l.start, l.content_end)),
+            });
+        }
+
+        let last = self.lines[i - 1];
+        self.instructions.push(InstructionSyntax {
+            range: TextRange::new(text.start, last.content_end.max(text.start)),
+            line_range: TextRange::new(first_line.start, last.end),
+            start_line: first + 1,
+            end_line: i,
+            logical,
+            command,
+            heredocs,
+        });
+        self.node(NodeKind::Instruction(self.instructions.len() - 1), first_token);
+        i
+    }
+
+    /// Emits the tokens of an instruction's lines: keyword, flags and arguments where the logical line says they
+    /// are, and indentation, continuation escapes, comment lines and newlines around them.
+    fn instruction_tokens(&mut self, parts: &[InstructionLine], logical: &LogicalLine, command: &CommandSyntax) {
+        let spans = classify(&logical.text, command);
+        let mut span_index = 0;
+        let mut logical_pos = 0;
+        for part in parts {
+            match *part {
+                InstructionLine::Text { line, ref text } => {
+                    self.token(TokenKind::Whitespace, line.start, text.start);
+                    let logical_end = logical_pos + text.len();
+                    while logical_pos < logical_end {
+                        let (span_end, kind) = spans[span_index];
+                        let end = span_end.min(logical_end);
+                        let source_start = text.start + (logical_pos - (logical_end - text.len()));
+                        self.token(kind, source_start, source_start + (end - logical_pos));
+                        logical_pos = end;
+                        if end == span_end {
+                            span_index += 1;
+                        }
+                    }
+                    self.token(TokenKind::LineContinuation, text.end, line.content_end);
+                    self.token(TokenKind::Newline, line.content_end, line.end);
+                }
+                InstructionLine::Comment(line) => {
+                    let content = &self.source[line.start..line.content_end];
+                    let text_start = line.start + (content.len() - content.trim_start_matches(buildkit::is_space).len());
+                    self.token(TokenKind::Whitespace, line.start, text_start);
+                    self.token(TokenKind::Comment, text_start, line.content_end);
+                    self.token(TokenKind::Newline, line.content_end, line.end);
+                }
+                InstructionLine::Blank(line) => {
+                    self.token(TokenKind::Whitespace, line.start, line.content_end);
+                    self.token(TokenKind::Newline, line.content_end, line.end);
+                }
+            }
+        }
+    }
+}
+
+/// Cuts the logical line into consecutive spans `(end, kind)` covering it entirely.
+fn classify(line: &str, command: &CommandSyntax) -> Vec<(usize, TokenKind)> {
+    let mut marks: Vec<(Range<usize>, TokenKind)> = Vec::new();
+    let mut command = command;
+    loop {
+        marks.push((command.keyword.clone(), TokenKind::Keyword));
+        marks.extend(command.flags.iter().map(|(_, r)| (r.clone(), TokenKind::Flag)));
+        match &command.sub {
+            Some(sub) => command = sub,
+            None => break,
+        }
+    }
+    marks.push((command.args.clone(), TokenKind::Arguments));
+    let mut spans = Vec::with_capacity(marks.len() * 2 + 1);
+    let mut pos = 0;
+    for (range, kind) in marks {
+        let start = range.start.max(pos);
+        let end = range.end.max(start);
+        if start > pos {
+            spans.push((start, TokenKind::Whitespace));
+        }
+        if end > start {
+            spans.push((end, kind));
+        }
+        pos = end;
+    }
+    if pos < line.len() || spans.is_empty() {
+        spans.push((line.len(), TokenKind::Whitespace));
+    }
+    spans
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn continuation_follows_buildkit_regex() {
+        assert_eq!(continuation_marker("RUN a \\", '\\'), Some(6));
+        assert_eq!(continuation_marker("RUN a \\  \t", '\\'), Some(6));
+        assert_eq!(continuation_marker("RUN a \\\\", '\\'), None);
+        assert_eq!(continuation_marker("\\", '\\'), Some(0));
+        assert_eq!(continuation_marker("RUN a `", '`'), Some(6));
+        assert_eq!(continuation_marker("RUN a \\", '`'), None);
+    }
+
+    #[test]
+    fn directive_value_is_trimmed_and_lazy() {
+        let text = "#  escape = ` ";
+        let (name, value) = directive_parts(text).unwrap();
+        assert_eq!((&text[name], &text[value]), ("escape", "`"));
+        assert!(directive_parts("# not a directive").is_none());
+    }
+
+    #[test]
+    fn logical_line_maps_back_across_continuations() {
+        let tree = SyntaxTree::parse("RUN a \\\n  # note\n  b\n");
+        let ins = &tree.instructions[0];
+        assert_eq!(ins.logical.text, "RUN a   b");
+        let b = ins.logical.text.find('b').unwrap();
+        assert_eq!(ins.logical.source_range(b..b + 1), TextRange::new(19, 20));
+        assert_eq!(tree.print(), tree.source());
+        assert_eq!((ins.start_line, ins.end_line), (1, 3));
+    }
+}

@@ -1,0 +1,62 @@
+//! Locating the shared corpus and conformance data. Tests that need them print that they skipped and pass when
+//! they are absent (a fresh clone), unless `DOCKOPT_REQUIRE_CORPUS=1`, which `.ci/run` sets so that CI can never
+//! count a skipped corpus test as a pass.
+
+#![allow(dead_code)] // each test binary uses its own part of this module
+
+use std::path::{Path, PathBuf};
+
+fn shared_path(var: &str, default: &str) -> PathBuf {
+    match std::env::var_os(var) {
+        Some(p) => PathBuf::from(p),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join(default),
+    }
+}
+
+fn present(what: &str, path: PathBuf) -> Option<PathBuf> {
+    if path.exists() {
+        return Some(path);
+    }
+    if std::env::var_os("DOCKOPT_REQUIRE_CORPUS").is_some_and(|v| v == "1") {
+        panic!("{what} not found at {} and DOCKOPT_REQUIRE_CORPUS=1", path.display());
+    }
+    eprintln!("SKIPPED: {what} not found at {}", path.display());
+    None
+}
+
+/// `$DOCKOPT_CORPUS`, by default `../shared/corpus`.
+pub fn corpus() -> Option<PathBuf> {
+    present("corpus", shared_path("DOCKOPT_CORPUS", "../shared/corpus"))
+}
+
+/// `$DOCKOPT_OFFICIAL`, by default `../shared/conformance/official-parser.jsonl`.
+pub fn official() -> Option<PathBuf> {
+    present("official parser results", shared_path("DOCKOPT_OFFICIAL", "../shared/conformance/official-parser.jsonl"))
+}
+
+/// `$DOCKOPT_CONFORMANCE`, by default `../shared/conformance`: BuildKit's test files and what its parser makes of
+/// them.
+pub fn conformance() -> Option<PathBuf> {
+    present("conformance data", shared_path("DOCKOPT_CONFORMANCE", "../shared/conformance"))
+}
+
+/// Every file under `root` except a top-level MANIFEST.tsv, as (path relative to root, full path), sorted.
+pub fn files_under(root: &Path) -> Vec<(String, PathBuf)> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).expect("readable corpus directory") {
+            let path = entry.expect("directory entry").path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let rel = path.strip_prefix(root).unwrap().to_string_lossy().replace('\\', "/");
+                if rel != "MANIFEST.tsv" {
+                    out.push((rel, path));
+                }
+            }
+        }
+    }
+    out.sort();
+    out
+}
