@@ -60,3 +60,11 @@ pub fn files_under(root: &Path) -> Vec<(String, PathBuf)> {
     out.sort();
     out
 }
+
+/// insta settings that keep every snapshot in the top-level `snapshots/` folder.
+pub fn snapshot_settings() -> insta::Settings {
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_path(Path::new(env!("CARGO_MANIFEST_DIR")).join("snapshots"));
+    settings.set_prepend_module_to_snapshot(true);
+    settings
+}
