@@ -35,43 +35,49 @@ pub fn trim_space(s: &str, r: Range<usize>) -> Range<usize> {
 }
 
 /// Go's `regexp.Split` with `reWhitespace` and a limit (`None` for -1): the pieces between runs of whitespace.
-pub fn split_re_whitespace(s: &str, limit: Option<usize>) -> Vec<Range<usize>> {
-    if s.is_empty() {
-        return vec![0..0];
-    }
-    let mut pieces = Vec::new();
-    let mut begin = 0;
-    let mut last_match_start = 0;
-    let mut i = 0;
-    let bytes = s.as_bytes();
-    while i < bytes.len() {
-        if !is_re_whitespace(bytes[i] as char) {
-            i += 1;
-            continue;
+/// An empty string gives one empty piece; leading and trailing whitespace give empty pieces at the ends.
+pub fn split_re_whitespace(s: &str, limit: Option<usize>) -> WhitespaceSplit<'_> {
+    WhitespaceSplit { bytes: s.as_bytes(), begin: 0, pieces: 0, limit: limit.unwrap_or(usize::MAX), done: false }
+}
+
+pub struct WhitespaceSplit<'a> {
+    bytes: &'a [u8],
+    begin: usize,
+    pieces: usize,
+    limit: usize,
+    done: bool,
+}
+
+impl Iterator for WhitespaceSplit<'_> {
+    type Item = Range<usize>;
+
+    fn next(&mut self) -> Option<Range<usize>> {
+        if self.done {
+            return None;
         }
-        let run_start = i;
-        while i < bytes.len() && is_re_whitespace(bytes[i] as char) {
-            i += 1;
+        let ws = |b: &u8| is_re_whitespace(*b as char);
+        if self.pieces + 1 < self.limit {
+            if let Some(run) = self.bytes[self.begin..].iter().position(ws) {
+                let run_start = self.begin + run;
+                let run_end = self.bytes[run_start..].iter().position(|b| !ws(b)).map_or(self.bytes.len(), |n| run_start + n);
+                let piece = self.begin..run_start;
+                self.begin = run_end;
+                self.pieces += 1;
+                return Some(piece);
+            }
         }
-        if limit.is_some_and(|n| pieces.len() + 1 == n) {
-            break;
-        }
-        last_match_start = run_start;
-        pieces.push(begin..run_start);
-        begin = i;
+        self.done = true;
+        Some(self.begin..self.bytes.len())
     }
-    if last_match_start != s.len() {
-        pieces.push(begin..s.len());
-    }
-    pieces
 }
 
 /// A word and the range of the source text it was read from.
 pub type SpannedWord = (String, Range<usize>);
 
 /// BuildKit's `parseWords`: splits ENV, LABEL and ARG arguments on unquoted whitespace, keeping quotes and
-/// escape characters in the words.
-pub fn parse_words(s: &str, escape: char) -> Vec<SpannedWord> {
+/// escape characters in the words. Each word is verbatim source text, so only its range is returned; an escape
+/// at the very end of the input is dropped, as BuildKit drops it.
+pub fn parse_words(s: &str, escape: char) -> Vec<Range<usize>> {
     #[derive(PartialEq)]
     enum Phase {
         Spaces,
@@ -82,16 +88,15 @@ pub fn parse_words(s: &str, escape: char) -> Vec<SpannedWord> {
     let mut phase = Phase::Spaces;
     let mut quote = '\0';
     let mut blank_ok = false;
-    let mut word = String::new();
     let mut word_start = 0;
-    let mut chars = s.char_indices().peekable();
-    loop {
-        let Some((pos, mut ch)) = chars.next() else {
-            if phase != Phase::Spaces && (blank_ok || !word.is_empty()) {
-                words.push((std::mem::take(&mut word), word_start..s.len()));
-            }
-            break;
-        };
+    let mut chars = s.char_indices();
+    // A word is kept when it is non-empty or was quoted (`""`).
+    let finish = |start: usize, end: usize, blank_ok: bool, words: &mut Vec<Range<usize>>| {
+        if blank_ok || end > start {
+            words.push(start..end);
+        }
+    };
+    while let Some((pos, ch)) = chars.next() {
         if phase == Phase::Spaces {
             if is_space(ch) {
                 continue;
@@ -99,60 +104,30 @@ pub fn parse_words(s: &str, escape: char) -> Vec<SpannedWord> {
             phase = Phase::Word;
             word_start = pos;
         }
+        let escapes = ch == escape && (phase == Phase::Word || quote != '\'');
         match phase {
-            Phase::Word => {
-                if is_space(ch) {
-                    phase = Phase::Spaces;
-                    if blank_ok || !word.is_empty() {
-                        words.push((std::mem::take(&mut word), word_start..pos));
-                    }
-                    blank_ok = false;
-                    continue;
-                }
-                if ch == '\'' || ch == '"' {
-                    quote = ch;
-                    blank_ok = true;
-                    phase = Phase::Quote;
-                }
-                if ch == escape {
-                    match chars.next() {
-                        // An escape at the very end is dropped.
-                        None => {
-                            if blank_ok || !word.is_empty() {
-                                words.push((std::mem::take(&mut word), word_start..s.len()));
-                            }
-                            break;
-                        }
-                        Some((_, next)) => {
-                            word.push(ch);
-                            ch = next;
-                        }
-                    }
-                }
-                word.push(ch);
+            Phase::Word if is_space(ch) => {
+                phase = Phase::Spaces;
+                finish(word_start, pos, blank_ok, &mut words);
+                blank_ok = false;
+                continue;
             }
-            Phase::Quote => {
-                if ch == quote {
-                    phase = Phase::Word;
-                }
-                if ch == escape && quote != '\'' {
-                    match chars.next() {
-                        None => {
-                            if blank_ok || !word.is_empty() {
-                                words.push((std::mem::take(&mut word), word_start..s.len()));
-                            }
-                            break;
-                        }
-                        Some((_, next)) => {
-                            word.push(ch);
-                            ch = next;
-                        }
-                    }
-                }
-                word.push(ch);
+            Phase::Word if ch == '\'' || ch == '"' => {
+                quote = ch;
+                blank_ok = true;
+                phase = Phase::Quote;
             }
-            Phase::Spaces => unreachable!("handled above"),
+            Phase::Quote if ch == quote => phase = Phase::Word,
+            _ => {}
         }
+        // The escape and the character after it stay in the word; an escape at the very end is dropped.
+        if escapes && chars.next().is_none() {
+            finish(word_start, pos, blank_ok, &mut words);
+            return words;
+        }
+    }
+    if phase != Phase::Spaces {
+        finish(word_start, s.len(), blank_ok, &mut words);
     }
     words
 }
@@ -334,7 +309,8 @@ pub struct HeredocMarker {
 
 /// BuildKit's `heredocsFromLine`: the heredoc markers among the shell words of a RUN, COPY or ADD line, in order.
 pub fn heredoc_markers(line: &str) -> Vec<HeredocMarker> {
-    if !line.contains("<<") {
+    // A byte scan: `str::contains` would build a substring searcher for every line.
+    if !line.as_bytes().windows(2).any(|w| w == b"<<") {
         return Vec::new();
     }
     let Some(words) = shell_words(line, true) else {
@@ -548,21 +524,31 @@ mod tests {
         words.into_iter().map(|(w, _)| w).collect()
     }
 
+    fn slices(s: &str, words: Vec<Range<usize>>) -> Vec<&str> {
+        words.into_iter().map(|r| &s[r]).collect()
+    }
+
     #[test]
     fn split_matches_go_regexp_split() {
         let s = "a  b\tc ";
-        let pieces: Vec<&str> = split_re_whitespace(s, None).into_iter().map(|r| &s[r]).collect();
+        let pieces: Vec<&str> = split_re_whitespace(s, None).map(|r| &s[r]).collect();
         assert_eq!(pieces, ["a", "b", "c", ""]);
-        let pieces: Vec<&str> = split_re_whitespace(s, Some(2)).into_iter().map(|r| &s[r]).collect();
+        let pieces: Vec<&str> = split_re_whitespace(s, Some(2)).map(|r| &s[r]).collect();
         assert_eq!(pieces, ["a", "b\tc "]);
-        assert_eq!(split_re_whitespace("RUN", Some(2)), vec![0..3]);
+        assert_eq!(split_re_whitespace("RUN", Some(2)).collect::<Vec<_>>(), vec![0..3]);
+        assert_eq!(split_re_whitespace("", None).collect::<Vec<_>>(), vec![0..0]);
+        let lead: Vec<&str> = split_re_whitespace(" a", None).map(|r| &" a"[r]).collect();
+        assert_eq!(lead, ["", "a"]);
     }
 
     #[test]
     fn words_keep_quotes_and_escapes() {
-        assert_eq!(texts(parse_words(r#"a="b c" d\ e"#, '\\')), [r#"a="b c""#, r"d\ e"]);
-        assert_eq!(texts(parse_words("x=`` y", '`')), ["x=``", "y"]);
-        assert_eq!(texts(parse_words("a\\", '\\')), ["a"]);
+        let s = r#"a="b c" d\ e"#;
+        assert_eq!(slices(s, parse_words(s, '\\')), [r#"a="b c""#, r"d\ e"]);
+        assert_eq!(slices("x=`` y", parse_words("x=`` y", '`')), ["x=``", "y"]);
+        assert_eq!(slices("a\\", parse_words("a\\", '\\')), ["a"]);
+        assert_eq!(slices("a 'b\\' c", parse_words("a 'b\\' c", '\\')), ["a", "'b\\'", "c"]);
+        assert_eq!(slices("'' \"x\\", parse_words("'' \"x\\", '\\')), ["''", "\"x"]);
     }
 
     #[test]

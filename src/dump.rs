@@ -33,11 +33,11 @@ fn statement_json(s: &Statement) -> Value {
     let outer = &s.instruction;
     // For ONBUILD, BuildKit reports the sub-instruction's keyword, form and values, and the outer flags.
     let inner: &Instruction = outer.sub.as_deref().unwrap_or(outer);
-    let texts = |words: &[crate::model::Word]| words.iter().map(|w| w.text.clone()).collect::<Vec<_>>();
+    let texts = |words: &[crate::model::Word]| words.iter().map(|w| w.text.to_string()).collect::<Vec<_>>();
     let ranges = |words: &[crate::model::Word]| words.iter().map(|w| w.range).collect::<Vec<TextRange>>();
     json!({
         "cmd": outer.cmd.text,
-        "sub_cmd": outer.sub.as_ref().map(|sub| sub.cmd.text.clone()),
+        "sub_cmd": outer.sub.as_ref().map(|sub| sub.cmd.text.to_string()),
         "json": inner.json,
         "flags": texts(&outer.flags),
         "value": texts(&inner.value),

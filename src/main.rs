@@ -75,7 +75,7 @@ fn parse_command(files: &[PathBuf], cst: bool, format: ParseFormat) -> Result<Ex
                 continue;
             }
         };
-        let df = Dockerfile::parse(source);
+        let df = Dockerfile::parse(&source);
         let lines = LineIndex::new(df.source());
         for error in &df.errors {
             eprintln!("{}", Diagnostic::from_syntax_error(&name, df.source(), &lines, error));

@@ -4,6 +4,7 @@
 use crate::buildkit::{self, JsonArgs};
 use crate::syntax::{CommandSyntax, LogicalLine, SyntaxError, SyntaxTree};
 use crate::text::TextRange;
+use std::borrow::Cow;
 use std::ops::Range;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -53,7 +54,14 @@ const KINDS: [(&str, Kind); 18] = [
 
 impl Kind {
     pub fn from_keyword(word: &str) -> Kind {
-        KINDS.iter().find(|(k, _)| word.eq_ignore_ascii_case(k)).map_or(Kind::Unknown, |&(_, kind)| kind)
+        if word.len() > 11 {
+            return Kind::Unknown;
+        }
+        let mut lower = [0u8; 11];
+        lower[..word.len()].copy_from_slice(word.as_bytes());
+        lower.make_ascii_lowercase();
+        let lower = &lower[..word.len()];
+        KINDS.iter().find(|(k, _)| k.as_bytes() == lower).map_or(Kind::Unknown, |&(_, kind)| kind)
     }
 
     /// The upper-case keyword; empty for [`Kind::Unknown`].
@@ -85,13 +93,14 @@ impl Kind {
 /// A value and the source range it was read from. For a value that spans continuation lines, the range covers
 /// them too.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Word {
-    pub text: String,
+pub struct Word<'src> {
+    /// Borrowed from the source when it is verbatim source text.
+    pub text: Cow<'src, str>,
     pub range: TextRange,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Heredoc {
+pub struct Heredoc<'src> {
     pub name: String,
     pub file_descriptor: u64,
     /// `<<-`: BuildKit strips leading tabs from the body when it uses it.
@@ -99,34 +108,34 @@ pub struct Heredoc {
     /// False when the delimiter was quoted, so variables in the body are not expanded.
     pub expand: bool,
     /// The body exactly as written, each line with its newline.
-    pub content: String,
+    pub content: &'src str,
     pub body: TextRange,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Instruction {
+pub struct Instruction<'src> {
     /// The keyword as written (BuildKit keeps the spelling).
-    pub cmd: Word,
+    pub cmd: Word<'src>,
     pub kind: Kind,
     /// Flags as BuildKit reads them: `--from=build`, quotes and escapes resolved.
-    pub flags: Vec<Word>,
+    pub flags: Vec<Word<'src>>,
     /// Exec form: the arguments were a JSON array of strings.
     pub json: bool,
     /// The arguments, split the way BuildKit splits this instruction's arguments.
-    pub value: Vec<Word>,
+    pub value: Vec<Word<'src>>,
     /// ENV and LABEL: the legacy `KEY value` form rather than `KEY=value`.
     pub legacy_key_value: bool,
     /// The arguments after the flags, unsplit, in logical-line offsets.
     pub args: Range<usize>,
     /// The instruction under ONBUILD.
-    pub sub: Option<Box<Instruction>>,
+    pub sub: Option<Box<Instruction<'src>>>,
 }
 
 /// One instruction of the file with everything that locates it.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Statement {
-    pub instruction: Instruction,
-    pub heredocs: Vec<Heredoc>,
+pub struct Statement<'src> {
+    pub instruction: Instruction<'src>,
+    pub heredocs: Vec<Heredoc<'src>>,
     pub range: TextRange,
     pub line_range: TextRange,
     pub start_line: usize,
@@ -152,10 +161,10 @@ pub struct Stage {
 }
 
 #[derive(Clone, Debug)]
-pub struct Dockerfile {
-    pub tree: SyntaxTree,
+pub struct Dockerfile<'src> {
+    pub tree: SyntaxTree<'src>,
     /// The instructions BuildKit's parser accepts, in order; one it rejects is listed in `errors` instead.
-    pub statements: Vec<Statement>,
+    pub statements: Vec<Statement<'src>>,
     pub stages: Vec<Stage>,
     /// Input BuildKit's parser rejects.
     pub errors: Vec<SyntaxError>,
@@ -163,8 +172,8 @@ pub struct Dockerfile {
     pub build_errors: Vec<SyntaxError>,
 }
 
-impl Dockerfile {
-    pub fn parse(source: impl Into<String>) -> Dockerfile {
+impl<'src> Dockerfile<'src> {
+    pub fn parse(source: &'src str) -> Dockerfile<'src> {
         let tree = SyntaxTree::parse(source);
         let mut errors = tree.errors.clone();
         let mut build_errors = Vec::new();
@@ -188,7 +197,7 @@ impl Dockerfile {
                     file_descriptor: h.marker.file_descriptor,
                     chomp: h.marker.chomp,
                     expand: h.marker.expand,
-                    content: tree.text(h.body).to_string(),
+                    content: tree.text(h.body),
                     body: h.body,
                 })
                 .collect();
@@ -207,7 +216,7 @@ impl Dockerfile {
         Dockerfile { tree, statements, stages, errors, build_errors }
     }
 
-    pub fn source(&self) -> &str {
+    pub fn source(&self) -> &'src str {
         self.tree.source()
     }
 
@@ -217,25 +226,35 @@ impl Dockerfile {
     }
 
     /// The logical line of a statement: continuations joined as BuildKit joins them.
-    pub fn logical(&self, statement: &Statement) -> &LogicalLine {
+    pub fn logical(&self, statement: &Statement) -> &LogicalLine<'src> {
         &self.tree.instructions[statement.index].logical
     }
 }
 
 type Failure = (String, String);
 
-fn word(line: &LogicalLine, text: impl Into<String>, logical: Range<usize>) -> Word {
-    Word { text: text.into(), range: line.source_range(logical) }
+/// A value that is verbatim logical-line text.
+fn slice<'src>(line: &LogicalLine<'src>, logical: Range<usize>) -> Word<'src> {
+    Word { text: line.slice(logical.clone()), range: line.source_range(logical) }
 }
 
-fn words_at(line: &LogicalLine, base: usize, words: Vec<(String, Range<usize>)>) -> Vec<Word> {
+/// A value BuildKit rewrote (quotes removed, JSON decoded), read from `logical`.
+fn word<'src>(line: &LogicalLine<'src>, text: String, logical: Range<usize>) -> Word<'src> {
+    Word { text: Cow::Owned(text), range: line.source_range(logical) }
+}
+
+fn words_at<'src>(line: &LogicalLine<'src>, base: usize, words: Vec<(String, Range<usize>)>) -> Vec<Word<'src>> {
     words.into_iter().map(|(w, r)| word(line, w, base + r.start..base + r.end)).collect()
 }
 
+fn slices_at<'src>(line: &LogicalLine<'src>, base: usize, ranges: Vec<Range<usize>>) -> Vec<Word<'src>> {
+    ranges.into_iter().map(|r| slice(line, base + r.start..base + r.end)).collect()
+}
+
 /// BuildKit's dispatch table: how each instruction's arguments become values.
-fn interpret(line: &LogicalLine, command: &CommandSyntax, escape: char) -> Result<Instruction, Failure> {
-    let text = line.text.as_str();
-    let cmd = word(line, &text[command.keyword.clone()], command.keyword.clone());
+fn interpret<'src>(line: &LogicalLine<'src>, command: &CommandSyntax, escape: char) -> Result<Instruction<'src>, Failure> {
+    let text: &str = &line.text;
+    let cmd = slice(line, command.keyword.clone());
     let kind = Kind::from_keyword(&cmd.text);
     let args = command.args.clone();
     let rest = &text[args.clone()];
@@ -246,7 +265,7 @@ fn interpret(line: &LogicalLine, command: &CommandSyntax, escape: char) -> Resul
         Kind::From | Kind::Expose => instruction.value = whitespace_words(line, args),
         Kind::Maintainer | Kind::Stopsignal | Kind::User | Kind::Workdir => {
             if !rest.is_empty() {
-                instruction.value = vec![word(line, rest, args)];
+                instruction.value = vec![slice(line, args)];
             }
         }
         Kind::Run | Kind::Cmd | Kind::Entrypoint | Kind::Shell => {
@@ -260,7 +279,7 @@ fn interpret(line: &LogicalLine, command: &CommandSyntax, escape: char) -> Resul
             JsonArgs::NotStringArray => return Err(not_string_array()),
             JsonArgs::NotJson => instruction.value = whitespace_words(line, args),
         },
-        Kind::Arg => instruction.value = words_at(line, args.start, buildkit::parse_words(rest, escape)),
+        Kind::Arg => instruction.value = slices_at(line, args.start, buildkit::parse_words(rest, escape)),
         Kind::Env | Kind::Label => {
             (instruction.legacy_key_value, instruction.value) = key_values(line, args, kind.keyword(), escape)?;
         }
@@ -273,7 +292,7 @@ fn interpret(line: &LogicalLine, command: &CommandSyntax, escape: char) -> Resul
                 let next = ceil_boundary(rest, next.max(sep));
                 let (json, cmd) = maybe_json(line, args.start + next..args.end)?;
                 instruction.json = json;
-                instruction.value = std::iter::once(word(line, &rest[..sep], args.start..args.start + sep)).chain(cmd).collect();
+                instruction.value = std::iter::once(slice(line, args.start..args.start + sep)).chain(cmd).collect();
             }
         }
         Kind::Onbuild => {
@@ -284,7 +303,7 @@ fn interpret(line: &LogicalLine, command: &CommandSyntax, escape: char) -> Resul
             }
         }
         // BuildKit keeps an unknown instruction as one empty value.
-        Kind::Unknown => instruction.value = vec![word(line, "", args.start..args.start)],
+        Kind::Unknown => instruction.value = vec![slice(line, args.start..args.start)],
     }
     Ok(instruction)
 }
@@ -304,7 +323,7 @@ fn not_string_array() -> Failure {
 }
 
 /// BuildKit's `parseMaybeJSON`: exec form when the arguments are a JSON array of strings, else one shell string.
-fn maybe_json(line: &LogicalLine, args: Range<usize>) -> Result<(bool, Vec<Word>), Failure> {
+fn maybe_json<'src>(line: &LogicalLine<'src>, args: Range<usize>) -> Result<(bool, Vec<Word<'src>>), Failure> {
     let rest = &line.text[args.clone()];
     if rest.is_empty() {
         return Ok((false, Vec::new()));
@@ -312,31 +331,35 @@ fn maybe_json(line: &LogicalLine, args: Range<usize>) -> Result<(bool, Vec<Word>
     match buildkit::parse_json_array(rest) {
         JsonArgs::Strings(strings) => Ok((true, words_at(line, args.start, strings))),
         JsonArgs::NotStringArray => Err(not_string_array()),
-        JsonArgs::NotJson => Ok((false, vec![word(line, rest, args)])),
+        JsonArgs::NotJson => Ok((false, vec![slice(line, args)])),
     }
 }
 
 /// BuildKit's `parseStringsWhitespaceDelimited`.
-fn whitespace_words(line: &LogicalLine, args: Range<usize>) -> Vec<Word> {
+fn whitespace_words<'src>(line: &LogicalLine<'src>, args: Range<usize>) -> Vec<Word<'src>> {
     let rest = &line.text[args.clone()];
     if rest.is_empty() {
         return Vec::new();
     }
     buildkit::split_re_whitespace(rest, None)
-        .into_iter()
-        .map(|r| word(line, &rest[r.clone()], args.start + r.start..args.start + r.end))
+        .map(|r| slice(line, args.start + r.start..args.start + r.end))
         .collect()
 }
 
 /// BuildKit's `parseNameVal` for ENV and LABEL: `KEY value` or `KEY=value ...`, flattened to key, value, ….
-fn key_values(line: &LogicalLine, args: Range<usize>, keyword: &str, escape: char) -> Result<(bool, Vec<Word>), Failure> {
+fn key_values<'src>(
+    line: &LogicalLine<'src>,
+    args: Range<usize>,
+    keyword: &str,
+    escape: char,
+) -> Result<(bool, Vec<Word<'src>>), Failure> {
     let rest = &line.text[args.clone()];
     let words = buildkit::parse_words(rest, escape);
-    let Some((first, _)) = words.first() else {
+    let Some(first) = words.first() else {
         return Ok((false, Vec::new()));
     };
-    if !first.contains('=') {
-        let parts = buildkit::split_re_whitespace(rest, Some(2));
+    if !rest[first.clone()].contains('=') {
+        let parts: Vec<Range<usize>> = buildkit::split_re_whitespace(rest, Some(2)).collect();
         if parts.len() < 2 {
             return Err((
                 format!("{keyword} must have two arguments"),
@@ -344,20 +367,20 @@ fn key_values(line: &LogicalLine, args: Range<usize>, keyword: &str, escape: cha
             ));
         }
         let at = |r: &Range<usize>| args.start + r.start..args.start + r.end;
-        return Ok((true, vec![word(line, &rest[parts[0].clone()], at(&parts[0])), word(line, &rest[parts[1].clone()], at(&parts[1]))]));
+        return Ok((true, vec![slice(line, at(&parts[0])), slice(line, at(&parts[1]))]));
     }
     let mut values = Vec::with_capacity(words.len() * 2);
-    for (w, r) in words {
+    for r in words {
+        let w = &rest[r.clone()];
         let Some(eq) = w.find('=') else {
             return Err((
-                format!("Syntax error - can't find = in {}. Must be of the form: name=value", buildkit::go_quote(&w)),
+                format!("Syntax error - can't find = in {}. Must be of the form: name=value", buildkit::go_quote(w)),
                 format!("write every {keyword} item as `name=value`, quoting values that hold spaces"),
             ));
         };
         let start = args.start + r.start;
-        // Quotes and escapes stay in the word, so the key is a prefix of the source text and `=` sits at `eq`.
-        values.push(word(line, &w[..eq], start..start + eq));
-        values.push(word(line, &w[eq + 1..], start + eq + 1..args.start + r.end));
+        values.push(slice(line, start..start + eq));
+        values.push(slice(line, start + eq + 1..args.start + r.end));
     }
     Ok((false, values))
 }
@@ -401,12 +424,12 @@ fn edit_distance(a: &str, b: &str) -> usize {
 }
 
 /// Splits the statements into stages and records which earlier stages each one reads.
-fn stages(statements: &[Statement], build_errors: &mut Vec<SyntaxError>) -> Vec<Stage> {
+fn stages(statements: &[Statement<'_>], build_errors: &mut Vec<SyntaxError>) -> Vec<Stage> {
     let mut stages: Vec<Stage> = Vec::new();
     for (i, statement) in statements.iter().enumerate() {
         let ins = &statement.instruction;
         if ins.kind == Kind::From {
-            let value: Vec<&str> = ins.value.iter().map(|w| w.text.as_str()).collect();
+            let value: Vec<&str> = ins.value.iter().map(|w| w.text.as_ref()).collect();
             let name = match value.as_slice() {
                 [_] => None,
                 [_, as_, name] if as_.eq_ignore_ascii_case("as") => Some(name.to_ascii_lowercase()),
@@ -476,7 +499,7 @@ mod tests {
         Dockerfile::parse(src)
             .statements
             .iter()
-            .map(|s| s.instruction.value.iter().map(|w| w.text.clone()).collect())
+            .map(|s| s.instruction.value.iter().map(|w| w.text.to_string()).collect())
             .collect()
     }
 

@@ -11,6 +11,7 @@
 use crate::buildkit::{self, HeredocMarker, JsonArgs, SpannedWord};
 use crate::text::TextRange;
 use serde::Serialize;
+use std::borrow::Cow;
 use std::ops::Range;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -83,26 +84,38 @@ pub struct SyntaxError {
     pub help: String,
 }
 
-/// Continuation lines joined the way BuildKit joins them, with a map back to the source.
+/// Continuation lines joined the way BuildKit joins them, with a map back to the source. A one-line
+/// instruction borrows its text from the source; only joined lines are copied.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct LogicalLine {
-    pub text: String,
-    /// `(logical offset, source offset)` where each contiguous source segment starts.
-    segments: Vec<(usize, usize)>,
+pub struct LogicalLine<'src> {
+    pub text: Cow<'src, str>,
+    /// Source offset of logical offset 0.
+    first: usize,
+    /// `(logical offset, source offset)` where each further contiguous source segment starts.
+    more: Vec<(usize, usize)>,
 }
 
-impl LogicalLine {
-    fn push(&mut self, source: &str, range: Range<usize>) {
-        self.segments.push((self.text.len(), range.start));
-        self.text.push_str(&source[range]);
+impl<'src> LogicalLine<'src> {
+    fn push(&mut self, source: &'src str, range: Range<usize>) {
+        if self.text.is_empty() && self.more.is_empty() && self.first == 0 {
+            self.first = range.start;
+            self.text = Cow::Borrowed(&source[range]);
+        } else {
+            self.more.push((self.text.len(), range.start));
+            self.text.to_mut().push_str(&source[range]);
+        }
+    }
+
+    fn segments(&self) -> impl Iterator<Item = (usize, usize)> + '_ {
+        std::iter::once((0, self.first)).chain(self.more.iter().copied())
     }
 
     /// The source offset of a logical offset. The end of the text maps to the end of the last segment.
     pub fn source_offset(&self, logical: usize) -> usize {
-        let i = self.segments.partition_point(|&(l, _)| l <= logical).saturating_sub(1);
-        match self.segments.get(i) {
-            Some(&(l, s)) => s + (logical - l),
-            None => 0,
+        let i = self.more.partition_point(|&(l, _)| l <= logical);
+        match i.checked_sub(1) {
+            Some(i) => self.more[i].1 + (logical - self.more[i].0),
+            None => self.first + logical,
         }
     }
 
@@ -115,19 +128,26 @@ impl LogicalLine {
         TextRange::new(start, self.source_offset(logical.end - 1) + 1)
     }
 
-    /// The source ranges of the segments that make up a logical range, without the continuation characters and
-    /// comment lines between them.
+    /// The source ranges of the segments that make up a non-empty logical range, without the continuation
+    /// characters and comment lines between them.
     pub fn source_pieces(&self, logical: Range<usize>) -> Vec<TextRange> {
-        let mut pieces = Vec::new();
-        for (i, &(l, s)) in self.segments.iter().enumerate() {
-            let l_end = self.segments.get(i + 1).map_or(self.text.len(), |&(n, _)| n);
-            let from = logical.start.max(l);
-            let to = logical.end.min(l_end);
-            if from < to || (logical.is_empty() && from == to && pieces.is_empty() && l <= from && from <= l_end) {
-                pieces.push(TextRange::new(s + (from - l), s + (to - l)));
-            }
+        let ends = self.more.iter().map(|&(l, _)| l).chain(std::iter::once(self.text.len()));
+        self.segments()
+            .zip(ends)
+            .filter_map(|((l, s), l_end)| {
+                let from = logical.start.max(l);
+                let to = logical.end.min(l_end);
+                (from < to).then(|| TextRange::new(s + (from - l), s + (to - l)))
+            })
+            .collect()
+    }
+
+    /// The slice of the logical text at `range`, borrowed from the source when the line was not joined.
+    pub fn slice(&self, range: Range<usize>) -> Cow<'src, str> {
+        match &self.text {
+            Cow::Borrowed(text) => Cow::Borrowed(&text[range]),
+            Cow::Owned(text) => Cow::Owned(text[range].to_string()),
         }
-        pieces
     }
 }
 
@@ -154,7 +174,7 @@ pub struct HeredocSyntax {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct InstructionSyntax {
+pub struct InstructionSyntax<'src> {
     /// From the keyword to the end of the last line (continuation or heredoc terminator), without its newline.
     pub range: TextRange,
     /// Whole lines: from the start of the first line to the end of the last, with its newline.
@@ -162,12 +182,12 @@ pub struct InstructionSyntax {
     /// 1-based, as BuildKit counts them.
     pub start_line: usize,
     pub end_line: usize,
-    pub logical: LogicalLine,
+    pub logical: LogicalLine<'src>,
     pub command: CommandSyntax,
     pub heredocs: Vec<HeredocSyntax>,
 }
 
-impl InstructionSyntax {
+impl InstructionSyntax<'_> {
     /// The command BuildKit dispatches on: the sub-instruction of ONBUILD, or the instruction itself.
     pub fn effective_command(&self) -> &CommandSyntax {
         let mut command = &self.command;
@@ -179,12 +199,12 @@ impl InstructionSyntax {
 }
 
 #[derive(Clone, Debug)]
-pub struct SyntaxTree {
-    source: String,
+pub struct SyntaxTree<'src> {
+    source: &'src str,
     pub tokens: Vec<Token>,
     pub nodes: Vec<Node>,
     pub directives: Vec<Directive>,
-    pub instructions: Vec<InstructionSyntax>,
+    pub instructions: Vec<InstructionSyntax<'src>>,
     /// The escape character in force: `\` or `` ` ``.
     pub escape: char,
     pub errors: Vec<SyntaxError>,
@@ -196,18 +216,18 @@ const MAX_ONBUILD_DEPTH: usize = 8;
 
 const KNOWN_DIRECTIVES: [&str; 3] = ["syntax", "escape", "check"];
 
-impl SyntaxTree {
+impl<'src> SyntaxTree<'src> {
     /// Reads a whole Dockerfile. Never fails: problems are listed in [`SyntaxTree::errors`] and the tree still
     /// holds every byte.
-    pub fn parse(source: impl Into<String>) -> SyntaxTree {
-        Parser::new(source.into()).run()
+    pub fn parse(source: &'src str) -> SyntaxTree<'src> {
+        Parser::new(source).run()
     }
 
-    pub fn source(&self) -> &str {
-        &self.source
+    pub fn source(&self) -> &'src str {
+        self.source
     }
 
-    pub fn text(&self, range: TextRange) -> &str {
+    pub fn text(&self, range: TextRange) -> &'src str {
         &self.source[range.as_range()]
     }
 
@@ -291,10 +311,10 @@ fn continuation_marker(text: &str, escape: char) -> Option<usize> {
 /// BuildKit's `splitCommand`, on `line[range]`: the keyword, the flags and the trimmed arguments.
 fn split_command(line: &str, range: Range<usize>, depth: usize) -> CommandSyntax {
     let trimmed = buildkit::trim_space(line, range);
-    let parts = buildkit::split_re_whitespace(&line[trimmed.clone()], Some(2));
-    let at = |r: &Range<usize>| trimmed.start + r.start..trimmed.start + r.end;
-    let keyword = at(&parts[0]);
-    let (flags, args) = match parts.get(1) {
+    let mut parts = buildkit::split_re_whitespace(&line[trimmed.clone()], Some(2));
+    let at = |r: Range<usize>| trimmed.start + r.start..trimmed.start + r.end;
+    let keyword = parts.next().map_or(trimmed.start..trimmed.start, at);
+    let (flags, args) = match parts.next() {
         Some(rest) => {
             let rest = at(rest);
             let (flags, args_start) = buildkit::extract_builder_flags(&line[rest.clone()]);
@@ -351,29 +371,34 @@ enum InstructionLine {
     Blank(PhysicalLine),
 }
 
-struct Parser {
-    source: String,
+struct Parser<'src> {
+    source: &'src str,
     lines: Vec<PhysicalLine>,
     tokens: Vec<Token>,
     nodes: Vec<Node>,
     directives: Vec<Directive>,
-    instructions: Vec<InstructionSyntax>,
+    instructions: Vec<InstructionSyntax<'src>>,
     errors: Vec<SyntaxError>,
     escape: char,
+    /// Scratch buffers, reused from one instruction to the next.
+    parts: Vec<InstructionLine>,
+    spans: Vec<(usize, TokenKind)>,
 }
 
-impl Parser {
-    fn new(source: String) -> Self {
-        let lines = physical_lines(&source);
+impl<'src> Parser<'src> {
+    fn new(source: &'src str) -> Self {
+        let lines = physical_lines(source);
         Parser {
-            tokens: Vec::with_capacity(lines.len() * 4),
+            tokens: Vec::with_capacity(lines.len() * 5),
+            nodes: Vec::with_capacity(lines.len()),
+            instructions: Vec::with_capacity(lines.len() / 2),
             lines,
             source,
-            nodes: Vec::new(),
             directives: Vec::new(),
-            instructions: Vec::new(),
             errors: Vec::new(),
             escape: '\\',
+            parts: Vec::new(),
+            spans: Vec::new(),
         }
     }
 
@@ -401,7 +426,7 @@ impl Parser {
         self.node(kind, first);
     }
 
-    fn run(mut self) -> SyntaxTree {
+    fn run(mut self) -> SyntaxTree<'src> {
         let mut directives_done = false;
         let mut i = 0;
         while i < self.lines.len() {
@@ -486,7 +511,10 @@ impl Parser {
 
     /// Reads the instruction starting at line `first`, whose joining text is `text`. Returns the next line.
     fn instruction(&mut self, first: usize, first_line: PhysicalLine, text: Range<usize>) -> usize {
-        let mut parts = vec![InstructionLine::Text { line: first_line, text: text.clone() }];
+        let source = self.source;
+        let mut parts = std::mem::take(&mut self.parts);
+        parts.clear();
+        parts.push(InstructionLine::Text { line: first_line, text: text.clone() });
         let mut continues = text.end < first_line.content_end;
         let mut i = first + 1;
         while continues && i < self.lines.len() {
@@ -509,7 +537,7 @@ impl Parser {
         let mut logical = LogicalLine::default();
         for part in &parts {
             if let InstructionLine::Text { text, .. } = part {
-                logical.push(&self.source, text.clone());
+                logical.push(source, text.clone());
             }
         }
         let command = split_command(&logical.text, 0..logical.text.len(), 0);
@@ -521,6 +549,7 @@ impl Parser {
 
         let first_token = self.tokens.len();
         self.instruction_tokens(&parts, &logical, &command);
+        self.parts = parts;
 
         let mut heredocs = Vec::with_capacity(markers.len());
         for marker in markers {
@@ -572,7 +601,8 @@ impl Parser {
     /// Emits the tokens of an instruction's lines: keyword, flags and arguments where the logical line says they
     /// are, and indentation, continuation escapes, comment lines and newlines around them.
     fn instruction_tokens(&mut self, parts: &[InstructionLine], logical: &LogicalLine, command: &CommandSyntax) {
-        let spans = classify(&logical.text, command);
+        let mut spans = std::mem::take(&mut self.spans);
+        classify(&logical.text, command, &mut spans);
         let mut span_index = 0;
         let mut logical_pos = 0;
         for part in parts {
@@ -606,25 +636,16 @@ impl Parser {
                 }
             }
         }
+        self.spans = spans;
     }
 }
 
-/// Cuts the logical line into consecutive spans `(end, kind)` covering it entirely.
-fn classify(line: &str, command: &CommandSyntax) -> Vec<(usize, TokenKind)> {
-    let mut marks: Vec<(Range<usize>, TokenKind)> = Vec::new();
-    let mut command = command;
-    loop {
-        marks.push((command.keyword.clone(), TokenKind::Keyword));
-        marks.extend(command.flags.iter().map(|(_, r)| (r.clone(), TokenKind::Flag)));
-        match &command.sub {
-            Some(sub) => command = sub,
-            None => break,
-        }
-    }
-    marks.push((command.args.clone(), TokenKind::Arguments));
-    let mut spans = Vec::with_capacity(marks.len() * 2 + 1);
+/// Cuts the logical line into consecutive spans `(end, kind)` covering it entirely: keywords, flags and
+/// arguments where the command says they are, whitespace between them.
+fn classify(line: &str, command: &CommandSyntax, spans: &mut Vec<(usize, TokenKind)>) {
+    spans.clear();
     let mut pos = 0;
-    for (range, kind) in marks {
+    let mut mark = |range: &Range<usize>, kind: TokenKind, spans: &mut Vec<(usize, TokenKind)>| {
         let start = range.start.max(pos);
         let end = range.end.max(start);
         if start > pos {
@@ -634,11 +655,22 @@ fn classify(line: &str, command: &CommandSyntax) -> Vec<(usize, TokenKind)> {
             spans.push((end, kind));
         }
         pos = end;
+    };
+    let mut command = command;
+    loop {
+        mark(&command.keyword, TokenKind::Keyword, spans);
+        for (_, range) in &command.flags {
+            mark(range, TokenKind::Flag, spans);
+        }
+        match &command.sub {
+            Some(sub) => command = sub,
+            None => break,
+        }
     }
+    mark(&command.args, TokenKind::Arguments, spans);
     if pos < line.len() || spans.is_empty() {
         spans.push((line.len(), TokenKind::Whitespace));
     }
-    spans
 }
 
 #[cfg(test)]

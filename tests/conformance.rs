@@ -89,7 +89,7 @@ fn round_trip_is_byte_identical_on_buildkit_test_files() {
 
 /// Compares dockopt's model of `source` with one line of `official-parser*.jsonl`. Returns the differences.
 fn compare(source: &str, official: &Value) -> Vec<String> {
-    let df = Dockerfile::parse(source);
+    let df = Dockerfile::parse(&source);
     let ours = dump::model_json("", &df);
     let mut diffs = Vec::new();
     let official_ok = official["ok"].as_bool().unwrap();
@@ -187,7 +187,7 @@ fn buildkit_parser_tests_pass() {
         let path = entry.unwrap().path();
         let name = path.file_name().unwrap().to_string_lossy().to_string();
         let Ok(source) = std::fs::read_to_string(path.join("Dockerfile")) else { continue };
-        let df = Dockerfile::parse(source);
+        let df = Dockerfile::parse(&source);
         if name.starts_with("testfiles-negative__") {
             assert!(!df.errors.is_empty(), "{name}: BuildKit rejects this file, dockopt must too");
             negative += 1;
