@@ -1,0 +1,18 @@
+//! Any bytes: decoding either refuses them with a location or yields text whose tree prints it back, and
+//! building the model never panics.
+#![no_main]
+
+use dockopt::diagnostic::decode;
+use dockopt::model::Dockerfile;
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(source) = decode("fuzz", data.to_vec()) else { return };
+    let df = Dockerfile::parse(&source);
+    assert_eq!(df.tree.print(), source);
+    for statement in &df.statements {
+        for word in &statement.instruction.value {
+            assert!(source.get(word.range.as_range()).is_some());
+        }
+    }
+});
