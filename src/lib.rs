@@ -8,3 +8,9 @@ pub mod model;
 pub mod syntax;
 pub mod text;
 pub mod diagnostic;
+pub mod shell;
+pub mod context;
+pub mod fix;
+
+#[path = "../transforms/mod.rs"]
+pub mod transforms;

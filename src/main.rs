@@ -1,11 +1,14 @@
-use anyhow::Result;
+use anyhow::{Context as _, Result};
 use clap::{Parser, Subcommand, ValueEnum};
+use dockopt::context::Context;
 use dockopt::diagnostic::{decode, Diagnostic};
 use dockopt::dump;
+use dockopt::fix::{self, Applicability, Rule};
 use dockopt::model::Dockerfile;
 use dockopt::text::LineIndex;
+use dockopt::transforms;
 use std::io::{Read, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// dockopt: make Dockerfiles build faster and smaller, safely.
@@ -18,6 +21,27 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Apply safe fixes in place. With --diff, print what would change and write nothing.
+    ///
+    /// A fix is safe when the image keeps the same files, package caches aside. Exit status: 0 when every file
+    /// is fixed or clean, 1 when --diff would change something, 2 when a file cannot be read or parsed.
+    Fix {
+        /// Dockerfiles to fix; `-` reads standard input and writes the result to standard output.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Print a unified diff of the changes instead of writing them.
+        #[arg(long)]
+        diff: bool,
+        /// Also apply fixes that may change what the image holds.
+        #[arg(long)]
+        unsafe_fixes: bool,
+    },
+    /// Report findings without changing anything. Exit status 1 when there are findings.
+    Check {
+        /// Dockerfiles to check; `-` reads standard input.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
     /// Print what dockopt (and BuildKit) sees in each file, one JSON object per line.
     ///
     /// The default output is the model: each instruction's keyword, flags, arguments, heredocs and lines, with
@@ -90,9 +114,110 @@ fn parse_command(files: &[PathBuf], cst: bool, format: ParseFormat) -> Result<Ex
     Ok(ExitCode::from(worst))
 }
 
+/// The build context is the Dockerfile's directory; standard input has none.
+fn context_path(path: &Path) -> Option<&Path> {
+    (path != Path::new("-")).then_some(path)
+}
+
+fn print_errors(name: &str, source: &str, errors: &[dockopt::syntax::SyntaxError]) {
+    let lines = LineIndex::new(source);
+    for error in errors {
+        eprintln!("{}", Diagnostic::from_syntax_error(name, source, &lines, error));
+    }
+}
+
+fn fix_command(files: &[PathBuf], diff: bool, unsafe_fixes: bool) -> Result<ExitCode> {
+    let rules = transforms::all();
+    let mut status = 0u8;
+    for path in files {
+        let (name, source) = match read_input(path) {
+            Ok(input) => input,
+            Err(d) => {
+                eprintln!("{d}");
+                status = 2;
+                continue;
+            }
+        };
+        let outcome = match fix::fix(&source, context_path(path), &rules, unsafe_fixes) {
+            Ok(outcome) => outcome,
+            Err(errors) => {
+                print_errors(&name, &source, &errors);
+                status = 2;
+                continue;
+            }
+        };
+        if name == "-" && !diff {
+            std::io::stdout().write_all(outcome.text.as_bytes())?;
+            continue;
+        }
+        if outcome.text == source {
+            continue;
+        }
+        let count: usize = outcome.applied.values().sum();
+        if diff {
+            let text_diff = similar::TextDiff::from_lines(&source, &outcome.text);
+            print!("{}", text_diff.unified_diff().context_radius(3).header(&name, &name));
+            status = status.max(1);
+        } else {
+            write_atomically(path, &outcome.text).with_context(|| format!("{name}: cannot write the fixed file"))?;
+            eprintln!("{name}: applied {count} fix{}", if count == 1 { "" } else { "es" });
+        }
+    }
+    Ok(ExitCode::from(status))
+}
+
+/// Writes through a temporary file in the same directory and a rename, keeping the file's permissions, so a
+/// crash never leaves a half-written Dockerfile.
+fn write_atomically(path: &Path, text: &str) -> Result<()> {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let permissions = std::fs::metadata(path)?.permissions();
+    let mut temp = tempfile::NamedTempFile::new_in(dir)?;
+    temp.write_all(text.as_bytes())?;
+    temp.as_file().set_permissions(permissions)?;
+    temp.persist(path)?;
+    Ok(())
+}
+
+fn check_command(files: &[PathBuf]) -> Result<ExitCode> {
+    let rules: Vec<&dyn Rule> = transforms::all();
+    let mut status = 0u8;
+    for path in files {
+        let (name, source) = match read_input(path) {
+            Ok(input) => input,
+            Err(d) => {
+                eprintln!("{d}");
+                status = 2;
+                continue;
+            }
+        };
+        let df = Dockerfile::parse(&source);
+        if !df.errors.is_empty() || !df.build_errors.is_empty() {
+            print_errors(&name, &source, &df.errors);
+            print_errors(&name, &source, &df.build_errors);
+            status = 2;
+            continue;
+        }
+        let ctx = Context::new(&df, context_path(path));
+        let lines = LineIndex::new(&source);
+        for finding in fix::check(&ctx, &rules) {
+            let (line, col) = lines.line_col(&source, finding.range.start);
+            let marker = match finding.fix.as_ref().map(|f| f.applicability) {
+                Some(Applicability::Safe) => " [fix]",
+                Some(Applicability::Unsafe) => " [unsafe fix]",
+                _ => "",
+            };
+            println!("{name}:{line}:{col}: {} {}{marker}", finding.rule.code, finding.message);
+            status = status.max(1);
+        }
+    }
+    Ok(ExitCode::from(status))
+}
+
 fn main() -> Result<ExitCode> {
     let cli = Cli::parse();
     match cli.command {
         Command::Parse { files, cst, format } => parse_command(&files, cst, format),
+        Command::Fix { files, diff, unsafe_fixes } => fix_command(&files, diff, unsafe_fixes),
+        Command::Check { files } => check_command(&files),
     }
 }

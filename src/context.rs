@@ -1,0 +1,292 @@
+//! What a rule can ask about a parsed Dockerfile beyond the model: the shell view of each RUN, where a RUN's
+//! text sits in the source, which comments silence a rule, what ENV and cache mounts are in force, and how to
+//! add a command to a RUN in the file's own style.
+//!
+//! Statements are addressed by their position in [`Dockerfile::statements`]; rules only run on files BuildKit
+//! accepts, where that position is also the instruction's index in the syntax tree.
+
+use crate::fix::{Edit, RuleInfo};
+use crate::model::{Dockerfile, Kind, Stage, Statement};
+use crate::shell::{Command, Invocation, Script};
+use crate::syntax::{NodeKind, TokenKind};
+use crate::text::TextRange;
+use std::path::Path;
+
+pub struct Context<'a, 'src> {
+    pub df: &'a Dockerfile<'src>,
+    /// The Dockerfile's path, when it came from a file: its directory is the build context.
+    pub path: Option<&'a Path>,
+    scripts: Vec<Option<Script>>,
+    /// For each statement, the index of its node in the syntax tree.
+    nodes: Vec<usize>,
+}
+
+/// Shells whose syntax dockopt reads. A stage whose SHELL is anything else gets no shell-level fixes.
+const POSIX_SHELLS: &[&str] = &["sh", "bash", "dash", "ash", "zsh", "ksh", "mksh", "busybox"];
+
+impl<'a, 'src> Context<'a, 'src> {
+    pub fn new(df: &'a Dockerfile<'src>, path: Option<&'a Path>) -> Self {
+        let mut nodes = vec![usize::MAX; df.tree.instructions.len()];
+        for (n, node) in df.tree.nodes.iter().enumerate() {
+            if let NodeKind::Instruction(i) = node.kind {
+                nodes[i] = n;
+            }
+        }
+        let nodes = df.statements.iter().map(|s| nodes[s.index]).collect();
+        let mut ctx = Context { df, path, scripts: Vec::new(), nodes };
+        ctx.scripts = (0..df.statements.len())
+            .map(|i| {
+                let s = &df.statements[i];
+                let ins = &s.instruction;
+                let shell_form = ins.kind == Kind::Run && !ins.json && s.heredocs.is_empty();
+                (shell_form && ctx.posix_shell(i)).then(|| Script::parse(&df.logical(s).text[ins.args.clone()]))
+            })
+            .collect();
+        ctx
+    }
+
+    pub fn statement(&self, i: usize) -> &Statement<'src> {
+        &self.df.statements[i]
+    }
+
+    /// The shell view of a shell-form RUN without heredocs in a POSIX-shell stage.
+    pub fn script(&self, i: usize) -> Option<&Script> {
+        self.scripts.get(i)?.as_ref()
+    }
+
+    /// Shell-form RUNs dockopt can read, with their scripts.
+    pub fn runs(&self) -> impl Iterator<Item = (usize, &Script)> + '_ {
+        self.scripts.iter().enumerate().filter_map(|(i, s)| s.as_ref().map(|s| (i, s)))
+    }
+
+    /// The commands of RUN `i` with the programs they run, in order.
+    pub fn invocations(&self, i: usize) -> Vec<(&Command, Invocation<'_>)> {
+        self.script(i).map_or_else(Vec::new, |s| s.commands.iter().filter_map(|c| Some((c, c.invocation()?))).collect())
+    }
+
+    /// The source offset of an offset in statement `i`'s script.
+    pub fn source_offset(&self, i: usize, offset: usize) -> usize {
+        let s = self.statement(i);
+        self.df.logical(s).source_offset(s.instruction.args.start + offset)
+    }
+
+    /// The source range of a range in statement `i`'s script.
+    pub fn source_range(&self, i: usize, range: std::ops::Range<usize>) -> TextRange {
+        let s = self.statement(i);
+        let base = s.instruction.args.start;
+        self.df.logical(s).source_range(base + range.start..base + range.end)
+    }
+
+    pub fn stage_of(&self, i: usize) -> Option<&Stage> {
+        self.df.stage_of(i)
+    }
+
+    /// Statement indices of the stage and of every stage built on it, after statement `i`.
+    pub fn later_statements(&self, i: usize) -> Vec<usize> {
+        let Some(stage) = self.stage_of(i) else { return Vec::new() };
+        let mut out: Vec<usize> = (i + 1..stage.statements.end).collect();
+        for other in &self.df.stages {
+            if self.builds_on(other, stage.index) {
+                out.extend(other.statements.clone());
+            }
+        }
+        out
+    }
+
+    /// `stage` is built FROM `ancestor`, directly or through other stages.
+    fn builds_on(&self, stage: &Stage, ancestor: usize) -> bool {
+        let mut current = stage.base_stage;
+        while let Some(b) = current {
+            if b == ancestor {
+                return true;
+            }
+            current = self.df.stages[b].base_stage;
+        }
+        false
+    }
+
+    /// The statements that shape statement `i`'s environment: those before it in its stage, then those of the
+    /// stages it is built on, nearest first.
+    fn scope_before(&self, i: usize) -> Vec<usize> {
+        let mut out = Vec::new();
+        let mut stage = self.stage_of(i);
+        let mut upto = i;
+        while let Some(s) = stage {
+            out.extend((s.statements.start..upto).rev());
+            stage = s.base_stage.map(|b| &self.df.stages[b]);
+            upto = stage.map_or(0, |s| s.statements.end);
+        }
+        out
+    }
+
+    /// `name` is set for statement `i` by an ENV, or an ARG with a default, in its stage or the stages it is
+    /// built on.
+    pub fn env_is_set(&self, i: usize, name: &str) -> bool {
+        self.scope_before(i).into_iter().any(|j| {
+            let ins = &self.statement(j).instruction;
+            match ins.kind {
+                Kind::Env => ins.value.chunks(2).any(|kv| kv[0].text == name),
+                Kind::Arg => ins.value.iter().any(|w| w.text.split_once('=').is_some_and(|(k, _)| k == name)),
+                _ => false,
+            }
+        })
+    }
+
+    /// The effective USER for statement `i` is root (the default).
+    pub fn runs_as_root(&self, i: usize) -> bool {
+        for j in self.scope_before(i) {
+            let ins = &self.statement(j).instruction;
+            if ins.kind == Kind::User {
+                return ins.value.first().is_some_and(|u| is_root_user(&u.text));
+            }
+        }
+        true
+    }
+
+    /// The SHELL in force for statement `i` is a POSIX shell.
+    pub fn posix_shell(&self, i: usize) -> bool {
+        for j in self.scope_before(i) {
+            let ins = &self.statement(j).instruction;
+            if ins.kind == Kind::Shell {
+                return ins.value.first().is_some_and(|w| {
+                    let program = w.text.rsplit(['/', '\\']).next().unwrap_or(&w.text);
+                    POSIX_SHELLS.contains(&program.trim_end_matches(".exe"))
+                });
+            }
+        }
+        // Without SHELL, Windows images run `cmd /S /C`.
+        let mut stage = self.stage_of(i);
+        while let Some(s) = stage {
+            let base = s.base.to_ascii_lowercase();
+            if ["windows", "nanoserver", "servercore", "mcr.microsoft.com/dotnet/framework"].iter().any(|w| base.contains(w)) {
+                return false;
+            }
+            stage = s.base_stage.map(|b| &self.df.stages[b]);
+        }
+        true
+    }
+
+    /// Statement `i` is a RUN with a cache or tmpfs mount whose target holds `path`.
+    pub fn mount_covers(&self, i: usize, path: &str) -> bool {
+        self.statement(i).instruction.flags.iter().any(|flag| {
+            let Some(spec) = flag.text.strip_prefix("--mount=") else { return false };
+            let mut kind = "bind";
+            let mut target = None;
+            for field in spec.split(',') {
+                let (k, v) = field.split_once('=').unwrap_or((field, ""));
+                match k {
+                    "type" => kind = v,
+                    "target" | "dst" | "destination" => target = Some(v.trim_end_matches('/')),
+                    _ => {}
+                }
+            }
+            matches!(kind, "cache" | "tmpfs")
+                && target.is_some_and(|t| path == t || path.strip_prefix(t).is_some_and(|rest| rest.starts_with('/')))
+        })
+    }
+
+    /// A comment on the lines directly above statement `i` silences `rule` there:
+    /// `# dockopt: ignore`, `# dockopt: ignore=CODE,name`, or `# hadolint ignore=DLxxxx` for a hadolint rule
+    /// that means the same thing.
+    pub fn is_suppressed(&self, i: usize, rule: &RuleInfo) -> bool {
+        let Some(&node) = self.nodes.get(i) else { return false };
+        let tree = &self.df.tree;
+        tree.nodes[..node]
+            .iter()
+            .rev()
+            .take_while(|n| n.kind == NodeKind::Comment)
+            .flat_map(|n| tree.node_tokens(n).iter().filter(|t| t.kind == TokenKind::Comment))
+            .any(|t| comment_suppresses(tree.text(t.range), rule))
+    }
+
+    /// The newline the file uses.
+    pub fn newline(&self) -> &'static str {
+        let tree = &self.df.tree;
+        match tree.tokens.iter().find(|t| t.kind == TokenKind::Newline) {
+            Some(t) if tree.text(t.range).ends_with("\r\n") => "\r\n",
+            _ => "\n",
+        }
+    }
+
+    /// The whitespace before statement `i`'s keyword.
+    pub fn indent(&self, i: usize) -> &'src str {
+        let s = self.statement(i);
+        &self.df.source()[s.line_range.start..s.range.start]
+    }
+
+    /// Appends `&& command` to RUN `i`, after its last command and before any trailing `;` or comment: on the
+    /// same line for a one-line RUN, else on a continuation line of its own. `None` when the script could not
+    /// take it safely: unbalanced, or with a background job.
+    pub fn append_command(&self, i: usize, command: &str) -> Option<Edit> {
+        let script = self.script(i)?;
+        if !script.balanced || script.has_background_job() {
+            return None;
+        }
+        let end = self.source_range(i, 0..script.content_end()?).end;
+        let s = self.statement(i);
+        if s.start_line == s.end_line {
+            return Some(Edit::insert(end, format!(" && {command}")));
+        }
+        let source = self.df.source();
+        let last_line_start = source[..end].rfind('\n').map_or(0, |n| n + 1);
+        let last_line = &source[last_line_start..end];
+        let indent = &last_line[..last_line.len() - last_line.trim_start().len()];
+        let indent = if indent.is_empty() { " " } else { indent };
+        Some(Edit::insert(end, format!(" {}{}{indent}&& {command}", self.df.tree.escape, self.newline())))
+    }
+
+    /// Inserts ` text` right after a word of RUN `i`'s script, such as an option after `install`.
+    pub fn insert_after(&self, i: usize, word: &crate::shell::Word, text: &str) -> Edit {
+        Edit::insert(self.source_range(i, word.range.clone()).end, format!(" {text}"))
+    }
+
+    /// Deletes a whole top-level command from RUN `i` together with the operator that joins it to its
+    /// neighbour. `None` when that would also delete a comment line, or the command is not top-level.
+    pub fn delete_command(&self, i: usize, command: &Command) -> Option<Edit> {
+        let script = self.script(i)?;
+        if !command.is_top_level() {
+            return None;
+        }
+        let index = script.commands.iter().position(|c| c == command)?;
+        let joins = |op| matches!(op, Some(crate::shell::Op::And | crate::shell::Op::Semi));
+        let next = script.commands.get(index + 1).filter(|n| n.is_top_level() && joins(command.after));
+        let range = match next {
+            Some(next) => self.source_offset(i, command.range.start)..self.source_offset(i, next.range.start),
+            None => {
+                let previous = index.checked_sub(1).map(|p| &script.commands[p]).filter(|p| p.is_top_level() && joins(command.before))?;
+                self.source_range(i, previous.range.clone()).end..self.source_range(i, command.range.clone()).end
+            }
+        };
+        let source = self.df.source();
+        if source[range.clone()].contains('#') {
+            return None;
+        }
+        Some(Edit::delete(TextRange::new(range.start, range.end)))
+    }
+}
+
+pub fn is_root_user(user: &str) -> bool {
+    let name = user.split(':').next().unwrap_or(user);
+    name == "root" || name == "0"
+}
+
+fn comment_suppresses(comment: &str, rule: &RuleInfo) -> bool {
+    let body = comment.trim_start_matches('#').trim();
+    let listed = |list: &str| {
+        list.split([',', ' ']).map(str::trim).any(|c| c.eq_ignore_ascii_case(rule.code) || c == rule.name || rule.hadolint.contains(&c))
+    };
+    if let Some(rest) = body.strip_prefix("dockopt:") {
+        let rest = rest.trim();
+        return match rest.strip_prefix("ignore") {
+            Some("") => true,
+            Some(codes) => codes.trim_start().strip_prefix('=').is_some_and(|c| listed(c.split('#').next().unwrap_or(c))),
+            None => false,
+        };
+    }
+    if let Some(rest) = body.strip_prefix("hadolint") {
+        if let Some(codes) = rest.trim().strip_prefix("ignore=") {
+            return listed(codes);
+        }
+    }
+    false
+}

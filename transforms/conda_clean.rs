@@ -1,0 +1,50 @@
+use crate::context::Context;
+use crate::fix::{Applicability, Finding, Fix, Rule, RuleInfo, Safety};
+
+pub struct CondaClean;
+
+static INFO: RuleInfo = RuleInfo {
+    code: "DO208",
+    name: "conda-clean",
+    summary: "conda package cache left in the layer",
+    doc: "conda keeps downloaded tarballs, extracted packages and index caches in its pkgs directory. \
+Environments hold their own copies, so `conda clean -afy` at the end of the installing RUN removes only \
+cache.\n\n\
+Before:\n    RUN conda install -y numpy\n\n\
+After:\n    RUN conda install -y numpy && conda clean -afy",
+    safety: Safety::Safe,
+    hadolint: &[],
+};
+
+impl Rule for CondaClean {
+    fn info(&self) -> &'static RuleInfo {
+        &INFO
+    }
+
+    fn check(&self, ctx: &Context, findings: &mut Vec<Finding>) {
+        for (i, script) in ctx.runs() {
+            let invocations = ctx.invocations(i);
+            let is_conda = |p: &str| matches!(p, "conda" | "mamba" | "micromamba");
+            let last_install = invocations
+                .iter()
+                .filter(|(_, inv)| is_conda(&inv.program) && matches!(inv.subcommand(), Some("install" | "create" | "update")))
+                .max_by_key(|(c, _)| c.range.start);
+            let Some((last, installer)) = last_install else { continue };
+            let (last_install, program) = (last.range.start, installer.program.clone());
+            let cleaned = invocations.iter().any(|(c, inv)| c.range.start > last_install && is_conda(&inv.program) && inv.subcommand() == Some("clean"));
+            if cleaned || script.opaque || ctx.mount_covers(i, "/opt/conda/pkgs") {
+                continue;
+            }
+            let statement = ctx.statement(i);
+            let cleanup = format!("{program} clean -afy");
+            let fix = ctx.append_command(i, &cleanup).map(|e| Fix { applicability: Applicability::Safe, edits: vec![e] });
+            findings.push(Finding {
+                rule: &INFO,
+                range: statement.range,
+                message: format!("{program} leaves its package cache in the layer; run `{cleanup}` in the same RUN"),
+                fix,
+                instructions: vec![statement.index],
+            });
+        }
+    }
+}

@@ -1,0 +1,130 @@
+use crate::context::Context;
+use crate::fix::{Applicability, Edit, Finding, Fix, Rule, RuleInfo, Safety};
+use crate::model::Kind;
+use crate::syntax::TokenKind;
+use crate::text::TextRange;
+
+pub struct MergeRuns;
+
+static INFO: RuleInfo = RuleInfo {
+    code: "DO101",
+    name: "merge-runs",
+    summary: "Consecutive RUN instructions make one layer each; merge them into one",
+    doc: "Every RUN adds a layer, and files that one RUN creates and a later one deletes stay in the earlier \
+layer. Consecutive shell-form RUNs with the same flags are joined with `&&` into one RUN, so a failure still \
+fails the build. A RUN that changes the shell's state (`cd`, `export`, `set`, …) or may end it (`exit`, `exec`) \
+is wrapped in a subshell so that the RUNs after it see what they saw before; a RUN whose own list has `;` or \
+`||` at its top level is wrapped so that `&&` binds to all of it. Comments between the RUNs stay, as comment \
+lines inside the continuation. RUNs in exec form, with heredocs, with background jobs (`&`) or with shell \
+comments are left alone, and `# dockopt: ignore` above a RUN keeps it apart.\n\n\
+Before:\n    RUN apt-get update\n    # tools\n    RUN cd /src && make\n    RUN make install\n\n\
+After:\n    RUN apt-get update \\\n    # tools\n     && ( cd /src && make ) \\\n     && make install",
+    safety: Safety::Safe,
+    hadolint: &["DL3059"],
+};
+
+impl Rule for MergeRuns {
+    fn info(&self) -> &'static RuleInfo {
+        &INFO
+    }
+
+    fn check(&self, ctx: &Context, findings: &mut Vec<Finding>) {
+        let statements = &ctx.df.statements;
+        let mut i = 0;
+        while i < statements.len() {
+            if !mergeable(ctx, i) {
+                i += 1;
+                continue;
+            }
+            let mut j = i;
+            while j + 1 < statements.len()
+                && mergeable(ctx, j + 1)
+                && statements[j + 1].instruction.flags.iter().map(|f| &f.text).eq(statements[i].instruction.flags.iter().map(|f| &f.text))
+            {
+                j += 1;
+            }
+            if j > i {
+                findings.push(merge(ctx, i, j));
+            }
+            i = j + 1;
+        }
+    }
+}
+
+/// A shell-form RUN whose script dockopt can join without changing what it does.
+fn mergeable(ctx: &Context, i: usize) -> bool {
+    let Some(script) = ctx.script(i) else { return false };
+    ctx.statement(i).instruction.kind == Kind::Run
+        && script.balanced
+        && !script.has_background_job()
+        && !script.has_comment()
+        && !script.has_heredoc()
+        && script.content_end().is_some()
+        && !ctx.is_suppressed(i, &INFO)
+}
+
+fn merge(ctx: &Context, first: usize, last: usize) -> Finding {
+    let script = |k: usize| ctx.script(k).expect("mergeable RUNs have scripts");
+    let start = |k: usize| ctx.source_offset(k, script(k).content_start().unwrap_or(0));
+    let end = |k: usize| ctx.source_range(k, 0..script(k).content_end().expect("mergeable")).end;
+    // Wrap a RUN in a subshell when its effect on the shell would reach the RUNs after it, or when `&&` would
+    // bind to only the last list of its script.
+    let wrap = |k: usize| {
+        let s = script(k);
+        (k < last && (s.changes_shell_state() || s.may_end_shell())) || (k > first && s.has_top_level_list_operator())
+    };
+    let escape = ctx.df.tree.escape;
+    let newline = ctx.newline();
+    let indent = format!("{} ", ctx.indent(first));
+    let mut edits = Vec::new();
+    if wrap(first) {
+        edits.push(Edit::insert(start(first), "( "));
+    }
+    for k in first..last {
+        let between = TextRange::new(end(k), start(k + 1));
+        let mut joint = String::new();
+        if wrap(k) {
+            joint.push_str(" )");
+        }
+        joint.push(' ');
+        joint.push(escape);
+        joint.push_str(newline);
+        joint.push_str(&comment_lines(ctx, between, newline));
+        joint.push_str(&indent);
+        joint.push_str("&& ");
+        if wrap(k + 1) {
+            joint.push_str("( ");
+        }
+        edits.push(Edit::replace(between, joint));
+    }
+    if wrap(last) {
+        edits.push(Edit::insert(end(last), " )"));
+    }
+    let (a, b) = (ctx.statement(first), ctx.statement(last));
+    Finding {
+        rule: &INFO,
+        range: TextRange::new(a.range.start, b.range.end),
+        message: format!(
+            "{} consecutive RUN instructions (lines {}-{}) make {} layers; merge them into one",
+            last - first + 1,
+            a.start_line,
+            b.end_line,
+            last - first + 1
+        ),
+        fix: Some(Fix { applicability: Applicability::Safe, edits }),
+        instructions: (first..=last).map(|k| ctx.statement(k).index).collect(),
+    }
+}
+
+/// The comment lines in `range`, each with its indentation, to keep inside the merged RUN.
+fn comment_lines(ctx: &Context, range: TextRange, newline: &str) -> String {
+    let tree = &ctx.df.tree;
+    let source = ctx.df.source();
+    let mut out = String::new();
+    for token in tree.tokens.iter().filter(|t| t.kind == TokenKind::Comment && range.contains_range(t.range)) {
+        let line_start = source[..token.range.start].rfind('\n').map_or(0, |n| n + 1);
+        out.push_str(&source[line_start..token.range.end]);
+        out.push_str(newline);
+    }
+    out
+}

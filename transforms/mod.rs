@@ -1,0 +1,42 @@
+//! The rules, one per file. Each holds its documentation, its detection, and its fix.
+//!
+//! Codes: DO1xx shape layers, DO2xx keep package caches out of layers, DO3xx report what dockopt cannot fix.
+
+use crate::fix::Rule;
+
+mod apk_no_cache;
+mod apt_lists_cleanup;
+mod apt_no_install_recommends;
+mod conda_clean;
+mod gem_no_document;
+mod merge_runs;
+mod missing_dockerignore;
+mod node_cache_clean;
+mod pip_no_cache_dir;
+mod rm_in_later_layer;
+mod root_user;
+mod rpm_cache_clean;
+mod slim_base_image;
+mod unpinned_base_image;
+
+/// Every rule, in code order.
+pub fn all() -> Vec<&'static dyn Rule> {
+    let mut rules: Vec<&'static dyn Rule> = vec![
+        &merge_runs::MergeRuns,
+        &apt_lists_cleanup::AptListsCleanup,
+        &apt_no_install_recommends::AptNoInstallRecommends,
+        &apk_no_cache::ApkNoCache,
+        &rpm_cache_clean::RpmCacheClean,
+        &pip_no_cache_dir::PipNoCacheDir,
+        &node_cache_clean::NodeCacheClean,
+        &gem_no_document::GemNoDocument,
+        &conda_clean::CondaClean,
+        &root_user::RootUser,
+        &unpinned_base_image::UnpinnedBaseImage,
+        &rm_in_later_layer::RmInLaterLayer,
+        &slim_base_image::SlimBaseImage,
+        &missing_dockerignore::MissingDockerignore,
+    ];
+    rules.sort_by_key(|r| r.info().code);
+    rules
+}

@@ -1,0 +1,60 @@
+use crate::context::Context;
+use crate::fix::{Applicability, Finding, Fix, Rule, RuleInfo, Safety};
+
+pub struct NodeCacheClean;
+
+static INFO: RuleInfo = RuleInfo {
+    code: "DO206",
+    name: "node-cache-clean",
+    summary: "npm, yarn or pnpm cache left in the layer",
+    doc: "npm, yarn and pnpm keep every downloaded package in a cache under the home directory. dockopt \
+cleans it at the end of the installing RUN (`npm cache clean --force`, `yarn cache clean`, `pnpm store \
+prune`) unless a cache mount holds it.\n\n\
+Before:\n    RUN npm ci\n\n\
+After:\n    RUN npm ci && npm cache clean --force",
+    safety: Safety::Safe,
+    hadolint: &["DL3060"],
+};
+
+/// (tool, installing subcommands, cache path, cleanup command). `None` as a subcommand is the bare tool.
+const TOOLS: &[(&str, &[Option<&str>], &str, &str)] = &[
+    ("npm", &[Some("install"), Some("i"), Some("ci"), Some("add")], "/root/.npm", "npm cache clean --force"),
+    ("yarn", &[None, Some("install"), Some("add")], "/usr/local/share/.cache/yarn", "yarn cache clean"),
+    ("pnpm", &[Some("install"), Some("i"), Some("add")], "/root/.local/share/pnpm/store", "pnpm store prune"),
+];
+
+impl Rule for NodeCacheClean {
+    fn info(&self) -> &'static RuleInfo {
+        &INFO
+    }
+
+    fn check(&self, ctx: &Context, findings: &mut Vec<Finding>) {
+        for (i, script) in ctx.runs() {
+            let invocations = ctx.invocations(i);
+            for (tool, installs, cache, cleanup) in TOOLS {
+                let last_install = invocations
+                    .iter()
+                    .filter(|(_, inv)| inv.program == *tool && installs.contains(&inv.subcommand()))
+                    .map(|(c, _)| c.range.start)
+                    .max();
+                let Some(last_install) = last_install else { continue };
+                let cleaned = invocations.iter().any(|(c, inv)| {
+                    c.range.start > last_install && inv.program == *tool && matches!(inv.subcommand(), Some("cache" | "store"))
+                });
+                let mounted = ctx.mount_covers(i, cache) || ctx.mount_covers(i, "/root/.cache") || ctx.mount_covers(i, "/root/.local/share/pnpm");
+                if cleaned || mounted || script.opaque {
+                    continue;
+                }
+                let statement = ctx.statement(i);
+                let fix = ctx.append_command(i, cleanup).map(|e| Fix { applicability: Applicability::Safe, edits: vec![e] });
+                findings.push(Finding {
+                    rule: &INFO,
+                    range: statement.range,
+                    message: format!("{tool} leaves its package cache in the layer; run `{cleanup}` in the same RUN"),
+                    fix,
+                    instructions: vec![statement.index],
+                });
+            }
+        }
+    }
+}

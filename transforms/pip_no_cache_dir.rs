@@ -1,0 +1,56 @@
+use crate::context::Context;
+use crate::fix::{Applicability, Finding, Fix, Rule, RuleInfo, Safety};
+
+pub struct PipNoCacheDir;
+
+static INFO: RuleInfo = RuleInfo {
+    code: "DO205",
+    name: "pip-no-cache-dir",
+    summary: "pip or uv keeps its download cache in the layer",
+    doc: "`pip install` keeps every downloaded wheel in ~/.cache/pip, which the image never uses again. \
+dockopt adds `--no-cache-dir` to pip (`pip`, `pip3`, `python -m pip`, `python3.X -m pip`) and `--no-cache` to \
+`uv pip install` and `uv sync`, unless PIP_NO_CACHE_DIR or UV_NO_CACHE is set or a cache mount holds the \
+cache. `pip download` and `pip wheel` are left alone: their output is what they are run for.\n\n\
+Before:\n    RUN pip install -r requirements.txt\n\n\
+After:\n    RUN pip install --no-cache-dir -r requirements.txt",
+    safety: Safety::Safe,
+    hadolint: &["DL3042"],
+};
+
+impl Rule for PipNoCacheDir {
+    fn info(&self) -> &'static RuleInfo {
+        &INFO
+    }
+
+    fn check(&self, ctx: &Context, findings: &mut Vec<Finding>) {
+        for (i, _) in ctx.runs() {
+            for (command, inv) in ctx.invocations(i) {
+                let (subcommand_word, option, variable, cache) = match inv.program.as_str() {
+                    "pip" if inv.subcommand() == Some("install") => (inv.args.iter().find(|w| w.is("install")), "--no-cache-dir", "PIP_NO_CACHE_DIR", "/root/.cache/pip"),
+                    "uv" => {
+                        let words: Vec<&str> = inv.args.iter().filter_map(|w| w.literal.as_deref()).filter(|a| !a.starts_with('-')).take(2).collect();
+                        let word = match words.as_slice() {
+                            ["pip", "install" | "sync", ..] => inv.args.iter().find(|w| w.is(words[1])),
+                            ["sync" | "add", ..] => inv.args.iter().find(|w| w.is(words[0])),
+                            _ => continue,
+                        };
+                        (word, "--no-cache", "UV_NO_CACHE", "/root/.cache/uv")
+                    }
+                    _ => continue,
+                };
+                let Some(subcommand_word) = subcommand_word else { continue };
+                if inv.has_option(option) || inv.sets_env(variable) || ctx.env_is_set(i, variable) || ctx.mount_covers(i, cache) {
+                    continue;
+                }
+                let tool = if option == "--no-cache" { "uv" } else { "pip" };
+                findings.push(Finding {
+                    rule: &INFO,
+                    range: ctx.source_range(i, command.range.clone()),
+                    message: format!("{tool} keeps downloaded packages in {cache}; add `{option}`"),
+                    fix: Some(Fix { applicability: Applicability::Safe, edits: vec![ctx.insert_after(i, subcommand_word, option)] }),
+                    instructions: vec![ctx.statement(i).index],
+                });
+            }
+        }
+    }
+}

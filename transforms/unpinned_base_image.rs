@@ -1,0 +1,42 @@
+use crate::context::Context;
+use crate::fix::{Finding, Rule, RuleInfo, Safety};
+
+pub struct UnpinnedBaseImage;
+
+static INFO: RuleInfo = RuleInfo {
+    code: "DO302",
+    name: "unpinned-base-image",
+    summary: "Base image without a tag, or tagged latest",
+    doc: "`FROM image` and `FROM image:latest` build on whatever the registry serves that day, so the same \
+Dockerfile gives different images and the layer cache breaks whenever upstream moves. Pin a version tag (or a \
+digest). dockopt does not know which version you want, so it only reports.\n\n\
+Before:\n    FROM python\n\n\
+After:\n    FROM python:3.12-slim",
+    safety: Safety::ReportOnly,
+    hadolint: &["DL3006", "DL3007"],
+};
+
+impl Rule for UnpinnedBaseImage {
+    fn info(&self) -> &'static RuleInfo {
+        &INFO
+    }
+
+    fn check(&self, ctx: &Context, findings: &mut Vec<Finding>) {
+        for stage in &ctx.df.stages {
+            let image = stage.base.as_str();
+            if stage.base_stage.is_some() || image.eq_ignore_ascii_case("scratch") || image.contains('$') || image.contains('@') {
+                continue;
+            }
+            // The tag is after the last `:` that follows the last `/` (a registry may have a port).
+            let name_start = image.rfind('/').map_or(0, |n| n + 1);
+            let tag = image[name_start..].split_once(':').map(|(_, t)| t);
+            let message = match tag {
+                None => format!("`{image}` has no tag; pin a version"),
+                Some("latest") => format!("`{image}` follows `latest`; pin a version"),
+                Some(_) => continue,
+            };
+            let statement = ctx.statement(stage.statements.start);
+            findings.push(Finding { rule: &INFO, range: statement.range, message, fix: None, instructions: vec![statement.index] });
+        }
+    }
+}
