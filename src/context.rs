@@ -227,11 +227,18 @@ impl<'a, 'src> Context<'a, 'src> {
         if s.start_line == s.end_line {
             return Some(Edit::insert(end, format!(" && {command}")));
         }
+        // Align with the continuation lines that start with an operator, else with the first continuation line.
         let source = self.df.source();
-        let last_line_start = source[..end].rfind('\n').map_or(0, |n| n + 1);
-        let last_line = &source[last_line_start..end];
-        let indent = &last_line[..last_line.len() - last_line.trim_start().len()];
-        let indent = if indent.is_empty() { " " } else { indent };
+        let lines: Vec<&str> = source[s.line_range.start..end].lines().skip(1).collect();
+        let indent_of = |line: &str| line[..line.len() - line.trim_start().len()].to_string();
+        let indent = lines
+            .iter()
+            .rev()
+            .find(|l| l.trim_start().starts_with("&&") || l.trim_start().starts_with("||"))
+            .or(lines.first())
+            .map(|l| indent_of(l))
+            .filter(|i| !i.is_empty())
+            .unwrap_or_else(|| " ".to_string());
         Some(Edit::insert(end, format!(" {}{}{indent}&& {command}", self.df.tree.escape, self.newline())))
     }
 

@@ -93,6 +93,14 @@ pub struct Finding {
     pub instructions: Vec<usize>,
 }
 
+impl Finding {
+    /// The instruction a finding is reported at: where it starts. An ignore comment above that instruction
+    /// silences it.
+    fn anchor(&self, ctx: &Context) -> Option<usize> {
+        ctx.df.statements.iter().position(|s| s.range.start <= self.range.start && self.range.start <= s.range.end)
+    }
+}
+
 pub trait Rule: Sync {
     fn info(&self) -> &'static RuleInfo;
     fn check(&self, ctx: &Context, findings: &mut Vec<Finding>);
@@ -106,7 +114,7 @@ pub fn check(ctx: &Context, rules: &[&dyn Rule]) -> Vec<Finding> {
         rule.check(ctx, &mut findings);
         let mut i = start;
         while i < findings.len() {
-            if findings[i].instructions.iter().any(|&ins| ctx.is_suppressed(ins, rule.info())) {
+            if findings[i].anchor(ctx).is_some_and(|s| ctx.is_suppressed(s, rule.info())) {
                 findings.remove(i);
             } else {
                 i += 1;

@@ -16,7 +16,7 @@ fails the build. A RUN that changes the shell's state (`cd`, `export`, `set`, â€
 is wrapped in a subshell so that the RUNs after it see what they saw before; a RUN whose own list has `;` or \
 `||` at its top level is wrapped so that `&&` binds to all of it. Comments between the RUNs stay, as comment \
 lines inside the continuation. RUNs in exec form, with heredocs, with background jobs (`&`) or with shell \
-comments are left alone, and `# dockopt: ignore` above a RUN keeps it apart.\n\n\
+comments are left alone, and `# dockopt: ignore` above a RUN keeps it from joining the RUN before it.\n\n\
 Before:\n    RUN apt-get update\n    # tools\n    RUN cd /src && make\n    RUN make install\n\n\
 After:\n    RUN apt-get update \\\n    # tools\n     && ( cd /src && make ) \\\n     && make install",
     safety: Safety::Safe,
@@ -39,6 +39,7 @@ impl Rule for MergeRuns {
             let mut j = i;
             while j + 1 < statements.len()
                 && mergeable(ctx, j + 1)
+                && !ctx.is_suppressed(j + 1, &INFO)
                 && statements[j + 1].instruction.flags.iter().map(|f| &f.text).eq(statements[i].instruction.flags.iter().map(|f| &f.text))
             {
                 j += 1;
@@ -60,7 +61,6 @@ fn mergeable(ctx: &Context, i: usize) -> bool {
         && !script.has_comment()
         && !script.has_heredoc()
         && script.content_end().is_some()
-        && !ctx.is_suppressed(i, &INFO)
 }
 
 fn merge(ctx: &Context, first: usize, last: usize) -> Finding {
@@ -101,9 +101,12 @@ fn merge(ctx: &Context, first: usize, last: usize) -> Finding {
         edits.push(Edit::insert(end(last), " )"));
     }
     let (a, b) = (ctx.statement(first), ctx.statement(last));
+    // Reported at the first RUN that joins its predecessor, as hadolint reports DL3059, so an ignore comment
+    // there (and only there) keeps the two apart.
+    let joining = ctx.statement(first + 1);
     Finding {
         rule: &INFO,
-        range: TextRange::new(a.range.start, b.range.end),
+        range: TextRange::new(joining.range.start, b.range.end),
         message: format!(
             "{} consecutive RUN instructions (lines {}-{}) make {} layers; merge them into one",
             last - first + 1,
