@@ -156,7 +156,7 @@ fn fix_command(files: &[PathBuf], diff: bool, unsafe_fixes: bool) -> Result<Exit
         let count: usize = outcome.applied.values().sum();
         if diff {
             let text_diff = similar::TextDiff::from_lines(&source, &outcome.text);
-            print!("{}", text_diff.unified_diff().context_radius(3).header(&name, &name));
+            write!(std::io::stdout().lock(), "{}", text_diff.unified_diff().context_radius(3).header(&name, &name))?;
             status = status.max(1);
         } else {
             write_atomically(path, &outcome.text).with_context(|| format!("{name}: cannot write the fixed file"))?;
@@ -206,18 +206,27 @@ fn check_command(files: &[PathBuf]) -> Result<ExitCode> {
                 Some(Applicability::Unsafe) => " [unsafe fix]",
                 _ => "",
             };
-            println!("{name}:{line}:{col}: {} {}{marker}", finding.rule.code, finding.message);
+            writeln!(std::io::stdout().lock(), "{name}:{line}:{col}: {} {}{marker}", finding.rule.code, finding.message)?;
             status = status.max(1);
         }
     }
     Ok(ExitCode::from(status))
 }
 
-fn main() -> Result<ExitCode> {
+fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {
+    let result = match cli.command {
         Command::Parse { files, cst, format } => parse_command(&files, cst, format),
         Command::Fix { files, diff, unsafe_fixes } => fix_command(&files, diff, unsafe_fixes),
         Command::Check { files } => check_command(&files),
+    };
+    match result {
+        Ok(code) => code,
+        // A reader that stops early (`dockopt check | head`) is not an error.
+        Err(e) if e.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("dockopt: error: {e:#}");
+            ExitCode::from(2)
+        }
     }
 }

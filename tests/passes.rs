@@ -127,3 +127,4 @@ fn report_missing_dockerignore() {
     );
     common::snapshot_settings().bind(|| insta::assert_snapshot!("report_missing_dockerignore", report));
 }
+case!(apt_purge_after_cleanup_needs_nothing, "FROM debian:12\nRUN apt-get update; apt-get install -y gcc; rm -rf /var/lib/apt/lists/*; make; apt-get purge -y --auto-remove gcc\n");

@@ -64,7 +64,12 @@ impl Rule for AptListsCleanup {
             else {
                 continue;
             };
-            let last_apt = invocations.iter().filter(|(_, inv)| APT.contains(&inv.program.as_str())).map(|(c, _)| c.range.start).max();
+            // The lists only come back with a command that reads them; `apt-get purge` after the cleanup does not.
+            let last_apt = invocations
+                .iter()
+                .filter(|(_, inv)| APT.contains(&inv.program.as_str()) && (inv.subcommand() == Some("update") || reads_lists(&inv.program, inv.subcommand())))
+                .map(|(c, _)| c.range.start)
+                .max();
             let cleaned = invocations.iter().any(|(c, inv)| {
                 inv.program == "rm"
                     && Some(c.range.start) > last_apt

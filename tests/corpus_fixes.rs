@@ -1,0 +1,96 @@
+//! The passes over the whole corpus. For every file BuildKit accepts:
+//! - the fixed text parses, and fixing it again changes nothing;
+//! - applying any single fix leaves every instruction it does not name exactly as BuildKit saw it;
+//! - every edit lies within the instructions its finding names (and the lines between them).
+//! It prints how many files change and the findings per rule.
+
+mod common;
+
+use dockopt::context::Context;
+use dockopt::fix::{self, Applicability, Finding};
+use dockopt::model::{Dockerfile, Statement};
+use dockopt::transforms;
+use std::collections::BTreeMap;
+
+/// What BuildKit sees in an instruction, without its position.
+fn meaning(s: &Statement) -> String {
+    let ins = &s.instruction;
+    let words = |w: &[dockopt::model::Word]| w.iter().map(|w| w.text.to_string()).collect::<Vec<_>>();
+    let heredocs: Vec<&str> = s.heredocs.iter().map(|h| h.content).collect();
+    format!("{} {:?} {} {:?} {:?} {:?}", ins.cmd.text, words(&ins.flags), ins.json, words(&ins.value), ins.sub.as_ref().map(|s| (s.cmd.text.to_string(), words(&s.value))), heredocs)
+}
+
+/// Applies one finding's fix alone and checks what it may and may not change. Returns a problem, if any.
+fn check_single_fix(source: &str, df: &Dockerfile, finding: &Finding) -> Option<String> {
+    let edits = &finding.fix.as_ref()?.edits;
+    let named: Vec<&Statement> = df.statements.iter().filter(|s| finding.instructions.contains(&s.index)).collect();
+    let (first, last) = (named.first()?, named.last()?);
+    let allowed = dockopt::text::TextRange::new(first.line_range.start, last.line_range.end);
+    if let Some(e) = edits.iter().find(|e| !allowed.contains_range(e.range)) {
+        return Some(format!("{}: edit {:?} outside the instructions it names {allowed:?}", finding.rule.code, e.range));
+    }
+    let fixed = fix::apply(source, edits);
+    let after = Dockerfile::parse(&fixed);
+    if !after.errors.is_empty() || !after.build_errors.is_empty() {
+        return Some(format!("{}: the fix breaks the file: {:?}", finding.rule.code, after.errors));
+    }
+    let before_named: Vec<String> = df.statements.iter().filter(|s| s.line_range.end <= first.line_range.start).map(meaning).collect();
+    let after_named: Vec<String> = df.statements.iter().filter(|s| s.line_range.start >= last.line_range.end).map(meaning).collect();
+    let new: Vec<String> = after.statements.iter().map(meaning).collect();
+    let unchanged = new.len() >= before_named.len() + after_named.len()
+        && new[..before_named.len()] == before_named[..]
+        && new[new.len() - after_named.len()..] == after_named[..];
+    (!unchanged).then(|| format!("{}: the fix changed instructions it does not name", finding.rule.code))
+}
+
+#[test]
+fn fixes_hold_their_invariants_on_the_corpus() {
+    let Some(corpus) = common::corpus() else { return };
+    let rules = transforms::all();
+    let mut files = 0;
+    let mut changed = 0;
+    let mut findings_per_rule: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+    let mut applied_per_rule: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut problems = Vec::new();
+    for (name, path) in common::files_under(&corpus) {
+        let Ok(source) = std::fs::read_to_string(&path) else { continue };
+        let df = Dockerfile::parse(&source);
+        if !df.errors.is_empty() || !df.build_errors.is_empty() {
+            continue;
+        }
+        files += 1;
+        let ctx = Context::new(&df, None);
+        for finding in fix::check(&ctx, &rules) {
+            let entry = findings_per_rule.entry(finding.rule.code).or_default();
+            entry.0 += 1;
+            if finding.fix.as_ref().is_some_and(|f| f.applicability == Applicability::Safe) {
+                entry.1 += 1;
+                if let Some(problem) = check_single_fix(&source, &df, &finding) {
+                    problems.push(format!("{name}: {problem}"));
+                }
+            }
+        }
+        let outcome = fix::fix(&source, None, &rules, false).expect("a file BuildKit accepts stays fixable");
+        for (code, n) in &outcome.applied {
+            *applied_per_rule.entry(code).or_default() += n;
+        }
+        if outcome.text != source {
+            changed += 1;
+            match fix::fix(&outcome.text, None, &rules, false) {
+                Ok(again) if again.text == outcome.text => {}
+                Ok(_) => problems.push(format!("{name}: fixing twice changes the file")),
+                Err(e) => problems.push(format!("{name}: the fixed file does not parse: {e:?}")),
+            }
+        }
+    }
+    println!("corpus fixes: {files} files BuildKit accepts, {changed} changed by safe fixes");
+    println!("{:<8} {:>9} {:>10} {:>9}", "rule", "findings", "safe fix", "applied");
+    for (code, (found, fixable)) in &findings_per_rule {
+        println!("{code:<8} {found:>9} {fixable:>10} {:>9}", applied_per_rule.get(code).copied().unwrap_or(0));
+    }
+    for p in problems.iter().take(40) {
+        println!("PROBLEM {p}");
+    }
+    assert!(files > 0, "no corpus file was checked");
+    assert!(problems.is_empty(), "{} invariant violations", problems.len());
+}
