@@ -128,3 +128,5 @@ fn report_missing_dockerignore() {
     common::snapshot_settings().bind(|| insta::assert_snapshot!("report_missing_dockerignore", report));
 }
 case!(apt_purge_after_cleanup_needs_nothing, "FROM debian:12\nRUN apt-get update; apt-get install -y gcc; rm -rf /var/lib/apt/lists/*; make; apt-get purge -y --auto-remove gcc\n");
+case!(apk_update_in_a_merged_run_goes, "FROM alpine:3.20\nRUN apk update\nRUN apk add bash && rm -rf /var/cache/apk/*\n");
+case!(apk_update_alone_stays, "FROM alpine:3.20\nRUN apk update\n");

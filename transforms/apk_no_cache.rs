@@ -30,17 +30,15 @@ impl Rule for ApkNoCache {
             let invocations = ctx.invocations(i);
             let apk: Vec<_> = invocations.iter().filter(|(_, inv)| inv.program == "apk").collect();
             let adds: Vec<_> = apk.iter().filter(|(_, inv)| inv.subcommand() == Some("add") && !inv.has_option("--no-cache")).collect();
-            if adds.is_empty() {
-                continue;
-            }
             let mut edits: Vec<_> = adds
                 .iter()
                 .map(|(_, inv)| ctx.insert_after(i, inv.args.iter().find(|w| w.is("add")).expect("subcommand is add"), "--no-cache"))
                 .collect();
-            // Once every apk command that reads the index runs with --no-cache, updating and deleting the
-            // cache do nothing.
-            let all_no_cache = apk.iter().all(|(_, inv)| matches!(inv.subcommand(), Some("add" | "del" | "update")));
-            if all_no_cache {
+            // Once every apk command that reads the index runs with --no-cache, updating the index and deleting
+            // the cache do nothing.
+            let only_adds = apk.iter().all(|(_, inv)| matches!(inv.subcommand(), Some("add" | "del" | "update")));
+            let has_add = apk.iter().any(|(_, inv)| inv.subcommand() == Some("add"));
+            if only_adds && has_add {
                 for (command, inv) in &invocations {
                     let redundant = (inv.program == "apk" && inv.subcommand() == Some("update"))
                         || (inv.program == "rm"
@@ -51,11 +49,19 @@ impl Rule for ApkNoCache {
                     }
                 }
             }
+            if edits.is_empty() {
+                continue;
+            }
+            let message = if adds.is_empty() {
+                "`apk add --no-cache` keeps no index, so `apk update` and removing /var/cache/apk do nothing here".to_string()
+            } else {
+                "`apk add` without `--no-cache` leaves the package index in /var/cache/apk".to_string()
+            };
             let statement = ctx.statement(i);
             findings.push(Finding {
                 rule: &INFO,
                 range: statement.range,
-                message: "`apk add` without `--no-cache` leaves the package index in /var/cache/apk".into(),
+                message,
                 fix: Some(Fix { applicability: Applicability::Safe, edits }),
                 instructions: vec![statement.index],
             });

@@ -1,0 +1,3 @@
+#!/bin/bash
+# Reads JSON on stdin and prints its keys.
+jq -r 'keys[]'
