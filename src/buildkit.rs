@@ -59,7 +59,8 @@ impl Iterator for WhitespaceSplit<'_> {
         if self.pieces + 1 < self.limit {
             if let Some(run) = self.bytes[self.begin..].iter().position(ws) {
                 let run_start = self.begin + run;
-                let run_end = self.bytes[run_start..].iter().position(|b| !ws(b)).map_or(self.bytes.len(), |n| run_start + n);
+                let run_end =
+                    self.bytes[run_start..].iter().position(|b| !ws(b)).map_or(self.bytes.len(), |n| run_start + n);
                 let piece = self.begin..run_start;
                 self.begin = run_end;
                 self.pieces += 1;
@@ -576,10 +577,7 @@ mod tests {
             .into_iter()
             .map(|m| (m.name, m.chomp, m.expand))
             .collect();
-        assert_eq!(
-            names,
-            [("EOF".into(), false, true), ("END".into(), true, false), ("Q".into(), false, false)]
-        );
+        assert_eq!(names, [("EOF".into(), false, true), ("END".into(), true, false), ("Q".into(), false, false)]);
         assert!(heredoc_markers("RUN echo '<<EOF'").is_empty());
         assert!(heredoc_markers("RUN echo 'unterminated <<EOF").is_empty());
     }

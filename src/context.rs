@@ -158,7 +158,10 @@ impl<'a, 'src> Context<'a, 'src> {
         let mut stage = self.stage_of(i);
         while let Some(s) = stage {
             let base = s.base.to_ascii_lowercase();
-            if ["windows", "nanoserver", "servercore", "mcr.microsoft.com/dotnet/framework"].iter().any(|w| base.contains(w)) {
+            if ["windows", "nanoserver", "servercore", "mcr.microsoft.com/dotnet/framework"]
+                .iter()
+                .any(|w| base.contains(w))
+            {
                 return false;
             }
             stage = s.base_stage.map(|b| &self.df.stages[b]);
@@ -260,7 +263,10 @@ impl<'a, 'src> Context<'a, 'src> {
         let range = match next {
             Some(next) => self.source_offset(i, command.range.start)..self.source_offset(i, next.range.start),
             None => {
-                let previous = index.checked_sub(1).map(|p| &script.commands[p]).filter(|p| p.is_top_level() && joins(command.before))?;
+                let previous = index
+                    .checked_sub(1)
+                    .map(|p| &script.commands[p])
+                    .filter(|p| p.is_top_level() && joins(command.before))?;
                 self.source_range(i, previous.range.clone()).end..self.source_range(i, command.range.clone()).end
             }
         };
@@ -280,13 +286,17 @@ pub fn is_root_user(user: &str) -> bool {
 fn comment_suppresses(comment: &str, rule: &RuleInfo) -> bool {
     let body = comment.trim_start_matches('#').trim();
     let listed = |list: &str| {
-        list.split([',', ' ']).map(str::trim).any(|c| c.eq_ignore_ascii_case(rule.code) || c == rule.name || rule.hadolint.contains(&c))
+        list.split([',', ' '])
+            .map(str::trim)
+            .any(|c| c.eq_ignore_ascii_case(rule.code) || c == rule.name || rule.hadolint.contains(&c))
     };
     if let Some(rest) = body.strip_prefix("dockopt:") {
         let rest = rest.trim();
         return match rest.strip_prefix("ignore") {
             Some("") => true,
-            Some(codes) => codes.trim_start().strip_prefix('=').is_some_and(|c| listed(c.split('#').next().unwrap_or(c))),
+            Some(codes) => {
+                codes.trim_start().strip_prefix('=').is_some_and(|c| listed(c.split('#').next().unwrap_or(c)))
+            }
             None => false,
         };
     }

@@ -10,7 +10,8 @@ use serde_json::{json, Value};
 /// The model of one file. See the README for the schema.
 pub fn model_json(file: &str, df: &Dockerfile) -> Value {
     let lines = LineIndex::new(df.source());
-    let errors = |list: &[SyntaxError]| -> Vec<Value> { list.iter().map(|e| error_json(df.source(), &lines, e)).collect() };
+    let errors =
+        |list: &[SyntaxError]| -> Vec<Value> { list.iter().map(|e| error_json(df.source(), &lines, e)).collect() };
     json!({
         "file": file,
         "ok": df.errors.is_empty(),

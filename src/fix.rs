@@ -140,7 +140,12 @@ const MAX_ROUNDS: usize = 32;
 
 /// Applies fixes until none applies. Errors when the input is not a Dockerfile BuildKit accepts: dockopt does
 /// not rewrite what it cannot read the way BuildKit does.
-pub fn fix(source: &str, path: Option<&Path>, rules: &[&dyn Rule], unsafe_fixes: bool) -> Result<FixOutcome, Vec<SyntaxError>> {
+pub fn fix(
+    source: &str,
+    path: Option<&Path>,
+    rules: &[&dyn Rule],
+    unsafe_fixes: bool,
+) -> Result<FixOutcome, Vec<SyntaxError>> {
     let mut text = source.to_string();
     let mut applied: BTreeMap<&'static str, usize> = BTreeMap::new();
     // Fixes that produced a file BuildKit would reject: a bug in a rule, kept from applying again.
@@ -228,7 +233,8 @@ mod tests {
 
     #[test]
     fn edits_apply_in_order_and_keep_other_bytes() {
-        let edits = [Edit::insert(3, "X"), Edit::replace(TextRange::new(5, 7), "yy"), Edit::delete(TextRange::new(0, 1))];
+        let edits =
+            [Edit::insert(3, "X"), Edit::replace(TextRange::new(5, 7), "yy"), Edit::delete(TextRange::new(0, 1))];
         assert_eq!(apply("abcdefgh", &edits), "bcXdeyyh");
     }
 

@@ -3,14 +3,14 @@
 //! Data flow: bytes → [`syntax`] (lossless tree) → [`model`] (what BuildKit sees) → transforms → edits → text.
 
 pub mod buildkit;
+pub mod context;
+pub mod diagnostic;
 pub mod dump;
+pub mod fix;
 pub mod model;
+pub mod shell;
 pub mod syntax;
 pub mod text;
-pub mod diagnostic;
-pub mod shell;
-pub mod context;
-pub mod fix;
 
 #[path = "../transforms/mod.rs"]
 pub mod transforms;

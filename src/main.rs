@@ -206,7 +206,12 @@ fn check_command(files: &[PathBuf]) -> Result<ExitCode> {
                 Some(Applicability::Unsafe) => " [unsafe fix]",
                 _ => "",
             };
-            writeln!(std::io::stdout().lock(), "{name}:{line}:{col}: {} {}{marker}", finding.rule.code, finding.message)?;
+            writeln!(
+                std::io::stdout().lock(),
+                "{name}:{line}:{col}: {} {}{marker}",
+                finding.rule.code,
+                finding.message
+            )?;
             status = status.max(1);
         }
     }
@@ -223,7 +228,9 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         // A reader that stops early (`dockopt check | head`) is not an error.
-        Err(e) if e.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) => ExitCode::SUCCESS,
+        Err(e) if e.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) => {
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             eprintln!("dockopt: error: {e:#}");
             ExitCode::from(2)

@@ -252,15 +252,27 @@ fn slices_at<'src>(line: &LogicalLine<'src>, base: usize, ranges: Vec<Range<usiz
 }
 
 /// BuildKit's dispatch table: how each instruction's arguments become values.
-fn interpret<'src>(line: &LogicalLine<'src>, command: &CommandSyntax, escape: char) -> Result<Instruction<'src>, Failure> {
+fn interpret<'src>(
+    line: &LogicalLine<'src>,
+    command: &CommandSyntax,
+    escape: char,
+) -> Result<Instruction<'src>, Failure> {
     let text: &str = &line.text;
     let cmd = slice(line, command.keyword.clone());
     let kind = Kind::from_keyword(&cmd.text);
     let args = command.args.clone();
     let rest = &text[args.clone()];
     let flags = command.flags.iter().map(|(f, r)| word(line, f.clone(), r.clone())).collect();
-    let mut instruction =
-        Instruction { cmd, kind, flags, json: false, value: Vec::new(), legacy_key_value: false, args: args.clone(), sub: None };
+    let mut instruction = Instruction {
+        cmd,
+        kind,
+        flags,
+        json: false,
+        value: Vec::new(),
+        legacy_key_value: false,
+        args: args.clone(),
+        sub: None,
+    };
     match kind {
         Kind::From | Kind::Expose => instruction.value = whitespace_words(line, args),
         Kind::Maintainer | Kind::Stopsignal | Kind::User | Kind::Workdir => {
@@ -287,7 +299,8 @@ fn interpret<'src>(line: &LogicalLine<'src>, command: &CommandSyntax, escape: ch
             let bytes = rest.as_bytes();
             let sep = bytes.iter().position(|&b| buildkit::is_byte_space(b)).unwrap_or(bytes.len());
             if sep > 0 {
-                let next = bytes[sep..].iter().position(|&b| !buildkit::is_byte_space(b)).map_or(bytes.len(), |i| sep + i);
+                let next =
+                    bytes[sep..].iter().position(|&b| !buildkit::is_byte_space(b)).map_or(bytes.len(), |i| sep + i);
                 let sep = ceil_boundary(rest, sep);
                 let next = ceil_boundary(rest, next.max(sep));
                 let (json, cmd) = maybe_json(line, args.start + next..args.end)?;
@@ -341,9 +354,7 @@ fn whitespace_words<'src>(line: &LogicalLine<'src>, args: Range<usize>) -> Vec<W
     if rest.is_empty() {
         return Vec::new();
     }
-    buildkit::split_re_whitespace(rest, None)
-        .map(|r| slice(line, args.start + r.start..args.start + r.end))
-        .collect()
+    buildkit::split_re_whitespace(rest, None).map(|r| slice(line, args.start + r.start..args.start + r.end)).collect()
 }
 
 /// BuildKit's `parseNameVal` for ENV and LABEL: `KEY value` or `KEY=value ...`, flattened to key, value, ….
@@ -361,10 +372,7 @@ fn key_values<'src>(
     if !rest[first.clone()].contains('=') {
         let parts: Vec<Range<usize>> = buildkit::split_re_whitespace(rest, Some(2)).collect();
         if parts.len() < 2 {
-            return Err((
-                format!("{keyword} must have two arguments"),
-                format!("write `{keyword} name=value`"),
-            ));
+            return Err((format!("{keyword} must have two arguments"), format!("write `{keyword} name=value`")));
         }
         let at = |r: &Range<usize>| args.start + r.start..args.start + r.end;
         return Ok((true, vec![slice(line, at(&parts[0])), slice(line, at(&parts[1]))]));
@@ -462,9 +470,10 @@ fn stages(statements: &[Statement<'_>], build_errors: &mut Vec<SyntaxError>) -> 
         for flag in &ins.flags {
             let reference = match (ins.kind, flag.text.strip_prefix("--from=")) {
                 (Kind::Copy | Kind::Add, Some(from)) => Some(from.to_string()),
-                (Kind::Run, None) => flag.text.strip_prefix("--mount=").and_then(|m| {
-                    m.split(',').find_map(|kv| kv.strip_prefix("from=").map(str::to_string))
-                }),
+                (Kind::Run, None) => flag
+                    .text
+                    .strip_prefix("--mount=")
+                    .and_then(|m| m.split(',').find_map(|kv| kv.strip_prefix("from=").map(str::to_string))),
                 _ => None,
             };
             let earlier = &stages[..stage.index];
@@ -505,7 +514,8 @@ mod tests {
 
     #[test]
     fn every_value_points_at_its_source() {
-        let df = Dockerfile::parse("FROM alpine AS build\nENV A=1 \\\n  B=\"x y\"\nCOPY --from=build [\"a\", \"b\"] /\n");
+        let df =
+            Dockerfile::parse("FROM alpine AS build\nENV A=1 \\\n  B=\"x y\"\nCOPY --from=build [\"a\", \"b\"] /\n");
         for s in &df.statements {
             for w in &s.instruction.value {
                 let source = df.tree.text(w.range);

@@ -120,9 +120,34 @@ pub struct Script {
 
 /// Commands whose effect on the shell (variables, directory, options, traps) outlives them.
 const STATE_CHANGING: &[&str] = &[
-    "cd", "pushd", "popd", "export", "unset", "set", "umask", "source", ".", "alias", "unalias", "trap", "shopt", "ulimit",
-    "declare", "typeset", "local", "readonly", "hash", "enable", "eval", "read", "getopts", "shift", "builtin", "exec",
-    "mapfile", "readarray",
+    "cd",
+    "pushd",
+    "popd",
+    "export",
+    "unset",
+    "set",
+    "umask",
+    "source",
+    ".",
+    "alias",
+    "unalias",
+    "trap",
+    "shopt",
+    "ulimit",
+    "declare",
+    "typeset",
+    "local",
+    "readonly",
+    "hash",
+    "enable",
+    "eval",
+    "read",
+    "getopts",
+    "shift",
+    "builtin",
+    "exec",
+    "mapfile",
+    "readarray",
 ];
 
 /// Commands that end the shell, so nothing after them runs.
@@ -209,11 +234,15 @@ impl Invocation<'_> {
     }
 
     pub fn has_option(&self, option: &str) -> bool {
-        self.args.iter().any(|w| w.literal.as_deref().is_some_and(|a| a == option || a.starts_with(&format!("{option}="))))
+        self.args
+            .iter()
+            .any(|w| w.literal.as_deref().is_some_and(|a| a == option || a.starts_with(&format!("{option}="))))
     }
 
     pub fn sets_env(&self, name: &str) -> bool {
-        self.env.iter().any(|w| w.literal.as_deref().is_some_and(|a| a.strip_prefix(name).is_some_and(|r| r.starts_with('='))))
+        self.env
+            .iter()
+            .any(|w| w.literal.as_deref().is_some_and(|a| a.strip_prefix(name).is_some_and(|r| r.starts_with('='))))
     }
 }
 
@@ -235,7 +264,12 @@ impl Command {
                             env.push(word);
                         } else if text.starts_with('-') {
                             // Options of sudo and env that take a separate value.
-                            if matches!((base, text), ("sudo", "-u" | "-g" | "-C" | "-p" | "-r" | "-t" | "-U" | "-h") | ("env", "-u" | "-C") | ("nice", "-n")) {
+                            if matches!(
+                                (base, text),
+                                ("sudo", "-u" | "-g" | "-C" | "-p" | "-r" | "-t" | "-U" | "-h")
+                                    | ("env", "-u" | "-C")
+                                    | ("nice", "-n")
+                            ) {
                                 i += 1;
                             }
                         } else {
@@ -250,7 +284,13 @@ impl Command {
                     if program == "python" {
                         // `python [-u …] -m pip …`
                         let m = args.iter().position(|w| w.is("-m") || w.is("-mpip"))?;
-                        let skip = if args[m].is("-mpip") { m + 1 } else if args.get(m + 1)?.is("pip") { m + 2 } else { return None };
+                        let skip = if args[m].is("-mpip") {
+                            m + 1
+                        } else if args.get(m + 1)?.is("pip") {
+                            m + 2
+                        } else {
+                            return None;
+                        };
                         return Some(Invocation { program: "pip".into(), args: &args[skip..], env });
                     }
                     return Some(Invocation { program, args, env });
@@ -649,7 +689,9 @@ fn commands(text: &str, tokens: &[Token]) -> Grouped {
                 }
                 // A redirection number such as `2>` was lexed as a word of digits right before it.
                 if let Some(c) = current.as_mut() {
-                    if c.words.last().is_some_and(|w| w.range.end == range.start && text[w.range.clone()].bytes().all(|b| b.is_ascii_digit())) {
+                    if c.words.last().is_some_and(|w| {
+                        w.range.end == range.start && text[w.range.clone()].bytes().all(|b| b.is_ascii_digit())
+                    }) {
                         c.words.pop();
                     }
                     c.range.end = range.end;

@@ -366,7 +366,10 @@ fn takes_heredocs(line: &str, command: &CommandSyntax) -> bool {
 enum InstructionLine {
     /// Text that joins the logical line: `indent` is dropped whitespace, `text` joins, the rest is the
     /// continuation escape and the newline.
-    Text { line: PhysicalLine, text: Range<usize> },
+    Text {
+        line: PhysicalLine,
+        text: Range<usize>,
+    },
     Comment(PhysicalLine),
     Blank(PhysicalLine),
 }
@@ -442,7 +445,9 @@ impl<'src> Parser<'src> {
             let text = &self.source[text_start..line.content_end];
             if !directives_done {
                 match directive_parts(text) {
-                    Some((name, value)) if KNOWN_DIRECTIVES.iter().any(|k| text[name.clone()].eq_ignore_ascii_case(k)) => {
+                    Some((name, value))
+                        if KNOWN_DIRECTIVES.iter().any(|k| text[name.clone()].eq_ignore_ascii_case(k)) =>
+                    {
                         self.directive(i, line, text_start, name, value);
                         i += 1;
                         continue;
@@ -483,7 +488,14 @@ impl<'src> Parser<'src> {
         }
     }
 
-    fn directive(&mut self, index: usize, line: PhysicalLine, text_start: usize, name: Range<usize>, value: Range<usize>) {
+    fn directive(
+        &mut self,
+        index: usize,
+        line: PhysicalLine,
+        text_start: usize,
+        name: Range<usize>,
+        value: Range<usize>,
+    ) {
         let name = self.source[text_start + name.start..text_start + name.end].to_ascii_lowercase();
         let value = self.source[text_start + value.start..text_start + value.end].to_string();
         let range = TextRange::new(text_start, line.content_end);
@@ -541,11 +553,8 @@ impl<'src> Parser<'src> {
             }
         }
         let command = split_command(&logical.text, 0..logical.text.len(), 0);
-        let markers = if takes_heredocs(&logical.text, &command) {
-            buildkit::heredoc_markers(&logical.text)
-        } else {
-            Vec::new()
-        };
+        let markers =
+            if takes_heredocs(&logical.text, &command) { buildkit::heredoc_markers(&logical.text) } else { Vec::new() };
 
         let first_token = self.tokens.len();
         self.instruction_tokens(&parts, &logical, &command);
@@ -625,7 +634,8 @@ impl<'src> Parser<'src> {
                 }
                 InstructionLine::Comment(line) => {
                     let content = &self.source[line.start..line.content_end];
-                    let text_start = line.start + (content.len() - content.trim_start_matches(buildkit::is_space).len());
+                    let text_start =
+                        line.start + (content.len() - content.trim_start_matches(buildkit::is_space).len());
                     self.token(TokenKind::Whitespace, line.start, text_start);
                     self.token(TokenKind::Comment, text_start, line.content_end);
                     self.token(TokenKind::Newline, line.content_end, line.end);

@@ -72,5 +72,96 @@ fn parse_refuses_non_utf8_and_goes_on() {
 #[test]
 fn parse_buildkit_format_matches_buildkit_dump() {
     let out = dockopt(&["parse", "--format", "buildkit", "-"], b"FROM a\nENV x=1\nONBUILD RUN b\n");
-    assert_eq!(String::from_utf8(out.stdout).unwrap(), "(from \"a\")\n(env \"x\" \"1\" \"=\")\n(onbuild (run \"b\"))\n");
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "(from \"a\")\n(env \"x\" \"1\" \"=\")\n(onbuild (run \"b\"))\n"
+    );
+}
+
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("dockopt-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+const SPLIT: &str = "FROM debian:12\nRUN apt-get update\nRUN apt-get install -y curl\n";
+const MERGED: &str =
+    "FROM debian:12\nRUN apt-get update \\\n && apt-get install -y curl \\\n && rm -rf /var/lib/apt/lists/*\n";
+
+#[test]
+fn fix_rewrites_in_place_and_keeps_permissions() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = temp_dir("fix");
+    let file = dir.join("Dockerfile");
+    std::fs::write(&file, SPLIT).unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let out = dockopt(&["fix", file.to_str().unwrap()], b"");
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), MERGED);
+    assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o640);
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1, "no temporary file is left behind");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn fix_leaves_a_clean_file_untouched() {
+    let dir = temp_dir("clean");
+    let file = dir.join("Dockerfile");
+    std::fs::write(&file, MERGED).unwrap();
+    let before = std::fs::metadata(&file).unwrap().modified().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let out = dockopt(&["fix", file.to_str().unwrap()], b"");
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(std::fs::metadata(&file).unwrap().modified().unwrap(), before, "an unchanged file is not rewritten");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn fix_diff_prints_and_writes_nothing() {
+    let dir = temp_dir("diff");
+    let file = dir.join("Dockerfile");
+    std::fs::write(&file, SPLIT).unwrap();
+    let out = dockopt(&["fix", "--diff", file.to_str().unwrap()], b"");
+    assert_eq!(out.status.code(), Some(1));
+    let diff = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        diff.contains("\n-RUN apt-get install -y curl\n") && diff.contains("\n+ && apt-get install -y curl \\\n"),
+        "{diff}"
+    );
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), SPLIT);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn fix_reads_stdin_and_writes_stdout() {
+    let out = dockopt(&["fix", "-"], SPLIT.as_bytes());
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), MERGED);
+}
+
+#[test]
+fn fix_refuses_what_buildkit_rejects() {
+    let out = dockopt(&["fix", "-"], b"FROM a\nRUNN x\n");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8(out.stderr)
+        .unwrap()
+        .starts_with("-:2:1: error: unknown instruction: RUNN\n  help: did you mean `RUN`?"));
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn check_lists_findings_with_their_fixes() {
+    let out = dockopt(&["check", "-"], SPLIT.as_bytes());
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains(
+            "-:3:1: DO101 2 consecutive RUN instructions (lines 2-3) make 2 layers; merge them into one [fix]\n"
+        ),
+        "{text}"
+    );
+    assert!(text.contains(
+        "DO202 `apt-get install` without `--no-install-recommends` installs recommended packages too [unsafe fix]"
+    ));
 }

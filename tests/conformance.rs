@@ -75,7 +75,7 @@ fn round_trip_is_byte_identical_on_the_corpus() {
         }
     }
     println!("round trip: {} files byte-identical, {not_utf8} not UTF-8 (refused)", files.len() - not_utf8);
-    assert!(files.len() > 0, "the corpus is empty");
+    assert!(!files.is_empty(), "the corpus is empty");
 }
 
 #[test]
@@ -89,7 +89,7 @@ fn round_trip_is_byte_identical_on_buildkit_test_files() {
 
 /// Compares dockopt's model of `source` with one line of `official-parser*.jsonl`. Returns the differences.
 fn compare(source: &str, official: &Value) -> Vec<String> {
-    let df = Dockerfile::parse(&source);
+    let df = Dockerfile::parse(source);
     let ours = dump::model_json("", &df);
     let mut diffs = Vec::new();
     let official_ok = official["ok"].as_bool().unwrap();
@@ -112,7 +112,12 @@ fn compare(source: &str, official: &Value) -> Vec<String> {
             }
         }
         let heredocs = |v: &Value| -> Vec<(Value, Value, Value)> {
-            v["heredocs"].as_array().unwrap().iter().map(|h| (h["name"].clone(), h["content"].clone(), h["file_descriptor"].clone())).collect()
+            v["heredocs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|h| (h["name"].clone(), h["content"].clone(), h["file_descriptor"].clone()))
+                .collect()
         };
         if heredocs(t) != heredocs(m) {
             diffs.push(format!("instruction {i} heredocs: official {} dockopt {}", t["heredocs"], m["heredocs"]));

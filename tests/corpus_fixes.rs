@@ -2,6 +2,7 @@
 //! - the fixed text parses, and fixing it again changes nothing;
 //! - applying any single fix leaves every instruction it does not name exactly as BuildKit saw it;
 //! - every edit lies within the instructions its finding names (and the lines between them).
+//!
 //! It prints how many files change and the findings per rule.
 
 mod common;
@@ -17,7 +18,15 @@ fn meaning(s: &Statement) -> String {
     let ins = &s.instruction;
     let words = |w: &[dockopt::model::Word]| w.iter().map(|w| w.text.to_string()).collect::<Vec<_>>();
     let heredocs: Vec<&str> = s.heredocs.iter().map(|h| h.content).collect();
-    format!("{} {:?} {} {:?} {:?} {:?}", ins.cmd.text, words(&ins.flags), ins.json, words(&ins.value), ins.sub.as_ref().map(|s| (s.cmd.text.to_string(), words(&s.value))), heredocs)
+    format!(
+        "{} {:?} {} {:?} {:?} {:?}",
+        ins.cmd.text,
+        words(&ins.flags),
+        ins.json,
+        words(&ins.value),
+        ins.sub.as_ref().map(|s| (s.cmd.text.to_string(), words(&s.value))),
+        heredocs
+    )
 }
 
 /// Applies one finding's fix alone and checks what it may and may not change. Returns a problem, if any.
@@ -27,15 +36,20 @@ fn check_single_fix(source: &str, df: &Dockerfile, finding: &Finding) -> Option<
     let (first, last) = (named.first()?, named.last()?);
     let allowed = dockopt::text::TextRange::new(first.line_range.start, last.line_range.end);
     if let Some(e) = edits.iter().find(|e| !allowed.contains_range(e.range)) {
-        return Some(format!("{}: edit {:?} outside the instructions it names {allowed:?}", finding.rule.code, e.range));
+        return Some(format!(
+            "{}: edit {:?} outside the instructions it names {allowed:?}",
+            finding.rule.code, e.range
+        ));
     }
     let fixed = fix::apply(source, edits);
     let after = Dockerfile::parse(&fixed);
     if !after.errors.is_empty() || !after.build_errors.is_empty() {
         return Some(format!("{}: the fix breaks the file: {:?}", finding.rule.code, after.errors));
     }
-    let before_named: Vec<String> = df.statements.iter().filter(|s| s.line_range.end <= first.line_range.start).map(meaning).collect();
-    let after_named: Vec<String> = df.statements.iter().filter(|s| s.line_range.start >= last.line_range.end).map(meaning).collect();
+    let before_named: Vec<String> =
+        df.statements.iter().filter(|s| s.line_range.end <= first.line_range.start).map(meaning).collect();
+    let after_named: Vec<String> =
+        df.statements.iter().filter(|s| s.line_range.start >= last.line_range.end).map(meaning).collect();
     let new: Vec<String> = after.statements.iter().map(meaning).collect();
     let unchanged = new.len() >= before_named.len() + after_named.len()
         && new[..before_named.len()] == before_named[..]

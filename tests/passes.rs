@@ -54,7 +54,10 @@ macro_rules! case {
 }
 
 // DO101 merge-runs
-case!(merge_seed_apt_example, "FROM debian:12\nRUN apt-get update\nRUN apt-get install -y package1\nRUN apt-get install -y package2\n");
+case!(
+    merge_seed_apt_example,
+    "FROM debian:12\nRUN apt-get update\nRUN apt-get install -y package1\nRUN apt-get install -y package2\n"
+);
 case!(merge_cd_runs_in_a_subshell, "FROM debian:12\nRUN cd /tmp\nRUN touch f\n");
 case!(merge_export_runs_in_a_subshell, "FROM debian:12\nRUN export A=1\nRUN echo \"$A\"\n");
 case!(merge_set_runs_in_a_subshell, "FROM debian:12\nRUN set -ex; false || true\nRUN false && echo never\n");
@@ -64,7 +67,10 @@ case!(merge_or_chain_later_is_grouped, "FROM debian:12\nRUN a\nRUN b || c\nRUN d
 case!(merge_different_flags_stay_apart, "FROM debian:12\nRUN --mount=type=cache,target=/root/.cache make\nRUN make install\nRUN --network=none true\nRUN --network=none false\n");
 case!(merge_exec_form_stays_apart, "FROM debian:12\nRUN [\"echo\", \"a\"]\nRUN echo b\n");
 case!(merge_heredoc_run_stays_apart, "FROM debian:12\nRUN <<EOF\necho a\nEOF\nRUN echo b\n");
-case!(merge_keeps_comments_between_runs, "FROM debian:12\nRUN echo a\n\n# why b\n  # and more\nRUN echo b \\\n    && echo c\n");
+case!(
+    merge_keeps_comments_between_runs,
+    "FROM debian:12\nRUN echo a\n\n# why b\n  # and more\nRUN echo b \\\n    && echo c\n"
+);
 case!(merge_stops_at_ignore_comments, "FROM debian:12\nRUN echo a\n# dockopt: ignore=DO101 keep this layer apart\nRUN echo b\nRUN echo c\n# hadolint ignore=DL3059\nRUN echo d\n");
 case!(merge_background_job_stays_apart, "FROM debian:12\nRUN sleep 10 &\nRUN echo b\n");
 case!(merge_shell_comment_stays_apart, "FROM debian:12\nRUN echo a # note\nRUN echo b\n");
@@ -76,17 +82,29 @@ case!(merge_indented_instructions, "FROM debian:12\n    RUN echo a\n    RUN echo
 // DO201 apt-lists-cleanup, DO202 apt-no-install-recommends
 case!(apt_cleanup_in_the_installing_run, "FROM debian:12\nRUN apt-get update && apt-get install -y curl\n");
 case!(apt_cleanup_on_a_continuation_line, "FROM debian:12\nRUN apt-get update \\\n    && apt-get install -y --no-install-recommends \\\n        curl \\\n        git\n");
-case!(apt_child_stage_needs_the_lists, "FROM debian:12 AS base\nRUN apt-get update && apt-get install -y curl\nFROM base\nRUN apt-get install -y git\n");
+case!(
+    apt_child_stage_needs_the_lists,
+    "FROM debian:12 AS base\nRUN apt-get update && apt-get install -y curl\nFROM base\nRUN apt-get install -y git\n"
+);
 case!(apt_later_run_needs_the_lists, "FROM debian:12\nRUN apt-get update\nENV X=1\nRUN apt-get install -y curl\n");
 case!(apt_later_run_has_its_own_update, "FROM debian:12\nRUN apt-get update && apt-get install -y curl\nENV X=1\nRUN apt-get update && apt-get install -y git\n");
-case!(apt_cache_mount_holds_the_lists, "FROM debian:12\nRUN --mount=type=cache,target=/var/lib/apt apt-get update && apt-get install -y curl\n");
-case!(apt_already_cleaned, "FROM debian:12\nRUN apt-get update && apt-get install -y curl && rm -rf /var/lib/apt/lists/*\n");
+case!(
+    apt_cache_mount_holds_the_lists,
+    "FROM debian:12\nRUN --mount=type=cache,target=/var/lib/apt apt-get update && apt-get install -y curl\n"
+);
+case!(
+    apt_already_cleaned,
+    "FROM debian:12\nRUN apt-get update && apt-get install -y curl && rm -rf /var/lib/apt/lists/*\n"
+);
 case!(apt_with_sudo, "FROM debian:12\nUSER builder\nRUN sudo apt-get update && sudo apt-get install -y curl\n");
 case!(apt_trailing_comment_and_semicolon, "FROM debian:12\nRUN apt-get update; apt-get install -y curl; # tools\n");
 case!(apt_background_job_is_left_alone, "FROM debian:12\nRUN apt-get update && apt-get install -y curl &\n");
 
 // DO203 apk-no-cache
-case!(apk_no_cache_drops_update_and_rm, "FROM alpine:3.20\nRUN apk update && apk add curl && rm -rf /var/cache/apk/*\n");
+case!(
+    apk_no_cache_drops_update_and_rm,
+    "FROM alpine:3.20\nRUN apk update && apk add curl && rm -rf /var/cache/apk/*\n"
+);
 case!(apk_no_cache_multiline, "FROM alpine:3.20\nRUN apk update && \\\n    apk add --virtual .build-deps gcc && \\\n    apk add curl && \\\n    rm -rf /var/cache/apk/*\n");
 case!(apk_already_no_cache, "FROM alpine:3.20\nRUN apk add --no-cache curl\n");
 case!(apk_cache_mount, "FROM alpine:3.20\nRUN --mount=type=cache,target=/var/cache/apk apk add curl\n");
@@ -100,11 +118,20 @@ case!(rpm_already_clean, "FROM fedora:40\nRUN dnf install -y git && dnf clean al
 case!(pip_every_spelling, "FROM python:3.12-slim\nRUN pip install flask\nENV A=1\nRUN pip3 install -r requirements.txt\nENV B=1\nRUN python -m pip install -U pip\nENV C=1\nRUN python3.11 -m pip install requests\nENV D=1\nRUN uv pip install --system httpx\nENV E=1\nRUN uv sync --frozen\n");
 case!(pip_env_makes_it_pointless, "FROM python:3.12-slim\nENV PIP_NO_CACHE_DIR=1\nRUN pip install flask\n");
 case!(pip_inline_env_and_cache_mount, "FROM python:3.12-slim\nRUN PIP_NO_CACHE_DIR=off pip install flask\nENV A=1\nRUN --mount=type=cache,target=/root/.cache pip install requests\n");
-case!(pip_download_and_wheel_left_alone, "FROM python:3.12-slim\nRUN pip download -d /wheels flask && pip wheel -w /wheels .\n");
-case!(pip_env_in_parent_stage, "FROM python:3.12-slim AS base\nENV PIP_NO_CACHE_DIR=1\nFROM base\nRUN pip install flask\n");
+case!(
+    pip_download_and_wheel_left_alone,
+    "FROM python:3.12-slim\nRUN pip download -d /wheels flask && pip wheel -w /wheels .\n"
+);
+case!(
+    pip_env_in_parent_stage,
+    "FROM python:3.12-slim AS base\nENV PIP_NO_CACHE_DIR=1\nFROM base\nRUN pip install flask\n"
+);
 
 // DO206 node-cache-clean, DO207 gem-no-document, DO208 conda-clean
-case!(node_npm_yarn_pnpm, "FROM node:22-slim\nRUN npm ci\nENV A=1\nRUN yarn install --frozen-lockfile\nENV B=1\nRUN pnpm install\n");
+case!(
+    node_npm_yarn_pnpm,
+    "FROM node:22-slim\nRUN npm ci\nENV A=1\nRUN yarn install --frozen-lockfile\nENV B=1\nRUN pnpm install\n"
+);
 case!(node_cache_mount, "FROM node:22-slim\nRUN --mount=type=cache,target=/root/.npm npm ci\n");
 case!(gem_no_document_is_unsafe, "FROM ruby:3.3-slim\nRUN gem install bundler\n");
 case!(conda_clean, "FROM continuumio/miniconda3:24.1.2-0\nRUN conda install -y numpy\n");
@@ -128,5 +155,8 @@ fn report_missing_dockerignore() {
     common::snapshot_settings().bind(|| insta::assert_snapshot!("report_missing_dockerignore", report));
 }
 case!(apt_purge_after_cleanup_needs_nothing, "FROM debian:12\nRUN apt-get update; apt-get install -y gcc; rm -rf /var/lib/apt/lists/*; make; apt-get purge -y --auto-remove gcc\n");
-case!(apk_update_in_a_merged_run_goes, "FROM alpine:3.20\nRUN apk update\nRUN apk add bash && rm -rf /var/cache/apk/*\n");
+case!(
+    apk_update_in_a_merged_run_goes,
+    "FROM alpine:3.20\nRUN apk update\nRUN apk add bash && rm -rf /var/cache/apk/*\n"
+);
 case!(apk_update_alone_stays, "FROM alpine:3.20\nRUN apk update\n");

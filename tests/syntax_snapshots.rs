@@ -34,7 +34,12 @@ fn render(input: &str) -> String {
     writeln!(out, "\nbuildkit:\n{}", dump::buildkit_ast(&df)).unwrap();
     for s in &df.statements {
         for h in &s.heredocs {
-            writeln!(out, "heredoc line {} {:?} fd={} chomp={} expand={} content={:?}", s.start_line, h.name, h.file_descriptor, h.chomp, h.expand, h.content).unwrap();
+            writeln!(
+                out,
+                "heredoc line {} {:?} fd={} chomp={} expand={} content={:?}",
+                s.start_line, h.name, h.file_descriptor, h.chomp, h.expand, h.content
+            )
+            .unwrap();
         }
     }
     let lines = LineIndex::new(input);

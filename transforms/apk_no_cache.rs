@@ -29,10 +29,15 @@ impl Rule for ApkNoCache {
             }
             let invocations = ctx.invocations(i);
             let apk: Vec<_> = invocations.iter().filter(|(_, inv)| inv.program == "apk").collect();
-            let adds: Vec<_> = apk.iter().filter(|(_, inv)| inv.subcommand() == Some("add") && !inv.has_option("--no-cache")).collect();
+            let adds: Vec<_> = apk
+                .iter()
+                .filter(|(_, inv)| inv.subcommand() == Some("add") && !inv.has_option("--no-cache"))
+                .collect();
             let mut edits: Vec<_> = adds
                 .iter()
-                .map(|(_, inv)| ctx.insert_after(i, inv.args.iter().find(|w| w.is("add")).expect("subcommand is add"), "--no-cache"))
+                .map(|(_, inv)| {
+                    ctx.insert_after(i, inv.args.iter().find(|w| w.is("add")).expect("subcommand is add"), "--no-cache")
+                })
                 .collect();
             // Once every apk command that reads the index runs with --no-cache, updating the index and deleting
             // the cache do nothing.
@@ -43,7 +48,11 @@ impl Rule for ApkNoCache {
                     let redundant = (inv.program == "apk" && inv.subcommand() == Some("update"))
                         || (inv.program == "rm"
                             && !inv.args.is_empty()
-                            && inv.args.iter().all(|w| w.literal.as_deref().is_some_and(|a| a.starts_with('-') || a.starts_with("/var/cache/apk"))));
+                            && inv.args.iter().all(|w| {
+                                w.literal
+                                    .as_deref()
+                                    .is_some_and(|a| a.starts_with('-') || a.starts_with("/var/cache/apk"))
+                            }));
                     if redundant {
                         edits.extend(ctx.delete_command(i, command));
                     }
@@ -53,7 +62,8 @@ impl Rule for ApkNoCache {
                 continue;
             }
             let message = if adds.is_empty() {
-                "`apk add --no-cache` keeps no index, so `apk update` and removing /var/cache/apk do nothing here".to_string()
+                "`apk add --no-cache` keeps no index, so `apk update` and removing /var/cache/apk do nothing here"
+                    .to_string()
             } else {
                 "`apk add` without `--no-cache` leaves the package index in /var/cache/apk".to_string()
             };

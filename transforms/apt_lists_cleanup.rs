@@ -24,7 +24,8 @@ const LISTS: &str = "/var/lib/apt/lists";
 
 /// apt subcommands that do not read the package lists.
 fn reads_lists(program: &str, subcommand: Option<&str>) -> bool {
-    program == "apt-cache" || !matches!(subcommand, Some("update" | "clean" | "autoclean" | "autoremove" | "remove" | "purge"))
+    program == "apt-cache"
+        || !matches!(subcommand, Some("update" | "clean" | "autoclean" | "autoremove" | "remove" | "purge"))
 }
 
 /// RUN `j` reads package lists before any `apt-get update` of its own. A RUN dockopt cannot read counts when it
@@ -60,14 +61,19 @@ impl Rule for AptListsCleanup {
     fn check(&self, ctx: &Context, findings: &mut Vec<Finding>) {
         for (i, script) in ctx.runs() {
             let invocations = ctx.invocations(i);
-            let Some((update, _)) = invocations.iter().find(|(_, inv)| APT.contains(&inv.program.as_str()) && inv.subcommand() == Some("update"))
+            let Some((update, _)) = invocations
+                .iter()
+                .find(|(_, inv)| APT.contains(&inv.program.as_str()) && inv.subcommand() == Some("update"))
             else {
                 continue;
             };
             // The lists only come back with a command that reads them; `apt-get purge` after the cleanup does not.
             let last_apt = invocations
                 .iter()
-                .filter(|(_, inv)| APT.contains(&inv.program.as_str()) && (inv.subcommand() == Some("update") || reads_lists(&inv.program, inv.subcommand())))
+                .filter(|(_, inv)| {
+                    APT.contains(&inv.program.as_str())
+                        && (inv.subcommand() == Some("update") || reads_lists(&inv.program, inv.subcommand()))
+                })
                 .map(|(c, _)| c.range.start)
                 .max();
             let cleaned = invocations.iter().any(|(c, inv)| {
@@ -75,7 +81,11 @@ impl Rule for AptListsCleanup {
                     && Some(c.range.start) > last_apt
                     && inv.args.iter().any(|w| w.literal.as_deref().is_some_and(|a| a.starts_with(LISTS)))
             });
-            if cleaned || script.opaque || ctx.mount_covers(i, LISTS) || ctx.mount_covers(i, "/var/lib/apt/lists/partial") {
+            if cleaned
+                || script.opaque
+                || ctx.mount_covers(i, LISTS)
+                || ctx.mount_covers(i, "/var/lib/apt/lists/partial")
+            {
                 continue;
             }
             if ctx.later_statements(i).into_iter().any(|j| needs_lists_from_before(ctx, j)) {

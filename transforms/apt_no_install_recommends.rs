@@ -36,8 +36,12 @@ impl Rule for AptNoInstallRecommends {
                 findings.push(Finding {
                     rule: &INFO,
                     range: ctx.source_range(i, command.range.clone()),
-                    message: "`apt-get install` without `--no-install-recommends` installs recommended packages too".into(),
-                    fix: Some(Fix { applicability: Applicability::Unsafe, edits: vec![ctx.insert_after(i, install, "--no-install-recommends")] }),
+                    message: "`apt-get install` without `--no-install-recommends` installs recommended packages too"
+                        .into(),
+                    fix: Some(Fix {
+                        applicability: Applicability::Unsafe,
+                        edits: vec![ctx.insert_after(i, install, "--no-install-recommends")],
+                    }),
                     instructions: vec![ctx.statement(i).index],
                 });
             }

@@ -27,17 +27,22 @@ impl Rule for CondaClean {
             let is_conda = |p: &str| matches!(p, "conda" | "mamba" | "micromamba");
             let last_install = invocations
                 .iter()
-                .filter(|(_, inv)| is_conda(&inv.program) && matches!(inv.subcommand(), Some("install" | "create" | "update")))
+                .filter(|(_, inv)| {
+                    is_conda(&inv.program) && matches!(inv.subcommand(), Some("install" | "create" | "update"))
+                })
                 .max_by_key(|(c, _)| c.range.start);
             let Some((last, installer)) = last_install else { continue };
             let (last_install, program) = (last.range.start, installer.program.clone());
-            let cleaned = invocations.iter().any(|(c, inv)| c.range.start > last_install && is_conda(&inv.program) && inv.subcommand() == Some("clean"));
+            let cleaned = invocations.iter().any(|(c, inv)| {
+                c.range.start > last_install && is_conda(&inv.program) && inv.subcommand() == Some("clean")
+            });
             if cleaned || script.opaque || ctx.mount_covers(i, "/opt/conda/pkgs") {
                 continue;
             }
             let statement = ctx.statement(i);
             let cleanup = format!("{program} clean -afy");
-            let fix = ctx.append_command(i, &cleanup).map(|e| Fix { applicability: Applicability::Safe, edits: vec![e] });
+            let fix =
+                ctx.append_command(i, &cleanup).map(|e| Fix { applicability: Applicability::Safe, edits: vec![e] });
             findings.push(Finding {
                 rule: &INFO,
                 range: statement.range,

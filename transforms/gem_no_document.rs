@@ -35,7 +35,10 @@ impl Rule for GemNoDocument {
                     rule: &INFO,
                     range: ctx.source_range(i, command.range.clone()),
                     message: "`gem install` without `--no-document` generates documentation".into(),
-                    fix: Some(Fix { applicability: Applicability::Unsafe, edits: vec![ctx.insert_after(i, install, "--no-document")] }),
+                    fix: Some(Fix {
+                        applicability: Applicability::Unsafe,
+                        edits: vec![ctx.insert_after(i, install, "--no-document")],
+                    }),
                     instructions: vec![ctx.statement(i).index],
                 });
             }

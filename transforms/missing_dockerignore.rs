@@ -40,7 +40,11 @@ impl Rule for MissingDockerignore {
                 findings.push(Finding {
                     rule: &INFO,
                     range: ctx.statement(i).range,
-                    message: format!("`{} .` sends the whole build context, and {} has no .dockerignore", ins.cmd.text, dir.display()),
+                    message: format!(
+                        "`{} .` sends the whole build context, and {} has no .dockerignore",
+                        ins.cmd.text,
+                        dir.display()
+                    ),
                     fix: None,
                     instructions: vec![statement.index],
                 });

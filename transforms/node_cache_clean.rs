@@ -39,14 +39,19 @@ impl Rule for NodeCacheClean {
                     .max();
                 let Some(last_install) = last_install else { continue };
                 let cleaned = invocations.iter().any(|(c, inv)| {
-                    c.range.start > last_install && inv.program == *tool && matches!(inv.subcommand(), Some("cache" | "store"))
+                    c.range.start > last_install
+                        && inv.program == *tool
+                        && matches!(inv.subcommand(), Some("cache" | "store"))
                 });
-                let mounted = ctx.mount_covers(i, cache) || ctx.mount_covers(i, "/root/.cache") || ctx.mount_covers(i, "/root/.local/share/pnpm");
+                let mounted = ctx.mount_covers(i, cache)
+                    || ctx.mount_covers(i, "/root/.cache")
+                    || ctx.mount_covers(i, "/root/.local/share/pnpm");
                 if cleaned || mounted || script.opaque {
                     continue;
                 }
                 let statement = ctx.statement(i);
-                let fix = ctx.append_command(i, cleanup).map(|e| Fix { applicability: Applicability::Safe, edits: vec![e] });
+                let fix =
+                    ctx.append_command(i, cleanup).map(|e| Fix { applicability: Applicability::Safe, edits: vec![e] });
                 findings.push(Finding {
                     rule: &INFO,
                     range: statement.range,

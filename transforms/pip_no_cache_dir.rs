@@ -26,9 +26,20 @@ impl Rule for PipNoCacheDir {
         for (i, _) in ctx.runs() {
             for (command, inv) in ctx.invocations(i) {
                 let (subcommand_word, option, variable, cache) = match inv.program.as_str() {
-                    "pip" if inv.subcommand() == Some("install") => (inv.args.iter().find(|w| w.is("install")), "--no-cache-dir", "PIP_NO_CACHE_DIR", "/root/.cache/pip"),
+                    "pip" if inv.subcommand() == Some("install") => (
+                        inv.args.iter().find(|w| w.is("install")),
+                        "--no-cache-dir",
+                        "PIP_NO_CACHE_DIR",
+                        "/root/.cache/pip",
+                    ),
                     "uv" => {
-                        let words: Vec<&str> = inv.args.iter().filter_map(|w| w.literal.as_deref()).filter(|a| !a.starts_with('-')).take(2).collect();
+                        let words: Vec<&str> = inv
+                            .args
+                            .iter()
+                            .filter_map(|w| w.literal.as_deref())
+                            .filter(|a| !a.starts_with('-'))
+                            .take(2)
+                            .collect();
                         let word = match words.as_slice() {
                             ["pip", "install" | "sync", ..] => inv.args.iter().find(|w| w.is(words[1])),
                             ["sync" | "add", ..] => inv.args.iter().find(|w| w.is(words[0])),
@@ -39,7 +50,11 @@ impl Rule for PipNoCacheDir {
                     _ => continue,
                 };
                 let Some(subcommand_word) = subcommand_word else { continue };
-                if inv.has_option(option) || inv.sets_env(variable) || ctx.env_is_set(i, variable) || ctx.mount_covers(i, cache) {
+                if inv.has_option(option)
+                    || inv.sets_env(variable)
+                    || ctx.env_is_set(i, variable)
+                    || ctx.mount_covers(i, cache)
+                {
                     continue;
                 }
                 let tool = if option == "--no-cache" { "uv" } else { "pip" };
@@ -47,7 +62,10 @@ impl Rule for PipNoCacheDir {
                     rule: &INFO,
                     range: ctx.source_range(i, command.range.clone()),
                     message: format!("{tool} keeps downloaded packages in {cache}; add `{option}`"),
-                    fix: Some(Fix { applicability: Applicability::Safe, edits: vec![ctx.insert_after(i, subcommand_word, option)] }),
+                    fix: Some(Fix {
+                        applicability: Applicability::Safe,
+                        edits: vec![ctx.insert_after(i, subcommand_word, option)],
+                    }),
                     instructions: vec![ctx.statement(i).index],
                 });
             }

@@ -40,8 +40,14 @@ impl Rule for RmInLaterLayer {
                 (stage.statements.start..i).any(|j| {
                     let ins = &ctx.statement(j).instruction;
                     match ins.kind {
-                        Kind::Run => ctx.invocations(j).iter().flat_map(|(_, inv)| inv.args.iter()).any(|w| w.literal.as_deref().is_some_and(|a| a.contains(stem))),
-                        Kind::Copy | Kind::Add => ins.value.last().is_some_and(|dest| stem.starts_with(dest.text.trim_end_matches('/')) && dest.text.starts_with('/')),
+                        Kind::Run => ctx
+                            .invocations(j)
+                            .iter()
+                            .flat_map(|(_, inv)| inv.args.iter())
+                            .any(|w| w.literal.as_deref().is_some_and(|a| a.contains(stem))),
+                        Kind::Copy | Kind::Add => ins.value.last().is_some_and(|dest| {
+                            stem.starts_with(dest.text.trim_end_matches('/')) && dest.text.starts_with('/')
+                        }),
                         _ => false,
                     }
                 })
@@ -51,7 +57,9 @@ impl Rule for RmInLaterLayer {
             findings.push(Finding {
                 rule: &INFO,
                 range: statement.range,
-                message: format!("`rm {path}` in its own layer does not shrink the image; delete it in the RUN that creates it"),
+                message: format!(
+                    "`rm {path}` in its own layer does not shrink the image; delete it in the RUN that creates it"
+                ),
                 fix: None,
                 instructions: vec![statement.index],
             });

@@ -19,8 +19,18 @@ After:\n    RUN yum install -y httpd && yum clean all && rm -rf /var/cache/yum",
 
 /// (package manager, subcommands that fill the cache, subcommand that cleans it, cleanup command)
 const MANAGERS: &[(&str, &[&str], &str, &str)] = &[
-    ("yum", &["install", "groupinstall", "localinstall", "update", "upgrade", "reinstall"], "clean", "yum clean all && rm -rf /var/cache/yum"),
-    ("dnf", &["install", "groupinstall", "update", "upgrade", "reinstall", "builddep"], "clean", "dnf clean all && rm -rf /var/cache/dnf"),
+    (
+        "yum",
+        &["install", "groupinstall", "localinstall", "update", "upgrade", "reinstall"],
+        "clean",
+        "yum clean all && rm -rf /var/cache/yum",
+    ),
+    (
+        "dnf",
+        &["install", "groupinstall", "update", "upgrade", "reinstall", "builddep"],
+        "clean",
+        "dnf clean all && rm -rf /var/cache/dnf",
+    ),
     ("microdnf", &["install", "update", "upgrade", "reinstall"], "clean", "microdnf clean all"),
     ("zypper", &["install", "in", "update", "up", "dist-upgrade", "dup", "patch"], "clean", "zypper clean -a"),
 ];
@@ -42,15 +52,23 @@ impl Rule for RpmCacheClean {
                 let Some(last_fill) = last_fill else { continue };
                 let cleaned = invocations.iter().any(|(c, inv)| {
                     c.range.start > last_fill
-                        && ((inv.program == *manager && matches!(inv.subcommand(), Some(s) if s == *clean || s == "cc"))
-                            || (inv.program == "rm" && inv.args.iter().any(|w| w.literal.as_deref().is_some_and(|a| a.starts_with(&format!("/var/cache/{manager}"))))))
+                        && ((inv.program == *manager
+                            && matches!(inv.subcommand(), Some(s) if s == *clean || s == "cc"))
+                            || (inv.program == "rm"
+                                && inv.args.iter().any(|w| {
+                                    w.literal
+                                        .as_deref()
+                                        .is_some_and(|a| a.starts_with(&format!("/var/cache/{manager}")))
+                                })))
                 });
-                let cache = if *manager == "zypper" { "/var/cache/zypp".to_string() } else { format!("/var/cache/{manager}") };
+                let cache =
+                    if *manager == "zypper" { "/var/cache/zypp".to_string() } else { format!("/var/cache/{manager}") };
                 if cleaned || script.opaque || ctx.mount_covers(i, &cache) {
                     continue;
                 }
                 let statement = ctx.statement(i);
-                let fix = ctx.append_command(i, cleanup).map(|e| Fix { applicability: Applicability::Safe, edits: vec![e] });
+                let fix =
+                    ctx.append_command(i, cleanup).map(|e| Fix { applicability: Applicability::Safe, edits: vec![e] });
                 findings.push(Finding {
                     rule: &INFO,
                     range: statement.range,

@@ -24,7 +24,11 @@ impl Rule for UnpinnedBaseImage {
     fn check(&self, ctx: &Context, findings: &mut Vec<Finding>) {
         for stage in &ctx.df.stages {
             let image = stage.base.as_str();
-            if stage.base_stage.is_some() || image.eq_ignore_ascii_case("scratch") || image.contains('$') || image.contains('@') {
+            if stage.base_stage.is_some()
+                || image.eq_ignore_ascii_case("scratch")
+                || image.contains('$')
+                || image.contains('@')
+            {
                 continue;
             }
             // The tag is after the last `:` that follows the last `/` (a registry may have a port).
@@ -36,7 +40,13 @@ impl Rule for UnpinnedBaseImage {
                 Some(_) => continue,
             };
             let statement = ctx.statement(stage.statements.start);
-            findings.push(Finding { rule: &INFO, range: statement.range, message, fix: None, instructions: vec![statement.index] });
+            findings.push(Finding {
+                rule: &INFO,
+                range: statement.range,
+                message,
+                fix: None,
+                instructions: vec![statement.index],
+            });
         }
     }
 }
