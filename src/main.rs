@@ -86,32 +86,40 @@ fn read_input(path: &PathBuf) -> Result<(String, String), Diagnostic> {
     Ok((name.clone(), decode(&name, bytes)?))
 }
 
+/// Runs `each` on every input in order. An input that cannot be read is reported and makes the status 2; the
+/// others still run. The exit status is the highest any input returned.
+fn for_each_input(files: &[PathBuf], mut each: impl FnMut(&Path, &str, String) -> Result<u8>) -> Result<ExitCode> {
+    let mut status = 0u8;
+    for path in files {
+        match read_input(path) {
+            Ok((name, source)) => status = status.max(each(path, &name, source)?),
+            Err(d) => {
+                eprintln!("{d}");
+                status = 2;
+            }
+        }
+    }
+    Ok(ExitCode::from(status))
+}
+
 fn parse_command(files: &[PathBuf], cst: bool, format: ParseFormat) -> Result<ExitCode> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    let mut worst = 0u8;
-    for path in files {
-        let (name, source) = match read_input(path) {
-            Ok(input) => input,
-            Err(d) => {
-                eprintln!("{d}");
-                worst = 2;
-                continue;
-            }
-        };
+    for_each_input(files, |_, name, source| {
+        let mut status = 0;
         let df = Dockerfile::parse(&source);
         let lines = LineIndex::new(df.source());
         for error in &df.errors {
-            eprintln!("{}", Diagnostic::from_syntax_error(&name, df.source(), &lines, error));
-            worst = worst.max(1);
+            eprintln!("{}", Diagnostic::from_syntax_error(name, df.source(), &lines, error));
+            status = 1;
         }
         match (cst, format) {
-            (true, _) => writeln!(out, "{}", dump::cst_json(&name, &df.tree))?,
-            (false, ParseFormat::Json) => writeln!(out, "{}", dump::model_json(&name, &df))?,
+            (true, _) => writeln!(out, "{}", dump::cst_json(name, &df.tree))?,
+            (false, ParseFormat::Json) => writeln!(out, "{}", dump::model_json(name, &df))?,
             (false, ParseFormat::Buildkit) => writeln!(out, "{}", dump::buildkit_ast(&df))?,
         }
-    }
-    Ok(ExitCode::from(worst))
+        Ok(status)
+    })
 }
 
 /// The build context is the Dockerfile's directory; standard input has none.
@@ -128,42 +136,31 @@ fn print_errors(name: &str, source: &str, errors: &[dockopt::syntax::SyntaxError
 
 fn fix_command(files: &[PathBuf], diff: bool, unsafe_fixes: bool) -> Result<ExitCode> {
     let rules = transforms::all();
-    let mut status = 0u8;
-    for path in files {
-        let (name, source) = match read_input(path) {
-            Ok(input) => input,
-            Err(d) => {
-                eprintln!("{d}");
-                status = 2;
-                continue;
-            }
-        };
+    for_each_input(files, |path, name, source| {
         let outcome = match fix::fix(&source, context_path(path), &rules, unsafe_fixes) {
             Ok(outcome) => outcome,
             Err(errors) => {
-                print_errors(&name, &source, &errors);
-                status = 2;
-                continue;
+                print_errors(name, &source, &errors);
+                return Ok(2);
             }
         };
         if name == "-" && !diff {
             std::io::stdout().write_all(outcome.text.as_bytes())?;
-            continue;
+            return Ok(0);
         }
         if outcome.text == source {
-            continue;
+            return Ok(0);
         }
-        let count: usize = outcome.applied.values().sum();
         if diff {
             let text_diff = similar::TextDiff::from_lines(&source, &outcome.text);
-            write!(std::io::stdout().lock(), "{}", text_diff.unified_diff().context_radius(3).header(&name, &name))?;
-            status = status.max(1);
-        } else {
-            write_atomically(path, &outcome.text).with_context(|| format!("{name}: cannot write the fixed file"))?;
-            eprintln!("{name}: applied {count} fix{}", if count == 1 { "" } else { "es" });
+            write!(std::io::stdout().lock(), "{}", text_diff.unified_diff().context_radius(3).header(name, name))?;
+            return Ok(1);
         }
-    }
-    Ok(ExitCode::from(status))
+        write_atomically(path, &outcome.text).with_context(|| format!("{name}: cannot write the fixed file"))?;
+        let count: usize = outcome.applied.values().sum();
+        eprintln!("{name}: applied {count} fix{}", if count == 1 { "" } else { "es" });
+        Ok(0)
+    })
 }
 
 /// Writes through a temporary file in the same directory and a rename, keeping the file's permissions, so a
@@ -180,42 +177,28 @@ fn write_atomically(path: &Path, text: &str) -> Result<()> {
 
 fn check_command(files: &[PathBuf]) -> Result<ExitCode> {
     let rules: Vec<&dyn Rule> = transforms::all();
-    let mut status = 0u8;
-    for path in files {
-        let (name, source) = match read_input(path) {
-            Ok(input) => input,
-            Err(d) => {
-                eprintln!("{d}");
-                status = 2;
-                continue;
-            }
-        };
+    for_each_input(files, |path, name, source| {
         let df = Dockerfile::parse(&source);
         if !df.errors.is_empty() || !df.build_errors.is_empty() {
-            print_errors(&name, &source, &df.errors);
-            print_errors(&name, &source, &df.build_errors);
-            status = 2;
-            continue;
+            print_errors(name, &source, &df.errors);
+            print_errors(name, &source, &df.build_errors);
+            return Ok(2);
         }
         let ctx = Context::new(&df, context_path(path));
         let lines = LineIndex::new(&source);
-        for finding in fix::check(&ctx, &rules) {
+        let findings = fix::check(&ctx, &rules);
+        let mut out = std::io::stdout().lock();
+        for finding in &findings {
             let (line, col) = lines.line_col(&source, finding.range.start);
             let marker = match finding.fix.as_ref().map(|f| f.applicability) {
                 Some(Applicability::Safe) => " [fix]",
                 Some(Applicability::Unsafe) => " [unsafe fix]",
                 _ => "",
             };
-            writeln!(
-                std::io::stdout().lock(),
-                "{name}:{line}:{col}: {} {}{marker}",
-                finding.rule.code,
-                finding.message
-            )?;
-            status = status.max(1);
+            writeln!(out, "{name}:{line}:{col}: {} {}{marker}", finding.rule.code, finding.message)?;
         }
-    }
-    Ok(ExitCode::from(status))
+        Ok(u8::from(!findings.is_empty()))
+    })
 }
 
 fn main() -> ExitCode {

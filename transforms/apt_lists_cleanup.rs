@@ -1,5 +1,6 @@
+use super::cleanup_finding;
 use crate::context::Context;
-use crate::fix::{Applicability, Finding, Fix, Rule, RuleInfo, Safety};
+use crate::fix::{Finding, Rule, RuleInfo, Safety};
 use crate::model::Kind;
 
 pub struct AptListsCleanup;
@@ -93,19 +94,11 @@ impl Rule for AptListsCleanup {
             }
             let sudo = if update.words.first().is_some_and(|w| w.is("sudo")) { "sudo " } else { "" };
             let statement = ctx.statement(i);
-            let fix = ctx
-                .append_command(i, &format!("{sudo}rm -rf /var/lib/apt/lists/*"))
-                .map(|edit| Fix { applicability: Applicability::Safe, edits: vec![edit] });
-            findings.push(Finding {
-                rule: &INFO,
-                range: statement.range,
-                message: format!(
-                    "apt lists downloaded on line {} stay in this layer; remove /var/lib/apt/lists/* in the same RUN",
-                    statement.start_line
-                ),
-                fix,
-                instructions: vec![statement.index],
-            });
+            let message = format!(
+                "apt lists downloaded on line {} stay in this layer; remove /var/lib/apt/lists/* in the same RUN",
+                statement.start_line
+            );
+            findings.push(cleanup_finding(ctx, i, &INFO, message, &format!("{sudo}rm -rf /var/lib/apt/lists/*")));
         }
     }
 }

@@ -1,5 +1,6 @@
+use super::{cleanup_finding, last_matching};
 use crate::context::Context;
-use crate::fix::{Applicability, Finding, Fix, Rule, RuleInfo, Safety};
+use crate::fix::{Finding, Rule, RuleInfo, Safety};
 
 pub struct CondaClean;
 
@@ -25,13 +26,10 @@ impl Rule for CondaClean {
         for (i, script) in ctx.runs() {
             let invocations = ctx.invocations(i);
             let is_conda = |p: &str| matches!(p, "conda" | "mamba" | "micromamba");
-            let last_install = invocations
-                .iter()
-                .filter(|(_, inv)| {
-                    is_conda(&inv.program) && matches!(inv.subcommand(), Some("install" | "create" | "update"))
-                })
-                .max_by_key(|(c, _)| c.range.start);
-            let Some((last, installer)) = last_install else { continue };
+            let installs = |inv: &crate::shell::Invocation| {
+                is_conda(&inv.program) && matches!(inv.subcommand(), Some("install" | "create" | "update"))
+            };
+            let Some((last, installer)) = last_matching(&invocations, installs) else { continue };
             let (last_install, program) = (last.range.start, installer.program.clone());
             let cleaned = invocations.iter().any(|(c, inv)| {
                 c.range.start > last_install && is_conda(&inv.program) && inv.subcommand() == Some("clean")
@@ -39,17 +37,9 @@ impl Rule for CondaClean {
             if cleaned || script.opaque || ctx.mount_covers(i, "/opt/conda/pkgs") {
                 continue;
             }
-            let statement = ctx.statement(i);
             let cleanup = format!("{program} clean -afy");
-            let fix =
-                ctx.append_command(i, &cleanup).map(|e| Fix { applicability: Applicability::Safe, edits: vec![e] });
-            findings.push(Finding {
-                rule: &INFO,
-                range: statement.range,
-                message: format!("{program} leaves its package cache in the layer; run `{cleanup}` in the same RUN"),
-                fix,
-                instructions: vec![statement.index],
-            });
+            let message = format!("{program} leaves its package cache in the layer; run `{cleanup}` in the same RUN");
+            findings.push(cleanup_finding(ctx, i, &INFO, message, &cleanup));
         }
     }
 }

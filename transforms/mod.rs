@@ -2,7 +2,9 @@
 //!
 //! Codes: DO1xx shape layers, DO2xx keep package caches out of layers, DO3xx report what dockopt cannot fix.
 
-use crate::fix::Rule;
+use crate::context::Context;
+use crate::fix::{Applicability, Finding, Fix, Rule, RuleInfo};
+use crate::shell::{Command, Invocation};
 
 mod apk_no_cache;
 mod apt_lists_cleanup;
@@ -39,4 +41,24 @@ pub fn all() -> Vec<&'static dyn Rule> {
     ];
     rules.sort_by_key(|r| r.info().code);
     rules
+}
+
+/// The start of the last command of a RUN that `matches`, with its invocation.
+fn last_matching<'a>(
+    invocations: &'a [(&Command, Invocation<'_>)],
+    matches: impl Fn(&Invocation) -> bool,
+) -> Option<&'a (&'a Command, Invocation<'a>)> {
+    invocations.iter().filter(|(_, inv)| matches(inv)).max_by_key(|(c, _)| c.range.start)
+}
+
+/// A finding on RUN `i` whose safe fix appends `cleanup` to it; without a fix when the RUN cannot take one.
+fn cleanup_finding(ctx: &Context, i: usize, rule: &'static RuleInfo, message: String, cleanup: &str) -> Finding {
+    let statement = ctx.statement(i);
+    Finding {
+        rule,
+        range: statement.range,
+        message,
+        fix: ctx.append_command(i, cleanup).map(|edit| Fix { applicability: Applicability::Safe, edits: vec![edit] }),
+        instructions: vec![statement.index],
+    }
 }

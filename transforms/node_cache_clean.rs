@@ -1,5 +1,6 @@
+use super::{cleanup_finding, last_matching};
 use crate::context::Context;
-use crate::fix::{Applicability, Finding, Fix, Rule, RuleInfo, Safety};
+use crate::fix::{Finding, Rule, RuleInfo, Safety};
 
 pub struct NodeCacheClean;
 
@@ -32,12 +33,12 @@ impl Rule for NodeCacheClean {
         for (i, script) in ctx.runs() {
             let invocations = ctx.invocations(i);
             for (tool, installs, cache, cleanup) in TOOLS {
-                let last_install = invocations
-                    .iter()
-                    .filter(|(_, inv)| inv.program == *tool && installs.contains(&inv.subcommand()))
-                    .map(|(c, _)| c.range.start)
-                    .max();
-                let Some(last_install) = last_install else { continue };
+                let Some((last, _)) =
+                    last_matching(&invocations, |inv| inv.program == *tool && installs.contains(&inv.subcommand()))
+                else {
+                    continue;
+                };
+                let last_install = last.range.start;
                 let cleaned = invocations.iter().any(|(c, inv)| {
                     c.range.start > last_install
                         && inv.program == *tool
@@ -49,16 +50,13 @@ impl Rule for NodeCacheClean {
                 if cleaned || mounted || script.opaque {
                     continue;
                 }
-                let statement = ctx.statement(i);
-                let fix =
-                    ctx.append_command(i, cleanup).map(|e| Fix { applicability: Applicability::Safe, edits: vec![e] });
-                findings.push(Finding {
-                    rule: &INFO,
-                    range: statement.range,
-                    message: format!("{tool} leaves its package cache in the layer; run `{cleanup}` in the same RUN"),
-                    fix,
-                    instructions: vec![statement.index],
-                });
+                findings.push(cleanup_finding(
+                    ctx,
+                    i,
+                    &INFO,
+                    format!("{tool} leaves its package cache in the layer; run `{cleanup}` in the same RUN"),
+                    cleanup,
+                ));
             }
         }
     }

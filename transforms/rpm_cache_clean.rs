@@ -1,5 +1,7 @@
+use super::{cleanup_finding, last_matching};
 use crate::context::Context;
-use crate::fix::{Applicability, Finding, Fix, Rule, RuleInfo, Safety};
+use crate::fix::{Finding, Rule, RuleInfo, Safety};
+use crate::shell::Invocation;
 
 pub struct RpmCacheClean;
 
@@ -44,12 +46,10 @@ impl Rule for RpmCacheClean {
         for (i, script) in ctx.runs() {
             let invocations = ctx.invocations(i);
             for (manager, fills, clean, cleanup) in MANAGERS {
-                let last_fill = invocations
-                    .iter()
-                    .filter(|(_, inv)| inv.program == *manager && inv.subcommand().is_some_and(|s| fills.contains(&s)))
-                    .map(|(c, _)| c.range.start)
-                    .max();
-                let Some(last_fill) = last_fill else { continue };
+                let fills =
+                    |inv: &Invocation| inv.program == *manager && inv.subcommand().is_some_and(|s| fills.contains(&s));
+                let Some((last, _)) = last_matching(&invocations, fills) else { continue };
+                let last_fill = last.range.start;
                 let cleaned = invocations.iter().any(|(c, inv)| {
                     c.range.start > last_fill
                         && ((inv.program == *manager
@@ -66,16 +66,13 @@ impl Rule for RpmCacheClean {
                 if cleaned || script.opaque || ctx.mount_covers(i, &cache) {
                     continue;
                 }
-                let statement = ctx.statement(i);
-                let fix =
-                    ctx.append_command(i, cleanup).map(|e| Fix { applicability: Applicability::Safe, edits: vec![e] });
-                findings.push(Finding {
-                    rule: &INFO,
-                    range: statement.range,
-                    message: format!("{manager} leaves its cache in {cache}; clean it in the same RUN"),
-                    fix,
-                    instructions: vec![statement.index],
-                });
+                findings.push(cleanup_finding(
+                    ctx,
+                    i,
+                    &INFO,
+                    format!("{manager} leaves its cache in {cache}; clean it in the same RUN"),
+                    cleanup,
+                ));
             }
         }
     }
