@@ -307,3 +307,30 @@ fn comment_suppresses(comment: &str, rule: &RuleInfo) -> bool {
     }
     false
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shell_words_map_back_across_continuations_and_comment_lines() {
+        let source = "FROM debian:12\nRUN apt-get \\\n  # a comment line inside the continuation\n    install -y \\\n\tcurl && echo \"a b\"\n";
+        let df = Dockerfile::parse(source);
+        let ctx = Context::new(&df, None);
+        let script = ctx.script(1).unwrap();
+        let words: Vec<&str> = script
+            .commands
+            .iter()
+            .flat_map(|c| &c.words)
+            .map(|w| &source[ctx.source_range(1, w.range.clone()).as_range()])
+            .collect();
+        assert_eq!(words, ["apt-get", "install", "-y", "curl", "echo", "\"a b\""]);
+    }
+
+    #[test]
+    fn windows_and_powershell_stages_get_no_shell_view() {
+        let df = Dockerfile::parse("FROM mcr.microsoft.com/windows/nanoserver:ltsc2022\nRUN dir\nFROM alpine:3\nSHELL [\"pwsh\", \"-c\"]\nRUN ls\nFROM alpine:3\nSHELL [\"/bin/bash\", \"-c\"]\nRUN ls\n");
+        let ctx = Context::new(&df, None);
+        assert!(ctx.script(1).is_none() && ctx.script(4).is_none() && ctx.script(7).is_some());
+    }
+}
