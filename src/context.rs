@@ -5,9 +5,11 @@
 //! Statements are addressed by their position in [`Dockerfile::statements`]; rules only run on files BuildKit
 //! accepts, where that position is also the instruction's index in the syntax tree.
 
+use crate::config::RuleOptions;
 use crate::fix::{Edit, RuleInfo};
 use crate::model::{Dockerfile, Kind, Stage, Statement};
 use crate::shell::{Command, Invocation, Script};
+use crate::suppression::{line_comment_silences, FileSuppressions};
 use crate::syntax::{NodeKind, TokenKind};
 use crate::text::TextRange;
 use std::path::Path;
@@ -16,16 +18,25 @@ pub struct Context<'a, 'src> {
     pub df: &'a Dockerfile<'src>,
     /// The Dockerfile's path, when it came from a file: its directory is the build context.
     pub path: Option<&'a Path>,
+    /// Per-rule options from the configuration.
+    pub options: &'a RuleOptions,
     scripts: Vec<Option<Script>>,
     /// For each statement, the index of its node in the syntax tree.
     nodes: Vec<usize>,
+    suppressions: FileSuppressions,
 }
+
+static DEFAULT_OPTIONS: RuleOptions = RuleOptions::DEFAULT;
 
 /// Shells whose syntax dockopt reads. A stage whose SHELL is anything else gets no shell-level fixes.
 const POSIX_SHELLS: &[&str] = &["sh", "bash", "dash", "ash", "zsh", "ksh", "mksh", "busybox"];
 
 impl<'a, 'src> Context<'a, 'src> {
     pub fn new(df: &'a Dockerfile<'src>, path: Option<&'a Path>) -> Self {
+        Self::with_options(df, path, &DEFAULT_OPTIONS)
+    }
+
+    pub fn with_options(df: &'a Dockerfile<'src>, path: Option<&'a Path>, options: &'a RuleOptions) -> Self {
         let mut nodes = vec![usize::MAX; df.tree.instructions.len()];
         for (n, node) in df.tree.nodes.iter().enumerate() {
             if let NodeKind::Instruction(i) = node.kind {
@@ -33,7 +44,8 @@ impl<'a, 'src> Context<'a, 'src> {
             }
         }
         let nodes = df.statements.iter().map(|s| nodes[s.index]).collect();
-        let mut ctx = Context { df, path, scripts: Vec::new(), nodes };
+        let suppressions = FileSuppressions::new(df);
+        let mut ctx = Context { df, path, options, scripts: Vec::new(), nodes, suppressions };
         ctx.scripts = (0..df.statements.len())
             .map(|i| {
                 let s = &df.statements[i];
@@ -188,10 +200,12 @@ impl<'a, 'src> Context<'a, 'src> {
         })
     }
 
-    /// A comment on the lines directly above statement `i` silences `rule` there:
-    /// `# dockopt: ignore`, `# dockopt: ignore=CODE,name`, or `# hadolint ignore=DLxxxx` for a hadolint rule
-    /// that means the same thing.
+    /// A comment silences `rule` at statement `i`: on the lines directly above it, or for the whole file. See
+    /// [`crate::suppression`] for the forms.
     pub fn is_suppressed(&self, i: usize, rule: &RuleInfo) -> bool {
+        if self.suppressions.silences(rule) {
+            return true;
+        }
         let Some(&node) = self.nodes.get(i) else { return false };
         let tree = &self.df.tree;
         tree.nodes[..node]
@@ -199,7 +213,7 @@ impl<'a, 'src> Context<'a, 'src> {
             .rev()
             .take_while(|n| n.kind == NodeKind::Comment)
             .flat_map(|n| tree.node_tokens(n).iter().filter(|t| t.kind == TokenKind::Comment))
-            .any(|t| comment_suppresses(tree.text(t.range), rule))
+            .any(|t| line_comment_silences(tree.text(t.range), rule))
     }
 
     /// The newline the file uses.
@@ -281,31 +295,6 @@ impl<'a, 'src> Context<'a, 'src> {
 pub fn is_root_user(user: &str) -> bool {
     let name = user.split(':').next().unwrap_or(user);
     name == "root" || name == "0"
-}
-
-fn comment_suppresses(comment: &str, rule: &RuleInfo) -> bool {
-    let body = comment.trim_start_matches('#').trim();
-    let listed = |list: &str| {
-        list.split([',', ' '])
-            .map(str::trim)
-            .any(|c| c.eq_ignore_ascii_case(rule.code) || c == rule.name || rule.hadolint.contains(&c))
-    };
-    if let Some(rest) = body.strip_prefix("dockopt:") {
-        let rest = rest.trim();
-        return match rest.strip_prefix("ignore") {
-            Some("") => true,
-            Some(codes) => {
-                codes.trim_start().strip_prefix('=').is_some_and(|c| listed(c.split('#').next().unwrap_or(c)))
-            }
-            None => false,
-        };
-    }
-    if let Some(rest) = body.strip_prefix("hadolint") {
-        if let Some(codes) = rest.trim().strip_prefix("ignore=") {
-            return listed(codes);
-        }
-    }
-    false
 }
 
 #[cfg(test)]

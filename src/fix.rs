@@ -4,6 +4,7 @@
 //! [`Applicability`]. [`fix`] applies every applicable fix whose edits do not overlap another's, re-reads the
 //! file, and repeats until nothing changes, so `fix(fix(x)) == fix(x)`. Bytes no edit touches never change.
 
+use crate::config::RuleOptions;
 use crate::context::Context;
 use crate::model::Dockerfile;
 use crate::syntax::SyntaxError;
@@ -146,6 +147,17 @@ pub fn fix(
     rules: &[&dyn Rule],
     unsafe_fixes: bool,
 ) -> Result<FixOutcome, Vec<SyntaxError>> {
+    fix_with_options(source, path, rules, unsafe_fixes, &RuleOptions::DEFAULT)
+}
+
+/// [`fix`] with the rules' options from a configuration.
+pub fn fix_with_options(
+    source: &str,
+    path: Option<&Path>,
+    rules: &[&dyn Rule],
+    unsafe_fixes: bool,
+    options: &RuleOptions,
+) -> Result<FixOutcome, Vec<SyntaxError>> {
     let mut text = source.to_string();
     let mut applied: BTreeMap<&'static str, usize> = BTreeMap::new();
     // Fixes that produced a file BuildKit would reject: a bug in a rule, kept from applying again.
@@ -158,7 +170,7 @@ pub fn fix(
             errors.extend(df.build_errors.iter().cloned());
             return Err(errors);
         }
-        let ctx = Context::new(&df, path);
+        let ctx = Context::with_options(&df, path, options);
         let findings = check(&ctx, rules);
         if round == MAX_ROUNDS {
             return Ok(FixOutcome { text, applied, remaining: findings });

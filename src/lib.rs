@@ -12,5 +12,10 @@ pub mod shell;
 pub mod syntax;
 pub mod text;
 
+pub mod cli;
+pub mod config;
+pub mod discover;
+pub mod report;
+pub mod suppression;
 #[path = "../transforms/mod.rs"]
 pub mod transforms;

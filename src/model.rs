@@ -220,6 +220,11 @@ impl<'src> Dockerfile<'src> {
         self.tree.source()
     }
 
+    /// Instructions that add a layer to the image: RUN, COPY and ADD.
+    pub fn layer_count(&self) -> usize {
+        self.statements.iter().filter(|s| matches!(s.instruction.kind, Kind::Run | Kind::Copy | Kind::Add)).count()
+    }
+
     /// The stage a statement belongs to; `None` for the ARGs before the first FROM.
     pub fn stage_of(&self, statement: usize) -> Option<&Stage> {
         self.stages.iter().find(|s| s.statements.contains(&statement))

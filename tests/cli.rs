@@ -1,11 +1,20 @@
 //! The `dockopt` binary as users run it.
 
+mod common;
+
 use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 fn dockopt(args: &[&str], stdin: &[u8]) -> Output {
+    dockopt_in(Path::new("."), args, stdin)
+}
+
+fn dockopt_in(dir: &Path, args: &[&str], stdin: &[u8]) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_dockopt"))
         .args(args)
+        .current_dir(dir)
+        .env_remove("NO_COLOR")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -78,90 +87,244 @@ fn parse_buildkit_format_matches_buildkit_dump() {
     );
 }
 
-fn temp_dir(name: &str) -> std::path::PathBuf {
+/// A fresh copy of the monorepo fixture, plus a git-ignored Dockerfile (which git would not have committed).
+fn monorepo(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("dockopt-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    copy_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/monorepo"), &dir);
+    std::fs::create_dir_all(dir.join("ignored")).unwrap();
+    std::fs::write(dir.join("ignored/Dockerfile"), "FROM alpine:3.20\nRUN apk add curl\n").unwrap();
     dir
 }
 
-const SPLIT: &str = "FROM debian:12\nRUN apt-get update\nRUN apt-get install -y curl\n";
-const MERGED: &str =
-    "FROM debian:12\nRUN apt-get update \\\n && apt-get install -y curl \\\n && rm -rf /var/lib/apt/lists/*\n";
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
 
-#[test]
-fn fix_rewrites_in_place_and_keeps_permissions() {
-    use std::os::unix::fs::PermissionsExt;
-    let dir = temp_dir("fix");
-    let file = dir.join("Dockerfile");
-    std::fs::write(&file, SPLIT).unwrap();
-    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o640)).unwrap();
-    let out = dockopt(&["fix", file.to_str().unwrap()], b"");
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(std::fs::read_to_string(&file).unwrap(), MERGED);
-    assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o640);
-    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1, "no temporary file is left behind");
-    std::fs::remove_dir_all(dir).unwrap();
+/// Exit status, standard output and standard error, for a snapshot.
+fn shown(out: &Output) -> String {
+    format!(
+        "exit: {:?}\n--- stdout\n{}--- stderr\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn snapshot(name: &str, value: String) {
+    common::snapshot_settings().bind(|| insta::assert_snapshot!(name, value));
 }
 
 #[test]
-fn fix_leaves_a_clean_file_untouched() {
-    let dir = temp_dir("clean");
-    let file = dir.join("Dockerfile");
-    std::fs::write(&file, MERGED).unwrap();
-    let before = std::fs::metadata(&file).unwrap().modified().unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(20));
-    let out = dockopt(&["fix", file.to_str().unwrap()], b"");
-    assert_eq!(out.status.code(), Some(0));
-    assert_eq!(std::fs::metadata(&file).unwrap().modified().unwrap(), before, "an unchanged file is not rewritten");
-    std::fs::remove_dir_all(dir).unwrap();
+fn check_text_walks_the_monorepo() {
+    let dir = monorepo("check-text");
+    snapshot("cli_check_text", shown(&dockopt_in(&dir, &["check"], b"")));
 }
 
 #[test]
-fn fix_diff_prints_and_writes_nothing() {
-    let dir = temp_dir("diff");
-    let file = dir.join("Dockerfile");
-    std::fs::write(&file, SPLIT).unwrap();
-    let out = dockopt(&["fix", "--diff", file.to_str().unwrap()], b"");
-    assert_eq!(out.status.code(), Some(1));
-    let diff = String::from_utf8(out.stdout).unwrap();
-    assert!(
-        diff.contains("\n-RUN apt-get install -y curl\n") && diff.contains("\n+ && apt-get install -y curl \\\n"),
-        "{diff}"
+fn check_json() {
+    let dir = monorepo("check-json");
+    snapshot("cli_check_json", shown(&dockopt_in(&dir, &["check", "--format", "json"], b"")));
+}
+
+#[test]
+fn check_github() {
+    let dir = monorepo("check-github");
+    snapshot("cli_check_github", shown(&dockopt_in(&dir, &["check", "--format", "github"], b"")));
+}
+
+#[test]
+fn check_statistics() {
+    let dir = monorepo("check-statistics");
+    snapshot("cli_check_statistics", shown(&dockopt_in(&dir, &["check", "--statistics"], b"")));
+}
+
+#[test]
+fn check_sarif_validates_against_the_sarif_schema() {
+    let dir = monorepo("check-sarif");
+    let out = dockopt_in(&dir, &["check", "--format", "sarif"], b"");
+    let sarif: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let schema: serde_json::Value = serde_json::from_str(include_str!("sarif-schema-2.1.0.json")).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let errors: Vec<String> = validator.iter_errors(&sarif).map(|e| format!("{} at {}", e, e.instance_path)).collect();
+    assert!(errors.is_empty(), "SARIF does not validate: {errors:#?}");
+    assert!(sarif["runs"][0]["results"].as_array().unwrap().iter().any(|r| r.get("fixes").is_some()));
+    // The rules' full documentation makes the snapshot long; the results are what matter here.
+    let results = serde_json::to_string_pretty(&sarif["runs"][0]["results"]).unwrap();
+    snapshot("cli_check_sarif_results", results);
+}
+
+#[test]
+fn hidden_and_ignored_files_are_skipped_unless_asked() {
+    let dir = monorepo("discovery");
+    let listed = |args: &[&str]| -> Vec<String> {
+        let out = dockopt_in(&dir, args, b"");
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        json["files"].as_array().unwrap().iter().map(|f| f["path"].as_str().unwrap().to_string()).collect()
+    };
+    assert_eq!(
+        listed(&["check", "--format", "json"]),
+        [
+            "./legacy/Dockerfile.old",
+            "./services/api/Dockerfile",
+            "./services/web/web.Dockerfile",
+            "./tools/Containerfile"
+        ]
     );
-    assert_eq!(std::fs::read_to_string(&file).unwrap(), SPLIT);
-    std::fs::remove_dir_all(dir).unwrap();
+    assert!(listed(&["check", "--format", "json", "--hidden"]).contains(&"./.hidden/Dockerfile".to_string()));
+    assert_eq!(
+        listed(&["check", "--format", "json", "--exclude", "services/**", "--exclude", "legacy"]),
+        ["./tools/Containerfile"]
+    );
+    // Named explicitly, a file is checked even when ignored, hidden or excluded.
+    assert_eq!(
+        listed(&["check", "--format", "json", "--exclude", "ignored/**", "ignored/Dockerfile", ".hidden/Dockerfile"]),
+        [".hidden/Dockerfile", "ignored/Dockerfile"]
+    );
+}
+
+#[test]
+fn exit_codes() {
+    let dir = monorepo("exit-codes");
+    let code = |args: &[&str], stdin: &[u8]| dockopt_in(&dir, args, stdin).status.code();
+    assert_eq!(code(&["check", "tools/Containerfile"], b""), Some(0), "nothing found");
+    assert_eq!(code(&["check", "services/api/Dockerfile"], b""), Some(1), "findings");
+    assert_eq!(code(&["check", "--exit-zero", "services/api/Dockerfile"], b""), Some(0));
+    assert_eq!(code(&["check", "-"], b"FROM a:1\nENV x\n"), Some(2), "parse error");
+    assert_eq!(code(&["check", "--exit-zero", "-"], b"FROM a:1\nENV x\n"), Some(2), "errors are not findings");
+    assert_eq!(code(&["check", "--frobnicate"], b""), Some(2), "usage error");
+    assert_eq!(code(&["check", "--select", "DO999"], b""), Some(2), "a selector that names no rule");
+    assert_eq!(code(&["check", "missing/Dockerfile"], b""), Some(2), "unreadable");
+    assert_eq!(code(&["fix", "--diff", "services/api/Dockerfile"], b""), Some(1), "would change");
+    assert_eq!(code(&["fix", "--diff", "tools/Containerfile"], b""), Some(0), "nothing to change");
+    assert_eq!(code(&["fix", "services/api/Dockerfile"], b""), Some(0), "everything fixed");
+    assert_eq!(code(&["fix", "legacy/Dockerfile.old"], b""), Some(0));
+    assert_eq!(
+        code(&["fix", "-"], b"FROM python:3.12\nRUN pip install flask\nUSER root\n"),
+        Some(1),
+        "root user remains"
+    );
+}
+
+#[test]
+fn fix_diff_writes_nothing_and_prints_in_path_order() {
+    let dir = monorepo("diff");
+    let before = std::fs::read_to_string(dir.join("services/api/Dockerfile")).unwrap();
+    let out = dockopt_in(&dir, &["fix", "--diff"], b"");
+    assert_eq!(std::fs::read_to_string(dir.join("services/api/Dockerfile")).unwrap(), before);
+    snapshot("cli_fix_diff", shown(&out));
+}
+
+#[test]
+fn fix_rewrites_in_place_keeps_permissions_and_leaves_clean_files() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = monorepo("fix");
+    let api = dir.join("services/api/Dockerfile");
+    std::fs::set_permissions(&api, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let clean = dir.join("tools/Containerfile");
+    let clean_mtime = std::fs::metadata(&clean).unwrap().modified().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let out = dockopt_in(&dir, &["fix"], b"");
+    snapshot("cli_fix", shown(&out));
+    assert_eq!(
+        std::fs::read_to_string(&api).unwrap(),
+        "FROM debian:12.6\nRUN apt-get update \\\n && apt-get install -y --no-install-recommends curl \\\n && rm -rf /var/lib/apt/lists/*\nUSER nobody\n"
+    );
+    assert_eq!(std::fs::metadata(&api).unwrap().permissions().mode() & 0o777, 0o640);
+    assert_eq!(std::fs::metadata(&clean).unwrap().modified().unwrap(), clean_mtime, "a clean file is not rewritten");
+    let leftovers: Vec<_> =
+        std::fs::read_dir(dir.join("services/api")).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(leftovers.len(), 2, "no temporary file is left behind: {leftovers:?}");
 }
 
 #[test]
 fn fix_reads_stdin_and_writes_stdout() {
-    let out = dockopt(&["fix", "-"], SPLIT.as_bytes());
-    assert_eq!(out.status.code(), Some(0));
-    assert_eq!(String::from_utf8(out.stdout).unwrap(), MERGED);
-}
-
-#[test]
-fn fix_refuses_what_buildkit_rejects() {
-    let out = dockopt(&["fix", "-"], b"FROM a\nRUNN x\n");
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8(out.stderr)
-        .unwrap()
-        .starts_with("-:2:1: error: unknown instruction: RUNN\n  help: did you mean `RUN`?"));
-    assert!(out.stdout.is_empty());
-}
-
-#[test]
-fn check_lists_findings_with_their_fixes() {
-    let out = dockopt(&["check", "-"], SPLIT.as_bytes());
-    assert_eq!(out.status.code(), Some(1));
-    let text = String::from_utf8(out.stdout).unwrap();
-    assert!(
-        text.contains(
-            "-:3:1: DO101 2 consecutive RUN instructions (lines 2-3) make 2 layers; merge them into one [fix]\n"
-        ),
-        "{text}"
+    let out = dockopt(&["fix", "-"], b"FROM debian:12.6\nRUN apt-get update\nRUN apt-get install -y curl\nUSER app\n");
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "FROM debian:12.6\nRUN apt-get update \\\n && apt-get install -y curl \\\n && rm -rf /var/lib/apt/lists/*\nUSER app\n"
     );
-    assert!(text.contains(
-        "DO202 `apt-get install` without `--no-install-recommends` installs recommended packages too [unsafe fix]"
-    ));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("DO202"), "remaining findings go to standard error: {stderr}");
+}
+
+#[test]
+fn read_only_files_and_bad_files_do_not_stop_the_others() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = monorepo("read-only");
+    let api = dir.join("services/api/Dockerfile");
+    std::fs::set_permissions(&api, std::fs::Permissions::from_mode(0o444)).unwrap();
+    std::fs::write(dir.join("tools/bad.Dockerfile"), b"FROM alpine:3.20\nRUN echo \xff\n").unwrap();
+    let out = dockopt_in(&dir, &["fix"], b"");
+    snapshot("cli_fix_read_only_and_non_utf8", shown(&out));
+    assert!(std::fs::read_to_string(dir.join("services/web/web.Dockerfile"))
+        .unwrap()
+        .contains("npm cache clean --force"));
+    assert!(!std::fs::read_to_string(&api).unwrap().contains("&&"), "the read-only file is left alone");
+}
+
+#[test]
+fn configuration_discovery_and_precedence() {
+    let dir = monorepo("config");
+    let codes = |args: &[&str]| -> Vec<String> {
+        let out = dockopt_in(&dir, args, b"");
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        let mut codes: Vec<String> = json["files"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|f| f["findings"].as_array().unwrap().iter().map(|x| x["code"].as_str().unwrap().to_string()))
+            .collect();
+        codes.sort();
+        codes.dedup();
+        codes
+    };
+    // The root config ignores DO304; services/web/.dockopt.toml selects only DO2xx there.
+    assert_eq!(codes(&["check", "--format", "json", "legacy/Dockerfile.old"]), ["DO205"]);
+    assert_eq!(codes(&["check", "--format", "json", "services/web/web.Dockerfile"]), ["DO206"]);
+    // The command line wins over the file.
+    assert_eq!(codes(&["check", "--format", "json", "--select", "DO304", "legacy/Dockerfile.old"]), ["DO304"]);
+    assert!(codes(&["check", "--format", "json", "--ignore", "pip-no-cache-dir", "legacy/Dockerfile.old"]).is_empty());
+    // pyproject.toml's [tool.dockopt], nearer than the root config.
+    std::fs::write(
+        dir.join("legacy/pyproject.toml"),
+        "[project]\nname = \"x\"\n[tool.dockopt]\nselect = [\"DO304\"]\n",
+    )
+    .unwrap();
+    assert_eq!(codes(&["check", "--format", "json", "legacy/Dockerfile.old"]), ["DO304"]);
+    // --config replaces discovery.
+    std::fs::write(dir.join("only-pip.toml"), "select = [\"DO205\"]\n").unwrap();
+    assert_eq!(codes(&["check", "--format", "json", "--config", "only-pip.toml", "legacy/Dockerfile.old"]), ["DO205"]);
+    // An unknown key is an error that names it.
+    std::fs::write(dir.join("dockopt.toml"), "ignore = []\nselct = [\"DO1\"]\n").unwrap();
+    let out = dockopt_in(&dir, &["check", "tools/Containerfile"], b"");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("dockopt.toml:2:1: error: unknown field `selct`"), "{stderr}");
+}
+
+#[test]
+fn ignore_comment_forms() {
+    let file = "# check=skip=DO302\nFROM debian\n# dockopt: global ignore=DO304  # we need the full image\nRUN apt-get update\n# dockopt: ignore=DO101 keep apart\nRUN apt-get install -y curl\n# hadolint ignore=DL3059\nRUN echo a\n# dockopt: ignore\nRUN echo b\nRUN echo c\nUSER root\n";
+    let out = dockopt(&["check", "-"], file.as_bytes());
+    snapshot("cli_ignore_comment_forms", shown(&out));
+}
+
+#[test]
+fn rules_and_rule() {
+    let rules = String::from_utf8(dockopt(&["rules"], b"").stdout).unwrap();
+    assert_eq!(rules.lines().count(), 14);
+    assert!(rules.starts_with("DO101  merge-runs"));
+    let rule = dockopt(&["rule", "apk-no-cache"], b"");
+    snapshot("cli_rule_apk_no_cache", shown(&rule));
+    assert_eq!(dockopt(&["rule", "DO999"], b"").status.code(), Some(2));
 }

@@ -10,7 +10,7 @@ static INFO: RuleInfo = RuleInfo {
     doc: "The default tags of python, node, ruby, perl, rust and debian carry compilers, headers and tools \
 that a running application rarely needs; their `-slim` variants are hundreds of megabytes smaller. Switching \
 can break a build that relies on those tools, so dockopt reports it for the final stage only, and leaves the \
-choice (or a multi-stage build) to you.\n\n\
+choice (or a multi-stage build) to you. The option `images` under `[rules.slim-base-image]` replaces the list of images it knows.\n\n\
 Before:\n    FROM python:3.12\n\n\
 After:\n    FROM python:3.12-slim",
     safety: Safety::ReportOnly,
@@ -33,7 +33,9 @@ impl Rule for SlimBaseImage {
         let image = image.strip_prefix("library/").unwrap_or(image);
         let (name, tag) = image.split_once(':').unwrap_or((image, "latest"));
         let lean = ["slim", "alpine", "distroless", "minimal"].iter().any(|v| tag.contains(v));
-        if !WITH_SLIM.contains(&name) || lean {
+        let configured = ctx.options.slim_base_image.as_ref().map(|o| &o.images);
+        let has_slim = configured.map_or(WITH_SLIM.contains(&name), |images| images.iter().any(|i| i == name));
+        if !has_slim || lean {
             return;
         }
         let suggestion = if tag == "latest" { format!("{name}:slim") } else { format!("{name}:{tag}-slim") };

@@ -9,7 +9,7 @@ static INFO: RuleInfo = RuleInfo {
     summary: "Base image without a tag, or tagged latest",
     doc: "`FROM image` and `FROM image:latest` build on whatever the registry serves that day, so the same \
 Dockerfile gives different images and the layer cache breaks whenever upstream moves. Pin a version tag (or a \
-digest). dockopt does not know which version you want, so it only reports.\n\n\
+digest). dockopt does not know which version you want, so it only reports. Images listed under `allow` in `[rules.unpinned-base-image]` may go untagged (an internal base image that is always rebuilt, say).\n\n\
 Before:\n    FROM python\n\n\
 After:\n    FROM python:3.12-slim",
     safety: Safety::ReportOnly,

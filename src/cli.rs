@@ -1,0 +1,539 @@
+//! The `dockopt` command line.
+
+use crate::config::{self, Overrides, Resolver, Settings};
+use crate::context::Context;
+use crate::diagnostic::{decode, Diagnostic};
+use crate::discover::{self, WalkOptions};
+use crate::dump;
+use crate::fix::{self, Safety};
+use crate::model::Dockerfile;
+use crate::report::{self, FileReport, Summary};
+use crate::text::LineIndex;
+use crate::transforms;
+use anyhow::{bail, Context as _, Result};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::io::{IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
+
+/// dockopt: make Dockerfiles build faster and smaller, safely.
+///
+/// `dockopt check` reports what could be better; `dockopt fix` applies the fixes that keep the image's files
+/// the same (package caches aside); `dockopt fix --diff` shows them without writing. Paths may be files or
+/// directories; directories are searched for Dockerfiles, honouring .gitignore.
+#[derive(Parser)]
+#[command(version, about, long_about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Report findings without changing anything.
+    ///
+    /// Exit status: 0 when nothing is found, 1 when there are findings, 2 when a file cannot be read or parsed.
+    Check {
+        #[command(flatten)]
+        files: FileArgs,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// Apply safe fixes in place; with --diff, print them as a unified diff and write nothing.
+    ///
+    /// A fix is safe when the image keeps the same files, package caches aside; --unsafe-fixes also applies
+    /// fixes that may change what the image holds. Files are written atomically, keep their permissions, and
+    /// are left untouched when nothing changes. `-` reads standard input and writes the result to standard
+    /// output.
+    ///
+    /// Exit status: 0 when everything is fixed, 1 when findings remain (or, with --diff, when something would
+    /// change), 2 when a file cannot be read, parsed or written.
+    Fix {
+        #[command(flatten)]
+        files: FileArgs,
+        #[command(flatten)]
+        output: OutputArgs,
+        /// Print a unified diff instead of writing; colour on a terminal unless NO_COLOR is set.
+        #[arg(long)]
+        diff: bool,
+        /// Also apply fixes that may change what the image holds.
+        #[arg(long, overrides_with = "no_unsafe_fixes")]
+        unsafe_fixes: bool,
+        /// Apply only safe fixes, whatever the configuration says.
+        #[arg(long, overrides_with = "unsafe_fixes")]
+        no_unsafe_fixes: bool,
+    },
+    /// List the rules.
+    Rules,
+    /// Explain one rule, by code or name, with a before/after example.
+    Rule {
+        /// A rule code such as DO101, or a name such as merge-runs.
+        rule: String,
+    },
+    /// Print what dockopt (and BuildKit) sees in each file, one JSON object per line.
+    ///
+    /// The default output is the model: each instruction's keyword, flags, arguments, heredocs and lines, with
+    /// byte ranges, plus parser directives, stages and errors. `--cst` prints the lossless concrete syntax tree
+    /// instead: every token with its kind, byte range and text.
+    Parse {
+        /// Files to read; `-` reads standard input.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Print the concrete syntax tree instead of the model.
+        #[arg(long)]
+        cst: bool,
+        /// Output format of the model.
+        #[arg(long, value_enum, default_value_t = ParseFormat::Json)]
+        format: ParseFormat,
+    },
+}
+
+#[derive(Args)]
+struct FileArgs {
+    /// Dockerfiles or directories to search (default: the current directory); `-` is standard input.
+    paths: Vec<PathBuf>,
+    /// Rules to run: codes, code prefixes (DO2) or names; replaces the configuration's `select`.
+    #[arg(long, value_delimiter = ',')]
+    select: Option<Vec<String>>,
+    /// Rules to leave out, added to the configuration's `ignore`.
+    #[arg(long, value_delimiter = ',')]
+    ignore: Vec<String>,
+    /// Use this configuration file for every Dockerfile instead of looking for one.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Leave out paths matching this glob (repeatable); paths named explicitly are always checked.
+    #[arg(long)]
+    exclude: Vec<String>,
+    /// Also search hidden files and directories.
+    #[arg(long)]
+    hidden: bool,
+    /// Follow symlinks, also out of the directories searched.
+    #[arg(long)]
+    follow_links: bool,
+}
+
+#[derive(Args)]
+struct OutputArgs {
+    /// How to print findings.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    /// Print counts per rule instead of each finding.
+    #[arg(long)]
+    statistics: bool,
+    /// Exit with 0 even when findings remain (errors still exit with 2).
+    #[arg(long)]
+    exit_zero: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Format {
+    /// Each finding with its source line and a caret.
+    Text,
+    /// One JSON document (schema in the README).
+    Json,
+    /// SARIF 2.1.0, for GitHub code scanning and other tools.
+    Sarif,
+    /// GitHub Actions workflow commands that annotate a pull request.
+    Github,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ParseFormat {
+    /// One JSON object per file.
+    Json,
+    /// BuildKit's own AST dump, as in its parser test `result` files.
+    Buildkit,
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Check { files, output } => run(&files, &output, Mode::Check),
+        Command::Fix { files, output, diff, unsafe_fixes, no_unsafe_fixes } => {
+            let unsafe_fixes = (unsafe_fixes || no_unsafe_fixes).then_some(unsafe_fixes);
+            run(&files, &output, if diff { Mode::Diff { unsafe_fixes } } else { Mode::Fix { unsafe_fixes } })
+        }
+        Command::Rules => rules_command(),
+        Command::Rule { rule } => rule_command(&rule),
+        Command::Parse { files, cst, format } => parse_command(&files, cst, format),
+    };
+    match result {
+        Ok(code) => code,
+        // A reader that stops early (`dockopt check | head`) is not an error.
+        Err(e) if e.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) => {
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("dockopt: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Check,
+    /// `None`: as the configuration says.
+    Fix {
+        unsafe_fixes: Option<bool>,
+    },
+    Diff {
+        unsafe_fixes: Option<bool>,
+    },
+}
+
+fn run(args: &FileArgs, output: &OutputArgs, mode: Mode) -> Result<ExitCode> {
+    let all = transforms::all();
+    for selectors in args.select.iter().chain(std::iter::once(&args.ignore)) {
+        if let Some(unknown) = config::unknown_selectors(selectors, &all).first() {
+            bail!("`{unknown}` names no rule; `dockopt rules` lists them");
+        }
+    }
+    let unsafe_fixes = match mode {
+        Mode::Fix { unsafe_fixes } | Mode::Diff { unsafe_fixes } => unsafe_fixes,
+        Mode::Check => None,
+    };
+    let resolver = Resolver::new(
+        all.clone(),
+        Overrides {
+            select: args.select.clone(),
+            ignore: args.ignore.clone(),
+            unsafe_fixes,
+            config: args.config.clone(),
+        },
+    );
+    let paths = if args.paths.is_empty() { vec![PathBuf::from(".")] } else { args.paths.clone() };
+    let walk = WalkOptions { hidden: args.hidden, follow_links: args.follow_links, exclude: args.exclude.clone() };
+    let found = discover::discover(&paths, &walk).map_err(anyhow::Error::msg)?;
+    let explicit: Vec<&PathBuf> = paths.iter().filter(|p| !p.is_dir()).collect();
+
+    let reports = process_in_parallel(&found.files, |path| {
+        let is_explicit = explicit.contains(&path);
+        process(path, is_explicit, &resolver, mode)
+    });
+    let mut reports: Vec<FileReport> = reports.into_iter().flatten().collect();
+    for (path, error) in found.errors {
+        reports.push(FileReport {
+            path: path.display().to_string(),
+            source: String::new(),
+            findings: Vec::new(),
+            errors: vec![Diagnostic {
+                path: path.display().to_string(),
+                line: 1,
+                column: 1,
+                message: error,
+                help: "check the path and its permissions".into(),
+            }],
+            changed: false,
+            layers: None,
+            stdout: None,
+        });
+    }
+
+    // With `fix -`, standard output carries the fixed file, so the report goes to standard error.
+    let fixed_to_stdout = matches!(mode, Mode::Fix { .. }) && paths.iter().any(|p| p == Path::new("-"));
+    let mut stdout = std::io::stdout().lock();
+    let mut stderr = std::io::stderr().lock();
+    for report in &reports {
+        for e in &report.errors {
+            writeln!(stderr, "{e}")?;
+        }
+    }
+    // Diffs and fixed standard input, in path order whatever order the files finished in.
+    let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    for text in reports.iter().filter_map(|r| r.stdout.as_deref()) {
+        let is_diff = matches!(mode, Mode::Diff { .. });
+        stdout.write_all(if is_diff && colour { colourize(text) } else { text.to_string() }.as_bytes())?;
+    }
+    let out: &mut dyn Write = if fixed_to_stdout { &mut stderr } else { &mut stdout };
+    if !matches!(mode, Mode::Diff { .. }) {
+        match (output.format, output.statistics) {
+            (Format::Text, true) => write!(out, "{}", report::statistics(&reports))?,
+            (Format::Text, false) => write!(out, "{}", report::text(&reports))?,
+            (Format::Json, _) => writeln!(out, "{}", serde_json::to_string_pretty(&report::json(&reports))?)?,
+            (Format::Sarif, _) => writeln!(out, "{}", serde_json::to_string_pretty(&report::sarif(&reports, &all))?)?,
+            (Format::Github, _) => write!(out, "{}", report::github(&reports))?,
+        }
+    }
+    drop(stdout);
+    let summary = Summary::of(&reports);
+    if output.format == Format::Text {
+        let verb = match mode {
+            Mode::Fix { .. } => "fixed",
+            Mode::Check | Mode::Diff { .. } => "would change",
+        };
+        writeln!(std::io::stderr(), "{}", summary.line(verb))?;
+    }
+    let status = if summary.errors > 0 {
+        2
+    } else {
+        let remaining = match mode {
+            Mode::Diff { .. } => summary.changed > 0,
+            Mode::Check | Mode::Fix { .. } => summary.findings > 0,
+        };
+        u8::from(remaining && !output.exit_zero)
+    };
+    Ok(ExitCode::from(status))
+}
+
+/// Runs `each` on every item on all cores and returns the results in the items' order.
+fn process_in_parallel<T: Sync, R: Send + Sync>(items: &[T], each: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let slots: Vec<OnceLock<R>> = items.iter().map(|_| OnceLock::new()).collect();
+    let next = AtomicUsize::new(0);
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(items.len().max(1));
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(item) = items.get(i) else { break };
+                let _ = slots[i].set(each(item));
+            });
+        }
+    });
+    slots.into_iter().map(|s| s.into_inner().expect("every slot is filled")).collect()
+}
+
+fn error_report(path: &str, source: String, errors: Vec<Diagnostic>) -> Option<FileReport> {
+    Some(FileReport {
+        path: path.to_string(),
+        source,
+        findings: Vec::new(),
+        errors,
+        changed: false,
+        layers: None,
+        stdout: None,
+    })
+}
+
+fn read_input(path: &Path) -> Result<(String, String), Diagnostic> {
+    let name = path.display().to_string();
+    let bytes = if name == "-" {
+        let mut buf = Vec::new();
+        std::io::stdin().read_to_end(&mut buf).map(|_| buf)
+    } else {
+        std::fs::read(path)
+    };
+    let bytes = bytes.map_err(|e| Diagnostic {
+        path: name.clone(),
+        line: 1,
+        column: 1,
+        message: format!("cannot read: {e}"),
+        help: "check that the path exists and is readable".into(),
+    })?;
+    Ok((name.clone(), decode(&name, bytes)?))
+}
+
+/// Checks or fixes one file. `None` when the configuration excludes it.
+fn process(path: &Path, explicit: bool, resolver: &Resolver, mode: Mode) -> Option<FileReport> {
+    let is_stdin = path == Path::new("-");
+    let dir = if is_stdin { None } else { path.parent() };
+    let settings: Settings = match resolver.settings_for(dir) {
+        Ok(settings) => settings,
+        Err(e) => {
+            let error = Diagnostic {
+                path: e.path.display().to_string(),
+                line: e.line,
+                column: e.column,
+                message: e.message,
+                help: "see the configuration keys in the README".into(),
+            };
+            return error_report(&path.display().to_string(), String::new(), vec![error]);
+        }
+    };
+    if !explicit && !is_stdin && !settings.exclude.is_empty() {
+        let absolute = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        match discover::exclude_matcher(&settings.root, &settings.exclude) {
+            Ok(matcher) if discover::is_excluded(&matcher, &absolute, false) => return None,
+            Ok(_) => {}
+            Err(message) => {
+                let error = Diagnostic {
+                    path: settings.root.display().to_string(),
+                    line: 1,
+                    column: 1,
+                    message,
+                    help: "fix the glob in `exclude`".into(),
+                };
+                return error_report(&path.display().to_string(), String::new(), vec![error]);
+            }
+        }
+    }
+    let (name, source) = match read_input(path) {
+        Ok(input) => input,
+        Err(d) => return error_report(&path.display().to_string(), String::new(), vec![d]),
+    };
+    let context_path = (!is_stdin).then_some(path);
+    let df = Dockerfile::parse(&source);
+    if !df.errors.is_empty() || !df.build_errors.is_empty() {
+        let lines = LineIndex::new(&source);
+        let errors = df
+            .errors
+            .iter()
+            .chain(&df.build_errors)
+            .map(|e| Diagnostic::from_syntax_error(&name, &source, &lines, e))
+            .collect();
+        return error_report(&name, source.clone(), errors);
+    }
+    let layers_before = df.layer_count();
+    let unsafe_fixes = settings.unsafe_fixes && mode != Mode::Check;
+    let outcome = match fix::fix_with_options(&source, context_path, &settings.rules, unsafe_fixes, &settings.options) {
+        Ok(outcome) => outcome,
+        Err(errors) => {
+            let lines = LineIndex::new(&source);
+            let errors = errors.iter().map(|e| Diagnostic::from_syntax_error(&name, &source, &lines, e)).collect();
+            return error_report(&name, source.clone(), errors);
+        }
+    };
+    let layers_after = Dockerfile::parse(&outcome.text).layer_count();
+    let changed = outcome.text != source;
+    let mut report = FileReport {
+        path: name.clone(),
+        source: String::new(),
+        findings: Vec::new(),
+        errors: Vec::new(),
+        changed,
+        layers: Some((layers_before, layers_after)),
+        stdout: None,
+    };
+    match mode {
+        Mode::Check => {
+            let ctx = Context::with_options(&df, context_path, &settings.options);
+            report.findings = fix::check(&ctx, &settings.rules);
+            report.source = source;
+        }
+        Mode::Diff { .. } => {
+            if changed {
+                let diff = similar::TextDiff::from_lines(&source, &outcome.text);
+                report.stdout = Some(diff.unified_diff().context_radius(3).header(&name, &name).to_string());
+            }
+            report.findings = outcome.remaining;
+            report.source = outcome.text;
+        }
+        Mode::Fix { .. } if is_stdin => {
+            report.stdout = Some(outcome.text.clone());
+            report.findings = outcome.remaining;
+            report.source = outcome.text;
+        }
+        Mode::Fix { .. } => {
+            if changed {
+                if let Err(e) = write_atomically(path, &outcome.text) {
+                    report.changed = false;
+                    report.errors.push(Diagnostic {
+                        path: name.clone(),
+                        line: 1,
+                        column: 1,
+                        message: format!("cannot write the fixed file: {e:#}"),
+                        help:
+                            "make the file and its directory writable, or run `dockopt fix --diff` to see the changes"
+                                .into(),
+                    });
+                    report.source = source;
+                    return Some(report);
+                }
+            }
+            report.findings = outcome.remaining;
+            report.source = outcome.text;
+        }
+    }
+    Some(report)
+}
+
+fn colourize(diff: &str) -> String {
+    diff.split_inclusive('\n')
+        .map(|line| {
+            let code = if line.starts_with("+++") || line.starts_with("---") {
+                "1"
+            } else if line.starts_with('+') {
+                "32"
+            } else if line.starts_with('-') {
+                "31"
+            } else if line.starts_with("@@") {
+                "36"
+            } else {
+                return line.to_string();
+            };
+            let body = line.trim_end_matches('\n');
+            format!("\x1b[{code}m{body}\x1b[0m{}", &line[body.len()..])
+        })
+        .collect()
+}
+
+/// Writes through a temporary file in the same directory and a rename, keeping the file's permissions, so a
+/// crash never leaves a half-written Dockerfile. A read-only file is refused rather than replaced.
+fn write_atomically(path: &Path, text: &str) -> Result<()> {
+    let permissions = std::fs::metadata(path)?.permissions();
+    if permissions.readonly() {
+        bail!("the file is read-only");
+    }
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let mut temp = tempfile::NamedTempFile::new_in(dir).context("cannot create a temporary file beside it")?;
+    temp.write_all(text.as_bytes())?;
+    temp.as_file().set_permissions(permissions)?;
+    temp.persist(path)?;
+    Ok(())
+}
+
+fn safety_label(safety: Safety) -> &'static str {
+    match safety {
+        Safety::Safe => "safe fix",
+        Safety::Unsafe => "unsafe fix",
+        Safety::ReportOnly => "report only",
+    }
+}
+
+fn rules_command() -> Result<ExitCode> {
+    let mut out = std::io::stdout().lock();
+    for rule in transforms::all() {
+        let info = rule.info();
+        writeln!(out, "{}  {:<26} {:<12} {}", info.code, info.name, safety_label(info.safety), info.summary)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn rule_command(wanted: &str) -> Result<ExitCode> {
+    let rules = transforms::all();
+    let Some(rule) = rules.iter().find(|r| r.info().code.eq_ignore_ascii_case(wanted) || r.info().name == wanted)
+    else {
+        bail!("no rule `{wanted}`; `dockopt rules` lists them");
+    };
+    let info = rule.info();
+    let hadolint =
+        if info.hadolint.is_empty() { String::new() } else { format!("; hadolint {}", info.hadolint.join(", ")) };
+    println!(
+        "{} {} ({}{hadolint})\n\n{}\n\n{}",
+        info.code,
+        info.name,
+        safety_label(info.safety),
+        info.summary,
+        info.doc
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn parse_command(files: &[PathBuf], cst: bool, format: ParseFormat) -> Result<ExitCode> {
+    let mut out = std::io::stdout().lock();
+    let mut status = 0u8;
+    for path in files {
+        let (name, source) = match read_input(path) {
+            Ok(input) => input,
+            Err(d) => {
+                eprintln!("{d}");
+                status = 2;
+                continue;
+            }
+        };
+        let df = Dockerfile::parse(&source);
+        let lines = LineIndex::new(df.source());
+        for error in &df.errors {
+            eprintln!("{}", Diagnostic::from_syntax_error(&name, df.source(), &lines, error));
+            status = status.max(1);
+        }
+        match (cst, format) {
+            (true, _) => writeln!(out, "{}", dump::cst_json(&name, &df.tree))?,
+            (false, ParseFormat::Json) => writeln!(out, "{}", dump::model_json(&name, &df))?,
+            (false, ParseFormat::Buildkit) => writeln!(out, "{}", dump::buildkit_ast(&df))?,
+        }
+    }
+    Ok(ExitCode::from(status))
+}

@@ -1,0 +1,237 @@
+//! Configuration: `dockopt.toml`, `.dockopt.toml`, or `[tool.dockopt]` in `pyproject.toml`, found by walking up
+//! from each Dockerfile's directory; the nearest one wins. Command-line flags override it.
+//!
+//! ```toml
+//! select = ["DO1", "DO2"]          # codes, code prefixes or names; default: every rule
+//! ignore = ["DO304"]               # taken out of the selection
+//! unsafe-fixes = false             # apply unsafe fixes in `dockopt fix`
+//! exclude = ["vendor/**"]          # globs, relative to this file's directory
+//!
+//! [rules.slim-base-image]
+//! images = ["python", "node"]      # images whose slim variant the rule suggests
+//!
+//! [rules.unpinned-base-image]
+//! allow = ["internal/base"]        # images that may go without a tag
+//! ```
+//!
+//! An unknown key is an error that names it.
+
+use crate::fix::Rule;
+use serde::Deserialize;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ConfigFile {
+    pub select: Option<Vec<String>>,
+    pub ignore: Option<Vec<String>>,
+    pub unsafe_fixes: Option<bool>,
+    pub exclude: Option<Vec<String>>,
+    #[serde(default)]
+    pub rules: RuleOptions,
+}
+
+/// Options of the rules that have some.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RuleOptions {
+    pub slim_base_image: Option<SlimBaseImageOptions>,
+    pub unpinned_base_image: Option<UnpinnedBaseImageOptions>,
+}
+
+impl RuleOptions {
+    pub const DEFAULT: RuleOptions = RuleOptions { slim_base_image: None, unpinned_base_image: None };
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlimBaseImageOptions {
+    pub images: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UnpinnedBaseImageOptions {
+    pub allow: Vec<String>,
+}
+
+/// A configuration error, with where it is and what to do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigError {
+    pub path: PathBuf,
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}:{}:{}: error: {}\n  help: see the configuration keys in the README (`dockopt.toml`)",
+            self.path.display(),
+            self.line,
+            self.column,
+            self.message
+        )
+    }
+}
+
+/// What applies to one file once the configuration and the command line are combined.
+#[derive(Clone)]
+pub struct Settings {
+    pub rules: Vec<&'static dyn Rule>,
+    pub unsafe_fixes: bool,
+    pub options: RuleOptions,
+    /// The directory the configuration's `exclude` globs are relative to.
+    pub root: PathBuf,
+    pub exclude: Vec<String>,
+}
+
+/// Command-line flags that override the configuration.
+#[derive(Clone, Debug, Default)]
+pub struct Overrides {
+    pub select: Option<Vec<String>>,
+    pub ignore: Vec<String>,
+    pub unsafe_fixes: Option<bool>,
+    /// `--config`: use this file for every Dockerfile instead of discovering one.
+    pub config: Option<PathBuf>,
+}
+
+/// Reads a configuration file. `Ok(None)` for a pyproject.toml without `[tool.dockopt]`.
+pub fn read(path: &Path) -> Result<Option<ConfigFile>, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+        path: path.to_path_buf(),
+        line: 1,
+        column: 1,
+        message: format!("cannot read: {e}"),
+    })?;
+    let located = |e: toml::de::Error| {
+        let (line, column) = e.span().map_or((1, 1), |span| {
+            let before = &text[..span.start.min(text.len())];
+            (before.matches('\n').count() + 1, before.len() - before.rfind('\n').map_or(0, |n| n + 1) + 1)
+        });
+        ConfigError { path: path.to_path_buf(), line, column, message: e.message().to_string() }
+    };
+    if path.file_name().is_some_and(|n| n == "pyproject.toml") {
+        let table: toml::Table = toml::from_str(&text).map_err(located)?;
+        let Some(section) = table.get("tool").and_then(|t| t.get("dockopt")) else { return Ok(None) };
+        // Re-reading the section alone loses its place in the file; say which table the key is in instead.
+        return ConfigFile::deserialize(section.clone()).map(Some).map_err(|e| ConfigError {
+            path: path.to_path_buf(),
+            line: 1,
+            column: 1,
+            message: format!("in [tool.dockopt]: {}", e.message()),
+        });
+    }
+    toml::from_str(&text).map(Some).map_err(located)
+}
+
+const NAMES: [&str; 3] = ["dockopt.toml", ".dockopt.toml", "pyproject.toml"];
+
+/// Finds and caches the configuration for each directory.
+pub struct Resolver {
+    all_rules: Vec<&'static dyn Rule>,
+    overrides: Overrides,
+    cache: Mutex<HashMap<PathBuf, Result<Settings, ConfigError>>>,
+}
+
+impl Resolver {
+    pub fn new(all_rules: Vec<&'static dyn Rule>, overrides: Overrides) -> Resolver {
+        Resolver { all_rules, overrides, cache: Mutex::new(HashMap::new()) }
+    }
+
+    /// The settings for a Dockerfile in `dir` (`None` for standard input: the working directory).
+    pub fn settings_for(&self, dir: Option<&Path>) -> Result<Settings, ConfigError> {
+        let dir = match dir {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let dir = std::fs::canonicalize(&dir).unwrap_or(dir);
+        if let Some(found) = self.cache.lock().expect("no panics while holding the lock").get(&dir) {
+            return found.clone();
+        }
+        let settings = self.compute(&dir);
+        self.cache.lock().expect("no panics while holding the lock").insert(dir, settings.clone());
+        settings
+    }
+
+    fn compute(&self, dir: &Path) -> Result<Settings, ConfigError> {
+        let found = match &self.overrides.config {
+            Some(path) => {
+                Some((path.parent().unwrap_or(Path::new(".")).to_path_buf(), read(path)?.unwrap_or_default()))
+            }
+            None => discover(dir)?,
+        };
+        let (root, file) = found.unwrap_or_else(|| (dir.to_path_buf(), ConfigFile::default()));
+        // `--select` on the command line replaces the file's whole selection, its `ignore` included; `--ignore`
+        // adds to whichever selection is in force.
+        let (select, mut ignore) = match &self.overrides.select {
+            Some(select) => (select.clone(), Vec::new()),
+            None => (file.select.unwrap_or_else(|| vec!["ALL".to_string()]), file.ignore.unwrap_or_default()),
+        };
+        ignore.extend(self.overrides.ignore.iter().cloned());
+        let rules = self
+            .all_rules
+            .iter()
+            .copied()
+            .filter(|r| select.iter().any(|s| selects(s, r)) && !ignore.iter().any(|s| selects(s, r)))
+            .collect();
+        Ok(Settings {
+            rules,
+            unsafe_fixes: self.overrides.unsafe_fixes.or(file.unsafe_fixes).unwrap_or(false),
+            options: file.rules,
+            root,
+            exclude: file.exclude.unwrap_or_default(),
+        })
+    }
+}
+
+/// The nearest configuration at or above `dir`.
+fn discover(dir: &Path) -> Result<Option<(PathBuf, ConfigFile)>, ConfigError> {
+    for ancestor in dir.ancestors() {
+        for name in NAMES {
+            let path = ancestor.join(name);
+            if path.is_file() {
+                if let Some(config) = read(&path)? {
+                    return Ok(Some((ancestor.to_path_buf(), config)));
+                }
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// `ALL`, a code, a code prefix (`DO2`) or a rule name selects the rule.
+pub fn selects(selector: &str, rule: &&'static dyn Rule) -> bool {
+    let info = rule.info();
+    selector.eq_ignore_ascii_case("ALL")
+        || info.name == selector
+        || info.code.len() >= selector.len() && info.code[..selector.len()].eq_ignore_ascii_case(selector)
+}
+
+/// A selector that names no rule is a mistake worth reporting.
+pub fn unknown_selectors<'s>(selectors: &'s [String], rules: &[&'static dyn Rule]) -> Vec<&'s str> {
+    selectors.iter().map(String::as_str).filter(|s| !rules.iter().any(|r| selects(s, r))).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_keys_are_named_with_their_place() {
+        let dir = std::env::temp_dir().join(format!("dockopt-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("dockopt.toml");
+        std::fs::write(&path, "select = [\"DO1\"]\nselct = [\"DO2\"]\n").unwrap();
+        let error = read(&path).unwrap_err();
+        assert_eq!((error.line, error.column), (2, 1));
+        assert!(error.message.contains("unknown field `selct`"), "{}", error.message);
+        std::fs::write(&path, "[rules.slim-base-image]\nimage = []\n").unwrap();
+        assert!(read(&path).unwrap_err().message.contains("unknown field `image`"));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}

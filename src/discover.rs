@@ -1,0 +1,137 @@
+//! Finding Dockerfiles: paths named on the command line are always taken; directories are walked in
+//! parallel, honouring `.gitignore` and `.ignore`, skipping hidden entries unless asked, and leaving out
+//! `--exclude` globs. Symlinks that lead out of the walked directory are not followed unless asked.
+
+use ignore::overrides::{Override, OverrideBuilder};
+use ignore::{WalkBuilder, WalkState};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+#[derive(Clone, Debug, Default)]
+pub struct WalkOptions {
+    /// Walk hidden files and directories too.
+    pub hidden: bool,
+    /// Follow symlinks, also out of the walked directory.
+    pub follow_links: bool,
+    /// Globs to leave out, relative to the working directory.
+    pub exclude: Vec<String>,
+}
+
+/// What the walk found: Dockerfiles, sorted, and paths it could not read.
+#[derive(Debug, Default)]
+pub struct Found {
+    pub files: Vec<PathBuf>,
+    pub errors: Vec<(PathBuf, String)>,
+}
+
+/// `Dockerfile`, `Containerfile`, `*.Dockerfile`, `*.dockerfile`, `Dockerfile.*` and `*.containerfile`, but
+/// never a `.dockerignore` file.
+pub fn is_dockerfile_name(name: &str) -> bool {
+    if name.ends_with(".dockerignore") {
+        return false;
+    }
+    matches!(name, "Dockerfile" | "Containerfile")
+        || name.ends_with(".Dockerfile")
+        || name.ends_with(".dockerfile")
+        || name.ends_with(".containerfile")
+        || name.starts_with("Dockerfile.")
+}
+
+/// Globs as an ignore-style matcher rooted at `root`. An invalid glob is an error naming it.
+pub fn exclude_matcher(root: &Path, globs: &[String]) -> Result<Override, String> {
+    let mut builder = OverrideBuilder::new(root);
+    for glob in globs {
+        // In an override, `!glob` marks what to leave out.
+        builder.add(&format!("!{glob}")).map_err(|e| format!("invalid exclude glob `{glob}`: {e}"))?;
+    }
+    builder.build().map_err(|e| e.to_string())
+}
+
+pub fn is_excluded(matcher: &Override, path: &Path, is_dir: bool) -> bool {
+    matcher.matched(path, is_dir).is_ignore()
+}
+
+pub fn discover(paths: &[PathBuf], options: &WalkOptions) -> Result<Found, String> {
+    let cwd = std::env::current_dir().map_err(|e| e.to_string())?;
+    let excludes = exclude_matcher(&cwd, &options.exclude)?;
+    let mut found = Found::default();
+    for path in paths {
+        if path == Path::new("-") || !path.is_dir() {
+            // Named explicitly: always checked (a missing one is reported when it is read).
+            found.files.push(path.clone());
+            continue;
+        }
+        let root = std::fs::canonicalize(path).unwrap_or_else(|_| path.clone());
+        let files = Mutex::new(Vec::new());
+        let errors = Mutex::new(Vec::new());
+        let (excludes, cwd) = (excludes.clone(), cwd.clone());
+        let mut walk = WalkBuilder::new(path);
+        walk.hidden(!options.hidden).follow_links(options.follow_links).require_git(false).filter_entry(move |entry| {
+            let is_dir = entry.file_type().is_some_and(|t| t.is_dir());
+            let relative: PathBuf = entry.path().components().filter(|c| *c != std::path::Component::CurDir).collect();
+            let absolute = cwd.join(relative);
+            !is_excluded(&excludes, &absolute, is_dir)
+        });
+        walk.build_parallel().run(|| {
+            Box::new(|entry| {
+                match entry {
+                    Ok(entry) => {
+                        let is_file = entry.file_type().is_some_and(|t| t.is_file() || t.is_symlink());
+                        let named = entry.file_name().to_str().is_some_and(is_dockerfile_name);
+                        if is_file && named && (options.follow_links || stays_inside(&root, entry.path())) {
+                            files.lock().expect("no panics while holding the lock").push(entry.into_path());
+                        }
+                    }
+                    Err(error) => {
+                        let path = match &error {
+                            ignore::Error::WithPath { path, .. } => path.clone(),
+                            _ => PathBuf::new(),
+                        };
+                        errors.lock().expect("no panics while holding the lock").push((path, error.to_string()));
+                    }
+                }
+                WalkState::Continue
+            })
+        });
+        found.files.extend(files.into_inner().expect("walk finished"));
+        found.errors.extend(errors.into_inner().expect("walk finished"));
+    }
+    found.files.sort();
+    found.files.dedup();
+    found.errors.sort();
+    Ok(found)
+}
+
+/// A symlink whose target lies outside `root` is not taken.
+fn stays_inside(root: &Path, path: &Path) -> bool {
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_symlink() => {
+            std::fs::canonicalize(path).is_ok_and(|target| target.starts_with(root))
+        }
+        _ => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dockerfile_names() {
+        for yes in
+            ["Dockerfile", "Containerfile", "api.Dockerfile", "api.dockerfile", "Dockerfile.dev", "x.containerfile"]
+        {
+            assert!(is_dockerfile_name(yes), "{yes}");
+        }
+        for no in [
+            "Dockerfile.dockerignore",
+            ".dockerignore",
+            "dockerfile",
+            "Dockerfiles",
+            "README.md",
+            "api.Dockerfile.dockerignore",
+        ] {
+            assert!(!is_dockerfile_name(no), "{no}");
+        }
+    }
+}

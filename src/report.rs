@@ -1,0 +1,327 @@
+//! Output formats for findings: text for people, JSON for tools, SARIF for code scanning, and GitHub workflow
+//! commands for pull-request annotations.
+
+use crate::diagnostic::Diagnostic;
+use crate::fix::{Applicability, Finding, Rule, Safety};
+use crate::text::{LineIndex, TextRange};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+/// What dockopt found and did in one file.
+pub struct FileReport {
+    /// The path as the user named or the walk found it.
+    pub path: String,
+    /// The text the findings' ranges refer to: the file after fixing, when `fix` wrote it.
+    pub source: String,
+    pub findings: Vec<Finding>,
+    /// Problems that stopped dockopt from reading or fixing the file.
+    pub errors: Vec<Diagnostic>,
+    /// The file was rewritten, or (with `--diff`) would be.
+    pub changed: bool,
+    /// RUN, COPY and ADD instructions (one layer each) before and after safe fixes.
+    pub layers: Option<(usize, usize)>,
+    /// What goes to standard output for this file, in path order: its diff, or the fixed standard input.
+    pub stdout: Option<String>,
+}
+
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Summary {
+    pub files: usize,
+    pub changed: usize,
+    pub findings: usize,
+    pub fixable: usize,
+    pub errors: usize,
+    pub layers_before: usize,
+    pub layers_after: usize,
+}
+
+impl Summary {
+    pub fn of(reports: &[FileReport]) -> Summary {
+        let mut s = Summary { files: reports.len(), ..Summary::default() };
+        for r in reports {
+            s.changed += usize::from(r.changed);
+            s.findings += r.findings.len();
+            s.fixable += r
+                .findings
+                .iter()
+                .filter(|f| f.fix.as_ref().is_some_and(|f| f.applicability != Applicability::DisplayOnly))
+                .count();
+            s.errors += r.errors.len();
+            if let Some((before, after)) = r.layers {
+                s.layers_before += before;
+                s.layers_after += after;
+            }
+        }
+        s
+    }
+
+    /// One line: files checked, files changed, findings, layers before → after.
+    pub fn line(&self, changed_verb: &str) -> String {
+        let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+        let mut line = format!(
+            "{} checked, {} {changed_verb}, {} ({} fixable)",
+            plural(self.files, "file"),
+            self.changed,
+            plural(self.findings, "finding"),
+            self.fixable
+        );
+        if self.errors > 0 {
+            write!(line, ", {}", plural(self.errors, "error")).unwrap();
+        }
+        write!(line, "; layers {} → {}", self.layers_before, self.layers_after).unwrap();
+        line
+    }
+}
+
+fn fix_label(finding: &Finding) -> &'static str {
+    match finding.fix.as_ref().map(|f| f.applicability) {
+        Some(Applicability::Safe) => " [safe fix]",
+        Some(Applicability::Unsafe) => " [unsafe fix]",
+        Some(Applicability::DisplayOnly) => " [suggestion]",
+        None => "",
+    }
+}
+
+/// Each finding with its source line and a caret under what it is about, grouped by file.
+pub fn text(reports: &[FileReport]) -> String {
+    let mut out = String::new();
+    for report in reports.iter().filter(|r| !r.findings.is_empty()) {
+        let lines = LineIndex::new(&report.source);
+        for finding in &report.findings {
+            let (line, col) = lines.line_col(&report.source, finding.range.start);
+            writeln!(
+                out,
+                "{}:{line}:{col}: {} {}{}",
+                report.path,
+                finding.rule.code,
+                finding.message,
+                fix_label(finding)
+            )
+            .unwrap();
+            let line_start = report.source[..finding.range.start].rfind('\n').map_or(0, |n| n + 1);
+            let line_end = report.source[finding.range.start..]
+                .find('\n')
+                .map_or(report.source.len(), |n| finding.range.start + n);
+            let text = report.source[line_start..line_end].trim_end_matches('\r');
+            let gutter = " ".repeat(line.to_string().len());
+            let width = report.source[finding.range.start..finding.range.end.min(line_end).max(finding.range.start)]
+                .trim_end_matches('\r')
+                .chars()
+                .count()
+                .max(1);
+            let indent: String = report.source[line_start..finding.range.start]
+                .chars()
+                .map(|c| if c == '\t' { '\t' } else { ' ' })
+                .collect();
+            writeln!(out, "{gutter} |\n{line} | {text}\n{gutter} | {indent}{}", "^".repeat(width)).unwrap();
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// Counts per rule, most frequent first.
+pub fn statistics(reports: &[FileReport]) -> String {
+    let mut counts: BTreeMap<&str, (usize, &str, bool)> = BTreeMap::new();
+    for f in reports.iter().flat_map(|r| &r.findings) {
+        let entry = counts.entry(f.rule.code).or_insert((0, f.rule.name, false));
+        entry.0 += 1;
+        entry.2 |= f.fix.is_some();
+    }
+    let mut rows: Vec<_> = counts.into_iter().collect();
+    rows.sort_by(|a, b| b.1 .0.cmp(&a.1 .0).then(a.0.cmp(b.0)));
+    let mut out = String::new();
+    for (code, (count, name, fixable)) in rows {
+        writeln!(out, "{count:>6}  {code}  {name}{}", if fixable { "  [fix]" } else { "" }).unwrap();
+    }
+    out
+}
+
+fn position(lines: &LineIndex, source: &str, range: TextRange) -> Value {
+    let (line, column) = lines.line_col(source, range.start);
+    let (end_line, end_column) = lines.line_col(source, range.end);
+    json!({ "line": line, "column": column, "end_line": end_line, "end_column": end_column })
+}
+
+/// The JSON report. See the README for the schema.
+pub fn json(reports: &[FileReport]) -> Value {
+    let files: Vec<Value> = reports
+        .iter()
+        .map(|r| {
+            let lines = LineIndex::new(&r.source);
+            let findings: Vec<Value> = r
+                .findings
+                .iter()
+                .map(|f| {
+                    let fix = f.fix.as_ref().map(|fix| {
+                        json!({
+                            "applicability": match fix.applicability {
+                                Applicability::Safe => "safe",
+                                Applicability::Unsafe => "unsafe",
+                                Applicability::DisplayOnly => "display-only",
+                            },
+                            "edits": fix.edits.iter().map(|e| json!({
+                                "range": e.range,
+                                "location": position(&lines, &r.source, e.range),
+                                "content": e.replacement,
+                            })).collect::<Vec<_>>(),
+                        })
+                    });
+                    json!({
+                        "code": f.rule.code,
+                        "name": f.rule.name,
+                        "message": f.message,
+                        "range": f.range,
+                        "location": position(&lines, &r.source, f.range),
+                        "fix": fix,
+                    })
+                })
+                .collect();
+            let errors: Vec<Value> = r
+                .errors
+                .iter()
+                .map(|e| json!({ "message": e.message, "help": e.help, "line": e.line, "column": e.column }))
+                .collect();
+            json!({ "path": r.path, "changed": r.changed, "layers": r.layers, "findings": findings, "errors": errors })
+        })
+        .collect();
+    let s = Summary::of(reports);
+    json!({
+        "version": 1,
+        "files": files,
+        "summary": {
+            "files": s.files, "changed": s.changed, "findings": s.findings, "fixable": s.fixable,
+            "errors": s.errors, "layers_before": s.layers_before, "layers_after": s.layers_after,
+        },
+    })
+}
+
+/// SARIF 2.1.0, with the rules' metadata and fixes as replacements. Columns count Unicode code points.
+pub fn sarif(reports: &[FileReport], rules: &[&'static dyn Rule]) -> Value {
+    let rule_index = |code: &str| rules.iter().position(|r| r.info().code == code);
+    let descriptors: Vec<Value> = rules
+        .iter()
+        .map(|r| {
+            let info = r.info();
+            json!({
+                "id": info.code,
+                "name": info.name,
+                "shortDescription": { "text": info.summary },
+                "fullDescription": { "text": info.doc },
+                "help": { "text": info.doc },
+                "defaultConfiguration": { "level": if info.safety == Safety::ReportOnly { "note" } else { "warning" } },
+                "properties": {
+                    "fix": match info.safety { Safety::Safe => "safe", Safety::Unsafe => "unsafe", Safety::ReportOnly => "none" },
+                    "hadolint": info.hadolint,
+                },
+            })
+        })
+        .collect();
+    let region = |lines: &LineIndex, source: &str, range: TextRange| {
+        let (start_line, start_column) = lines.line_col(source, range.start);
+        let (end_line, end_column) = lines.line_col(source, range.end);
+        json!({ "startLine": start_line, "startColumn": start_column, "endLine": end_line, "endColumn": end_column })
+    };
+    let mut results = Vec::new();
+    let mut errors = Vec::new();
+    for r in reports {
+        let lines = LineIndex::new(&r.source);
+        let uri = r.path.trim_start_matches("./");
+        for f in &r.findings {
+            let mut result = json!({
+                "ruleId": f.rule.code,
+                "level": if f.rule.safety == Safety::ReportOnly { "note" } else { "warning" },
+                "message": { "text": f.message },
+                "locations": [{ "physicalLocation": {
+                    "artifactLocation": { "uri": uri },
+                    "region": region(&lines, &r.source, f.range),
+                }}],
+            });
+            if let Some(index) = rule_index(f.rule.code) {
+                result["ruleIndex"] = json!(index);
+            }
+            if let Some(fix) = f.fix.as_ref().filter(|fix| fix.applicability != Applicability::DisplayOnly) {
+                result["fixes"] = json!([{
+                    "description": { "text": format!("{} ({})", f.rule.summary, if fix.applicability == Applicability::Safe { "safe" } else { "unsafe" }) },
+                    "artifactChanges": [{
+                        "artifactLocation": { "uri": uri },
+                        "replacements": fix.edits.iter().map(|e| json!({
+                            "deletedRegion": region(&lines, &r.source, e.range),
+                            "insertedContent": { "text": e.replacement },
+                        })).collect::<Vec<_>>(),
+                    }],
+                }]);
+            }
+            results.push(result);
+        }
+        for e in &r.errors {
+            errors.push(json!({
+                "level": "error",
+                "message": { "text": format!("{} ({})", e.message, e.help) },
+                "locations": [{ "physicalLocation": {
+                    "artifactLocation": { "uri": uri },
+                    "region": { "startLine": e.line, "startColumn": e.column },
+                }}],
+                "descriptor": { "id": "parse-error" },
+            }));
+        }
+    }
+    json!({
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": { "driver": {
+                "name": "dockopt",
+                "version": env!("CARGO_PKG_VERSION"),
+                "informationUri": "https://github.com/dockopt/dockopt",
+                "rules": descriptors,
+            }},
+            "columnKind": "unicodeCodePoints",
+            "results": results,
+            "invocations": [{ "executionSuccessful": errors.is_empty(), "toolExecutionNotifications": errors }],
+        }],
+    })
+}
+
+/// GitHub Actions workflow commands: one annotation per finding and error.
+pub fn github(reports: &[FileReport]) -> String {
+    let mut out = String::new();
+    for r in reports {
+        let lines = LineIndex::new(&r.source);
+        for f in &r.findings {
+            let (line, col) = lines.line_col(&r.source, f.range.start);
+            let (end_line, end_col) = lines.line_col(&r.source, f.range.end);
+            let level = if f.rule.safety == Safety::ReportOnly { "notice" } else { "warning" };
+            writeln!(
+                out,
+                "::{level} file={},line={line},col={col},endLine={end_line},endColumn={end_col},title={}::{}{}",
+                escape_property(&r.path),
+                escape_property(&format!("{} {}", f.rule.code, f.rule.name)),
+                escape_data(&f.message),
+                escape_data(fix_label(f))
+            )
+            .unwrap();
+        }
+        for e in &r.errors {
+            writeln!(
+                out,
+                "::error file={},line={},col={}::{}",
+                escape_property(&r.path),
+                e.line,
+                e.column,
+                escape_data(&format!("{} ({})", e.message, e.help))
+            )
+            .unwrap();
+        }
+    }
+    out
+}
+
+fn escape_data(s: &str) -> String {
+    s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+}
+
+fn escape_property(s: &str) -> String {
+    escape_data(s).replace(':', "%3A").replace(',', "%2C")
+}
