@@ -1,13 +1,12 @@
 //! The `dockopt` command line.
 
 use crate::config::{self, Overrides, Resolver, Settings};
-use crate::context::Context;
 use crate::diagnostic::{decode, Diagnostic};
 use crate::discover::{self, WalkOptions};
 use crate::dump;
 use crate::fix::{self, Safety};
 use crate::model::Dockerfile;
-use crate::report::{self, FileReport, Summary};
+use crate::report::{self, Counts, FileReport, Summary};
 use crate::text::LineIndex;
 use crate::transforms;
 use anyhow::{bail, Context as _, Result};
@@ -209,62 +208,101 @@ fn run(args: &FileArgs, output: &OutputArgs, mode: Mode) -> Result<ExitCode> {
     let found = discover::discover(&paths, &walk).map_err(anyhow::Error::msg)?;
     let explicit: Vec<&PathBuf> = paths.iter().filter(|p| !p.is_dir()).collect();
 
-    let reports = process_in_parallel(&found.files, |path| {
-        let is_explicit = explicit.contains(&path);
-        process(path, is_explicit, &resolver, mode)
-    });
-    let mut reports: Vec<FileReport> = reports.into_iter().flatten().collect();
-    for (path, error) in found.errors {
-        reports.push(FileReport {
-            path: path.display().to_string(),
-            source: String::new(),
-            findings: Vec::new(),
-            errors: vec![Diagnostic {
-                path: path.display().to_string(),
-                line: 1,
-                column: 1,
-                message: error,
-                help: "check the path and its permissions".into(),
-            }],
-            changed: false,
-            layers: None,
-            stdout: None,
-        });
-    }
+    let format = output.format;
+    let mut walk_errors: Vec<Rendered> = found
+        .errors
+        .into_iter()
+        .map(|(path, error)| {
+            let path = path.display().to_string();
+            let help = "check the path and its permissions".to_string();
+            let report = FileReport {
+                path: path.clone(),
+                source: String::new(),
+                findings: Vec::new(),
+                errors: vec![Diagnostic { path, line: 1, column: 1, message: error, help }],
+                changed: false,
+                layers: None,
+                stdout: None,
+            };
+            render(report, format, &all)
+        })
+        .collect();
 
     // With `fix -`, standard output carries the fixed file, so the report goes to standard error.
     let fixed_to_stdout = matches!(mode, Mode::Fix { .. }) && paths.iter().any(|p| p == Path::new("-"));
+    let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let mut counts: Vec<Counts> = Vec::with_capacity(found.files.len());
+    let mut sarif_notes: Vec<String> = Vec::new();
+    let mut first_entry = true;
     let mut stdout = std::io::stdout().lock();
     let mut stderr = std::io::stderr().lock();
-    for report in &reports {
-        for e in &report.errors {
-            writeln!(stderr, "{e}")?;
+    let document = !matches!(mode, Mode::Diff { .. }) && !output.statistics;
+    if document {
+        let out: &mut dyn Write = if fixed_to_stdout { &mut stderr } else { &mut stdout };
+        match format {
+            Format::Json => write!(out, "{{\"version\":1,\"files\":[")?,
+            Format::Sarif => write!(out, "{}", report::sarif_prefix(&all))?,
+            Format::Text | Format::Github => {}
         }
     }
-    // Diffs and fixed standard input, in path order whatever order the files finished in.
-    let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-    for text in reports.iter().filter_map(|r| r.stdout.as_deref()) {
-        let is_diff = matches!(mode, Mode::Diff { .. });
-        stdout.write_all(if is_diff && colour { colourize(text) } else { text.to_string() }.as_bytes())?;
+    // Files are processed a chunk at a time on all cores and written in path order as each chunk finishes,
+    // so memory holds one chunk's output, not the whole run's.
+    let chunks = found.files.chunks(CHUNK).map(|chunk| {
+        process_in_parallel(chunk, |path| {
+            let is_explicit = explicit.contains(&path);
+            process(path, is_explicit, &resolver, mode).map(|report| render(report, format, &all))
+        })
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+    });
+    for chunk in chunks.chain(std::iter::once(std::mem::take(&mut walk_errors))) {
+        for r in chunk {
+            stderr.write_all(r.errors.as_bytes())?;
+            if let Some(text) = &r.stdout {
+                let is_diff = matches!(mode, Mode::Diff { .. });
+                stdout.write_all(if is_diff && colour { colourize(text) } else { text.clone() }.as_bytes())?;
+            }
+            if document {
+                let out: &mut dyn Write = if fixed_to_stdout { &mut stderr } else { &mut stdout };
+                match format {
+                    Format::Text | Format::Github => out.write_all(r.report.as_bytes())?,
+                    Format::Json => {
+                        write!(out, "{}{}", if first_entry { "" } else { "," }, r.report)?;
+                        first_entry = false;
+                    }
+                    Format::Sarif => {
+                        for result in &r.sarif.0 {
+                            write!(out, "{}{result}", if first_entry { "" } else { "," })?;
+                            first_entry = false;
+                        }
+                        sarif_notes.extend(r.sarif.1);
+                    }
+                }
+            }
+            counts.push(r.counts);
+        }
     }
-    let out: &mut dyn Write = if fixed_to_stdout { &mut stderr } else { &mut stdout };
-    if !matches!(mode, Mode::Diff { .. }) {
-        match (output.format, output.statistics) {
-            (Format::Text, true) => write!(out, "{}", report::statistics(&reports))?,
-            (Format::Text, false) => write!(out, "{}", report::text(&reports))?,
-            (Format::Json, _) => writeln!(out, "{}", serde_json::to_string_pretty(&report::json(&reports))?)?,
-            (Format::Sarif, _) => writeln!(out, "{}", serde_json::to_string_pretty(&report::sarif(&reports, &all))?)?,
-            (Format::Github, _) => write!(out, "{}", report::github(&reports))?,
+    let summary = Summary::of(&counts);
+    {
+        let out: &mut dyn Write = if fixed_to_stdout { &mut stderr } else { &mut stdout };
+        if document {
+            match format {
+                Format::Json => writeln!(out, "],\"summary\":{}}}", report::summary_json(&summary))?,
+                Format::Sarif => writeln!(out, "{}", report::sarif_suffix(&sarif_notes))?,
+                Format::Text | Format::Github => {}
+            }
+        } else if output.statistics && !matches!(mode, Mode::Diff { .. }) {
+            write!(out, "{}", report::statistics(&counts))?;
         }
     }
     drop(stdout);
-    let summary = Summary::of(&reports);
-    if output.format == Format::Text {
+    if format == Format::Text {
         let verb = match mode {
             Mode::Fix { .. } => "fixed",
             Mode::Check | Mode::Diff { .. } => "would change",
         };
-        writeln!(std::io::stderr(), "{}", summary.line(verb))?;
+        writeln!(stderr, "{}", summary.line(verb))?;
     }
     let status = if summary.errors > 0 {
         2
@@ -276,6 +314,44 @@ fn run(args: &FileArgs, output: &OutputArgs, mode: Mode) -> Result<ExitCode> {
         u8::from(remaining && !output.exit_zero)
     };
     Ok(ExitCode::from(status))
+}
+
+/// Files processed between writes: enough to keep every core busy, few enough to keep memory flat.
+const CHUNK: usize = 512;
+
+/// A file's output, rendered on the worker that processed it, so the file's text and findings can go.
+struct Rendered {
+    /// Its diff, or the fixed standard input.
+    stdout: Option<String>,
+    /// Its part of the report: text or GitHub lines, or its entry in the JSON report.
+    report: String,
+    /// Its SARIF results and tool notifications, serialized.
+    sarif: (Vec<String>, Vec<String>),
+    /// Its errors, as printed on standard error.
+    errors: String,
+    counts: Counts,
+}
+
+fn render(report: FileReport, format: Format, rules: &[&'static dyn fix::Rule]) -> Rendered {
+    let text = match format {
+        Format::Text => report::text(&report),
+        Format::Github => report::github(&report),
+        Format::Json => report::json_file(&report).to_string(),
+        Format::Sarif => String::new(),
+    };
+    let sarif = if format == Format::Sarif {
+        let (results, notes) = report::sarif_file(&report, rules);
+        (results.iter().map(ToString::to_string).collect(), notes.iter().map(ToString::to_string).collect())
+    } else {
+        (Vec::new(), Vec::new())
+    };
+    Rendered {
+        errors: report.errors.iter().map(|e| format!("{e}\n")).collect(),
+        counts: Counts::of(&report),
+        stdout: report.stdout,
+        report: text,
+        sarif,
+    }
 }
 
 /// Runs `each` on every item on all cores and returns the results in the items' order.
@@ -385,7 +461,7 @@ fn process(path: &Path, explicit: bool, resolver: &Resolver, mode: Mode) -> Opti
             return error_report(&name, source.clone(), errors);
         }
     };
-    let layers_after = Dockerfile::parse(&outcome.text).layer_count();
+    let layers_after = outcome.layers;
     let changed = outcome.text != source;
     let mut report = FileReport {
         path: name.clone(),
@@ -398,8 +474,7 @@ fn process(path: &Path, explicit: bool, resolver: &Resolver, mode: Mode) -> Opti
     };
     match mode {
         Mode::Check => {
-            let ctx = Context::with_options(&df, context_path, &settings.options);
-            report.findings = fix::check(&ctx, &settings.rules);
+            report.findings = outcome.initial;
             report.source = source;
         }
         Mode::Diff { .. } => {

@@ -46,12 +46,13 @@ impl<'a, 'src> Context<'a, 'src> {
         let nodes = df.statements.iter().map(|s| nodes[s.index]).collect();
         let suppressions = FileSuppressions::new(df);
         let mut ctx = Context { df, path, options, scripts: Vec::new(), nodes, suppressions };
+        let posix = ctx.posix_shells();
         ctx.scripts = (0..df.statements.len())
             .map(|i| {
                 let s = &df.statements[i];
                 let ins = &s.instruction;
                 let shell_form = ins.kind == Kind::Run && !ins.json && s.heredocs.is_empty();
-                (shell_form && ctx.posix_shell(i)).then(|| Script::parse(&df.logical(s).text[ins.args.clone()]))
+                (shell_form && posix[i]).then(|| Script::parse(&df.logical(s).text[ins.args.clone()]))
             })
             .collect();
         ctx
@@ -155,30 +156,34 @@ impl<'a, 'src> Context<'a, 'src> {
         true
     }
 
-    /// The SHELL in force for statement `i` is a POSIX shell.
-    pub fn posix_shell(&self, i: usize) -> bool {
-        for j in self.scope_before(i) {
-            let ins = &self.statement(j).instruction;
-            if ins.kind == Kind::Shell {
-                return ins.value.first().is_some_and(|w| {
-                    let program = w.text.rsplit(['/', '\\']).next().unwrap_or(&w.text);
-                    POSIX_SHELLS.contains(&program.trim_end_matches(".exe"))
-                });
+    /// For each statement, whether the SHELL in force is a POSIX shell. A stage starts with its base stage's
+    /// shell; without SHELL, Windows images run `cmd /S /C`.
+    fn posix_shells(&self) -> Vec<bool> {
+        let mut posix = vec![true; self.df.statements.len()];
+        let mut at_end: Vec<bool> = Vec::with_capacity(self.df.stages.len());
+        for stage in &self.df.stages {
+            let mut current = match stage.base_stage {
+                Some(b) => at_end[b],
+                None => {
+                    let base = stage.base.to_ascii_lowercase();
+                    !["windows", "nanoserver", "servercore", "mcr.microsoft.com/dotnet/framework"]
+                        .iter()
+                        .any(|w| base.contains(w))
+                }
+            };
+            for i in stage.statements.clone() {
+                let ins = &self.statement(i).instruction;
+                if ins.kind == Kind::Shell {
+                    current = ins.value.first().is_some_and(|w| {
+                        let program = w.text.rsplit(['/', '\\']).next().unwrap_or(&w.text);
+                        POSIX_SHELLS.contains(&program.trim_end_matches(".exe"))
+                    });
+                }
+                posix[i] = current;
             }
+            at_end.push(current);
         }
-        // Without SHELL, Windows images run `cmd /S /C`.
-        let mut stage = self.stage_of(i);
-        while let Some(s) = stage {
-            let base = s.base.to_ascii_lowercase();
-            if ["windows", "nanoserver", "servercore", "mcr.microsoft.com/dotnet/framework"]
-                .iter()
-                .any(|w| base.contains(w))
-            {
-                return false;
-            }
-            stage = s.base_stage.map(|b| &self.df.stages[b]);
-        }
-        true
+        posix
     }
 
     /// Statement `i` is a RUN with a cache or tmpfs mount whose target holds `path`.

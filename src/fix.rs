@@ -132,8 +132,12 @@ pub struct FixOutcome {
     pub text: String,
     /// How many fixes each rule applied.
     pub applied: BTreeMap<&'static str, usize>,
+    /// Findings in the original text.
+    pub initial: Vec<Finding>,
     /// Findings left in the fixed text.
     pub remaining: Vec<Finding>,
+    /// Layers (RUN, COPY and ADD instructions) in the fixed text.
+    pub layers: usize,
 }
 
 /// Rounds are cheap, but a pair of passes that undo each other must not loop forever.
@@ -162,23 +166,40 @@ pub fn fix_with_options(
     let mut applied: BTreeMap<&'static str, usize> = BTreeMap::new();
     // Fixes that produced a file BuildKit would reject: a bug in a rule, kept from applying again.
     let mut rejected: HashSet<(&'static str, String)> = HashSet::new();
+    // The text before the last round's fixes and those fixes, until the next parse shows they broke nothing.
+    let mut unverified: Option<(String, Vec<(&'static str, String, Vec<Edit>)>)> = None;
+    let mut initial = None;
     let applicable = |a: Applicability| a == Applicability::Safe || (unsafe_fixes && a == Applicability::Unsafe);
     for round in 0..=MAX_ROUNDS {
         let df = Dockerfile::parse(&text);
         if !df.errors.is_empty() || !df.build_errors.is_empty() {
-            let mut errors = df.errors.clone();
-            errors.extend(df.build_errors.iter().cloned());
-            return Err(errors);
+            let Some((previous, fixes)) = unverified.take() else {
+                let mut errors = df.errors.clone();
+                errors.extend(df.build_errors.iter().cloned());
+                return Err(errors);
+            };
+            // Some fix broke the file. Keep the first one that does not, set aside the ones that do.
+            text = previous;
+            for (code, message, edits) in fixes {
+                let one = apply(&text, &edits);
+                if reads_cleanly(&one) {
+                    *applied.entry(code).or_default() += 1;
+                    unverified = Some((text.clone(), Vec::new()));
+                    text = one;
+                    break;
+                }
+                rejected.insert((code, message));
+            }
+            continue;
         }
         let ctx = Context::with_options(&df, path, options);
         let findings = check(&ctx, rules);
-        if round == MAX_ROUNDS {
-            return Ok(FixOutcome { text, applied, remaining: findings });
-        }
+        let initial = initial.get_or_insert_with(|| findings.clone());
+        let layers = df.layer_count();
         let mut chosen: Vec<&Finding> = Vec::new();
         for finding in &findings {
             let Some(fix) = &finding.fix else { continue };
-            if !applicable(fix.applicability) || fix.edits.is_empty() {
+            if !applicable(fix.applicability) || fix.edits.is_empty() || round == MAX_ROUNDS {
                 continue;
             }
             if rejected.contains(&(finding.rule.code, finding.message.clone())) {
@@ -193,30 +214,19 @@ pub fn fix_with_options(
             }
         }
         if chosen.is_empty() {
-            return Ok(FixOutcome { text, applied, remaining: findings });
+            return Ok(FixOutcome { text, applied, initial: std::mem::take(initial), remaining: findings, layers });
         }
         let candidate = apply(&text, chosen.iter().flat_map(|f| &f.fix.as_ref().expect("has fix").edits));
-        if reads_cleanly(&candidate) {
-            for f in &chosen {
-                *applied.entry(f.rule.code).or_default() += 1;
-            }
-            text = candidate;
-            continue;
-        }
-        // Some fix broke the file. Apply them one by one and set aside the ones that break it.
-        let mut progressed = false;
         for f in &chosen {
-            let one = apply(&text, &f.fix.as_ref().expect("has fix").edits);
-            if reads_cleanly(&one) && !progressed {
-                *applied.entry(f.rule.code).or_default() += 1;
-                text = one;
-                progressed = true;
-            } else if !reads_cleanly(&one) {
-                rejected.insert((f.rule.code, f.message.clone()));
-            }
+            *applied.entry(f.rule.code).or_default() += 1;
         }
+        let fixes = chosen
+            .iter()
+            .map(|f| (f.rule.code, f.message.clone(), f.fix.as_ref().expect("has fix").edits.clone()))
+            .collect();
+        unverified = Some((std::mem::replace(&mut text, candidate), fixes));
     }
-    unreachable!("the loop returns at MAX_ROUNDS")
+    unreachable!("the last round applies nothing and returns")
 }
 
 fn reads_cleanly(text: &str) -> bool {

@@ -25,6 +25,32 @@ pub struct FileReport {
     pub stdout: Option<String>,
 }
 
+/// What a file contributes to the summary and the statistics, kept once its output is rendered.
+#[derive(Clone, Debug, Default)]
+pub struct Counts {
+    pub changed: bool,
+    pub findings: usize,
+    pub fixable: usize,
+    pub errors: usize,
+    pub layers: Option<(usize, usize)>,
+    /// (rule code, rule name, has a fix) per finding.
+    pub per_rule: Vec<(&'static str, &'static str, bool)>,
+}
+
+impl Counts {
+    pub fn of(report: &FileReport) -> Counts {
+        let fixable = |f: &Finding| f.fix.as_ref().is_some_and(|f| f.applicability != Applicability::DisplayOnly);
+        Counts {
+            changed: report.changed,
+            findings: report.findings.len(),
+            fixable: report.findings.iter().filter(|f| fixable(f)).count(),
+            errors: report.errors.len(),
+            layers: report.layers,
+            per_rule: report.findings.iter().map(|f| (f.rule.code, f.rule.name, f.fix.is_some())).collect(),
+        }
+    }
+}
+
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Summary {
     pub files: usize,
@@ -37,18 +63,15 @@ pub struct Summary {
 }
 
 impl Summary {
-    pub fn of(reports: &[FileReport]) -> Summary {
-        let mut s = Summary { files: reports.len(), ..Summary::default() };
-        for r in reports {
-            s.changed += usize::from(r.changed);
-            s.findings += r.findings.len();
-            s.fixable += r
-                .findings
-                .iter()
-                .filter(|f| f.fix.as_ref().is_some_and(|f| f.applicability != Applicability::DisplayOnly))
-                .count();
-            s.errors += r.errors.len();
-            if let Some((before, after)) = r.layers {
+    pub fn of<'c>(files: impl IntoIterator<Item = &'c Counts>) -> Summary {
+        let mut s = Summary::default();
+        for c in files {
+            s.files += 1;
+            s.changed += usize::from(c.changed);
+            s.findings += c.findings;
+            s.fixable += c.fixable;
+            s.errors += c.errors;
+            if let Some((before, after)) = c.layers {
                 s.layers_before += before;
                 s.layers_after += after;
             }
@@ -83,10 +106,10 @@ fn fix_label(finding: &Finding) -> &'static str {
     }
 }
 
-/// Each finding with its source line and a caret under what it is about, grouped by file.
-pub fn text(reports: &[FileReport]) -> String {
+/// Each finding of a file with its source line and a caret under what it is about.
+pub fn text(report: &FileReport) -> String {
     let mut out = String::new();
-    for report in reports.iter().filter(|r| !r.findings.is_empty()) {
+    if !report.findings.is_empty() {
         let lines = LineIndex::new(&report.source);
         for finding in &report.findings {
             let (line, col) = lines.line_col(&report.source, finding.range.start);
@@ -122,12 +145,12 @@ pub fn text(reports: &[FileReport]) -> String {
 }
 
 /// Counts per rule, most frequent first.
-pub fn statistics(reports: &[FileReport]) -> String {
+pub fn statistics<'c>(files: impl IntoIterator<Item = &'c Counts>) -> String {
     let mut counts: BTreeMap<&str, (usize, &str, bool)> = BTreeMap::new();
-    for f in reports.iter().flat_map(|r| &r.findings) {
-        let entry = counts.entry(f.rule.code).or_insert((0, f.rule.name, false));
+    for &(code, name, fixable) in files.into_iter().flat_map(|c| &c.per_rule) {
+        let entry = counts.entry(code).or_insert((0, name, false));
         entry.0 += 1;
-        entry.2 |= f.fix.is_some();
+        entry.2 |= fixable;
     }
     let mut rows: Vec<_> = counts.into_iter().collect();
     rows.sort_by(|a, b| b.1 .0.cmp(&a.1 .0).then(a.0.cmp(b.0)));
@@ -144,62 +167,113 @@ fn position(lines: &LineIndex, source: &str, range: TextRange) -> Value {
     json!({ "line": line, "column": column, "end_line": end_line, "end_column": end_column })
 }
 
-/// The JSON report. See the README for the schema.
-pub fn json(reports: &[FileReport]) -> Value {
-    let files: Vec<Value> = reports
+/// One file's entry in the JSON report. See the README for the schema.
+pub fn json_file(r: &FileReport) -> Value {
+    let lines = LineIndex::new(&r.source);
+    let findings: Vec<Value> = r
+        .findings
         .iter()
-        .map(|r| {
-            let lines = LineIndex::new(&r.source);
-            let findings: Vec<Value> = r
-                .findings
-                .iter()
-                .map(|f| {
-                    let fix = f.fix.as_ref().map(|fix| {
-                        json!({
-                            "applicability": match fix.applicability {
-                                Applicability::Safe => "safe",
-                                Applicability::Unsafe => "unsafe",
-                                Applicability::DisplayOnly => "display-only",
-                            },
-                            "edits": fix.edits.iter().map(|e| json!({
-                                "range": e.range,
-                                "location": position(&lines, &r.source, e.range),
-                                "content": e.replacement,
-                            })).collect::<Vec<_>>(),
-                        })
-                    });
-                    json!({
-                        "code": f.rule.code,
-                        "name": f.rule.name,
-                        "message": f.message,
-                        "range": f.range,
-                        "location": position(&lines, &r.source, f.range),
-                        "fix": fix,
-                    })
+        .map(|f| {
+            let fix = f.fix.as_ref().map(|fix| {
+                json!({
+                    "applicability": match fix.applicability {
+                        Applicability::Safe => "safe",
+                        Applicability::Unsafe => "unsafe",
+                        Applicability::DisplayOnly => "display-only",
+                    },
+                    "edits": fix.edits.iter().map(|e| json!({
+                        "range": e.range,
+                        "location": position(&lines, &r.source, e.range),
+                        "content": e.replacement,
+                    })).collect::<Vec<_>>(),
                 })
-                .collect();
-            let errors: Vec<Value> = r
-                .errors
-                .iter()
-                .map(|e| json!({ "message": e.message, "help": e.help, "line": e.line, "column": e.column }))
-                .collect();
-            json!({ "path": r.path, "changed": r.changed, "layers": r.layers, "findings": findings, "errors": errors })
+            });
+            json!({
+                "code": f.rule.code,
+                "name": f.rule.name,
+                "message": f.message,
+                "range": f.range,
+                "location": position(&lines, &r.source, f.range),
+                "fix": fix,
+            })
         })
         .collect();
-    let s = Summary::of(reports);
+    let errors: Vec<Value> = r
+        .errors
+        .iter()
+        .map(|e| json!({ "message": e.message, "help": e.help, "line": e.line, "column": e.column }))
+        .collect();
+    json!({ "path": r.path, "changed": r.changed, "layers": r.layers, "findings": findings, "errors": errors })
+}
+
+/// The summary object that closes the JSON report.
+pub fn summary_json(s: &Summary) -> Value {
     json!({
-        "version": 1,
-        "files": files,
-        "summary": {
-            "files": s.files, "changed": s.changed, "findings": s.findings, "fixable": s.fixable,
-            "errors": s.errors, "layers_before": s.layers_before, "layers_after": s.layers_after,
-        },
+        "files": s.files, "changed": s.changed, "findings": s.findings, "fixable": s.fixable,
+        "errors": s.errors, "layers_before": s.layers_before, "layers_after": s.layers_after,
     })
 }
 
-/// SARIF 2.1.0, with the rules' metadata and fixes as replacements. Columns count Unicode code points.
-pub fn sarif(reports: &[FileReport], rules: &[&'static dyn Rule]) -> Value {
-    let rule_index = |code: &str| rules.iter().position(|r| r.info().code == code);
+/// One file's SARIF results and tool notifications (for files dockopt could not read).
+pub fn sarif_file(r: &FileReport, rules: &[&'static dyn Rule]) -> (Vec<Value>, Vec<Value>) {
+    let rule_index = |code: &str| rules.iter().position(|rule| rule.info().code == code);
+    let lines = LineIndex::new(&r.source);
+    let uri = r.path.trim_start_matches("./");
+    let region = |range: TextRange| {
+        let (start_line, start_column) = lines.line_col(&r.source, range.start);
+        let (end_line, end_column) = lines.line_col(&r.source, range.end);
+        json!({ "startLine": start_line, "startColumn": start_column, "endLine": end_line, "endColumn": end_column })
+    };
+    let mut results = Vec::new();
+    for f in &r.findings {
+        let mut result = json!({
+            "ruleId": f.rule.code,
+            "level": if f.rule.safety == Safety::ReportOnly { "note" } else { "warning" },
+            "message": { "text": f.message },
+            "locations": [{ "physicalLocation": {
+                "artifactLocation": { "uri": uri },
+                "region": region(f.range),
+            }}],
+        });
+        if let Some(index) = rule_index(f.rule.code) {
+            result["ruleIndex"] = json!(index);
+        }
+        if let Some(fix) = f.fix.as_ref().filter(|fix| fix.applicability != Applicability::DisplayOnly) {
+            let safety = if fix.applicability == Applicability::Safe { "safe" } else { "unsafe" };
+            result["fixes"] = json!([{
+                "description": { "text": format!("{} ({safety})", f.rule.summary) },
+                "artifactChanges": [{
+                    "artifactLocation": { "uri": uri },
+                    "replacements": fix.edits.iter().map(|e| json!({
+                        "deletedRegion": region(e.range),
+                        "insertedContent": { "text": e.replacement },
+                    })).collect::<Vec<_>>(),
+                }],
+            }]);
+        }
+        results.push(result);
+    }
+    let notifications = r
+        .errors
+        .iter()
+        .map(|e| {
+            json!({
+                "level": "error",
+                "message": { "text": format!("{} ({})", e.message, e.help) },
+                "locations": [{ "physicalLocation": {
+                    "artifactLocation": { "uri": uri },
+                    "region": { "startLine": e.line, "startColumn": e.column },
+                }}],
+                "descriptor": { "id": "parse-error" },
+            })
+        })
+        .collect();
+    (results, notifications)
+}
+
+/// SARIF 2.1.0 up to the first result: the tool with the rules' metadata. Results follow, separated by
+/// commas, then [`sarif_suffix`]. Columns count Unicode code points.
+pub fn sarif_prefix(rules: &[&'static dyn Rule]) -> String {
     let descriptors: Vec<Value> = rules
         .iter()
         .map(|r| {
@@ -218,76 +292,30 @@ pub fn sarif(reports: &[FileReport], rules: &[&'static dyn Rule]) -> Value {
             })
         })
         .collect();
-    let region = |lines: &LineIndex, source: &str, range: TextRange| {
-        let (start_line, start_column) = lines.line_col(source, range.start);
-        let (end_line, end_column) = lines.line_col(source, range.end);
-        json!({ "startLine": start_line, "startColumn": start_column, "endLine": end_line, "endColumn": end_column })
-    };
-    let mut results = Vec::new();
-    let mut errors = Vec::new();
-    for r in reports {
-        let lines = LineIndex::new(&r.source);
-        let uri = r.path.trim_start_matches("./");
-        for f in &r.findings {
-            let mut result = json!({
-                "ruleId": f.rule.code,
-                "level": if f.rule.safety == Safety::ReportOnly { "note" } else { "warning" },
-                "message": { "text": f.message },
-                "locations": [{ "physicalLocation": {
-                    "artifactLocation": { "uri": uri },
-                    "region": region(&lines, &r.source, f.range),
-                }}],
-            });
-            if let Some(index) = rule_index(f.rule.code) {
-                result["ruleIndex"] = json!(index);
-            }
-            if let Some(fix) = f.fix.as_ref().filter(|fix| fix.applicability != Applicability::DisplayOnly) {
-                result["fixes"] = json!([{
-                    "description": { "text": format!("{} ({})", f.rule.summary, if fix.applicability == Applicability::Safe { "safe" } else { "unsafe" }) },
-                    "artifactChanges": [{
-                        "artifactLocation": { "uri": uri },
-                        "replacements": fix.edits.iter().map(|e| json!({
-                            "deletedRegion": region(&lines, &r.source, e.range),
-                            "insertedContent": { "text": e.replacement },
-                        })).collect::<Vec<_>>(),
-                    }],
-                }]);
-            }
-            results.push(result);
-        }
-        for e in &r.errors {
-            errors.push(json!({
-                "level": "error",
-                "message": { "text": format!("{} ({})", e.message, e.help) },
-                "locations": [{ "physicalLocation": {
-                    "artifactLocation": { "uri": uri },
-                    "region": { "startLine": e.line, "startColumn": e.column },
-                }}],
-                "descriptor": { "id": "parse-error" },
-            }));
-        }
-    }
-    json!({
-        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
-        "version": "2.1.0",
-        "runs": [{
-            "tool": { "driver": {
-                "name": "dockopt",
-                "version": env!("CARGO_PKG_VERSION"),
-                "informationUri": "https://github.com/dockopt/dockopt",
-                "rules": descriptors,
-            }},
-            "columnKind": "unicodeCodePoints",
-            "results": results,
-            "invocations": [{ "executionSuccessful": errors.is_empty(), "toolExecutionNotifications": errors }],
-        }],
-    })
+    let driver = json!({
+        "name": "dockopt",
+        "version": env!("CARGO_PKG_VERSION"),
+        "informationUri": "https://github.com/dockopt/dockopt",
+        "rules": descriptors,
+    });
+    format!(
+        "{{\"$schema\":\"https://json.schemastore.org/sarif-2.1.0.json\",\"version\":\"2.1.0\",\"runs\":[{{\"tool\":{{\"driver\":{driver}}},\"columnKind\":\"unicodeCodePoints\",\"results\":["
+    )
 }
 
-/// GitHub Actions workflow commands: one annotation per finding and error.
-pub fn github(reports: &[FileReport]) -> String {
+/// Closes a SARIF log after its results, with the notifications for files dockopt could not read.
+pub fn sarif_suffix(notifications: &[String]) -> String {
+    format!(
+        "],\"invocations\":[{{\"executionSuccessful\":{},\"toolExecutionNotifications\":[{}]}}]}}]}}",
+        notifications.is_empty(),
+        notifications.join(",")
+    )
+}
+
+/// GitHub Actions workflow commands for one file: one annotation per finding and error.
+pub fn github(r: &FileReport) -> String {
     let mut out = String::new();
-    for r in reports {
+    {
         let lines = LineIndex::new(&r.source);
         for f in &r.findings {
             let (line, col) = lines.line_col(&r.source, f.range.start);

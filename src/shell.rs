@@ -88,6 +88,18 @@ pub struct Command {
     pub before: Option<Op>,
     /// The operator after the command.
     pub after: Option<Op>,
+    /// The program it runs through its wrappers, resolved once; see [`Command::invocation`].
+    resolved: Option<Resolved>,
+}
+
+/// Where a command's program is among its words, once `sudo`, `env` and the like are looked through.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Resolved {
+    program: String,
+    /// Index of the first argument in `words`.
+    args: usize,
+    /// Indices in `words` of `NAME=value` arguments given to `env`.
+    env: Vec<usize>,
 }
 
 impl Command {
@@ -155,8 +167,8 @@ const SHELL_ENDING: &[&str] = &["exit", "exec", "return", "logout"];
 
 impl Script {
     pub fn parse(text: &str) -> Script {
-        let (tokens, mut balanced) = lex(text);
-        let grouped = commands(text, &tokens);
+        let (tokens, literals, mut balanced) = lex(text);
+        let grouped = commands(text, &tokens, literals);
         balanced &= grouped.closed;
         Script {
             tokens,
@@ -220,7 +232,7 @@ impl Script {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Invocation<'a> {
     /// The program by base name, with versions folded: `pip3.11` and `python3 -m pip` are both `pip`.
-    pub program: String,
+    pub program: &'a str,
     /// The words after the program.
     pub args: &'a [Word],
     /// `NAME=value` words set for this command, before it or through `env`.
@@ -250,7 +262,13 @@ impl Command {
     /// The program this command runs once `sudo`, `env`, `nice`, `time` and `command` prefixes are looked
     /// through. `None` when the program name is not literal.
     pub fn invocation(&self) -> Option<Invocation<'_>> {
-        let mut env: Vec<&Word> = self.assignments.iter().collect();
+        let resolved = self.resolved.as_ref()?;
+        let env = self.assignments.iter().chain(resolved.env.iter().map(|&i| &self.words[i])).collect();
+        Some(Invocation { program: &resolved.program, args: &self.words[resolved.args..], env })
+    }
+
+    fn resolve(&self) -> Option<Resolved> {
+        let mut env = Vec::new();
         let mut i = 0;
         loop {
             let name = self.words.get(i)?.literal.as_deref()?;
@@ -261,7 +279,7 @@ impl Command {
                     while let Some(word) = self.words.get(i) {
                         let text = word.literal.as_deref().unwrap_or("");
                         if base == "env" && is_assignment(text) {
-                            env.push(word);
+                            env.push(i);
                         } else if text.starts_with('-') {
                             // Options of sudo and env that take a separate value.
                             if matches!(
@@ -291,9 +309,9 @@ impl Command {
                         } else {
                             return None;
                         };
-                        return Some(Invocation { program: "pip".into(), args: &args[skip..], env });
+                        return Some(Resolved { program: "pip".into(), args: i + 1 + skip, env });
                     }
-                    return Some(Invocation { program, args, env });
+                    return Some(Resolved { program, args: i + 1, env });
                 }
             }
         }
@@ -320,9 +338,12 @@ fn is_assignment(text: &str) -> bool {
     }
 }
 
-fn lex(text: &str) -> (Vec<Token>, bool) {
+/// Tokens, each word's literal value (`None` for other tokens and for words with expansions), and whether
+/// everything closed.
+fn lex(text: &str) -> (Vec<Token>, Vec<Option<String>>, bool) {
     let b = text.as_bytes();
-    let mut tokens = Vec::new();
+    let mut tokens = Vec::with_capacity(text.len() / 4);
+    let mut literals = Vec::with_capacity(text.len() / 4);
     let mut balanced = true;
     let mut pending_heredocs: Vec<(String, bool)> = Vec::new();
     let mut expect_delimiter: Option<bool> = None;
@@ -390,12 +411,15 @@ fn lex(text: &str) -> (Vec<Token>, bool) {
                     pending_heredocs.push((delimiter, strip_tabs));
                 }
                 tokens.push(Token { kind: TokenKind::Word, range: i..end });
+                literals.resize(tokens.len() - 1, None);
+                literals.push(literal);
                 i = end.max(i + 1);
             }
         }
     }
     balanced &= pending_heredocs.is_empty();
-    (tokens, balanced)
+    literals.resize(tokens.len(), None);
+    (tokens, literals, balanced)
 }
 
 /// A here-document delimiter with quotes removed even when it holds `$`, which the shell does not expand there.
@@ -553,7 +577,7 @@ struct Grouped {
 }
 
 /// Groups tokens into simple commands.
-fn commands(text: &str, tokens: &[Token]) -> Grouped {
+fn commands(text: &str, tokens: &[Token], mut literals: Vec<Option<String>>) -> Grouped {
     let mut out: Vec<Command> = Vec::new();
     let mut frames: Vec<Frame> = Vec::new();
     let mut current: Option<Command> = None;
@@ -585,8 +609,7 @@ fn commands(text: &str, tokens: &[Token]) -> Grouped {
             TokenKind::Word => {
                 top_level_lists |= list_operator_pending;
                 let raw = &text[range.clone()];
-                let (_, literal, _) = scan_word(text, range.start);
-                let word = Word { range: range.clone(), literal };
+                let word = Word { range: range.clone(), literal: literals[index - 1].take() };
                 if after_redirect {
                     after_redirect = false;
                     if let Some(c) = current.as_mut() {
@@ -661,6 +684,7 @@ fn commands(text: &str, tokens: &[Token]) -> Grouped {
                         piped: std::mem::take(&mut piped_next),
                         before: before.take(),
                         after: None,
+                        resolved: None,
                     });
                 }
                 let command = current.as_mut().expect("created above");
@@ -685,6 +709,7 @@ fn commands(text: &str, tokens: &[Token]) -> Grouped {
                         piped: std::mem::take(&mut piped_next),
                         before: before.take(),
                         after: None,
+                        resolved: None,
                     });
                 }
                 // A redirection number such as `2>` was lexed as a word of digits right before it.
@@ -729,6 +754,9 @@ fn commands(text: &str, tokens: &[Token]) -> Grouped {
         }
     }
     finish(&mut current, &mut out, None);
+    for command in &mut out {
+        command.resolved = command.resolve();
+    }
     closed &= frames.is_empty() && case_depth == 0 && !skip_until_do;
     Grouped { commands: out, opaque, closed, top_level_lists }
 }
@@ -772,12 +800,12 @@ mod tests {
     fn invocations_look_through_wrappers() {
         let s = Script::parse("sudo -E env PIP_NO_CACHE_DIR=1 /usr/bin/pip3.11 install -r r.txt && python3 -u -m pip wheel . && apt-get -y install x");
         let pip = s.commands[0].invocation().unwrap();
-        assert_eq!((pip.program.as_str(), pip.subcommand()), ("pip", Some("install")));
+        assert_eq!((pip.program, pip.subcommand()), ("pip", Some("install")));
         assert!(pip.sets_env("PIP_NO_CACHE_DIR"));
         let wheel = s.commands[1].invocation().unwrap();
-        assert_eq!((wheel.program.as_str(), wheel.subcommand()), ("pip", Some("wheel")));
+        assert_eq!((wheel.program, wheel.subcommand()), ("pip", Some("wheel")));
         let apt = s.commands[2].invocation().unwrap();
-        assert_eq!((apt.program.as_str(), apt.subcommand()), ("apt-get", Some("install")));
+        assert_eq!((apt.program, apt.subcommand()), ("apt-get", Some("install")));
         assert!(apt.has_option("-y"));
     }
 

@@ -133,7 +133,11 @@ fn check_text_walks_the_monorepo() {
 #[test]
 fn check_json() {
     let dir = monorepo("check-json");
-    snapshot("cli_check_json", shown(&dockopt_in(&dir, &["check", "--format", "json"], b"")));
+    let mut out = dockopt_in(&dir, &["check", "--format", "json"], b"");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("the report is one JSON document");
+    out.stdout = serde_json::to_vec_pretty(&json).unwrap();
+    out.stdout.push(b'\n');
+    snapshot("cli_check_json", shown(&out));
 }
 
 #[test]
@@ -327,4 +331,23 @@ fn rules_and_rule() {
     let rule = dockopt(&["rule", "apk-no-cache"], b"");
     snapshot("cli_rule_apk_no_cache", shown(&rule));
     assert_eq!(dockopt(&["rule", "DO999"], b"").status.code(), Some(2));
+}
+
+#[test]
+fn symlinks_out_of_the_walked_directory_are_followed_only_when_asked() {
+    let dir = monorepo("symlinks");
+    let outside = std::env::temp_dir().join(format!("dockopt-outside-{}", std::process::id()));
+    std::fs::create_dir_all(&outside).unwrap();
+    std::fs::write(outside.join("Dockerfile"), "FROM alpine:3.20\nRUN apk add curl\n").unwrap();
+    std::os::unix::fs::symlink(outside.join("Dockerfile"), dir.join("tools/linked.Dockerfile")).unwrap();
+    std::os::unix::fs::symlink(dir.join("tools/Containerfile"), dir.join("docs/inside.Dockerfile")).unwrap();
+    let listed = |args: &[&str]| -> Vec<String> {
+        let json: serde_json::Value = serde_json::from_slice(&dockopt_in(&dir, args, b"").stdout).unwrap();
+        json["files"].as_array().unwrap().iter().map(|f| f["path"].as_str().unwrap().to_string()).collect()
+    };
+    let plain = listed(&["check", "--format", "json"]);
+    assert!(!plain.contains(&"./tools/linked.Dockerfile".to_string()), "{plain:?}");
+    assert!(plain.contains(&"./docs/inside.Dockerfile".to_string()), "a link within the walked directory is taken");
+    assert!(listed(&["check", "--format", "json", "--follow-links"]).contains(&"./tools/linked.Dockerfile".to_string()));
+    std::fs::remove_dir_all(outside).unwrap();
 }

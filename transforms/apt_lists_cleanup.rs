@@ -41,7 +41,7 @@ fn needs_lists_from_before(ctx: &Context, j: usize) -> bool {
         return text.contains("apt") || statement.heredocs.iter().any(|h| h.content.contains("apt"));
     }
     for (_, inv) in ctx.invocations(j) {
-        if APT.contains(&inv.program.as_str()) {
+        if APT.contains(&inv.program) {
             let sub = inv.subcommand();
             if sub == Some("update") {
                 return false;
@@ -62,9 +62,8 @@ impl Rule for AptListsCleanup {
     fn check(&self, ctx: &Context, findings: &mut Vec<Finding>) {
         for (i, script) in ctx.runs() {
             let invocations = ctx.invocations(i);
-            let Some((update, _)) = invocations
-                .iter()
-                .find(|(_, inv)| APT.contains(&inv.program.as_str()) && inv.subcommand() == Some("update"))
+            let Some((update, _)) =
+                invocations.iter().find(|(_, inv)| APT.contains(&inv.program) && inv.subcommand() == Some("update"))
             else {
                 continue;
             };
@@ -72,7 +71,7 @@ impl Rule for AptListsCleanup {
             let last_apt = invocations
                 .iter()
                 .filter(|(_, inv)| {
-                    APT.contains(&inv.program.as_str())
+                    APT.contains(&inv.program)
                         && (inv.subcommand() == Some("update") || reads_lists(&inv.program, inv.subcommand()))
                 })
                 .map(|(c, _)| c.range.start)

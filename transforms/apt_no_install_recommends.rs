@@ -24,7 +24,7 @@ impl Rule for AptNoInstallRecommends {
     fn check(&self, ctx: &Context, findings: &mut Vec<Finding>) {
         for (i, _) in ctx.runs() {
             for (command, inv) in ctx.invocations(i) {
-                if !matches!(inv.program.as_str(), "apt-get" | "apt") || inv.subcommand() != Some("install") {
+                if !matches!(inv.program, "apt-get" | "apt") || inv.subcommand() != Some("install") {
                     continue;
                 }
                 let off = inv.has_option("--no-install-recommends")

@@ -30,7 +30,7 @@ impl Rule for CondaClean {
                 is_conda(&inv.program) && matches!(inv.subcommand(), Some("install" | "create" | "update"))
             };
             let Some((last, installer)) = last_matching(&invocations, installs) else { continue };
-            let (last_install, program) = (last.range.start, installer.program.clone());
+            let (last_install, program) = (last.range.start, installer.program.to_string());
             let cleaned = invocations.iter().any(|(c, inv)| {
                 c.range.start > last_install && is_conda(&inv.program) && inv.subcommand() == Some("clean")
             });

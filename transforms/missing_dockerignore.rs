@@ -25,30 +25,37 @@ impl Rule for MissingDockerignore {
     fn check(&self, ctx: &Context, findings: &mut Vec<Finding>) {
         let Some(path) = ctx.path else { return };
         let Some(dir) = path.parent() else { return };
+        let copies_all: Vec<usize> = (0..ctx.df.statements.len())
+            .filter(|&i| {
+                let ins = &ctx.statement(i).instruction;
+                let from_context = !ins.flags.iter().any(|f| f.text.starts_with("--from="));
+                matches!(ins.kind, Kind::Copy | Kind::Add)
+                    && from_context
+                    && ins.value.len() >= 2
+                    && ins.value[..ins.value.len() - 1].iter().any(|w| matches!(w.text.as_ref(), "." | "./"))
+            })
+            .collect();
+        // Look at the file system only for a file that copies its whole context.
+        if copies_all.is_empty() {
+            return;
+        }
         let own = path.file_name().map(|n| dir.join(format!("{}.dockerignore", n.to_string_lossy())));
         if dir.join(".dockerignore").exists() || own.is_some_and(|o| o.exists()) {
             return;
         }
-        for (i, statement) in ctx.df.statements.iter().enumerate() {
-            let ins = &statement.instruction;
-            let from_context = !ins.flags.iter().any(|f| f.text.starts_with("--from="));
-            let copies_all = matches!(ins.kind, Kind::Copy | Kind::Add)
-                && from_context
-                && ins.value.len() >= 2
-                && ins.value[..ins.value.len() - 1].iter().any(|w| matches!(w.text.as_ref(), "." | "./"));
-            if copies_all {
-                findings.push(Finding {
-                    rule: &INFO,
-                    range: ctx.statement(i).range,
-                    message: format!(
-                        "`{} .` sends the whole build context, and {} has no .dockerignore",
-                        ins.cmd.text,
-                        dir.display()
-                    ),
-                    fix: None,
-                    instructions: vec![statement.index],
-                });
-            }
+        for i in copies_all {
+            let statement = ctx.statement(i);
+            findings.push(Finding {
+                rule: &INFO,
+                range: statement.range,
+                message: format!(
+                    "`{} .` sends the whole build context, and {} has no .dockerignore",
+                    statement.instruction.cmd.text,
+                    dir.display()
+                ),
+                fix: None,
+                instructions: vec![statement.index],
+            });
         }
     }
 }

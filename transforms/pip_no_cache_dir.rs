@@ -25,7 +25,7 @@ impl Rule for PipNoCacheDir {
     fn check(&self, ctx: &Context, findings: &mut Vec<Finding>) {
         for (i, _) in ctx.runs() {
             for (command, inv) in ctx.invocations(i) {
-                let (subcommand_word, option, variable, cache) = match inv.program.as_str() {
+                let (subcommand_word, option, variable, cache) = match inv.program {
                     "pip" if inv.subcommand() == Some("install") => (
                         inv.args.iter().find(|w| w.is("install")),
                         "--no-cache-dir",
