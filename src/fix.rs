@@ -167,7 +167,7 @@ pub fn fix_with_options(
     // Fixes that produced a file BuildKit would reject: a bug in a rule, kept from applying again.
     let mut rejected: HashSet<(&'static str, String)> = HashSet::new();
     // The text before the last round's fixes and those fixes, until the next parse shows they broke nothing.
-    let mut unverified: Option<(String, Vec<(&'static str, String, Vec<Edit>)>)> = None;
+    let mut unverified: Option<(String, Vec<RoundFix>)> = None;
     let mut initial = None;
     let applicable = |a: Applicability| a == Applicability::Safe || (unsafe_fixes && a == Applicability::Unsafe);
     for round in 0..=MAX_ROUNDS {
@@ -180,7 +180,7 @@ pub fn fix_with_options(
             };
             // Some fix broke the file. Keep the first one that does not, set aside the ones that do.
             text = previous;
-            for (code, message, edits) in fixes {
+            for RoundFix { code, message, edits } in fixes {
                 let one = apply(&text, &edits);
                 if reads_cleanly(&one) {
                     *applied.entry(code).or_default() += 1;
@@ -222,11 +222,22 @@ pub fn fix_with_options(
         }
         let fixes = chosen
             .iter()
-            .map(|f| (f.rule.code, f.message.clone(), f.fix.as_ref().expect("has fix").edits.clone()))
+            .map(|f| RoundFix {
+                code: f.rule.code,
+                message: f.message.clone(),
+                edits: f.fix.as_ref().expect("has fix").edits.clone(),
+            })
             .collect();
         unverified = Some((std::mem::replace(&mut text, candidate), fixes));
     }
     unreachable!("the last round applies nothing and returns")
+}
+
+/// A fix applied in a round, kept until the next round's parse confirms the file still reads.
+struct RoundFix {
+    code: &'static str,
+    message: String,
+    edits: Vec<Edit>,
 }
 
 fn reads_cleanly(text: &str) -> bool {

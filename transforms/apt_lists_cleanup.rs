@@ -46,7 +46,7 @@ fn needs_lists_from_before(ctx: &Context, j: usize) -> bool {
             if sub == Some("update") {
                 return false;
             }
-            if reads_lists(&inv.program, sub) {
+            if reads_lists(inv.program, sub) {
                 return true;
             }
         }
@@ -72,7 +72,7 @@ impl Rule for AptListsCleanup {
                 .iter()
                 .filter(|(_, inv)| {
                     APT.contains(&inv.program)
-                        && (inv.subcommand() == Some("update") || reads_lists(&inv.program, inv.subcommand()))
+                        && (inv.subcommand() == Some("update") || reads_lists(inv.program, inv.subcommand()))
                 })
                 .map(|(c, _)| c.range.start)
                 .max();

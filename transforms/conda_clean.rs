@@ -27,12 +27,12 @@ impl Rule for CondaClean {
             let invocations = ctx.invocations(i);
             let is_conda = |p: &str| matches!(p, "conda" | "mamba" | "micromamba");
             let installs = |inv: &crate::shell::Invocation| {
-                is_conda(&inv.program) && matches!(inv.subcommand(), Some("install" | "create" | "update"))
+                is_conda(inv.program) && matches!(inv.subcommand(), Some("install" | "create" | "update"))
             };
             let Some((last, installer)) = last_matching(&invocations, installs) else { continue };
             let (last_install, program) = (last.range.start, installer.program.to_string());
             let cleaned = invocations.iter().any(|(c, inv)| {
-                c.range.start > last_install && is_conda(&inv.program) && inv.subcommand() == Some("clean")
+                c.range.start > last_install && is_conda(inv.program) && inv.subcommand() == Some("clean")
             });
             if cleaned || script.opaque || ctx.mount_covers(i, "/opt/conda/pkgs") {
                 continue;
