@@ -14,8 +14,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex};
 
 /// dockopt: make Dockerfiles build faster and smaller, safely.
 ///
@@ -245,43 +245,43 @@ fn run(args: &FileArgs, output: &OutputArgs, mode: Mode) -> Result<ExitCode> {
             Format::Text | Format::Github => {}
         }
     }
-    // Files are processed a chunk at a time on all cores and written in path order as each chunk finishes,
-    // so memory holds one chunk's output, not the whole run's.
-    let chunks = found.files.chunks(CHUNK).map(|chunk| {
-        process_in_parallel(chunk, |path| {
-            let is_explicit = explicit.contains(&path);
-            process(path, is_explicit, &resolver, mode).map(|report| render(report, format, &all))
-        })
-        .into_iter()
-        .flatten()
-        .collect::<Vec<_>>()
-    });
-    for chunk in chunks.chain(std::iter::once(std::mem::take(&mut walk_errors))) {
-        for r in chunk {
-            stderr.write_all(r.errors.as_bytes())?;
-            if let Some(text) = &r.stdout {
-                let is_diff = matches!(mode, Mode::Diff { .. });
-                stdout.write_all(if is_diff && colour { colourize(text) } else { text.clone() }.as_bytes())?;
-            }
-            if document {
-                let out: &mut dyn Write = if fixed_to_stdout { &mut stderr } else { &mut stdout };
-                match format {
-                    Format::Text | Format::Github => out.write_all(r.report.as_bytes())?,
-                    Format::Json => {
-                        write!(out, "{}{}", if first_entry { "" } else { "," }, r.report)?;
+    // Files are processed on every core while this thread writes the results in path order as they arrive.
+    let mut write_one = |r: Rendered| -> Result<()> {
+        stderr.write_all(r.errors.as_bytes())?;
+        if let Some(text) = &r.stdout {
+            let is_diff = matches!(mode, Mode::Diff { .. });
+            stdout.write_all(if is_diff && colour { colourize(text) } else { text.clone() }.as_bytes())?;
+        }
+        if document {
+            let out: &mut dyn Write = if fixed_to_stdout { &mut stderr } else { &mut stdout };
+            match format {
+                Format::Text | Format::Github => out.write_all(r.report.as_bytes())?,
+                Format::Json => {
+                    write!(out, "{}{}", if first_entry { "" } else { "," }, r.report)?;
+                    first_entry = false;
+                }
+                Format::Sarif => {
+                    for result in &r.sarif.0 {
+                        write!(out, "{}{result}", if first_entry { "" } else { "," })?;
                         first_entry = false;
                     }
-                    Format::Sarif => {
-                        for result in &r.sarif.0 {
-                            write!(out, "{}{result}", if first_entry { "" } else { "," })?;
-                            first_entry = false;
-                        }
-                        sarif_notes.extend(r.sarif.1);
-                    }
+                    sarif_notes.extend(r.sarif.1);
                 }
             }
-            counts.push(r.counts);
         }
+        counts.push(r.counts);
+        Ok(())
+    };
+    for_each_in_order(
+        &found.files,
+        |path| {
+            let is_explicit = explicit.contains(&path);
+            process(path, is_explicit, &resolver, mode).map(|report| render(report, format, &all))
+        },
+        |rendered| rendered.map_or(Ok(()), &mut write_one),
+    )?;
+    for r in std::mem::take(&mut walk_errors) {
+        write_one(r)?;
     }
     let summary = Summary::of(&counts);
     {
@@ -316,8 +316,9 @@ fn run(args: &FileArgs, output: &OutputArgs, mode: Mode) -> Result<ExitCode> {
     Ok(ExitCode::from(status))
 }
 
-/// Files processed between writes: enough to keep every core busy, few enough to keep memory flat.
-const CHUNK: usize = 512;
+/// How far the workers may run ahead of the writer: enough to keep every core busy, few enough to keep memory
+/// flat.
+const WINDOW: usize = 256;
 
 /// A file's output, rendered on the worker that processed it, so the file's text and findings can go.
 struct Rendered {
@@ -354,21 +355,75 @@ fn render(report: FileReport, format: Format, rules: &[&'static dyn fix::Rule]) 
     }
 }
 
-/// Runs `each` on every item on all cores and returns the results in the items' order.
-fn process_in_parallel<T: Sync, R: Send + Sync>(items: &[T], each: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let slots: Vec<OnceLock<R>> = items.iter().map(|_| OnceLock::new()).collect();
+/// Runs `work` on every item on all cores and hands the results to `consume` on this thread, in the items'
+/// order, as soon as each is ready. Workers stay at most [`WINDOW`] items ahead of `consume`.
+fn for_each_in_order<T: Sync, R: Send>(
+    items: &[T],
+    work: impl Fn(&T) -> R + Sync,
+    mut consume: impl FnMut(R) -> Result<()>,
+) -> Result<()> {
+    let slots: Vec<Mutex<Option<R>>> = items.iter().map(|_| Mutex::new(None)).collect();
     let next = AtomicUsize::new(0);
+    let consumed = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(items.len().max(1));
+    let live = AtomicUsize::new(workers);
+    let ready = Condvar::new();
+    let ready_lock = Mutex::new(());
+    /// Counts a worker out however it ends, so the writer never waits for a worker that is gone.
+    struct Leaving<'a>(&'a AtomicUsize, &'a Mutex<()>, &'a Condvar);
+    impl Drop for Leaving<'_> {
+        fn drop(&mut self) {
+            self.0.fetch_sub(1, Ordering::Release);
+            let _guard = self.1.lock();
+            self.2.notify_all();
+        }
+    }
     std::thread::scope(|scope| {
         for _ in 0..workers {
-            scope.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(item) = items.get(i) else { break };
-                let _ = slots[i].set(each(item));
+            scope.spawn(|| {
+                let _leaving = Leaving(&live, &ready_lock, &ready);
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= items.len() || stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    while i >= consumed.load(Ordering::Acquire) + WINDOW && !stop.load(Ordering::Relaxed) {
+                        std::thread::sleep(std::time::Duration::from_micros(200));
+                    }
+                    let result = work(&items[i]);
+                    *slots[i].lock().expect("no panics while holding the lock") = Some(result);
+                    // Only the item the writer waits for can wake it.
+                    if consumed.load(Ordering::Acquire) == i {
+                        let _guard = ready_lock.lock().expect("no panics while holding the lock");
+                        ready.notify_all();
+                    }
+                }
             });
         }
-    });
-    slots.into_iter().map(|s| s.into_inner().expect("every slot is filled")).collect()
+        let outcome = (|| {
+            for (i, slot) in slots.iter().enumerate() {
+                // The slot is checked under the condvar's lock, so a result stored meanwhile cannot be missed.
+                let mut guard = ready_lock.lock().expect("no panics while holding the lock");
+                let result = loop {
+                    if let Some(result) = slot.lock().expect("no panics while holding the lock").take() {
+                        break result;
+                    }
+                    if live.load(Ordering::Acquire) == 0 {
+                        bail!("a worker stopped before finishing its files");
+                    }
+                    guard = ready.wait(guard).expect("no panics while holding the lock");
+                };
+                drop(guard);
+                consume(result)?;
+                consumed.store(i + 1, Ordering::Release);
+            }
+            Ok(())
+        })();
+        // On an error (a closed standard output), let the workers finish quickly.
+        stop.store(true, Ordering::Relaxed);
+        outcome
+    })
 }
 
 fn error_report(path: &str, source: String, errors: Vec<Diagnostic>) -> Option<FileReport> {

