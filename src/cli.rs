@@ -23,11 +23,19 @@ use std::sync::{Condvar, Mutex};
 /// the same (package caches aside); `dockopt fix --diff` shows them without writing. Paths may be files or
 /// directories; directories are searched for Dockerfiles, honouring .gitignore.
 #[derive(Parser)]
-#[command(version, about, long_about)]
+#[command(version, about, long_about, after_long_help = EXAMPLES)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
 }
+
+const EXAMPLES: &str = "Examples:
+  dockopt check                          report findings in every Dockerfile below the current directory
+  dockopt fix --diff services/api        show the safe fixes as a diff, change nothing
+  dockopt fix Dockerfile                 apply them
+  dockopt fix --unsafe-fixes Dockerfile  also apply fixes that may change what is installed
+  dockopt check --format sarif . > dockopt.sarif
+  dockopt rule DO101                     explain a rule, with a before/after example";
 
 #[derive(Subcommand)]
 enum Command {
