@@ -1,5 +1,6 @@
 //! The `dockopt` command line.
 
+use crate::build_context::BuildContext;
 use crate::config::{self, Overrides, Resolver, Settings};
 use crate::diagnostic::{decode, Diagnostic};
 use crate::discover::{self, WalkOptions};
@@ -119,6 +120,9 @@ struct FileArgs {
     /// Follow symlinks, also out of the directories searched.
     #[arg(long)]
     follow_links: bool,
+    /// The build context COPY and ADD read from (default: each Dockerfile's directory).
+    #[arg(long, value_name = "DIR")]
+    context: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -284,7 +288,8 @@ fn run(args: &FileArgs, output: &OutputArgs, mode: Mode) -> Result<ExitCode> {
         &found.files,
         |path| {
             let is_explicit = explicit.contains(&path);
-            process(path, is_explicit, &resolver, mode).map(|report| render(report, format, &all))
+            process(path, is_explicit, &resolver, mode, args.context.as_deref())
+                .map(|report| render(report, format, &all))
         },
         |rendered| rendered.map_or(Ok(()), &mut write_one),
     )?;
@@ -465,7 +470,7 @@ fn read_input(path: &Path) -> Result<(String, String), Diagnostic> {
 }
 
 /// Checks or fixes one file. `None` when the configuration excludes it.
-fn process(path: &Path, explicit: bool, resolver: &Resolver, mode: Mode) -> Option<FileReport> {
+fn process(path: &Path, explicit: bool, resolver: &Resolver, mode: Mode, context: Option<&Path>) -> Option<FileReport> {
     let is_stdin = path == Path::new("-");
     let dir = if is_stdin { None } else { path.parent() };
     let settings: Settings = match resolver.settings_for(dir) {
@@ -502,7 +507,7 @@ fn process(path: &Path, explicit: bool, resolver: &Resolver, mode: Mode) -> Opti
         Ok(input) => input,
         Err(d) => return error_report(&path.display().to_string(), String::new(), vec![d]),
     };
-    let context_path = (!is_stdin).then_some(path);
+    let build = (!is_stdin).then(|| BuildContext::for_dockerfile(path, context));
     let df = Dockerfile::parse(&source);
     if !df.errors.is_empty() || !df.build_errors.is_empty() {
         let lines = LineIndex::new(&source);
@@ -516,7 +521,8 @@ fn process(path: &Path, explicit: bool, resolver: &Resolver, mode: Mode) -> Opti
     }
     let layers_before = df.layer_count();
     let unsafe_fixes = settings.unsafe_fixes && mode != Mode::Check;
-    let outcome = match fix::fix_with_options(&source, context_path, &settings.rules, unsafe_fixes, &settings.options) {
+    let outcome = match fix::fix_with_options(&source, build.as_ref(), &settings.rules, unsafe_fixes, &settings.options)
+    {
         Ok(outcome) => outcome,
         Err(errors) => {
             let lines = LineIndex::new(&source);

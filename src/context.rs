@@ -5,6 +5,7 @@
 //! Statements are addressed by their position in [`Dockerfile::statements`]; rules only run on files BuildKit
 //! accepts, where that position is also the instruction's index in the syntax tree.
 
+use crate::build_context::BuildContext;
 use crate::config::RuleOptions;
 use crate::fix::{Edit, RuleInfo};
 use crate::model::{Dockerfile, Kind, Stage, Statement};
@@ -12,12 +13,11 @@ use crate::shell::{Command, Invocation, Script};
 use crate::suppression::{line_comment_silences, FileSuppressions};
 use crate::syntax::{NodeKind, TokenKind};
 use crate::text::TextRange;
-use std::path::Path;
 
 pub struct Context<'a, 'src> {
     pub df: &'a Dockerfile<'src>,
-    /// The Dockerfile's path, when it came from a file: its directory is the build context.
-    pub path: Option<&'a Path>,
+    /// The build context, when the Dockerfile came from a file.
+    pub build: Option<&'a BuildContext>,
     /// Per-rule options from the configuration.
     pub options: &'a RuleOptions,
     scripts: Vec<Option<Script>>,
@@ -32,11 +32,11 @@ static DEFAULT_OPTIONS: RuleOptions = RuleOptions::DEFAULT;
 const POSIX_SHELLS: &[&str] = &["sh", "bash", "dash", "ash", "zsh", "ksh", "mksh", "busybox"];
 
 impl<'a, 'src> Context<'a, 'src> {
-    pub fn new(df: &'a Dockerfile<'src>, path: Option<&'a Path>) -> Self {
-        Self::with_options(df, path, &DEFAULT_OPTIONS)
+    pub fn new(df: &'a Dockerfile<'src>, build: Option<&'a BuildContext>) -> Self {
+        Self::with_options(df, build, &DEFAULT_OPTIONS)
     }
 
-    pub fn with_options(df: &'a Dockerfile<'src>, path: Option<&'a Path>, options: &'a RuleOptions) -> Self {
+    pub fn with_options(df: &'a Dockerfile<'src>, build: Option<&'a BuildContext>, options: &'a RuleOptions) -> Self {
         let mut nodes = vec![usize::MAX; df.tree.instructions.len()];
         for (n, node) in df.tree.nodes.iter().enumerate() {
             if let NodeKind::Instruction(i) = node.kind {
@@ -45,7 +45,7 @@ impl<'a, 'src> Context<'a, 'src> {
         }
         let nodes = df.statements.iter().map(|s| nodes[s.index]).collect();
         let suppressions = FileSuppressions::new(df);
-        let mut ctx = Context { df, path, options, scripts: Vec::new(), nodes, suppressions };
+        let mut ctx = Context { df, build, options, scripts: Vec::new(), nodes, suppressions };
         let posix = ctx.posix_shells();
         ctx.scripts = (0..df.statements.len())
             .map(|i| {

@@ -4,13 +4,13 @@
 //! [`Applicability`]. [`fix`] applies every applicable fix whose edits do not overlap another's, re-reads the
 //! file, and repeats until nothing changes, so `fix(fix(x)) == fix(x)`. Bytes no edit touches never change.
 
+use crate::build_context::BuildContext;
 use crate::config::RuleOptions;
 use crate::context::Context;
 use crate::model::Dockerfile;
 use crate::syntax::SyntaxError;
 use crate::text::TextRange;
 use std::collections::{BTreeMap, HashSet};
-use std::path::Path;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Applicability {
@@ -147,17 +147,17 @@ const MAX_ROUNDS: usize = 32;
 /// not rewrite what it cannot read the way BuildKit does.
 pub fn fix(
     source: &str,
-    path: Option<&Path>,
+    build: Option<&BuildContext>,
     rules: &[&dyn Rule],
     unsafe_fixes: bool,
 ) -> Result<FixOutcome, Vec<SyntaxError>> {
-    fix_with_options(source, path, rules, unsafe_fixes, &RuleOptions::DEFAULT)
+    fix_with_options(source, build, rules, unsafe_fixes, &RuleOptions::DEFAULT)
 }
 
 /// [`fix`] with the rules' options from a configuration.
 pub fn fix_with_options(
     source: &str,
-    path: Option<&Path>,
+    build: Option<&BuildContext>,
     rules: &[&dyn Rule],
     unsafe_fixes: bool,
     options: &RuleOptions,
@@ -192,7 +192,7 @@ pub fn fix_with_options(
             }
             continue;
         }
-        let ctx = Context::with_options(&df, path, options);
+        let ctx = Context::with_options(&df, build, options);
         let findings = check(&ctx, rules);
         let initial = initial.get_or_insert_with(|| findings.clone());
         let layers = df.layer_count();

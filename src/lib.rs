@@ -12,6 +12,7 @@ pub mod shell;
 pub mod syntax;
 pub mod text;
 
+pub mod build_context;
 pub mod cli;
 pub mod config;
 pub mod discover;

@@ -326,7 +326,7 @@ fn ignore_comment_forms() {
 #[test]
 fn rules_and_rule() {
     let rules = String::from_utf8(dockopt(&["rules"], b"").stdout).unwrap();
-    assert_eq!(rules.lines().count(), 14);
+    assert_eq!(rules.lines().count(), 15);
     assert!(rules.starts_with("DO101  merge-runs"));
     let rule = dockopt(&["rule", "apk-no-cache"], b"");
     snapshot("cli_rule_apk_no_cache", shown(&rule));
@@ -350,4 +350,17 @@ fn symlinks_out_of_the_walked_directory_are_followed_only_when_asked() {
     assert!(plain.contains(&"./docs/inside.Dockerfile".to_string()), "a link within the walked directory is taken");
     assert!(listed(&["check", "--format", "json", "--follow-links"]).contains(&"./tools/linked.Dockerfile".to_string()));
     std::fs::remove_dir_all(outside).unwrap();
+}
+
+#[test]
+fn context_flag_names_the_build_context() {
+    let dir = monorepo("context");
+    std::fs::create_dir_all(dir.join("build/app")).unwrap();
+    std::fs::write(dir.join("build/app/main.py"), "print('hi')\n").unwrap();
+    std::fs::write(dir.join("tools/add.Dockerfile"), "FROM python:3.12-slim\nADD app/main.py /app/\nUSER nobody\n")
+        .unwrap();
+    let codes = |args: &[&str]| -> String { String::from_utf8(dockopt_in(&dir, args, b"").stdout).unwrap() };
+    // In the Dockerfile's own directory there is no app/main.py: ADD stays as it is.
+    assert!(!codes(&["check", "tools/add.Dockerfile"]).contains("DO102"));
+    assert!(codes(&["check", "--context", "build", "tools/add.Dockerfile"]).contains("DO102"));
 }

@@ -4,6 +4,7 @@
 
 mod common;
 
+use dockopt::build_context::BuildContext;
 use dockopt::context::Context;
 use dockopt::fix::{self, Applicability};
 use dockopt::model::Dockerfile;
@@ -16,6 +17,8 @@ fn render(input: &str, path: Option<&Path>) -> String {
     let rules = transforms::all();
     let df = Dockerfile::parse(input);
     assert!(df.errors.is_empty() && df.build_errors.is_empty(), "test input must parse: {:?}", df.errors);
+    let build = path.map(|p| BuildContext::for_dockerfile(p, None));
+    let path = build.as_ref();
     let ctx = Context::new(&df, path);
     let lines = LineIndex::new(input);
     let mut out = format!("--- input\n{input}\n--- findings\n");
@@ -160,3 +163,19 @@ case!(
     "FROM alpine:3.20\nRUN apk update\nRUN apk add bash && rm -rf /var/cache/apk/*\n"
 );
 case!(apk_update_alone_stays, "FROM alpine:3.20\nRUN apk update\n");
+
+#[test]
+fn add_to_copy_reads_the_build_context() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/contexts/add-sources");
+    std::fs::write(dir.join("vendor.tar.gz"), [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3]).unwrap();
+    // A tar archive whatever its name: ADD would unpack it.
+    let mut tar = [0u8; 1024];
+    tar[..9].copy_from_slice(b"notes.txt");
+    let sum: u64 = tar[..512].iter().map(|&b| u64::from(b)).sum::<u64>() + 8 * 32;
+    tar[148..155].copy_from_slice(format!("{sum:06o}\0").as_bytes());
+    tar[155] = b' ';
+    std::fs::write(dir.join("renamed.txt"), tar).unwrap();
+    let input = std::fs::read_to_string(dir.join("Dockerfile")).unwrap();
+    let report = render(&input, Some(&dir.join("Dockerfile")));
+    common::snapshot_settings().bind(|| insta::assert_snapshot!("add_to_copy_reads_the_build_context", report));
+}

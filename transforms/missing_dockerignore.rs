@@ -9,13 +9,17 @@ static INFO: RuleInfo = RuleInfo {
     name: "missing-dockerignore",
     summary: "COPY . sends the whole build context, and there is no .dockerignore",
     doc: "`COPY .` copies everything in the build context: `.git`, local virtualenvs, `node_modules`, build \
-output. Without a `.dockerignore` each of those invalidates the layer cache when it changes and may end up in \
-the image. Add a `.dockerignore` beside the Dockerfile (or `<name>.dockerignore` for a named Dockerfile).\n\n\
-Before:\n    COPY . /app          # and no .dockerignore\n\n\
-After:\n    COPY . /app          # with a .dockerignore listing .git, node_modules, …",
+output, logs. Without a `.dockerignore` each of those invalidates the layer cache when it changes and may end up \
+in the image. dockopt names what the context holds that rarely belongs in an image and offers the lines to put \
+in a `.dockerignore` beside the Dockerfile (or `<name>.dockerignore` for a named Dockerfile).\n\n\
+Before:\n    COPY . /app          # and no .dockerignore, beside .git and node_modules\n\n\
+After:\n    COPY . /app          # with a .dockerignore holding .git and node_modules",
     safety: Safety::ReportOnly,
     hadolint: &[],
 };
+
+/// What a build context often holds and an image rarely needs, as `.dockerignore` lines.
+const USUAL_SUSPECTS: &[&str] = &[".git", "node_modules", "__pycache__", ".venv", "venv", "target", "*.log"];
 
 impl Rule for MissingDockerignore {
     fn info(&self) -> &'static RuleInfo {
@@ -23,8 +27,10 @@ impl Rule for MissingDockerignore {
     }
 
     fn check(&self, ctx: &Context, findings: &mut Vec<Finding>) {
-        let Some(path) = ctx.path else { return };
-        let Some(dir) = path.parent() else { return };
+        let Some(build) = ctx.build else { return };
+        if build.ignore_file.is_some() {
+            return;
+        }
         let copies_all: Vec<usize> = (0..ctx.df.statements.len())
             .filter(|&i| {
                 let ins = &ctx.statement(i).instruction;
@@ -39,20 +45,27 @@ impl Rule for MissingDockerignore {
         if copies_all.is_empty() {
             return;
         }
-        let own = path.file_name().map(|n| dir.join(format!("{}.dockerignore", n.to_string_lossy())));
-        if dir.join(".dockerignore").exists() || own.is_some_and(|o| o.exists()) {
-            return;
-        }
+        let present: Vec<&str> = USUAL_SUSPECTS
+            .iter()
+            .copied()
+            .filter(|&s| build.resolve(s).is_some_and(|found| !found.is_empty()))
+            .collect();
+        let context = build.root.display();
+        let message = if present.is_empty() {
+            format!("sends the whole build context {context}, which has no .dockerignore")
+        } else {
+            format!(
+                "sends the whole build context {context} with {}, and there is no .dockerignore; add one holding: {}",
+                present.join(", "),
+                present.join(" ")
+            )
+        };
         for i in copies_all {
             let statement = ctx.statement(i);
             findings.push(Finding {
                 rule: &INFO,
                 range: statement.range,
-                message: format!(
-                    "`{} .` sends the whole build context, and {} has no .dockerignore",
-                    statement.instruction.cmd.text,
-                    dir.display()
-                ),
+                message: format!("`{} .` {message}", statement.instruction.cmd.text),
                 fix: None,
                 instructions: vec![statement.index],
             });

@@ -6,6 +6,7 @@ use crate::context::Context;
 use crate::fix::{Applicability, Finding, Fix, Rule, RuleInfo};
 use crate::shell::{Command, Invocation};
 
+mod add_to_copy;
 mod apk_no_cache;
 mod apt_lists_cleanup;
 mod apt_no_install_recommends;
@@ -25,6 +26,7 @@ mod unpinned_base_image;
 pub fn all() -> Vec<&'static dyn Rule> {
     let mut rules: Vec<&'static dyn Rule> = vec![
         &merge_runs::MergeRuns,
+        &add_to_copy::AddToCopy,
         &apt_lists_cleanup::AptListsCleanup,
         &apt_no_install_recommends::AptNoInstallRecommends,
         &apk_no_cache::ApkNoCache,

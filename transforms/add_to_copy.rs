@@ -1,0 +1,65 @@
+use crate::context::Context;
+use crate::fix::{Applicability, Edit, Finding, Fix, Rule, RuleInfo, Safety};
+use crate::model::Kind;
+
+pub struct AddToCopy;
+
+static INFO: RuleInfo = RuleInfo {
+    code: "DO102",
+    name: "add-to-copy",
+    summary: "ADD of local files that are not archives; COPY says what it does",
+    doc: "ADD also downloads URLs and unpacks local tar archives (recognised by their content, whatever their \
+name), so a reader must check the build context to know what an ADD does, and a file that later turns into an \
+archive changes the image. COPY only copies. dockopt rewrites ADD to COPY when every source is in the build \
+context, is not left out by .dockerignore, and is a directory or a file that is not an archive; URLs, git \
+sources, variables, ADD-only flags and ONBUILD are left alone.\n\n\
+Before:\n    ADD app.py requirements.txt /app/\n\n\
+After:\n    COPY app.py requirements.txt /app/",
+    safety: Safety::Safe,
+    hadolint: &["DL3020"],
+};
+
+/// Flags COPY takes as well; any other flag means ADD-only behaviour.
+const SHARED_FLAGS: &[&str] = &["--chown", "--chmod", "--link"];
+
+impl Rule for AddToCopy {
+    fn info(&self) -> &'static RuleInfo {
+        &INFO
+    }
+
+    fn check(&self, ctx: &Context, findings: &mut Vec<Finding>) {
+        let Some(build) = ctx.build else { return };
+        for (i, statement) in ctx.df.statements.iter().enumerate() {
+            let ins = &statement.instruction;
+            if ins.kind != Kind::Add || !statement.heredocs.is_empty() || ins.value.len() < 2 {
+                continue;
+            }
+            let flags_shared = ins
+                .flags
+                .iter()
+                .all(|f| SHARED_FLAGS.iter().any(|s| f.text == *s || f.text.starts_with(&format!("{s}="))));
+            let sources = &ins.value[..ins.value.len() - 1];
+            let local =
+                sources.iter().all(|w| !w.text.contains("://") && !w.text.starts_with("git@") && !w.text.contains('$'));
+            if !flags_shared || !local {
+                continue;
+            }
+            let plain = sources.iter().all(|source| {
+                build.resolve(&source.text).is_some_and(|found| {
+                    !found.is_empty() && found.iter().all(|entry| !build.is_ignored(entry) && !build.is_archive(entry))
+                })
+            });
+            if !plain {
+                continue;
+            }
+            let copy = if ins.cmd.text.chars().all(|c| c.is_ascii_lowercase()) { "copy" } else { "COPY" };
+            findings.push(Finding {
+                rule: &INFO,
+                range: ins.cmd.range,
+                message: "ADD of local files that are not archives; COPY does the same and says so".into(),
+                fix: Some(Fix { applicability: Applicability::Safe, edits: vec![Edit::replace(ins.cmd.range, copy)] }),
+                instructions: vec![ctx.statement(i).index],
+            });
+        }
+    }
+}
