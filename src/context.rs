@@ -145,17 +145,6 @@ impl<'a, 'src> Context<'a, 'src> {
         })
     }
 
-    /// The effective USER for statement `i` is root (the default).
-    pub fn runs_as_root(&self, i: usize) -> bool {
-        for j in self.scope_before(i) {
-            let ins = &self.statement(j).instruction;
-            if ins.kind == Kind::User {
-                return ins.value.first().is_some_and(|u| is_root_user(&u.text));
-            }
-        }
-        true
-    }
-
     /// For each statement, whether the SHELL in force is a POSIX shell. A stage starts with its base stage's
     /// shell; without SHELL, Windows images run `cmd /S /C`.
     fn posix_shells(&self) -> Vec<bool> {

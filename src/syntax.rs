@@ -106,10 +106,6 @@ impl<'src> LogicalLine<'src> {
         }
     }
 
-    fn segments(&self) -> impl Iterator<Item = (usize, usize)> + '_ {
-        std::iter::once((0, self.first)).chain(self.more.iter().copied())
-    }
-
     /// The source offset of a logical offset. The end of the text maps to the end of the last segment.
     pub fn source_offset(&self, logical: usize) -> usize {
         let i = self.more.partition_point(|&(l, _)| l <= logical);
@@ -126,20 +122,6 @@ impl<'src> LogicalLine<'src> {
             return TextRange::empty(start);
         }
         TextRange::new(start, self.source_offset(logical.end - 1) + 1)
-    }
-
-    /// The source ranges of the segments that make up a non-empty logical range, without the continuation
-    /// characters and comment lines between them.
-    pub fn source_pieces(&self, logical: Range<usize>) -> Vec<TextRange> {
-        let ends = self.more.iter().map(|&(l, _)| l).chain(std::iter::once(self.text.len()));
-        self.segments()
-            .zip(ends)
-            .filter_map(|((l, s), l_end)| {
-                let from = logical.start.max(l);
-                let to = logical.end.min(l_end);
-                (from < to).then(|| TextRange::new(s + (from - l), s + (to - l)))
-            })
-            .collect()
     }
 
     /// The slice of the logical text at `range`, borrowed from the source when the line was not joined.
@@ -185,17 +167,6 @@ pub struct InstructionSyntax<'src> {
     pub logical: LogicalLine<'src>,
     pub command: CommandSyntax,
     pub heredocs: Vec<HeredocSyntax>,
-}
-
-impl InstructionSyntax<'_> {
-    /// The command BuildKit dispatches on: the sub-instruction of ONBUILD, or the instruction itself.
-    pub fn effective_command(&self) -> &CommandSyntax {
-        let mut command = &self.command;
-        while let Some(sub) = &command.sub {
-            command = sub;
-        }
-        command
-    }
 }
 
 #[derive(Clone, Debug)]
