@@ -9,12 +9,20 @@
 use globset::{GlobBuilder, GlobMatcher};
 use std::io::Read;
 use std::path::{Component, Path, PathBuf};
+use std::sync::OnceLock;
 
 #[derive(Clone, Debug)]
 pub struct BuildContext {
     pub root: PathBuf,
-    /// The ignore file in force, if any.
-    pub ignore_file: Option<PathBuf>,
+    /// The Dockerfile's own `<name>.dockerignore`, which wins over the context's `.dockerignore`.
+    own_ignore: Option<PathBuf>,
+    /// Read on first use: most Dockerfiles never ask, and a monorepo has thousands of them.
+    ignore: OnceLock<Ignore>,
+}
+
+#[derive(Clone, Debug, Default)]
+struct Ignore {
+    file: Option<PathBuf>,
     patterns: Vec<IgnorePattern>,
 }
 
@@ -28,22 +36,32 @@ impl BuildContext {
     /// The context of the Dockerfile at `dockerfile`: `context`, or else the Dockerfile's directory.
     pub fn for_dockerfile(dockerfile: &Path, context: Option<&Path>) -> BuildContext {
         let dir = dockerfile.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        let root = context.unwrap_or(dir).to_path_buf();
-        let own = dockerfile.file_name().map(|n| dir.join(format!("{}.dockerignore", n.to_string_lossy())));
-        let ignore_file =
-            own.filter(|p| p.is_file()).or_else(|| Some(root.join(".dockerignore")).filter(|p| p.is_file()));
-        let patterns = ignore_file
-            .as_deref()
-            .and_then(|p| std::fs::read_to_string(p).ok())
-            .map_or_else(Vec::new, |t| parse_ignore(&t));
-        BuildContext { root, ignore_file, patterns }
+        let own_ignore = dockerfile.file_name().map(|n| dir.join(format!("{}.dockerignore", n.to_string_lossy())));
+        BuildContext { root: context.unwrap_or(dir).to_path_buf(), own_ignore, ignore: OnceLock::new() }
+    }
+
+    fn ignore(&self) -> &Ignore {
+        self.ignore.get_or_init(|| {
+            let own = self.own_ignore.clone().filter(|p| p.is_file());
+            let file = own.or_else(|| Some(self.root.join(".dockerignore")).filter(|p| p.is_file()));
+            let patterns = file
+                .as_deref()
+                .and_then(|p| std::fs::read_to_string(p).ok())
+                .map_or_else(Vec::new, |t| parse_ignore(&t));
+            Ignore { file, patterns }
+        })
+    }
+
+    /// The ignore file in force, if any.
+    pub fn ignore_file(&self) -> Option<&Path> {
+        self.ignore().file.as_deref()
     }
 
     /// `.dockerignore` leaves out `relative` (a path relative to the context root, `/`-separated).
     pub fn is_ignored(&self, relative: &str) -> bool {
         let path = clean(relative);
         let mut ignored = false;
-        for pattern in &self.patterns {
+        for pattern in &self.ignore().patterns {
             // A pattern matches a path when it matches the path or one of its parent directories.
             let mut candidate = path.as_str();
             let hit = loop {
@@ -170,7 +188,8 @@ mod tests {
     use super::*;
 
     fn context(ignore: &str) -> BuildContext {
-        BuildContext { root: PathBuf::from("."), ignore_file: None, patterns: parse_ignore(ignore) }
+        let ignore = Ignore { file: None, patterns: parse_ignore(ignore) };
+        BuildContext { root: PathBuf::from("."), own_ignore: None, ignore: OnceLock::from(ignore) }
     }
 
     #[test]

@@ -28,9 +28,6 @@ impl Rule for MissingDockerignore {
 
     fn check(&self, ctx: &Context, findings: &mut Vec<Finding>) {
         let Some(build) = ctx.build else { return };
-        if build.ignore_file.is_some() {
-            return;
-        }
         let copies_all: Vec<usize> = (0..ctx.df.statements.len())
             .filter(|&i| {
                 let ins = &ctx.statement(i).instruction;
@@ -42,7 +39,7 @@ impl Rule for MissingDockerignore {
             })
             .collect();
         // Look at the file system only for a file that copies its whole context.
-        if copies_all.is_empty() {
+        if copies_all.is_empty() || build.ignore_file().is_some() {
             return;
         }
         let present: Vec<&str> = USUAL_SUSPECTS
