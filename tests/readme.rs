@@ -26,15 +26,18 @@ fn rules_table_matches_the_rules() {
 }
 
 #[test]
-fn example_diff_is_what_dockopt_prints() {
+fn example_diffs_are_what_dockopt_prints() {
     let readme = readme();
-    let start = readme.find("```diff\n").expect("a diff block") + "```diff\n".len();
-    let end = start + readme[start..].find("```").unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_dockopt"))
-        .args(["fix", "--diff", "examples/debian-apt/Dockerfile"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1), "the example has something to fix");
-    assert_eq!(String::from_utf8(out.stdout).unwrap(), &readme[start..end]);
+    let blocks: Vec<&str> = readme.split("```diff\n").skip(1).map(|b| &b[..b.find("```").unwrap()]).collect();
+    assert!(blocks.len() >= 2, "the README shows the apt and the Flask diffs");
+    for block in blocks {
+        let path = block.lines().next().and_then(|l| l.strip_prefix("--- ")).expect("a diff header");
+        let out = Command::new(env!("CARGO_BIN_EXE_dockopt"))
+            .args(["fix", "--diff", path])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{path} has something to fix");
+        assert_eq!(String::from_utf8(out.stdout).unwrap(), block, "{path}");
+    }
 }

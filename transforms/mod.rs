@@ -11,6 +11,7 @@ mod apk_no_cache;
 mod apt_lists_cleanup;
 mod apt_no_install_recommends;
 mod conda_clean;
+mod copy_manifests_first;
 mod gem_no_document;
 mod merge_runs;
 mod missing_dockerignore;
@@ -27,6 +28,7 @@ pub fn all() -> Vec<&'static dyn Rule> {
     let mut rules: Vec<&'static dyn Rule> = vec![
         &merge_runs::MergeRuns,
         &add_to_copy::AddToCopy,
+        &copy_manifests_first::CopyManifestsFirst,
         &apt_lists_cleanup::AptListsCleanup,
         &apt_no_install_recommends::AptNoInstallRecommends,
         &apk_no_cache::ApkNoCache,
