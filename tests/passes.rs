@@ -180,13 +180,30 @@ fn add_to_copy_reads_the_build_context() {
     common::snapshot_settings().bind(|| insta::assert_snapshot!("add_to_copy_reads_the_build_context", report));
 }
 
-/// DO103 on real build contexts under tests/contexts/pip-*, one snapshot each.
+/// DO103 on real build contexts under tests/contexts, one per ecosystem and refusal, one snapshot each.
 #[test]
 fn copy_manifests_first_reads_the_build_context() {
     let base = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/contexts");
-    for case in
-        ["pip-plain", "pip-nested", "pip-editable", "pip-ignored", "pip-build-in-run", "pip-chown", "pip-run-between"]
-    {
+    for case in [
+        "pip-plain",
+        "pip-nested",
+        "pip-editable",
+        "pip-ignored",
+        "pip-build-in-run",
+        "pip-chown",
+        "pip-run-between",
+        "node-npm",
+        "node-npm-postinstall",
+        "node-yarn",
+        "node-pnpm",
+        "go-mod",
+        "bundler",
+        "composer",
+        "pipenv",
+        "poetry",
+        "uv",
+        "cargo",
+    ] {
         let dockerfile = base.join(case).join("Dockerfile");
         let input = std::fs::read_to_string(&dockerfile).unwrap();
         let report = render(&input, Some(&dockerfile));

@@ -62,7 +62,9 @@ impl Rule for CopyManifestsFirst {
                 let workdir = workdir_before(ctx, stage.statements.start, c);
                 let dest = absolute(&workdir, &copy.value[1].text);
                 match plan(ctx, build, r, &workdir, &dest) {
-                    Some(Ok(manifests)) => findings.push(finding(ctx, c, r, &dest, &manifests)),
+                    Some(Ok(manifests)) if !manifests.is_empty() => {
+                        findings.push(finding(ctx, c, r, &dest, &manifests))
+                    }
                     Some(Err(reason)) => findings.push(Finding {
                         rule: &INFO,
                         range: ctx.statement(c).range,
@@ -72,7 +74,7 @@ impl Rule for CopyManifestsFirst {
                         fix: None,
                         instructions: vec![ctx.statement(c).index],
                     }),
-                    None => {}
+                    Some(Ok(_)) | None => {}
                 }
             }
         }
@@ -109,9 +111,18 @@ fn absolute(base: &str, path: &str) -> String {
     format!("/{}", parts.join("/"))
 }
 
-/// The requirements files (context-relative) that RUN `r` reads, when it reads nothing else. `None` when the
-/// RUN is not a pip install from requirements files at all; `Some(Err(reason))` when it is but the move would
-/// not be safe.
+/// What one command of the install RUN needs from the copied directory.
+enum Needs {
+    /// Nothing: cache cleaning, `pip install` of named packages, `rm` of absolute paths.
+    Nothing,
+    /// These files, relative to the RUN's working directory; `optional` ones are copied when they exist.
+    Manifests { required: Vec<String>, optional: Vec<String> },
+    /// pip's requirements files, to be read and followed.
+    Requirements(Vec<String>),
+}
+
+/// The manifests (context-relative) that RUN `r` reads, when it reads nothing else. `None` when the RUN
+/// installs nothing from manifests; `Some(Err(reason))` when it does but the move would not be safe.
 fn plan(
     ctx: &Context,
     build: &BuildContext,
@@ -120,102 +131,282 @@ fn plan(
     dest: &str,
 ) -> Option<Result<Vec<String>, String>> {
     let script = ctx.script(r)?;
-    let invocations = ctx.invocations(r);
-    let installs: Vec<&Invocation> = invocations
-        .iter()
-        .map(|(_, inv)| inv)
-        .filter(|inv| inv.program == "pip" && inv.subcommand() == Some("install"))
-        .collect();
-    let requirement_args: Vec<String> = installs.iter().flat_map(|inv| requirement_files(inv)).collect();
-    if requirement_args.is_empty() {
-        return None;
+    let cwd = if workdir == dest {
+        Some(String::new())
+    } else {
+        workdir.strip_prefix(dest).and_then(|rest| rest.strip_prefix('/')).map(str::to_string)
+    };
+    let mut needs = Vec::new();
+    let mut refusal = None;
+    for command in &script.commands {
+        match command.invocation().and_then(|inv| needs_of(&inv, build, cwd.as_deref().unwrap_or(""), dest)) {
+            Some(Ok(n)) => needs.push(n),
+            Some(Err(reason)) => refusal = refusal.or(Some(reason)),
+            None => refusal = refusal.or(Some("the RUN does more than install dependencies".to_string())),
+        }
+    }
+    if !needs.iter().any(|n| !matches!(n, Needs::Nothing)) {
+        return refusal.map(Err).filter(|_| needs_manifest_words(script));
     }
     Some((|| {
-        if !script.balanced
-            || script.opaque
-            || invocations.len() != installs.len()
-            || script.commands.len() != installs.len()
-        {
-            return Err("the RUN does more than `pip install`".to_string());
+        if let Some(reason) = refusal {
+            return Err(reason);
         }
-        if let Some(option) = installs.iter().flat_map(|inv| inv.args).find_map(|w| {
-            let a = w.literal.as_deref()?;
-            REFUSED_PIP_OPTIONS.iter().find(|o| a == **o || a.starts_with(&format!("{o}="))).copied()
-        }) {
-            return Err(format!("pip runs with `{option}`"));
+        if !script.balanced || script.opaque {
+            return Err("dockopt cannot read the whole RUN".to_string());
         }
-        // Every other argument must be an option or a package name, not a local path.
-        let local = installs
-            .iter()
-            .flat_map(|inv| inv.args)
-            .map(|w| w.literal.as_deref().unwrap_or("$"))
-            .filter(|a| !requirement_args.iter().any(|r| a.ends_with(r.as_str())))
-            .find(|a| is_local_path(a));
-        if let Some(path) = local {
-            return Err(format!("pip installs the local path `{path}`"));
-        }
+        let Some(cwd) = &cwd else {
+            return Err(format!("the install runs in {workdir}, outside the copied directory {dest}"));
+        };
         if matches!(dest, "/" | "/root") || dest.starts_with("/etc") {
-            return Err(format!("the source is copied to {dest}, where it may configure pip"));
+            return Err(format!("the source is copied to {dest}, where it may configure the tools"));
         }
+        let at = |file: &str| if cwd.is_empty() { file.to_string() } else { format!("{cwd}/{file}") };
         let mut manifests = Vec::new();
-        let mut queue: Vec<String> = Vec::new();
-        for arg in &requirement_args {
-            let image_path = absolute(workdir, arg);
-            let Some(relative) = image_path.strip_prefix(dest).and_then(|r| r.strip_prefix('/')) else {
-                return Err(format!("`{arg}` is not in the copied directory {dest}"));
-            };
-            queue.push(relative.to_string());
-        }
-        while let Some(file) = queue.pop() {
-            if manifests.contains(&file) {
-                continue;
-            }
-            if build.is_ignored(&file) {
-                return Err(format!("`{file}` is left out by .dockerignore"));
-            }
-            let Ok(text) = std::fs::read_to_string(build.root.join(&file)) else {
-                return Err(format!("`{file}` is not in the build context"));
-            };
-            let dir = file.rsplit_once('/').map_or("", |(d, _)| d);
-            for line in text.lines() {
-                let line = line.split(" #").next().unwrap_or(line).trim();
-                if line.is_empty() || line.starts_with('#') {
-                    continue;
-                }
-                let mut words = line.split_whitespace();
-                let first = words.next().unwrap_or_default();
-                let nested = match first {
-                    "-r" | "--requirement" | "-c" | "--constraint" => words.next().map(str::to_string),
-                    _ => ["-r", "--requirement=", "-c", "--constraint="].iter().find_map(|p| {
-                        first
-                            .strip_prefix(p)
-                            .filter(|rest| !rest.is_empty())
-                            .map(|r| r.trim_start_matches('=').to_string())
-                    }),
-                };
-                if let Some(nested) = nested {
-                    queue.push(absolute(&format!("/{dir}"), &nested).trim_start_matches('/').to_string());
-                    continue;
-                }
-                if ["-e", "--editable"].iter().any(|o| first == *o || first.starts_with(&format!("{o}="))) {
-                    return Err(format!("`{file}` installs `{line}` in editable mode, which reads the source"));
-                }
-                if ["-f", "--find-links"].iter().any(|o| first == *o || first.starts_with(&format!("{o}="))) {
-                    let target = words.next().unwrap_or(first);
-                    if !target.contains("://") {
-                        return Err(format!("`{file}` finds packages in the local `{line}`"));
+        let mut requirements = Vec::new();
+        for need in needs {
+            match need {
+                Needs::Nothing => {}
+                Needs::Manifests { required, optional } => {
+                    for file in required {
+                        let file = at(&file);
+                        if build.resolve(&file).is_none_or(|found| found.is_empty()) {
+                            return Err(format!("`{file}` is not in the build context"));
+                        }
+                        manifests.push(file);
                     }
-                    continue;
+                    for file in optional {
+                        let file = at(&file);
+                        if build.resolve(&file).is_some_and(|found| !found.is_empty()) {
+                            manifests.push(file);
+                        }
+                    }
                 }
-                if is_local_path(first) {
-                    return Err(format!("`{file}` installs the local path `{first}`"));
+                Needs::Requirements(files) => {
+                    for arg in files {
+                        let image_path = absolute(workdir, &arg);
+                        let Some(relative) = image_path.strip_prefix(dest).and_then(|r| r.strip_prefix('/')) else {
+                            return Err(format!("`{arg}` is not in the copied directory {dest}"));
+                        };
+                        requirements.push(relative.to_string());
+                    }
                 }
             }
-            manifests.push(file);
+        }
+        manifests.extend(follow_requirements(build, requirements)?);
+        if let Some(file) = manifests.iter().find(|m| build.is_ignored(m)) {
+            return Err(format!("`{file}` is left out by .dockerignore"));
         }
         manifests.sort();
+        manifests.dedup();
         Ok(manifests)
     })())
+}
+
+/// A RUN that mentions an install worth a report even when some other command keeps dockopt from moving it.
+fn needs_manifest_words(script: &crate::shell::Script) -> bool {
+    script.commands.iter().filter_map(|c| c.invocation()).any(|inv| {
+        matches!(
+            (inv.program, inv.subcommand()),
+            ("pip", Some("install"))
+                | ("npm", Some("ci" | "install" | "i"))
+                | ("yarn", None | Some("install"))
+                | ("pnpm", Some("install" | "i"))
+                | ("go", Some("mod"))
+                | ("bundle", Some("install"))
+                | ("composer", Some("install"))
+                | ("pipenv", Some("install"))
+                | ("poetry", Some("install"))
+                | ("uv", Some("sync"))
+                | ("cargo", Some("fetch"))
+        ) && (inv.program != "pip" || !requirement_files(&inv).is_empty())
+    })
+}
+
+/// What a command needs from the copied directory, or why dockopt cannot move the COPY past it. `None` for a
+/// command dockopt does not know.
+fn needs_of(inv: &Invocation, build: &BuildContext, cwd: &str, dest: &str) -> Option<Result<Needs, String>> {
+    let words: Vec<&str> = inv.args.iter().map(|w| w.literal.as_deref().unwrap_or("$")).collect();
+    let positional: Vec<&str> = words.iter().copied().filter(|w| !w.starts_with('-')).collect();
+    let has = |option: &str| words.iter().any(|w| *w == option || w.starts_with(&format!("{option}=")));
+    let read = |file: &str| {
+        std::fs::read_to_string(build.root.join(if cwd.is_empty() {
+            file.to_string()
+        } else {
+            format!("{cwd}/{file}")
+        }))
+        .ok()
+    };
+    let manifests = |required: &[&str], optional: &[&str]| {
+        Ok(Needs::Manifests {
+            required: required.iter().map(|s| s.to_string()).collect(),
+            optional: optional.iter().map(|s| s.to_string()).collect(),
+        })
+    };
+    Some(match (inv.program, positional.first().copied()) {
+        ("pip", Some("install")) => {
+            if let Some(option) = REFUSED_PIP_OPTIONS.iter().find(|o| has(o)) {
+                return Some(Err(format!("pip runs with `{option}`")));
+            }
+            let files = requirement_files(inv);
+            if let Some(path) =
+                words.iter().filter(|a| !files.iter().any(|f| a.ends_with(f.as_str()))).find(|a| is_local_path(a))
+            {
+                return Some(Err(format!("pip installs the local path `{path}`")));
+            }
+            Ok(if files.is_empty() { Needs::Nothing } else { Needs::Requirements(files) })
+        }
+        ("pip", Some("cache")) | ("npm" | "yarn", Some("cache")) | ("pnpm", Some("store")) => Ok(Needs::Nothing),
+        ("rm", _) if positional.iter().all(|p| p.starts_with('/') && !p.starts_with(dest)) => Ok(Needs::Nothing),
+        ("npm", Some("ci" | "install" | "i")) if positional.len() == 1 => node_project(read("package.json"))
+            .and_then(|_| manifests(&["package.json"], &["package-lock.json", "npm-shrinkwrap.json", ".npmrc"])),
+        ("npm", Some("install" | "i")) => Err("`npm install <package>` rewrites package.json".to_string()),
+        ("yarn", None | Some("install")) => node_project(read("package.json"))
+            .and_then(|_| manifests(&["package.json"], &["yarn.lock", ".yarnrc.yml", ".yarnrc", ".yarn"])),
+        ("pnpm", Some("install" | "i")) if positional.len() == 1 => {
+            if read("pnpm-workspace.yaml").is_some() {
+                return Some(Err("a pnpm workspace needs every member's package.json".to_string()));
+            }
+            node_project(read("package.json")).and_then(|_| manifests(&["package.json"], &["pnpm-lock.yaml", ".npmrc"]))
+        }
+        ("go", Some("mod")) if positional.get(1) == Some(&"download") => match read("go.mod") {
+            Some(gomod)
+                if gomod.lines().any(|l| {
+                    l.contains("=>") && (l.contains("=> ./") || l.contains("=> ../") || l.contains("=> /"))
+                }) =>
+            {
+                Err("go.mod replaces a module with a local directory".to_string())
+            }
+            _ => manifests(&["go.mod"], &["go.sum"]),
+        },
+        ("bundle", Some("install")) => match read("Gemfile") {
+            Some(gemfile)
+                if gemfile.contains("path:")
+                    || gemfile.contains(":path")
+                    || gemfile.lines().any(|l| l.trim_start().starts_with("gemspec")) =>
+            {
+                Err("the Gemfile installs gems from local paths".to_string())
+            }
+            _ => manifests(&["Gemfile"], &["Gemfile.lock"]),
+        },
+        ("composer", Some("install")) => {
+            let json: Option<serde_json::Value> = read("composer.json").and_then(|t| serde_json::from_str(&t).ok());
+            let scripts = json
+                .as_ref()
+                .is_some_and(|j| j.get("scripts").is_some_and(|s| s.as_object().is_some_and(|o| !o.is_empty())));
+            let classmap = json
+                .as_ref()
+                .is_some_and(|j| j.pointer("/autoload/classmap").is_some() || j.pointer("/autoload/files").is_some());
+            if scripts && !has("--no-scripts") {
+                Err("composer.json has scripts; add --no-scripts to install without them".to_string())
+            } else if classmap && !has("--no-autoloader") {
+                Err("composer's autoloader scans source files (classmap); add --no-autoloader".to_string())
+            } else {
+                manifests(&["composer.json"], &["composer.lock"])
+            }
+        }
+        ("pipenv", Some("install")) => match read("Pipfile") {
+            Some(pipfile) if pipfile.contains("path =") || pipfile.contains("editable") => {
+                Err("the Pipfile installs local paths".to_string())
+            }
+            _ => manifests(&["Pipfile"], &["Pipfile.lock"]),
+        },
+        ("poetry", Some("install")) if has("--no-root") || has("--only-root") => {
+            manifests(&["pyproject.toml"], &["poetry.lock"])
+        }
+        ("poetry", Some("install")) => {
+            Err("`poetry install` also installs the project from its source; add --no-root".to_string())
+        }
+        ("uv", Some("sync")) if has("--no-install-project") || has("--no-install-workspace") => {
+            match read("pyproject.toml") {
+                Some(pyproject) if pyproject.contains("[tool.uv.workspace]") => {
+                    Err("a uv workspace needs every member's pyproject.toml".to_string())
+                }
+                _ => manifests(&["pyproject.toml"], &["uv.lock"]),
+            }
+        }
+        ("uv", Some("sync")) => {
+            Err("`uv sync` also installs the project from its source; add --no-install-project".to_string())
+        }
+        ("cargo", Some("fetch")) => Err("`cargo fetch` needs the crate's source targets to exist".to_string()),
+        _ => return None,
+    })
+}
+
+/// A package.json that an install reads alone: no lifecycle scripts, workspaces or local dependencies.
+fn node_project(package_json: Option<String>) -> Result<(), String> {
+    let Some(text) = package_json else { return Err("package.json is not in the build context".to_string()) };
+    let json: serde_json::Value =
+        serde_json::from_str(&text).map_err(|_| "package.json is not valid JSON".to_string())?;
+    const LIFECYCLE: [&str; 5] = ["preinstall", "install", "postinstall", "prepare", "prepublish"];
+    if let Some(script) = LIFECYCLE.iter().find(|s| json.pointer(&format!("/scripts/{s}")).is_some()) {
+        return Err(format!("package.json has a `{script}` script, which may read the source"));
+    }
+    if json.get("workspaces").is_some() {
+        return Err("package.json declares workspaces, which need more files".to_string());
+    }
+    let local = ["dependencies", "devDependencies", "optionalDependencies"]
+        .iter()
+        .filter_map(|k| json.get(k)?.as_object())
+        .flat_map(|deps| deps.values())
+        .filter_map(|v| v.as_str())
+        .find(|v| v.starts_with("file:") || v.starts_with("link:") || v.starts_with("./") || v.starts_with("../"));
+    match local {
+        Some(spec) => Err(format!("package.json depends on the local `{spec}`")),
+        None => Ok(()),
+    }
+}
+
+/// pip requirements files and the ones they name through `-r` and `-c`, refusing editable and local
+/// requirements.
+fn follow_requirements(build: &BuildContext, mut queue: Vec<String>) -> Result<Vec<String>, String> {
+    let mut manifests: Vec<String> = Vec::new();
+    while let Some(file) = queue.pop() {
+        if manifests.contains(&file) {
+            continue;
+        }
+        let Ok(text) = std::fs::read_to_string(build.root.join(&file)) else {
+            return Err(format!("`{file}` is not in the build context"));
+        };
+        let dir = file.rsplit_once('/').map_or("", |(d, _)| d);
+        for line in text.lines() {
+            let line = line.split(" #").next().unwrap_or(line).trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let mut words = line.split_whitespace();
+            let first = words.next().unwrap_or_default();
+            let nested = match first {
+                "-r" | "--requirement" | "-c" | "--constraint" => words.next().map(str::to_string),
+                _ => ["--requirement=", "--constraint=", "-r", "-c"]
+                    .iter()
+                    .find_map(|p| {
+                        first
+                            .strip_prefix(p)
+                            .filter(|rest| !rest.is_empty() && (p.starts_with("--") || !first.starts_with("--")))
+                    })
+                    .map(str::to_string),
+            };
+            if let Some(nested) = nested {
+                queue.push(absolute(&format!("/{dir}"), &nested).trim_start_matches('/').to_string());
+                continue;
+            }
+            if ["-e", "--editable"].iter().any(|o| first == *o || first.starts_with(&format!("{o}="))) {
+                return Err(format!("`{file}` installs `{line}` in editable mode, which reads the source"));
+            }
+            if ["-f", "--find-links"].iter().any(|o| first == *o || first.starts_with(&format!("{o}="))) {
+                if !words.next().unwrap_or(first).contains("://") {
+                    return Err(format!("`{file}` finds packages in the local `{line}`"));
+                }
+                continue;
+            }
+            if is_local_path(first) {
+                return Err(format!("`{file}` installs the local path `{first}`"));
+            }
+        }
+        manifests.push(file);
+    }
+    Ok(manifests)
 }
 
 /// The files given to `-r`/`--requirement` (and `-c`/`--constraint`) on a pip command line, in any of the
