@@ -203,6 +203,8 @@ fn copy_manifests_first_reads_the_build_context() {
         "poetry",
         "uv",
         "cargo",
+        "cargo-bin",
+        "pip-chmod",
     ] {
         let dockerfile = base.join(case).join("Dockerfile");
         let input = std::fs::read_to_string(&dockerfile).unwrap();

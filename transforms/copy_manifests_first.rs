@@ -15,8 +15,11 @@ file of the build context: any edit reinstalls every dependency. When the instal
 requirements files, dockopt copies those first, installs, and copies the rest afterwards; the final image holds \
 the same files. It reads the build context to be sure: requirements files are followed through `-r` and `-c`, \
 and it refuses editable installs (`-e`), local paths, local `--find-links`, pip options that write into the \
-copied directory, a `.dockerignore` that leaves a requirements file out, a RUN that does more than install, and \
-instructions between the COPY and the RUN that could read the copied files.\n\n\
+copied directory, a `.dockerignore` that leaves a manifest out, a RUN that does more than install, and \
+instructions between the COPY and the RUN that could read the copied files. The same holds for npm, yarn and \
+pnpm (refused with lifecycle scripts, workspaces or local dependencies), `go mod download`, bundler, composer \
+(scripts off, no classmap), pipenv, `poetry install --no-root`, `uv sync --no-install-project` and \
+`cargo fetch` (a single crate with explicit targets).\n\n\
 Before:\n    COPY . /app\n    RUN pip install -r requirements.txt\n\n\
 After:\n    COPY requirements.txt /app/\n    RUN pip install -r requirements.txt\n    COPY . /app",
     safety: Safety::Safe,
@@ -43,7 +46,11 @@ impl Rule for CopyManifestsFirst {
                 if copy.kind != Kind::Copy || copy.value.len() != 2 || !ctx.statement(c).heredocs.is_empty() {
                     continue;
                 }
-                if copy.flags.iter().any(|f| !(f.text.starts_with("--chown=") || f.text == "--link")) {
+                if copy
+                    .flags
+                    .iter()
+                    .any(|f| !(f.text.starts_with("--chown=") || f.text.starts_with("--chmod=") || f.text == "--link"))
+                {
                     continue;
                 }
                 let source = copy.value[0].text.trim_end_matches('/');
@@ -61,7 +68,17 @@ impl Rule for CopyManifestsFirst {
                 }
                 let workdir = workdir_before(ctx, stage.statements.start, c);
                 let dest = absolute(&workdir, &copy.value[1].text);
-                match plan(ctx, build, r, &workdir, &dest) {
+                // With --chown or --chmod, the destination's own owner and mode could depend on which COPY creates
+                // it; a WORKDIR of the stage has created it already.
+                let sets_owner =
+                    copy.flags.iter().any(|f| f.text.starts_with("--chown=") || f.text.starts_with("--chmod="));
+                let plan = if sets_owner && (dest != workdir || !stage_sets_workdir(ctx, stage.statements.start, c)) {
+                    plan(ctx, build, r, &workdir, &dest)
+                        .map(|p| p.and(Err(format!("the COPY sets owner or mode and {dest} may not exist before it"))))
+                } else {
+                    plan(ctx, build, r, &workdir, &dest)
+                };
+                match plan {
                     Some(Ok(manifests)) if !manifests.is_empty() => {
                         findings.push(finding(ctx, c, r, &dest, &manifests))
                     }
@@ -93,6 +110,11 @@ fn workdir_before(ctx: &Context, from: usize, upto: usize) -> String {
         }
     }
     dir
+}
+
+/// The stage has a WORKDIR before statement `upto`, which creates the directory.
+fn stage_sets_workdir(ctx: &Context, from: usize, upto: usize) -> bool {
+    (from..upto).any(|j| ctx.statement(j).instruction.kind == Kind::Workdir)
 }
 
 /// `path` resolved against `base` by name, as BuildKit resolves COPY destinations and WORKDIR.
@@ -155,13 +177,17 @@ fn plan(
         if !script.balanced || script.opaque {
             return Err("dockopt cannot read the whole RUN".to_string());
         }
-        let Some(cwd) = &cwd else {
-            return Err(format!("the install runs in {workdir}, outside the copied directory {dest}"));
-        };
         if matches!(dest, "/" | "/root") || dest.starts_with("/etc") {
             return Err(format!("the source is copied to {dest}, where it may configure the tools"));
         }
-        let at = |file: &str| if cwd.is_empty() { file.to_string() } else { format!("{cwd}/{file}") };
+        // Manifests named relative to the working directory must lie in the copied directory.
+        let at = |file: &str| -> Result<String, String> {
+            match &cwd {
+                Some(cwd) if cwd.is_empty() => Ok(file.to_string()),
+                Some(cwd) => Ok(format!("{cwd}/{file}")),
+                None => Err(format!("the install runs in {workdir}, outside the copied directory {dest}")),
+            }
+        };
         let mut manifests = Vec::new();
         let mut requirements = Vec::new();
         for need in needs {
@@ -169,14 +195,14 @@ fn plan(
                 Needs::Nothing => {}
                 Needs::Manifests { required, optional } => {
                     for file in required {
-                        let file = at(&file);
+                        let file = at(&file)?;
                         if build.resolve(&file).is_none_or(|found| found.is_empty()) {
                             return Err(format!("`{file}` is not in the build context"));
                         }
                         manifests.push(file);
                     }
                     for file in optional {
-                        let file = at(&file);
+                        let file = at(&file)?;
                         if build.resolve(&file).is_some_and(|found| !found.is_empty()) {
                             manifests.push(file);
                         }
@@ -328,7 +354,28 @@ fn needs_of(inv: &Invocation, build: &BuildContext, cwd: &str, dest: &str) -> Op
         ("uv", Some("sync")) => {
             Err("`uv sync` also installs the project from its source; add --no-install-project".to_string())
         }
-        ("cargo", Some("fetch")) => Err("`cargo fetch` needs the crate's source targets to exist".to_string()),
+        ("cargo", Some("fetch")) => {
+            let manifest: Option<toml::Table> = read("Cargo.toml").and_then(|t| toml::from_str(&t).ok());
+            let Some(manifest) = manifest else {
+                return Some(Err("Cargo.toml is missing or not valid TOML".to_string()));
+            };
+            let path_dependency = ["dependencies", "dev-dependencies", "build-dependencies"]
+                .iter()
+                .filter_map(|k| manifest.get(*k)?.as_table())
+                .flat_map(|deps| deps.values())
+                .any(|d| d.get("path").is_some());
+            if manifest.contains_key("workspace") {
+                Err("a cargo workspace needs every member's Cargo.toml".to_string())
+            } else if path_dependency {
+                Err("Cargo.toml has path dependencies".to_string())
+            } else if !manifest.contains_key("lib") && !manifest.contains_key("bin") {
+                // Without explicit targets cargo looks for src/main.rs or src/lib.rs, which would not be there yet.
+                Err("`cargo fetch` needs src/main.rs or src/lib.rs unless Cargo.toml declares [lib] or [[bin]]"
+                    .to_string())
+            } else {
+                manifests(&["Cargo.toml"], &["Cargo.lock"])
+            }
+        }
         _ => return None,
     })
 }
