@@ -7,6 +7,7 @@
 
 mod common;
 
+use dockopt::build_context::BuildContext;
 use dockopt::context::Context;
 use dockopt::fix::{self, Applicability, Finding};
 use dockopt::model::{Dockerfile, Statement};
@@ -66,6 +67,9 @@ fn fixes_hold_their_invariants_on_the_corpus() {
     let mut findings_per_rule: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
     let mut applied_per_rule: BTreeMap<&str, usize> = BTreeMap::new();
     let mut problems = Vec::new();
+    // DO102 and DO103 read the build context. The corpus holds Dockerfiles only, so most have none to read:
+    // their outcomes are counted separately, with the refusals grouped by reason.
+    let mut context_outcomes: BTreeMap<(&str, String), usize> = BTreeMap::new();
     for (name, path) in common::files_under(&corpus) {
         let Ok(source) = std::fs::read_to_string(&path) else { continue };
         let df = Dockerfile::parse(&source);
@@ -73,6 +77,22 @@ fn fixes_hold_their_invariants_on_the_corpus() {
             continue;
         }
         files += 1;
+        let build = BuildContext::for_dockerfile(&path, None);
+        let with_context = Context::new(&df, Some(&build));
+        for finding in fix::check(&with_context, &rules).iter().filter(|f| matches!(f.rule.code, "DO102" | "DO103")) {
+            let outcome = if finding.fix.is_some() {
+                "fixed".to_string()
+            } else if finding.message.contains("is not in the build context") {
+                "refused: no context".to_string()
+            } else {
+                let reason = finding.message.rsplit(": ").next().unwrap_or_default();
+                // Group reasons that name a file or directory by their wording alone.
+                let reason: String =
+                    reason.split('`').enumerate().map(|(i, part)| if i % 2 == 1 { "…" } else { part }).collect();
+                format!("refused: {}", reason.replace("/app", "…"))
+            };
+            *context_outcomes.entry((finding.rule.code, outcome)).or_default() += 1;
+        }
         let ctx = Context::new(&df, None);
         for finding in fix::check(&ctx, &rules) {
             let entry = findings_per_rule.entry(finding.rule.code).or_default();
@@ -101,6 +121,10 @@ fn fixes_hold_their_invariants_on_the_corpus() {
     println!("{:<8} {:>9} {:>10} {:>9}", "rule", "findings", "safe fix", "applied");
     for (code, (found, fixable)) in &findings_per_rule {
         println!("{code:<8} {found:>9} {fixable:>10} {:>9}", applied_per_rule.get(code).copied().unwrap_or(0));
+    }
+    println!("build-context rules (each file's corpus directory as its context):");
+    for ((code, outcome), n) in &context_outcomes {
+        println!("  {code} {outcome}: {n}");
     }
     for p in problems.iter().take(40) {
         println!("PROBLEM {p}");

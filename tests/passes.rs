@@ -187,6 +187,7 @@ fn copy_manifests_first_reads_the_build_context() {
     for case in [
         "pip-plain",
         "pip-nested",
+        "pip-nested-missing",
         "pip-editable",
         "pip-ignored",
         "pip-build-in-run",

@@ -68,6 +68,18 @@ impl Rule for CopyManifestsFirst {
                 }
                 let workdir = workdir_before(ctx, stage.statements.start, c);
                 let dest = absolute(&workdir, &copy.value[1].text);
+                if dest.contains('$') {
+                    if plan(ctx, build, r, &workdir, &workdir).is_some() {
+                        findings.push(Finding {
+                            rule: &INFO,
+                            range: ctx.statement(c).range,
+                            message: "dependencies install after copying all the source, but dockopt cannot move them: the destination uses a variable".into(),
+                            fix: None,
+                            instructions: vec![ctx.statement(c).index],
+                        });
+                    }
+                    continue;
+                }
                 // With --chown or --chmod, the destination's own owner and mode could depend on which COPY creates
                 // it; a WORKDIR of the stage has created it already.
                 let sets_owner =
