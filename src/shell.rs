@@ -479,35 +479,32 @@ fn scan_word(text: &str, start: usize) -> (usize, Option<String>, bool) {
                             }
                             i += 1 + next.map_or(0, char::len_utf8);
                         }
-                        b'$' | b'`' => {
-                            literal = false;
-                            let (end, ok) = scan_expansion(text, i);
-                            closed &= ok;
-                            i = end;
-                        }
-                        _ => {
-                            let c = text[i..].chars().next().unwrap_or('\0');
-                            value.push(c);
-                            i += c.len_utf8();
-                        }
+                        b'$' | b'`' => i = expansion(text, i, &mut literal, &mut closed),
+                        _ => i = plain_char(text, i, &mut value),
                     }
                 }
                 closed &= ended;
             }
-            b'$' | b'`' => {
-                literal = false;
-                let (end, ok) = scan_expansion(text, i);
-                closed &= ok;
-                i = end;
-            }
-            _ => {
-                let c = text[i..].chars().next().unwrap_or('\0');
-                value.push(c);
-                i += c.len_utf8();
-            }
+            b'$' | b'`' => i = expansion(text, i, &mut literal, &mut closed),
+            _ => i = plain_char(text, i, &mut value),
         }
     }
     (i, literal.then_some(value), closed)
+}
+
+/// An expansion in a word: the word has no literal value. Returns where the expansion ends.
+fn expansion(text: &str, i: usize, literal: &mut bool, closed: &mut bool) -> usize {
+    *literal = false;
+    let (end, ok) = scan_expansion(text, i);
+    *closed &= ok;
+    end
+}
+
+/// An ordinary character of a word. Returns where the next one starts.
+fn plain_char(text: &str, i: usize, value: &mut String) -> usize {
+    let c = text[i..].chars().next().unwrap_or('\0');
+    value.push(c);
+    i + c.len_utf8()
 }
 
 /// Scans `$name`, `${…}`, `$(…)`, `$((…))` or a backquoted command from `start`. Returns the end and whether it
