@@ -7,17 +7,44 @@
 //! directory excludes everything below it, `!` makes an exception, and the last pattern that matches wins.
 
 use globset::{GlobBuilder, GlobMatcher};
+use std::collections::HashMap;
 use std::io::Read;
 use std::path::{Component, Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock};
+
+/// What directories hold, looked at once per run: a monorepo's Dockerfiles share their directories.
+#[derive(Debug, Default)]
+pub struct Listings {
+    entries: Mutex<HashMap<PathBuf, Arc<Vec<String>>>>,
+}
+
+impl Listings {
+    /// The names in `dir`, sorted; empty when it cannot be read.
+    fn names(&self, dir: &Path) -> Arc<Vec<String>> {
+        if let Some(found) = self.entries.lock().expect("no panics while holding the lock").get(dir) {
+            return found.clone();
+        }
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .map(|entries| entries.filter_map(|e| e.ok()?.file_name().into_string().ok()).collect())
+            .unwrap_or_default();
+        names.sort();
+        let names = Arc::new(names);
+        self.entries.lock().expect("no panics while holding the lock").insert(dir.to_path_buf(), names.clone());
+        names
+    }
+}
 
 #[derive(Clone, Debug)]
 pub struct BuildContext {
     pub root: PathBuf,
+    listings: Arc<Listings>,
     /// The Dockerfile's own `<name>.dockerignore`, which wins over the context's `.dockerignore`.
     own_ignore: Option<PathBuf>,
     /// Read on first use: most Dockerfiles never ask, and a monorepo has thousands of them.
     ignore: OnceLock<Ignore>,
+    /// Answers already found, since every fix round asks again.
+    resolved: Arc<Mutex<HashMap<String, Option<Vec<String>>>>>,
+    archives: Arc<Mutex<HashMap<String, bool>>>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -35,9 +62,26 @@ struct IgnorePattern {
 impl BuildContext {
     /// The context of the Dockerfile at `dockerfile`: `context`, or else the Dockerfile's directory.
     pub fn for_dockerfile(dockerfile: &Path, context: Option<&Path>) -> BuildContext {
+        Self::sharing(dockerfile, context, Arc::default())
+    }
+
+    /// [`BuildContext::for_dockerfile`], sharing directory listings with the other Dockerfiles of a run.
+    pub fn sharing(dockerfile: &Path, context: Option<&Path>, listings: Arc<Listings>) -> BuildContext {
         let dir = dockerfile.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
         let own_ignore = dockerfile.file_name().map(|n| dir.join(format!("{}.dockerignore", n.to_string_lossy())));
-        BuildContext { root: context.unwrap_or(dir).to_path_buf(), own_ignore, ignore: OnceLock::new() }
+        BuildContext {
+            root: context.unwrap_or(dir).to_path_buf(),
+            listings,
+            own_ignore,
+            ignore: OnceLock::new(),
+            resolved: Arc::default(),
+            archives: Arc::default(),
+        }
+    }
+
+    /// The names at the top of the context.
+    pub fn top_level_names(&self) -> Arc<Vec<String>> {
+        self.listings.names(&self.root)
     }
 
     fn ignore(&self) -> &Ignore {
@@ -83,6 +127,15 @@ impl BuildContext {
     /// The context entries a COPY or ADD source names, or `None` when dockopt cannot tell: the source uses a
     /// variable, a wildcard outside its last element, or leaves the context.
     pub fn resolve(&self, source: &str) -> Option<Vec<String>> {
+        if let Some(found) = self.resolved.lock().expect("no panics while holding the lock").get(source) {
+            return found.clone();
+        }
+        let found = self.resolve_uncached(source);
+        self.resolved.lock().expect("no panics while holding the lock").insert(source.to_string(), found.clone());
+        found
+    }
+
+    fn resolve_uncached(&self, source: &str) -> Option<Vec<String>> {
         if source.contains('$') {
             return None;
         }
@@ -105,19 +158,28 @@ impl BuildContext {
             });
         }
         let matcher = GlobBuilder::new(last).literal_separator(true).build().ok()?.compile_matcher();
-        let mut found: Vec<String> = std::fs::read_dir(self.root.join(dir))
-            .ok()?
-            .filter_map(|e| e.ok()?.file_name().into_string().ok())
-            .filter(|name| matcher.is_match(name))
-            .map(|name| if dir.is_empty() { name } else { format!("{dir}/{name}") })
-            .collect();
-        found.sort();
-        Some(found)
+        let names = self.listings.names(&self.root.join(dir));
+        Some(
+            names
+                .iter()
+                .filter(|name| matcher.is_match(name.as_str()))
+                .map(|name| if dir.is_empty() { name.clone() } else { format!("{dir}/{name}") })
+                .collect(),
+        )
     }
 
     /// The file at `relative` is an archive that ADD would unpack: gzip, bzip2, xz or zstd data, or a tar
     /// header, recognised by content as BuildKit does. Directories and unreadable paths are not.
     pub fn is_archive(&self, relative: &str) -> bool {
+        if let Some(&known) = self.archives.lock().expect("no panics while holding the lock").get(relative) {
+            return known;
+        }
+        let archive = self.sniff_archive(relative);
+        self.archives.lock().expect("no panics while holding the lock").insert(relative.to_string(), archive);
+        archive
+    }
+
+    fn sniff_archive(&self, relative: &str) -> bool {
         let Ok(mut file) = std::fs::File::open(self.root.join(relative)) else { return false };
         if file.metadata().is_ok_and(|m| m.is_dir()) {
             return false;
@@ -189,7 +251,14 @@ mod tests {
 
     fn context(ignore: &str) -> BuildContext {
         let ignore = Ignore { file: None, patterns: parse_ignore(ignore) };
-        BuildContext { root: PathBuf::from("."), own_ignore: None, ignore: OnceLock::from(ignore) }
+        BuildContext {
+            root: PathBuf::from("."),
+            listings: Arc::default(),
+            own_ignore: None,
+            ignore: OnceLock::from(ignore),
+            resolved: Arc::default(),
+            archives: Arc::default(),
+        }
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The `dockopt` command line.
 
-use crate::build_context::BuildContext;
+use crate::build_context::{BuildContext, Listings};
 use crate::config::{self, Overrides, Resolver, Settings};
 use crate::diagnostic::{decode, Diagnostic};
 use crate::discover::{self, WalkOptions};
@@ -16,7 +16,7 @@ use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 
 /// dockopt: make Dockerfiles build faster and smaller, safely.
 ///
@@ -221,6 +221,7 @@ fn run(args: &FileArgs, output: &OutputArgs, mode: Mode) -> Result<ExitCode> {
     let explicit: Vec<&PathBuf> = paths.iter().filter(|p| !p.is_dir()).collect();
 
     let format = output.format;
+    let listings = Arc::new(Listings::default());
     let mut walk_errors: Vec<Rendered> = found
         .errors
         .into_iter()
@@ -288,7 +289,7 @@ fn run(args: &FileArgs, output: &OutputArgs, mode: Mode) -> Result<ExitCode> {
         &found.files,
         |path| {
             let is_explicit = explicit.contains(&path);
-            process(path, is_explicit, &resolver, mode, args.context.as_deref())
+            process(path, is_explicit, &resolver, mode, args.context.as_deref(), &listings)
                 .map(|report| render(report, format, &all))
         },
         |rendered| rendered.map_or(Ok(()), &mut write_one),
@@ -470,7 +471,14 @@ fn read_input(path: &Path) -> Result<(String, String), Diagnostic> {
 }
 
 /// Checks or fixes one file. `None` when the configuration excludes it.
-fn process(path: &Path, explicit: bool, resolver: &Resolver, mode: Mode, context: Option<&Path>) -> Option<FileReport> {
+fn process(
+    path: &Path,
+    explicit: bool,
+    resolver: &Resolver,
+    mode: Mode,
+    context: Option<&Path>,
+    listings: &Arc<Listings>,
+) -> Option<FileReport> {
     let is_stdin = path == Path::new("-");
     let dir = if is_stdin { None } else { path.parent() };
     let settings: Settings = match resolver.settings_for(dir) {
@@ -507,7 +515,7 @@ fn process(path: &Path, explicit: bool, resolver: &Resolver, mode: Mode, context
         Ok(input) => input,
         Err(d) => return error_report(&path.display().to_string(), String::new(), vec![d]),
     };
-    let build = (!is_stdin).then(|| BuildContext::for_dockerfile(path, context));
+    let build = (!is_stdin).then(|| BuildContext::sharing(path, context, listings.clone()));
     let df = Dockerfile::parse(&source);
     if !df.errors.is_empty() || !df.build_errors.is_empty() {
         let lines = LineIndex::new(&source);

@@ -42,10 +42,14 @@ impl Rule for MissingDockerignore {
         if copies_all.is_empty() || build.ignore_file().is_some() {
             return;
         }
+        let names = build.top_level_names();
         let present: Vec<&str> = USUAL_SUSPECTS
             .iter()
             .copied()
-            .filter(|&s| build.resolve(s).is_some_and(|found| !found.is_empty()))
+            .filter(|&suspect| match suspect.strip_prefix('*') {
+                Some(suffix) => names.iter().any(|n| n.ends_with(suffix)),
+                None => names.binary_search_by(|n| n.as_str().cmp(suspect)).is_ok(),
+            })
             .collect();
         let context = build.root.display();
         let message = if present.is_empty() {
