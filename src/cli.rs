@@ -516,19 +516,8 @@ fn process(
         Err(d) => return error_report(&path.display().to_string(), String::new(), vec![d]),
     };
     let build = (!is_stdin).then(|| BuildContext::sharing(path, context, listings.clone()));
-    let df = Dockerfile::parse(&source);
-    if !df.errors.is_empty() || !df.build_errors.is_empty() {
-        let lines = LineIndex::new(&source);
-        let errors = df
-            .errors
-            .iter()
-            .chain(&df.build_errors)
-            .map(|e| Diagnostic::from_syntax_error(&name, &source, &lines, e))
-            .collect();
-        return error_report(&name, source.clone(), errors);
-    }
-    let layers_before = df.layer_count();
     let unsafe_fixes = settings.unsafe_fixes && mode != Mode::Check;
+    // `fix` reads the file first and refuses what BuildKit would reject, with the errors to report.
     let outcome = match fix::fix_with_options(&source, build.as_ref(), &settings.rules, unsafe_fixes, &settings.options)
     {
         Ok(outcome) => outcome,
@@ -538,7 +527,7 @@ fn process(
             return error_report(&name, source.clone(), errors);
         }
     };
-    let layers_after = outcome.layers;
+    let (layers_before, layers_after) = (outcome.layers_before, outcome.layers);
     let changed = outcome.text != source;
     let mut report = FileReport {
         path: name.clone(),

@@ -136,7 +136,9 @@ pub struct FixOutcome {
     pub initial: Vec<Finding>,
     /// Findings left in the fixed text.
     pub remaining: Vec<Finding>,
-    /// Layers (RUN, COPY and ADD instructions) in the fixed text.
+    /// Layers (RUN, COPY and ADD instructions) in the original text.
+    pub layers_before: usize,
+    /// Layers in the fixed text.
     pub layers: usize,
 }
 
@@ -194,8 +196,8 @@ pub fn fix_with_options(
         }
         let ctx = Context::with_options(&df, build, options);
         let findings = check(&ctx, rules);
-        let initial = initial.get_or_insert_with(|| findings.clone());
         let layers = df.layer_count();
+        let (initial, layers_before) = initial.get_or_insert_with(|| (findings.clone(), layers));
         let mut chosen: Vec<&Finding> = Vec::new();
         for finding in &findings {
             let Some(fix) = &finding.fix else { continue };
@@ -214,7 +216,14 @@ pub fn fix_with_options(
             }
         }
         if chosen.is_empty() {
-            return Ok(FixOutcome { text, applied, initial: std::mem::take(initial), remaining: findings, layers });
+            return Ok(FixOutcome {
+                text,
+                applied,
+                initial: std::mem::take(initial),
+                remaining: findings,
+                layers_before: *layers_before,
+                layers,
+            });
         }
         let candidate = apply(&text, chosen.iter().flat_map(|f| &f.fix.as_ref().expect("has fix").edits));
         for f in &chosen {

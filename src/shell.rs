@@ -589,6 +589,20 @@ fn commands(text: &str, tokens: &[Token], mut literals: Vec<Option<String>>) -> 
     let mut list_operator_pending = false;
     let mut top_level_lists = false;
 
+    // A command starts at `range`, inside `frames`, after the operator seen last.
+    fn start_command(range: Range<usize>, frames: &[Frame], piped: &mut bool, before: &mut Option<Op>) -> Command {
+        Command {
+            assignments: Vec::new(),
+            words: Vec::new(),
+            range,
+            frames: frames.to_vec(),
+            piped: std::mem::take(piped),
+            before: before.take(),
+            after: None,
+            resolved: None,
+        }
+    }
+
     let finish = |current: &mut Option<Command>, out: &mut Vec<Command>, after: Option<Op>| {
         if let Some(mut command) = current.take() {
             command.after = after;
@@ -673,16 +687,7 @@ fn commands(text: &str, tokens: &[Token], mut literals: Vec<Option<String>>) -> 
                     {
                         opaque = true;
                     }
-                    current = Some(Command {
-                        assignments: Vec::new(),
-                        words: Vec::new(),
-                        range: range.clone(),
-                        frames: frames.clone(),
-                        piped: std::mem::take(&mut piped_next),
-                        before: before.take(),
-                        after: None,
-                        resolved: None,
-                    });
+                    current = Some(start_command(range.clone(), &frames, &mut piped_next, &mut before));
                 }
                 let command = current.as_mut().expect("created above");
                 command.range.end = range.end;
@@ -698,16 +703,7 @@ fn commands(text: &str, tokens: &[Token], mut literals: Vec<Option<String>>) -> 
                 }
                 after_redirect = true;
                 if current.is_none() {
-                    current = Some(Command {
-                        assignments: Vec::new(),
-                        words: Vec::new(),
-                        range: range.clone(),
-                        frames: frames.clone(),
-                        piped: std::mem::take(&mut piped_next),
-                        before: before.take(),
-                        after: None,
-                        resolved: None,
-                    });
+                    current = Some(start_command(range.clone(), &frames, &mut piped_next, &mut before));
                 }
                 // A redirection number such as `2>` was lexed as a word of digits right before it.
                 if let Some(c) = current.as_mut() {
