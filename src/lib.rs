@@ -13,9 +13,12 @@ pub mod syntax;
 pub mod text;
 
 pub mod build_context;
+pub mod builder;
 pub mod cli;
 pub mod config;
 pub mod discover;
+pub mod image;
+pub mod measure;
 pub mod report;
 pub mod suppression;
 #[path = "../transforms/mod.rs"]

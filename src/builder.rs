@@ -1,0 +1,172 @@
+//! The image builders `dockopt measure` drives: Docker (buildx or the classic builder), Podman and Buildah, each
+//! through its own command line, so dockopt needs no daemon API and no library of theirs.
+
+use anyhow::{bail, Context as _, Result};
+use std::fmt;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum BuilderKind {
+    Docker,
+    Podman,
+    Buildah,
+}
+
+impl BuilderKind {
+    /// The order builders are looked for in when none is asked for.
+    pub const ALL: [BuilderKind; 3] = [BuilderKind::Docker, BuilderKind::Podman, BuilderKind::Buildah];
+
+    pub fn program(self) -> &'static str {
+        match self {
+            BuilderKind::Docker => "docker",
+            BuilderKind::Podman => "podman",
+            BuilderKind::Buildah => "buildah",
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Builder {
+    pub kind: BuilderKind,
+    /// Docker with the buildx plugin builds with `docker buildx build --load`.
+    buildx: bool,
+}
+
+/// Why no builder could be used: each one looked for, and what was wrong with it.
+#[derive(Debug)]
+pub struct NoBuilder {
+    pub tried: Vec<(BuilderKind, String)>,
+}
+
+impl fmt::Display for NoBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        writeln!(f, "no image builder can run here; looked for:")?;
+        for (kind, why) in &self.tried {
+            writeln!(f, "  {}: {why}", kind.program())?;
+        }
+        write!(
+            f,
+            "help: install one of Docker Engine (https://docs.docker.com/engine/install/), Podman \
+             (https://podman.io/docs/installation) or Buildah (`apt-get install buildah`), or pick one with --builder"
+        )
+    }
+}
+
+impl std::error::Error for NoBuilder {}
+
+impl fmt::Display for Builder {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        match (self.kind, self.buildx) {
+            (BuilderKind::Docker, true) => f.write_str("docker buildx"),
+            (kind, _) => f.write_str(kind.program()),
+        }
+    }
+}
+
+impl Builder {
+    /// The first builder that works, or the one asked for if it works.
+    pub fn detect(wanted: Option<BuilderKind>) -> Result<Builder, NoBuilder> {
+        let candidates = wanted.map_or(BuilderKind::ALL.to_vec(), |kind| vec![kind]);
+        let mut tried = Vec::new();
+        for kind in candidates {
+            match probe(kind) {
+                Ok(builder) => return Ok(builder),
+                Err(why) => tried.push((kind, why)),
+            }
+        }
+        Err(NoBuilder { tried })
+    }
+
+    /// Builds `dockerfile` with `context` as the build context and tags the result; returns the wall time. No
+    /// cache is used, so both builds of a comparison do all their work, and no base image is pulled (see
+    /// [`Builder::ensure_image`]), so neither pays for a download.
+    pub fn build(&self, dockerfile: &Path, context: &Path, tag: &str) -> Result<Duration> {
+        let program = self.kind.program();
+        let mut command = Command::new(program);
+        match (self.kind, self.buildx) {
+            (BuilderKind::Docker, true) => command.args(["buildx", "build", "--load", "--no-cache"]),
+            (BuilderKind::Docker, false) => command.args(["build", "--no-cache"]),
+            (BuilderKind::Podman, _) => command.args(["build", "--layers", "--no-cache", "--pull=never"]),
+            // `--layers` keeps one layer per instruction, as Docker does; without it Buildah squashes the build.
+            (BuilderKind::Buildah, _) => command.args(["bud", "--layers", "--no-cache", "--pull=never"]),
+        };
+        command.arg("-f").arg(dockerfile).arg("-t").arg(tag).arg(context);
+        let started = Instant::now();
+        run(&mut command).context("the build failed")?;
+        Ok(started.elapsed())
+    }
+
+    /// Pulls an image unless it is already present, so that build times leave the download out.
+    pub fn ensure_image(&self, image: &str) -> Result<()> {
+        let program = self.kind.program();
+        let present = match self.kind {
+            BuilderKind::Docker => quiet(Command::new(program).args(["image", "inspect", image])),
+            BuilderKind::Podman => quiet(Command::new(program).args(["image", "exists", image])),
+            BuilderKind::Buildah => quiet(Command::new(program).args(["inspect", "--type", "image", image])),
+        };
+        if !present {
+            run(Command::new(program).args(["pull", image])).with_context(|| format!("cannot pull {image}"))?;
+        }
+        Ok(())
+    }
+
+    /// Writes the image as a docker-archive, the format [`crate::image::read_archive`] reads.
+    pub fn save(&self, tag: &str, archive: &Path) -> Result<()> {
+        let program = self.kind.program();
+        let mut command = Command::new(program);
+        match self.kind {
+            BuilderKind::Docker => command.args(["save", "-o"]).arg(archive).arg(tag),
+            BuilderKind::Podman => command.args(["save", "--format", "docker-archive", "-o"]).arg(archive).arg(tag),
+            BuilderKind::Buildah => {
+                command.args(["push", "--quiet", tag]).arg(format!("docker-archive:{}", archive.display()))
+            }
+        };
+        run(&mut command).map(|_| ()).context("cannot export the image")
+    }
+
+    /// Deletes a tagged image and the intermediate images only it used.
+    pub fn remove(&self, tag: &str) -> Result<()> {
+        run(Command::new(self.kind.program()).args(["rmi", tag])).map(|_| ())
+    }
+}
+
+fn probe(kind: BuilderKind) -> Result<Builder, String> {
+    let program = kind.program();
+    let (args, needs): (&[&str], &str) = match kind {
+        // The client alone is not enough: `docker version` fails unless an engine answers.
+        BuilderKind::Docker => (&["version", "--format", "{{.Server.Version}}"], "a running Docker Engine"),
+        BuilderKind::Podman => (&["version"], "a working podman"),
+        BuilderKind::Buildah => (&["version"], "a working buildah"),
+    };
+    match Command::new(program).args(args).stdin(Stdio::null()).output() {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err("not installed".into()),
+        Err(e) => Err(format!("cannot run it: {e}")),
+        Ok(output) if !output.status.success() => Err(format!("needs {needs}: {}", last_lines(&output, 1))),
+        Ok(_) => {
+            let buildx = kind == BuilderKind::Docker && quiet(Command::new(program).args(["buildx", "version"]));
+            Ok(Builder { kind, buildx })
+        }
+    }
+}
+
+fn quiet(command: &mut Command) -> bool {
+    command.stdin(Stdio::null()).output().is_ok_and(|output| output.status.success())
+}
+
+/// Runs a builder command, keeping its output to show when it fails.
+fn run(command: &mut Command) -> Result<Output> {
+    let output = command.stdin(Stdio::null()).output().with_context(|| format!("cannot run {command:?}"))?;
+    if !output.status.success() {
+        bail!("{:?} exited with {}:\n{}", command, output.status, last_lines(&output, 25));
+    }
+    Ok(output)
+}
+
+/// The end of a command's output, where builders say what went wrong.
+fn last_lines(output: &Output, count: usize) -> String {
+    let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    lines[lines.len().saturating_sub(count)..].join("\n")
+}

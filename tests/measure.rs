@@ -1,0 +1,193 @@
+//! `dockopt measure` against a stand-in `buildah` on PATH: a shell script that logs its arguments and exports
+//! prepared image archives, so the command's flow (builder detection, build flags, comparison, clean-up, exit
+//! codes, both output formats) is tested without a real builder. tests/e2e.rs runs the real one.
+
+use serde_json::Value;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const FAKE_BUILDAH: &str = r#"#!/bin/sh
+echo "$*" >> "$FAKE_DIR/calls"
+case "$1" in
+  version|inspect) exit 0 ;;
+  bud)
+    # bud --layers --no-cache --pull=never -f DOCKERFILE -t TAG CONTEXT
+    if grep -q "$FAKE_FAILS" "$6"; then echo "step failed: exit status 1" >&2; exit 1; fi
+    exit 0 ;;
+  push)
+    case "$3" in *:original) image=original ;; *) image=fixed ;; esac
+    cp "$FAKE_DIR/$image.tar" "${4#docker-archive:}" ;;
+  rmi) exit 0 ;;
+  *) echo "unexpected: $*" >&2; exit 3 ;;
+esac
+"#;
+
+/// A layer of regular files, each (path, content).
+fn layer(files: &[(&str, &str)]) -> Vec<u8> {
+    let mut builder = tar::Builder::new(Vec::new());
+    for (path, content) in files {
+        let mut header = tar::Header::new_gnu();
+        header.set_mode(0o644);
+        header.set_uid(0);
+        header.set_gid(0);
+        header.set_size(content.len() as u64);
+        builder.append_data(&mut header, path, content.as_bytes()).unwrap();
+    }
+    builder.into_inner().unwrap()
+}
+
+fn archive(layers: &[Vec<u8>]) -> Vec<u8> {
+    let mut builder = tar::Builder::new(Vec::new());
+    let names: Vec<String> = (0..layers.len()).map(|i| format!("{i}.tar")).collect();
+    let manifest = serde_json::json!([{"Config": "config.json", "Layers": names}]).to_string();
+    for (name, data) in names.iter().zip(layers).chain([(&"manifest.json".to_string(), &manifest.into_bytes())]) {
+        let mut header = tar::Header::new_gnu();
+        header.set_mode(0o644);
+        header.set_size(data.len() as u64);
+        builder.append_data(&mut header, name, data.as_slice()).unwrap();
+    }
+    builder.into_inner().unwrap()
+}
+
+struct Fake {
+    dir: tempfile::TempDir,
+}
+
+impl Fake {
+    /// A fake buildah whose original and fixed builds export these images.
+    fn new(original: &[Vec<u8>], fixed: &[Vec<u8>]) -> Fake {
+        let dir = tempfile::tempdir().unwrap();
+        let bin = dir.path().join("bin");
+        std::fs::create_dir(&bin).unwrap();
+        std::fs::write(bin.join("buildah"), FAKE_BUILDAH).unwrap();
+        std::fs::set_permissions(bin.join("buildah"), std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::write(dir.path().join("original.tar"), archive(original)).unwrap();
+        std::fs::write(dir.path().join("fixed.tar"), archive(fixed)).unwrap();
+        Fake { dir }
+    }
+
+    fn project(&self, dockerfile: &str) -> PathBuf {
+        let project = self.dir.path().join("project");
+        std::fs::create_dir_all(&project).unwrap();
+        std::fs::write(project.join("Dockerfile"), dockerfile).unwrap();
+        project.join("Dockerfile")
+    }
+
+    fn measure(&self, args: &[&str], fails_on: &str) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_dockopt"))
+            .arg("measure")
+            .args(args)
+            // Only the fake: no real docker, podman or buildah is found.
+            .env("PATH", self.dir.path().join("bin").display().to_string() + ":/bin:/usr/bin")
+            .env("FAKE_DIR", self.dir.path())
+            .env("FAKE_FAILS", fails_on)
+            .output()
+            .unwrap()
+    }
+
+    fn calls(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("calls")).unwrap_or_default()
+    }
+}
+
+const SPLIT_APT: &str = "FROM debian:bookworm\nRUN apt-get update\nRUN apt-get install -y curl\n";
+const NEVER_MATCHES: &str = "no line says this";
+
+fn json(output: &Output) -> Value {
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!("{e}: {}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
+    })
+}
+
+#[test]
+fn a_fix_that_keeps_the_files_is_measured_and_its_images_removed() {
+    let base = layer(&[("etc/os-release", "bookworm")]);
+    let original =
+        [base.clone(), layer(&[("var/lib/apt/lists/InRelease", "index")]), layer(&[("usr/bin/curl", "curl")])];
+    let fixed = [base, layer(&[("usr/bin/curl", "curl")])];
+    let fake = Fake::new(&original, &fixed);
+    let dockerfile = fake.project(SPLIT_APT);
+    let output = fake.measure(&["--builder", "buildah", "--json", dockerfile.to_str().unwrap()], NEVER_MATCHES);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let file = &json(&output)["files"][0];
+    assert_eq!(file["outcome"], "measured");
+    assert_eq!(file["builder"], "buildah");
+    assert_eq!((file["original"]["layers"].as_u64(), file["fixed"]["layers"].as_u64()), (Some(3), Some(2)));
+    assert!(file["fixed"]["size_bytes"].as_u64() < file["original"]["size_bytes"].as_u64());
+    assert_eq!(file["differences"], serde_json::json!([]));
+
+    let calls = fake.calls();
+    let builds: Vec<&str> = calls.lines().filter(|l| l.starts_with("bud ")).collect();
+    assert_eq!(builds.len(), 2, "{calls}");
+    for build in &builds {
+        assert!(build.starts_with("bud --layers --no-cache --pull=never -f "), "{build}");
+    }
+    // The fixed Dockerfile is built from a temporary copy, with the original's directory as the context.
+    let context = dockerfile.parent().unwrap().display().to_string();
+    assert!(builds.iter().all(|b| b.ends_with(&context)), "{calls}");
+    assert!(calls.contains("inspect --type image debian:bookworm"), "the base is looked for first: {calls}");
+    let removed: Vec<&str> = calls.lines().filter(|l| l.starts_with("rmi ")).collect();
+    assert_eq!(removed.len(), 2, "both images are removed: {calls}");
+}
+
+#[test]
+fn a_fix_that_changes_the_files_is_reported_with_each_difference() {
+    let original = [layer(&[("etc/os-release", "bookworm"), ("usr/bin/curl", "curl")])];
+    let fixed = [layer(&[("etc/os-release", "trixie")])];
+    let fake = Fake::new(&original, &fixed);
+    let dockerfile = fake.project(SPLIT_APT);
+    let output = fake.measure(&["--builder", "buildah", dockerfile.to_str().unwrap()], NEVER_MATCHES);
+    assert_eq!(output.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(text.contains("2 differences outside package caches"), "{text}");
+    assert!(text.contains("/etc/os-release: content: file of 8 bytes"), "{text}");
+    assert!(text.contains("/usr/bin/curl: only in original"), "{text}");
+    assert!(text.contains("please report this"), "{text}");
+}
+
+#[test]
+fn a_fixed_dockerfile_that_fails_to_build_is_a_failure_and_an_unbuildable_original_an_error() {
+    let image = [layer(&[("etc/os-release", "bookworm")])];
+    let fake = Fake::new(&image, &image);
+    let dockerfile = fake.project(SPLIT_APT);
+    let path = dockerfile.to_str().unwrap();
+    // Only the fixed text has the merged `&& apt-get install` line.
+    let output = fake.measure(&["--builder", "buildah", "--json", path], "&& apt-get install");
+    assert_eq!(output.status.code(), Some(1));
+    let file = &json(&output)["files"][0];
+    assert_eq!(file["outcome"], "fixed fails");
+    assert!(file["message"].as_str().unwrap().contains("step failed"), "{file}");
+
+    let output = fake.measure(&["--builder", "buildah", "--json", path], "RUN apt-get update");
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(json(&output)["files"][0]["outcome"], "original fails");
+}
+
+#[test]
+fn a_file_with_nothing_to_fix_is_not_built() {
+    let image = [layer(&[("etc/os-release", "bookworm")])];
+    let fake = Fake::new(&image, &image);
+    let dockerfile = fake.project("FROM debian:bookworm-slim\nCMD [\"true\"]\n");
+    let output = fake.measure(&["--builder", "buildah", dockerfile.to_str().unwrap()], NEVER_MATCHES);
+    assert!(output.status.success());
+    assert!(String::from_utf8_lossy(&output.stdout).contains("no fixes apply, nothing to measure"));
+    assert!(!fake.calls().contains("bud"), "{}", fake.calls());
+}
+
+#[test]
+fn without_a_builder_it_names_each_one_it_looked_for_and_how_to_get_one() {
+    let empty = tempfile::tempdir().unwrap();
+    let dockerfile = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/debian-apt/Dockerfile");
+    let output = Command::new(env!("CARGO_BIN_EXE_dockopt"))
+        .arg("measure")
+        .arg(dockerfile)
+        .env("PATH", empty.path())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    for line in ["docker: not installed", "podman: not installed", "buildah: not installed", "help: install one of"] {
+        assert!(stderr.contains(line), "{line} missing from:\n{stderr}");
+    }
+}
