@@ -2,6 +2,7 @@
 //! through its own command line, so dockopt needs no daemon API and no library of theirs.
 
 use anyhow::{bail, Context as _, Result};
+use std::collections::HashSet;
 use std::fmt;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
@@ -48,7 +49,7 @@ impl fmt::Display for NoBuilder {
         }
         write!(
             f,
-            "help: install one of Docker Engine (https://docs.docker.com/engine/install/), Podman \
+            "help: start or install one of Docker Engine (https://docs.docker.com/engine/install/), Podman \
              (https://podman.io/docs/installation) or Buildah (`apt-get install buildah`), or pick one with --builder"
         )
     }
@@ -87,15 +88,40 @@ impl Builder {
         let mut command = Command::new(program);
         match (self.kind, self.buildx) {
             (BuilderKind::Docker, true) => command.args(["buildx", "build", "--load", "--no-cache"]),
-            (BuilderKind::Docker, false) => command.args(["build", "--no-cache"]),
-            (BuilderKind::Podman, _) => command.args(["build", "--layers", "--no-cache", "--pull=never"]),
+            // `--force-rm` removes the step containers of a failed build too.
+            (BuilderKind::Docker, false) => command.args(["build", "--no-cache", "--force-rm"]),
+            (BuilderKind::Podman, _) => command.args(["build", "--layers", "--no-cache", "--force-rm", "--pull=never"]),
             // `--layers` keeps one layer per instruction, as Docker does; without it Buildah squashes the build.
-            (BuilderKind::Buildah, _) => command.args(["bud", "--layers", "--no-cache", "--pull=never"]),
+            (BuilderKind::Buildah, _) => command.args(["bud", "--layers", "--no-cache", "--force-rm", "--pull=never"]),
         };
         command.arg("-f").arg(dockerfile).arg("-t").arg(tag).arg(context);
+        let before = self.image_ids();
         let started = Instant::now();
-        run(&mut command).context("the build failed")?;
-        Ok(started.elapsed())
+        match run(&mut command) {
+            Ok(_) => Ok(started.elapsed()),
+            Err(e) => {
+                if let Ok(before) = before {
+                    self.remove_images_since(&before);
+                }
+                Err(e.context("the build failed"))
+            }
+        }
+    }
+
+    /// Every image in the store, intermediate ones included.
+    fn image_ids(&self) -> Result<HashSet<String>> {
+        let output = run(Command::new(self.kind.program()).args(["images", "--all", "--quiet", "--no-trunc"]))?;
+        Ok(String::from_utf8_lossy(&output.stdout).lines().map(str::to_string).collect())
+    }
+
+    /// A failed build keeps the untagged images of the steps that built, which nothing would ever remove; they
+    /// are the images that appeared since it started. Removing a leaf also removes its untagged parents, and a
+    /// parent still in use refuses, so each is simply tried.
+    fn remove_images_since(&self, before: &HashSet<String>) {
+        let Ok(after) = self.image_ids() else { return };
+        for id in after.difference(before) {
+            let _ = quiet(Command::new(self.kind.program()).args(["rmi", id]));
+        }
     }
 
     /// Pulls an image unless it is already present, so that build times leave the download out.

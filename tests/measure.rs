@@ -12,12 +12,17 @@ echo "$*" >> "$FAKE_DIR/calls"
 case "$1" in
   version|inspect) exit 0 ;;
   bud)
-    # bud --layers --no-cache --pull=never -f DOCKERFILE -t TAG CONTEXT
-    if grep -q "$FAKE_FAILS" "$6"; then echo "step failed: exit status 1" >&2; exit 1; fi
+    # bud --layers --no-cache --force-rm --pull=never -f DOCKERFILE -t TAG CONTEXT
+    if grep -q "$FAKE_FAILS" "$7"; then
+      # A failed build leaves the image of a step that did build.
+      echo "sha256:step-of-$9" >> "$FAKE_DIR/images"
+      echo "step failed: exit status 1" >&2; exit 1
+    fi
     exit 0 ;;
   push)
     case "$3" in *:original) image=original ;; *) image=fixed ;; esac
     cp "$FAKE_DIR/$image.tar" "${4#docker-archive:}" ;;
+  images) cat "$FAKE_DIR/images" 2>/dev/null; exit 0 ;;
   rmi) exit 0 ;;
   *) echo "unexpected: $*" >&2; exit 3 ;;
 esac
@@ -121,7 +126,7 @@ fn a_fix_that_keeps_the_files_is_measured_and_its_images_removed() {
     let builds: Vec<&str> = calls.lines().filter(|l| l.starts_with("bud ")).collect();
     assert_eq!(builds.len(), 2, "{calls}");
     for build in &builds {
-        assert!(build.starts_with("bud --layers --no-cache --pull=never -f "), "{build}");
+        assert!(build.starts_with("bud --layers --no-cache --force-rm --pull=never -f "), "{build}");
     }
     // The fixed Dockerfile is built from a temporary copy, with the original's directory as the context.
     let context = dockerfile.parent().unwrap().display().to_string();
@@ -162,6 +167,11 @@ fn a_fixed_dockerfile_that_fails_to_build_is_a_failure_and_an_unbuildable_origin
     let output = fake.measure(&["--builder", "buildah", "--json", path], "RUN apt-get update");
     assert_eq!(output.status.code(), Some(2));
     assert_eq!(json(&output)["files"][0]["outcome"], "original fails");
+    // What the failed builds left behind is removed; what was there before is not.
+    let calls = fake.calls();
+    let removed: Vec<&str> = calls.lines().filter(|l| l.starts_with("rmi sha256:")).collect();
+    assert_eq!(removed.len(), 2, "{calls}");
+    assert!(removed.iter().all(|r| r.contains(":original") != r.contains(":fixed")), "{calls}");
 }
 
 #[test]
@@ -187,7 +197,9 @@ fn without_a_builder_it_names_each_one_it_looked_for_and_how_to_get_one() {
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    for line in ["docker: not installed", "podman: not installed", "buildah: not installed", "help: install one of"] {
+    for line in
+        ["docker: not installed", "podman: not installed", "buildah: not installed", "help: start or install one of"]
+    {
         assert!(stderr.contains(line), "{line} missing from:\n{stderr}");
     }
 }
