@@ -1,0 +1,266 @@
+//! End-to-end proof of the safe fixes: `dockopt measure` builds each case as written and as fixed with Buildah,
+//! and the fixed image must build, hold the same files outside package caches, have no more layers than the
+//! original and be no bigger, but for the layer the manifests-first fix adds on purpose.
+//!
+//! Opt in with `DOCKOPT_E2E=1`, as `.ci/run` does. It needs root, `buildah`, `debootstrap`, and the network to
+//! Debian's mirror, PyPI and npm. No image registry is reachable, so the base images are made here: a Debian
+//! bookworm root file system from debootstrap, plus Debian's own Python, Node.js and Go packages on top, tagged
+//! with the names the Dockerfiles use (`python:3.12-slim`, `node:20-bookworm-slim`, ...). They are stand-ins:
+//! Debian's Python is 3.11, its Node.js 18 and its Go 1.19. Alpine has no such path here, so the apk fixes are
+//! checked by snapshot only, and `examples/alpine-apk` is not built. Nor is a heredoc RUN: Debian bookworm's
+//! Buildah (1.28) reads heredoc lines as instructions; heredoc support came in Buildah 1.33. Snapshot tests in
+//! tests/passes.rs show that no fix touches a heredoc RUN.
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+/// Where Debian comes from; a closer mirror can be named.
+fn mirror() -> String {
+    std::env::var("DOCKOPT_E2E_MIRROR").unwrap_or_else(|_| "http://deb.debian.org/debian".into())
+}
+
+const BASE: &str = "localhost/dockopt-e2e/debian:bookworm";
+
+/// The stand-in images: (tag made here, what it adds to the Debian base, the names Dockerfiles call it by).
+const DERIVED: &[(&str, &str, &[&str])] = &[
+    (
+        "localhost/dockopt-e2e/python:bookworm",
+        // Debian marks its Python as externally managed; the official images do not, so plain `pip install` works.
+        "RUN apt-get update && apt-get install -y --no-install-recommends python3 python3-pip python-is-python3 \
+         && rm -rf /var/lib/apt/lists/* && rm -f /usr/lib/python3*/EXTERNALLY-MANAGED",
+        &["python:3.12-slim"],
+    ),
+    (
+        "localhost/dockopt-e2e/node:bookworm",
+        // The official images have a `node` user, and Node.js reads its own CA list unless told of the system's.
+        "RUN apt-get update && apt-get install -y --no-install-recommends nodejs npm \
+         && rm -rf /var/lib/apt/lists/* && useradd --uid 1000 --create-home node\n\
+         ENV NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt",
+        &["node:20-bookworm-slim"],
+    ),
+    (
+        "localhost/dockopt-e2e/golang:bookworm",
+        // Without gcc, cgo must be off for `go build` to work.
+        "RUN apt-get update && apt-get install -y --no-install-recommends golang-go ca-certificates \
+         && rm -rf /var/lib/apt/lists/*\nENV CGO_ENABLED=0",
+        &["golang:1.22-bookworm"],
+    ),
+];
+
+const DEBIAN_NAMES: &[&str] = &["debian:bookworm", "debian:bookworm-slim", "debian:bookworm-20240722"];
+
+/// The environment every buildah and dockopt command of these tests runs in: storage of their own, in vfs
+/// (no overlay mounts needed), and chroot isolation (no user namespaces needed).
+struct Builds {
+    env: Vec<(&'static str, PathBuf)>,
+}
+
+impl Builds {
+    fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut command = Command::new(program);
+        command.envs(self.env.iter().map(|(k, v)| (k, v.as_os_str())));
+        command
+    }
+
+    fn buildah(&self, args: &[&str]) -> Result<String, String> {
+        run(self.command("buildah").args(args))
+    }
+
+    fn has_image(&self, name: &str) -> bool {
+        self.buildah(&["inspect", "--type", "image", name]).is_ok()
+    }
+}
+
+fn run(command: &mut Command) -> Result<String, String> {
+    let output = command.output().map_err(|e| format!("cannot run {command:?}: {e}"))?;
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let tail: Vec<&str> = stderr.lines().rev().take(20).collect();
+        let tail: Vec<&str> = tail.into_iter().rev().collect();
+        return Err(format!("{command:?} failed with {}:\n{}", output.status, tail.join("\n")));
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+/// The base images, made once per test run and kept in the storage under the target directory, so a second run
+/// reuses them.
+fn builds() -> Option<&'static Builds> {
+    if std::env::var_os("DOCKOPT_E2E").is_none_or(|v| v != "1") {
+        eprintln!("SKIPPED: end-to-end image builds; set DOCKOPT_E2E=1 (needs root, buildah and debootstrap)");
+        return None;
+    }
+    static BUILDS: OnceLock<Result<Builds, String>> = OnceLock::new();
+    match BUILDS.get_or_init(prepare) {
+        Ok(builds) => Some(builds),
+        Err(why) => panic!("cannot make the base images: {why}"),
+    }
+}
+
+fn prepare() -> Result<Builds, String> {
+    let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("e2e");
+    std::fs::create_dir_all(&root).map_err(|e| e.to_string())?;
+    let conf = root.join("storage.conf");
+    let storage = format!(
+        "[storage]\ndriver = \"vfs\"\nrunroot = \"{}\"\ngraphroot = \"{}\"\n",
+        root.join("run").display(),
+        root.join("storage").display()
+    );
+    std::fs::write(&conf, storage).map_err(|e| e.to_string())?;
+    let builds = Builds { env: vec![("CONTAINERS_STORAGE_CONF", conf), ("BUILDAH_ISOLATION", "chroot".into())] };
+
+    if !builds.has_image(BASE) {
+        make_debian_base(&builds, &root)?;
+    }
+    for name in DEBIAN_NAMES {
+        builds.buildah(&["tag", BASE, &format!("docker.io/library/{name}")])?;
+    }
+    for (tag, steps, names) in DERIVED {
+        if !builds.has_image(tag) {
+            let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+            std::fs::write(dir.path().join("Dockerfile"), format!("FROM {BASE}\n{steps}\n"))
+                .map_err(|e| e.to_string())?;
+            let context = dir.path().to_str().ok_or("temporary directory is not UTF-8")?;
+            builds.buildah(&["bud", "--pull=never", "-t", tag, context])?;
+        }
+        for name in *names {
+            builds.buildah(&["tag", tag, &format!("docker.io/library/{name}")])?;
+        }
+    }
+    Ok(builds)
+}
+
+/// debootstrap into a directory, then copy it into an image from scratch with owners kept, and add the host's CA
+/// bundle so that TLS works behind an intercepting proxy; the bundle also goes where update-ca-certificates
+/// picks it up again when a build installs ca-certificates.
+fn make_debian_base(builds: &Builds, root: &Path) -> Result<(), String> {
+    let rootfs = root.join("rootfs");
+    let _ = std::fs::remove_dir_all(&rootfs);
+    run(Command::new("debootstrap").args(["--variant=minbase", "bookworm"]).arg(&rootfs).arg(mirror()))?;
+    let host_bundle = Path::new("/etc/ssl/certs/ca-certificates.crt");
+    if host_bundle.is_file() {
+        let local = rootfs.join("usr/local/share/ca-certificates");
+        std::fs::create_dir_all(&local).map_err(|e| e.to_string())?;
+        std::fs::copy(host_bundle, local.join("host-ca-bundle.crt")).map_err(|e| e.to_string())?;
+        std::fs::create_dir_all(rootfs.join("etc/ssl/certs")).map_err(|e| e.to_string())?;
+        std::fs::copy(host_bundle, rootfs.join("etc/ssl/certs/ca-certificates.crt")).map_err(|e| e.to_string())?;
+    }
+    let container = builds.buildah(&["from", "scratch"])?.trim().to_string();
+    let mount = builds.buildah(&["mount", &container])?.trim().to_string();
+    run(Command::new("cp").arg("-a").arg(format!("{}/.", rootfs.display())).arg(&mount))?;
+    builds.buildah(&["umount", &container])?;
+    builds.buildah(&[
+        "config",
+        "--env",
+        "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        "--cmd",
+        "bash",
+        &container,
+    ])?;
+    builds.buildah(&["commit", "--rm", &container, BASE])?;
+    std::fs::remove_dir_all(&rootfs).map_err(|e| e.to_string())
+}
+
+/// Measures one case and checks what a safe fix promises. `manifests` are the files the manifests-first fix
+/// copies ahead of the source: it adds one layer on purpose, holding copies of them, so that layer and its bytes
+/// are allowed for.
+fn prove(case: &str, manifests: &[&str]) {
+    let Some(builds) = builds() else { return };
+    let (file, output) = measure(builds, case, &[]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(file["outcome"], "measured", "{case}: {file:#}\nstderr:\n{stderr}");
+    let (original, fixed) = (&file["original"], &file["fixed"]);
+    eprintln!(
+        "{case}: layers {} -> {}, {} -> {} bytes, {:.1} s -> {:.1} s",
+        original["layers"],
+        fixed["layers"],
+        original["size_bytes"],
+        fixed["size_bytes"],
+        original["build_seconds"].as_f64().unwrap_or(0.0),
+        fixed["build_seconds"].as_f64().unwrap_or(0.0)
+    );
+    assert_eq!(file["differences"], Value::Array(Vec::new()), "{case}: the fixed image's files differ");
+    let (extra_layers, extra_bytes) = manifests_layer(case, manifests);
+    let layers = |build: &Value| build["layers"].as_u64().expect("a layer count");
+    assert!(layers(fixed) <= layers(original) + extra_layers, "{case}: more layers: {file:#}");
+    let size = |build: &Value| build["size_bytes"].as_u64().expect("a size");
+    assert!(size(fixed) <= size(original) + extra_bytes, "{case}: the fixed image is bigger: {file:#}");
+    assert!(output.status.success(), "{case}: measure exited with {}\n{stderr}", output.status);
+}
+
+/// `dockopt measure --json` on one case: the file's report and the process's output.
+fn measure(builds: &Builds, case: &str, options: &[&str]) -> (Value, std::process::Output) {
+    let dockerfile = Path::new(env!("CARGO_MANIFEST_DIR")).join(case).join("Dockerfile");
+    let output = builds
+        .command(env!("CARGO_BIN_EXE_dockopt"))
+        .args(["measure", "--builder", "buildah", "--json"])
+        .args(options)
+        .arg(&dockerfile)
+        .output()
+        .expect("dockopt runs");
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!("{case}: measure printed no JSON ({e}); stderr:\n{}", String::from_utf8_lossy(&output.stderr))
+    });
+    (report["files"][0].clone(), output)
+}
+
+/// The check has teeth: `--no-install-recommends` (an unsafe fix) leaves out ca-certificates, which Debian's
+/// curl recommends, and the comparison sees it.
+#[test]
+fn an_unsafe_fix_that_changes_the_files_is_caught() {
+    let Some(builds) = builds() else { return };
+    let (file, output) = measure(builds, "tests/e2e/apt-seed", &["--unsafe-fixes"]);
+    assert_eq!(file["outcome"], "measured", "{file:#}");
+    let differences = file["differences"].as_array().expect("a list of differences");
+    let missing_config =
+        differences.iter().any(|d| d["path"] == "/etc/ca-certificates.conf" && d["change"] == "only in original");
+    assert!(missing_config, "{file:#}");
+    assert_eq!(output.status.code(), Some(1));
+}
+
+/// The layer a manifests-first fix adds and its largest size: each manifest as a tar entry (a header block and its
+/// content in whole blocks), plus the entries of the directories above it and the end of the archive.
+fn manifests_layer(case: &str, manifests: &[&str]) -> (u64, u64) {
+    if manifests.is_empty() {
+        return (0, 0);
+    }
+    const BLOCK: u64 = 512;
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(case);
+    let entries: u64 = manifests
+        .iter()
+        .map(|name| {
+            let size = std::fs::metadata(dir.join(name)).unwrap_or_else(|e| panic!("{case}/{name}: {e}")).len();
+            BLOCK + size.div_ceil(BLOCK) * BLOCK
+        })
+        .sum();
+    (1, entries + 8 * BLOCK)
+}
+
+macro_rules! cases {
+    ($($name:ident: $dir:literal, manifests [$($manifest:literal),*];)*) => {
+        $(
+            #[test]
+            fn $name() {
+                prove($dir, &[$($manifest),*]);
+            }
+        )*
+    };
+}
+
+cases! {
+    example_debian_apt: "examples/debian-apt", manifests [];
+    example_go_multistage: "examples/go-multistage", manifests [];
+    example_node_express: "examples/node-express", manifests ["package.json", "package-lock.json"];
+    example_python_flask: "examples/python-flask", manifests ["requirements.txt"];
+    apt_seed: "tests/e2e/apt-seed", manifests [];
+    flask_copy_first: "tests/e2e/flask-copy-first", manifests ["requirements.txt"];
+    node_npm_ci: "tests/e2e/node-npm-ci", manifests ["package.json", "package-lock.json"];
+    trap_cd_in_merged_run: "tests/e2e/trap-cd", manifests [];
+    trap_export: "tests/e2e/trap-export", manifests [];
+    trap_exit: "tests/e2e/trap-exit", manifests [];
+    trap_env_between_update_and_install: "tests/e2e/trap-env-between", manifests [];
+    trap_child_stage_uses_parent_lists: "tests/e2e/trap-child-stage", manifests [];
+    trap_comments_between_runs: "tests/e2e/trap-comments", manifests [];
+    add_to_copy_but_not_for_an_archive: "tests/e2e/add-to-copy", manifests [];
+}
