@@ -7,7 +7,7 @@ use crate::diagnostic::{decode, Diagnostic};
 use crate::discover::{self, WalkOptions};
 use crate::dump;
 use crate::fix::{self, Safety};
-use crate::measure::{self, Measurement, Outcome};
+use crate::measure::{self, Measurement, Outcome, Subject};
 use crate::model::Dockerfile;
 use crate::report::{self, Counts, FileReport, Summary};
 use crate::text::LineIndex;
@@ -657,7 +657,8 @@ fn measure_command(args: &FileArgs, wanted: Option<BuilderKind>, json: bool, uns
             };
             let bases = measure::base_images(&report.source);
             let mut progress = |step: &str| eprintln!("{}: {step} with {builder}", report.path);
-            measure::measure(&builder, path, &context, &report.source, &bases, &mut progress)
+            let subject = Subject { dockerfile: path, context: &context, fixed: &report.source, bases: &bases };
+            measure::measure(&builder, &subject, &mut progress)
         } else {
             Outcome::Unchanged
         };

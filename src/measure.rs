@@ -100,31 +100,23 @@ pub struct Measurement {
     pub outcome: Outcome,
 }
 
-/// Builds the Dockerfile at `dockerfile` and the `fixed` text in its place, with `context` as the build
-/// context, and compares the images. `bases` are the images its stages start from, pulled first so that
-/// neither build time includes a download. Every image made is removed again.
-pub fn measure(
-    builder: &Builder,
-    dockerfile: &Path,
-    context: &Path,
-    fixed: &str,
-    bases: &[String],
-    progress: &mut dyn FnMut(&str),
-) -> Outcome {
-    match try_measure(builder, dockerfile, context, fixed, bases, progress) {
-        Ok(outcome) => outcome,
-        Err(e) => Outcome::Error(format!("{e:#}")),
-    }
+/// What to build: a Dockerfile, its build context, and its fixed text.
+pub struct Subject<'a> {
+    pub dockerfile: &'a Path,
+    pub context: &'a Path,
+    pub fixed: &'a str,
+    /// The images its stages start from, pulled first so that neither build time includes a download.
+    pub bases: &'a [String],
 }
 
-fn try_measure(
-    builder: &Builder,
-    dockerfile: &Path,
-    context: &Path,
-    fixed: &str,
-    bases: &[String],
-    progress: &mut dyn FnMut(&str),
-) -> Result<Outcome> {
+/// Builds the subject's Dockerfile and its fixed text in its place, and compares the images. Every image made
+/// is removed again.
+pub fn measure(builder: &Builder, subject: &Subject, progress: &mut dyn FnMut(&str)) -> Outcome {
+    try_measure(builder, subject, progress).unwrap_or_else(|e| Outcome::Error(format!("{e:#}")))
+}
+
+fn try_measure(builder: &Builder, subject: &Subject, progress: &mut dyn FnMut(&str)) -> Result<Outcome> {
+    let Subject { dockerfile, context, fixed, bases } = *subject;
     for base in bases {
         builder.ensure_image(base)?;
     }
