@@ -4,7 +4,7 @@
 //! uncompressed layer tars plus a `manifest.json` that stacks them. It is read as a stream, once: each layer's
 //! changes are recorded as they pass, because the manifest that orders them may come last.
 
-use anyhow::{anyhow, Context as _, Result};
+use anyhow::{anyhow, bail, Context as _, Result};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
@@ -104,11 +104,13 @@ pub fn read_archive(reader: impl Read) -> Result<Image> {
     let order = order.ok_or_else(|| anyhow!("the archive has no manifest.json; is it a docker-archive?"))?;
     let mut image = Image { layers: order.len(), size: 0, files: BTreeMap::new() };
     image.files.insert("/".into(), Entry { content: Content::Directory, mode: 0o755, uid: 0, gid: 0 });
+    // Two steps that change the same bytes make one blob, which the manifest names twice.
     for name in &order {
-        let layer = layers
-            .remove(&normalize(name))
-            .ok_or_else(|| anyhow!("manifest.json names the layer {name}, which the archive lacks"))?
-            .with_context(|| format!("layer {name}"))?;
+        let layer = match layers.get(&normalize(name)) {
+            Some(Ok(layer)) => layer,
+            Some(Err(e)) => bail!("layer {name}: {e:#}"),
+            None => bail!("manifest.json names the layer {name}, which the archive lacks"),
+        };
         image.size += layer.size;
         apply(&mut image.files, layer).with_context(|| format!("layer {name}"))?;
     }
@@ -198,7 +200,7 @@ fn read_layer(reader: impl Read) -> Result<Layer> {
 }
 
 /// Stacks a layer on the tree. Whiteouts hide only what lower layers made, so they go first.
-fn apply(files: &mut BTreeMap<String, Entry>, layer: Layer) -> Result<()> {
+fn apply(files: &mut BTreeMap<String, Entry>, layer: &Layer) -> Result<()> {
     for dir in &layer.opaque {
         remove_below(files, dir);
     }
@@ -206,19 +208,19 @@ fn apply(files: &mut BTreeMap<String, Entry>, layer: Layer) -> Result<()> {
         files.remove(path);
         remove_below(files, path);
     }
-    for addition in layer.additions {
+    for addition in &layer.additions {
         let (path, entry) = match addition {
-            Addition::Entry(path, entry) => (path, entry),
+            Addition::Entry(path, entry) => (path, entry.clone()),
             Addition::HardLink { path, target } => {
                 let entry =
-                    files.get(&target).cloned().ok_or_else(|| anyhow!("{path} links to {target}, which is missing"))?;
+                    files.get(target).cloned().ok_or_else(|| anyhow!("{path} links to {target}, which is missing"))?;
                 (path, entry)
             }
         };
         if entry.content != Content::Directory {
-            remove_below(files, &path);
+            remove_below(files, path);
         }
-        files.insert(path, entry);
+        files.insert(path.clone(), entry);
     }
     Ok(())
 }
@@ -415,6 +417,22 @@ mod tests {
         assert_eq!(paths(&image), ["/", "/cache", "/cache/y", "/etc", "/etc/b", "/etc/c"]);
         assert_eq!(image.files["/etc/b"], image.files["/etc/c"]);
         assert!(matches!(image.files["/etc/b"].content, Content::File { size: 1, .. }));
+    }
+
+    #[test]
+    fn a_layer_the_manifest_names_twice_counts_twice() {
+        let mut builder = tar::Builder::new(Vec::new());
+        let data = layer(&[Item::File("a", "1")]);
+        let mut header = tar::Header::new_gnu();
+        header.set_size(data.len() as u64);
+        builder.append_data(&mut header, "same.tar", data.as_slice()).unwrap();
+        let manifest = serde_json::json!([{"Layers": ["same.tar", "same.tar"]}]).to_string();
+        let mut header = tar::Header::new_gnu();
+        header.set_size(manifest.len() as u64);
+        builder.append_data(&mut header, "manifest.json", manifest.as_bytes()).unwrap();
+        let image = read_archive(builder.into_inner().unwrap().as_slice()).unwrap();
+        assert_eq!((image.layers, image.size), (2, 2 * data.len() as u64));
+        assert_eq!(paths(&image), ["/", "/a"]);
     }
 
     #[test]
