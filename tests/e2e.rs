@@ -136,8 +136,12 @@ fn prepare() -> Result<Builds, String> {
 /// picks it up again when a build installs ca-certificates.
 fn make_debian_base(builds: &Builds, root: &Path) -> Result<(), String> {
     let rootfs = root.join("rootfs");
-    let _ = std::fs::remove_dir_all(&rootfs);
-    run(Command::new("debootstrap").args(["--variant=minbase", "bookworm"]).arg(&rootfs).arg(mirror()))?;
+    let debootstrap = || {
+        let _ = std::fs::remove_dir_all(&rootfs);
+        run(Command::new("debootstrap").args(["--variant=minbase", "bookworm"]).arg(&rootfs).arg(mirror()))
+    };
+    // A download that fails halfway leaves a half-made root file system, so a second try starts afresh.
+    debootstrap().or_else(|first| debootstrap().map_err(|second| format!("{first}\nand again:\n{second}")))?;
     let host_bundle = Path::new("/etc/ssl/certs/ca-certificates.crt");
     if host_bundle.is_file() {
         let local = rootfs.join("usr/local/share/ca-certificates");
