@@ -480,13 +480,13 @@ fn scan_word(text: &str, start: usize) -> (usize, Option<String>, bool) {
                             i += 1 + next.map_or(0, char::len_utf8);
                         }
                         b'$' | b'`' => i = expansion(text, i, &mut literal, &mut closed),
-                        _ => i = plain_char(text, i, &mut value),
+                        _ => i = plain_run(text, i, |c| matches!(c, b'"' | b'\\' | b'$' | b'`'), &mut value),
                     }
                 }
                 closed &= ended;
             }
             b'$' | b'`' => i = expansion(text, i, &mut literal, &mut closed),
-            _ => i = plain_char(text, i, &mut value),
+            _ => i = plain_run(text, i, ends_plain_run, &mut value),
         }
     }
     (i, literal.then_some(value), closed)
@@ -500,11 +500,35 @@ fn expansion(text: &str, i: usize, literal: &mut bool, closed: &mut bool) -> usi
     end
 }
 
-/// An ordinary character of a word. Returns where the next one starts.
-fn plain_char(text: &str, i: usize, value: &mut String) -> usize {
-    let c = text[i..].chars().next().unwrap_or('\0');
-    value.push(c);
-    i + c.len_utf8()
+/// Bytes that end a run of ordinary characters outside quotes: what ends a word, quotes, escapes and expansions.
+fn ends_plain_run(c: u8) -> bool {
+    matches!(
+        c,
+        b' ' | b'\t'
+            | b'\r'
+            | b'\n'
+            | b';'
+            | b'&'
+            | b'|'
+            | b'('
+            | b')'
+            | b'<'
+            | b'>'
+            | b'\\'
+            | b'\''
+            | b'"'
+            | b'$'
+            | b'`'
+    )
+}
+
+/// A run of ordinary characters of a word, taken whole rather than a character at a time. Every byte that ends a
+/// run is ASCII, so the run ends on a character boundary. Returns where the run ends.
+fn plain_run(text: &str, i: usize, ends_run: impl Fn(u8) -> bool, value: &mut String) -> usize {
+    let rest = &text.as_bytes()[i..];
+    let n = rest.iter().skip(1).position(|&c| ends_run(c)).map_or(rest.len(), |n| n + 1);
+    value.push_str(&text[i..i + n]);
+    i + n
 }
 
 /// Scans `$name`, `${…}`, `$(…)`, `$((…))` or a backquoted command from `start`. Returns the end and whether it
