@@ -14,6 +14,7 @@ use crate::text::LineIndex;
 use crate::transforms;
 use anyhow::{bail, Context as _, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::collections::HashSet;
 use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -226,7 +227,7 @@ struct Inputs {
     resolver: Resolver,
     paths: Vec<PathBuf>,
     /// Paths named on the command line rather than found by the walk: configured excludes do not apply to them.
-    explicit: Vec<PathBuf>,
+    explicit: HashSet<PathBuf>,
     found: discover::Found,
 }
 
