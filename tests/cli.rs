@@ -194,6 +194,10 @@ fn hidden_and_ignored_files_are_skipped_unless_asked() {
         listed(&["check", "--format", "json", "--exclude", "ignored/**", "ignored/Dockerfile", ".hidden/Dockerfile"]),
         [".hidden/Dockerfile", "ignored/Dockerfile"]
     );
+    // A template is no Dockerfile until rendered, so the walk passes over `tools/Dockerfile.j2`; named, it is read.
+    let named = dockopt_in(&dir, &["check", "tools/Dockerfile.j2"], b"");
+    assert_eq!(named.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&named.stderr).contains("tools/Dockerfile.j2:2:1: error: unknown instruction: {%"));
 }
 
 #[test]
