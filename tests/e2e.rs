@@ -2,7 +2,7 @@
 //! and the fixed image must build, hold the same files outside package caches, have no more layers than the
 //! original and be no bigger, but for the layer the manifests-first fix adds on purpose.
 //!
-//! Opt in with `DOCKOPT_E2E=1`, as `.ci/run` does. It needs root, `buildah`, `debootstrap`, and the network to
+//! Opt in with `DOCKOPT_E2E=1`, as `.ci/run` does (build.rs then compiles these tests as not ignored). It needs root, `buildah`, `debootstrap`, and the network to
 //! Debian's mirror, PyPI and npm. No image registry is reachable, so the base images are made here: a Debian
 //! bookworm root file system from debootstrap, plus Debian's own Python, Node.js and Go packages on top, tagged
 //! with the names the Dockerfiles use (`python:3.12-slim`, `node:20-bookworm-slim`, ...). They are stand-ins:
@@ -86,14 +86,10 @@ fn run(command: &mut Command) -> Result<String, String> {
 
 /// The base images, made once per test run and kept in the storage under the target directory, so a second run
 /// reuses them.
-fn builds() -> Option<&'static Builds> {
-    if std::env::var_os("DOCKOPT_E2E").is_none_or(|v| v != "1") {
-        eprintln!("SKIPPED: end-to-end image builds; set DOCKOPT_E2E=1 (needs root, buildah and debootstrap)");
-        return None;
-    }
+fn builds() -> &'static Builds {
     static BUILDS: OnceLock<Result<Builds, String>> = OnceLock::new();
     match BUILDS.get_or_init(prepare) {
-        Ok(builds) => Some(builds),
+        Ok(builds) => builds,
         Err(why) => panic!("cannot make the base images: {why}"),
     }
 }
@@ -170,7 +166,7 @@ fn make_debian_base(builds: &Builds, root: &Path) -> Result<(), String> {
 /// copies ahead of the source: it adds one layer on purpose, holding copies of them, so that layer and its bytes
 /// are allowed for.
 fn prove(case: &str, manifests: &[&str]) {
-    let Some(builds) = builds() else { return };
+    let builds = builds();
     let (file, output) = measure(builds, case, &[]);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(file["outcome"], "measured", "{case}: {file:#}\nstderr:\n{stderr}");
@@ -212,8 +208,9 @@ fn measure(builds: &Builds, case: &str, options: &[&str]) -> (Value, std::proces
 /// The check has teeth: `--no-install-recommends` (an unsafe fix) leaves out ca-certificates, which Debian's
 /// curl recommends, and the comparison sees it.
 #[test]
+#[cfg_attr(not(dockopt_e2e), ignore = "builds images: set DOCKOPT_E2E=1 (needs root, buildah and debootstrap)")]
 fn an_unsafe_fix_that_changes_the_files_is_caught() {
-    let Some(builds) = builds() else { return };
+    let builds = builds();
     let (file, output) = measure(builds, "tests/e2e/apt-seed", &["--unsafe-fixes"]);
     assert_eq!(file["outcome"], "measured", "{file:#}");
     let differences = file["differences"].as_array().expect("a list of differences");
@@ -245,6 +242,7 @@ macro_rules! cases {
     ($($name:ident: $dir:literal, manifests [$($manifest:literal),*];)*) => {
         $(
             #[test]
+            #[cfg_attr(not(dockopt_e2e), ignore = "builds images: set DOCKOPT_E2E=1 (needs root, buildah and debootstrap)")]
             fn $name() {
                 prove($dir, &[$($manifest),*]);
             }
