@@ -99,6 +99,7 @@ case!(
     apt_already_cleaned,
     "FROM debian:12\nRUN apt-get update && apt-get install -y curl && rm -rf /var/lib/apt/lists/*\n"
 );
+case!(apt_dist_clean_removes_the_lists, "FROM debian:13\nRUN set -eux; apt-get update; apt-get install -y curl; apt-get dist-clean\n");
 case!(apt_with_sudo, "FROM debian:12\nUSER builder\nRUN sudo apt-get update && sudo apt-get install -y curl\n");
 case!(apt_trailing_comment_and_semicolon, "FROM debian:12\nRUN apt-get update; apt-get install -y curl; # tools\n");
 case!(apt_background_job_is_left_alone, "FROM debian:12\nRUN apt-get update && apt-get install -y curl &\n");

@@ -2,6 +2,7 @@ use super::cleanup_finding;
 use crate::context::Context;
 use crate::fix::{Finding, Rule, RuleInfo, Safety};
 use crate::model::Kind;
+use crate::shell::Invocation;
 
 pub struct AptListsCleanup;
 
@@ -11,8 +12,8 @@ static INFO: RuleInfo = RuleInfo {
     summary: "apt package lists left in the layer",
     doc: "`apt-get update` downloads package lists into /var/lib/apt/lists, tens of megabytes that the image \
 never uses again. They must be removed in the RUN that downloaded them: a later RUN's `rm` only hides them. \
-dockopt appends `rm -rf /var/lib/apt/lists/*` to the RUN that runs `apt-get update`, unless a later RUN in the \
-stage, or in a stage built on it, installs without its own `apt-get update`, or a cache or tmpfs mount holds \
+dockopt appends `rm -rf /var/lib/apt/lists/*` to the RUN that runs `apt-get update`, unless that RUN already \
+removes them (`rm`, or `apt-get dist-clean` in apt 2.7 and later), a later RUN in the stage, or in a stage built on it, installs without its own `apt-get update`, or a cache or tmpfs mount holds \
 the lists.\n\n\
 Before:\n    RUN apt-get update && apt-get install -y curl\n\n\
 After:\n    RUN apt-get update && apt-get install -y curl && rm -rf /var/lib/apt/lists/*",
@@ -26,7 +27,18 @@ const LISTS: &str = "/var/lib/apt/lists";
 /// apt subcommands that do not read the package lists.
 fn reads_lists(program: &str, subcommand: Option<&str>) -> bool {
     program == "apt-cache"
-        || !matches!(subcommand, Some("update" | "clean" | "autoclean" | "autoremove" | "remove" | "purge"))
+        || !matches!(
+            subcommand,
+            Some("update" | "clean" | "autoclean" | "dist-clean" | "autoremove" | "remove" | "purge")
+        )
+}
+
+/// `rm` of the lists, or `apt-get dist-clean` (apt 2.7 and later), which removes them along with the archives.
+fn removes_lists(invocation: &Invocation) -> bool {
+    match invocation.program {
+        "rm" => invocation.args.iter().any(|w| w.literal.as_deref().is_some_and(|a| a.starts_with(LISTS))),
+        program => APT.contains(&program) && invocation.subcommand() == Some("dist-clean"),
+    }
 }
 
 /// RUN `j` reads package lists before any `apt-get update` of its own. A RUN dockopt cannot read counts when it
@@ -76,11 +88,7 @@ impl Rule for AptListsCleanup {
                 })
                 .map(|(c, _)| c.range.start)
                 .max();
-            let cleaned = invocations.iter().any(|(c, inv)| {
-                inv.program == "rm"
-                    && Some(c.range.start) > last_apt
-                    && inv.args.iter().any(|w| w.literal.as_deref().is_some_and(|a| a.starts_with(LISTS)))
-            });
+            let cleaned = invocations.iter().any(|(c, inv)| Some(c.range.start) > last_apt && removes_lists(inv));
             if cleaned
                 || script.opaque
                 || ctx.mount_covers(i, LISTS)
