@@ -99,7 +99,10 @@ case!(
     apt_already_cleaned,
     "FROM debian:12\nRUN apt-get update && apt-get install -y curl && rm -rf /var/lib/apt/lists/*\n"
 );
-case!(apt_dist_clean_removes_the_lists, "FROM debian:13\nRUN set -eux; apt-get update; apt-get install -y curl; apt-get dist-clean\n");
+case!(
+    apt_dist_clean_removes_the_lists,
+    "FROM debian:13\nRUN set -eux; apt-get update; apt-get install -y curl; apt-get dist-clean\n"
+);
 case!(apt_with_sudo, "FROM debian:12\nUSER builder\nRUN sudo apt-get update && sudo apt-get install -y curl\n");
 case!(apt_trailing_comment_and_semicolon, "FROM debian:12\nRUN apt-get update; apt-get install -y curl; # tools\n");
 case!(apt_background_job_is_left_alone, "FROM debian:12\nRUN apt-get update && apt-get install -y curl &\n");
@@ -137,6 +140,14 @@ case!(
     "FROM node:22-slim\nRUN npm ci\nENV A=1\nRUN yarn install --frozen-lockfile\nENV B=1\nRUN pnpm install\n"
 );
 case!(node_cache_mount, "FROM node:22-slim\nRUN --mount=type=cache,target=/root/.npm npm ci\n");
+// The cleanup goes at the end of the RUN, so it must not come after npm is gone or off PATH.
+case!(
+    node_removed_before_the_end_gets_no_fix,
+    "FROM alpine:3.20\nRUN apk add --virtual .build nodejs npm && npm install && apk del .build\n"
+);
+case!(node_in_a_subshell_gets_no_fix, "FROM debian:12-slim\nRUN (. /opt/nvm/nvm.sh && npm install)\n");
+case!(node_in_a_branch_gets_no_fix, "FROM node:22-slim\nRUN if [ -f package.json ]; then npm install; fi\n");
+case!(node_cache_removed_by_rm, "FROM node:22-slim\nRUN npm install && rm -rf /root/.npm\n");
 case!(gem_no_document_is_unsafe, "FROM ruby:3.3-slim\nRUN gem install bundler\n");
 case!(conda_clean, "FROM continuumio/miniconda3:24.1.2-0\nRUN conda install -y numpy\n");
 

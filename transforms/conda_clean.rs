@@ -1,4 +1,4 @@
-use super::{cleanup_finding, last_matching};
+use super::{cleanup_finding, last_matching, tool_remains};
 use crate::context::Context;
 use crate::fix::{Finding, Rule, RuleInfo, Safety};
 
@@ -10,7 +10,8 @@ static INFO: RuleInfo = RuleInfo {
     summary: "conda package cache left in the layer",
     doc: "conda keeps downloaded tarballs, extracted packages and index caches in its pkgs directory. \
 Environments hold their own copies, so `conda clean -afy` at the end of the installing RUN removes only \
-cache.\n\n\
+cache. It reports without a fix when conda may be gone or off PATH by then: installed in a subshell or a \
+branch, or followed by a package removal or an `rm` of its files.\n\n\
 Before:\n    RUN conda install -y numpy\n\n\
 After:\n    RUN conda install -y numpy && conda clean -afy",
     safety: Safety::Safe,
@@ -39,7 +40,11 @@ impl Rule for CondaClean {
             }
             let cleanup = format!("{program} clean -afy");
             let message = format!("{program} leaves its package cache in the layer; run `{cleanup}` in the same RUN");
-            findings.push(cleanup_finding(ctx, i, &INFO, message, &cleanup));
+            let mut finding = cleanup_finding(ctx, i, &INFO, message, &cleanup);
+            if !tool_remains(&invocations, last, &program) {
+                finding.fix = None;
+            }
+            findings.push(finding);
         }
     }
 }
