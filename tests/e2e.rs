@@ -2,14 +2,14 @@
 //! and the fixed image must build, hold the same files outside package caches, have no more layers than the
 //! original and be no bigger, but for the layer the manifests-first fix adds on purpose.
 //!
-//! Opt in with `DOCKOPT_E2E=1`, as `.ci/run` does (build.rs then compiles these tests as not ignored). It needs root, `buildah`, `debootstrap`, and the network to
-//! Debian's mirror, PyPI and npm. No image registry is reachable, so the base images are made here: a Debian
-//! bookworm root file system from debootstrap, plus Debian's own Python, Node.js and Go packages on top, tagged
-//! with the names the Dockerfiles use (`python:3.12-slim`, `node:20-bookworm-slim`, ...). They are stand-ins:
-//! Debian's Python is 3.11, its Node.js 18 and its Go 1.19. Alpine has no such path here, so the apk fixes are
-//! checked by snapshot only, and `examples/alpine-apk` is not built. Nor is a heredoc RUN: Debian bookworm's
-//! Buildah (1.28) reads heredoc lines as instructions; heredoc support came in Buildah 1.33. Snapshot tests in
-//! tests/passes.rs show that no fix touches a heredoc RUN.
+//! Opt in with `DOCKOPT_E2E=1`, as `.ci/run` does (build.rs then compiles these tests as not ignored). It needs
+//! root, `buildah`, `debootstrap`, and the network to Debian's mirror, PyPI and npm. No image registry is reachable,
+//! so the base images are made here: a Debian bookworm root file system from debootstrap, plus Debian's own Python,
+//! Node.js and Go packages on top, tagged with the names the Dockerfiles use (`python:3.12-slim`,
+//! `node:20-bookworm-slim`, ...). They are stand-ins: Debian's Python is 3.11, its Node.js 18 and its Go 1.19.
+//! Alpine has no such path here, so the apk fixes are checked by snapshot only, and `examples/alpine-apk` is not
+//! built. Nor is a heredoc RUN: Debian bookworm's Buildah (1.28) reads heredoc lines as instructions; heredoc
+//! support came in Buildah 1.33. Snapshot tests in tests/passes.rs show that no fix touches a heredoc RUN.
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};

@@ -13,8 +13,8 @@ static INFO: RuleInfo = RuleInfo {
     doc: "`apt-get update` downloads package lists into /var/lib/apt/lists, tens of megabytes that the image \
 never uses again. They must be removed in the RUN that downloaded them: a later RUN's `rm` only hides them. \
 dockopt appends `rm -rf /var/lib/apt/lists/*` to the RUN that runs `apt-get update`, unless that RUN already \
-removes them (`rm`, or `apt-get dist-clean` in apt 2.7 and later), a later RUN in the stage, or in a stage built on it, installs without its own `apt-get update`, or a cache or tmpfs mount holds \
-the lists.\n\n\
+removes them (`rm`, or `apt-get dist-clean` in apt 2.7 and later), a later RUN in the stage, or in a stage \
+built on it, installs without its own `apt-get update`, or a cache or tmpfs mount holds the lists.\n\n\
 Before:\n    RUN apt-get update && apt-get install -y curl\n\n\
 After:\n    RUN apt-get update && apt-get install -y curl && rm -rf /var/lib/apt/lists/*",
     safety: Safety::Safe,

@@ -1,4 +1,4 @@
-use super::{cleanup_finding, last_matching, tool_remains};
+use super::{last_matching, tool_cleanup_finding};
 use crate::context::Context;
 use crate::fix::{Finding, Rule, RuleInfo, Safety};
 
@@ -40,11 +40,7 @@ impl Rule for CondaClean {
             }
             let cleanup = format!("{program} clean -afy");
             let message = format!("{program} leaves its package cache in the layer; run `{cleanup}` in the same RUN");
-            let mut finding = cleanup_finding(ctx, i, &INFO, message, &cleanup);
-            if !tool_remains(&invocations, last, &program) {
-                finding.fix = None;
-            }
-            findings.push(finding);
+            findings.push(tool_cleanup_finding(ctx, i, &INFO, message, &cleanup, (&invocations, last, &program)));
         }
     }
 }

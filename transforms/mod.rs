@@ -84,6 +84,23 @@ fn may_remove(invocation: &Invocation, tool: &str) -> bool {
     }
 }
 
+/// A [`cleanup_finding`] whose cleanup is a command of the tool that ran `install`: without a fix when that tool
+/// may be gone by the end of the RUN (see [`tool_remains`]).
+fn tool_cleanup_finding(
+    ctx: &Context,
+    i: usize,
+    rule: &'static RuleInfo,
+    message: String,
+    cleanup: &str,
+    (invocations, install, tool): (&[(&Command, Invocation<'_>)], &Command, &str),
+) -> Finding {
+    let mut finding = cleanup_finding(ctx, i, rule, message, cleanup);
+    if !tool_remains(invocations, install, tool) {
+        finding.fix = None;
+    }
+    finding
+}
+
 /// A finding on RUN `i` whose safe fix appends `cleanup` to it; without a fix when the RUN cannot take one.
 fn cleanup_finding(ctx: &Context, i: usize, rule: &'static RuleInfo, message: String, cleanup: &str) -> Finding {
     let statement = ctx.statement(i);

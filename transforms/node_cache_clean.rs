@@ -1,4 +1,4 @@
-use super::{cleanup_finding, last_matching, tool_remains};
+use super::{last_matching, tool_cleanup_finding};
 use crate::context::Context;
 use crate::fix::{Finding, Rule, RuleInfo, Safety};
 
@@ -18,18 +18,40 @@ After:\n    RUN npm ci && npm cache clean --force",
     hadolint: &["DL3060"],
 };
 
-/// (tool, installing subcommands, root's cache path, the cache directory's name under any home, cleanup command).
-/// `None` as a subcommand is the bare tool.
-const TOOLS: &[(&str, &[Option<&str>], &str, &str, &str)] = &[
-    ("npm", &[Some("install"), Some("i"), Some("ci"), Some("add")], "/root/.npm", "/.npm", "npm cache clean --force"),
-    ("yarn", &[None, Some("install"), Some("add")], "/usr/local/share/.cache/yarn", "/.cache/yarn", "yarn cache clean"),
-    (
-        "pnpm",
-        &[Some("install"), Some("i"), Some("add")],
-        "/root/.local/share/pnpm/store",
-        "/pnpm/store",
-        "pnpm store prune",
-    ),
+/// A Node.js package manager and its cache.
+struct Tool {
+    name: &'static str,
+    /// The subcommands that fill the cache; `None` is the bare tool (`yarn`).
+    installs: &'static [Option<&'static str>],
+    /// Where root's cache is, for cache mounts.
+    root_cache: &'static str,
+    /// How the cache directory's path ends under any home, for `rm -rf ~/.npm`.
+    cache_ending: &'static str,
+    cleanup: &'static str,
+}
+
+const TOOLS: &[Tool] = &[
+    Tool {
+        name: "npm",
+        installs: &[Some("install"), Some("i"), Some("ci"), Some("add")],
+        root_cache: "/root/.npm",
+        cache_ending: "/.npm",
+        cleanup: "npm cache clean --force",
+    },
+    Tool {
+        name: "yarn",
+        installs: &[None, Some("install"), Some("add")],
+        root_cache: "/usr/local/share/.cache/yarn",
+        cache_ending: "/.cache/yarn",
+        cleanup: "yarn cache clean",
+    },
+    Tool {
+        name: "pnpm",
+        installs: &[Some("install"), Some("i"), Some("add")],
+        root_cache: "/root/.local/share/pnpm/store",
+        cache_ending: "/pnpm/store",
+        cleanup: "pnpm store prune",
+    },
 ];
 
 impl Rule for NodeCacheClean {
@@ -40,7 +62,7 @@ impl Rule for NodeCacheClean {
     fn check(&self, ctx: &Context, findings: &mut Vec<Finding>) {
         for (i, script) in ctx.runs() {
             let invocations = ctx.invocations(i);
-            for (tool, installs, cache, cache_dir, cleanup) in TOOLS {
+            for Tool { name: tool, installs, root_cache, cache_ending, cleanup } in TOOLS {
                 let Some((last, _)) =
                     last_matching(&invocations, |inv| inv.program == *tool && installs.contains(&inv.subcommand()))
                 else {
@@ -53,21 +75,19 @@ impl Rule for NodeCacheClean {
                         && ((inv.program == *tool && matches!(inv.subcommand(), Some("cache" | "store")))
                             || (inv.program == "rm"
                                 && inv.args.iter().any(|w| {
-                                    w.literal.as_deref().is_some_and(|a| a.trim_end_matches(['/', '*']).ends_with(cache_dir))
+                                    w.literal
+                                        .as_deref()
+                                        .is_some_and(|a| a.trim_end_matches(['/', '*']).ends_with(cache_ending))
                                 })))
                 });
-                let mounted = ctx.mount_covers(i, cache)
+                let mounted = ctx.mount_covers(i, root_cache)
                     || ctx.mount_covers(i, "/root/.cache")
                     || ctx.mount_covers(i, "/root/.local/share/pnpm");
                 if cleaned || mounted || script.opaque {
                     continue;
                 }
                 let message = format!("{tool} leaves its package cache in the layer; run `{cleanup}` in the same RUN");
-                let mut finding = cleanup_finding(ctx, i, &INFO, message, cleanup);
-                if !tool_remains(&invocations, last, tool) {
-                    finding.fix = None;
-                }
-                findings.push(finding);
+                findings.push(tool_cleanup_finding(ctx, i, &INFO, message, cleanup, (&invocations, last, tool)));
             }
         }
     }
