@@ -60,7 +60,8 @@ fn dockerfiles(root: &Path) -> Vec<PathBuf> {
             let path = entry.path();
             if path.is_dir() {
                 stack.push(path);
-            } else if path.file_name().and_then(|n| n.to_str()).is_some_and(dockopt::discover::is_dockerfile_name) {
+            } else if path.file_name().and_then(|n| n.to_str()).is_some_and(dockopt::cli::discover::is_dockerfile_name)
+            {
                 out.push(path);
             }
         }

@@ -49,7 +49,7 @@ fn main() {
     let bytes: usize = files.iter().map(String::len).sum();
     let rounds = std::env::var("BENCH_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(7);
     let dockopt = |s: &str| {
-        let df = dockopt::model::Dockerfile::parse(s);
+        let df = dockopt::syntax::model::Dockerfile::parse(s);
         df.statements.len() + df.tree.tokens.len()
     };
     let peer = |s: &str| parse_dockerfile::parse(s).map_or(0, |d| d.instructions.len());

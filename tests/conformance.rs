@@ -3,9 +3,9 @@
 
 mod common;
 
-use dockopt::dump;
-use dockopt::model::Dockerfile;
-use dockopt::syntax::SyntaxTree;
+use dockopt::cli::dump;
+use dockopt::syntax::model::Dockerfile;
+use dockopt::syntax::tree::SyntaxTree;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -7,17 +7,18 @@
 
 mod common;
 
-use dockopt::build_context::BuildContext;
-use dockopt::context::Context;
-use dockopt::fix::{self, Applicability, Finding};
-use dockopt::model::{Dockerfile, Statement};
+use dockopt::engine::build_context::BuildContext;
+use dockopt::engine::context::Context;
+use dockopt::engine::finding::{Applicability, Finding};
+use dockopt::engine::{fix, rule};
+use dockopt::syntax::model::{Dockerfile, Statement};
 use dockopt::transforms;
 use std::collections::BTreeMap;
 
 /// What BuildKit sees in an instruction, without its position.
 fn meaning(s: &Statement) -> String {
     let ins = &s.instruction;
-    let words = |w: &[dockopt::model::Word]| w.iter().map(|w| w.text.to_string()).collect::<Vec<_>>();
+    let words = |w: &[dockopt::syntax::model::Word]| w.iter().map(|w| w.text.to_string()).collect::<Vec<_>>();
     let heredocs: Vec<&str> = s.heredocs.iter().map(|h| h.content).collect();
     format!(
         "{} {:?} {} {:?} {:?} {:?}",
@@ -35,7 +36,7 @@ fn check_single_fix(source: &str, df: &Dockerfile, finding: &Finding) -> Option<
     let edits = &finding.fix.as_ref()?.edits;
     let named: Vec<&Statement> = df.statements.iter().filter(|s| finding.instructions.contains(&s.index)).collect();
     let (first, last) = (named.first()?, named.last()?);
-    let allowed = dockopt::text::TextRange::new(first.line_range.start, last.line_range.end);
+    let allowed = dockopt::syntax::text::TextRange::new(first.line_range.start, last.line_range.end);
     if let Some(e) = edits.iter().find(|e| !allowed.contains_range(e.range)) {
         return Some(format!(
             "{}: edit {:?} outside the instructions it names {allowed:?}",
@@ -79,7 +80,7 @@ fn fixes_hold_their_invariants_on_the_corpus() {
         files += 1;
         let build = BuildContext::for_dockerfile(&path, None);
         let with_context = Context::new(&df, Some(&build));
-        for finding in fix::check(&with_context, &rules).iter().filter(|f| matches!(f.rule.code, "DO102" | "DO103")) {
+        for finding in rule::check(&with_context, &rules).iter().filter(|f| matches!(f.rule.code, "DO102" | "DO103")) {
             let outcome = if finding.fix.is_some() {
                 "fixed".to_string()
             } else if finding.message.contains("is not in the build context") {
@@ -94,7 +95,7 @@ fn fixes_hold_their_invariants_on_the_corpus() {
             *context_outcomes.entry((finding.rule.code, outcome)).or_default() += 1;
         }
         let ctx = Context::new(&df, None);
-        for finding in fix::check(&ctx, &rules) {
+        for finding in rule::check(&ctx, &rules) {
             let entry = findings_per_rule.entry(finding.rule.code).or_default();
             entry.0 += 1;
             if finding.fix.as_ref().is_some_and(|f| f.applicability == Applicability::Safe) {

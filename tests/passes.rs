@@ -4,11 +4,12 @@
 
 mod common;
 
-use dockopt::build_context::BuildContext;
-use dockopt::context::Context;
-use dockopt::fix::{self, Applicability};
-use dockopt::model::Dockerfile;
-use dockopt::text::LineIndex;
+use dockopt::engine::build_context::BuildContext;
+use dockopt::engine::context::Context;
+use dockopt::engine::finding::Applicability;
+use dockopt::engine::{fix, rule};
+use dockopt::syntax::model::Dockerfile;
+use dockopt::syntax::text::LineIndex;
 use dockopt::transforms;
 use std::fmt::Write;
 use std::path::Path;
@@ -22,7 +23,7 @@ fn render(input: &str, path: Option<&Path>) -> String {
     let ctx = Context::new(&df, path);
     let lines = LineIndex::new(input);
     let mut out = format!("--- input\n{input}\n--- findings\n");
-    for f in fix::check(&ctx, &rules) {
+    for f in rule::check(&ctx, &rules) {
         let (line, col) = lines.line_col(input, f.range.start);
         let fix = match f.fix.as_ref().map(|f| f.applicability) {
             Some(Applicability::Safe) => " [fix]",

@@ -1,7 +1,7 @@
 //! Property tests: for any input, parsing never panics, the tree prints the input back, and every range the
 //! model reports lies inside the input on character boundaries.
 
-use dockopt::model::{Dockerfile, Instruction};
+use dockopt::syntax::model::{Dockerfile, Instruction};
 use proptest::prelude::*;
 
 /// Pieces that make the parser's hard cases likely when strung together at random.

@@ -1,7 +1,7 @@
 //! The README describes what the code does: its rules table lists every rule with its name and safety, and its
 //! example diff is what `dockopt fix --diff` prints for that example.
 
-use dockopt::fix::Safety;
+use dockopt::engine::finding::Safety;
 use dockopt::transforms;
 use std::process::Command;
 

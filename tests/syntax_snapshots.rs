@@ -3,11 +3,11 @@
 
 mod common;
 
-use dockopt::diagnostic::{decode, Diagnostic};
-use dockopt::dump;
-use dockopt::model::Dockerfile;
-use dockopt::syntax::NodeKind;
-use dockopt::text::LineIndex;
+use dockopt::cli::dump;
+use dockopt::syntax::diagnostic::{decode, Diagnostic};
+use dockopt::syntax::model::Dockerfile;
+use dockopt::syntax::text::LineIndex;
+use dockopt::syntax::tree::NodeKind;
 use std::fmt::Write;
 
 fn render(input: &str) -> String {

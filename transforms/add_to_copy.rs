@@ -1,6 +1,7 @@
-use crate::context::Context;
-use crate::fix::{Applicability, Edit, Finding, Fix, Rule, RuleInfo, Safety};
-use crate::model::Kind;
+use crate::engine::context::Context;
+use crate::engine::finding::{Applicability, Edit, Finding, Fix, RuleInfo, Safety};
+use crate::engine::rule::Rule;
+use crate::syntax::model::Kind;
 
 pub struct AddToCopy;
 

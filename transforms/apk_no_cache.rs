@@ -1,5 +1,6 @@
-use crate::context::Context;
-use crate::fix::{Applicability, Finding, Fix, Rule, RuleInfo, Safety};
+use crate::engine::context::Context;
+use crate::engine::finding::{Applicability, Finding, Fix, RuleInfo, Safety};
+use crate::engine::rule::Rule;
 
 pub struct ApkNoCache;
 

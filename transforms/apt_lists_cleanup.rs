@@ -1,8 +1,9 @@
-use super::cleanup_finding;
-use crate::context::Context;
-use crate::fix::{Finding, Rule, RuleInfo, Safety};
-use crate::model::Kind;
+use super::cleanup::cleanup_finding;
+use crate::engine::context::Context;
+use crate::engine::finding::{Finding, RuleInfo, Safety};
+use crate::engine::rule::Rule;
 use crate::shell::Invocation;
+use crate::syntax::model::Kind;
 
 pub struct AptListsCleanup;
 

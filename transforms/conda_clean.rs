@@ -1,6 +1,7 @@
-use super::{last_matching, tool_cleanup_finding};
-use crate::context::Context;
-use crate::fix::{Finding, Rule, RuleInfo, Safety};
+use super::cleanup::{last_matching, tool_cleanup_finding};
+use crate::engine::context::Context;
+use crate::engine::finding::{Finding, RuleInfo, Safety};
+use crate::engine::rule::Rule;
 
 pub struct CondaClean;
 

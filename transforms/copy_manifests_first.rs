@@ -1,8 +1,9 @@
-use crate::build_context::BuildContext;
-use crate::context::Context;
-use crate::fix::{Applicability, Edit, Finding, Fix, Rule, RuleInfo, Safety};
-use crate::model::Kind;
+use crate::engine::build_context::BuildContext;
+use crate::engine::context::Context;
+use crate::engine::finding::{Applicability, Edit, Finding, Fix, RuleInfo, Safety};
+use crate::engine::rule::Rule;
 use crate::shell::Invocation;
+use crate::syntax::model::Kind;
 
 pub struct CopyManifestsFirst;
 

@@ -1,8 +1,9 @@
-use crate::context::Context;
-use crate::fix::{Applicability, Edit, Finding, Fix, Rule, RuleInfo, Safety};
-use crate::model::Kind;
-use crate::syntax::TokenKind;
-use crate::text::TextRange;
+use crate::engine::context::Context;
+use crate::engine::finding::{Applicability, Edit, Finding, Fix, RuleInfo, Safety};
+use crate::engine::rule::Rule;
+use crate::syntax::model::Kind;
+use crate::syntax::text::TextRange;
+use crate::syntax::tree::TokenKind;
 
 pub struct MergeRuns;
 

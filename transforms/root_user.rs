@@ -1,6 +1,7 @@
-use crate::context::{is_root_user, Context};
-use crate::fix::{Finding, Rule, RuleInfo, Safety};
-use crate::model::Kind;
+use crate::engine::context::{is_root_user, Context};
+use crate::engine::finding::{Finding, RuleInfo, Safety};
+use crate::engine::rule::Rule;
+use crate::syntax::model::Kind;
 
 pub struct RootUser;
 

@@ -1,6 +1,7 @@
-use super::{cleanup_finding, last_matching};
-use crate::context::Context;
-use crate::fix::{Finding, Rule, RuleInfo, Safety};
+use super::cleanup::{cleanup_finding, last_matching};
+use crate::engine::context::Context;
+use crate::engine::finding::{Finding, RuleInfo, Safety};
+use crate::engine::rule::Rule;
 use crate::shell::Invocation;
 
 pub struct RpmCacheClean;

@@ -1,5 +1,6 @@
-use crate::context::Context;
-use crate::fix::{Finding, Rule, RuleInfo, Safety};
+use crate::engine::context::Context;
+use crate::engine::finding::{Finding, RuleInfo, Safety};
+use crate::engine::rule::Rule;
 
 pub struct SlimBaseImage;
 

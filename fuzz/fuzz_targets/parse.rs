@@ -2,8 +2,8 @@
 //! building the model never panics.
 #![no_main]
 
-use dockopt::diagnostic::decode;
-use dockopt::model::Dockerfile;
+use dockopt::syntax::diagnostic::decode;
+use dockopt::syntax::model::Dockerfile;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

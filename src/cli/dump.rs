@@ -1,11 +1,18 @@
 //! The machine-readable views `dockopt parse` prints: the model as JSON (a superset of the fields of
 //! `official-parser.jsonl`), the concrete syntax tree as JSON, and BuildKit's own AST dump format.
 
-use crate::buildkit::go_quote;
-use crate::model::{Dockerfile, Instruction, Kind, Stage, Statement};
-use crate::syntax::{NodeKind, SyntaxError, SyntaxTree};
-use crate::text::{LineIndex, TextRange};
+use crate::cli::args::ParseFormat;
+use crate::cli::inputs::read_input;
+use crate::syntax::buildkit::go_quote;
+use crate::syntax::diagnostic::Diagnostic;
+use crate::syntax::model::{Dockerfile, Instruction, Kind, Stage, Statement};
+use crate::syntax::text::{LineIndex, TextRange};
+use crate::syntax::tree::{NodeKind, SyntaxError, SyntaxTree};
+use anyhow::Result;
 use serde_json::{json, Value};
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
 
 /// The model of one file. See the README for the schema.
 pub fn model_json(file: &str, df: &Dockerfile) -> Value {
@@ -34,8 +41,8 @@ fn statement_json(s: &Statement) -> Value {
     let outer = &s.instruction;
     // For ONBUILD, BuildKit reports the sub-instruction's keyword, form and values, and the outer flags.
     let inner: &Instruction = outer.sub.as_deref().unwrap_or(outer);
-    let texts = |words: &[crate::model::Word]| words.iter().map(|w| w.text.to_string()).collect::<Vec<_>>();
-    let ranges = |words: &[crate::model::Word]| words.iter().map(|w| w.range).collect::<Vec<TextRange>>();
+    let texts = |words: &[crate::syntax::model::Word]| words.iter().map(|w| w.text.to_string()).collect::<Vec<_>>();
+    let ranges = |words: &[crate::syntax::model::Word]| words.iter().map(|w| w.range).collect::<Vec<TextRange>>();
     json!({
         "cmd": outer.cmd.text,
         "sub_cmd": outer.sub.as_ref().map(|sub| sub.cmd.text.to_string()),
@@ -127,4 +134,32 @@ fn dump_instruction(ins: &Instruction) -> String {
         }
     }
     out.trim().to_string()
+}
+
+/// `dockopt parse`: the model, the syntax tree or BuildKit's AST dump of each file, one per line.
+pub fn parse_command(files: &[PathBuf], cst: bool, format: ParseFormat) -> Result<ExitCode> {
+    let mut out = std::io::stdout().lock();
+    let mut status = 0u8;
+    for path in files {
+        let (name, source) = match read_input(path) {
+            Ok(input) => input,
+            Err(d) => {
+                eprintln!("{d}");
+                status = 2;
+                continue;
+            }
+        };
+        let df = Dockerfile::parse(&source);
+        let lines = LineIndex::new(df.source());
+        for error in &df.errors {
+            eprintln!("{}", Diagnostic::from_syntax_error(&name, df.source(), &lines, error));
+            status = status.max(1);
+        }
+        match (cst, format) {
+            (true, _) => writeln!(out, "{}", cst_json(&name, &df.tree))?,
+            (false, ParseFormat::Json) => writeln!(out, "{}", model_json(&name, &df))?,
+            (false, ParseFormat::Buildkit) => writeln!(out, "{}", buildkit_ast(&df))?,
+        }
+    }
+    Ok(ExitCode::from(status))
 }

@@ -1,9 +1,10 @@
 //! Output formats for findings: text for people, JSON for tools, SARIF for code scanning, and GitHub workflow
 //! commands for pull-request annotations.
 
-use crate::diagnostic::Diagnostic;
-use crate::fix::{Applicability, Finding, Rule, Safety};
-use crate::text::{LineIndex, TextRange};
+use crate::engine::finding::{Applicability, Finding, Safety};
+use crate::engine::rule::Rule;
+use crate::syntax::diagnostic::Diagnostic;
+use crate::syntax::text::{LineIndex, TextRange};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::fmt::Write;

@@ -16,7 +16,8 @@
 //!
 //! An unknown key is an error that names it.
 
-use crate::fix::Rule;
+use crate::engine::options::RuleOptions;
+use crate::engine::rule::Rule;
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -31,30 +32,6 @@ pub struct ConfigFile {
     pub exclude: Option<Vec<String>>,
     #[serde(default)]
     pub rules: RuleOptions,
-}
-
-/// Options of the rules that have some.
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct RuleOptions {
-    pub slim_base_image: Option<SlimBaseImageOptions>,
-    pub unpinned_base_image: Option<UnpinnedBaseImageOptions>,
-}
-
-impl RuleOptions {
-    pub const DEFAULT: RuleOptions = RuleOptions { slim_base_image: None, unpinned_base_image: None };
-}
-
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SlimBaseImageOptions {
-    pub images: Vec<String>,
-}
-
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct UnpinnedBaseImageOptions {
-    pub allow: Vec<String>,
 }
 
 /// A configuration error, with where it is and what to do.

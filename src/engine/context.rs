@@ -5,14 +5,14 @@
 //! Statements are addressed by their position in [`Dockerfile::statements`]; rules only run on files BuildKit
 //! accepts, where that position is also the instruction's index in the syntax tree.
 
-use crate::build_context::BuildContext;
-use crate::config::RuleOptions;
-use crate::fix::{Edit, RuleInfo};
-use crate::model::{Dockerfile, Kind, Stage, Statement};
+use crate::engine::build_context::BuildContext;
+use crate::engine::finding::{Edit, RuleInfo};
+use crate::engine::options::RuleOptions;
+use crate::engine::suppression::{line_comment_silences, FileSuppressions};
 use crate::shell::{Command, Invocation, Script};
-use crate::suppression::{line_comment_silences, FileSuppressions};
-use crate::syntax::{NodeKind, TokenKind};
-use crate::text::TextRange;
+use crate::syntax::model::{Dockerfile, Kind, Stage, Statement};
+use crate::syntax::text::TextRange;
+use crate::syntax::tree::{NodeKind, TokenKind};
 
 pub struct Context<'a, 'src> {
     pub df: &'a Dockerfile<'src>,
@@ -195,7 +195,7 @@ impl<'a, 'src> Context<'a, 'src> {
     }
 
     /// A comment silences `rule` at statement `i`: on the lines directly above it, or for the whole file. See
-    /// [`crate::suppression`] for the forms.
+    /// [`crate::engine::suppression`] for the forms.
     pub fn is_suppressed(&self, i: usize, rule: &RuleInfo) -> bool {
         if self.suppressions.silences(rule) {
             return true;

@@ -1,130 +1,17 @@
-//! Findings, fixes, and applying fixes to a fixpoint.
+//! Applying fixes to a fixpoint.
 //!
-//! A rule reports [`Finding`]s; a finding may carry a [`Fix`]: edits on the original text with an
-//! [`Applicability`]. [`fix`] applies every applicable fix whose edits do not overlap another's, re-reads the
+//! A rule reports [`Finding`]s; a finding may carry a [`Fix`](super::finding::Fix): edits on the original text
+//! with an [`Applicability`]. [`fix`] applies every applicable fix whose edits do not overlap another's, re-reads the
 //! file, and repeats until nothing changes, so `fix(fix(x)) == fix(x)`. Bytes no edit touches never change.
 
-use crate::build_context::BuildContext;
-use crate::config::RuleOptions;
-use crate::context::Context;
-use crate::model::Dockerfile;
-use crate::syntax::SyntaxError;
-use crate::text::TextRange;
+use crate::engine::build_context::BuildContext;
+use crate::engine::context::Context;
+use crate::engine::finding::{Applicability, Edit, Finding};
+use crate::engine::options::RuleOptions;
+use crate::engine::rule::{check, Rule};
+use crate::syntax::model::Dockerfile;
+use crate::syntax::tree::SyntaxError;
 use std::collections::{BTreeMap, HashSet};
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Applicability {
-    /// The image keeps the same files, caches aside: applied by `dockopt fix`.
-    Safe,
-    /// May change what the image holds: applied only with `--unsafe-fixes`.
-    Unsafe,
-    /// Shown as a suggestion, never applied.
-    DisplayOnly,
-}
-
-/// What a rule's fixes are, for its documentation.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Safety {
-    Safe,
-    Unsafe,
-    /// The rule reports and never fixes.
-    ReportOnly,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Edit {
-    pub range: TextRange,
-    pub replacement: String,
-}
-
-impl Edit {
-    pub fn insert(at: usize, text: impl Into<String>) -> Edit {
-        Edit { range: TextRange::empty(at), replacement: text.into() }
-    }
-
-    pub fn replace(range: TextRange, text: impl Into<String>) -> Edit {
-        Edit { range, replacement: text.into() }
-    }
-
-    pub fn delete(range: TextRange) -> Edit {
-        Edit { range, replacement: String::new() }
-    }
-
-    /// Edits conflict when they share bytes, or when both insert at the same place (their order would be a
-    /// guess). An insertion where a replacement ends does not conflict.
-    fn conflicts(&self, other: &Edit) -> bool {
-        let (a, b) = (self.range, other.range);
-        a.overlaps(b)
-            || (a.is_empty() && b.is_empty() && a.start == b.start)
-            || (a.is_empty() && b.start < a.start && a.start < b.end)
-            || (b.is_empty() && a.start < b.start && b.start < a.end)
-    }
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Fix {
-    pub applicability: Applicability,
-    pub edits: Vec<Edit>,
-}
-
-/// Everything a user and the documentation need to know about a rule.
-#[derive(Debug)]
-pub struct RuleInfo {
-    /// Stable code, such as `DO101`.
-    pub code: &'static str,
-    /// Stable kebab-case name, such as `merge-runs`.
-    pub name: &'static str,
-    /// One line.
-    pub summary: &'static str,
-    /// A paragraph with a before/after example.
-    pub doc: &'static str,
-    pub safety: Safety,
-    /// hadolint rules that mean the same thing; `# hadolint ignore=` with them silences this rule.
-    pub hadolint: &'static [&'static str],
-}
-
-#[derive(Clone, Debug)]
-pub struct Finding {
-    pub rule: &'static RuleInfo,
-    pub range: TextRange,
-    pub message: String,
-    pub fix: Option<Fix>,
-    /// The instructions (indices into the syntax tree) the finding is about; its edits stay within them and
-    /// the lines between them.
-    pub instructions: Vec<usize>,
-}
-
-impl Finding {
-    /// The instruction a finding is reported at: where it starts. An ignore comment above that instruction
-    /// silences it.
-    fn anchor(&self, ctx: &Context) -> Option<usize> {
-        ctx.df.statements.iter().position(|s| s.range.start <= self.range.start && self.range.start <= s.range.end)
-    }
-}
-
-pub trait Rule: Sync {
-    fn info(&self) -> &'static RuleInfo;
-    fn check(&self, ctx: &Context, findings: &mut Vec<Finding>);
-}
-
-/// Runs the rules on one parsed file. Suppressed findings are left out.
-pub fn check(ctx: &Context, rules: &[&dyn Rule]) -> Vec<Finding> {
-    let mut findings = Vec::new();
-    for rule in rules {
-        let start = findings.len();
-        rule.check(ctx, &mut findings);
-        let mut i = start;
-        while i < findings.len() {
-            if findings[i].anchor(ctx).is_some_and(|s| ctx.is_suppressed(s, rule.info())) {
-                findings.remove(i);
-            } else {
-                i += 1;
-            }
-        }
-    }
-    findings.sort_by_key(|f| (f.range.start, f.rule.code));
-    findings
-}
 
 /// The result of fixing one file.
 #[derive(Debug)]
@@ -164,70 +51,86 @@ pub fn fix_with_options(
     unsafe_fixes: bool,
     options: &RuleOptions,
 ) -> Result<FixOutcome, Vec<SyntaxError>> {
-    let mut text = source.to_string();
-    let mut applied: BTreeMap<&'static str, usize> = BTreeMap::new();
-    // Fixes that produced a file BuildKit would reject: a bug in a rule, kept from applying again.
-    let mut rejected: HashSet<(&'static str, String)> = HashSet::new();
-    // The text before the last round's fixes and those fixes, until the next parse shows they broke nothing.
-    let mut unverified: Option<(String, Vec<RoundFix>)> = None;
+    let mut rounds = Rounds {
+        text: source.to_string(),
+        applied: BTreeMap::new(),
+        rejected: HashSet::new(),
+        unverified: None,
+        unsafe_fixes,
+    };
     let mut initial = None;
-    let applicable = |a: Applicability| a == Applicability::Safe || (unsafe_fixes && a == Applicability::Unsafe);
     for round in 0..=MAX_ROUNDS {
-        let df = Dockerfile::parse(&text);
+        let df = Dockerfile::parse(&rounds.text);
         if !df.errors.is_empty() || !df.build_errors.is_empty() {
-            let Some((previous, fixes)) = unverified.take() else {
-                let mut errors = df.errors.clone();
-                errors.extend(df.build_errors.iter().cloned());
-                return Err(errors);
-            };
-            // Some fix broke the file. Keep the first one that does not, set aside the ones that do.
-            text = previous;
-            for RoundFix { code, message, edits } in fixes {
-                let one = apply(&text, &edits);
-                if reads_cleanly(&one) {
-                    *applied.entry(code).or_default() += 1;
-                    unverified = Some((text.clone(), Vec::new()));
-                    text = one;
-                    break;
-                }
-                rejected.insert((code, message));
+            let errors: Vec<SyntaxError> = df.errors.iter().chain(&df.build_errors).cloned().collect();
+            drop(df);
+            if rounds.recover() {
+                continue;
             }
-            continue;
+            return Err(errors);
         }
         let ctx = Context::with_options(&df, build, options);
         let findings = check(&ctx, rules);
         let layers = df.layer_count();
         let (initial, layers_before) = initial.get_or_insert_with(|| (findings.clone(), layers));
-        let mut chosen: Vec<&Finding> = Vec::new();
-        for finding in &findings {
-            let Some(fix) = &finding.fix else { continue };
-            if !applicable(fix.applicability) || fix.edits.is_empty() || round == MAX_ROUNDS {
-                continue;
-            }
-            if rejected.contains(&(finding.rule.code, finding.message.clone())) {
-                continue;
-            }
-            let clashes = chosen
-                .iter()
-                .flat_map(|f| &f.fix.as_ref().expect("chosen findings have fixes").edits)
-                .any(|e| fix.edits.iter().any(|n| n.conflicts(e)));
-            if !clashes {
-                chosen.push(finding);
-            }
-        }
+        let chosen = if round == MAX_ROUNDS { Vec::new() } else { rounds.choose(&findings) };
         if chosen.is_empty() {
             return Ok(FixOutcome {
-                text,
-                applied,
+                text: rounds.text,
+                applied: rounds.applied,
                 initial: std::mem::take(initial),
                 remaining: findings,
                 layers_before: *layers_before,
                 layers,
             });
         }
-        let candidate = apply(&text, chosen.iter().flat_map(|f| &f.fix.as_ref().expect("has fix").edits));
-        for f in &chosen {
-            *applied.entry(f.rule.code).or_default() += 1;
+        rounds.apply(&chosen);
+    }
+    unreachable!("the last round applies nothing and returns")
+}
+
+/// The state of fixing one file, round after round.
+struct Rounds {
+    text: String,
+    /// How many fixes each rule applied.
+    applied: BTreeMap<&'static str, usize>,
+    /// Fixes that produced a file BuildKit would reject: a bug in a rule, kept from applying again.
+    rejected: HashSet<(&'static str, String)>,
+    /// The text before the last round's fixes and those fixes, until the next parse shows they broke nothing.
+    unverified: Option<(String, Vec<RoundFix>)>,
+    unsafe_fixes: bool,
+}
+
+impl Rounds {
+    /// The fixes to apply this round: applicable, not rejected before, and not clashing with one chosen earlier.
+    fn choose<'f>(&self, findings: &'f [Finding]) -> Vec<&'f Finding> {
+        let applicable =
+            |a: Applicability| a == Applicability::Safe || (self.unsafe_fixes && a == Applicability::Unsafe);
+        let mut chosen: Vec<&Finding> = Vec::new();
+        for finding in findings {
+            let Some(fix) = &finding.fix else { continue };
+            if !applicable(fix.applicability) || fix.edits.is_empty() {
+                continue;
+            }
+            if self.rejected.contains(&(finding.rule.code, finding.message.clone())) {
+                continue;
+            }
+            let clashes = chosen
+                .iter()
+                .flat_map(|f| &f.fix.as_ref().expect("chosen findings have fixes").edits)
+                .any(|e| fix.edits.iter().any(|n| conflicts(n, e)));
+            if !clashes {
+                chosen.push(finding);
+            }
+        }
+        chosen
+    }
+
+    /// Applies the chosen fixes, to be verified by the next round's parse.
+    fn apply(&mut self, chosen: &[&Finding]) {
+        let candidate = apply(&self.text, chosen.iter().flat_map(|f| &f.fix.as_ref().expect("has fix").edits));
+        for f in chosen {
+            *self.applied.entry(f.rule.code).or_default() += 1;
         }
         let fixes = chosen
             .iter()
@@ -237,9 +140,26 @@ pub fn fix_with_options(
                 edits: f.fix.as_ref().expect("has fix").edits.clone(),
             })
             .collect();
-        unverified = Some((std::mem::replace(&mut text, candidate), fixes));
+        self.unverified = Some((std::mem::replace(&mut self.text, candidate), fixes));
     }
-    unreachable!("the last round applies nothing and returns")
+
+    /// The last round's fixes broke the file: go back, keep the first of them that does not, and set aside the
+    /// ones that do. `false` when there was no such round: the input itself does not read.
+    fn recover(&mut self) -> bool {
+        let Some((previous, fixes)) = self.unverified.take() else { return false };
+        self.text = previous;
+        for RoundFix { code, message, edits } in fixes {
+            let one = apply(&self.text, &edits);
+            if reads_cleanly(&one) {
+                *self.applied.entry(code).or_default() += 1;
+                self.unverified = Some((self.text.clone(), Vec::new()));
+                self.text = one;
+                break;
+            }
+            self.rejected.insert((code, message));
+        }
+        true
+    }
 }
 
 /// A fix applied in a round, kept until the next round's parse confirms the file still reads.
@@ -252,6 +172,16 @@ struct RoundFix {
 fn reads_cleanly(text: &str) -> bool {
     let df = Dockerfile::parse(text);
     df.errors.is_empty() && df.build_errors.is_empty()
+}
+
+/// Edits conflict when they share bytes, or when both insert at the same place (their order would be a
+/// guess). An insertion where a replacement ends does not conflict.
+fn conflicts(one: &Edit, other: &Edit) -> bool {
+    let (a, b) = (one.range, other.range);
+    a.overlaps(b)
+        || (a.is_empty() && b.is_empty() && a.start == b.start)
+        || (a.is_empty() && b.start < a.start && a.start < b.end)
+        || (b.is_empty() && a.start < b.start && b.start < a.end)
 }
 
 /// Applies non-conflicting edits in one pass.
@@ -272,6 +202,7 @@ pub fn apply<'e>(text: &str, edits: impl IntoIterator<Item = &'e Edit>) -> Strin
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::syntax::text::TextRange;
 
     #[test]
     fn edits_apply_in_order_and_keep_other_bytes() {
@@ -281,12 +212,12 @@ mod tests {
     }
 
     #[test]
-    fn conflicts() {
+    fn edits_conflict_when_they_share_bytes_or_an_insertion_point() {
         let replace = Edit::replace(TextRange::new(2, 5), "");
-        assert!(replace.conflicts(&Edit::insert(3, "x")));
-        assert!(!replace.conflicts(&Edit::insert(5, "x")));
-        assert!(!replace.conflicts(&Edit::insert(2, "x")));
-        assert!(Edit::insert(4, "a").conflicts(&Edit::insert(4, "b")));
-        assert!(replace.conflicts(&Edit::delete(TextRange::new(4, 6))));
+        assert!(conflicts(&replace, &Edit::insert(3, "x")));
+        assert!(!conflicts(&replace, &Edit::insert(5, "x")));
+        assert!(!conflicts(&replace, &Edit::insert(2, "x")));
+        assert!(conflicts(&Edit::insert(4, "a"), &Edit::insert(4, "b")));
+        assert!(conflicts(&replace, &Edit::delete(TextRange::new(4, 6))));
     }
 }

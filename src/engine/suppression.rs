@@ -12,9 +12,9 @@
 //!
 //! Any text after the list, such as `# dockopt: ignore=DO101  # we need two layers`, is a reason and is ignored.
 
-use crate::fix::RuleInfo;
-use crate::model::Dockerfile;
-use crate::syntax::TokenKind;
+use crate::engine::finding::RuleInfo;
+use crate::syntax::model::Dockerfile;
+use crate::syntax::tree::TokenKind;
 
 /// The rule lists a file silences everywhere.
 #[derive(Clone, Debug, Default)]
@@ -88,7 +88,7 @@ fn names(list: &str, rule: &RuleInfo) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fix::Safety;
+    use crate::engine::finding::Safety;
 
     static RULE: RuleInfo = RuleInfo {
         code: "DO101",

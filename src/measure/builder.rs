@@ -138,7 +138,7 @@ impl Builder {
         Ok(())
     }
 
-    /// Writes the image as a docker-archive, the format [`crate::image::read_archive`] reads.
+    /// Writes the image as a docker-archive, the format [`crate::measure::image::read_archive`] reads.
     pub fn save(&self, tag: &str, archive: &Path) -> Result<()> {
         let program = self.kind.program();
         let mut command = Command::new(program);

@@ -1,7 +1,7 @@
 //! What the user reads when input is wrong: `file:line:col`, what is wrong, and what to do.
 
-use crate::syntax::SyntaxError;
-use crate::text::LineIndex;
+use crate::syntax::text::LineIndex;
+use crate::syntax::tree::SyntaxError;
 use std::fmt;
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -1,9 +1,9 @@
 //! What BuildKit sees in a Dockerfile: instructions with their keyword, flags, arguments and heredocs, and the
 //! stages they form. Built over the [`SyntaxTree`]; every value keeps the source range it was read from.
 
-use crate::buildkit::{self, JsonArgs};
-use crate::syntax::{CommandSyntax, LogicalLine, SyntaxError, SyntaxTree};
-use crate::text::TextRange;
+use crate::syntax::buildkit::{self, JsonArgs};
+use crate::syntax::text::TextRange;
+use crate::syntax::tree::{CommandSyntax, LogicalLine, SyntaxError, SyntaxTree};
 use std::borrow::Cow;
 use std::ops::Range;
 

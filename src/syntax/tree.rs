@@ -8,8 +8,8 @@
 //! lines BuildKit reads as that instruction. Each instruction also keeps its *logical line*: the continuation
 //! lines joined the way BuildKit joins them, with a map from every logical byte back to the source.
 
-use crate::buildkit::{self, HeredocMarker, JsonArgs, SpannedWord};
-use crate::text::TextRange;
+use crate::syntax::buildkit::{self, HeredocMarker, JsonArgs, SpannedWord};
+use crate::syntax::text::TextRange;
 use serde::Serialize;
 use std::borrow::Cow;
 use std::ops::Range;

@@ -1,0 +1,189 @@
+//! The command line as the user types it: commands, their options, and what a file command was asked to do.
+
+use crate::measure::builder::BuilderKind;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// dockopt: make Dockerfiles build faster and smaller, safely.
+///
+/// `dockopt check` reports what could be better; `dockopt fix` applies the fixes that keep the image's files
+/// the same (package caches aside); `dockopt fix --diff` shows them without writing. Paths may be files or
+/// directories; directories are searched for Dockerfiles, honouring .gitignore.
+#[derive(Parser)]
+#[command(version, about, long_about, after_long_help = EXAMPLES)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+const EXAMPLES: &str = "Examples:
+  dockopt check                          report findings in every Dockerfile below the current directory
+  dockopt fix --diff services/api        show the safe fixes as a diff, change nothing
+  dockopt fix Dockerfile                 apply them
+  dockopt fix --unsafe-fixes Dockerfile  also apply fixes that may change what is installed
+  dockopt check --format sarif . > dockopt.sarif
+  dockopt rule DO101                     explain a rule, with a before/after example";
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Report findings without changing anything.
+    ///
+    /// Exit status: 0 when nothing is found, 1 when there are findings, 2 when a file cannot be read or parsed.
+    Check {
+        #[command(flatten)]
+        files: FileArgs,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// Apply safe fixes in place; with --diff, print them as a unified diff and write nothing.
+    ///
+    /// A fix is safe when the image keeps the same files, package caches aside; --unsafe-fixes also applies
+    /// fixes that may change what the image holds. Files are written atomically, keep their permissions, and
+    /// are left untouched when nothing changes. `-` reads standard input and writes the result to standard
+    /// output.
+    ///
+    /// Exit status: 0 when everything is fixed, 1 when findings remain (or, with --diff, when something would
+    /// change), 2 when a file cannot be read, parsed or written.
+    Fix {
+        #[command(flatten)]
+        files: FileArgs,
+        #[command(flatten)]
+        output: OutputArgs,
+        /// Print a unified diff instead of writing; colour on a terminal unless NO_COLOR is set.
+        #[arg(long)]
+        diff: bool,
+        /// Also apply fixes that may change what the image holds.
+        #[arg(long, overrides_with = "no_unsafe_fixes")]
+        unsafe_fixes: bool,
+        /// Apply only safe fixes, whatever the configuration says.
+        #[arg(long, overrides_with = "unsafe_fixes")]
+        no_unsafe_fixes: bool,
+    },
+    /// Build each Dockerfile as written and as fixed, and compare the images.
+    ///
+    /// Uses Docker (buildx or the classic builder), Podman or Buildah, whichever works first, or the one named
+    /// by --builder. Reports layers, size and build time before and after, and every file that differs between
+    /// the images outside package caches, which should be none. Both builds run without cache; base images are
+    /// pulled first so neither time includes a download. The images are removed afterwards and nothing is pushed.
+    ///
+    /// Exit status: 0 when every fixed image keeps the original's files, 1 when a fixed Dockerfile fails to
+    /// build or its image differs, 2 when there is no builder or a file cannot be read, parsed or built as written.
+    Measure {
+        #[command(flatten)]
+        files: FileArgs,
+        /// The builder to use.
+        #[arg(long, value_enum)]
+        builder: Option<BuilderKind>,
+        /// Print one JSON document instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Also apply fixes that may change what the image holds.
+        #[arg(long)]
+        unsafe_fixes: bool,
+    },
+    /// List the rules.
+    Rules,
+    /// Explain one rule, by code or name, with a before/after example.
+    Rule {
+        /// A rule code such as DO101, or a name such as merge-runs.
+        rule: String,
+    },
+    /// Print what dockopt (and BuildKit) sees in each file, one JSON object per line.
+    ///
+    /// The default output is the model: each instruction's keyword, flags, arguments, heredocs and lines, with
+    /// byte ranges, plus parser directives, stages and errors. `--cst` prints the lossless concrete syntax tree
+    /// instead: every token with its kind, byte range and text.
+    Parse {
+        /// Files to read; `-` reads standard input.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Print the concrete syntax tree instead of the model.
+        #[arg(long)]
+        cst: bool,
+        /// Output format of the model.
+        #[arg(long, value_enum, default_value_t = ParseFormat::Json)]
+        format: ParseFormat,
+    },
+}
+
+#[derive(Args)]
+pub struct FileArgs {
+    /// Dockerfiles or directories to search (default: the current directory); `-` is standard input.
+    pub paths: Vec<PathBuf>,
+    /// Rules to run: codes, code prefixes (DO2) or names; replaces the configuration's `select`.
+    #[arg(long, value_delimiter = ',')]
+    pub select: Option<Vec<String>>,
+    /// Rules to leave out, added to the configuration's `ignore`.
+    #[arg(long, value_delimiter = ',')]
+    pub ignore: Vec<String>,
+    /// Use this configuration file for every Dockerfile instead of looking for one.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Leave out paths matching this glob (repeatable); paths named explicitly are always checked.
+    #[arg(long)]
+    pub exclude: Vec<String>,
+    /// Also search hidden files and directories.
+    #[arg(long)]
+    pub hidden: bool,
+    /// Follow symlinks, also out of the directories searched.
+    #[arg(long)]
+    pub follow_links: bool,
+    /// The build context COPY and ADD read from (default: each Dockerfile's directory).
+    #[arg(long, value_name = "DIR")]
+    pub context: Option<PathBuf>,
+}
+
+#[derive(Args)]
+pub struct OutputArgs {
+    /// How to print findings.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Print counts per rule instead of each finding.
+    #[arg(long)]
+    pub statistics: bool,
+    /// Exit with 0 even when findings remain (errors still exit with 2).
+    #[arg(long)]
+    pub exit_zero: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Each finding with its source line and a caret.
+    Text,
+    /// One JSON document (schema in the README).
+    Json,
+    /// SARIF 2.1.0, for GitHub code scanning and other tools.
+    Sarif,
+    /// GitHub Actions workflow commands that annotate a pull request.
+    Github,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum ParseFormat {
+    /// One JSON object per file.
+    Json,
+    /// BuildKit's own AST dump, as in its parser test `result` files.
+    Buildkit,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Check,
+    /// `None`: as the configuration says.
+    Fix {
+        unsafe_fixes: Option<bool>,
+    },
+    Diff {
+        unsafe_fixes: Option<bool>,
+    },
+}
+
+impl Mode {
+    /// `--unsafe-fixes` or `--no-unsafe-fixes` as given; `check` never applies fixes.
+    pub fn unsafe_fixes(self) -> Option<bool> {
+        match self {
+            Mode::Fix { unsafe_fixes } | Mode::Diff { unsafe_fixes } => unsafe_fixes,
+            Mode::Check => None,
+        }
+    }
+}

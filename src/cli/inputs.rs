@@ -1,0 +1,66 @@
+//! What every command on files starts from: the rules, the configuration for each directory, the files the
+//! command line names or the walk finds, and reading one of them.
+
+use crate::cli::args::FileArgs;
+use crate::cli::discover::{self, WalkOptions};
+use crate::engine::config::{self, Overrides, Resolver};
+use crate::engine::rule::Rule;
+use crate::syntax::diagnostic::{decode, Diagnostic};
+use crate::transforms;
+use anyhow::{bail, Result};
+use std::collections::HashSet;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+pub struct Inputs {
+    pub rules: Vec<&'static dyn Rule>,
+    pub resolver: Resolver,
+    pub paths: Vec<PathBuf>,
+    /// Paths named on the command line rather than found by the walk: configured excludes do not apply to them.
+    pub explicit: HashSet<PathBuf>,
+    pub found: discover::Found,
+}
+
+impl Inputs {
+    pub fn gather(args: &FileArgs, unsafe_fixes: Option<bool>) -> Result<Inputs> {
+        let rules = transforms::all();
+        for selectors in args.select.iter().chain(std::iter::once(&args.ignore)) {
+            if let Some(unknown) = config::unknown_selectors(selectors, &rules).first() {
+                bail!("`{unknown}` names no rule; `dockopt rules` lists them");
+            }
+        }
+        let resolver = Resolver::new(
+            rules.clone(),
+            Overrides {
+                select: args.select.clone(),
+                ignore: args.ignore.clone(),
+                unsafe_fixes,
+                config: args.config.clone(),
+            },
+        );
+        let paths = if args.paths.is_empty() { vec![PathBuf::from(".")] } else { args.paths.clone() };
+        let walk = WalkOptions { hidden: args.hidden, follow_links: args.follow_links, exclude: args.exclude.clone() };
+        let found = discover::discover(&paths, &walk).map_err(anyhow::Error::msg)?;
+        let explicit = paths.iter().filter(|p| !p.is_dir()).cloned().collect();
+        Ok(Inputs { rules, resolver, paths, explicit, found })
+    }
+}
+
+/// Reads a file, or standard input for `-`, as UTF-8 text. Returns the name to report it by and its text.
+pub fn read_input(path: &Path) -> Result<(String, String), Diagnostic> {
+    let name = path.display().to_string();
+    let bytes = if name == "-" {
+        let mut buf = Vec::new();
+        std::io::stdin().read_to_end(&mut buf).map(|_| buf)
+    } else {
+        std::fs::read(path)
+    };
+    let bytes = bytes.map_err(|e| Diagnostic {
+        path: name.clone(),
+        line: 1,
+        column: 1,
+        message: format!("cannot read: {e}"),
+        help: "check that the path exists and is readable".into(),
+    })?;
+    Ok((name.clone(), decode(&name, bytes)?))
+}

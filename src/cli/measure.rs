@@ -1,0 +1,93 @@
+//! `dockopt measure`: each Dockerfile built as written and as fixed, one at a time.
+
+use crate::cli::args::{FileArgs, Mode};
+use crate::cli::inputs::Inputs;
+use crate::cli::run::process;
+use crate::engine::build_context::Listings;
+use crate::measure::builder::{Builder, BuilderKind};
+use crate::measure::{self, report, Measurement, Outcome, Subject};
+use anyhow::Result;
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+/// `dockopt measure`: one file at a time, since each build already keeps the machine busy.
+pub fn measure_command(
+    args: &FileArgs,
+    wanted: Option<BuilderKind>,
+    json: bool,
+    unsafe_fixes: bool,
+) -> Result<ExitCode> {
+    let builder = Builder::detect(wanted)?;
+    let inputs = Inputs::gather(args, unsafe_fixes.then_some(true))?;
+    let listings = Arc::new(Listings::default());
+    let mut status = 0u8;
+    for (path, error) in &inputs.found.errors {
+        eprintln!("{}:1:1: {error}", path.display());
+        status = 2;
+    }
+    let mut documents = Vec::new();
+    for path in &inputs.found.files {
+        let measurement = match measure_file(path, args, &inputs, &listings, &builder, unsafe_fixes) {
+            Ok(Some(measurement)) => measurement,
+            Ok(None) => continue,
+            Err(errors) => {
+                eprint!("{errors}");
+                status = 2;
+                continue;
+            }
+        };
+        status = status.max(match &measurement.outcome {
+            Outcome::OriginalFails(_) | Outcome::Error(_) => 2,
+            outcome if measure::is_failure(outcome) => 1,
+            _ => 0,
+        });
+        if json {
+            documents.push(report::json(&measurement));
+        } else {
+            print!("{}", report::text(&measurement));
+        }
+    }
+    if json {
+        println!("{}", serde_json::json!({"version": 1, "files": documents}));
+    }
+    Ok(ExitCode::from(status))
+}
+
+/// Fixes one Dockerfile and, when the fixes change it, builds it both ways. `None` when the configuration
+/// excludes it; the errors to print when it cannot be read, parsed or measured.
+fn measure_file(
+    path: &Path,
+    args: &FileArgs,
+    inputs: &Inputs,
+    listings: &Arc<Listings>,
+    builder: &Builder,
+    unsafe_fixes: bool,
+) -> Result<Option<Measurement>, String> {
+    if path == Path::new("-") {
+        return Err(
+            "-: measure builds images, which needs a Dockerfile in a build context, not standard input\n".into()
+        );
+    }
+    let mode = Mode::Diff { unsafe_fixes: unsafe_fixes.then_some(true) };
+    let is_explicit = inputs.explicit.contains(path);
+    let Some(report) = process(path, is_explicit, &inputs.resolver, mode, args.context.as_deref(), listings) else {
+        return Ok(None);
+    };
+    if !report.errors.is_empty() {
+        return Err(report.errors.iter().map(|e| format!("{e}\n")).collect());
+    }
+    let outcome = if report.changed {
+        let context = match &args.context {
+            Some(dir) => dir.clone(),
+            None => path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf(),
+        };
+        let bases = measure::base_images(&report.source);
+        let mut progress = |step: &str| eprintln!("{}: {step} with {builder}", report.path);
+        let subject = Subject { dockerfile: path, context: &context, fixed: &report.source, bases: &bases };
+        measure::measure(builder, &subject, &mut progress)
+    } else {
+        Outcome::Unchanged
+    };
+    Ok(Some(Measurement { path: report.path, builder: builder.to_string(), outcome }))
+}

@@ -1,0 +1,79 @@
+//! What a rule reports: a [`Finding`] about a range of the file, and the [`Fix`] it may carry, made of [`Edit`]s on
+//! the original text with an [`Applicability`]; and [`RuleInfo`], what a rule says about itself.
+//!
+//! These are plain data, so that suppression comments, the rule context and the configuration can all name
+//! them without depending on each other.
+
+use crate::syntax::text::TextRange;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Applicability {
+    /// The image keeps the same files, caches aside: applied by `dockopt fix`.
+    Safe,
+    /// May change what the image holds: applied only with `--unsafe-fixes`.
+    Unsafe,
+    /// Shown as a suggestion, never applied.
+    DisplayOnly,
+}
+
+/// What a rule's fixes are, for its documentation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Safety {
+    Safe,
+    Unsafe,
+    /// The rule reports and never fixes.
+    ReportOnly,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Edit {
+    pub range: TextRange,
+    pub replacement: String,
+}
+
+impl Edit {
+    pub fn insert(at: usize, text: impl Into<String>) -> Edit {
+        Edit { range: TextRange::empty(at), replacement: text.into() }
+    }
+
+    pub fn replace(range: TextRange, text: impl Into<String>) -> Edit {
+        Edit { range, replacement: text.into() }
+    }
+
+    pub fn delete(range: TextRange) -> Edit {
+        Edit { range, replacement: String::new() }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Fix {
+    pub applicability: Applicability,
+    pub edits: Vec<Edit>,
+}
+
+/// Everything a user and the documentation need to know about a rule.
+#[derive(Debug)]
+pub struct RuleInfo {
+    /// Stable code, such as `DO101`.
+    pub code: &'static str,
+    /// Stable kebab-case name, such as `merge-runs`.
+    pub name: &'static str,
+    /// One line.
+    pub summary: &'static str,
+    /// A paragraph with a before/after example.
+    pub doc: &'static str,
+    pub safety: Safety,
+    /// hadolint rules that mean the same thing; `# hadolint ignore=` with them silences this rule.
+    pub hadolint: &'static [&'static str],
+}
+
+#[derive(Clone, Debug)]
+pub struct Finding {
+    pub rule: &'static RuleInfo,
+    pub range: TextRange,
+    pub message: String,
+    pub fix: Option<Fix>,
+    /// The instructions (indices into the syntax tree) the finding is about; its edits stay within them and
+    /// the lines between them.
+    pub instructions: Vec<usize>,
+}

@@ -1,0 +1,92 @@
+//! What a safe fix must keep: the same files, with the same content, owners and modes, outside the package caches
+//! a fix is meant to remove, comparing the files whose bytes record when they were built without their content.
+
+use crate::measure::image::{self, Comparison, Difference, Image};
+use globset::{Glob, GlobSet, GlobSetBuilder};
+use std::sync::OnceLock;
+
+/// Package-manager caches and indexes (DESIGN.md, "What makes a fix safe"): removing them is what the fixes are
+/// for. The directories themselves are listed where a fix may keep them from being made at all.
+const CACHE_PATHS: &[&str] = &[
+    "/var/lib/apt/lists/**",
+    "/var/cache/apt/**",
+    "/var/cache/apk/**",
+    "/var/cache/{yum,dnf,zypp}",
+    "/var/cache/{yum,dnf,zypp}/**",
+    "/{root,home/*}/.cache/{pip,uv,yarn,pnpm}",
+    "/{root,home/*}/.cache/{pip,uv,yarn,pnpm}/**",
+    "/{root,home/*}/.npm/_cacache",
+    "/{root,home/*}/.npm/_cacache/**",
+    "/usr/local/share/.cache/yarn/**",
+    "/{root,home/*}/.local/share/pnpm/store/**",
+    "/opt/conda/pkgs/**",
+    "/tmp/**",
+    // npm names its logs by the time of the build, so no two builds share them.
+    "/{root,home/*}/.npm/_logs",
+    "/{root,home/*}/.npm/_logs/**",
+];
+
+/// Files whose bytes record when they were written, so two builds of the same Dockerfile differ in them. Measured
+/// by building one Dockerfile twice without cache: these were the only paths, caches aside, that differed.
+const TIME_STAMPED: &[&str] = &[
+    "/var/log/**",
+    // ldconfig's cache of library modification times.
+    "/var/cache/ldconfig/aux-cache",
+    // Python's byte code records its source file's modification time, which is when pip installed it; the source
+    // files themselves are compared.
+    "**/__pycache__/*.pyc",
+];
+
+fn glob_set(patterns: &[&str]) -> GlobSet {
+    let mut set = GlobSetBuilder::new();
+    for pattern in patterns {
+        // The patterns are constants of this file; the unit test below builds them all.
+        set.add(Glob::new(pattern).expect("a valid cache path glob"));
+    }
+    set.build().expect("valid cache path globs")
+}
+
+fn cache_paths() -> &'static GlobSet {
+    static SET: OnceLock<GlobSet> = OnceLock::new();
+    SET.get_or_init(|| glob_set(CACHE_PATHS))
+}
+
+fn time_stamped() -> &'static GlobSet {
+    static SET: OnceLock<GlobSet> = OnceLock::new();
+    SET.get_or_init(|| glob_set(TIME_STAMPED))
+}
+
+/// The comparison a safe fix must pass: the same files outside caches, time stamps aside.
+pub fn compare(original: &Image, fixed: &Image) -> Vec<Difference> {
+    let ignored = |path: &str| cache_paths().is_match(path);
+    let content_varies = |path: &str| time_stamped().is_match(path);
+    image::differences(original, fixed, &Comparison { ignored: &ignored, content_varies: &content_varies })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cache_paths_match_what_the_fixes_remove() {
+        for cached in [
+            "/var/lib/apt/lists/deb.debian.org_debian_dists_bookworm_InRelease",
+            "/var/cache/apt/pkgcache.bin",
+            "/root/.cache/pip",
+            "/root/.cache/pip/http-v2/a/b",
+            "/home/app/.cache/pip/wheels/x.whl",
+            "/root/.npm/_cacache/index-v5/00/11",
+            "/root/.npm/_logs/2026-11-22T10_00_00_000Z-debug-0.log",
+            "/var/cache/dnf",
+            "/tmp/build/x",
+        ] {
+            assert!(cache_paths().is_match(cached), "{cached}");
+        }
+        for kept in ["/var/lib/apt/lists", "/var/lib/apt/extended_states", "/root/.cache", "/usr/bin/pip", "/tmp"] {
+            assert!(!cache_paths().is_match(kept), "{kept}");
+        }
+        assert!(time_stamped().is_match("/usr/lib/python3/dist-packages/flask/__pycache__/app.cpython-311.pyc"));
+        assert!(time_stamped().is_match("/var/log/apt/history.log"));
+        assert!(!time_stamped().is_match("/usr/lib/python3/dist-packages/flask/app.py"));
+    }
+}

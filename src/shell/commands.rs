@@ -1,0 +1,297 @@
+//! Simple commands on top of the tokens: each with its words, the frames around it (subshells, groups, compound
+//! commands), and the operators before and after it.
+
+use crate::shell::invocation::{resolve, Invocation, Resolved};
+use crate::shell::lexer::{is_assignment, Op, Token, TokenKind, Word};
+use std::ops::Range;
+
+/// What encloses a command.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Frame {
+    /// `( … )`: changes inside do not reach the enclosing shell.
+    Subshell,
+    /// `{ …; }`
+    Group,
+    /// `if`, `while`, `until`, `for`, `case`.
+    Compound,
+}
+
+/// A simple command: optional `NAME=value` assignments, then words, with redirections set aside.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Command {
+    pub assignments: Vec<Word>,
+    pub words: Vec<Word>,
+    /// From the first assignment or word to the last word or redirection target.
+    pub range: Range<usize>,
+    /// The frames around the command, outermost first.
+    pub frames: Vec<Frame>,
+    /// Part of a pipeline, so it runs in a subshell of its own.
+    pub piped: bool,
+    /// The operator before the command (`None` at the start of the script or of a frame).
+    pub before: Option<Op>,
+    /// The operator after the command.
+    pub after: Option<Op>,
+    /// The program it runs through its wrappers, resolved once; see [`Command::invocation`].
+    pub(super) resolved: Option<Resolved>,
+}
+
+impl Command {
+    /// Top level: not inside a subshell, group, or compound command.
+    pub fn is_top_level(&self) -> bool {
+        self.frames.is_empty()
+    }
+
+    /// Its effects on variables, directory and options reach the commands after it.
+    pub fn affects_shell(&self) -> bool {
+        !self.piped && !self.frames.contains(&Frame::Subshell)
+    }
+
+    pub fn name(&self) -> Option<&str> {
+        self.words.first().and_then(|w| w.literal.as_deref())
+    }
+
+    /// The program this command runs once `sudo`, `env`, `nice`, `time` and `command` prefixes are looked
+    /// through. `None` when the program name is not literal.
+    pub fn invocation(&self) -> Option<Invocation<'_>> {
+        self.resolved.as_ref().map(|r| r.invocation(&self.assignments, &self.words))
+    }
+}
+
+pub(super) struct Grouped {
+    pub commands: Vec<Command>,
+    /// Some construct was skipped.
+    pub opaque: bool,
+    /// Every frame closed.
+    pub closed: bool,
+    /// `;`, `||`, `&` or a newline joins command lists at the top level.
+    pub top_level_lists: bool,
+}
+
+/// Groups tokens into simple commands. `literals` holds each word token's literal value, by token index.
+pub(super) fn group(text: &str, tokens: &[Token], literals: Vec<Option<String>>) -> Grouped {
+    let mut grouper = Grouper {
+        text,
+        tokens,
+        literals,
+        out: Vec::new(),
+        frames: Vec::new(),
+        current: None,
+        before: None,
+        opaque: false,
+        closed: true,
+        after_redirect: false,
+        piped_next: false,
+        skip_until_do: false,
+        case_depth: 0,
+        list_operator_pending: false,
+        top_level_lists: false,
+    };
+    for index in 0..tokens.len() {
+        grouper.token(index);
+    }
+    grouper.finish()
+}
+
+/// The state of grouping, token by token.
+struct Grouper<'t> {
+    text: &'t str,
+    tokens: &'t [Token],
+    literals: Vec<Option<String>>,
+    out: Vec<Command>,
+    frames: Vec<Frame>,
+    /// The command being read.
+    current: Option<Command>,
+    /// The operator seen last, for the next command's `before`.
+    before: Option<Op>,
+    opaque: bool,
+    closed: bool,
+    /// The next word is a redirection's target, not an argument.
+    after_redirect: bool,
+    /// The next command is the right side of a pipe.
+    piped_next: bool,
+    /// Inside a `for NAME in …` or `select` header: words are not commands until `do`.
+    skip_until_do: bool,
+    /// Nesting of `case … esac`, whose arms dockopt does not list.
+    case_depth: usize,
+    list_operator_pending: bool,
+    top_level_lists: bool,
+}
+
+impl Grouper<'_> {
+    fn token(&mut self, index: usize) {
+        let token = &self.tokens[index];
+        match token.kind {
+            TokenKind::Comment | TokenKind::HeredocBody => {}
+            TokenKind::Word => self.word(index),
+            TokenKind::Op(Op::Redirect) => self.redirect(token.range.clone()),
+            TokenKind::Op(op) => self.operator(op),
+        }
+    }
+
+    fn word(&mut self, index: usize) {
+        self.top_level_lists |= self.list_operator_pending;
+        let range = self.tokens[index].range.clone();
+        let word = Word { range: range.clone(), literal: self.literals[index].take() };
+        if self.after_redirect {
+            self.after_redirect = false;
+            if let Some(c) = self.current.as_mut() {
+                c.range.end = range.end;
+            }
+            return;
+        }
+        if self.case_depth > 0 {
+            self.case_word(&word);
+            return;
+        }
+        if self.skip_until_do {
+            if word.is("do") {
+                self.skip_until_do = false;
+                self.before = None;
+            }
+            return;
+        }
+        if self.current.is_none() {
+            if self.reserved_word(&word) {
+                return;
+            }
+            if self.starts_function_definition(index) {
+                self.opaque = true;
+            }
+            self.current = Some(self.start_command(range.clone()));
+        }
+        let raw = &self.text[range.clone()];
+        let command = self.current.as_mut().expect("created above");
+        command.range.end = range.end;
+        if command.words.is_empty() && is_assignment(raw) {
+            command.assignments.push(word);
+        } else {
+            command.words.push(word);
+        }
+    }
+
+    /// A reserved word where a command would start opens or closes a frame, or only resets the operator before
+    /// the next command. Returns whether the word was one.
+    fn reserved_word(&mut self, word: &Word) -> bool {
+        match word.literal.as_deref() {
+            Some("if" | "while" | "until") => {
+                self.frames.push(Frame::Compound);
+                self.before = None;
+            }
+            Some("for" | "select") => {
+                self.frames.push(Frame::Compound);
+                self.skip_until_do = true;
+            }
+            Some("case") => {
+                self.frames.push(Frame::Compound);
+                self.case_depth = 1;
+                self.opaque = true;
+            }
+            Some("{") => {
+                self.frames.push(Frame::Group);
+                self.before = None;
+            }
+            Some("then" | "else" | "elif" | "do" | "!") => self.before = None,
+            Some("fi" | "done" | "}") => self.closed &= self.frames.pop().is_some(),
+            _ => return false,
+        }
+        true
+    }
+
+    /// Inside `case`, only nested `case` and `esac` count.
+    fn case_word(&mut self, word: &Word) {
+        match word.literal.as_deref() {
+            Some("case") => self.case_depth += 1,
+            Some("esac") => {
+                self.case_depth -= 1;
+                if self.case_depth == 0 {
+                    self.frames.pop();
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// `name()` starts a function definition.
+    fn starts_function_definition(&self, index: usize) -> bool {
+        let kind = |i: usize| self.tokens.get(i).map(|t| t.kind);
+        matches!(kind(index + 1), Some(TokenKind::Op(Op::Open)))
+            && matches!(kind(index + 2), Some(TokenKind::Op(Op::Close)))
+    }
+
+    fn redirect(&mut self, range: Range<usize>) {
+        if self.case_depth > 0 || self.skip_until_do {
+            return;
+        }
+        self.after_redirect = true;
+        if self.current.is_none() {
+            self.current = Some(self.start_command(range.clone()));
+        }
+        let text = self.text;
+        if let Some(c) = self.current.as_mut() {
+            // A redirection number such as `2>` was lexed as a word of digits right before it.
+            if c.words.last().is_some_and(|w| {
+                w.range.end == range.start && text[w.range.clone()].bytes().all(|b| b.is_ascii_digit())
+            }) {
+                c.words.pop();
+            }
+            c.range.end = range.end;
+        }
+    }
+
+    fn operator(&mut self, op: Op) {
+        if self.case_depth > 0 || (self.skip_until_do && matches!(op, Op::Semi | Op::Newline)) {
+            return;
+        }
+        if self.frames.is_empty() && matches!(op, Op::Or | Op::Semi | Op::Amp | Op::Newline) {
+            self.list_operator_pending = true;
+        }
+        self.finish_command(Some(op));
+        if let Some(last) = self.out.last_mut() {
+            if op == Op::Pipe {
+                last.piped = true;
+            }
+        }
+        self.piped_next = op == Op::Pipe;
+        match op {
+            Op::Open => {
+                self.frames.push(Frame::Subshell);
+                self.before = None;
+            }
+            Op::Close => {
+                self.closed &= self.frames.pop() == Some(Frame::Subshell);
+                self.before = None;
+            }
+            _ => self.before = Some(op),
+        }
+    }
+
+    /// A command starts at `range`, inside the current frames, after the operator seen last.
+    fn start_command(&mut self, range: Range<usize>) -> Command {
+        Command {
+            assignments: Vec::new(),
+            words: Vec::new(),
+            range,
+            frames: self.frames.clone(),
+            piped: std::mem::take(&mut self.piped_next),
+            before: self.before.take(),
+            after: None,
+            resolved: None,
+        }
+    }
+
+    fn finish_command(&mut self, after: Option<Op>) {
+        if let Some(mut command) = self.current.take() {
+            command.after = after;
+            self.out.push(command);
+        }
+    }
+
+    fn finish(mut self) -> Grouped {
+        self.finish_command(None);
+        for command in &mut self.out {
+            command.resolved = resolve(&command.words);
+        }
+        let closed = self.closed && self.frames.is_empty() && self.case_depth == 0 && !self.skip_until_do;
+        Grouped { commands: self.out, opaque: self.opaque, closed, top_level_lists: self.top_level_lists }
+    }
+}

@@ -1,0 +1,114 @@
+//! Commands seen through their wrappers: which program a command runs once `sudo`, `env`, `nice` and the like
+//! are looked through, with versioned names folded (`pip3.11`, `python3 -m pip`).
+
+use crate::shell::lexer::{is_assignment, Word};
+
+/// A command seen through its wrappers: `sudo -E env FOO=1 /usr/bin/pip3 install x` runs `pip` with
+/// `install x` and `FOO=1` set.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Invocation<'a> {
+    /// The program by base name, with versions folded: `pip3.11` and `python3 -m pip` are both `pip`.
+    pub program: &'a str,
+    /// The words after the program.
+    pub args: &'a [Word],
+    /// `NAME=value` words set for this command, before it or through `env`.
+    pub env: Vec<&'a Word>,
+}
+
+impl Invocation<'_> {
+    /// The first argument that is not an option: `install` in `apt-get -y install x`.
+    pub fn subcommand(&self) -> Option<&str> {
+        self.args.iter().find_map(|w| w.literal.as_deref().filter(|a| !a.starts_with('-')))
+    }
+
+    pub fn has_option(&self, option: &str) -> bool {
+        self.args
+            .iter()
+            .any(|w| w.literal.as_deref().is_some_and(|a| a == option || a.starts_with(&format!("{option}="))))
+    }
+
+    pub fn sets_env(&self, name: &str) -> bool {
+        self.env
+            .iter()
+            .any(|w| w.literal.as_deref().is_some_and(|a| a.strip_prefix(name).is_some_and(|r| r.starts_with('='))))
+    }
+}
+
+/// Where a command's program is among its words, once `sudo`, `env` and the like are looked through.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) struct Resolved {
+    program: String,
+    /// Index of the first argument in `words`.
+    args: usize,
+    /// Indices in `words` of `NAME=value` arguments given to `env`.
+    env: Vec<usize>,
+}
+
+impl Resolved {
+    /// The invocation of the command whose assignments and words these are.
+    pub(super) fn invocation<'a>(&'a self, assignments: &'a [Word], words: &'a [Word]) -> Invocation<'a> {
+        let env = assignments.iter().chain(self.env.iter().map(|&i| &words[i])).collect();
+        Invocation { program: &self.program, args: &words[self.args..], env }
+    }
+}
+
+/// Finds the program among a command's words, looking through `sudo`, `env`, `nice`, `time`, `command` and
+/// `nohup`. `None` when the program name is not literal.
+pub(super) fn resolve(words: &[Word]) -> Option<Resolved> {
+    let mut env = Vec::new();
+    let mut i = 0;
+    loop {
+        let name = words.get(i)?.literal.as_deref()?;
+        let base = name.rsplit('/').next().unwrap_or(name);
+        match base {
+            "sudo" | "env" | "nice" | "time" | "command" | "nohup" => {
+                i += 1;
+                while let Some(word) = words.get(i) {
+                    let text = word.literal.as_deref().unwrap_or("");
+                    if base == "env" && is_assignment(text) {
+                        env.push(i);
+                    } else if text.starts_with('-') {
+                        // Options of sudo and env that take a separate value.
+                        if matches!(
+                            (base, text),
+                            ("sudo", "-u" | "-g" | "-C" | "-p" | "-r" | "-t" | "-U" | "-h")
+                                | ("env", "-u" | "-C")
+                                | ("nice", "-n")
+                        ) {
+                            i += 1;
+                        }
+                    } else {
+                        break;
+                    }
+                    i += 1;
+                }
+            }
+            _ => {
+                let program = normalize_program(base);
+                let args = &words[i + 1..];
+                if program == "python" {
+                    // `python [-u …] -m pip …`
+                    let m = args.iter().position(|w| w.is("-m") || w.is("-mpip"))?;
+                    let skip = if args[m].is("-mpip") {
+                        m + 1
+                    } else if args.get(m + 1)?.is("pip") {
+                        m + 2
+                    } else {
+                        return None;
+                    };
+                    return Some(Resolved { program: "pip".into(), args: i + 1 + skip, env });
+                }
+                return Some(Resolved { program, args: i + 1, env });
+            }
+        }
+    }
+}
+
+/// `pip3.11` → `pip`, `python3.12` → `python`.
+fn normalize_program(base: &str) -> String {
+    let versionless = base.trim_end_matches(|c: char| c.is_ascii_digit() || c == '.');
+    match versionless {
+        "pip" | "python" if versionless.len() < base.len() => versionless.to_string(),
+        _ => base.to_string(),
+    }
+}

@@ -1,0 +1,331 @@
+//! The shell lexer: words, operators, comments, newlines and here-document bodies, each with its byte range.
+//! Whatever lies between tokens is blank space, so the tokens and the gaps between them give the text back.
+
+use std::ops::Range;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Op {
+    /// `&&`
+    And,
+    /// `||`
+    Or,
+    /// `;`
+    Semi,
+    /// `;;` in a case arm.
+    DoubleSemi,
+    /// `&`: runs the command in the background.
+    Amp,
+    /// `|` or `|&`
+    Pipe,
+    /// `(`
+    Open,
+    /// `)`
+    Close,
+    /// `>`, `>>`, `<`, `<<`, `2>&1`-style and other redirections.
+    Redirect,
+    /// A line break between commands.
+    Newline,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TokenKind {
+    Word,
+    Op(Op),
+    Comment,
+    /// The body and delimiter line of a here-document inside the script.
+    HeredocBody,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Token {
+    pub kind: TokenKind,
+    pub range: Range<usize>,
+}
+
+/// A shell word: its range, and its value with quotes and escapes removed when it holds no expansion.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Word {
+    pub range: Range<usize>,
+    /// `None` when the word contains `$…` or backticks outside single quotes: its value is known only at run
+    /// time.
+    pub literal: Option<String>,
+}
+
+impl Word {
+    pub fn is(&self, value: &str) -> bool {
+        self.literal.as_deref() == Some(value)
+    }
+}
+
+/// True for `NAME=…`, which the shell reads as an assignment before the command name.
+pub(super) fn is_assignment(text: &str) -> bool {
+    match text.find('=') {
+        Some(eq) if eq > 0 => {
+            let name = &text[..eq];
+            name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') && !name.as_bytes()[0].is_ascii_digit()
+        }
+        _ => false,
+    }
+}
+
+/// Tokens, each word's literal value (`None` for other tokens and for words with expansions), and whether
+/// everything closed.
+pub(super) fn lex(text: &str) -> (Vec<Token>, Vec<Option<String>>, bool) {
+    let b = text.as_bytes();
+    let mut tokens = Vec::with_capacity(text.len() / 4);
+    let mut literals = Vec::with_capacity(text.len() / 4);
+    let mut balanced = true;
+    // Here-documents whose bodies start after the next newline: their delimiters, and whether `<<-` strips tabs.
+    let mut pending_heredocs: Vec<(String, bool)> = Vec::new();
+    let mut expect_delimiter: Option<bool> = None;
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        match c {
+            b' ' | b'\t' | b'\r' => i += 1,
+            b'\\' if b.get(i + 1) == Some(&b'\n') => i += 2,
+            b'\n' => {
+                tokens.push(Token { kind: TokenKind::Op(Op::Newline), range: i..i + 1 });
+                i += 1;
+                for (delimiter, strip_tabs) in std::mem::take(&mut pending_heredocs) {
+                    let (end, found) = heredoc_body(text, i, &delimiter, strip_tabs);
+                    balanced &= found;
+                    tokens.push(Token { kind: TokenKind::HeredocBody, range: i..end });
+                    i = end;
+                }
+            }
+            b'#' => {
+                let end = text[i..].find('\n').map_or(b.len(), |n| i + n);
+                tokens.push(Token { kind: TokenKind::Comment, range: i..end });
+                i = end;
+            }
+            b';' | b'&' | b'|' | b'(' | b')' | b'<' | b'>' => {
+                let (op, len) = operator(&b[i..]);
+                if matches!(&b[i..(i + 3).min(b.len())], b"<<-") {
+                    expect_delimiter = Some(true);
+                } else if b[i..].starts_with(b"<<") && !b[i..].starts_with(b"<<<") {
+                    expect_delimiter = Some(false);
+                }
+                tokens.push(Token { kind: TokenKind::Op(op), range: i..i + len });
+                i += len;
+            }
+            _ => {
+                let (end, literal, closed) = scan_word(text, i);
+                balanced &= closed;
+                if let Some(strip_tabs) = expect_delimiter.take() {
+                    let delimiter = literal.clone().unwrap_or_else(|| unquote_loosely(&text[i..end]));
+                    pending_heredocs.push((delimiter, strip_tabs));
+                }
+                tokens.push(Token { kind: TokenKind::Word, range: i..end });
+                literals.resize(tokens.len() - 1, None);
+                literals.push(literal);
+                i = end.max(i + 1);
+            }
+        }
+    }
+    balanced &= pending_heredocs.is_empty();
+    literals.resize(tokens.len(), None);
+    (tokens, literals, balanced)
+}
+
+/// The operator at the start of `rest`, which starts with one of `;&|()<>`, and its length.
+fn operator(rest: &[u8]) -> (Op, usize) {
+    let two = &rest[..rest.len().min(2)];
+    let three = &rest[..rest.len().min(3)];
+    match (rest[0], two, three) {
+        (_, _, b"<<-" | b"<<<" | b"&>>") => (Op::Redirect, 3),
+        (_, b"&&", _) => (Op::And, 2),
+        (_, b"||", _) => (Op::Or, 2),
+        (_, b";;", _) => (Op::DoubleSemi, 2),
+        (_, b"|&", _) => (Op::Pipe, 2),
+        (_, b"<<" | b">>" | b">|" | b"<&" | b">&" | b"<>" | b"&>", _) => (Op::Redirect, 2),
+        (b';', _, _) => (Op::Semi, 1),
+        (b'&', _, _) => (Op::Amp, 1),
+        (b'|', _, _) => (Op::Pipe, 1),
+        (b'(', _, _) => (Op::Open, 1),
+        (b')', _, _) => (Op::Close, 1),
+        _ => (Op::Redirect, 1),
+    }
+}
+
+/// A here-document body from `start` up to and including its delimiter line. Returns where it ends and whether
+/// the delimiter was found.
+fn heredoc_body(text: &str, start: usize, delimiter: &str, strip_tabs: bool) -> (usize, bool) {
+    let mut i = start;
+    while i < text.len() {
+        let line_end = text[i..].find('\n').map_or(text.len(), |n| i + n);
+        let line = &text[i..line_end];
+        let line = if strip_tabs { line.trim_start_matches('\t') } else { line };
+        i = (line_end + 1).min(text.len());
+        if line.trim_end_matches('\r') == delimiter {
+            return (i, true);
+        }
+    }
+    (i, false)
+}
+
+/// A here-document delimiter with quotes removed even when it holds `$`, which the shell does not expand there.
+fn unquote_loosely(word: &str) -> String {
+    word.chars().filter(|c| !matches!(c, '\'' | '"' | '\\')).collect()
+}
+
+/// Scans one word from `start`. Returns its end, its literal value (if it has no expansion), and whether every
+/// quote and substitution in it was closed.
+fn scan_word(text: &str, start: usize) -> (usize, Option<String>, bool) {
+    let b = text.as_bytes();
+    let mut i = start;
+    let mut value = String::new();
+    let mut literal = true;
+    let mut closed = true;
+    while i < b.len() {
+        match b[i] {
+            b' ' | b'\t' | b'\r' | b'\n' | b';' | b'&' | b'|' | b'(' | b')' | b'<' | b'>' => break,
+            b'\\' => {
+                match text[i + 1..].chars().next() {
+                    Some('\n') => {}
+                    Some(c) => value.push(c),
+                    None => {}
+                }
+                i += 1 + text[i + 1..].chars().next().map_or(0, char::len_utf8);
+            }
+            b'\'' => match text[i + 1..].find('\'') {
+                Some(n) => {
+                    value.push_str(&text[i + 1..i + 1 + n]);
+                    i += n + 2;
+                }
+                None => {
+                    closed = false;
+                    i = b.len();
+                }
+            },
+            b'"' => {
+                i += 1;
+                let mut ended = false;
+                while i < b.len() {
+                    match b[i] {
+                        b'"' => {
+                            i += 1;
+                            ended = true;
+                            break;
+                        }
+                        b'\\' => {
+                            let next = text[i + 1..].chars().next();
+                            match next {
+                                Some(c @ ('"' | '\\' | '$' | '`')) => value.push(c),
+                                Some('\n') => {}
+                                Some(c) => {
+                                    value.push('\\');
+                                    value.push(c);
+                                }
+                                None => {}
+                            }
+                            i += 1 + next.map_or(0, char::len_utf8);
+                        }
+                        b'$' | b'`' => i = expansion(text, i, &mut literal, &mut closed),
+                        _ => i = plain_run(text, i, |c| matches!(c, b'"' | b'\\' | b'$' | b'`'), &mut value),
+                    }
+                }
+                closed &= ended;
+            }
+            b'$' | b'`' => i = expansion(text, i, &mut literal, &mut closed),
+            _ => i = plain_run(text, i, ends_plain_run, &mut value),
+        }
+    }
+    (i, literal.then_some(value), closed)
+}
+
+/// An expansion in a word: the word has no literal value. Returns where the expansion ends.
+fn expansion(text: &str, i: usize, literal: &mut bool, closed: &mut bool) -> usize {
+    *literal = false;
+    let (end, ok) = scan_expansion(text, i);
+    *closed &= ok;
+    end
+}
+
+/// Bytes that end a run of ordinary characters outside quotes: what ends a word, quotes, escapes and expansions.
+fn ends_plain_run(c: u8) -> bool {
+    matches!(
+        c,
+        b' ' | b'\t'
+            | b'\r'
+            | b'\n'
+            | b';'
+            | b'&'
+            | b'|'
+            | b'('
+            | b')'
+            | b'<'
+            | b'>'
+            | b'\\'
+            | b'\''
+            | b'"'
+            | b'$'
+            | b'`'
+    )
+}
+
+/// A run of ordinary characters of a word, taken whole rather than a character at a time. Every byte that ends a
+/// run is ASCII, so the run ends on a character boundary. Returns where the run ends.
+fn plain_run(text: &str, i: usize, ends_run: impl Fn(u8) -> bool, value: &mut String) -> usize {
+    let rest = &text.as_bytes()[i..];
+    let n = rest.iter().skip(1).position(|&c| ends_run(c)).map_or(rest.len(), |n| n + 1);
+    value.push_str(&text[i..i + n]);
+    i + n
+}
+
+/// Scans `$name`, `${…}`, `$(…)`, `$((…))` or a backquoted command from `start`. Returns the end and whether it
+/// was closed.
+fn scan_expansion(text: &str, start: usize) -> (usize, bool) {
+    let b = text.as_bytes();
+    if b[start] == b'`' {
+        let mut i = start + 1;
+        while i < b.len() {
+            match b[i] {
+                b'\\' => i += 2,
+                b'`' => return (i + 1, true),
+                _ => i += 1,
+            }
+        }
+        return (b.len(), false);
+    }
+    let Some(&next) = b.get(start + 1) else { return (start + 1, true) };
+    let (open, close) = match next {
+        b'(' => (b'(', b')'),
+        b'{' => (b'{', b'}'),
+        c if c.is_ascii_alphanumeric() || c == b'_' => {
+            let n = b[start + 1..].iter().take_while(|c| c.is_ascii_alphanumeric() || **c == b'_').count();
+            return (start + 1 + n, true);
+        }
+        b'@' | b'*' | b'#' | b'?' | b'-' | b'$' | b'!' => return (start + 2, true),
+        _ => return (start + 1, true),
+    };
+    let mut depth = 0usize;
+    let mut i = start + 1;
+    while i < b.len() {
+        match b[i] {
+            c if c == open => depth += 1,
+            c if c == close => {
+                depth -= 1;
+                if depth == 0 {
+                    return (i + 1, true);
+                }
+            }
+            b'\\' => i += 1,
+            b'\'' if open == b'(' => match text[i + 1..].find('\'') {
+                Some(n) => i += n + 1,
+                None => return (b.len(), false),
+            },
+            b'"' => {
+                let (end, _, ok) = scan_word(text, i);
+                if !ok {
+                    return (b.len(), false);
+                }
+                i = end.max(i + 1);
+                continue;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    (b.len(), false)
+}

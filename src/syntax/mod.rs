@@ -1,0 +1,14 @@
+//! The syntax layer: bytes → lossless tree → model.
+//!
+//! [`tree`] groups the bytes into tokens and nodes exactly as BuildKit groups lines, losing nothing; [`buildkit`]
+//! holds BuildKit's own small lexers (words, flags, JSON arrays, heredoc markers); [`model`] is what BuildKit
+//! sees: instructions and stages, every value with its source range. [`text`] has byte ranges and line:column,
+//! and [`diagnostic`] the `file:line:col` errors a user reads.
+//!
+//! Uses nothing else in the crate: everything above is built on it.
+
+pub mod buildkit;
+pub mod diagnostic;
+pub mod model;
+pub mod text;
+pub mod tree;
