@@ -20,10 +20,50 @@ impl Diagnostic {
     }
 }
 
+impl Diagnostic {
+    /// `path:line:col: LEVEL: message` and a `help:` line, printable on a terminal.
+    pub fn to_text(&self, level: &str) -> String {
+        format!(
+            "{}:{}:{}: {level}: {}\n  help: {}",
+            printable(&self.path, usize::MAX),
+            self.line,
+            self.column,
+            printable(&self.message, MAX_MESSAGE_CHARS),
+            printable(&self.help, MAX_MESSAGE_CHARS)
+        )
+    }
+}
+
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}: error: {}\n  help: {}", self.path, self.line, self.column, self.message, self.help)
+        f.write_str(&self.to_text("error"))
     }
+}
+
+/// How much of a message dockopt prints: messages quote the file, and a file may hold a line of megabytes.
+pub const MAX_MESSAGE_CHARS: usize = 500;
+
+/// Text from a file as it may reach a terminal: control characters (which could move the cursor, retitle the
+/// window or ring the bell) written as `\u{1b}` escapes, tabs kept, and at most `max_chars` characters, the rest
+/// cut with `…`.
+pub fn printable(text: &str, max_chars: usize) -> std::borrow::Cow<'_, str> {
+    let clean = |c: char| c == '\t' || !c.is_control();
+    if text.chars().all(clean) && text.len() <= max_chars {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::new();
+    for (n, c) in text.chars().enumerate() {
+        if n == max_chars {
+            out.push('…');
+            break;
+        }
+        if clean(c) {
+            out.push(c);
+        } else {
+            out.push_str(&format!("\\u{{{:x}}}", c as u32));
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// Dockerfiles are UTF-8 text. Anything else is refused at the first byte that is not UTF-8.
@@ -46,6 +86,13 @@ pub fn decode(path: &str, bytes: Vec<u8>) -> Result<String, Diagnostic> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn file_text_reaches_the_terminal_escaped_and_cut() {
+        assert_eq!(printable("RUN \x1b]0;x\x07 a\tb", 100), "RUN \\u{1b}]0;x\\u{7} a\tb");
+        assert_eq!(printable(&"\0".repeat(10_000_000), 3), "\\u{0}\\u{0}\\u{0}…");
+        assert!(matches!(printable("plain", 100), std::borrow::Cow::Borrowed("plain")));
+    }
 
     #[test]
     fn non_utf8_points_at_the_bad_byte() {

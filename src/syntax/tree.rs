@@ -185,6 +185,10 @@ pub struct SyntaxTree<'src> {
 /// exhaust the stack.
 const MAX_ONBUILD_DEPTH: usize = 8;
 
+/// The longest line BuildKit's parser reads, newline aside (Go's `bufio.MaxScanTokenSize` - 1); a longer one is an
+/// error there, and so here.
+pub const MAX_LINE_LEN: usize = 65535;
+
 const KNOWN_DIRECTIVES: [&str; 3] = ["syntax", "escape", "check"];
 
 impl<'src> SyntaxTree<'src> {
@@ -439,6 +443,16 @@ impl<'src> Parser<'src> {
             }
             let text_end = text_start + marker.unwrap_or(text.len());
             i = self.instruction(i, line, text_start..text_end);
+        }
+        let bytes = self.source.as_bytes();
+        let too_long =
+            self.lines.iter().find(|l| l.end - l.start - usize::from(bytes[l.end - 1] == b'\n') > MAX_LINE_LEN);
+        if let Some(line) = too_long {
+            self.errors.push(SyntaxError {
+                message: format!("dockerfile line greater than max allowed size of {MAX_LINE_LEN}"),
+                range: TextRange::empty(line.start),
+                help: "split the line with continuation lines: BuildKit reads no line longer than 64 KiB".into(),
+            });
         }
         if self.instructions.is_empty() {
             self.errors.push(SyntaxError {
