@@ -1,3 +1,4 @@
+use crate::engine::build_context::Sources;
 use crate::engine::context::Context;
 use crate::engine::finding::{Applicability, Edit, Finding, Fix, RuleInfo, Safety};
 use crate::engine::rule::Rule;
@@ -45,10 +46,15 @@ impl Rule for AddToCopy {
             if !flags_shared || !local {
                 continue;
             }
-            let plain = sources.iter().all(|source| {
-                build.resolve(&source.text).is_some_and(|found| {
-                    !found.is_empty() && found.iter().all(|entry| !build.is_ignored(entry) && !build.is_archive(entry))
-                })
+            let plain = sources.iter().all(|source| match build.resolve(&source.text) {
+                Sources::Found(found) => {
+                    !found.is_empty() && found.iter().all(|entry| !build.is_ignored(entry) && build.is_plain(entry))
+                }
+                Sources::Unknown => false,
+                Sources::Invalid(why) => {
+                    ctx.report_problem(source.range, format!("invalid source pattern: {why}"), "fix the pattern");
+                    false
+                }
             });
             if !plain {
                 continue;

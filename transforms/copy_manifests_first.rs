@@ -209,14 +209,14 @@ fn plan(
                 Needs::Manifests { required, optional } => {
                     for file in required {
                         let file = at(&file)?;
-                        if build.resolve(&file).is_none_or(|found| found.is_empty()) {
+                        if build.resolve(&file).entries().is_none_or(|found| found.is_empty()) {
                             return Err(format!("`{file}` is not in the build context"));
                         }
                         manifests.push(file);
                     }
                     for file in optional {
                         let file = at(&file)?;
-                        if build.resolve(&file).is_some_and(|found| !found.is_empty()) {
+                        if build.resolve(&file).entries().is_some_and(|found| !found.is_empty()) {
                             manifests.push(file);
                         }
                     }
@@ -268,14 +268,7 @@ fn needs_of(inv: &Invocation, build: &BuildContext, cwd: &str, dest: &str) -> Op
     let words: Vec<&str> = inv.args.iter().map(|w| w.literal.as_deref().unwrap_or("$")).collect();
     let positional: Vec<&str> = words.iter().copied().filter(|w| !w.starts_with('-')).collect();
     let has = |option: &str| words.iter().any(|w| *w == option || w.starts_with(&format!("{option}=")));
-    let read = |file: &str| {
-        std::fs::read_to_string(build.root.join(if cwd.is_empty() {
-            file.to_string()
-        } else {
-            format!("{cwd}/{file}")
-        }))
-        .ok()
-    };
+    let read = |file: &str| build.read_text(&if cwd.is_empty() { file.to_string() } else { format!("{cwd}/{file}") });
     let manifests = |required: &[&str], optional: &[&str]| {
         Ok(Needs::Manifests {
             required: required.iter().map(|s| s.to_string()).collect(),
@@ -425,7 +418,7 @@ fn follow_requirements(build: &BuildContext, mut queue: Vec<String>) -> Result<V
         if manifests.contains(&file) {
             continue;
         }
-        let Ok(text) = std::fs::read_to_string(build.root.join(&file)) else {
+        let Some(text) = build.read_text(&file) else {
             return Err(format!("`{file}` is not in the build context"));
         };
         let dir = file.rsplit_once('/').map_or("", |(d, _)| d);

@@ -131,6 +131,24 @@ pub struct FileArgs {
     /// The build context COPY and ADD read from (default: each Dockerfile's directory).
     #[arg(long, value_name = "DIR")]
     pub context: Option<PathBuf>,
+    /// Refuse files bigger than this, before reading them: bytes, or with a unit (KiB, MiB, GiB).
+    #[arg(long, value_name = "SIZE", default_value = "16MiB", value_parser = parse_size)]
+    pub max_file_size: u64,
+}
+
+/// `1048576`, `1024KiB`, `1MiB` or `1M`: a size in bytes.
+fn parse_size(text: &str) -> Result<u64, String> {
+    let digits = text.trim().trim_end_matches(|c: char| c.is_ascii_alphabetic());
+    let unit = &text.trim()[digits.len()..];
+    let multiplier: u64 = match unit.to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        _ => return Err(format!("unknown unit `{unit}`; use bytes, KiB, MiB or GiB")),
+    };
+    let number: u64 = digits.trim().parse().map_err(|_| format!("`{text}` is not a size such as 16MiB"))?;
+    number.checked_mul(multiplier).ok_or_else(|| format!("`{text}` is too large"))
 }
 
 #[derive(Args)]
@@ -185,5 +203,19 @@ impl Mode {
             Mode::Fix { unsafe_fixes } | Mode::Diff { unsafe_fixes } => unsafe_fixes,
             Mode::Check => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("16MiB"), Ok(16 << 20));
+        assert_eq!(parse_size("512k"), Ok(512 << 10));
+        assert_eq!(parse_size("100"), Ok(100));
+        assert!(parse_size("3 parsecs").is_err());
+        assert!(parse_size("99999999999999GiB").is_err());
     }
 }

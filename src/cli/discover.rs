@@ -2,6 +2,8 @@
 //! parallel, honouring `.gitignore` and `.ignore`, skipping hidden entries unless asked, and leaving out
 //! `--exclude` globs. Symlinks that lead out of the walked directory are not followed unless asked.
 
+use crate::engine::build_context::MAX_GLOB_LEN;
+use crate::syntax::diagnostic::printable;
 use ignore::overrides::{Override, OverrideBuilder};
 use ignore::{WalkBuilder, WalkState};
 use std::path::{Path, PathBuf};
@@ -49,14 +51,34 @@ pub fn is_dockerfile_name(name: &str) -> bool {
         })
 }
 
-/// Globs as an ignore-style matcher rooted at `root`. An invalid glob is an error naming it.
+/// Globs as an ignore-style matcher rooted at `root`. An invalid glob, or one longer than [`MAX_GLOB_LEN`], is an
+/// error naming it.
 pub fn exclude_matcher(root: &Path, globs: &[String]) -> Result<Override, String> {
+    let invalid = |glob: &str, why: &dyn std::fmt::Display| format!("invalid exclude glob `{}`: {why}", shown(glob));
     let mut builder = OverrideBuilder::new(root);
     for glob in globs {
+        if glob.len() > MAX_GLOB_LEN {
+            return Err(invalid(glob, &format!("{} bytes long, over dockopt's limit of {MAX_GLOB_LEN}", glob.len())));
+        }
         // In an override, `!glob` marks what to leave out.
-        builder.add(&format!("!{glob}")).map_err(|e| format!("invalid exclude glob `{glob}`: {e}"))?;
+        builder.add(&format!("!{glob}")).map_err(|e| invalid(glob, &e))?;
     }
-    builder.build().map_err(|e| e.to_string())
+    builder.build().map_err(|e| {
+        // The set failed as a whole; name the first glob that fails alone.
+        let culprit = globs.iter().find(|g| {
+            let mut alone = OverrideBuilder::new(root);
+            alone.add(&format!("!{g}")).is_err() || alone.build().is_err()
+        });
+        match culprit {
+            Some(glob) => invalid(glob, &e),
+            None => format!("invalid exclude globs: {e}"),
+        }
+    })
+}
+
+/// A glob as an error message quotes it: long ones cut.
+fn shown(glob: &str) -> std::borrow::Cow<'_, str> {
+    printable(glob, 80)
 }
 
 pub fn is_excluded(matcher: &Override, path: &Path, is_dir: bool) -> bool {
@@ -88,17 +110,16 @@ pub fn discover(paths: &[PathBuf], options: &WalkOptions) -> Result<Found, Strin
             Box::new(|entry| {
                 match entry {
                     Ok(entry) => {
-                        let is_file = entry.file_type().is_some_and(|t| t.is_file() || t.is_symlink());
                         let named = entry.file_name().to_str().is_some_and(is_dockerfile_name);
-                        if is_file && named && (options.follow_links || stays_inside(&root, entry.path())) {
+                        if named
+                            && is_regular_file(&entry)
+                            && (options.follow_links || stays_inside(&root, entry.path()))
+                        {
                             files.lock().expect("no panics while holding the lock").push(entry.into_path());
                         }
                     }
                     Err(error) => {
-                        let path = match &error {
-                            ignore::Error::WithPath { path, .. } => path.clone(),
-                            _ => PathBuf::new(),
-                        };
+                        let path = error_path(&error).unwrap_or_else(|| path.clone());
                         errors.lock().expect("no panics while holding the lock").push((path, error.to_string()));
                     }
                 }
@@ -112,6 +133,27 @@ pub fn discover(paths: &[PathBuf], options: &WalkOptions) -> Result<Found, Strin
     found.files.dedup();
     found.errors.sort();
     Ok(found)
+}
+
+/// A regular file, or a symlink to one: a named pipe, socket, device or directory named like a Dockerfile is
+/// passed over.
+fn is_regular_file(entry: &ignore::DirEntry) -> bool {
+    match entry.file_type() {
+        Some(t) if t.is_file() => true,
+        Some(t) if t.is_symlink() => std::fs::metadata(entry.path()).is_ok_and(|m| m.is_file()),
+        _ => false,
+    }
+}
+
+/// The path a walk error is about, looking through the line and depth the walker wraps it in.
+fn error_path(error: &ignore::Error) -> Option<PathBuf> {
+    match error {
+        ignore::Error::WithPath { path, .. } => Some(path.clone()),
+        ignore::Error::Loop { child, .. } => Some(child.clone()),
+        ignore::Error::WithLineNumber { err, .. } | ignore::Error::WithDepth { err, .. } => error_path(err),
+        ignore::Error::Partial(errors) => errors.iter().find_map(error_path),
+        _ => None,
+    }
 }
 
 /// A symlink whose target lies outside `root` is not taken.

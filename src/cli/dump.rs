@@ -3,6 +3,7 @@
 
 use crate::cli::args::ParseFormat;
 use crate::cli::inputs::read_input;
+use crate::engine::files::DEFAULT_MAX_FILE_SIZE;
 use crate::syntax::buildkit::go_quote;
 use crate::syntax::diagnostic::Diagnostic;
 use crate::syntax::model::{Dockerfile, Instruction, Kind, Stage, Statement};
@@ -141,7 +142,7 @@ pub fn parse_command(files: &[PathBuf], cst: bool, format: ParseFormat) -> Resul
     let mut out = std::io::stdout().lock();
     let mut status = 0u8;
     for path in files {
-        let (name, source) = match read_input(path) {
+        let (name, source) = match read_input(path, DEFAULT_MAX_FILE_SIZE) {
             Ok(input) => input,
             Err(d) => {
                 eprintln!("{d}");

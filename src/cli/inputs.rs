@@ -4,12 +4,12 @@
 use crate::cli::args::FileArgs;
 use crate::cli::discover::{self, WalkOptions};
 use crate::engine::config::{self, Overrides, Resolver};
+use crate::engine::files::{read_limited, read_regular};
 use crate::engine::rule::Rule;
 use crate::syntax::diagnostic::{decode, Diagnostic};
 use crate::transforms;
 use anyhow::{bail, Result};
 use std::collections::HashSet;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 pub struct Inputs {
@@ -46,21 +46,17 @@ impl Inputs {
     }
 }
 
-/// Reads a file, or standard input for `-`, as UTF-8 text. Returns the name to report it by and its text.
-pub fn read_input(path: &Path) -> Result<(String, String), Diagnostic> {
+/// Reads a regular file of at most `limit` bytes, or standard input for `-`, as UTF-8 text. Returns the name to
+/// report it by and its text.
+pub fn read_input(path: &Path, limit: u64) -> Result<(String, String), Diagnostic> {
     let name = path.display().to_string();
-    let bytes = if name == "-" {
-        let mut buf = Vec::new();
-        std::io::stdin().read_to_end(&mut buf).map(|_| buf)
-    } else {
-        std::fs::read(path)
-    };
+    let bytes = if name == "-" { read_limited(std::io::stdin().lock(), limit) } else { read_regular(path, limit) };
     let bytes = bytes.map_err(|e| Diagnostic {
         path: name.clone(),
         line: 1,
         column: 1,
         message: format!("cannot read: {e}"),
-        help: "check that the path exists and is readable".into(),
+        help: e.help(),
     })?;
     Ok((name.clone(), decode(&name, bytes)?))
 }

@@ -2,14 +2,12 @@
 
 use crate::cli::args::{FileArgs, Mode};
 use crate::cli::inputs::Inputs;
-use crate::cli::run::process;
-use crate::engine::build_context::Listings;
+use crate::cli::run::FileRun;
 use crate::measure::builder::{Builder, BuilderKind};
 use crate::measure::{self, report, Measurement, Outcome, Subject};
 use anyhow::Result;
 use std::path::Path;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 /// `dockopt measure`: one file at a time, since each build already keeps the machine busy.
 pub fn measure_command(
@@ -20,7 +18,8 @@ pub fn measure_command(
 ) -> Result<ExitCode> {
     let builder = Builder::detect(wanted)?;
     let inputs = Inputs::gather(args, unsafe_fixes.then_some(true))?;
-    let listings = Arc::new(Listings::default());
+    let mode = Mode::Diff { unsafe_fixes: unsafe_fixes.then_some(true) };
+    let files = FileRun::new(args, &inputs.resolver, &inputs.explicit, &inputs.paths, mode);
     let mut status = 0u8;
     for (path, error) in &inputs.found.errors {
         eprintln!("{}:1:1: {error}", path.display());
@@ -28,7 +27,7 @@ pub fn measure_command(
     }
     let mut documents = Vec::new();
     for path in &inputs.found.files {
-        let measurement = match measure_file(path, args, &inputs, &listings, &builder, unsafe_fixes) {
+        let measurement = match measure_file(path, args, &files, &builder) {
             Ok(Some(measurement)) => measurement,
             Ok(None) => continue,
             Err(errors) => {
@@ -59,19 +58,15 @@ pub fn measure_command(
 fn measure_file(
     path: &Path,
     args: &FileArgs,
-    inputs: &Inputs,
-    listings: &Arc<Listings>,
+    files: &FileRun,
     builder: &Builder,
-    unsafe_fixes: bool,
 ) -> Result<Option<Measurement>, String> {
     if path == Path::new("-") {
         return Err(
             "-: measure builds images, which needs a Dockerfile in a build context, not standard input\n".into()
         );
     }
-    let mode = Mode::Diff { unsafe_fixes: unsafe_fixes.then_some(true) };
-    let is_explicit = inputs.explicit.contains(path);
-    let Some(report) = process(path, is_explicit, &inputs.resolver, mode, args.context.as_deref(), listings) else {
+    let Some(report) = files.process(path) else {
         return Ok(None);
     };
     if !report.errors.is_empty() {

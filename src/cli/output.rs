@@ -16,7 +16,7 @@ pub struct Rendered {
     report: String,
     /// Its SARIF results and tool notifications, serialized.
     sarif: (Vec<String>, Vec<String>),
-    /// Its errors, as printed on standard error.
+    /// Its errors and warnings, as printed on standard error.
     errors: String,
     counts: Counts,
 }
@@ -35,7 +35,12 @@ pub fn render(report: FileReport, format: Format, rules: &[&'static dyn Rule]) -
         (Vec::new(), Vec::new())
     };
     Rendered {
-        errors: report.errors.iter().map(|e| format!("{e}\n")).collect(),
+        errors: report
+            .errors
+            .iter()
+            .map(|e| format!("{e}\n"))
+            .chain(report.warnings.iter().map(|w| format!("{}\n", w.to_text("warning"))))
+            .collect(),
         counts: Counts::of(&report),
         stdout: report.stdout,
         report: text,

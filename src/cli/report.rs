@@ -3,7 +3,7 @@
 
 use crate::engine::finding::{Applicability, Finding, Safety};
 use crate::engine::rule::Rule;
-use crate::syntax::diagnostic::Diagnostic;
+use crate::syntax::diagnostic::{printable, Diagnostic, MAX_MESSAGE_CHARS};
 use crate::syntax::text::{LineIndex, TextRange};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -18,6 +18,8 @@ pub struct FileReport {
     pub findings: Vec<Finding>,
     /// Problems that stopped dockopt from reading or fixing the file.
     pub errors: Vec<Diagnostic>,
+    /// What the user should know about how the file was written, such as a hard link split.
+    pub warnings: Vec<Diagnostic>,
     /// The file was rewritten, or (with `--diff`) would be.
     pub changed: bool,
     /// RUN, COPY and ADD instructions (one layer each) before and after safe fixes.
@@ -33,6 +35,7 @@ pub struct Counts {
     pub findings: usize,
     pub fixable: usize,
     pub errors: usize,
+    pub warnings: usize,
     pub layers: Option<(usize, usize)>,
     /// (rule code, rule name, has a fix) per finding.
     pub per_rule: Vec<(&'static str, &'static str, bool)>,
@@ -46,6 +49,7 @@ impl Counts {
             findings: report.findings.len(),
             fixable: report.findings.iter().filter(|f| fixable(f)).count(),
             errors: report.errors.len(),
+            warnings: report.warnings.len(),
             layers: report.layers,
             per_rule: report.findings.iter().map(|f| (f.rule.code, f.rule.name, f.fix.is_some())).collect(),
         }
@@ -59,6 +63,7 @@ pub struct Summary {
     pub findings: usize,
     pub fixable: usize,
     pub errors: usize,
+    pub warnings: usize,
     pub layers_before: usize,
     pub layers_after: usize,
 }
@@ -72,6 +77,7 @@ impl Summary {
             s.findings += c.findings;
             s.fixable += c.fixable;
             s.errors += c.errors;
+            s.warnings += c.warnings;
             if let Some((before, after)) = c.layers {
                 s.layers_before += before;
                 s.layers_after += after;
@@ -93,6 +99,9 @@ impl Summary {
         if self.errors > 0 {
             write!(line, ", {}", plural(self.errors, "error")).unwrap();
         }
+        if self.warnings > 0 {
+            write!(line, ", {}", plural(self.warnings, "warning")).unwrap();
+        }
         write!(line, "; layers {} → {}", self.layers_before, self.layers_after).unwrap();
         line
     }
@@ -112,37 +121,46 @@ pub fn text(report: &FileReport) -> String {
     let mut out = String::new();
     if !report.findings.is_empty() {
         let lines = LineIndex::new(&report.source);
+        let path = printable(&report.path, usize::MAX);
         for finding in &report.findings {
             let (line, col) = lines.line_col(&report.source, finding.range.start);
             writeln!(
                 out,
-                "{}:{line}:{col}: {} {}{}",
-                report.path,
+                "{path}:{line}:{col}: {} {}{}",
                 finding.rule.code,
-                finding.message,
+                printable(&finding.message, MAX_MESSAGE_CHARS),
                 fix_label(finding)
             )
             .unwrap();
-            let line_start = report.source[..finding.range.start].rfind('\n').map_or(0, |n| n + 1);
-            let line_end = report.source[finding.range.start..]
-                .find('\n')
-                .map_or(report.source.len(), |n| finding.range.start + n);
-            let text = report.source[line_start..line_end].trim_end_matches('\r');
             let gutter = " ".repeat(line.to_string().len());
-            let width = report.source[finding.range.start..finding.range.end.min(line_end).max(finding.range.start)]
-                .trim_end_matches('\r')
-                .chars()
-                .count()
-                .max(1);
-            let indent: String = report.source[line_start..finding.range.start]
-                .chars()
-                .map(|c| if c == '\t' { '\t' } else { ' ' })
-                .collect();
-            writeln!(out, "{gutter} |\n{line} | {text}\n{gutter} | {indent}{}", "^".repeat(width)).unwrap();
+            let (text, indent, carets) = quote(&report.source, finding.range);
+            writeln!(out, "{gutter} |\n{line} | {text}\n{gutter} | {indent}{carets}").unwrap();
         }
         out.push('\n');
     }
     out
+}
+
+/// How much of a source line the text report quotes around a finding.
+const QUOTE_CHARS: usize = 160;
+
+/// The source line of `range` as the text report quotes it, printable and cut to a window around the range, with
+/// the indent and carets that point at the range under it.
+fn quote(source: &str, range: TextRange) -> (String, String, String) {
+    let line_start = source[..range.start].rfind('\n').map_or(0, |n| n + 1);
+    let line_end = source[range.start..].find('\n').map_or(source.len(), |n| range.start + n);
+    let before: Vec<char> = source[line_start..range.start].chars().collect();
+    let marked = source[range.start..range.end.min(line_end).max(range.start)].trim_end_matches('\r');
+    let after = source[range.start..line_end].trim_end_matches('\r');
+    // Keep a little of what comes before the range, and cut the rest so the range stays in view.
+    let skip = before.len().saturating_sub(QUOTE_CHARS / 4);
+    let lead: String = before[skip..].iter().collect();
+    let lead = if skip > 0 { format!("…{lead}") } else { lead };
+    let shown_lead = printable(&lead, usize::MAX).into_owned();
+    let rest = printable(after, QUOTE_CHARS.saturating_sub(shown_lead.chars().count()).max(1));
+    let indent = shown_lead.chars().map(|c| if c == '\t' { '\t' } else { ' ' }).collect();
+    let width = printable(marked, rest.chars().count()).chars().count().max(1).min(rest.chars().count().max(1));
+    (format!("{shown_lead}{rest}"), indent, "^".repeat(width))
 }
 
 /// Counts per rule, most frequent first.
@@ -199,19 +217,22 @@ pub fn json_file(r: &FileReport) -> Value {
             })
         })
         .collect();
-    let errors: Vec<Value> = r
-        .errors
-        .iter()
-        .map(|e| json!({ "message": e.message, "help": e.help, "line": e.line, "column": e.column }))
-        .collect();
-    json!({ "path": r.path, "changed": r.changed, "layers": r.layers, "findings": findings, "errors": errors })
+    let diagnostics = |list: &[Diagnostic]| -> Vec<Value> {
+        list.iter()
+            .map(|e| json!({ "message": e.message, "help": e.help, "line": e.line, "column": e.column }))
+            .collect()
+    };
+    json!({
+        "path": r.path, "changed": r.changed, "layers": r.layers, "findings": findings,
+        "errors": diagnostics(&r.errors), "warnings": diagnostics(&r.warnings),
+    })
 }
 
 /// The summary object that closes the JSON report.
 pub fn summary_json(s: &Summary) -> Value {
     json!({
         "files": s.files, "changed": s.changed, "findings": s.findings, "fixable": s.fixable,
-        "errors": s.errors, "layers_before": s.layers_before, "layers_after": s.layers_after,
+        "errors": s.errors, "warnings": s.warnings, "layers_before": s.layers_before, "layers_after": s.layers_after,
     })
 }
 
@@ -347,8 +368,11 @@ pub fn github(r: &FileReport) -> String {
     out
 }
 
+/// A workflow command's data: `%`, CR and LF encoded as GitHub reads them; other control characters escaped and
+/// long text cut, as on a terminal.
 fn escape_data(s: &str) -> String {
-    s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+    let encoded = s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A");
+    printable(&encoded, MAX_MESSAGE_CHARS).into_owned()
 }
 
 fn escape_property(s: &str) -> String {

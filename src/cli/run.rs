@@ -7,37 +7,40 @@ use crate::cli::inputs::{read_input, Inputs};
 use crate::cli::ordered::for_each_in_order;
 use crate::cli::output::{render, Output};
 use crate::cli::report::{FileReport, Summary};
-use crate::cli::write::write_atomically;
-use crate::engine::build_context::{BuildContext, Listings};
+use crate::cli::write::{clean_up_on_signals, sync_directories, WriteScope, Written};
+use crate::engine::build_context::{BuildContext, ContextCache, ContextProblem};
 use crate::engine::config::{Resolver, Settings};
 use crate::engine::fix::{self, FixOutcome};
 use crate::syntax::diagnostic::Diagnostic;
 use crate::syntax::text::LineIndex;
 use anyhow::Result;
-use std::path::Path;
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
 pub fn run(args: &FileArgs, output: &OutputArgs, mode: Mode) -> Result<ExitCode> {
     let Inputs { rules, resolver, paths, explicit, found } = Inputs::gather(args, mode.unsafe_fixes())?;
     let format = output.format;
-    let listings = Arc::new(Listings::default());
     let walk_errors: Vec<_> =
         found.errors.into_iter().map(|(path, error)| render(walk_error_report(&path, error), format, &rules)).collect();
     let fixed_to_stdout = matches!(mode, Mode::Fix { .. }) && paths.iter().any(|p| p == Path::new("-"));
+    if matches!(mode, Mode::Fix { .. }) {
+        clean_up_on_signals();
+    }
+    let files = FileRun::new(args, &resolver, &explicit, &paths, mode);
     let mut out = Output::new(mode, output, fixed_to_stdout);
     out.begin(&rules)?;
     for_each_in_order(
         &found.files,
-        |path| {
-            let is_explicit = explicit.contains(path);
-            process(path, is_explicit, &resolver, mode, args.context.as_deref(), &listings)
-                .map(|report| render(report, format, &rules))
-        },
+        |path| files.process(path).map(|report| render(report, format, &rules)),
         |rendered| rendered.map_or(Ok(()), |r| out.file(r)),
     )?;
     for r in walk_errors {
         out.file(r)?;
+    }
+    for (dir, error) in sync_directories() {
+        eprintln!("{}: warning: cannot sync the directory after writing in it: {error}", dir.display());
     }
     let summary = out.finish()?;
     Ok(ExitCode::from(status(&summary, mode, output.exit_zero)))
@@ -71,41 +74,144 @@ fn error_report(path: &str, source: String, errors: Vec<Diagnostic>) -> FileRepo
         source,
         findings: Vec::new(),
         errors,
+        warnings: Vec::new(),
         changed: false,
         layers: None,
         stdout: None,
     }
 }
 
-/// Checks or fixes one file. `None` when the configuration excludes it.
-pub fn process(
-    path: &Path,
-    explicit: bool,
-    resolver: &Resolver,
+/// What the files of one `check`, `fix` or `fix --diff` run share.
+pub struct FileRun<'a> {
+    resolver: &'a Resolver,
+    /// Paths named on the command line: configured excludes do not apply to them, and fix writes through them
+    /// when they are symlinks.
+    explicit: &'a HashSet<PathBuf>,
     mode: Mode,
-    context: Option<&Path>,
-    listings: &Arc<Listings>,
-) -> Option<FileReport> {
-    let is_stdin = path == Path::new("-");
-    let settings = match settings_for(path, explicit, resolver) {
-        Ok(Some(settings)) => settings,
-        Ok(None) => return None,
-        Err(error) => return Some(error_report(&path.display().to_string(), String::new(), vec![error])),
-    };
-    let (name, source) = match read_input(path) {
-        Ok(input) => input,
-        Err(d) => return Some(error_report(&path.display().to_string(), String::new(), vec![d])),
-    };
-    let build = (!is_stdin).then(|| BuildContext::sharing(path, context, listings.clone()));
-    let unsafe_fixes = settings.unsafe_fixes && mode != Mode::Check;
-    // `fix` reads the file first and refuses what BuildKit would reject, with the errors to report.
-    match fix::fix_with_options(&source, build.as_ref(), &settings.rules, unsafe_fixes, &settings.options) {
-        Ok(outcome) => Some(report_outcome(path, name, source, outcome, mode)),
-        Err(errors) => {
-            let lines = LineIndex::new(&source);
-            let errors = errors.iter().map(|e| Diagnostic::from_syntax_error(&name, &source, &lines, e)).collect();
-            Some(error_report(&name, source.clone(), errors))
+    context: Option<&'a Path>,
+    cache: Arc<ContextCache>,
+    max_file_size: u64,
+    scope: WriteScope,
+}
+
+impl<'a> FileRun<'a> {
+    pub fn new(
+        args: &'a FileArgs,
+        resolver: &'a Resolver,
+        explicit: &'a HashSet<PathBuf>,
+        paths: &[PathBuf],
+        mode: Mode,
+    ) -> FileRun<'a> {
+        FileRun {
+            resolver,
+            explicit,
+            mode,
+            context: args.context.as_deref(),
+            cache: Arc::new(ContextCache::new(args.max_file_size)),
+            max_file_size: args.max_file_size,
+            scope: WriteScope::new(paths),
         }
+    }
+
+    /// Checks or fixes one file. `None` when the configuration excludes it.
+    pub fn process(&self, path: &Path) -> Option<FileReport> {
+        let is_stdin = path == Path::new("-");
+        let explicit = self.explicit.contains(path);
+        let settings = match settings_for(path, explicit, self.resolver) {
+            Ok(Some(settings)) => settings,
+            Ok(None) => return None,
+            Err(error) => return Some(error_report(&path.display().to_string(), String::new(), vec![error])),
+        };
+        let (name, source) = match read_input(path, self.max_file_size) {
+            Ok(input) => input,
+            Err(d) => return Some(error_report(&path.display().to_string(), String::new(), vec![d])),
+        };
+        let build = (!is_stdin).then(|| BuildContext::sharing(path, self.context, self.cache.clone()));
+        let unsafe_fixes = settings.unsafe_fixes && self.mode != Mode::Check;
+        // `fix` reads the file first and refuses what BuildKit would reject, with the errors to report.
+        let outcome = fix::fix_with_options(&source, build.as_ref(), &settings.rules, unsafe_fixes, &settings.options);
+        let problems = build.as_ref().map_or(&[][..], |b| b.problems());
+        if !problems.is_empty() {
+            return Some(error_report(&name, source, problems.iter().map(context_problem).collect()));
+        }
+        match outcome {
+            Ok(outcome) => Some(self.report_outcome(path, name, source, outcome)),
+            Err(errors) => {
+                let lines = LineIndex::new(&source);
+                let errors = errors.iter().map(|e| Diagnostic::from_syntax_error(&name, &source, &lines, e)).collect();
+                Some(error_report(&name, source.clone(), errors))
+            }
+        }
+    }
+
+    /// The report of a file that was read and fixed: its findings, and its diff, fixed text or write, as the mode
+    /// asks.
+    fn report_outcome(&self, path: &Path, name: String, source: String, outcome: FixOutcome) -> FileReport {
+        let changed = outcome.text != source;
+        let mut report = FileReport {
+            path: name.clone(),
+            source: String::new(),
+            findings: Vec::new(),
+            errors: Vec::new(),
+            warnings: Vec::new(),
+            changed,
+            layers: Some((outcome.layers_before, outcome.layers)),
+            stdout: None,
+        };
+        match self.mode {
+            Mode::Check => {
+                report.findings = outcome.initial;
+                report.source = source;
+                return report;
+            }
+            Mode::Diff { .. } if changed => {
+                let diff = similar::TextDiff::from_lines(&source, &outcome.text);
+                report.stdout = Some(diff.unified_diff().context_radius(3).header(&name, &name).to_string());
+            }
+            Mode::Diff { .. } => {}
+            Mode::Fix { .. } if path == Path::new("-") => report.stdout = Some(outcome.text.clone()),
+            Mode::Fix { .. } if changed => match self.scope.write(path, self.explicit.contains(path), &outcome.text) {
+                Ok(Written::Replaced) => {}
+                Ok(Written::HardLinkSplit(links)) => report.warnings.push(Diagnostic {
+                    path: name.clone(),
+                    line: 1,
+                    column: 1,
+                    message: format!("the file had {links} hard links; the other {} keep the old text", links - 1),
+                    help: "dockopt replaces a file atomically, which gives it an inode of its own; link the others \
+                           to it again if they should change too"
+                        .into(),
+                }),
+                Err(e) => {
+                    // Nothing was written: the findings and layers are those of the file as it is.
+                    report.changed = false;
+                    report.layers = Some((outcome.layers_before, outcome.layers_before));
+                    report.errors.push(Diagnostic {
+                        path: name,
+                        line: 1,
+                        column: 1,
+                        message: format!("cannot write the fixed file: {}", e.message),
+                        help: e.help,
+                    });
+                    report.findings = outcome.initial;
+                    report.source = source;
+                    return report;
+                }
+            },
+            Mode::Fix { .. } => {}
+        }
+        report.findings = outcome.remaining;
+        report.source = outcome.text;
+        report
+    }
+}
+
+fn context_problem(problem: &ContextProblem) -> Diagnostic {
+    Diagnostic {
+        path: problem.path.display().to_string(),
+        line: problem.line,
+        column: problem.column,
+        message: problem.message.clone(),
+        help: problem.help.clone(),
     }
 }
 
@@ -133,51 +239,4 @@ fn settings_for(path: &Path, explicit: bool, resolver: &Resolver) -> Result<Opti
         help: "fix the glob in `exclude`".into(),
     })?;
     Ok((!discover::is_excluded(&matcher, &absolute, false)).then_some(settings))
-}
-
-/// The report of a file that was read and fixed: its findings, and its diff, fixed text or write, as the mode
-/// asks.
-fn report_outcome(path: &Path, name: String, source: String, outcome: FixOutcome, mode: Mode) -> FileReport {
-    let changed = outcome.text != source;
-    let mut report = FileReport {
-        path: name.clone(),
-        source: String::new(),
-        findings: Vec::new(),
-        errors: Vec::new(),
-        changed,
-        layers: Some((outcome.layers_before, outcome.layers)),
-        stdout: None,
-    };
-    match mode {
-        Mode::Check => {
-            report.findings = outcome.initial;
-            report.source = source;
-            return report;
-        }
-        Mode::Diff { .. } if changed => {
-            let diff = similar::TextDiff::from_lines(&source, &outcome.text);
-            report.stdout = Some(diff.unified_diff().context_radius(3).header(&name, &name).to_string());
-        }
-        Mode::Diff { .. } => {}
-        Mode::Fix { .. } if path == Path::new("-") => report.stdout = Some(outcome.text.clone()),
-        Mode::Fix { .. } if changed => {
-            if let Err(e) = write_atomically(path, &outcome.text) {
-                report.changed = false;
-                report.errors.push(Diagnostic {
-                    path: name,
-                    line: 1,
-                    column: 1,
-                    message: format!("cannot write the fixed file: {e:#}"),
-                    help: "make the file and its directory writable, or run `dockopt fix --diff` to see the changes"
-                        .into(),
-                });
-                report.source = source;
-                return report;
-            }
-        }
-        Mode::Fix { .. } => {}
-    }
-    report.findings = outcome.remaining;
-    report.source = outcome.text;
-    report
 }

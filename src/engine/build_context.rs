@@ -5,58 +5,142 @@
 //! root, as in BuildKit. Patterns follow BuildKit's rules: paths are relative to the context root (a leading
 //! `/` is dropped), `*` and `?` stay within one path element, `**` spans any number, a pattern that matches a
 //! directory excludes everything below it, `!` makes an exception, and the last pattern that matches wins.
+//!
+//! Nothing outside the context is read: every path is resolved inside the root the way BuildKit resolves it
+//! (see [`resolve_in_context`]), only regular files are opened, never blocking, and never past a size limit.
 
-use globset::{GlobBuilder, GlobMatcher};
+use crate::engine::files::{self, read_regular, resolve_in_context, InContext, ReadError};
+use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 use std::collections::HashMap;
 use std::io::Read;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Component, Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
-/// What directories hold, looked at once per run: a monorepo's Dockerfiles share their directories.
-#[derive(Debug, Default)]
-pub struct Listings {
-    entries: Mutex<HashMap<PathBuf, Arc<Vec<String>>>>,
+/// The longest glob dockopt compiles, in a `.dockerignore` line or an ADD source. Compiling costs time in
+/// proportion to the wildcards, and no real pattern comes near this.
+pub const MAX_GLOB_LEN: usize = 1024;
+
+/// The largest `.dockerignore` dockopt reads. Real ones hold a few dozen lines.
+pub const MAX_IGNORE_FILE_SIZE: u64 = 1024 * 1024;
+
+/// How many wildcard sources of one Dockerfile are looked up; past this dockopt cannot tell what they match, which
+/// bounds the work a hostile file can cause.
+const MAX_SOURCE_GLOBS: usize = 256;
+
+/// What the build contexts of one run share: a monorepo's Dockerfiles share directories and ignore files.
+#[derive(Debug)]
+pub struct ContextCache {
+    listings: Mutex<HashMap<PathBuf, Arc<Vec<String>>>>,
+    ignores: Mutex<HashMap<PathBuf, Arc<Ignore>>>,
+    /// The largest manifest read from a context.
+    max_file_size: u64,
 }
 
-impl Listings {
-    /// The names in `dir`, sorted; empty when it cannot be read.
-    fn names(&self, dir: &Path) -> Arc<Vec<String>> {
-        if let Some(found) = self.entries.lock().expect("no panics while holding the lock").get(dir) {
-            return found.clone();
-        }
-        let mut names: Vec<String> = std::fs::read_dir(dir)
-            .map(|entries| entries.filter_map(|e| e.ok()?.file_name().into_string().ok()).collect())
-            .unwrap_or_default();
-        names.sort();
-        let names = Arc::new(names);
-        self.entries.lock().expect("no panics while holding the lock").insert(dir.to_path_buf(), names.clone());
-        names
+impl Default for ContextCache {
+    fn default() -> Self {
+        ContextCache::new(files::DEFAULT_MAX_FILE_SIZE)
     }
 }
 
-#[derive(Clone, Debug)]
+impl ContextCache {
+    pub fn new(max_file_size: u64) -> ContextCache {
+        ContextCache { listings: Mutex::default(), ignores: Mutex::default(), max_file_size }
+    }
+
+    /// The names in `dir`, sorted; empty when it cannot be read. `dockopt fix`'s temporary files are left out: a
+    /// run makes and renames them beside the Dockerfiles it writes, so whether a listing saw one would be chance.
+    fn names(&self, dir: &Path) -> Arc<Vec<String>> {
+        if let Some(found) = self.listings.lock().expect("no panics while holding the lock").get(dir) {
+            return found.clone();
+        }
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .map(|entries| {
+                entries
+                    .filter_map(|e| e.ok()?.file_name().into_string().ok())
+                    .filter(|name| files::temporary_file_owner(name).is_none())
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.sort();
+        let names = Arc::new(names);
+        self.listings.lock().expect("no panics while holding the lock").insert(dir.to_path_buf(), names.clone());
+        names
+    }
+
+    /// The ignore file at `path`, read and compiled once per run.
+    fn ignore(&self, path: &Path, read: impl FnOnce() -> Ignore) -> Arc<Ignore> {
+        if let Some(found) = self.ignores.lock().expect("no panics while holding the lock").get(path) {
+            return found.clone();
+        }
+        let ignore = Arc::new(read());
+        self.ignores.lock().expect("no panics while holding the lock").insert(path.to_path_buf(), ignore.clone());
+        ignore
+    }
+}
+
+/// Something in the build context that keeps dockopt from reading it as BuildKit would: a `.dockerignore` line
+/// it cannot compile, or an ignore file it must not read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ContextProblem {
+    pub path: PathBuf,
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+    pub help: String,
+}
+
+/// What a COPY or ADD source names in the context.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Sources {
+    /// These context entries (relative paths), possibly none.
+    Found(Vec<String>),
+    /// dockopt cannot tell: a variable, a wildcard outside the last element, a path leaving the context, or an
+    /// ignore file it could not read.
+    Unknown,
+    /// The source is a glob dockopt cannot compile, with the reason.
+    Invalid(String),
+}
+
+impl Sources {
+    /// The entries, when dockopt can tell what they are.
+    pub fn entries(self) -> Option<Vec<String>> {
+        match self {
+            Sources::Found(entries) => Some(entries),
+            Sources::Unknown | Sources::Invalid(_) => None,
+        }
+    }
+}
+
+#[derive(Debug)]
 pub struct BuildContext {
     pub root: PathBuf,
-    listings: Arc<Listings>,
+    /// The root with every symlink resolved, which paths inside the context are resolved against; `None` when
+    /// the root cannot be found.
+    real_root: OnceLock<Option<PathBuf>>,
+    cache: Arc<ContextCache>,
     /// The Dockerfile's own `<name>.dockerignore`, which wins over the context's `.dockerignore`.
     own_ignore: Option<PathBuf>,
     /// Read on first use: most Dockerfiles never ask, and a monorepo has thousands of them.
-    ignore: OnceLock<Ignore>,
+    ignore: OnceLock<Arc<Ignore>>,
     /// Answers already found, since every fix round asks again.
-    resolved: Arc<Mutex<HashMap<String, Option<Vec<String>>>>>,
-    archives: Arc<Mutex<HashMap<String, bool>>>,
+    sources: Mutex<HashMap<String, Sources>>,
+    plain: Mutex<HashMap<String, bool>>,
+    globs_compiled: AtomicUsize,
 }
 
-#[derive(Clone, Debug, Default)]
+#[derive(Debug, Default)]
 struct Ignore {
     file: Option<PathBuf>,
     patterns: Vec<IgnorePattern>,
+    problems: Vec<ContextProblem>,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 struct IgnorePattern {
     exception: bool,
-    matcher: GlobMatcher,
+    matcher: GlobSet,
 }
 
 impl BuildContext {
@@ -65,40 +149,76 @@ impl BuildContext {
         Self::sharing(dockerfile, context, Arc::default())
     }
 
-    /// [`BuildContext::for_dockerfile`], sharing directory listings with the other Dockerfiles of a run.
-    pub fn sharing(dockerfile: &Path, context: Option<&Path>, listings: Arc<Listings>) -> BuildContext {
+    /// [`BuildContext::for_dockerfile`], sharing what it reads with the other Dockerfiles of a run.
+    pub fn sharing(dockerfile: &Path, context: Option<&Path>, cache: Arc<ContextCache>) -> BuildContext {
         let dir = dockerfile.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
         let own_ignore = dockerfile.file_name().map(|n| dir.join(format!("{}.dockerignore", n.to_string_lossy())));
         BuildContext {
             root: context.unwrap_or(dir).to_path_buf(),
-            listings,
+            real_root: OnceLock::new(),
+            cache,
             own_ignore,
             ignore: OnceLock::new(),
-            resolved: Arc::default(),
-            archives: Arc::default(),
+            sources: Mutex::default(),
+            plain: Mutex::default(),
+            globs_compiled: AtomicUsize::new(0),
+        }
+    }
+
+    fn real_root(&self) -> Option<&Path> {
+        self.real_root.get_or_init(|| std::fs::canonicalize(&self.root).ok()).as_deref()
+    }
+
+    /// Where a cleaned context-relative path leads.
+    fn locate(&self, relative: &str) -> InContext {
+        match self.real_root() {
+            Some(root) => resolve_in_context(root, relative),
+            None => InContext::Unreachable,
         }
     }
 
     /// The names at the top of the context.
     pub fn top_level_names(&self) -> Arc<Vec<String>> {
-        self.listings.names(&self.root)
+        match self.real_root() {
+            Some(root) => self.cache.names(root),
+            None => Arc::default(),
+        }
     }
 
     fn ignore(&self) -> &Ignore {
         self.ignore.get_or_init(|| {
-            let own = self.own_ignore.clone().filter(|p| p.is_file());
-            let file = own.or_else(|| Some(self.root.join(".dockerignore")).filter(|p| p.is_file()));
-            let patterns = file
-                .as_deref()
-                .and_then(|p| std::fs::read_to_string(p).ok())
-                .map_or_else(Vec::new, |t| parse_ignore(&t));
-            Ignore { file, patterns }
+            let own = self.own_ignore.as_ref().filter(|p| std::fs::symlink_metadata(p).is_ok());
+            let file = match own {
+                Some(own) => own.clone(),
+                None if self.real_root().is_none() => return Arc::default(),
+                None => self.root.join(".dockerignore"),
+            };
+            // The context's own ignore file is read through the context, so a link out of it is not followed.
+            if own.is_none() {
+                if let InContext::OutsideLink(_) | InContext::Unreachable = self.locate(".dockerignore") {
+                    let problem = ContextProblem {
+                        path: file.clone(),
+                        line: 1,
+                        column: 1,
+                        message: "the .dockerignore is a symlink that leads out of the build context".into(),
+                        help: "make it a regular file inside the context; dockopt reads nothing outside it".into(),
+                    };
+                    return Arc::new(Ignore { file: Some(file), patterns: Vec::new(), problems: vec![problem] });
+                }
+            }
+            self.cache.ignore(&file, || read_ignore(&file))
         })
     }
 
     /// The ignore file in force, if any.
     pub fn ignore_file(&self) -> Option<&Path> {
         self.ignore().file.as_deref()
+    }
+
+    /// Problems with the build context met so far: an ignore file dockopt could not read or compile. A Dockerfile
+    /// with such a problem is reported, not fixed.
+    pub fn problems(&self) -> &[ContextProblem] {
+        self.ignore.get().map_or(&[], |ignore| &ignore.problems)
     }
 
     /// `.dockerignore` leaves out `relative` (a path relative to the context root, `/`-separated).
@@ -124,42 +244,51 @@ impl BuildContext {
         ignored
     }
 
-    /// The context entries a COPY or ADD source names, or `None` when dockopt cannot tell: the source uses a
-    /// variable, a wildcard outside its last element, or leaves the context.
-    pub fn resolve(&self, source: &str) -> Option<Vec<String>> {
-        if let Some(found) = self.resolved.lock().expect("no panics while holding the lock").get(source) {
+    /// The context entries a COPY or ADD source names.
+    pub fn resolve(&self, source: &str) -> Sources {
+        if let Some(found) = self.sources.lock().expect("no panics while holding the lock").get(source) {
             return found.clone();
         }
         let found = self.resolve_uncached(source);
-        self.resolved.lock().expect("no panics while holding the lock").insert(source.to_string(), found.clone());
+        self.sources.lock().expect("no panics while holding the lock").insert(source.to_string(), found.clone());
         found
     }
 
-    fn resolve_uncached(&self, source: &str) -> Option<Vec<String>> {
-        if source.contains('$') {
-            return None;
+    fn resolve_uncached(&self, source: &str) -> Sources {
+        if source.contains('$') || !self.ignore().problems.is_empty() {
+            return Sources::Unknown;
         }
         let relative = clean(source);
         if relative.starts_with("..") {
-            return None;
+            return Sources::Unknown;
         }
         let (dir, last) = match relative.rfind('/') {
             Some(slash) => (&relative[..slash], &relative[slash + 1..]),
             None => ("", relative.as_str()),
         };
         if dir.contains(['*', '?', '[']) {
-            return None;
+            return Sources::Unknown;
         }
         if !last.contains(['*', '?', '[']) {
-            return Some(if self.root.join(&relative).exists() || relative.is_empty() {
-                vec![relative]
-            } else {
-                Vec::new()
-            });
+            return match self.locate(&relative) {
+                InContext::Inside(path) if relative.is_empty() || std::fs::symlink_metadata(&path).is_ok() => {
+                    Sources::Found(vec![relative])
+                }
+                InContext::Inside(_) => Sources::Found(Vec::new()),
+                InContext::OutsideLink(_) => Sources::Found(vec![relative]),
+                InContext::Unreachable => Sources::Unknown,
+            };
         }
-        let matcher = GlobBuilder::new(last).literal_separator(true).build().ok()?.compile_matcher();
-        let names = self.listings.names(&self.root.join(dir));
-        Some(
+        if self.globs_compiled.fetch_add(1, Ordering::Relaxed) >= MAX_SOURCE_GLOBS {
+            return Sources::Unknown;
+        }
+        let matcher = match compile_glob(last) {
+            Ok(matcher) => matcher,
+            Err(why) => return Sources::Invalid(why),
+        };
+        let InContext::Inside(dir_path) = self.locate(dir) else { return Sources::Unknown };
+        let names = self.cache.names(&dir_path);
+        Sources::Found(
             names
                 .iter()
                 .filter(|name| matcher.is_match(name.as_str()))
@@ -168,32 +297,56 @@ impl BuildContext {
         )
     }
 
-    /// The file at `relative` is an archive that ADD would unpack: gzip, bzip2, xz or zstd data, or a tar
-    /// header, recognised by content as BuildKit does. Directories and unreadable paths are not.
-    pub fn is_archive(&self, relative: &str) -> bool {
-        if let Some(&known) = self.archives.lock().expect("no panics while holding the lock").get(relative) {
+    /// The entry at `relative` is one ADD copies as it is: a directory, or a regular file that is not an archive
+    /// (gzip, bzip2, xz or zstd data, or a tar header, recognised by content as BuildKit does), reached without
+    /// leaving the context. Anything else, or anything dockopt cannot read, is not.
+    pub fn is_plain(&self, relative: &str) -> bool {
+        if let Some(&known) = self.plain.lock().expect("no panics while holding the lock").get(relative) {
             return known;
         }
-        let archive = self.sniff_archive(relative);
-        self.archives.lock().expect("no panics while holding the lock").insert(relative.to_string(), archive);
-        archive
+        let plain = match self.locate(&clean(relative)) {
+            InContext::Inside(path) => is_plain_entry(&path),
+            InContext::OutsideLink(_) | InContext::Unreachable => false,
+        };
+        self.plain.lock().expect("no panics while holding the lock").insert(relative.to_string(), plain);
+        plain
     }
 
-    fn sniff_archive(&self, relative: &str) -> bool {
-        let Ok(mut file) = std::fs::File::open(self.root.join(relative)) else { return false };
-        if file.metadata().is_ok_and(|m| m.is_dir()) {
-            return false;
+    /// The text of a context file, such as a manifest: `None` when it is not a regular UTF-8 file inside the
+    /// context within the size limit.
+    pub fn read_text(&self, relative: &str) -> Option<String> {
+        let relative = clean(relative);
+        if relative.starts_with("..") {
+            return None;
         }
-        let mut head = [0u8; 512];
-        let mut len = 0;
-        while len < head.len() {
-            match file.read(&mut head[len..]) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => len += n,
-            }
-        }
-        is_archive_header(&head[..len])
+        let InContext::Inside(path) = self.locate(&relative) else { return None };
+        String::from_utf8(read_regular(&path, self.cache.max_file_size).ok()?).ok()
     }
+}
+
+fn is_plain_entry(path: &Path) -> bool {
+    let Ok(metadata) = std::fs::metadata(path) else { return false };
+    if metadata.is_dir() {
+        return true;
+    }
+    if !metadata.is_file() {
+        return false;
+    }
+    let Ok(mut file) = std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(path) else {
+        return false;
+    };
+    if !file.metadata().is_ok_and(|m| m.is_file()) {
+        return false;
+    }
+    let mut head = [0u8; 512];
+    let mut len = 0;
+    while len < head.len() {
+        match file.read(&mut head[len..]) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => len += n,
+        }
+    }
+    !is_archive_header(&head[..len])
 }
 
 /// Compression magic numbers, or a tar header whose checksum holds.
@@ -213,6 +366,18 @@ pub fn is_archive_header(head: &[u8]) -> bool {
     !digits.is_empty() && sum == stored
 }
 
+/// A glob as BuildKit reads one (`*` and `?` stay within a path element), compiled with an error rather than a
+/// panic, and refused past [`MAX_GLOB_LEN`].
+pub fn compile_glob(pattern: &str) -> Result<GlobSet, String> {
+    if pattern.len() > MAX_GLOB_LEN {
+        return Err(format!("the pattern is {} bytes long, over dockopt's limit of {MAX_GLOB_LEN}", pattern.len()));
+    }
+    let glob = GlobBuilder::new(pattern).literal_separator(true).build().map_err(|e| e.kind().to_string())?;
+    let mut set = GlobSetBuilder::new();
+    set.add(glob);
+    set.build().map_err(|e| format!("cannot compile the pattern: {}", e.kind()))
+}
+
 /// A context-relative path with `.`, empty elements and a leading `/` dropped, and `..` resolved by name.
 fn clean(path: &str) -> String {
     let mut parts: Vec<&str> = Vec::new();
@@ -229,20 +394,54 @@ fn clean(path: &str) -> String {
     parts.join("/")
 }
 
-fn parse_ignore(text: &str) -> Vec<IgnorePattern> {
-    text.lines()
-        .map(str::trim)
-        .filter(|line| !line.is_empty() && !line.starts_with('#'))
-        .filter_map(|line| {
-            let (exception, pattern) = match line.strip_prefix('!') {
-                Some(rest) => (true, rest.trim()),
-                None => (false, line),
-            };
-            let pattern = clean(pattern);
-            let matcher = GlobBuilder::new(&pattern).literal_separator(true).build().ok()?.compile_matcher();
-            Some(IgnorePattern { exception, matcher })
-        })
-        .collect()
+/// Reads and compiles an ignore file. A file that is absent has no patterns; one that cannot be read, or a line
+/// that cannot be compiled, is a problem.
+fn read_ignore(path: &Path) -> Ignore {
+    let problem = |line, column, message: String, help: &str| ContextProblem {
+        path: path.to_path_buf(),
+        line,
+        column,
+        message,
+        help: help.to_string(),
+    };
+    let bytes = match read_regular(path, MAX_IGNORE_FILE_SIZE) {
+        Ok(bytes) => bytes,
+        Err(ReadError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => return Ignore::default(),
+        Err(e) => {
+            let help = "dockopt reads only regular ignore files of at most 1 MiB";
+            let problem = problem(1, 1, format!("cannot read the ignore file: {e}"), help);
+            return Ignore { file: Some(path.to_path_buf()), patterns: Vec::new(), problems: vec![problem] };
+        }
+    };
+    let text = String::from_utf8_lossy(&bytes);
+    let (patterns, problems) = parse_ignore(&text, &problem);
+    Ignore { file: Some(path.to_path_buf()), patterns, problems }
+}
+
+fn parse_ignore(
+    text: &str,
+    problem: &dyn Fn(usize, usize, String, &str) -> ContextProblem,
+) -> (Vec<IgnorePattern>, Vec<ContextProblem>) {
+    let mut patterns = Vec::new();
+    let mut problems = Vec::new();
+    for (n, raw) in text.lines().enumerate() {
+        let line = raw.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let column = raw.len() - raw.trim_start().len() + 1;
+        let (exception, pattern) = match line.strip_prefix('!') {
+            Some(rest) => (true, rest.trim()),
+            None => (false, line),
+        };
+        match compile_glob(&clean(pattern)) {
+            Ok(matcher) => patterns.push(IgnorePattern { exception, matcher }),
+            Err(why) => {
+                problems.push(problem(n + 1, column, format!("invalid pattern: {why}"), "fix or remove the line"))
+            }
+        }
+    }
+    (patterns, problems)
 }
 
 #[cfg(test)]
@@ -250,15 +449,17 @@ mod tests {
     use super::*;
 
     fn context(ignore: &str) -> BuildContext {
-        let ignore = Ignore { file: None, patterns: parse_ignore(ignore) };
-        BuildContext {
-            root: PathBuf::from("."),
-            listings: Arc::default(),
-            own_ignore: None,
-            ignore: OnceLock::from(ignore),
-            resolved: Arc::default(),
-            archives: Arc::default(),
-        }
+        let problem = |line, column, message, help: &str| ContextProblem {
+            path: PathBuf::from(".dockerignore"),
+            line,
+            column,
+            message,
+            help: help.to_string(),
+        };
+        let (patterns, problems) = parse_ignore(ignore, &problem);
+        let context = BuildContext::for_dockerfile(Path::new("Dockerfile"), None);
+        context.ignore.set(Arc::new(Ignore { file: None, patterns, problems })).unwrap();
+        context
     }
 
     #[test]
@@ -270,6 +471,16 @@ mod tests {
         assert!(c.is_ignored("a/b/__pycache__/m.pyc"));
         assert!(c.is_ignored("docs/guide.md") && !c.is_ignored("docs/README.md"));
         assert!(!c.is_ignored("src/main.py"));
+        assert!(c.problems().is_empty());
+    }
+
+    #[test]
+    fn bad_ignore_lines_are_problems_with_their_place() {
+        let c = context(&format!("ok\n  [unclosed\n{}\n", "*".repeat(100_000)));
+        let places: Vec<(usize, usize)> = c.problems().iter().map(|p| (p.line, p.column)).collect();
+        assert_eq!(places, [(2, 3), (3, 1)]);
+        assert!(c.problems()[1].message.contains("over dockopt's limit"), "{}", c.problems()[1].message);
+        assert_eq!(c.resolve("ok"), Sources::Unknown, "a broken ignore file leaves the context unknown");
     }
 
     #[test]
@@ -292,5 +503,12 @@ mod tests {
         assert_eq!(clean("/a/./b//c/"), "a/b/c");
         assert_eq!(clean("a/../b"), "b");
         assert_eq!(clean("../x"), "../x");
+    }
+
+    #[test]
+    fn huge_globs_are_errors_not_panics() {
+        assert!(compile_glob(&"*".repeat(100_000)).is_err());
+        assert!(compile_glob("[z-a").is_err());
+        assert!(compile_glob("*.txt").unwrap().is_match("a.txt"));
     }
 }

@@ -16,6 +16,7 @@
 //!
 //! An unknown key is an error that names it.
 
+use crate::engine::files::{read_regular, DEFAULT_MAX_FILE_SIZE};
 use crate::engine::options::RuleOptions;
 use crate::engine::rule::Rule;
 use serde::Deserialize;
@@ -79,12 +80,14 @@ pub struct Overrides {
 
 /// Reads a configuration file. `Ok(None)` for a pyproject.toml without `[tool.dockopt]`.
 pub fn read(path: &Path) -> Result<Option<ConfigFile>, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+    let cannot_read = |e: &dyn std::fmt::Display| ConfigError {
         path: path.to_path_buf(),
         line: 1,
         column: 1,
         message: format!("cannot read: {e}"),
-    })?;
+    };
+    let bytes = read_regular(path, DEFAULT_MAX_FILE_SIZE).map_err(|e| cannot_read(&e))?;
+    let text = String::from_utf8(bytes).map_err(|e| cannot_read(&e))?;
     let located = |e: toml::de::Error| {
         let (line, column) = e.span().map_or((1, 1), |span| {
             let before = &text[..span.start.min(text.len())];

@@ -12,7 +12,8 @@ use crate::engine::suppression::{line_comment_silences, FileSuppressions};
 use crate::shell::{Command, Invocation, Script};
 use crate::syntax::model::{Dockerfile, Kind, Stage, Statement};
 use crate::syntax::text::TextRange;
-use crate::syntax::tree::{NodeKind, TokenKind};
+use crate::syntax::tree::{NodeKind, SyntaxError, TokenKind};
+use std::cell::RefCell;
 
 pub struct Context<'a, 'src> {
     pub df: &'a Dockerfile<'src>,
@@ -24,6 +25,9 @@ pub struct Context<'a, 'src> {
     /// For each statement, the index of its node in the syntax tree.
     nodes: Vec<usize>,
     suppressions: FileSuppressions,
+    /// What rules met that keeps dockopt from reading the file as BuildKit would, such as a source pattern it
+    /// cannot compile. Rules run one after another on one thread, so a cell is enough.
+    problems: RefCell<Vec<SyntaxError>>,
 }
 
 static DEFAULT_OPTIONS: RuleOptions = RuleOptions::DEFAULT;
@@ -45,7 +49,8 @@ impl<'a, 'src> Context<'a, 'src> {
         }
         let nodes = df.statements.iter().map(|s| nodes[s.index]).collect();
         let suppressions = FileSuppressions::new(df);
-        let mut ctx = Context { df, build, options, scripts: Vec::new(), nodes, suppressions };
+        let mut ctx =
+            Context { df, build, options, scripts: Vec::new(), nodes, suppressions, problems: RefCell::default() };
         let posix = ctx.posix_shells();
         ctx.scripts = (0..df.statements.len())
             .map(|i| {
@@ -56,6 +61,16 @@ impl<'a, 'src> Context<'a, 'src> {
             })
             .collect();
         ctx
+    }
+
+    /// Records a problem at `range` that keeps dockopt from fixing the file: it is reported as an error.
+    pub fn report_problem(&self, range: TextRange, message: String, help: &str) {
+        self.problems.borrow_mut().push(SyntaxError { message, range, help: help.to_string() });
+    }
+
+    /// The problems rules reported, in the order met.
+    pub fn take_problems(&self) -> Vec<SyntaxError> {
+        self.problems.take()
     }
 
     pub fn statement(&self, i: usize) -> &Statement<'src> {

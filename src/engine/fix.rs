@@ -32,8 +32,9 @@ pub struct FixOutcome {
 /// Rounds are cheap, but a pair of passes that undo each other must not loop forever.
 const MAX_ROUNDS: usize = 32;
 
-/// Applies fixes until none applies. Errors when the input is not a Dockerfile BuildKit accepts: dockopt does
-/// not rewrite what it cannot read the way BuildKit does.
+/// Applies fixes until none applies. Errors when the input is not a Dockerfile BuildKit accepts, or when a rule
+/// meets something it cannot read (a source pattern it cannot compile): dockopt does not rewrite what it cannot
+/// read the way BuildKit does.
 pub fn fix(
     source: &str,
     build: Option<&BuildContext>,
@@ -71,6 +72,10 @@ pub fn fix_with_options(
         }
         let ctx = Context::with_options(&df, build, options);
         let findings = check(&ctx, rules);
+        let problems = ctx.take_problems();
+        if !problems.is_empty() {
+            return Err(problems);
+        }
         let layers = df.layer_count();
         let (initial, layers_before) = initial.get_or_insert_with(|| (findings.clone(), layers));
         let chosen = if round == MAX_ROUNDS { Vec::new() } else { rounds.choose(&findings) };

@@ -3,6 +3,8 @@
 //! - [`finding`]: findings, fixes, edits and rule descriptions (plain data);
 //! - [`options`]: the rules' configurable options (plain data);
 //! - [`suppression`]: comments that silence rules;
+//! - [`files`]: reading hostile files safely (regular files only, never blocking, within a size limit) and
+//!   resolving paths inside a build context without leaving it;
 //! - [`build_context`]: the files COPY and ADD read, filtered by `.dockerignore`;
 //! - [`context`]: what a rule can ask about one parsed file (shell views, ENV, mounts, suppressions, edits in the
 //!   file's own style);
@@ -15,6 +17,7 @@
 pub mod build_context;
 pub mod config;
 pub mod context;
+pub mod files;
 pub mod finding;
 pub mod fix;
 pub mod options;
