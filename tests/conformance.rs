@@ -63,8 +63,9 @@ fn assert_lossless(name: &str, source: &str) {
 }
 
 #[test]
+#[cfg_attr(not(dockopt_corpus), ignore = "needs the shared corpus (DOCKOPT_CORPUS, by default ../shared/corpus)")]
 fn round_trip_is_byte_identical_on_the_corpus() {
-    let Some(corpus) = common::corpus() else { return };
+    let corpus = common::corpus();
     let files = common::files_under(&corpus);
     let mut not_utf8 = 0;
     for (name, path) in &files {
@@ -79,8 +80,12 @@ fn round_trip_is_byte_identical_on_the_corpus() {
 }
 
 #[test]
+#[cfg_attr(
+    not(dockopt_conformance),
+    ignore = "needs the conformance data (DOCKOPT_CONFORMANCE, by default ../shared/conformance)"
+)]
 fn round_trip_is_byte_identical_on_buildkit_test_files() {
-    let Some(conformance) = common::conformance() else { return };
+    let conformance = common::conformance();
     let files = common::files_under(&conformance.join("buildkit"));
     for (name, path) in files.iter().filter(|(n, _)| n.ends_with("Dockerfile")) {
         assert_lossless(name, &std::fs::read_to_string(path).unwrap());
@@ -170,21 +175,33 @@ fn conformance_run(jsonl: &Path, root: &Path, label: &str) {
 }
 
 #[test]
+#[cfg_attr(
+    not(all(dockopt_corpus, dockopt_conformance)),
+    ignore = "needs the shared corpus and conformance data (DOCKOPT_CORPUS, DOCKOPT_CONFORMANCE)"
+)]
 fn model_agrees_with_buildkit_on_the_corpus() {
-    let (Some(corpus), Some(official)) = (common::corpus(), common::official()) else { return };
+    let (corpus, official) = (common::corpus(), common::official());
     conformance_run(&official, &corpus, "corpus");
 }
 
 #[test]
+#[cfg_attr(
+    not(dockopt_conformance),
+    ignore = "needs the conformance data (DOCKOPT_CONFORMANCE, by default ../shared/conformance)"
+)]
 fn model_agrees_with_buildkit_on_its_test_files() {
-    let Some(conformance) = common::conformance() else { return };
+    let conformance = common::conformance();
     conformance_run(&conformance.join("official-parser-buildkit.jsonl"), &conformance, "buildkit test files");
 }
 
 /// BuildKit's parser tests: `testfiles__*` must dump to their `result`, `testfiles-negative__*` must fail.
 #[test]
+#[cfg_attr(
+    not(dockopt_conformance),
+    ignore = "needs the conformance data (DOCKOPT_CONFORMANCE, by default ../shared/conformance)"
+)]
 fn buildkit_parser_tests_pass() {
-    let Some(conformance) = common::conformance() else { return };
+    let conformance = common::conformance();
     let dir = conformance.join("buildkit");
     let mut positive = 0;
     let mut negative = 0;

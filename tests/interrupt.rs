@@ -61,8 +61,9 @@ impl Moments {
 }
 
 #[test]
+#[cfg_attr(not(dockopt_corpus), ignore = "needs the shared corpus (DOCKOPT_CORPUS, by default ../shared/corpus)")]
 fn an_interrupted_fix_leaves_every_file_original_or_fixed_and_no_temporary_file() {
-    let Some(corpus) = common::corpus() else { return };
+    let corpus = common::corpus();
     // In memory where the machine has a tmpfs: the test is about signals, not disks, and twenty copies of the
     // corpus on a disk take minutes.
     let shm = Path::new("/dev/shm");
