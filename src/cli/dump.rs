@@ -145,7 +145,7 @@ pub fn parse_command(files: &[PathBuf], cst: bool, format: ParseFormat) -> Resul
         let (name, source) = match read_input(path, DEFAULT_MAX_FILE_SIZE) {
             Ok(input) => input,
             Err(d) => {
-                eprintln!("{d}");
+                writeln!(std::io::stderr(), "{d}")?;
                 status = 2;
                 continue;
             }
@@ -153,7 +153,7 @@ pub fn parse_command(files: &[PathBuf], cst: bool, format: ParseFormat) -> Resul
         let df = Dockerfile::parse(&source);
         let lines = LineIndex::new(df.source());
         for error in &df.errors {
-            eprintln!("{}", Diagnostic::from_syntax_error(&name, df.source(), &lines, error));
+            writeln!(std::io::stderr(), "{}", Diagnostic::from_syntax_error(&name, df.source(), &lines, error))?;
             status = status.max(1);
         }
         match (cst, format) {

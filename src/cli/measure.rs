@@ -6,6 +6,7 @@ use crate::cli::run::FileRun;
 use crate::measure::builder::{Builder, BuilderKind};
 use crate::measure::{self, report, Measurement, Outcome, Subject};
 use anyhow::Result;
+use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -22,7 +23,7 @@ pub fn measure_command(
     let files = FileRun::new(args, &inputs.resolver, &inputs.explicit, &inputs.paths, mode);
     let mut status = 0u8;
     for (path, error) in &inputs.found.errors {
-        eprintln!("{}:1:1: {error}", path.display());
+        writeln!(std::io::stderr(), "{}:1:1: {error}", path.display())?;
         status = 2;
     }
     let mut documents = Vec::new();
@@ -31,7 +32,7 @@ pub fn measure_command(
             Ok(Some(measurement)) => measurement,
             Ok(None) => continue,
             Err(errors) => {
-                eprint!("{errors}");
+                write!(std::io::stderr(), "{errors}")?;
                 status = 2;
                 continue;
             }
@@ -44,11 +45,11 @@ pub fn measure_command(
         if json {
             documents.push(report::json(&measurement));
         } else {
-            print!("{}", report::text(&measurement));
+            write!(std::io::stdout(), "{}", report::text(&measurement))?;
         }
     }
     if json {
-        println!("{}", serde_json::json!({"version": 1, "files": documents}));
+        writeln!(std::io::stdout(), "{}", serde_json::json!({"version": 1, "files": documents}))?;
     }
     Ok(ExitCode::from(status))
 }
@@ -78,7 +79,10 @@ fn measure_file(
             None => path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf(),
         };
         let bases = measure::base_images(&report.source);
-        let mut progress = |step: &str| eprintln!("{}: {step} with {builder}", report.path);
+        // Progress is a courtesy: a closed standard error must not stop the measurement.
+        let mut progress = |step: &str| {
+            let _ = writeln!(std::io::stderr(), "{}: {step} with {builder}", report.path);
+        };
         let subject = Subject { dockerfile: path, context: &context, fixed: &report.source, bases: &bases };
         measure::measure(builder, &subject, &mut progress)
     } else {

@@ -22,7 +22,9 @@ pub mod run;
 pub mod write;
 
 use crate::cli::args::{Cli, Command, Mode};
+use crate::syntax::diagnostic::{printable, MAX_MESSAGE_CHARS};
 use clap::Parser;
+use std::io::Write;
 use std::process::ExitCode;
 
 pub fn main() -> ExitCode {
@@ -47,7 +49,8 @@ pub fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("dockopt: error: {e:#}");
+            // With standard error closed too there is nowhere left to say it; the status still does.
+            let _ = writeln!(std::io::stderr(), "dockopt: error: {}", printable(&format!("{e:#}"), MAX_MESSAGE_CHARS));
             ExitCode::from(2)
         }
     }

@@ -32,13 +32,14 @@ pub fn rule_command(wanted: &str) -> Result<ExitCode> {
     let info = rule.info();
     let hadolint =
         if info.hadolint.is_empty() { String::new() } else { format!("; hadolint {}", info.hadolint.join(", ")) };
-    println!(
+    writeln!(
+        std::io::stdout().lock(),
         "{} {} ({}{hadolint})\n\n{}\n\n{}",
         info.code,
         info.name,
         safety_label(info.safety),
         info.summary,
         info.doc
-    );
+    )?;
     Ok(ExitCode::SUCCESS)
 }
