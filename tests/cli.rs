@@ -157,7 +157,7 @@ fn check_sarif_validates_against_the_sarif_schema() {
     let dir = monorepo("check-sarif");
     let out = dockopt_in(&dir, &["check", "--format", "sarif"], b"");
     let sarif: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let schema: serde_json::Value = serde_json::from_str(include_str!("sarif-schema-2.1.0.json")).unwrap();
+    let schema: serde_json::Value = serde_json::from_str(include_str!("schemas/sarif-2.1.0.json")).unwrap();
     let validator = jsonschema::validator_for(&schema).unwrap();
     let errors: Vec<String> = validator.iter_errors(&sarif).map(|e| format!("{} at {}", e, e.instance_path)).collect();
     assert!(errors.is_empty(), "SARIF does not validate: {errors:#?}");
@@ -201,26 +201,102 @@ fn hidden_and_ignored_files_are_skipped_unless_asked() {
 }
 
 #[test]
-fn exit_codes() {
-    let dir = monorepo("exit-codes");
-    let code = |args: &[&str], stdin: &[u8]| dockopt_in(&dir, args, stdin).status.code();
-    assert_eq!(code(&["check", "tools/Containerfile"], b""), Some(0), "nothing found");
-    assert_eq!(code(&["check", "services/api/Dockerfile"], b""), Some(1), "findings");
-    assert_eq!(code(&["check", "--exit-zero", "services/api/Dockerfile"], b""), Some(0));
-    assert_eq!(code(&["check", "-"], b"FROM a:1\nENV x\n"), Some(2), "parse error");
-    assert_eq!(code(&["check", "--exit-zero", "-"], b"FROM a:1\nENV x\n"), Some(2), "errors are not findings");
-    assert_eq!(code(&["check", "--frobnicate"], b""), Some(2), "usage error");
-    assert_eq!(code(&["check", "--select", "DO999"], b""), Some(2), "a selector that names no rule");
-    assert_eq!(code(&["check", "missing/Dockerfile"], b""), Some(2), "unreadable");
-    assert_eq!(code(&["fix", "--diff", "services/api/Dockerfile"], b""), Some(1), "would change");
-    assert_eq!(code(&["fix", "--diff", "tools/Containerfile"], b""), Some(0), "nothing to change");
-    assert_eq!(code(&["fix", "services/api/Dockerfile"], b""), Some(0), "everything fixed");
-    assert_eq!(code(&["fix", "legacy/Dockerfile.old"], b""), Some(0));
-    assert_eq!(
-        code(&["fix", "-"], b"FROM python:3.12\nRUN pip install flask\nUSER root\n"),
-        Some(1),
-        "root user remains"
-    );
+fn exit_statuses() {
+    // `-` reads the Dockerfile from standard input; its configuration is the monorepo's (DO304 ignored).
+    const WARNING: &[u8] = b"FROM alpine:3.20\nRUN apk add curl\nUSER nobody\n";
+    const ADVICE_ONLY: &[u8] = b"FROM alpine:3.20\nRUN apk add --no-cache curl\n";
+    const UNSAFE_LEFT: &[u8] = b"FROM debian:12\nRUN apt-get update && apt-get install -y curl \\\n && rm -rf /var/lib/apt/lists/*\nUSER nobody\n";
+    const BROKEN: &[u8] = b"FROM a:1\nENV x\n";
+    let table: &[(&[&str], &[u8], i32, &str)] = &[
+        (&["check", "tools/Containerfile"], b"", 0, "check: nothing found"),
+        (&["check", "-"], WARNING, 1, "check: a warning fails"),
+        (&["check", "--exit-zero", "-"], WARNING, 0, "check: --exit-zero"),
+        (&["check", "-"], ADVICE_ONLY, 0, "check: advice alone does not fail"),
+        (&["check", "--fail-on-advice", "-"], ADVICE_ONLY, 1, "check: unless asked"),
+        (&["check", "-"], BROKEN, 2, "check: a parse error"),
+        (&["check", "--exit-zero", "-"], BROKEN, 2, "check: errors are not findings"),
+        (&["check", "--frobnicate"], b"", 2, "usage error"),
+        (&["check", "--select", "DO999"], b"", 2, "a selector that names no rule"),
+        (&["check", "missing/Dockerfile"], b"", 2, "unreadable"),
+        (&["fix", "--diff", "-"], WARNING, 1, "diff: would change"),
+        (&["fix", "--diff", "-"], ADVICE_ONLY, 0, "diff: nothing to change, advice left"),
+        (&["fix", "-"], WARNING, 0, "fix: everything fixed"),
+        (&["fix", "-"], ADVICE_ONLY, 0, "fix: advice left does not fail"),
+        (&["fix", "--fail-on-advice", "-"], ADVICE_ONLY, 1, "fix: unless asked"),
+        (&["fix", "-"], UNSAFE_LEFT, 1, "fix: a warning left (an unsafe fix not taken) fails"),
+        (&["fix", "--unsafe-fixes", "-"], UNSAFE_LEFT, 0, "fix: which --unsafe-fixes applies"),
+        (&["fix", "--exit-zero", "-"], UNSAFE_LEFT, 0, "fix: the pre-commit hook's --exit-zero"),
+        (&["fix", "-"], BROKEN, 2, "fix: a parse error"),
+    ];
+    let dir = monorepo("exit-statuses");
+    let mut wrong = Vec::new();
+    for (args, stdin, expected, why) in table {
+        let out = dockopt_in(&dir, args, stdin);
+        if out.status.code() != Some(*expected) {
+            wrong.push(format!("{why}: {args:?} exited {:?}, not {expected}\n{}", out.status.code(), shown(&out)));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+#[test]
+fn the_pre_commit_hook_passes_on_a_file_it_has_fixed() {
+    let hooks = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(".pre-commit-hooks.yaml")).unwrap();
+    let entry = hooks.lines().find_map(|l| l.trim().strip_prefix("entry: dockopt fix")).expect("the dockopt-fix hook");
+    let dir = monorepo("pre-commit");
+    let file = "services/api/Dockerfile";
+    let hook: Vec<&str> = ["fix"].into_iter().chain(entry.split_whitespace()).chain([file]).collect();
+    let first = dockopt_in(&dir, &hook, b"");
+    assert_eq!(first.status.code(), Some(0), "{}", shown(&first));
+    let fixed = std::fs::read_to_string(dir.join(file)).unwrap();
+    let second = dockopt_in(&dir, &hook, b"");
+    assert_eq!(second.status.code(), Some(0), "{}", shown(&second));
+    assert_eq!(std::fs::read_to_string(dir.join(file)).unwrap(), fixed, "the second run changes nothing");
+}
+
+#[test]
+fn a_typo_in_the_configuration_select_is_an_error_at_its_place() {
+    let dir = monorepo("config-typo");
+    std::fs::write(dir.join("tools/dockopt.toml"), "# tools\nselect = [\"DO2\", \"DO999\"]\n").unwrap();
+    let out = dockopt_in(&dir, &["check", "tools/Containerfile"], b"");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("tools/dockopt.toml:2:18: error: `DO999` names no rule"), "{stderr}");
+    let out = dockopt_in(&dir, &["check", "--config", "nope.toml", "tools/Containerfile"], b"");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("nope.toml: error: cannot read the configuration"), "{stderr}");
+    assert!(stderr.contains("help: check the path"), "{stderr}");
+}
+
+#[test]
+fn a_missing_file_is_an_error_not_a_file_checked() {
+    let out = dockopt(&["check", "nope/Dockerfile"], b"");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.starts_with("nope/Dockerfile: error: cannot read: No such file"), "{stderr}");
+    assert!(stderr.contains("0 files checked"), "{stderr}");
+    assert!(stderr.contains("not checked: 1 could not be read"), "{stderr}");
+}
+
+#[test]
+fn no_command_panics_on_a_closed_pipe() {
+    for args in [&["rule", "DO103"][..], &["rules"], &["check", "tests/fixtures/monorepo"], &["--help"]] {
+        for _ in 0..10 {
+            let mut child = Command::new(env!("CARGO_BIN_EXE_dockopt"))
+                .args(args)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            // Read one byte, then close the pipe, as `| head -c 1` does.
+            let mut stdout = child.stdout.take().unwrap();
+            let _ = std::io::Read::read(&mut stdout, &mut [0u8; 1]);
+            drop(stdout);
+            let out = child.wait_with_output().unwrap();
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+            assert!(out.status.code().is_some_and(|c| c == 0 || c == 1), "{args:?}: {:?} {stderr}", out.status);
+        }
+    }
 }
 
 #[test]
@@ -297,11 +373,14 @@ fn configuration_discovery_and_precedence() {
         codes
     };
     // The root config ignores DO304; services/web/.dockopt.toml selects only DO2xx there.
-    assert_eq!(codes(&["check", "--format", "json", "legacy/Dockerfile.old"]), ["DO205"]);
+    assert_eq!(codes(&["check", "--format", "json", "legacy/Dockerfile.old"]), ["DO205", "DO301"]);
     assert_eq!(codes(&["check", "--format", "json", "services/web/web.Dockerfile"]), ["DO206"]);
     // The command line wins over the file.
     assert_eq!(codes(&["check", "--format", "json", "--select", "DO304", "legacy/Dockerfile.old"]), ["DO304"]);
-    assert!(codes(&["check", "--format", "json", "--ignore", "pip-no-cache-dir", "legacy/Dockerfile.old"]).is_empty());
+    assert_eq!(
+        codes(&["check", "--format", "json", "--ignore", "pip-no-cache-dir", "legacy/Dockerfile.old"]),
+        ["DO301"]
+    );
     // pyproject.toml's [tool.dockopt], nearer than the root config.
     std::fs::write(
         dir.join("legacy/pyproject.toml"),

@@ -14,8 +14,16 @@ use dockopt::transforms;
 use std::fmt::Write;
 use std::path::Path;
 
+/// Every rule but DO301, which fires on every case without a USER (almost all of them); its own cases run it.
+fn rules_but_root_user() -> Vec<&'static dyn dockopt::engine::rule::Rule> {
+    transforms::all().into_iter().filter(|r| r.info().code != "DO301").collect()
+}
+
 fn render(input: &str, path: Option<&Path>) -> String {
-    let rules = transforms::all();
+    render_with(input, path, &rules_but_root_user())
+}
+
+fn render_with(input: &str, path: Option<&Path>, rules: &[&'static dyn dockopt::engine::rule::Rule]) -> String {
     let df = Dockerfile::parse(input);
     assert!(df.errors.is_empty() && df.build_errors.is_empty(), "test input must parse: {:?}", df.errors);
     let build = path.map(|p| BuildContext::for_dockerfile(p, None));
@@ -23,7 +31,7 @@ fn render(input: &str, path: Option<&Path>) -> String {
     let ctx = Context::new(&df, path);
     let lines = LineIndex::new(input);
     let mut out = format!("--- input\n{input}\n--- findings\n");
-    for f in rule::check(&ctx, &rules) {
+    for f in rule::check(&ctx, rules) {
         let (line, col) = lines.line_col(input, f.range.start);
         let fix = match f.fix.as_ref().map(|f| f.applicability) {
             Some(Applicability::Safe) => " [fix]",
@@ -33,15 +41,15 @@ fn render(input: &str, path: Option<&Path>) -> String {
         };
         writeln!(out, "{line}:{col} {} {}{fix}", f.rule.code, f.message).unwrap();
     }
-    let safe = fix::fix(input, path, &rules, false).expect("fixable").text;
-    let again = fix::fix(&safe, path, &rules, false).expect("fixed text parses").text;
+    let safe = fix::fix(input, path, rules, false).expect("fixable").text;
+    let again = fix::fix(&safe, path, rules, false).expect("fixed text parses").text;
     assert_eq!(again, safe, "fixing twice must change nothing");
     if safe == input {
         out.push_str("--- fixed: unchanged\n");
     } else {
         write!(out, "--- fixed\n{safe}\n").unwrap();
     }
-    let unsafe_ = fix::fix(input, path, &rules, true).expect("fixable").text;
+    let unsafe_ = fix::fix(input, path, rules, true).expect("fixable").text;
     if unsafe_ != safe {
         write!(out, "--- fixed with --unsafe-fixes\n{unsafe_}\n").unwrap();
     }
@@ -76,6 +84,18 @@ case!(
     "FROM debian:12\nRUN echo a\n\n# why b\n  # and more\nRUN echo b \\\n    && echo c\n"
 );
 case!(merge_stops_at_ignore_comments, "FROM debian:12\nRUN echo a\n# dockopt: ignore=DO101 keep this layer apart\nRUN echo b\nRUN echo c\n# hadolint ignore=DL3059\nRUN echo d\n");
+case!(
+    merge_keeps_tabs_and_trailing_operators,
+    "FROM debian:12\nRUN apt-get update && \\\n\tapt-get install -y curl\nRUN echo done\n"
+);
+case!(merge_keeps_leading_operators_and_their_indent, "FROM debian:12\nRUN a \\\n    && b\nRUN c\n");
+case!(
+    merge_joins_runs_opening_with_the_same_set_e,
+    "FROM debian:12\nRUN set -eux; apt-get update; apt-get install -y curl\nRUN set -eux; curl -V; echo ok\n"
+);
+case!(merge_with_different_set_options_uses_subshells, "FROM debian:12\nRUN set -eux; a; b\nRUN set -x; c\n");
+case!(merge_with_set_e_and_a_last_and_list_uses_subshells, "FROM debian:12\nRUN set -eux; a && b\nRUN set -eux; c\n");
+case!(merge_cleans_a_cache_once_at_the_end, "FROM node:22-slim\nRUN npm install -g pnpm\nRUN npm install -g yarn\n");
 case!(merge_background_job_stays_apart, "FROM debian:12\nRUN sleep 10 &\nRUN echo b\n");
 case!(merge_shell_comment_stays_apart, "FROM debian:12\nRUN echo a # note\nRUN echo b\n");
 case!(merge_keeps_crlf_and_backtick_escape, "# escape=`\r\nFROM debian:12\r\nRUN echo a\r\nRUN echo b\r\n");
@@ -153,7 +173,29 @@ case!(gem_no_document_is_unsafe, "FROM ruby:3.3-slim\nRUN gem install bundler\n"
 case!(conda_clean, "FROM continuumio/miniconda3:24.1.2-0\nRUN conda install -y numpy\n");
 
 // DO301-DO304 report only
-case!(report_root_user, "FROM debian:12\nUSER app\nFROM debian:12\nUSER root\nCMD [\"sh\"]\n");
+macro_rules! root_user_case {
+    ($name:ident, $input:expr) => {
+        #[test]
+        fn $name() {
+            let rules = transforms::all();
+            common::snapshot_settings()
+                .bind(|| insta::assert_snapshot!(stringify!($name), render_with($input, None, &rules)));
+        }
+    };
+}
+root_user_case!(report_root_user, "FROM debian:12\nUSER app\nFROM debian:12\nUSER root\nCMD [\"sh\"]\n");
+root_user_case!(report_root_user_when_no_user_is_set, "FROM python:3.12-slim\nCMD [\"python\"]\n");
+root_user_case!(
+    report_root_user_inherited_from_a_parent_stage,
+    "FROM debian:12 AS base\nUSER root\nRUN true\nFROM base\nCMD [\"sh\"]\n"
+);
+root_user_case!(
+    root_user_set_in_a_parent_stage_not_reported,
+    "FROM debian:12 AS base\nUSER app\nFROM base\nCMD [\"sh\"]\n"
+);
+root_user_case!(root_user_nonroot_image_not_reported, "FROM gcr.io/distroless/static:nonroot\nCOPY app /app\n");
+root_user_case!(root_user_variable_not_reported, "FROM debian:12\nUSER $APP_USER\n");
+root_user_case!(root_user_windows_not_reported, "FROM mcr.microsoft.com/windows/servercore:ltsc2022\nCMD [\"cmd\"]\n");
 case!(report_unpinned_images, "FROM python AS build\nFROM node:latest\nFROM build\nFROM scratch\nFROM $BASE\nFROM alpine@sha256:0123\nFROM registry:5000/team/app\n");
 case!(report_rm_in_later_layer, "FROM debian:12\nRUN curl -o /tmp/big.tgz https://example.com/big.tgz && tar -xzf /tmp/big.tgz -C /opt\nENV A=1\nRUN rm -f /tmp/big.tgz\n");
 case!(report_slim_base_image, "FROM python:3.12 AS build\nFROM node:22\n");

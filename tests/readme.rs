@@ -31,7 +31,7 @@ fn example_diffs_are_what_dockopt_prints() {
     let blocks: Vec<&str> = readme.split("```diff\n").skip(1).map(|b| &b[..b.find("```").unwrap()]).collect();
     assert!(blocks.len() >= 2, "the README shows the apt and the Flask diffs");
     for block in blocks {
-        let path = block.lines().next().and_then(|l| l.strip_prefix("--- ")).expect("a diff header");
+        let path = block.lines().find_map(|l| l.strip_prefix("--- ")).expect("a diff header");
         let out = Command::new(env!("CARGO_BIN_EXE_dockopt"))
             .args(["fix", "--diff", path])
             .current_dir(env!("CARGO_MANIFEST_DIR"))

@@ -1,6 +1,6 @@
 use crate::engine::build_context::Sources;
 use crate::engine::context::Context;
-use crate::engine::finding::{Applicability, Edit, Finding, Fix, RuleInfo, Safety};
+use crate::engine::finding::{Applicability, Edit, Finding, Fix, RuleInfo, Safety, Severity};
 use crate::engine::rule::Rule;
 use crate::syntax::model::Kind;
 
@@ -18,6 +18,7 @@ sources, variables, ADD-only flags and ONBUILD are left alone.\n\n\
 Before:\n    ADD app.py requirements.txt /app/\n\n\
 After:\n    COPY app.py requirements.txt /app/",
     safety: Safety::Safe,
+    severity: Severity::Warning,
     hadolint: &["DL3020"],
 };
 

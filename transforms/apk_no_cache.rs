@@ -1,5 +1,5 @@
 use crate::engine::context::Context;
-use crate::engine::finding::{Applicability, Finding, Fix, RuleInfo, Safety};
+use crate::engine::finding::{Applicability, Finding, Fix, RuleInfo, Safety, Severity};
 use crate::engine::rule::Rule;
 
 pub struct ApkNoCache;
@@ -15,6 +15,7 @@ with `&&` or `;`.\n\n\
 Before:\n    RUN apk update && apk add curl && rm -rf /var/cache/apk/*\n\n\
 After:\n    RUN apk add --no-cache curl",
     safety: Safety::Safe,
+    severity: Severity::Warning,
     hadolint: &["DL3019"],
 };
 

@@ -1,6 +1,6 @@
 use super::cleanup::cleanup_finding;
 use crate::engine::context::Context;
-use crate::engine::finding::{Finding, RuleInfo, Safety};
+use crate::engine::finding::{Finding, RuleInfo, Safety, Severity};
 use crate::engine::rule::Rule;
 use crate::shell::Invocation;
 use crate::syntax::model::Kind;
@@ -19,6 +19,7 @@ built on it, installs without its own `apt-get update`, or a cache or tmpfs moun
 Before:\n    RUN apt-get update && apt-get install -y curl\n\n\
 After:\n    RUN apt-get update && apt-get install -y curl && rm -rf /var/lib/apt/lists/*",
     safety: Safety::Safe,
+    severity: Severity::Warning,
     hadolint: &["DL3009"],
 };
 

@@ -1,5 +1,5 @@
 use crate::engine::context::Context;
-use crate::engine::finding::{Applicability, Finding, Fix, RuleInfo, Safety};
+use crate::engine::finding::{Applicability, Finding, Fix, RuleInfo, Safety, Severity};
 use crate::engine::rule::Rule;
 
 pub struct AptNoInstallRecommends;
@@ -14,6 +14,7 @@ on a recommended package (Debian's curl recommends ca-certificates, without whic
 Before:\n    RUN apt-get install -y curl\n\n\
 After:\n    RUN apt-get install -y --no-install-recommends curl",
     safety: Safety::Unsafe,
+    severity: Severity::Warning,
     hadolint: &["DL3015"],
 };
 

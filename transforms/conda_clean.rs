@@ -1,6 +1,6 @@
 use super::cleanup::{last_matching, tool_cleanup_finding};
 use crate::engine::context::Context;
-use crate::engine::finding::{Finding, RuleInfo, Safety};
+use crate::engine::finding::{Finding, RuleInfo, Safety, Severity};
 use crate::engine::rule::Rule;
 
 pub struct CondaClean;
@@ -16,6 +16,7 @@ branch, or followed by a package removal or an `rm` of its files.\n\n\
 Before:\n    RUN conda install -y numpy\n\n\
 After:\n    RUN conda install -y numpy && conda clean -afy",
     safety: Safety::Safe,
+    severity: Severity::Warning,
     hadolint: &[],
 };
 

@@ -1,6 +1,6 @@
 use crate::engine::build_context::BuildContext;
 use crate::engine::context::Context;
-use crate::engine::finding::{Applicability, Edit, Finding, Fix, RuleInfo, Safety};
+use crate::engine::finding::{Applicability, Edit, Finding, Fix, RuleInfo, Safety, Severity};
 use crate::engine::rule::Rule;
 use crate::shell::Invocation;
 use crate::syntax::model::Kind;
@@ -24,6 +24,7 @@ pnpm (refused with lifecycle scripts, workspaces or local dependencies), `go mod
 Before:\n    COPY . /app\n    RUN pip install -r requirements.txt\n\n\
 After:\n    COPY requirements.txt /app/\n    RUN pip install -r requirements.txt\n    COPY . /app",
     safety: Safety::Safe,
+    severity: Severity::Warning,
     hadolint: &[],
 };
 

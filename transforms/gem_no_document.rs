@@ -1,5 +1,5 @@
 use crate::engine::context::Context;
-use crate::engine::finding::{Applicability, Finding, Fix, RuleInfo, Safety};
+use crate::engine::finding::{Applicability, Finding, Fix, RuleInfo, Safety, Severity};
 use crate::engine::rule::Rule;
 
 pub struct GemNoDocument;
@@ -14,6 +14,7 @@ that reads them would find nothing.\n\n\
 Before:\n    RUN gem install bundler\n\n\
 After:\n    RUN gem install --no-document bundler",
     safety: Safety::Unsafe,
+    severity: Severity::Warning,
     hadolint: &[],
 };
 

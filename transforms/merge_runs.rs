@@ -1,6 +1,7 @@
 use crate::engine::context::Context;
-use crate::engine::finding::{Applicability, Edit, Finding, Fix, RuleInfo, Safety};
+use crate::engine::finding::{Applicability, Edit, Finding, Fix, RuleInfo, Safety, Severity};
 use crate::engine::rule::Rule;
+use crate::shell::Op;
 use crate::syntax::model::Kind;
 use crate::syntax::text::TextRange;
 use crate::syntax::tree::TokenKind;
@@ -21,6 +22,7 @@ comments are left alone, and `# dockopt: ignore` above a RUN keeps it from joini
 Before:\n    RUN apt-get update\n    # tools\n    RUN cd /src && make\n    RUN make install\n\n\
 After:\n    RUN apt-get update \\\n    # tools\n     && ( cd /src && make ) \\\n     && make install",
     safety: Safety::Safe,
+    severity: Severity::Warning,
     hadolint: &["DL3059"],
 };
 
@@ -72,31 +74,37 @@ fn merge(ctx: &Context, first: usize, last: usize) -> Finding {
     let script = |k: usize| ctx.script(k).expect("mergeable RUNs have scripts");
     let start = |k: usize| ctx.source_offset(k, script(k).content_start().unwrap_or(0));
     let end = |k: usize| ctx.source_range(k, 0..script(k).content_end().expect("mergeable")).end;
+    let errexit = shared_errexit(ctx, first, last);
     // Wrap a RUN in a subshell when its effect on the shell would reach the RUNs after it, or when `&&` would
     // bind to only the last list of its script.
     let wrap = |k: usize| {
         let s = script(k);
-        (k < last && (s.changes_shell_state() || s.may_end_shell())) || (k > first && s.has_top_level_list_operator())
+        !errexit
+            && ((k < last && (s.changes_shell_state() || s.may_end_shell()))
+                || (k > first && s.has_top_level_list_operator()))
     };
     let escape = ctx.df.tree.escape;
     let newline = ctx.newline();
-    let indent = format!("{} ", ctx.indent(first));
+    let style = ctx.continuation_style();
+    let fallback_indent = format!("{} ", ctx.indent(first));
     let mut edits = Vec::new();
     if wrap(first) {
         edits.push(Edit::insert(start(first), "( "));
     }
     for k in first..last {
         let between = TextRange::new(end(k), start(k + 1));
+        let comments = comment_lines(ctx, between, newline);
         let mut joint = String::new();
         if wrap(k) {
             joint.push_str(" )");
         }
-        joint.push(' ');
-        joint.push(escape);
-        joint.push_str(newline);
-        joint.push_str(&comment_lines(ctx, between, newline));
-        joint.push_str(&indent);
-        joint.push_str("&& ");
+        if errexit {
+            // No `&&` to align under the RUN's keyword: indent as a continued command.
+            let indent = style.indent.clone().unwrap_or_else(|| format!("{}    ", ctx.indent(first)));
+            joint.push_str(&format!("; {escape}{newline}{comments}{indent}"));
+        } else {
+            joint.push_str(&style.and_joint(escape, newline, &comments, &fallback_indent));
+        }
         if wrap(k + 1) {
             joint.push_str("( ");
         }
@@ -122,6 +130,35 @@ fn merge(ctx: &Context, first: usize, last: usize) -> Finding {
         fix: Some(Fix { applicability: Applicability::Safe, edits }),
         instructions: (first..=last).map(|k| ctx.statement(k).index).collect(),
     }
+}
+
+/// Every RUN from `first` to `last` opens with the same `set` turning on `-e` (`set -eux;`), changes no other
+/// shell state, cannot end the shell and negates nothing, and every one but the last ends with a single pipeline.
+/// Then `;` joins them as separate RUNs ran: under `set -e` a failing command stops the shell, so the commands
+/// after it never run, and each RUN's options are the ones before it set anyway. No subshell is needed.
+fn shared_errexit(ctx: &Context, first: usize, last: usize) -> bool {
+    let opening = |k: usize| -> Option<Vec<&str>> {
+        let script = ctx.script(k)?;
+        let set = script.commands.first().filter(|c| c.is_top_level() && c.name() == Some("set"))?;
+        let words: Vec<&str> = set.words.iter().map(|w| w.literal.as_deref()).collect::<Option<_>>()?;
+        let errexit = words[1..].iter().any(|w| w.starts_with('-') && !w.starts_with("--") && w.contains('e'));
+        errexit.then_some(words)
+    };
+    let Some(prefix) = opening(first) else { return false };
+    (first..=last).all(|k| {
+        let script = ctx.script(k).expect("mergeable RUNs have scripts");
+        let source = ctx.df.logical(ctx.statement(k));
+        let text = &source.text[ctx.statement(k).instruction.args.clone()];
+        let negates = script.tokens.iter().any(|t| &text[t.range.clone()] == "!");
+        let opening_set = &script.commands[0];
+        let others_change_state =
+            script.opaque || script.may_end_shell() || script.state_changes().any(|c| !std::ptr::eq(c, opening_set));
+        let last_is_a_pipeline = k == last
+            || script.commands.iter().rev().find(|c| c.is_top_level()).is_some_and(|c| {
+                !matches!(c.before, Some(Op::And | Op::Or)) && !matches!(c.after, Some(Op::And | Op::Or))
+            });
+        opening(k).as_ref() == Some(&prefix) && !negates && !others_change_state && last_is_a_pipeline
+    })
 }
 
 /// The comment lines in `range`, each with its indentation, to keep inside the merged RUN.

@@ -1,5 +1,5 @@
 use crate::engine::context::Context;
-use crate::engine::finding::{Finding, RuleInfo, Safety};
+use crate::engine::finding::{Finding, RuleInfo, Safety, Severity};
 use crate::engine::rule::Rule;
 use crate::syntax::model::Kind;
 
@@ -16,6 +16,7 @@ in a `.dockerignore` beside the Dockerfile (or `<name>.dockerignore` for a named
 Before:\n    COPY . /app          # and no .dockerignore, beside .git and node_modules\n\n\
 After:\n    COPY . /app          # with a .dockerignore holding .git and node_modules",
     safety: Safety::ReportOnly,
+    severity: Severity::Advice,
     hadolint: &[],
 };
 

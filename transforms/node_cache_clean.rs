@@ -1,6 +1,6 @@
 use super::cleanup::{last_matching, tool_cleanup_finding};
 use crate::engine::context::Context;
-use crate::engine::finding::{Finding, RuleInfo, Safety};
+use crate::engine::finding::{Finding, RuleInfo, Safety, Severity};
 use crate::engine::rule::Rule;
 
 pub struct NodeCacheClean;
@@ -16,6 +16,7 @@ in a subshell or a branch, or followed by a package removal or an `rm` of its fi
 Before:\n    RUN npm ci\n\n\
 After:\n    RUN npm ci && npm cache clean --force",
     safety: Safety::Safe,
+    severity: Severity::Warning,
     hadolint: &["DL3060"],
 };
 

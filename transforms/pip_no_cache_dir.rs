@@ -1,5 +1,5 @@
 use crate::engine::context::Context;
-use crate::engine::finding::{Applicability, Finding, Fix, RuleInfo, Safety};
+use crate::engine::finding::{Applicability, Finding, Fix, RuleInfo, Safety, Severity};
 use crate::engine::rule::Rule;
 
 pub struct PipNoCacheDir;
@@ -15,6 +15,7 @@ cache. `pip download` and `pip wheel` are left alone: their output is what they 
 Before:\n    RUN pip install -r requirements.txt\n\n\
 After:\n    RUN pip install --no-cache-dir -r requirements.txt",
     safety: Safety::Safe,
+    severity: Severity::Warning,
     hadolint: &["DL3042"],
 };
 

@@ -1,5 +1,5 @@
 use crate::engine::context::Context;
-use crate::engine::finding::{Finding, RuleInfo, Safety};
+use crate::engine::finding::{Finding, RuleInfo, Safety, Severity};
 use crate::engine::rule::Rule;
 use crate::syntax::model::Kind;
 
@@ -15,6 +15,7 @@ only what you need. dockopt reports a RUN that only removes paths an earlier ins
 Before:\n    RUN curl -o /tmp/big.tar.gz $URL && tar -xzf /tmp/big.tar.gz -C /opt\n    RUN rm /tmp/big.tar.gz\n\n\
 After:\n    RUN curl -o /tmp/big.tar.gz $URL && tar -xzf /tmp/big.tar.gz -C /opt && rm /tmp/big.tar.gz",
     safety: Safety::ReportOnly,
+    severity: Severity::Advice,
     hadolint: &[],
 };
 

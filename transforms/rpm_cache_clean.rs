@@ -1,6 +1,6 @@
 use super::cleanup::{cleanup_finding, last_matching};
 use crate::engine::context::Context;
-use crate::engine::finding::{Finding, RuleInfo, Safety};
+use crate::engine::finding::{Finding, RuleInfo, Safety, Severity};
 use crate::engine::rule::Rule;
 use crate::shell::Invocation;
 
@@ -17,6 +17,7 @@ later RUN depends on the cache.\n\n\
 Before:\n    RUN yum install -y httpd\n\n\
 After:\n    RUN yum install -y httpd && yum clean all && rm -rf /var/cache/yum",
     safety: Safety::Safe,
+    severity: Severity::Warning,
     hadolint: &["DL3032", "DL3036", "DL3040"],
 };
 

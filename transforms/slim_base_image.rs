@@ -1,5 +1,5 @@
 use crate::engine::context::Context;
-use crate::engine::finding::{Finding, RuleInfo, Safety};
+use crate::engine::finding::{Finding, RuleInfo, Safety, Severity};
 use crate::engine::rule::Rule;
 
 pub struct SlimBaseImage;
@@ -15,6 +15,7 @@ choice (or a multi-stage build) to you. The option `images` under `[rules.slim-b
 Before:\n    FROM python:3.12\n\n\
 After:\n    FROM python:3.12-slim",
     safety: Safety::ReportOnly,
+    severity: Severity::Advice,
     hadolint: &[],
 };
 

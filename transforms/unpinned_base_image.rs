@@ -1,5 +1,5 @@
 use crate::engine::context::Context;
-use crate::engine::finding::{Finding, RuleInfo, Safety};
+use crate::engine::finding::{Finding, RuleInfo, Safety, Severity};
 use crate::engine::rule::Rule;
 
 pub struct UnpinnedBaseImage;
@@ -14,6 +14,7 @@ digest). dockopt does not know which version you want, so it only reports. Image
 Before:\n    FROM python\n\n\
 After:\n    FROM python:3.12-slim",
     safety: Safety::ReportOnly,
+    severity: Severity::Advice,
     hadolint: &["DL3006", "DL3007"],
 };
 

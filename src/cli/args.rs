@@ -131,6 +131,9 @@ pub struct FileArgs {
     /// The build context COPY and ADD read from (default: each Dockerfile's directory).
     #[arg(long, value_name = "DIR")]
     pub context: Option<PathBuf>,
+    /// List the files the walk takes and those it passes over, with the reason, and stop.
+    #[arg(long)]
+    pub show_files: bool,
     /// Refuse files bigger than this, before reading them: bytes, or with a unit (KiB, MiB, GiB).
     #[arg(long, value_name = "SIZE", default_value = "16MiB", value_parser = parse_size)]
     pub max_file_size: u64,
@@ -156,12 +159,18 @@ pub struct OutputArgs {
     /// How to print findings.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
-    /// Print counts per rule instead of each finding.
+    /// Print counts per rule instead of each finding (text or json).
     #[arg(long)]
     pub statistics: bool,
+    /// Print only the summary (and errors): no findings, no diffs, no per-file lines.
+    #[arg(short, long)]
+    pub quiet: bool,
     /// Exit with 0 even when findings remain (errors still exit with 2).
     #[arg(long)]
     pub exit_zero: bool,
+    /// Advice (DO3xx) fails the run too, as warnings do.
+    #[arg(long)]
+    pub fail_on_advice: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -174,6 +183,10 @@ pub enum Format {
     Sarif,
     /// GitHub Actions workflow commands that annotate a pull request.
     Github,
+    /// reviewdog's Diagnostic format, with the safe fixes as suggestions.
+    Rdjson,
+    /// GitLab Code Quality report.
+    Gitlab,
 }
 
 #[derive(Clone, Copy, ValueEnum)]

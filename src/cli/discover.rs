@@ -1,6 +1,7 @@
 //! Finding Dockerfiles: paths named on the command line are always taken; directories are walked in
 //! parallel, honouring `.gitignore` and `.ignore`, skipping hidden entries unless asked, and leaving out
-//! `--exclude` globs. Symlinks that lead out of the walked directory are not followed unless asked.
+//! `--exclude` globs. Symlinks that lead out of the walked directory are not followed unless asked. Files named
+//! like Dockerfiles that the walk does not take are listed, with the reason, for `--show-files` and the summary.
 
 use crate::engine::build_context::MAX_GLOB_LEN;
 use crate::syntax::diagnostic::printable;
@@ -19,10 +20,12 @@ pub struct WalkOptions {
     pub exclude: Vec<String>,
 }
 
-/// What the walk found: Dockerfiles, sorted, and paths it could not read.
+/// What the walk found: Dockerfiles, sorted; files named like Dockerfiles that it passed over, with the reason;
+/// and paths it could not read.
 #[derive(Debug, Default)]
 pub struct Found {
     pub files: Vec<PathBuf>,
+    pub passed_over: Vec<(PathBuf, &'static str)>,
     pub errors: Vec<(PathBuf, String)>,
 }
 
@@ -35,20 +38,36 @@ const TEMPLATE_ENDINGS: &[&str] = &[
     "twig",
 ];
 
-/// `Dockerfile`, `Containerfile`, `*.Dockerfile`, `*.dockerfile`, `Dockerfile.*` and `*.containerfile`, but
-/// never a `.dockerignore` file, nor a template such as `Dockerfile.j2`.
+/// `Dockerfile`, `Containerfile`, `*.Dockerfile`, `*.dockerfile`, `*.containerfile`, and `Dockerfile` followed
+/// by `.`, `-` or `_` and more (`Dockerfile.dev`, `Dockerfile-prod`, `Dockerfile_arm64`), but never a
+/// `.dockerignore` file, nor a template such as `Dockerfile.j2`.
 pub fn is_dockerfile_name(name: &str) -> bool {
+    why_not_a_dockerfile(name).is_none()
+}
+
+/// Why a file name is not taken as a Dockerfile's, or `None` when it is.
+fn why_not_a_dockerfile(name: &str) -> Option<&'static str> {
     if name.ends_with(".dockerignore") {
-        return false;
+        return Some("an ignore file");
     }
-    matches!(name, "Dockerfile" | "Containerfile")
+    let suffixed = ["Dockerfile.", "Dockerfile-", "Dockerfile_"].iter().find_map(|p| name.strip_prefix(p));
+    if let Some(rest) = suffixed.filter(|rest| !rest.is_empty()) {
+        let ending = rest.rsplit('.').next().unwrap_or(rest);
+        return TEMPLATE_ENDINGS.contains(&ending).then_some("a template input, a Dockerfile only once rendered");
+    }
+    let named = matches!(name, "Dockerfile" | "Containerfile")
         || name.ends_with(".Dockerfile")
         || name.ends_with(".dockerfile")
-        || name.ends_with(".containerfile")
-        || name.strip_prefix("Dockerfile.").is_some_and(|rest| {
-            let ending = rest.rsplit('.').next().unwrap_or(rest);
-            !TEMPLATE_ENDINGS.contains(&ending)
-        })
+        || name.ends_with(".containerfile");
+    (!named).then_some(
+        "not a Dockerfile name (Dockerfile, Containerfile, *.Dockerfile, Dockerfile.*, Dockerfile-*, Dockerfile_*)",
+    )
+}
+
+/// A name worth saying that the walk passed over: it mentions a Dockerfile or Containerfile.
+fn looks_like_dockerfile(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    lower.contains("dockerfile") || lower.contains("containerfile")
 }
 
 /// Globs as an ignore-style matcher rooted at `root`. An invalid glob, or one longer than [`MAX_GLOB_LEN`], is an
@@ -97,25 +116,38 @@ pub fn discover(paths: &[PathBuf], options: &WalkOptions) -> Result<Found, Strin
         }
         let root = std::fs::canonicalize(path).unwrap_or_else(|_| path.clone());
         let files = Mutex::new(Vec::new());
+        let passed_over = Mutex::new(Vec::new());
         let errors = Mutex::new(Vec::new());
-        let (excludes, cwd) = (excludes.clone(), cwd.clone());
         let mut walk = WalkBuilder::new(path);
-        walk.hidden(!options.hidden).follow_links(options.follow_links).require_git(false).filter_entry(move |entry| {
-            let is_dir = entry.file_type().is_some_and(|t| t.is_dir());
-            let relative: PathBuf = entry.path().components().filter(|c| *c != std::path::Component::CurDir).collect();
-            let absolute = cwd.join(relative);
-            !is_excluded(&excludes, &absolute, is_dir)
-        });
+        walk.hidden(!options.hidden).follow_links(options.follow_links).require_git(false);
+        if !options.exclude.is_empty() {
+            let (excludes, cwd) = (excludes.clone(), cwd.clone());
+            walk.filter_entry(move |entry| {
+                let is_dir = entry.file_type().is_some_and(|t| t.is_dir());
+                let relative: PathBuf =
+                    entry.path().components().filter(|c| *c != std::path::Component::CurDir).collect();
+                !is_excluded(&excludes, &cwd.join(relative), is_dir)
+            });
+        }
         walk.build_parallel().run(|| {
             Box::new(|entry| {
                 match entry {
+                    Ok(entry) if entry.file_type().is_some_and(|t| t.is_dir()) => {}
                     Ok(entry) => {
-                        let named = entry.file_name().to_str().is_some_and(is_dockerfile_name);
-                        if named
-                            && is_regular_file(&entry)
-                            && (options.follow_links || stays_inside(&root, entry.path()))
-                        {
-                            files.lock().expect("no panics while holding the lock").push(entry.into_path());
+                        let name = entry.file_name().to_string_lossy();
+                        let reason = why_not_a_dockerfile(&name)
+                            .or_else(|| (!is_regular_file(&entry)).then_some("not a regular file"))
+                            .or_else(|| {
+                                (!options.follow_links && !stays_inside(&root, entry.path()))
+                                    .then_some("a symlink out of the searched directory (--follow-links follows it)")
+                            });
+                        match reason {
+                            None => files.lock().expect("no panics while holding the lock").push(entry.into_path()),
+                            Some(reason) if looks_like_dockerfile(&name) => {
+                                let passed = (entry.into_path(), reason);
+                                passed_over.lock().expect("no panics while holding the lock").push(passed);
+                            }
+                            Some(_) => {}
                         }
                     }
                     Err(error) => {
@@ -127,10 +159,13 @@ pub fn discover(paths: &[PathBuf], options: &WalkOptions) -> Result<Found, Strin
             })
         });
         found.files.extend(files.into_inner().expect("walk finished"));
+        found.passed_over.extend(passed_over.into_inner().expect("walk finished"));
         found.errors.extend(errors.into_inner().expect("walk finished"));
     }
     found.files.sort();
     found.files.dedup();
+    found.passed_over.sort();
+    found.passed_over.dedup();
     found.errors.sort();
     Ok(found)
 }
@@ -181,6 +216,9 @@ mod tests {
             "Dockerfile.3.12-slim",
             "Dockerfile.template",
             "x.containerfile",
+            "Dockerfile-dev",
+            "Dockerfile_prod",
+            "Dockerfile_amd64",
         ] {
             assert!(is_dockerfile_name(yes), "{yes}");
         }
@@ -194,6 +232,8 @@ mod tests {
             "Dockerfile.j2",
             "Dockerfile.jinja2",
             "Dockerfile.alpine.tmpl",
+            "Dockerfile-dev.j2",
+            "Dockerfile-",
         ] {
             assert!(!is_dockerfile_name(no), "{no}");
         }

@@ -22,7 +22,7 @@ pub struct Inputs {
 }
 
 impl Inputs {
-    pub fn gather(args: &FileArgs, unsafe_fixes: Option<bool>) -> Result<Inputs> {
+    pub fn gather(args: &FileArgs, unsafe_fixes: Option<bool>, fail_on_advice: bool) -> Result<Inputs> {
         let rules = transforms::all();
         for selectors in args.select.iter().chain(std::iter::once(&args.ignore)) {
             if let Some(unknown) = config::unknown_selectors(selectors, &rules).first() {
@@ -35,6 +35,7 @@ impl Inputs {
                 select: args.select.clone(),
                 ignore: args.ignore.clone(),
                 unsafe_fixes,
+                fail_on_advice: fail_on_advice.then_some(true),
                 config: args.config.clone(),
             },
         );
@@ -51,12 +52,6 @@ impl Inputs {
 pub fn read_input(path: &Path, limit: u64) -> Result<(String, String), Diagnostic> {
     let name = path.display().to_string();
     let bytes = if name == "-" { read_limited(std::io::stdin().lock(), limit) } else { read_regular(path, limit) };
-    let bytes = bytes.map_err(|e| Diagnostic {
-        path: name.clone(),
-        line: 1,
-        column: 1,
-        message: format!("cannot read: {e}"),
-        help: e.help(),
-    })?;
+    let bytes = bytes.map_err(|e| Diagnostic::whole_file(&name, format!("cannot read: {e}"), e.help()))?;
     Ok((name.clone(), decode(&name, bytes)?))
 }

@@ -18,7 +18,7 @@ pub fn measure_command(
     unsafe_fixes: bool,
 ) -> Result<ExitCode> {
     let builder = Builder::detect(wanted)?;
-    let inputs = Inputs::gather(args, unsafe_fixes.then_some(true))?;
+    let inputs = Inputs::gather(args, unsafe_fixes.then_some(true), false)?;
     let mode = Mode::Diff { unsafe_fixes: unsafe_fixes.then_some(true) };
     let files = FileRun::new(args, &inputs.resolver, &inputs.explicit, &inputs.paths, mode);
     let mut status = 0u8;

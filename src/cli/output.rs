@@ -1,40 +1,98 @@
-//! Where a file command's output goes, in which shape, and in what order: each file's part of the report
-//! (text or GitHub lines, or its entry in one JSON or SARIF document), its diff or fixed text on standard output,
-//! its errors on standard error, then the document's end and the summary.
+//! Where a file command's output goes, in which shape, and in what order: each file's part of the report (lines,
+//! or entries of one document), its diff or fixed text on standard output, its errors on standard error, then the
+//! document's end, the statistics and the summary. A progress bar shows on a terminal, and nowhere else.
 
 use crate::cli::args::{Format, Mode, OutputArgs};
 use crate::cli::report::{self, Counts, FileReport, Summary};
 use crate::engine::rule::Rule;
-use anyhow::Result;
+use anyhow::{bail, Result};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::{IsTerminal, StderrLock, StdoutLock, Write};
+
+/// What a run prints per file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shape {
+    /// Text or GitHub lines per file.
+    Lines,
+    /// Entries of one JSON, SARIF, rdjson or GitLab document.
+    Document,
+    /// Unified diffs (`fix --diff` as text).
+    Diffs,
+    /// Counts per rule at the end, as text or JSON.
+    Statistics,
+}
+
+/// How each file is rendered.
+#[derive(Clone, Copy)]
+pub struct Rendering {
+    pub format: Format,
+    pub mode: Mode,
+    pub shape: Shape,
+    pub quiet: bool,
+}
+
+impl Rendering {
+    /// The shape the options ask for, or why they do not go together.
+    pub fn new(mode: Mode, args: &OutputArgs) -> Result<Rendering> {
+        let diff = matches!(mode, Mode::Diff { .. });
+        let shape = match (args.format, diff, args.statistics) {
+            (_, true, true) => bail!("--statistics counts findings and --diff shows changes; use one of them"),
+            (Format::Text | Format::Json, false, true) => Shape::Statistics,
+            (_, _, true) => bail!("--statistics prints text or json"),
+            (Format::Text, true, false) => Shape::Diffs,
+            (Format::Json | Format::Rdjson, true, false) => Shape::Document,
+            (format, true, false) => bail!(
+                "--diff prints a unified diff, or the changes as json or rdjson; for {} use `dockopt check --format {}`",
+                format_name(format),
+                format_name(format)
+            ),
+            (Format::Text | Format::Github, false, false) => Shape::Lines,
+            (Format::Json | Format::Sarif | Format::Rdjson | Format::Gitlab, false, false) => Shape::Document,
+        };
+        if args.quiet && args.format != Format::Text {
+            bail!("--quiet leaves only the text summary; --format {} prints a whole report", format_name(args.format));
+        }
+        Ok(Rendering { format: args.format, mode, shape, quiet: args.quiet })
+    }
+
+    fn fixed(self) -> bool {
+        matches!(self.mode, Mode::Fix { .. })
+    }
+}
+
+fn format_name(format: Format) -> &'static str {
+    match format {
+        Format::Text => "text",
+        Format::Json => "json",
+        Format::Sarif => "sarif",
+        Format::Github => "github",
+        Format::Rdjson => "rdjson",
+        Format::Gitlab => "gitlab",
+    }
+}
 
 /// A file's output, rendered on the worker that processed it, so the file's text and findings can go.
 pub struct Rendered {
-    /// Its diff, or the fixed standard input.
+    /// Its diff (with a header naming the fixes), or the fixed standard input.
     stdout: Option<String>,
-    /// Its part of the report: text or GitHub lines, or its entry in the JSON report.
-    report: String,
-    /// Its SARIF results and tool notifications, serialized.
-    sarif: (Vec<String>, Vec<String>),
+    /// Its lines of the report.
+    lines: String,
+    /// Its entries in the document, serialized.
+    entries: Vec<String>,
+    /// Its SARIF tool notifications, serialized.
+    notes: Vec<String>,
     /// Its errors and warnings, as printed on standard error.
     errors: String,
     counts: Counts,
 }
 
-pub fn render(report: FileReport, format: Format, rules: &[&'static dyn Rule]) -> Rendered {
-    let text = match format {
-        Format::Text => report::text(&report),
-        Format::Github => report::github(&report),
-        Format::Json => report::json_file(&report).to_string(),
-        Format::Sarif => String::new(),
-    };
-    let sarif = if format == Format::Sarif {
-        let (results, notes) = report::sarif_file(&report, rules);
-        (results.iter().map(ToString::to_string).collect(), notes.iter().map(ToString::to_string).collect())
-    } else {
-        (Vec::new(), Vec::new())
-    };
-    Rendered {
+pub fn render(report: FileReport, how: Rendering, rules: &[&'static dyn Rule]) -> Rendered {
+    let diff = matches!(how.mode, Mode::Diff { .. });
+    let mut rendered = Rendered {
+        stdout: None,
+        lines: String::new(),
+        entries: Vec::new(),
+        notes: Vec::new(),
         errors: report
             .errors
             .iter()
@@ -42,44 +100,77 @@ pub fn render(report: FileReport, format: Format, rules: &[&'static dyn Rule]) -
             .chain(report.warnings.iter().map(|w| format!("{}\n", w.to_text("warning"))))
             .collect(),
         counts: Counts::of(&report),
-        stdout: report.stdout,
-        report: text,
-        sarif,
+    };
+    match how.shape {
+        Shape::Lines if !how.quiet => {
+            rendered.lines = match how.format {
+                Format::Github => report::github::file(&report),
+                _ => report::text::file(&report, how.fixed()),
+            }
+        }
+        Shape::Diffs if !how.quiet => {
+            rendered.stdout =
+                report.stdout.as_ref().map(|diff| format!("{}{diff}", report::text::diff_header(&report)));
+        }
+        Shape::Document => match how.format {
+            Format::Json => rendered.entries.push(report::json::file(&report).to_string()),
+            Format::Rdjson => {
+                rendered.entries = report::rdjson::file(&report, diff).iter().map(|v| v.to_string()).collect()
+            }
+            Format::Gitlab => rendered.entries = report::gitlab::file(&report).iter().map(|v| v.to_string()).collect(),
+            Format::Sarif => {
+                let (results, notes) = report::sarif::file(&report, rules);
+                rendered.entries = results.iter().map(ToString::to_string).collect();
+                rendered.notes = notes.iter().map(ToString::to_string).collect();
+            }
+            Format::Text | Format::Github => {}
+        },
+        Shape::Lines | Shape::Diffs | Shape::Statistics => {}
     }
+    // `fix -` writes the fixed file to standard output whatever else is asked.
+    if how.fixed() && report.path == "-" {
+        rendered.stdout = report.stdout;
+    }
+    rendered
 }
 
 pub struct Output {
-    format: Format,
-    mode: Mode,
-    statistics: bool,
-    /// The report is written per file (text, GitHub) or as one document (JSON, SARIF); not with `--diff` or
-    /// `--statistics`, which print diffs or counts instead.
-    document: bool,
+    how: Rendering,
     /// With `fix -`, standard output carries the fixed file, so the report goes to standard error.
     report_to_stderr: bool,
     colour: bool,
     stdout: StdoutLock<'static>,
     stderr: StderrLock<'static>,
     first_entry: bool,
-    sarif_notes: Vec<String>,
+    notes: Vec<String>,
     counts: Vec<Counts>,
+    progress: Option<ProgressBar>,
 }
 
 impl Output {
-    pub fn new(mode: Mode, args: &OutputArgs, report_to_stderr: bool) -> Output {
+    pub fn new(how: Rendering, report_to_stderr: bool, files: usize) -> Output {
+        let terminal = std::io::stdout().is_terminal() && std::io::stderr().is_terminal();
         let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+        // A bar only where a person watches: both streams on a terminal, and a run long enough to need one.
+        let progress = (terminal && files > 1).then(|| {
+            let bar = ProgressBar::with_draw_target(Some(files as u64), ProgressDrawTarget::stderr());
+            let style = ProgressStyle::with_template("{elapsed:>4} [{bar:30}] {pos}/{len} files, {msg}")
+                .expect("a valid template")
+                .progress_chars("=> ");
+            bar.set_style(style);
+            bar.set_message("0 changed");
+            bar
+        });
         Output {
-            format: args.format,
-            mode,
-            statistics: args.statistics,
-            document: !matches!(mode, Mode::Diff { .. }) && !args.statistics,
+            how,
             report_to_stderr,
             colour,
             stdout: std::io::stdout().lock(),
             stderr: std::io::stderr().lock(),
             first_entry: true,
-            sarif_notes: Vec::new(),
+            notes: Vec::new(),
             counts: Vec::new(),
+            progress,
         }
     }
 
@@ -91,70 +182,85 @@ impl Output {
         }
     }
 
-    /// The start of a JSON or SARIF document.
+    /// The start of a document.
     pub fn begin(&mut self, rules: &[&'static dyn Rule]) -> Result<()> {
-        if self.document {
-            match self.format {
-                Format::Json => write!(self.report_stream(), "{{\"version\":1,\"files\":[")?,
-                Format::Sarif => write!(self.report_stream(), "{}", report::sarif_prefix(rules))?,
-                Format::Text | Format::Github => {}
-            }
+        if self.how.shape == Shape::Document {
+            let prefix = match self.how.format {
+                Format::Json => "{\"version\":1,\"files\":[".to_string(),
+                Format::Sarif => report::sarif::prefix(rules),
+                Format::Rdjson => report::rdjson::prefix(),
+                Format::Gitlab => "[".to_string(),
+                Format::Text | Format::Github => String::new(),
+            };
+            self.report_stream().write_all(prefix.as_bytes())?;
         }
         Ok(())
     }
 
     /// One file's output.
     pub fn file(&mut self, r: Rendered) -> Result<()> {
-        self.stderr.write_all(r.errors.as_bytes())?;
-        if let Some(text) = &r.stdout {
-            let is_diff = matches!(self.mode, Mode::Diff { .. });
-            self.stdout.write_all(if is_diff && self.colour { colourize(text) } else { text.clone() }.as_bytes())?;
-        }
-        if self.document {
-            match self.format {
-                Format::Text | Format::Github => self.report_stream().write_all(r.report.as_bytes())?,
-                Format::Json => {
-                    let separator = if std::mem::take(&mut self.first_entry) { "" } else { "," };
-                    write!(self.report_stream(), "{separator}{}", r.report)?;
-                }
-                Format::Sarif => {
-                    for result in &r.sarif.0 {
-                        let separator = if std::mem::take(&mut self.first_entry) { "" } else { "," };
-                        write!(self.report_stream(), "{separator}{result}")?;
-                    }
-                    self.sarif_notes.extend(r.sarif.1);
-                }
+        match self.progress.take() {
+            Some(bar) => {
+                let result = bar.suspend(|| self.write_file(&r));
+                bar.inc(1);
+                let changed = self.counts.iter().filter(|c| c.changed).count() + usize::from(r.counts.changed);
+                bar.set_message(format!("{changed} changed"));
+                self.progress = Some(bar);
+                result?;
             }
+            None => self.write_file(&r)?,
         }
         self.counts.push(r.counts);
         Ok(())
     }
 
-    /// The end of the document or the statistics, then the summary line. Returns the summary.
-    pub fn finish(mut self) -> Result<Summary> {
-        let summary = Summary::of(&self.counts);
-        if self.document {
-            match self.format {
-                Format::Json => {
-                    writeln!(self.report_stream(), "],\"summary\":{}}}", report::summary_json(&summary))?;
-                }
-                Format::Sarif => {
-                    let suffix = report::sarif_suffix(&self.sarif_notes);
-                    writeln!(self.report_stream(), "{suffix}")?;
-                }
-                Format::Text | Format::Github => {}
+    fn write_file(&mut self, r: &Rendered) -> Result<()> {
+        self.stderr.write_all(r.errors.as_bytes())?;
+        if let Some(text) = &r.stdout {
+            let diff = matches!(self.how.mode, Mode::Diff { .. });
+            let text = if diff && self.colour { colourize(text) } else { text.clone() };
+            self.stdout.write_all(text.as_bytes())?;
+        }
+        let lines = r.lines.as_bytes();
+        self.report_stream().write_all(lines)?;
+        for entry in &r.entries {
+            let separator = if std::mem::take(&mut self.first_entry) { "" } else { "," };
+            write!(self.report_stream(), "{separator}{entry}")?;
+        }
+        self.notes.extend(r.notes.iter().cloned());
+        Ok(())
+    }
+
+    /// The end of the document or the statistics, then the summary (text only). Returns the summary.
+    pub fn finish(mut self, passed_over: usize) -> Result<Summary> {
+        if let Some(bar) = self.progress.take() {
+            bar.finish_and_clear();
+        }
+        let summary = Summary::of(&self.counts, passed_over);
+        match (self.how.shape, self.how.format) {
+            (Shape::Document, Format::Json) => {
+                let end = format!("],\"summary\":{}}}\n", report::json::summary(&summary));
+                self.report_stream().write_all(end.as_bytes())?;
             }
-        } else if self.statistics && !matches!(self.mode, Mode::Diff { .. }) {
-            let statistics = report::statistics(&self.counts);
-            write!(self.report_stream(), "{statistics}")?;
+            (Shape::Document, Format::Sarif) => {
+                let end = format!("{}\n", report::sarif::suffix(&self.notes));
+                self.report_stream().write_all(end.as_bytes())?;
+            }
+            (Shape::Document, Format::Rdjson) => writeln!(self.report_stream(), "{}", report::rdjson::suffix())?,
+            (Shape::Document, Format::Gitlab) => writeln!(self.report_stream(), "]")?,
+            (Shape::Statistics, Format::Json) => {
+                let document = report::json::statistics(&self.counts, &summary);
+                writeln!(self.report_stream(), "{document}")?;
+            }
+            (Shape::Statistics, _) => {
+                let statistics = report::statistics(&self.counts);
+                write!(self.report_stream(), "{statistics}")?;
+            }
+            _ => {}
         }
         self.stdout.flush()?;
-        if self.format == Format::Text {
-            let verb = match self.mode {
-                Mode::Fix { .. } => "fixed",
-                Mode::Check | Mode::Diff { .. } => "would change",
-            };
-            writeln!(self.stderr, "{}", summary.line(verb))?;
+        if self.how.format == Format::Text {
+            write!(self.stderr, "{}", summary.text(self.how.fixed()))?;
         }
         Ok(summary)
     }
@@ -163,7 +269,7 @@ impl Output {
 fn colourize(diff: &str) -> String {
     diff.split_inclusive('\n')
         .map(|line| {
-            let code = if line.starts_with("+++") || line.starts_with("---") {
+            let code = if line.starts_with("+++") || line.starts_with("---") || line.starts_with("dockopt: ") {
                 "1"
             } else if line.starts_with('+') {
                 "32"

@@ -3,82 +3,97 @@
 
 use crate::cli::args::{FileArgs, Mode, OutputArgs};
 use crate::cli::discover;
+use crate::cli::discover::Found;
 use crate::cli::inputs::{read_input, Inputs};
 use crate::cli::ordered::for_each_in_order;
-use crate::cli::output::{render, Output};
-use crate::cli::report::{FileReport, Summary};
+use crate::cli::output::{render, Output, Rendering, Shape};
+use crate::cli::report::{hunks, FileReport, FileStatus, Summary};
 use crate::cli::write::{clean_up_on_signals, sync_directories, WriteScope, Written};
 use crate::engine::build_context::{BuildContext, ContextCache, ContextProblem};
 use crate::engine::config::{Resolver, Settings};
+use crate::engine::finding::Finding;
 use crate::engine::fix::{self, FixOutcome};
-use crate::syntax::diagnostic::Diagnostic;
+use crate::syntax::diagnostic::{printable, Diagnostic};
 use crate::syntax::text::LineIndex;
 use anyhow::Result;
 use std::collections::HashSet;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
 pub fn run(args: &FileArgs, output: &OutputArgs, mode: Mode) -> Result<ExitCode> {
-    let Inputs { rules, resolver, paths, explicit, found } = Inputs::gather(args, mode.unsafe_fixes())?;
-    let format = output.format;
+    let how = Rendering::new(mode, output)?;
+    let Inputs { rules, resolver, paths, explicit, found } =
+        Inputs::gather(args, mode.unsafe_fixes(), output.fail_on_advice)?;
+    if args.show_files {
+        show_files(&found)?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let walk_errors: Vec<_> =
-        found.errors.into_iter().map(|(path, error)| render(walk_error_report(&path, error), format, &rules)).collect();
+        found.errors.iter().map(|(path, error)| render(walk_error_report(path, error), how, &rules)).collect();
     let fixed_to_stdout = matches!(mode, Mode::Fix { .. }) && paths.iter().any(|p| p == Path::new("-"));
     if matches!(mode, Mode::Fix { .. }) {
         clean_up_on_signals();
     }
-    let files = FileRun::new(args, &resolver, &explicit, &paths, mode);
-    let mut out = Output::new(mode, output, fixed_to_stdout);
+    let mut files = FileRun::new(args, &resolver, &explicit, &paths, mode);
+    files.hunks = how.shape == Shape::Document && matches!(mode, Mode::Diff { .. });
+    let mut out = Output::new(how, fixed_to_stdout, found.files.len());
     out.begin(&rules)?;
     for_each_in_order(
         &found.files,
-        |path| files.process(path).map(|report| render(report, format, &rules)),
+        |path| files.process(path).map(|report| render(report, how, &rules)),
         |rendered| rendered.map_or(Ok(()), |r| out.file(r)),
     )?;
     for r in walk_errors {
         out.file(r)?;
     }
     for (dir, error) in sync_directories() {
-        eprintln!("{}: warning: cannot sync the directory after writing in it: {error}", dir.display());
+        let dir = dir.display();
+        writeln!(std::io::stderr(), "{dir}: warning: cannot sync the directory after writing in it: {error}")?;
     }
-    let summary = out.finish()?;
+    let summary = out.finish(found.passed_over.len())?;
     Ok(ExitCode::from(status(&summary, mode, output.exit_zero)))
 }
 
-/// 2 for errors; 1 when findings remain, or when `--diff` would change something (unless `--exit-zero`); else 0.
+/// `--show-files`: what the walk takes, then what it passes over and why.
+fn show_files(found: &Found) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    for path in &found.files {
+        writeln!(out, "{}", printable(&path.display().to_string(), usize::MAX))?;
+    }
+    for (path, reason) in &found.passed_over {
+        writeln!(out, "{}: passed over: {reason}", printable(&path.display().to_string(), usize::MAX))?;
+    }
+    Ok(())
+}
+
+/// The exit status, written down once (the README's table says the same):
+/// - 2 when a file could not be read, parsed or written, or the command line or configuration is wrong;
+/// - else, with `--diff`, 1 when a file would change;
+/// - else 1 when findings that fail the run remain: warnings, and advice only with `--fail-on-advice` (for
+///   `check` the findings of the file, for `fix` those left after fixing);
+/// - else 0. `--exit-zero` turns every 1 into 0.
 fn status(summary: &Summary, mode: Mode, exit_zero: bool) -> u8 {
     if summary.errors > 0 {
         return 2;
     }
-    let remaining = match mode {
+    let failed = match mode {
         Mode::Diff { .. } => summary.changed > 0,
-        Mode::Check | Mode::Fix { .. } => summary.findings > 0,
+        Mode::Check | Mode::Fix { .. } => summary.failing > 0,
     };
-    u8::from(remaining && !exit_zero)
+    u8::from(failed && !exit_zero)
 }
 
-fn walk_error_report(path: &Path, error: String) -> FileReport {
+fn walk_error_report(path: &Path, error: &str) -> FileReport {
     let path = path.display().to_string();
     let help = "check the path and its permissions".to_string();
-    error_report(
-        &path,
-        String::new(),
-        vec![Diagnostic { path: path.clone(), line: 1, column: 1, message: error, help }],
-    )
+    let error = Diagnostic::whole_file(&path, error.to_string(), help);
+    error_report(&path, FileStatus::Unreadable, String::new(), vec![error])
 }
 
-fn error_report(path: &str, source: String, errors: Vec<Diagnostic>) -> FileReport {
-    FileReport {
-        path: path.to_string(),
-        source,
-        findings: Vec::new(),
-        errors,
-        warnings: Vec::new(),
-        changed: false,
-        layers: None,
-        stdout: None,
-    }
+fn error_report(path: &str, status: FileStatus, source: String, errors: Vec<Diagnostic>) -> FileReport {
+    FileReport { path: path.to_string(), status, source, errors, ..FileReport::default() }
 }
 
 /// What the files of one `check`, `fix` or `fix --diff` run share.
@@ -92,6 +107,8 @@ pub struct FileRun<'a> {
     cache: Arc<ContextCache>,
     max_file_size: u64,
     scope: WriteScope,
+    /// Reports carry the line hunks of their fixes (for `--diff` as JSON or rdjson).
+    pub hunks: bool,
 }
 
 impl<'a> FileRun<'a> {
@@ -110,6 +127,7 @@ impl<'a> FileRun<'a> {
             cache: Arc::new(ContextCache::new(args.max_file_size)),
             max_file_size: args.max_file_size,
             scope: WriteScope::new(paths),
+            hunks: false,
         }
     }
 
@@ -117,14 +135,16 @@ impl<'a> FileRun<'a> {
     pub fn process(&self, path: &Path) -> Option<FileReport> {
         let is_stdin = path == Path::new("-");
         let explicit = self.explicit.contains(path);
+        let unreadable =
+            |error| error_report(&path.display().to_string(), FileStatus::Unreadable, String::new(), vec![error]);
         let settings = match settings_for(path, explicit, self.resolver) {
             Ok(Some(settings)) => settings,
             Ok(None) => return None,
-            Err(error) => return Some(error_report(&path.display().to_string(), String::new(), vec![error])),
+            Err(error) => return Some(unreadable(error)),
         };
         let (name, source) = match read_input(path, self.max_file_size) {
             Ok(input) => input,
-            Err(d) => return Some(error_report(&path.display().to_string(), String::new(), vec![d])),
+            Err(error) => return Some(unreadable(error)),
         };
         let build = (!is_stdin).then(|| BuildContext::sharing(path, self.context, self.cache.clone()));
         let unsafe_fixes = settings.unsafe_fixes && self.mode != Mode::Check;
@@ -132,35 +152,51 @@ impl<'a> FileRun<'a> {
         let outcome = fix::fix_with_options(&source, build.as_ref(), &settings.rules, unsafe_fixes, &settings.options);
         let problems = build.as_ref().map_or(&[][..], |b| b.problems());
         if !problems.is_empty() {
-            return Some(error_report(&name, source, problems.iter().map(context_problem).collect()));
+            let errors = problems.iter().map(context_problem).collect();
+            return Some(error_report(&name, FileStatus::Unparseable, source, errors));
         }
         match outcome {
-            Ok(outcome) => Some(self.report_outcome(path, name, source, outcome)),
+            Ok(outcome) => Some(self.report_outcome(path, name, source, outcome, settings.fail_on_advice)),
             Err(errors) => {
                 let lines = LineIndex::new(&source);
                 let errors = errors.iter().map(|e| Diagnostic::from_syntax_error(&name, &source, &lines, e)).collect();
-                Some(error_report(&name, source.clone(), errors))
+                Some(error_report(&name, FileStatus::Unparseable, source.clone(), errors))
             }
         }
     }
 
     /// The report of a file that was read and fixed: its findings, and its diff, fixed text or write, as the mode
     /// asks.
-    fn report_outcome(&self, path: &Path, name: String, source: String, outcome: FixOutcome) -> FileReport {
+    fn report_outcome(
+        &self,
+        path: &Path,
+        name: String,
+        source: String,
+        outcome: FixOutcome,
+        advice_fails: bool,
+    ) -> FileReport {
         let changed = outcome.text != source;
         let mut report = FileReport {
             path: name.clone(),
-            source: String::new(),
-            findings: Vec::new(),
-            errors: Vec::new(),
-            warnings: Vec::new(),
             changed,
+            applied: outcome.applied.iter().filter(|(_, &n)| n > 0).map(|(&code, &n)| (code, n)).collect(),
             layers: Some((outcome.layers_before, outcome.layers)),
-            stdout: None,
+            advice_fails,
+            ..FileReport::default()
         };
+        if self.hunks && changed {
+            let fixes: Vec<&Finding> =
+                outcome.initial.iter().chain(&outcome.follow_ons).filter(|f| f.fix.is_some()).collect();
+            report.hunks = hunks(&source, &outcome.text, &fixes);
+        }
         match self.mode {
             Mode::Check => {
-                report.findings = outcome.initial;
+                // Check says everything fix would do: the findings of the file, and the fixes that only become
+                // possible once others are applied.
+                let mut findings = outcome.initial;
+                findings.extend(outcome.follow_ons);
+                findings.sort_by_key(|f| (f.range.start, f.rule.code));
+                report.findings = findings;
                 report.source = source;
                 return report;
             }
@@ -172,26 +208,20 @@ impl<'a> FileRun<'a> {
             Mode::Fix { .. } if path == Path::new("-") => report.stdout = Some(outcome.text.clone()),
             Mode::Fix { .. } if changed => match self.scope.write(path, self.explicit.contains(path), &outcome.text) {
                 Ok(Written::Replaced) => {}
-                Ok(Written::HardLinkSplit(links)) => report.warnings.push(Diagnostic {
-                    path: name.clone(),
-                    line: 1,
-                    column: 1,
-                    message: format!("the file had {links} hard links; the other {} keep the old text", links - 1),
-                    help: "dockopt replaces a file atomically, which gives it an inode of its own; link the others \
-                           to it again if they should change too"
+                Ok(Written::HardLinkSplit(links)) => report.warnings.push(Diagnostic::whole_file(
+                    &name,
+                    format!("the file had {links} hard links; the other {} keep the old text", links - 1),
+                    "dockopt replaces a file atomically, which gives it an inode of its own; link the others to it \
+                     again if they should change too"
                         .into(),
-                }),
+                )),
                 Err(e) => {
                     // Nothing was written: the findings and layers are those of the file as it is.
                     report.changed = false;
+                    report.applied.clear();
                     report.layers = Some((outcome.layers_before, outcome.layers_before));
-                    report.errors.push(Diagnostic {
-                        path: name,
-                        line: 1,
-                        column: 1,
-                        message: format!("cannot write the fixed file: {}", e.message),
-                        help: e.help,
-                    });
+                    let message = format!("cannot write the fixed file: {}", e.message);
+                    report.errors.push(Diagnostic::whole_file(&name, message, e.help));
                     report.findings = outcome.initial;
                     report.source = source;
                     return report;
@@ -225,7 +255,7 @@ fn settings_for(path: &Path, explicit: bool, resolver: &Resolver) -> Result<Opti
         line: e.line,
         column: e.column,
         message: e.message,
-        help: "see the configuration keys in the README".into(),
+        help: e.help,
     })?;
     if explicit || is_stdin || settings.exclude.is_empty() {
         return Ok(Some(settings));

@@ -5,6 +5,7 @@
 //! select = ["DO1", "DO2"]          # codes, code prefixes or names; default: every rule
 //! ignore = ["DO304"]               # taken out of the selection
 //! unsafe-fixes = false             # apply unsafe fixes in `dockopt fix`
+//! fail-on-advice = false           # advice (DO3xx) fails a run, as warnings do
 //! exclude = ["vendor/**"]          # globs, relative to this file's directory
 //!
 //! [rules.slim-base-image]
@@ -30,6 +31,7 @@ pub struct ConfigFile {
     pub select: Option<Vec<String>>,
     pub ignore: Option<Vec<String>>,
     pub unsafe_fixes: Option<bool>,
+    pub fail_on_advice: Option<bool>,
     pub exclude: Option<Vec<String>>,
     #[serde(default)]
     pub rules: RuleOptions,
@@ -42,26 +44,19 @@ pub struct ConfigError {
     pub line: usize,
     pub column: usize,
     pub message: String,
+    pub help: String,
 }
 
-impl std::fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{}:{}:{}: error: {}\n  help: see the configuration keys in the README (`dockopt.toml`)",
-            self.path.display(),
-            self.line,
-            self.column,
-            self.message
-        )
-    }
-}
+/// The help for a configuration file that reads but says something wrong.
+const SEE_KEYS: &str = "see the configuration keys in the README (`dockopt.toml`)";
 
 /// What applies to one file once the configuration and the command line are combined.
 #[derive(Clone)]
 pub struct Settings {
     pub rules: Vec<&'static dyn Rule>,
     pub unsafe_fixes: bool,
+    /// Advice fails the run for this file.
+    pub fail_on_advice: bool,
     pub options: RuleOptions,
     /// The directory the configuration's `exclude` globs are relative to.
     pub root: PathBuf,
@@ -74,17 +69,21 @@ pub struct Overrides {
     pub select: Option<Vec<String>>,
     pub ignore: Vec<String>,
     pub unsafe_fixes: Option<bool>,
+    /// `--fail-on-advice`.
+    pub fail_on_advice: Option<bool>,
     /// `--config`: use this file for every Dockerfile instead of discovering one.
     pub config: Option<PathBuf>,
 }
 
-/// Reads a configuration file. `Ok(None)` for a pyproject.toml without `[tool.dockopt]`.
-pub fn read(path: &Path) -> Result<Option<ConfigFile>, ConfigError> {
+/// Reads a configuration file, checking that its selectors name rules among `rules`. `Ok(None)` for a
+/// pyproject.toml without `[tool.dockopt]`.
+pub fn read(path: &Path, rules: &[&'static dyn Rule]) -> Result<Option<ConfigFile>, ConfigError> {
     let cannot_read = |e: &dyn std::fmt::Display| ConfigError {
         path: path.to_path_buf(),
-        line: 1,
-        column: 1,
-        message: format!("cannot read: {e}"),
+        line: 0,
+        column: 0,
+        message: format!("cannot read the configuration: {e}"),
+        help: "check the path (given with --config, or found beside a Dockerfile) and its permissions".into(),
     };
     let bytes = read_regular(path, DEFAULT_MAX_FILE_SIZE).map_err(|e| cannot_read(&e))?;
     let text = String::from_utf8(bytes).map_err(|e| cannot_read(&e))?;
@@ -93,20 +92,44 @@ pub fn read(path: &Path) -> Result<Option<ConfigFile>, ConfigError> {
             let before = &text[..span.start.min(text.len())];
             (before.matches('\n').count() + 1, before.len() - before.rfind('\n').map_or(0, |n| n + 1) + 1)
         });
-        ConfigError { path: path.to_path_buf(), line, column, message: e.message().to_string() }
+        ConfigError { path: path.to_path_buf(), line, column, message: e.message().to_string(), help: SEE_KEYS.into() }
     };
     if path.file_name().is_some_and(|n| n == "pyproject.toml") {
         let table: toml::Table = toml::from_str(&text).map_err(located)?;
         let Some(section) = table.get("tool").and_then(|t| t.get("dockopt")) else { return Ok(None) };
         // Re-reading the section alone loses its place in the file; say which table the key is in instead.
-        return ConfigFile::deserialize(section.clone()).map(Some).map_err(|e| ConfigError {
+        let file = ConfigFile::deserialize(section.clone()).map_err(|e| ConfigError {
             path: path.to_path_buf(),
             line: 1,
             column: 1,
             message: format!("in [tool.dockopt]: {}", e.message()),
-        });
+            help: SEE_KEYS.into(),
+        })?;
+        return check_selectors(path, &text, file, rules).map(Some);
     }
-    toml::from_str(&text).map(Some).map_err(located)
+    let file = toml::from_str(&text).map_err(located)?;
+    check_selectors(path, &text, file, rules).map(Some)
+}
+
+/// A `select` or `ignore` entry that names no rule is an error at its place in the file, as `--select` with one
+/// is on the command line: otherwise a typo in `select` would turn every rule off without a word.
+fn check_selectors(
+    path: &Path,
+    text: &str,
+    file: ConfigFile,
+    rules: &[&'static dyn Rule],
+) -> Result<ConfigFile, ConfigError> {
+    let selectors = file.select.iter().chain(&file.ignore).flatten();
+    let Some(unknown) = selectors.clone().find(|s| !rules.iter().any(|r| selects(s, r))) else { return Ok(file) };
+    let at = text.find(&format!("\"{unknown}\"")).or_else(|| text.find(&format!("'{unknown}'"))).unwrap_or(0);
+    let before = &text[..at];
+    Err(ConfigError {
+        path: path.to_path_buf(),
+        line: before.matches('\n').count() + 1,
+        column: before.len() - before.rfind('\n').map_or(0, |n| n + 1) + 1,
+        message: format!("`{unknown}` names no rule"),
+        help: "`dockopt rules` lists the codes and names; a prefix such as DO2 selects a group".into(),
+    })
 }
 
 const NAMES: [&str; 3] = ["dockopt.toml", ".dockopt.toml", "pyproject.toml"];
@@ -133,7 +156,9 @@ impl Resolver {
         match &self.overrides.config {
             Some(path) => {
                 let root = path.parent().unwrap_or(Path::new(".")).to_path_buf();
-                self.memoized(&root, |resolver| Ok(resolver.settings(root.clone(), read(path)?.unwrap_or_default())))
+                self.memoized(&root, |resolver| {
+                    Ok(resolver.settings(root.clone(), read(path, &resolver.all_rules)?.unwrap_or_default()))
+                })
             }
             None => self.for_dir(&dir),
         }
@@ -146,7 +171,7 @@ impl Resolver {
             for name in NAMES {
                 let path = dir.join(name);
                 if path.is_file() {
-                    if let Some(file) = read(&path)? {
+                    if let Some(file) = read(&path, &resolver.all_rules)? {
                         return Ok(resolver.settings(dir.to_path_buf(), file));
                     }
                 }
@@ -189,6 +214,7 @@ impl Resolver {
         Settings {
             rules,
             unsafe_fixes: self.overrides.unsafe_fixes.or(file.unsafe_fixes).unwrap_or(false),
+            fail_on_advice: self.overrides.fail_on_advice.or(file.fail_on_advice).unwrap_or(false),
             options: file.rules,
             root,
             exclude: file.exclude.unwrap_or_default(),
@@ -236,11 +262,11 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("dockopt.toml");
         std::fs::write(&path, "select = [\"DO1\"]\nselct = [\"DO2\"]\n").unwrap();
-        let error = read(&path).unwrap_err();
+        let error = read(&path, &[]).unwrap_err();
         assert_eq!((error.line, error.column), (2, 1));
         assert!(error.message.contains("unknown field `selct`"), "{}", error.message);
         std::fs::write(&path, "[rules.slim-base-image]\nimage = []\n").unwrap();
-        assert!(read(&path).unwrap_err().message.contains("unknown field `image`"));
+        assert!(read(&path, &[]).unwrap_err().message.contains("unknown field `image`"));
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -8,12 +8,13 @@
 use crate::engine::build_context::BuildContext;
 use crate::engine::finding::{Edit, RuleInfo};
 use crate::engine::options::RuleOptions;
+use crate::engine::style::ContinuationStyle;
 use crate::engine::suppression::{line_comment_silences, FileSuppressions};
 use crate::shell::{Command, Invocation, Script};
 use crate::syntax::model::{Dockerfile, Kind, Stage, Statement};
 use crate::syntax::text::TextRange;
 use crate::syntax::tree::{NodeKind, SyntaxError, TokenKind};
-use std::cell::RefCell;
+use std::cell::{OnceCell, RefCell};
 
 pub struct Context<'a, 'src> {
     pub df: &'a Dockerfile<'src>,
@@ -28,6 +29,8 @@ pub struct Context<'a, 'src> {
     /// What rules met that keeps dockopt from reading the file as BuildKit would, such as a source pattern it
     /// cannot compile. Rules run one after another on one thread, so a cell is enough.
     problems: RefCell<Vec<SyntaxError>>,
+    /// How the file writes continued RUNs, found when first asked.
+    style: OnceCell<ContinuationStyle>,
 }
 
 static DEFAULT_OPTIONS: RuleOptions = RuleOptions::DEFAULT;
@@ -49,8 +52,16 @@ impl<'a, 'src> Context<'a, 'src> {
         }
         let nodes = df.statements.iter().map(|s| nodes[s.index]).collect();
         let suppressions = FileSuppressions::new(df);
-        let mut ctx =
-            Context { df, build, options, scripts: Vec::new(), nodes, suppressions, problems: RefCell::default() };
+        let mut ctx = Context {
+            df,
+            build,
+            options,
+            scripts: Vec::new(),
+            nodes,
+            suppressions,
+            problems: RefCell::default(),
+            style: OnceCell::new(),
+        };
         let posix = ctx.posix_shells();
         ctx.scripts = (0..df.statements.len())
             .map(|i| {
@@ -234,6 +245,11 @@ impl<'a, 'src> Context<'a, 'src> {
         }
     }
 
+    /// How the file writes RUNs that span lines.
+    pub fn continuation_style(&self) -> &ContinuationStyle {
+        self.style.get_or_init(|| ContinuationStyle::of_file(self.df))
+    }
+
     /// The whitespace before statement `i`'s keyword.
     pub fn indent(&self, i: usize) -> &'src str {
         let s = self.statement(i);
@@ -241,8 +257,9 @@ impl<'a, 'src> Context<'a, 'src> {
     }
 
     /// Appends `&& command` to RUN `i`, after its last command and before any trailing `;` or comment: on the
-    /// same line for a one-line RUN, else on a continuation line of its own. `None` when the script could not
-    /// take it safely: unbalanced, or with a background job.
+    /// same line for a one-line RUN, else on a continuation line of its own, in the RUN's own style (`&&` at the
+    /// end of lines or at their start). `None` when the script could not take it safely: unbalanced, or with a
+    /// background job.
     pub fn append_command(&self, i: usize, command: &str) -> Option<Edit> {
         let script = self.script(i)?;
         if !script.balanced || script.has_background_job() {
@@ -253,8 +270,14 @@ impl<'a, 'src> Context<'a, 'src> {
         if s.start_line == s.end_line {
             return Some(Edit::insert(end, format!(" && {command}")));
         }
-        // Align with the continuation lines that start with an operator, else with the first continuation line.
         let source = self.df.source();
+        let escape = self.df.tree.escape;
+        if let Some(style) = ContinuationStyle::of_text(&source[s.line_range.start..end], escape) {
+            if style.operator_at_end {
+                return Some(Edit::insert(end, style.and_joint(escape, self.newline(), "", "    ") + command));
+            }
+        }
+        // Align with the continuation lines that start with an operator, else with the first continuation line.
         let lines: Vec<&str> = source[s.line_range.start..end].lines().skip(1).collect();
         let indent_of = |line: &str| line[..line.len() - line.trim_start().len()].to_string();
         let indent = lines

@@ -16,6 +16,24 @@ pub enum Applicability {
     DisplayOnly,
 }
 
+/// How much a finding matters: whether it fails a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Severity {
+    /// Advice (DO3xx): shown, but fails a run only with `--fail-on-advice`.
+    Advice,
+    /// Fails `check`, and `fix` when it is left after fixing.
+    Warning,
+}
+
+impl Severity {
+    pub fn label(self) -> &'static str {
+        match self {
+            Severity::Advice => "advice",
+            Severity::Warning => "warning",
+        }
+    }
+}
+
 /// What a rule's fixes are, for its documentation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Safety {
@@ -63,6 +81,7 @@ pub struct RuleInfo {
     /// A paragraph with a before/after example.
     pub doc: &'static str,
     pub safety: Safety,
+    pub severity: Severity,
     /// hadolint rules that mean the same thing; `# hadolint ignore=` with them silences this rule.
     pub hadolint: &'static [&'static str],
 }

@@ -6,10 +6,11 @@
 
 use crate::engine::build_context::BuildContext;
 use crate::engine::context::Context;
-use crate::engine::finding::{Applicability, Edit, Finding};
+use crate::engine::finding::{Applicability, Edit, Finding, Fix};
 use crate::engine::options::RuleOptions;
 use crate::engine::rule::{check, Rule};
 use crate::syntax::model::Dockerfile;
+use crate::syntax::text::TextRange;
 use crate::syntax::tree::SyntaxError;
 use std::collections::{BTreeMap, HashSet};
 
@@ -21,6 +22,9 @@ pub struct FixOutcome {
     pub applied: BTreeMap<&'static str, usize>,
     /// Findings in the original text.
     pub initial: Vec<Finding>,
+    /// Fixes applied only after other fixes made them possible (a cleanup that fits once RUNs are merged), as
+    /// findings located in the original text. Their fixes have no edits of their own on that text.
+    pub follow_ons: Vec<Finding>,
     /// Findings left in the fixed text.
     pub remaining: Vec<Finding>,
     /// Layers (RUN, COPY and ADD instructions) in the original text.
@@ -57,6 +61,7 @@ pub fn fix_with_options(
         applied: BTreeMap::new(),
         rejected: HashSet::new(),
         unverified: None,
+        history: Vec::new(),
         unsafe_fixes,
     };
     let mut initial = None;
@@ -80,10 +85,13 @@ pub fn fix_with_options(
         let (initial, layers_before) = initial.get_or_insert_with(|| (findings.clone(), layers));
         let chosen = if round == MAX_ROUNDS { Vec::new() } else { rounds.choose(&findings) };
         if chosen.is_empty() {
+            let initial = std::mem::take(initial);
+            let follow_ons = rounds.follow_ons(&initial);
             return Ok(FixOutcome {
                 text: rounds.text,
                 applied: rounds.applied,
-                initial: std::mem::take(initial),
+                initial,
+                follow_ons,
                 remaining: findings,
                 layers_before: *layers_before,
                 layers,
@@ -103,16 +111,22 @@ struct Rounds {
     rejected: HashSet<(&'static str, String)>,
     /// The text before the last round's fixes and those fixes, until the next parse shows they broke nothing.
     unverified: Option<(String, Vec<RoundFix>)>,
+    /// The fixes each round applied, first round first.
+    history: Vec<Vec<RoundFix>>,
     unsafe_fixes: bool,
 }
 
 impl Rounds {
     /// The fixes to apply this round: applicable, not rejected before, and not clashing with one chosen earlier.
+    /// Fixes that shape layers (DO1xx) are taken first, in source order, and cache cleanups (DO2xx) after them:
+    /// a cleanup then waits for a merge it clashes with, and lands once, at the end of the merged RUN.
     fn choose<'f>(&self, findings: &'f [Finding]) -> Vec<&'f Finding> {
         let applicable =
             |a: Applicability| a == Applicability::Safe || (self.unsafe_fixes && a == Applicability::Unsafe);
+        let mut ordered: Vec<&Finding> = findings.iter().collect();
+        ordered.sort_by_key(|f| (f.rule.code.starts_with("DO2"), f.range.start, f.rule.code));
         let mut chosen: Vec<&Finding> = Vec::new();
-        for finding in findings {
+        for finding in ordered {
             let Some(fix) = &finding.fix else { continue };
             if !applicable(fix.applicability) || fix.edits.is_empty() {
                 continue;
@@ -137,14 +151,8 @@ impl Rounds {
         for f in chosen {
             *self.applied.entry(f.rule.code).or_default() += 1;
         }
-        let fixes = chosen
-            .iter()
-            .map(|f| RoundFix {
-                code: f.rule.code,
-                message: f.message.clone(),
-                edits: f.fix.as_ref().expect("has fix").edits.clone(),
-            })
-            .collect();
+        let fixes: Vec<RoundFix> = chosen.iter().map(|f| RoundFix::of(f)).collect();
+        self.history.push(fixes.clone());
         self.unverified = Some((std::mem::replace(&mut self.text, candidate), fixes));
     }
 
@@ -153,25 +161,83 @@ impl Rounds {
     fn recover(&mut self) -> bool {
         let Some((previous, fixes)) = self.unverified.take() else { return false };
         self.text = previous;
-        for RoundFix { code, message, edits } in fixes {
-            let one = apply(&self.text, &edits);
+        self.history.pop();
+        for fix in &fixes {
+            *self.applied.get_mut(fix.finding.rule.code).expect("counted when applied") -= 1;
+        }
+        for fix in fixes {
+            let one = apply(&self.text, &fix.edits);
             if reads_cleanly(&one) {
-                *self.applied.entry(code).or_default() += 1;
+                *self.applied.entry(fix.finding.rule.code).or_default() += 1;
                 self.unverified = Some((self.text.clone(), Vec::new()));
+                self.history.push(vec![fix]);
                 self.text = one;
                 break;
             }
-            self.rejected.insert((code, message));
+            self.rejected.insert((fix.finding.rule.code, fix.finding.message));
         }
         true
     }
+
+    /// The fixes of the second round on, that no finding of the original text foretold, located in the original.
+    fn follow_ons(&self, initial: &[Finding]) -> Vec<Finding> {
+        let mut out: Vec<Finding> = Vec::new();
+        for (round, fixes) in self.history.iter().enumerate().skip(1) {
+            for fix in fixes {
+                let back =
+                    |offset| self.history[..round].iter().rev().fold(offset, |at, earlier| map_back(at, earlier));
+                let range = TextRange::new(back(fix.finding.range.start), back(fix.finding.range.end));
+                let foretold = |f: &Finding| f.rule.code == fix.finding.rule.code && f.range.start == range.start;
+                if initial.iter().chain(&out).any(foretold) {
+                    continue;
+                }
+                let applicability = fix.finding.fix.as_ref().map_or(Applicability::Safe, |f| f.applicability);
+                out.push(Finding {
+                    range,
+                    message: format!("{} (applies after the other fixes)", fix.finding.message),
+                    fix: Some(Fix { applicability, edits: Vec::new() }),
+                    instructions: Vec::new(),
+                    ..fix.finding.clone()
+                });
+            }
+        }
+        out
+    }
 }
 
-/// A fix applied in a round, kept until the next round's parse confirms the file still reads.
+/// Where an offset in a text after `edits` lies in the text before them: text an edit inserted maps to where
+/// the edit was made.
+fn map_back(offset: usize, edits: &[RoundFix]) -> usize {
+    let mut all: Vec<&Edit> = edits.iter().flat_map(|f| &f.edits).collect();
+    all.sort_by_key(|e| (e.range.start, e.range.end));
+    let mut delta: isize = 0;
+    for edit in all {
+        let start_after = (edit.range.start as isize + delta) as usize;
+        if offset < start_after {
+            break;
+        }
+        if offset < start_after + edit.replacement.len() {
+            return edit.range.start;
+        }
+        delta += edit.replacement.len() as isize - edit.range.len() as isize;
+    }
+    (offset as isize - delta).max(0) as usize
+}
+
+/// A fix applied in a round, with the finding it fixes.
+#[derive(Clone)]
 struct RoundFix {
-    code: &'static str,
-    message: String,
+    finding: Finding,
     edits: Vec<Edit>,
+}
+
+impl RoundFix {
+    fn of(finding: &Finding) -> RoundFix {
+        RoundFix {
+            finding: finding.clone(),
+            edits: finding.fix.as_ref().expect("chosen findings have fixes").edits.clone(),
+        }
+    }
 }
 
 fn reads_cleanly(text: &str) -> bool {
@@ -179,14 +245,16 @@ fn reads_cleanly(text: &str) -> bool {
     df.errors.is_empty() && df.build_errors.is_empty()
 }
 
-/// Edits conflict when they share bytes, or when both insert at the same place (their order would be a
-/// guess). An insertion where a replacement ends does not conflict.
+/// Edits conflict when they share bytes, when both insert at the same place (their order would be a guess), or
+/// when one inserts where the other's replacement starts: text appended to the end of a RUN that a merge is about
+/// to join to the next would land in the middle of the merged RUN. An insertion where a replacement ends does not
+/// conflict.
 fn conflicts(one: &Edit, other: &Edit) -> bool {
     let (a, b) = (one.range, other.range);
     a.overlaps(b)
         || (a.is_empty() && b.is_empty() && a.start == b.start)
-        || (a.is_empty() && b.start < a.start && a.start < b.end)
-        || (b.is_empty() && a.start < b.start && b.start < a.end)
+        || (a.is_empty() && b.start <= a.start && a.start < b.end)
+        || (b.is_empty() && a.start <= b.start && b.start < a.end)
 }
 
 /// Applies non-conflicting edits in one pass.
@@ -221,7 +289,7 @@ mod tests {
         let replace = Edit::replace(TextRange::new(2, 5), "");
         assert!(conflicts(&replace, &Edit::insert(3, "x")));
         assert!(!conflicts(&replace, &Edit::insert(5, "x")));
-        assert!(!conflicts(&replace, &Edit::insert(2, "x")));
+        assert!(conflicts(&replace, &Edit::insert(2, "x")), "an insertion where a replacement starts");
         assert!(conflicts(&Edit::insert(4, "a"), &Edit::insert(4, "b")));
         assert!(conflicts(&replace, &Edit::delete(TextRange::new(4, 6))));
     }

@@ -6,6 +6,7 @@
 //! - [`files`]: reading hostile files safely (regular files only, never blocking, within a size limit) and
 //!   resolving paths inside a build context without leaving it;
 //! - [`build_context`]: the files COPY and ADD read, filtered by `.dockerignore`;
+//! - [`style`]: how the file writes RUNs that span lines, for text added in its own style;
 //! - [`context`]: what a rule can ask about one parsed file (shell views, ENV, mounts, suppressions, edits in the
 //!   file's own style);
 //! - [`rule`]: the [`Rule`](rule::Rule) trait and running rules on a file;
@@ -22,4 +23,5 @@ pub mod finding;
 pub mod fix;
 pub mod options;
 pub mod rule;
+pub mod style;
 pub mod suppression;

@@ -88,7 +88,7 @@ fn names(list: &str, rule: &RuleInfo) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::finding::Safety;
+    use crate::engine::finding::{Safety, Severity};
 
     static RULE: RuleInfo = RuleInfo {
         code: "DO101",
@@ -96,6 +96,7 @@ mod tests {
         summary: "",
         doc: "",
         safety: Safety::Safe,
+        severity: Severity::Warning,
         hadolint: &["DL3059"],
     };
 

@@ -117,10 +117,15 @@ impl Script {
 
     /// Some command changes shell state that later commands in the same shell would see.
     pub fn changes_shell_state(&self) -> bool {
-        self.opaque
-            || self.commands.iter().any(|c| {
-                c.affects_shell() && (c.words.is_empty() || c.name().is_none_or(|n| STATE_CHANGING.contains(&n)))
-            })
+        self.opaque || self.state_changes().next().is_some()
+    }
+
+    /// The commands that change shell state later commands in the same shell would see: `cd`, `export`, `set`,
+    /// bare assignments and the like, outside subshells and pipelines.
+    pub fn state_changes(&self) -> impl Iterator<Item = &Command> {
+        self.commands.iter().filter(|c| {
+            c.affects_shell() && (c.words.is_empty() || c.name().is_none_or(|n| STATE_CHANGING.contains(&n)))
+        })
     }
 
     /// Some command may end the shell early: `exit`, `exec`, `return`.

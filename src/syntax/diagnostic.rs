@@ -4,6 +4,8 @@ use crate::syntax::text::LineIndex;
 use crate::syntax::tree::SyntaxError;
 use std::fmt;
 
+/// A problem with a file. `line` and `column` are 1-based, or both 0 for a problem with the file as a whole (it
+/// cannot be read).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Diagnostic {
     pub path: String,
@@ -14,6 +16,16 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
+    /// A problem with the whole file, such as that it cannot be read.
+    pub fn whole_file(path: &str, message: String, help: String) -> Diagnostic {
+        Diagnostic { path: path.to_string(), line: 0, column: 0, message, help }
+    }
+
+    /// Line and column, unless the problem is with the whole file.
+    pub fn position(&self) -> Option<(usize, usize)> {
+        (self.line > 0).then_some((self.line, self.column))
+    }
+
     pub fn from_syntax_error(path: &str, source: &str, lines: &LineIndex, error: &SyntaxError) -> Diagnostic {
         let (line, column) = lines.line_col(source, error.range.start);
         Diagnostic { path: path.to_string(), line, column, message: error.message.clone(), help: error.help.clone() }
@@ -21,13 +33,14 @@ impl Diagnostic {
 }
 
 impl Diagnostic {
-    /// `path:line:col: LEVEL: message` and a `help:` line, printable on a terminal.
+    /// `path:line:col: LEVEL: message` (or `path: LEVEL: message`) and a `help:` line, printable on a terminal.
     pub fn to_text(&self, level: &str) -> String {
+        let place = match self.position() {
+            Some((line, column)) => format!("{}:{line}:{column}", printable(&self.path, usize::MAX)),
+            None => printable(&self.path, usize::MAX).into_owned(),
+        };
         format!(
-            "{}:{}:{}: {level}: {}\n  help: {}",
-            printable(&self.path, usize::MAX),
-            self.line,
-            self.column,
+            "{place}: {level}: {}\n  help: {}",
             printable(&self.message, MAX_MESSAGE_CHARS),
             printable(&self.help, MAX_MESSAGE_CHARS)
         )

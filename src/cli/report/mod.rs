@@ -1,18 +1,37 @@
-//! Output formats for findings: text for people, JSON for tools, SARIF for code scanning, and GitHub workflow
-//! commands for pull-request annotations.
+//! What dockopt found and did, per file and for a whole run, and the formats that print it: [`text`] for people,
+//! [`json`] for tools, [`sarif`] for code scanning, [`github`] workflow commands, [`rdjson`] for reviewdog and
+//! [`gitlab`] Code Quality.
 
-use crate::engine::finding::{Applicability, Finding, Safety};
-use crate::engine::rule::Rule;
-use crate::syntax::diagnostic::{printable, Diagnostic, MAX_MESSAGE_CHARS};
-use crate::syntax::text::{LineIndex, TextRange};
-use serde_json::{json, Value};
+pub mod github;
+pub mod gitlab;
+pub mod json;
+pub mod rdjson;
+pub mod sarif;
+pub mod text;
+
+use crate::engine::finding::{Applicability, Finding, Severity};
+use crate::syntax::diagnostic::Diagnostic;
+use crate::syntax::text::LineIndex;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
+/// Whether dockopt could read a file as BuildKit would.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum FileStatus {
+    #[default]
+    Checked,
+    /// It could not be read: missing, not a regular file, too big, not UTF-8, or its configuration is wrong.
+    Unreadable,
+    /// It was read, but BuildKit would reject it, or its build context could not be read.
+    Unparseable,
+}
+
 /// What dockopt found and did in one file.
+#[derive(Default)]
 pub struct FileReport {
     /// The path as the user named or the walk found it.
     pub path: String,
+    pub status: FileStatus,
     /// The text the findings' ranges refer to: the file after fixing, when `fix` wrote it.
     pub source: String,
     pub findings: Vec<Finding>,
@@ -20,64 +39,200 @@ pub struct FileReport {
     pub errors: Vec<Diagnostic>,
     /// What the user should know about how the file was written, such as a hard link split.
     pub warnings: Vec<Diagnostic>,
-    /// The file was rewritten, or (with `--diff`) would be.
+    /// The file was rewritten, or (with `check` and `--diff`) would be.
     pub changed: bool,
-    /// RUN, COPY and ADD instructions (one layer each) before and after safe fixes.
+    /// Fixes applied per rule: by `fix`, or by `check` and `--diff` had they been `fix`.
+    pub applied: BTreeMap<&'static str, usize>,
+    /// The lines the fixes change, for the formats that carry fixes (`--diff` with a machine format).
+    pub hunks: Vec<Hunk>,
+    /// RUN, COPY and ADD instructions (one layer each) before and after fixing.
     pub layers: Option<(usize, usize)>,
     /// What goes to standard output for this file, in path order: its diff, or the fixed standard input.
     pub stdout: Option<String>,
+    /// Advice fails the run for this file (`--fail-on-advice` or the configuration's `fail-on-advice`).
+    pub advice_fails: bool,
+}
+
+/// A run of whole lines that fixing replaces: lines `start_line..=end_line` of the original (1-based; an
+/// insertion before line `start_line` has `end_line == start_line - 1`), bytes `start..end`, and the new lines.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Hunk {
+    pub start_line: usize,
+    pub end_line: usize,
+    pub start: usize,
+    pub end: usize,
+    pub replacement: String,
+    /// The rules whose fixes change these lines.
+    pub rules: Vec<&'static str>,
+}
+
+/// The line hunks that turn `before` into `after`, each credited to the rules of `fixes` (findings in `before`
+/// whose fixes were applied) that touch its lines.
+pub fn hunks(before: &str, after: &str, fixes: &[&Finding]) -> Vec<Hunk> {
+    let diff = similar::TextDiff::from_lines(before, after);
+    let old_lines: Vec<&str> = before.split_inclusive('\n').collect();
+    let new_lines: Vec<&str> = after.split_inclusive('\n').collect();
+    let offset_of = |line: usize| old_lines[..line].iter().map(|l| l.len()).sum::<usize>();
+    let lines = LineIndex::new(before);
+    let mut out = Vec::new();
+    for group in diff.grouped_ops(0) {
+        let (Some(first), Some(last)) = (group.first(), group.last()) else { continue };
+        let old = first.old_range().start..last.old_range().end;
+        let new = first.new_range().start..last.new_range().end;
+        let (start, end) = (offset_of(old.start), offset_of(old.end));
+        // The 0-based lines the hunk touches; an insertion touches the lines on either side of it.
+        let (lo, hi) = if old.is_empty() { (old.start.saturating_sub(1), old.start) } else { (old.start, old.end - 1) };
+        let mut rules: Vec<&'static str> = fixes
+            .iter()
+            .filter(|f| {
+                let (first, _) = lines.line_col(before, f.range.start);
+                let (last, _) = lines.line_col(before, f.range.end);
+                first <= hi + 1 && lo < last
+            })
+            .map(|f| f.rule.code)
+            .collect();
+        rules.sort_unstable();
+        rules.dedup();
+        out.push(Hunk {
+            start_line: old.start + 1,
+            end_line: old.end,
+            start,
+            end,
+            replacement: new_lines[new].concat(),
+            rules,
+        });
+    }
+    out
+}
+
+/// How a finding can be fixed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum FixKind {
+    Safe,
+    Unsafe,
+    DisplayOnly,
+    None,
+}
+
+impl FixKind {
+    pub fn of(finding: &Finding) -> FixKind {
+        match finding.fix.as_ref().map(|f| f.applicability) {
+            Some(Applicability::Safe) => FixKind::Safe,
+            Some(Applicability::Unsafe) => FixKind::Unsafe,
+            Some(Applicability::DisplayOnly) => FixKind::DisplayOnly,
+            None => FixKind::None,
+        }
+    }
+
+    /// How the text report labels a finding.
+    pub fn label(self, severity: Severity) -> &'static str {
+        match (self, severity) {
+            (FixKind::Safe, _) => "[safe fix]",
+            (FixKind::Unsafe, _) => "[unsafe fix]",
+            (FixKind::DisplayOnly, _) => "[suggestion]",
+            (FixKind::None, Severity::Advice) => "[advice]",
+            (FixKind::None, Severity::Warning) => "",
+        }
+    }
+}
+
+/// One finding, as the summary and the statistics count it.
+#[derive(Clone, Copy, Debug)]
+pub struct FindingCount {
+    pub code: &'static str,
+    pub name: &'static str,
+    pub severity: Severity,
+    pub fix: FixKind,
+    /// It fails the run.
+    pub fails: bool,
 }
 
 /// What a file contributes to the summary and the statistics, kept once its output is rendered.
 #[derive(Clone, Debug, Default)]
 pub struct Counts {
+    pub status: FileStatus,
     pub changed: bool,
-    pub findings: usize,
-    pub fixable: usize,
     pub errors: usize,
     pub warnings: usize,
     pub layers: Option<(usize, usize)>,
-    /// (rule code, rule name, has a fix) per finding.
-    pub per_rule: Vec<(&'static str, &'static str, bool)>,
+    pub applied: Vec<(&'static str, usize)>,
+    pub findings: Vec<FindingCount>,
 }
 
 impl Counts {
     pub fn of(report: &FileReport) -> Counts {
-        let fixable = |f: &Finding| f.fix.as_ref().is_some_and(|f| f.applicability != Applicability::DisplayOnly);
         Counts {
+            status: report.status,
             changed: report.changed,
-            findings: report.findings.len(),
-            fixable: report.findings.iter().filter(|f| fixable(f)).count(),
             errors: report.errors.len(),
             warnings: report.warnings.len(),
             layers: report.layers,
-            per_rule: report.findings.iter().map(|f| (f.rule.code, f.rule.name, f.fix.is_some())).collect(),
+            applied: report.applied.iter().map(|(&code, &n)| (code, n)).collect(),
+            findings: report
+                .findings
+                .iter()
+                .map(|f| FindingCount {
+                    code: f.rule.code,
+                    name: f.rule.name,
+                    severity: f.rule.severity,
+                    fix: FixKind::of(f),
+                    fails: f.rule.severity == Severity::Warning || report.advice_fails,
+                })
+                .collect(),
         }
     }
 }
 
+/// A whole run, for the summary at its end and its exit status.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Summary {
+    /// Files read and checked.
     pub files: usize,
+    pub unreadable: usize,
+    pub unparseable: usize,
+    /// Files the walk saw and did not take (see `--show-files`).
+    pub passed_over: usize,
     pub changed: usize,
     pub findings: usize,
+    /// Findings that fail the run: warnings, and advice where it is asked to fail.
+    pub failing: usize,
+    pub advice: usize,
     pub fixable: usize,
+    /// Findings whose fix applies with `--unsafe-fixes`.
+    pub unsafe_fixable: usize,
     pub errors: usize,
     pub warnings: usize,
     pub layers_before: usize,
     pub layers_after: usize,
+    /// Fixes applied (or, for `check` and `--diff`, to apply) per rule.
+    pub applied: BTreeMap<&'static str, usize>,
+    /// Findings per rule.
+    pub by_rule: BTreeMap<&'static str, usize>,
 }
 
 impl Summary {
-    pub fn of<'c>(files: impl IntoIterator<Item = &'c Counts>) -> Summary {
-        let mut s = Summary::default();
+    pub fn of<'c>(files: impl IntoIterator<Item = &'c Counts>, passed_over: usize) -> Summary {
+        let mut s = Summary { passed_over, ..Summary::default() };
         for c in files {
-            s.files += 1;
+            match c.status {
+                FileStatus::Checked => s.files += 1,
+                FileStatus::Unreadable => s.unreadable += 1,
+                FileStatus::Unparseable => s.unparseable += 1,
+            }
             s.changed += usize::from(c.changed);
-            s.findings += c.findings;
-            s.fixable += c.fixable;
             s.errors += c.errors;
             s.warnings += c.warnings;
+            for &(code, n) in &c.applied {
+                *s.applied.entry(code).or_default() += n;
+            }
+            for f in &c.findings {
+                s.findings += 1;
+                s.failing += usize::from(f.fails);
+                s.advice += usize::from(f.severity == Severity::Advice);
+                s.fixable += usize::from(f.fix == FixKind::Safe);
+                s.unsafe_fixable += usize::from(f.fix == FixKind::Unsafe);
+                *s.by_rule.entry(f.code).or_default() += 1;
+            }
             if let Some((before, after)) = c.layers {
                 s.layers_before += before;
                 s.layers_after += after;
@@ -86,295 +241,82 @@ impl Summary {
         s
     }
 
-    /// One line: files checked, files changed, findings, layers before → after.
-    pub fn line(&self, changed_verb: &str) -> String {
+    /// The summary for standard error: a first line with files, changes, findings and layers, then the fixes
+    /// per rule, the findings per rule, and the files not checked, each when there are any. `fixed` is true for
+    /// `fix`, which did what `check` and `--diff` say it would do.
+    pub fn text(&self, fixed: bool) -> String {
         let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
-        let mut line = format!(
-            "{} checked, {} {changed_verb}, {} ({} fixable)",
+        let (changed, left) = if fixed { ("fixed", " left") } else { ("would change", "") };
+        let mut out = format!(
+            "{} checked, {} {changed}, {}{left}",
             plural(self.files, "file"),
             self.changed,
             plural(self.findings, "finding"),
-            self.fixable
         );
+        let mut kinds = vec![format!("{} fixable", self.fixable)];
+        if self.unsafe_fixable > 0 {
+            kinds.push(format!("{} more with --unsafe-fixes", self.unsafe_fixable));
+        }
+        if self.advice > 0 {
+            kinds.push(format!("{} advice", self.advice));
+        }
+        write!(out, " ({})", kinds.join(", ")).unwrap();
         if self.errors > 0 {
-            write!(line, ", {}", plural(self.errors, "error")).unwrap();
+            write!(out, ", {}", plural(self.errors, "error")).unwrap();
         }
         if self.warnings > 0 {
-            write!(line, ", {}", plural(self.warnings, "warning")).unwrap();
+            write!(out, ", {}", plural(self.warnings, "warning")).unwrap();
         }
-        write!(line, "; layers {} → {}", self.layers_before, self.layers_after).unwrap();
-        line
-    }
-}
-
-fn fix_label(finding: &Finding) -> &'static str {
-    match finding.fix.as_ref().map(|f| f.applicability) {
-        Some(Applicability::Safe) => " [safe fix]",
-        Some(Applicability::Unsafe) => " [unsafe fix]",
-        Some(Applicability::DisplayOnly) => " [suggestion]",
-        None => "",
-    }
-}
-
-/// Each finding of a file with its source line and a caret under what it is about.
-pub fn text(report: &FileReport) -> String {
-    let mut out = String::new();
-    if !report.findings.is_empty() {
-        let lines = LineIndex::new(&report.source);
-        let path = printable(&report.path, usize::MAX);
-        for finding in &report.findings {
-            let (line, col) = lines.line_col(&report.source, finding.range.start);
-            writeln!(
-                out,
-                "{path}:{line}:{col}: {} {}{}",
-                finding.rule.code,
-                printable(&finding.message, MAX_MESSAGE_CHARS),
-                fix_label(finding)
-            )
-            .unwrap();
-            let gutter = " ".repeat(line.to_string().len());
-            let (text, indent, carets) = quote(&report.source, finding.range);
-            writeln!(out, "{gutter} |\n{line} | {text}\n{gutter} | {indent}{carets}").unwrap();
+        writeln!(out, "; layers {} → {}", self.layers_before, self.layers_after).unwrap();
+        if !self.applied.is_empty() {
+            let label = if fixed { "fixes applied" } else { "fixes to apply" };
+            writeln!(out, "{label}: {}", per_rule(&self.applied)).unwrap();
         }
-        out.push('\n');
+        if !self.by_rule.is_empty() {
+            writeln!(out, "findings{}: {}", if fixed { " left" } else { "" }, per_rule(&self.by_rule)).unwrap();
+        }
+        let mut not_checked = Vec::new();
+        if self.unreadable > 0 {
+            not_checked.push(format!("{} could not be read", self.unreadable));
+        }
+        if self.unparseable > 0 {
+            not_checked.push(format!("{} could not be parsed", self.unparseable));
+        }
+        if self.passed_over > 0 {
+            not_checked.push(format!("{} passed over by the walk (--show-files lists them)", self.passed_over));
+        }
+        if !not_checked.is_empty() {
+            writeln!(out, "not checked: {}", not_checked.join(", ")).unwrap();
+        }
+        out
     }
-    out
 }
 
-/// How much of a source line the text report quotes around a finding.
-const QUOTE_CHARS: usize = 160;
-
-/// The source line of `range` as the text report quotes it, printable and cut to a window around the range, with
-/// the indent and carets that point at the range under it.
-fn quote(source: &str, range: TextRange) -> (String, String, String) {
-    let line_start = source[..range.start].rfind('\n').map_or(0, |n| n + 1);
-    let line_end = source[range.start..].find('\n').map_or(source.len(), |n| range.start + n);
-    let before: Vec<char> = source[line_start..range.start].chars().collect();
-    let marked = source[range.start..range.end.min(line_end).max(range.start)].trim_end_matches('\r');
-    let after = source[range.start..line_end].trim_end_matches('\r');
-    // Keep a little of what comes before the range, and cut the rest so the range stays in view.
-    let skip = before.len().saturating_sub(QUOTE_CHARS / 4);
-    let lead: String = before[skip..].iter().collect();
-    let lead = if skip > 0 { format!("…{lead}") } else { lead };
-    let shown_lead = printable(&lead, usize::MAX).into_owned();
-    let rest = printable(after, QUOTE_CHARS.saturating_sub(shown_lead.chars().count()).max(1));
-    let indent = shown_lead.chars().map(|c| if c == '\t' { '\t' } else { ' ' }).collect();
-    let width = printable(marked, rest.chars().count()).chars().count().max(1).min(rest.chars().count().max(1));
-    (format!("{shown_lead}{rest}"), indent, "^".repeat(width))
+/// `DO101 ×2, DO201 ×1`.
+pub fn per_rule(counts: &BTreeMap<&'static str, usize>) -> String {
+    counts.iter().map(|(code, n)| format!("{code} ×{n}")).collect::<Vec<_>>().join(", ")
 }
 
-/// Counts per rule, most frequent first.
-pub fn statistics<'c>(files: impl IntoIterator<Item = &'c Counts>) -> String {
-    let mut counts: BTreeMap<&str, (usize, &str, bool)> = BTreeMap::new();
-    for &(code, name, fixable) in files.into_iter().flat_map(|c| &c.per_rule) {
-        let entry = counts.entry(code).or_insert((0, name, false));
+/// Findings per rule, most frequent first, each with how its rule is fixed: a rule that fixes some of its
+/// findings and not others is labelled by the best fix it has.
+pub fn per_rule_counts<'c>(files: impl IntoIterator<Item = &'c Counts>) -> Vec<(usize, FindingCount)> {
+    let mut counts: BTreeMap<&str, (usize, FindingCount)> = BTreeMap::new();
+    for f in files.into_iter().flat_map(|c| &c.findings) {
+        let entry = counts.entry(f.code).or_insert((0, *f));
         entry.0 += 1;
-        entry.2 |= fixable;
+        entry.1.fix = entry.1.fix.min(f.fix);
     }
-    let mut rows: Vec<_> = counts.into_iter().collect();
-    rows.sort_by(|a, b| b.1 .0.cmp(&a.1 .0).then(a.0.cmp(b.0)));
+    let mut rows: Vec<(usize, FindingCount)> = counts.into_values().collect();
+    rows.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.code.cmp(b.1.code)));
+    rows
+}
+
+/// `--statistics` as text: a line per rule, most frequent first.
+pub fn statistics<'c>(files: impl IntoIterator<Item = &'c Counts>) -> String {
     let mut out = String::new();
-    for (code, (count, name, fixable)) in rows {
-        writeln!(out, "{count:>6}  {code}  {name}{}", if fixable { "  [fix]" } else { "" }).unwrap();
+    for (count, f) in per_rule_counts(files) {
+        let label = f.fix.label(f.severity);
+        writeln!(out, "{count:>6}  {}  {}{}{label}", f.code, f.name, if label.is_empty() { "" } else { "  " }).unwrap();
     }
     out
-}
-
-fn position(lines: &LineIndex, source: &str, range: TextRange) -> Value {
-    let (line, column) = lines.line_col(source, range.start);
-    let (end_line, end_column) = lines.line_col(source, range.end);
-    json!({ "line": line, "column": column, "end_line": end_line, "end_column": end_column })
-}
-
-/// One file's entry in the JSON report. See the README for the schema.
-pub fn json_file(r: &FileReport) -> Value {
-    let lines = LineIndex::new(&r.source);
-    let findings: Vec<Value> = r
-        .findings
-        .iter()
-        .map(|f| {
-            let fix = f.fix.as_ref().map(|fix| {
-                json!({
-                    "applicability": match fix.applicability {
-                        Applicability::Safe => "safe",
-                        Applicability::Unsafe => "unsafe",
-                        Applicability::DisplayOnly => "display-only",
-                    },
-                    "edits": fix.edits.iter().map(|e| json!({
-                        "range": e.range,
-                        "location": position(&lines, &r.source, e.range),
-                        "content": e.replacement,
-                    })).collect::<Vec<_>>(),
-                })
-            });
-            json!({
-                "code": f.rule.code,
-                "name": f.rule.name,
-                "message": f.message,
-                "range": f.range,
-                "location": position(&lines, &r.source, f.range),
-                "fix": fix,
-            })
-        })
-        .collect();
-    let diagnostics = |list: &[Diagnostic]| -> Vec<Value> {
-        list.iter()
-            .map(|e| json!({ "message": e.message, "help": e.help, "line": e.line, "column": e.column }))
-            .collect()
-    };
-    json!({
-        "path": r.path, "changed": r.changed, "layers": r.layers, "findings": findings,
-        "errors": diagnostics(&r.errors), "warnings": diagnostics(&r.warnings),
-    })
-}
-
-/// The summary object that closes the JSON report.
-pub fn summary_json(s: &Summary) -> Value {
-    json!({
-        "files": s.files, "changed": s.changed, "findings": s.findings, "fixable": s.fixable,
-        "errors": s.errors, "warnings": s.warnings, "layers_before": s.layers_before, "layers_after": s.layers_after,
-    })
-}
-
-/// One file's SARIF results and tool notifications (for files dockopt could not read).
-pub fn sarif_file(r: &FileReport, rules: &[&'static dyn Rule]) -> (Vec<Value>, Vec<Value>) {
-    let rule_index = |code: &str| rules.iter().position(|rule| rule.info().code == code);
-    let lines = LineIndex::new(&r.source);
-    let uri = r.path.trim_start_matches("./");
-    let region = |range: TextRange| {
-        let (start_line, start_column) = lines.line_col(&r.source, range.start);
-        let (end_line, end_column) = lines.line_col(&r.source, range.end);
-        json!({ "startLine": start_line, "startColumn": start_column, "endLine": end_line, "endColumn": end_column })
-    };
-    let mut results = Vec::new();
-    for f in &r.findings {
-        let mut result = json!({
-            "ruleId": f.rule.code,
-            "level": if f.rule.safety == Safety::ReportOnly { "note" } else { "warning" },
-            "message": { "text": f.message },
-            "locations": [{ "physicalLocation": {
-                "artifactLocation": { "uri": uri },
-                "region": region(f.range),
-            }}],
-        });
-        if let Some(index) = rule_index(f.rule.code) {
-            result["ruleIndex"] = json!(index);
-        }
-        if let Some(fix) = f.fix.as_ref().filter(|fix| fix.applicability != Applicability::DisplayOnly) {
-            let safety = if fix.applicability == Applicability::Safe { "safe" } else { "unsafe" };
-            result["fixes"] = json!([{
-                "description": { "text": format!("{} ({safety})", f.rule.summary) },
-                "artifactChanges": [{
-                    "artifactLocation": { "uri": uri },
-                    "replacements": fix.edits.iter().map(|e| json!({
-                        "deletedRegion": region(e.range),
-                        "insertedContent": { "text": e.replacement },
-                    })).collect::<Vec<_>>(),
-                }],
-            }]);
-        }
-        results.push(result);
-    }
-    let notifications = r
-        .errors
-        .iter()
-        .map(|e| {
-            json!({
-                "level": "error",
-                "message": { "text": format!("{} ({})", e.message, e.help) },
-                "locations": [{ "physicalLocation": {
-                    "artifactLocation": { "uri": uri },
-                    "region": { "startLine": e.line, "startColumn": e.column },
-                }}],
-                "descriptor": { "id": "parse-error" },
-            })
-        })
-        .collect();
-    (results, notifications)
-}
-
-/// SARIF 2.1.0 up to the first result: the tool with the rules' metadata. Results follow, separated by
-/// commas, then [`sarif_suffix`]. Columns count Unicode code points.
-pub fn sarif_prefix(rules: &[&'static dyn Rule]) -> String {
-    let descriptors: Vec<Value> = rules
-        .iter()
-        .map(|r| {
-            let info = r.info();
-            json!({
-                "id": info.code,
-                "name": info.name,
-                "shortDescription": { "text": info.summary },
-                "fullDescription": { "text": info.doc },
-                "help": { "text": info.doc },
-                "defaultConfiguration": { "level": if info.safety == Safety::ReportOnly { "note" } else { "warning" } },
-                "properties": {
-                    "fix": match info.safety { Safety::Safe => "safe", Safety::Unsafe => "unsafe", Safety::ReportOnly => "none" },
-                    "hadolint": info.hadolint,
-                },
-            })
-        })
-        .collect();
-    let driver = json!({
-        "name": "dockopt",
-        "version": env!("CARGO_PKG_VERSION"),
-        "informationUri": "https://github.com/dockopt/dockopt",
-        "rules": descriptors,
-    });
-    format!(
-        "{{\"$schema\":\"https://json.schemastore.org/sarif-2.1.0.json\",\"version\":\"2.1.0\",\"runs\":[{{\"tool\":{{\"driver\":{driver}}},\"columnKind\":\"unicodeCodePoints\",\"results\":["
-    )
-}
-
-/// Closes a SARIF log after its results, with the notifications for files dockopt could not read.
-pub fn sarif_suffix(notifications: &[String]) -> String {
-    format!(
-        "],\"invocations\":[{{\"executionSuccessful\":{},\"toolExecutionNotifications\":[{}]}}]}}]}}",
-        notifications.is_empty(),
-        notifications.join(",")
-    )
-}
-
-/// GitHub Actions workflow commands for one file: one annotation per finding and error.
-pub fn github(r: &FileReport) -> String {
-    let mut out = String::new();
-    {
-        let lines = LineIndex::new(&r.source);
-        for f in &r.findings {
-            let (line, col) = lines.line_col(&r.source, f.range.start);
-            let (end_line, end_col) = lines.line_col(&r.source, f.range.end);
-            let level = if f.rule.safety == Safety::ReportOnly { "notice" } else { "warning" };
-            writeln!(
-                out,
-                "::{level} file={},line={line},col={col},endLine={end_line},endColumn={end_col},title={}::{}{}",
-                escape_property(&r.path),
-                escape_property(&format!("{} {}", f.rule.code, f.rule.name)),
-                escape_data(&f.message),
-                escape_data(fix_label(f))
-            )
-            .unwrap();
-        }
-        for e in &r.errors {
-            writeln!(
-                out,
-                "::error file={},line={},col={}::{}",
-                escape_property(&r.path),
-                e.line,
-                e.column,
-                escape_data(&format!("{} ({})", e.message, e.help))
-            )
-            .unwrap();
-        }
-    }
-    out
-}
-
-/// A workflow command's data: `%`, CR and LF encoded as GitHub reads them; other control characters escaped and
-/// long text cut, as on a terminal.
-fn escape_data(s: &str) -> String {
-    let encoded = s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A");
-    printable(&encoded, MAX_MESSAGE_CHARS).into_owned()
-}
-
-fn escape_property(s: &str) -> String {
-    escape_data(s).replace(':', "%3A").replace(',', "%2C")
 }

@@ -1,0 +1,51 @@
+//! GitLab's Code Quality report: a JSON array of issues, shown in merge requests. Warnings are `minor`, advice
+//! `info`, and files dockopt could not read `major`.
+
+use crate::cli::report::FileReport;
+use crate::engine::finding::Severity;
+use crate::syntax::text::LineIndex;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+/// A fingerprint that stays the same while the finding does: the path, the rule, and the text it is about, but not
+/// its line, so a finding keeps its identity when lines above it change.
+fn fingerprint(parts: &[&str]) -> String {
+    let mut hash = Sha256::new();
+    for part in parts {
+        hash.update(part.as_bytes());
+        hash.update([0]);
+    }
+    hash.finalize().iter().take(16).map(|b| format!("{b:02x}")).collect()
+}
+
+/// One file's issues.
+pub fn file(r: &FileReport) -> Vec<Value> {
+    let lines = LineIndex::new(&r.source);
+    let path = r.path.trim_start_matches("./");
+    let mut out: Vec<Value> = r
+        .findings
+        .iter()
+        .map(|f| {
+            let (begin, _) = lines.line_col(&r.source, f.range.start);
+            let (end, _) = lines.line_col(&r.source, f.range.end);
+            let text = &r.source[f.range.as_range()];
+            json!({
+                "description": format!("{} {}", f.rule.code, f.message),
+                "check_name": f.rule.code,
+                "fingerprint": fingerprint(&[path, f.rule.code, text]),
+                "severity": if f.rule.severity == Severity::Advice { "info" } else { "minor" },
+                "location": { "path": path, "lines": { "begin": begin, "end": end } },
+            })
+        })
+        .collect();
+    out.extend(r.errors.iter().map(|e| {
+        json!({
+            "description": format!("{} ({})", e.message, e.help),
+            "check_name": "dockopt-error",
+            "fingerprint": fingerprint(&[path, "error", &e.message]),
+            "severity": "major",
+            "location": { "path": path, "lines": { "begin": e.position().map_or(1, |(line, _)| line) } },
+        })
+    }));
+    out
+}

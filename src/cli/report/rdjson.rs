@@ -1,0 +1,84 @@
+//! reviewdog's Diagnostic format (rdjson), so reviewdog can post the findings, and the safe fixes as suggestions,
+//! on GitHub, GitLab, Bitbucket and Gitea. With `fix --diff` each diagnostic is a hunk of lines the fixes replace,
+//! with the replacement as its suggestion.
+
+use crate::cli::report::{FileReport, Hunk};
+use crate::engine::finding::{Applicability, Severity};
+use crate::syntax::text::TextRange;
+use serde_json::{json, Value};
+
+/// The document up to the first diagnostic.
+pub fn prefix() -> String {
+    let source = json!({ "name": "dockopt", "url": "https://github.com/dockopt/dockopt" });
+    format!("{{\"source\":{source},\"diagnostics\":[")
+}
+
+pub fn suffix() -> &'static str {
+    "]}"
+}
+
+/// Line and column (1-based, the column counted in UTF-8 bytes, as rdjson asks) of a byte offset.
+fn position(source: &str, offset: usize) -> Value {
+    let line_start = source[..offset].rfind('\n').map_or(0, |n| n + 1);
+    let line = source[..line_start].matches('\n').count() + 1;
+    json!({ "line": line, "column": offset - line_start + 1 })
+}
+
+fn range(source: &str, range: TextRange) -> Value {
+    json!({ "start": position(source, range.start), "end": position(source, range.end) })
+}
+
+fn severity(severity: Severity) -> &'static str {
+    match severity {
+        Severity::Advice => "INFO",
+        Severity::Warning => "WARNING",
+    }
+}
+
+/// One file's diagnostics: its findings (safe fixes as suggestions), or with `--diff` its hunks, and its errors.
+pub fn file(r: &FileReport, diff: bool) -> Vec<Value> {
+    let mut out = Vec::new();
+    if diff {
+        out.extend(r.hunks.iter().map(|h| hunk(r, h)));
+    } else {
+        for f in &r.findings {
+            let mut diagnostic = json!({
+                "message": f.message,
+                "location": { "path": r.path, "range": range(&r.source, f.range) },
+                "severity": severity(f.rule.severity),
+                "code": { "value": f.rule.code },
+            });
+            let safe = f.fix.as_ref().filter(|fix| fix.applicability == Applicability::Safe && !fix.edits.is_empty());
+            if let Some(fix) = safe {
+                diagnostic["suggestions"] = fix
+                    .edits
+                    .iter()
+                    .map(|e| json!({ "range": range(&r.source, e.range), "text": e.replacement }))
+                    .collect();
+            }
+            out.push(diagnostic);
+        }
+    }
+    for e in &r.errors {
+        let mut location = json!({ "path": r.path });
+        if let Some((line, column)) = e.position() {
+            location["range"] = json!({ "start": { "line": line, "column": column } });
+        }
+        out.push(
+            json!({ "message": format!("{} ({})", e.message, e.help), "location": location, "severity": "ERROR" }),
+        );
+    }
+    out
+}
+
+/// A hunk as a diagnostic whose suggestion replaces exactly its lines.
+fn hunk(r: &FileReport, h: &Hunk) -> Value {
+    let rules = if h.rules.is_empty() { String::new() } else { format!(" ({})", h.rules.join(", ")) };
+    json!({
+        "message": format!("dockopt's safe fixes change these lines{rules}"),
+        "location": { "path": r.path, "range": range(&r.source, TextRange::new(h.start, h.end)) },
+        "severity": "WARNING",
+        "code": { "value": h.rules.first().copied().unwrap_or("dockopt") },
+        "suggestions": [{ "range": range(&r.source, TextRange::new(h.start, h.end)), "text": h.replacement }],
+    })
+}

@@ -1,0 +1,108 @@
+//! How a file writes RUNs that span lines, so that text dockopt adds reads as if the author wrote it: whether
+//! `&&` ends a continued line (`apt-get update && \`) or starts the next (`\` then `&& apt-get install`), and how
+//! continuation lines are indented (tabs stay tabs).
+
+use crate::syntax::model::{Dockerfile, Kind};
+use std::collections::HashMap;
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ContinuationStyle {
+    /// `&&` ends the continued line rather than starting the next one.
+    pub operator_at_end: bool,
+    /// The indentation of continuation lines, when the text has any.
+    pub indent: Option<String>,
+}
+
+impl ContinuationStyle {
+    /// The style of the continued RUNs in a file, by majority; leading `&&` when the file has none.
+    pub fn of_file(df: &Dockerfile) -> ContinuationStyle {
+        let source = df.source();
+        let mut votes = Votes::default();
+        for s in df.statements.iter().filter(|s| s.instruction.kind == Kind::Run && s.start_line != s.end_line) {
+            votes.count(&source[s.range.as_range()], df.tree.escape);
+        }
+        votes.style()
+    }
+
+    /// The style of one piece of text, such as one RUN; `None` when it has no continuation line.
+    pub fn of_text(text: &str, escape: char) -> Option<ContinuationStyle> {
+        let mut votes = Votes::default();
+        votes.count(text, escape);
+        (votes.lines > 0).then(|| votes.style())
+    }
+
+    /// What goes between the end of one command and the start of the next to join them with `&&` across a
+    /// line break: ` \` + newline + `between` (whole lines kept in the middle, such as comments) + indent, with
+    /// `&&` at the end of the first line or the start of the second. `fallback_indent` is used when the style
+    /// knows no indentation.
+    pub fn and_joint(&self, escape: char, newline: &str, between: &str, fallback_indent: &str) -> String {
+        let indent = self.indent.as_deref().unwrap_or(fallback_indent);
+        if self.operator_at_end {
+            format!(" && {escape}{newline}{between}{indent}")
+        } else {
+            format!(" {escape}{newline}{between}{indent}&& ")
+        }
+    }
+}
+
+#[derive(Default)]
+struct Votes<'t> {
+    leading: usize,
+    trailing: usize,
+    /// Continuation lines seen.
+    lines: usize,
+    indents: HashMap<&'t str, usize>,
+    /// Indentations in the order first seen, so that ties go to the earliest.
+    order: Vec<&'t str>,
+}
+
+impl<'t> Votes<'t> {
+    fn count(&mut self, text: &'t str, escape: char) {
+        let lines: Vec<&str> = text.lines().collect();
+        for (k, line) in lines.iter().enumerate() {
+            let body = line.trim_end();
+            if let Some(before) = body.strip_suffix(escape) {
+                let before = before.trim_end();
+                self.trailing += usize::from(before.ends_with("&&") || before.ends_with("||"));
+            }
+            if k == 0 || line.trim().is_empty() || line.trim_start().starts_with('#') {
+                continue;
+            }
+            self.lines += 1;
+            let rest = line.trim_start();
+            self.leading += usize::from(rest.starts_with("&&") || rest.starts_with("||"));
+            let indent = &line[..line.len() - rest.len()];
+            if !indent.is_empty() {
+                let count = self.indents.entry(indent).or_default();
+                if *count == 0 {
+                    self.order.push(indent);
+                }
+                *count += 1;
+            }
+        }
+    }
+
+    fn style(&self) -> ContinuationStyle {
+        let best = self.indents.values().copied().max().unwrap_or(0);
+        ContinuationStyle {
+            operator_at_end: self.trailing > self.leading,
+            indent: self.order.iter().find(|i| self.indents[*i] == best).map(|i| i.to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn leading_and_trailing_operators_and_their_indentation() {
+        let leading = ContinuationStyle::of_text("RUN a \\\n    && b \\\n    && c", '\\').unwrap();
+        assert_eq!(leading, ContinuationStyle { operator_at_end: false, indent: Some("    ".into()) });
+        let trailing = ContinuationStyle::of_text("RUN a && \\\n\tb && \\\n\tc", '\\').unwrap();
+        assert_eq!(trailing, ContinuationStyle { operator_at_end: true, indent: Some("\t".into()) });
+        assert_eq!(ContinuationStyle::of_text("RUN a && b", '\\'), None);
+        assert_eq!(trailing.and_joint('\\', "\n", "", " "), " && \\\n\t");
+        assert_eq!(leading.and_joint('`', "\r\n", "# c\r\n", " "), " `\r\n# c\r\n    && ");
+    }
+}
