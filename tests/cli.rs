@@ -167,6 +167,146 @@ fn check_sarif_validates_against_the_sarif_schema() {
     snapshot("cli_check_sarif_results", results);
 }
 
+/// The schema errors of `document` against the schema file under tests/schemas.
+fn schema_errors(schema_file: &str, document: &serde_json::Value) -> Vec<String> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/schemas").join(schema_file);
+    let schema: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    validator.iter_errors(document).map(|e| format!("{} at {}", e, e.instance_path)).collect()
+}
+
+#[test]
+fn rdjson_validates_against_reviewdogs_schema_and_carries_the_safe_fixes() {
+    let dir = monorepo("check-rdjson");
+    let out = dockopt_in(&dir, &["check", "--format", "rdjson"], b"");
+    let rdjson: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let errors = schema_errors("rdjson-DiagnosticResult.json", &rdjson);
+    assert!(errors.is_empty(), "rdjson does not validate: {errors:#?}");
+    let diagnostics = rdjson["diagnostics"].as_array().unwrap();
+    let pip = diagnostics.iter().find(|d| d["code"]["value"] == "DO205").expect("the pip finding");
+    assert_eq!(pip["location"]["path"], "./legacy/Dockerfile.old");
+    assert_eq!(
+        pip["suggestions"][0],
+        serde_json::json!({"range": {"start": {"line": 2, "column": 16}, "end": {"line": 2, "column": 16}}, "text": " --no-cache-dir"})
+    );
+    assert!(diagnostics.iter().any(|d| d["severity"] == "INFO"), "advice is INFO");
+
+    // With --diff, each diagnostic replaces whole lines with what fix would write.
+    let out = dockopt_in(&dir, &["fix", "--diff", "--format", "rdjson", "services/api/Dockerfile"], b"");
+    let rdjson: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(schema_errors("rdjson-DiagnosticResult.json", &rdjson).is_empty());
+    let hunk = &rdjson["diagnostics"][0];
+    assert_eq!(hunk["suggestions"][0]["range"]["start"], serde_json::json!({"line": 2, "column": 1}));
+    assert_eq!(hunk["suggestions"][0]["range"]["end"], serde_json::json!({"line": 4, "column": 1}));
+    assert_eq!(
+        hunk["suggestions"][0]["text"],
+        "RUN apt-get update \\\n && apt-get install -y --no-install-recommends curl \\\n && rm -rf /var/lib/apt/lists/*\n"
+    );
+    assert!(hunk["message"].as_str().unwrap().contains("DO101, DO201"), "{hunk}");
+}
+
+#[test]
+fn gitlab_code_quality_validates_against_gitlabs_format() {
+    let dir = monorepo("check-gitlab");
+    let out = dockopt_in(&dir, &["check", "--format", "gitlab"], b"");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let errors = schema_errors("gitlab-code-quality.json", &report);
+    assert!(errors.is_empty(), "the GitLab report does not validate: {errors:#?}");
+    let issues = report.as_array().unwrap();
+    assert_eq!(issues.len(), 5);
+    let fingerprints: std::collections::HashSet<&str> =
+        issues.iter().map(|i| i["fingerprint"].as_str().unwrap()).collect();
+    assert_eq!(fingerprints.len(), issues.len(), "fingerprints are unique");
+    assert!(issues.iter().any(|i| i["severity"] == "info" && i["check_name"] == "DO301"));
+}
+
+#[test]
+fn diff_as_json_gives_the_changed_lines_and_refuses_what_it_cannot_show() {
+    let dir = monorepo("diff-json");
+    let out = dockopt_in(&dir, &["fix", "--diff", "--format", "json", "services/api/Dockerfile"], b"");
+    assert_eq!(out.status.code(), Some(1), "{}", shown(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let file = &json["files"][0];
+    assert_eq!(file["applied"], serde_json::json!({"DO101": 1, "DO201": 1}));
+    assert_eq!(file["hunks"][0]["start_line"], 2);
+    assert_eq!(file["hunks"][0]["end_line"], 3);
+    assert_eq!(file["hunks"][0]["rules"], serde_json::json!(["DO101", "DO201"]));
+    let before = std::fs::read_to_string(dir.join("services/api/Dockerfile")).unwrap();
+    let (start, end) = (file["hunks"][0]["range"][0].as_u64().unwrap(), file["hunks"][0]["range"][1].as_u64().unwrap());
+    let applied = format!(
+        "{}{}{}",
+        &before[..start as usize],
+        file["hunks"][0]["content"].as_str().unwrap(),
+        &before[end as usize..]
+    );
+    let fixed = dockopt_in(&dir, &["fix", "-"], before.as_bytes());
+    assert_eq!(applied, String::from_utf8(fixed.stdout).unwrap(), "the hunk gives the fixed file");
+
+    let statistics = dockopt_in(&dir, &["check", "--statistics", "--format", "json"], b"");
+    let statistics: serde_json::Value = serde_json::from_slice(&statistics.stdout).unwrap();
+    assert_eq!(statistics["rules"][0]["fix"], "safe");
+    for (args, says) in [
+        (&["fix", "--diff", "--format", "sarif"][..], "--diff prints a unified diff, or the changes as json or rdjson"),
+        (&["fix", "--diff", "--statistics"], "--statistics counts findings and --diff shows changes"),
+        (&["check", "--statistics", "--format", "sarif"], "--statistics prints text or json"),
+        (&["check", "-q", "--format", "json"], "--quiet leaves only the text summary"),
+    ] {
+        let out = dockopt_in(&dir, args, b"");
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains(says), "{args:?}: {}", shown(&out));
+    }
+}
+
+#[test]
+fn quiet_prints_the_summary_only() {
+    let dir = monorepo("quiet");
+    for args in [&["check", "-q"][..], &["fix", "--diff", "-q"], &["fix", "--quiet"]] {
+        let out = dockopt_in(&dir, args, b"");
+        assert!(out.stdout.is_empty(), "{args:?}: {}", shown(&out));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.starts_with("4 files checked, 3 "), "{args:?}: {stderr}");
+        assert!(stderr.contains("DO101 ×1, DO201 ×1, DO205 ×1, DO206 ×1"), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn the_walk_takes_dashed_names_and_shows_what_it_passes_over() {
+    let dir = monorepo("walk-names");
+    for name in ["Dockerfile-dev", "Dockerfile_prod", "Dockerfile_amd64"] {
+        std::fs::write(dir.join("tools").join(name), "FROM alpine:3.20\nUSER nobody\n").unwrap();
+    }
+    std::fs::write(dir.join("tools/dockerfile"), "FROM alpine:3.20\n").unwrap();
+    let out = dockopt_in(&dir, &["check", "--show-files"], b"");
+    assert_eq!(out.status.code(), Some(0));
+    let listing = String::from_utf8(out.stdout).unwrap();
+    for taken in ["./tools/Dockerfile-dev\n", "./tools/Dockerfile_prod\n", "./tools/Dockerfile_amd64\n"] {
+        assert!(listing.contains(taken), "{listing}");
+    }
+    assert!(listing.contains("./tools/Dockerfile.j2: passed over: a template input"), "{listing}");
+    assert!(listing.contains("./tools/dockerfile: passed over: not a Dockerfile name"), "{listing}");
+    let out = dockopt_in(&dir, &["check"], b"");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not checked: 2 passed over by the walk"), "{}", shown(&out));
+}
+
+#[test]
+fn fix_select_applies_exactly_that_rules_fixes() {
+    let dir = monorepo("select-one");
+    let out = dockopt_in(&dir, &["fix", "--select", "DO101"], b"");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("fixes applied: DO101 ×1\n"), "{}", shown(&out));
+    let api = std::fs::read_to_string(dir.join("services/api/Dockerfile")).unwrap();
+    assert!(api.contains("apt-get update \\\n && apt-get install") && !api.contains("rm -rf"), "{api}");
+    assert!(!std::fs::read_to_string(dir.join("legacy/Dockerfile.old")).unwrap().contains("--no-cache-dir"));
+}
+
+#[test]
+fn no_progress_bar_unless_both_streams_are_a_terminal() {
+    // Here standard output and standard error are pipes: nothing but the summary reaches standard error.
+    let dir = monorepo("progress");
+    let out = dockopt_in(&dir, &["fix", "-q"], b"");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains('\r') && !stderr.contains("\x1b[") && !stderr.contains("files, "), "{stderr:?}");
+}
+
 #[test]
 fn hidden_and_ignored_files_are_skipped_unless_asked() {
     let dir = monorepo("discovery");

@@ -81,6 +81,16 @@ pub enum Command {
         #[arg(long)]
         unsafe_fixes: bool,
     },
+    /// Post a pull-request review on GitHub: safe fixes as suggestions, for the GitHub Action.
+    ///
+    /// Reads the pull request from the workflow (GITHUB_EVENT_PATH, GITHUB_REPOSITORY, GITHUB_API_URL) and posts
+    /// with GITHUB_TOKEN: each safe fix as a comment with a suggestion block for the lines it changes, each unsafe
+    /// fix and each warning without a fix as a comment, and advice as annotations. Fixes on lines the pull request
+    /// does not show go into the review's body. Nothing is posted twice: a re-run adds only what is new.
+    Review {
+        #[command(flatten)]
+        files: FileArgs,
+    },
     /// List the rules.
     Rules,
     /// Explain one rule, by code or name, with a before/after example.
@@ -106,7 +116,7 @@ pub enum Command {
     },
 }
 
-#[derive(Args)]
+#[derive(Args, Clone)]
 pub struct FileArgs {
     /// Dockerfiles or directories to search (default: the current directory); `-` is standard input.
     pub paths: Vec<PathBuf>,

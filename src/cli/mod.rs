@@ -5,7 +5,8 @@
 //! - [`run`]: `check`, `fix` and `fix --diff`, file by file on all cores ([`ordered`]), writing fixes back
 //!   ([`write`]);
 //! - [`report`]: the output formats of findings; [`output`]: where and in what order they are written;
-//! - [`measure`], [`rules`], [`dump`]: the `measure`, `rules`/`rule` and `parse` commands.
+//! - [`measure`], [`review`], [`rules`], [`dump`]: the `measure`, `review` (a GitHub pull-request review),
+//!   `rules`/`rule` and `parse` commands.
 //!
 //! Uses every layer below it; nothing uses it.
 
@@ -17,6 +18,7 @@ pub mod measure;
 pub mod ordered;
 pub mod output;
 pub mod report;
+pub mod review;
 pub mod rules;
 pub mod run;
 pub mod write;
@@ -38,6 +40,7 @@ pub fn main() -> ExitCode {
         Command::Measure { files, builder, json, unsafe_fixes } => {
             measure::measure_command(&files, builder, json, unsafe_fixes)
         }
+        Command::Review { files } => review::review_command(&files),
         Command::Rules => rules::rules_command(),
         Command::Rule { rule } => rules::rule_command(&rule),
         Command::Parse { files, cst, format } => dump::parse_command(&files, cst, format),

@@ -71,14 +71,19 @@ pub fn file(r: &FileReport, diff: bool) -> Vec<Value> {
     out
 }
 
-/// A hunk as a diagnostic whose suggestion replaces exactly its lines.
+/// A hunk as a diagnostic whose suggestion replaces exactly its lines: from the start of its first line to the
+/// start of the line after its last (the report's text is the fixed file, so positions come from line numbers).
 fn hunk(r: &FileReport, h: &Hunk) -> Value {
     let rules = if h.rules.is_empty() { String::new() } else { format!(" ({})", h.rules.join(", ")) };
+    let lines = json!({
+        "start": { "line": h.start_line, "column": 1 },
+        "end": { "line": h.end_line + 1, "column": 1 },
+    });
     json!({
         "message": format!("dockopt's safe fixes change these lines{rules}"),
-        "location": { "path": r.path, "range": range(&r.source, TextRange::new(h.start, h.end)) },
+        "location": { "path": r.path, "range": lines },
         "severity": "WARNING",
         "code": { "value": h.rules.first().copied().unwrap_or("dockopt") },
-        "suggestions": [{ "range": range(&r.source, TextRange::new(h.start, h.end)), "text": h.replacement }],
+        "suggestions": [{ "range": lines, "text": h.replacement }],
     })
 }
