@@ -145,6 +145,8 @@ pub struct Output {
     notes: Vec<String>,
     counts: Vec<Counts>,
     progress: Option<ProgressBar>,
+    /// Files changed so far, for the progress bar.
+    changed: usize,
 }
 
 impl Output {
@@ -153,7 +155,7 @@ impl Output {
         let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
         // A bar only where a person watches: both streams on a terminal, and a run long enough to need one.
         let progress = (terminal && files > 1).then(|| {
-            let bar = ProgressBar::with_draw_target(Some(files as u64), ProgressDrawTarget::stderr());
+            let bar = ProgressBar::with_draw_target(Some(files as u64), ProgressDrawTarget::stderr_with_hz(10));
             let style = ProgressStyle::with_template("{elapsed:>4} [{bar:30}] {pos}/{len} files, {msg}")
                 .expect("a valid template")
                 .progress_chars("=> ");
@@ -171,6 +173,7 @@ impl Output {
             notes: Vec::new(),
             counts: Vec::new(),
             progress,
+            changed: 0,
         }
     }
 
@@ -197,18 +200,24 @@ impl Output {
         Ok(())
     }
 
-    /// One file's output.
+    /// One file's output. The progress bar is cleared only around output, so that it is not redrawn for every
+    /// file.
     pub fn file(&mut self, r: Rendered) -> Result<()> {
+        let prints = r.stdout.is_some() || !r.errors.is_empty() || !r.lines.is_empty() || !r.entries.is_empty();
         match self.progress.take() {
             Some(bar) => {
-                let result = bar.suspend(|| self.write_file(&r));
-                bar.inc(1);
-                let changed = self.counts.iter().filter(|c| c.changed).count() + usize::from(r.counts.changed);
-                bar.set_message(format!("{changed} changed"));
+                let written = if prints { bar.suspend(|| self.write_file(&r)) } else { Ok(()) };
                 self.progress = Some(bar);
-                result?;
+                written?;
             }
             None => self.write_file(&r)?,
+        }
+        if let Some(bar) = &self.progress {
+            bar.inc(1);
+            if r.counts.changed {
+                self.changed += 1;
+                bar.set_message(format!("{} changed", self.changed));
+            }
         }
         self.counts.push(r.counts);
         Ok(())
@@ -260,7 +269,12 @@ impl Output {
         }
         self.stdout.flush()?;
         if self.how.format == Format::Text {
-            write!(self.stderr, "{}", summary.text(self.how.fixed()))?;
+            let mode = match self.how.mode {
+                Mode::Check => "check",
+                Mode::Fix { .. } => "fix",
+                Mode::Diff { .. } => "diff",
+            };
+            write!(self.stderr, "{}", summary.text(mode))?;
         }
         Ok(summary)
     }

@@ -242,11 +242,16 @@ impl Summary {
     }
 
     /// The summary for standard error: a first line with files, changes, findings and layers, then the fixes
-    /// per rule, the findings per rule, and the files not checked, each when there are any. `fixed` is true for
-    /// `fix`, which did what `check` and `--diff` say it would do.
-    pub fn text(&self, fixed: bool) -> String {
+    /// per rule, the findings per rule, and the files not checked, each when there are any. `mode` is `check`,
+    /// `fix` or `diff`: for `fix` the fixes were applied, for `diff` they would be, and both count the findings
+    /// left after them.
+    pub fn text(&self, mode: &str) -> String {
         let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
-        let (changed, left) = if fixed { ("fixed", " left") } else { ("would change", "") };
+        let (changed, left) = match mode {
+            "fix" => ("fixed", " left"),
+            "diff" => ("would change", " left"),
+            _ => ("would change", ""),
+        };
         let mut out = format!(
             "{} checked, {} {changed}, {}{left}",
             plural(self.files, "file"),
@@ -269,11 +274,11 @@ impl Summary {
         }
         writeln!(out, "; layers {} → {}", self.layers_before, self.layers_after).unwrap();
         if !self.applied.is_empty() {
-            let label = if fixed { "fixes applied" } else { "fixes to apply" };
+            let label = if mode == "fix" { "fixes applied" } else { "fixes to apply" };
             writeln!(out, "{label}: {}", per_rule(&self.applied)).unwrap();
         }
         if !self.by_rule.is_empty() {
-            writeln!(out, "findings{}: {}", if fixed { " left" } else { "" }, per_rule(&self.by_rule)).unwrap();
+            writeln!(out, "findings{left}: {}", per_rule(&self.by_rule)).unwrap();
         }
         let mut not_checked = Vec::new();
         if self.unreadable > 0 {
