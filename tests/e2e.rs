@@ -166,8 +166,13 @@ fn make_debian_base(builds: &Builds, root: &Path) -> Result<(), String> {
 /// copies ahead of the source: it adds one layer on purpose, holding copies of them, so that layer and its bytes
 /// are allowed for.
 fn prove(case: &str, manifests: &[&str]) {
+    prove_with(case, manifests, &[]);
+}
+
+/// [`prove`] with more options for `dockopt measure`, such as an unsafe fix to prove.
+fn prove_with(case: &str, manifests: &[&str], options: &[&str]) {
     let builds = builds();
-    let (file, output) = measure(builds, case, &[]);
+    let (file, output) = measure(builds, case, options);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(file["outcome"], "measured", "{case}: {file:#}\nstderr:\n{stderr}");
     let (original, fixed) = (&file["original"], &file["fixed"]);
@@ -203,6 +208,14 @@ fn measure(builds: &Builds, case: &str, options: &[&str]) -> (Value, std::proces
         panic!("{case}: measure printed no JSON ({e}); stderr:\n{}", String::from_utf8_lossy(&output.stderr))
     });
     (report["files"][0].clone(), output)
+}
+
+/// DO201's unsafe fix for a child stage that installs with its parent's lists: the parent cleans them, the child
+/// updates its own, and the final image holds the same files outside caches.
+#[test]
+#[cfg_attr(not(dockopt_e2e), ignore = "builds images: set DOCKOPT_E2E=1 (needs root, buildah and debootstrap)")]
+fn unsafe_fix_updates_in_the_child_stage() {
+    prove_with("tests/e2e/trap-child-stage", &[], &["--unsafe-fixes", "--select", "DO1,DO201"]);
 }
 
 /// The check has teeth: `--no-install-recommends` (an unsafe fix) leaves out ca-certificates, which Debian's

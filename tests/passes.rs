@@ -219,6 +219,92 @@ case!(
 );
 case!(apk_update_alone_stays, "FROM alpine:3.20\nRUN apk update\n");
 
+// The shell rules run on the RUN under ONBUILD, with edits inside it; ONBUILD RUNs are never merged.
+case!(
+    onbuild_runs_get_the_shell_rules,
+    "FROM python:3.12-slim\nONBUILD RUN pip install -r requirements.txt\nONBUILD RUN apt-get update && apt-get install -y curl\n"
+);
+case!(onbuild_runs_are_not_merged, "FROM debian:12\nONBUILD RUN echo a\nONBUILD RUN echo b\n");
+// Options that take a value before the subcommand do not hide it.
+case!(
+    options_with_values_before_the_subcommand,
+    "FROM debian:12\nRUN apt-get update && apt-get -t bookworm-backports -yy -q install nginx \\\n && apt-get -o Dpkg::Options::=--force-confold --target-release stable install -y curl\n"
+);
+case!(
+    dnf_and_yum_aliases,
+    "FROM fedora:40\nRUN dnf in -y a\nWORKDIR /a\nRUN dnf rei -y b\nWORKDIR /b\nRUN dnf up -y\nWORKDIR /c\nRUN dnf up-min -y\nWORKDIR /d\nRUN yum -y swap -- remove a -- install b\n"
+);
+case!(
+    dnf5_cache_mount_and_cleanup_count,
+    "FROM fedora:41\nRUN --mount=type=cache,target=/var/cache/libdnf5 dnf install -y a\nRUN dnf5 install -y b && rm -rf /var/cache/libdnf5\n"
+);
+// Exec form: reported; fixed where an argument is enough; a cleanup cannot be appended.
+case!(
+    exec_form_runs_are_read,
+    "FROM python:3.12-slim\nRUN [\"pip\", \"install\", \"flask\"]\nRUN [\"apt-get\", \"install\", \"-y\", \"curl\"]\nRUN [\"npm\", \"ci\"]\n"
+);
+case!(
+    versioned_tool_names,
+    "FROM python:3.12-slim\nRUN pip-3.2 install a\nWORKDIR /a\nRUN pip3.11 install b\nWORKDIR /b\nRUN python3.12 -m pip install c\nWORKDIR /c\nRUN /usr/local/bin/pip install d\n"
+);
+// DO201: only the last update before an install without one keeps its lists.
+case!(
+    apt_lists_refreshed_in_between_are_cleaned,
+    "FROM debian:12\nRUN apt-get update && apt-get install -y a\nWORKDIR /a\nRUN apt-get update && apt-get install -y b\nWORKDIR /b\nRUN apt-get install -y c\n"
+);
+case!(
+    apt_update_moves_past_harmless_metadata,
+    "FROM debian:12\nRUN apt-get update\nENV DEBIAN_FRONTEND=noninteractive LANG=C.UTF-8\nARG TZ=UTC\nLABEL a=b\nEXPOSE 80\nRUN apt-get install -y curl\n"
+);
+case!(
+    apt_update_stays_behind_path_and_is_reported,
+    "FROM debian:12\nRUN apt-get update\nENV PATH=/opt/bin:$PATH\nRUN apt-get install -y curl\n"
+);
+case!(
+    apt_update_with_other_work_stays,
+    "FROM debian:12\nRUN apt-get update && apt-get install -y a\nENV DEBIAN_FRONTEND=noninteractive\nRUN apt-get install -y b\n"
+);
+// DO104: installs in a row with the same options become one.
+case!(
+    join_installs_in_a_row,
+    "FROM debian:12\nRUN apt-get update && apt-get install -y curl && apt-get install -y ca-certificates \\\n && apt-get install -y jq && rm -rf /var/lib/apt/lists/*\n"
+);
+case!(
+    join_installs_not_when_options_differ_or_something_runs_between,
+    "FROM debian:12\nRUN apt-get update && apt-get install -y a && apt-get install -y --no-install-recommends b \\\n && apt-get install -y c > /dev/null && apt-get install -y \"$PKG\" \\\n && apt-get install -y d; apt-get install -y e && rm -rf /var/lib/apt/lists/*\n"
+);
+case!(join_installs_apk_and_dnf, "FROM alpine:3.20\nRUN apk add --no-cache a && apk add --no-cache b c\n");
+// False positives no more.
+case!(
+    apt_lists_removed_with_their_directory,
+    "FROM debian:12\nRUN apt-get update && apt-get install -y a && rm -rf /var/lib/apt\nWORKDIR /a\nRUN apt-get update && apt-get install -y b && rm -rf /var/lib/apt/*\n"
+);
+case!(
+    yarn_cache_removed_as_yarn_reports_it,
+    "FROM node:22-slim\nRUN yarn install && rm -rf \"$(yarn cache dir)\"\nWORKDIR /a\nRUN yarn install && yarn cache clean --all\n"
+);
+case!(
+    cache_mounts_where_variables_put_the_cache,
+    "FROM node:22-slim\nRUN --mount=type=cache,target=/root/.yarn YARN_CACHE_FOLDER=/root/.yarn yarn install\nENV npm_config_cache=/cache/npm PNPM_HOME=/pnpm\nRUN --mount=type=cache,target=/cache/npm npm ci\nWORKDIR /a\nRUN --mount=type=cache,target=/pnpm/store pnpm install\nWORKDIR /b\nRUN --mount=type=cache,target=/tmp/other npm ci\n"
+);
+case!(
+    pip_cache_off_by_any_value_or_held_by_a_mount,
+    "FROM python:3.12-slim\nRUN export PIP_NO_CACHE_DIR=1 && pip install a\nWORKDIR /a\nRUN PIP_NO_CACHE_DIR=off pip install b\nENV PIP_CACHE_DIR=/pipcache\nRUN --mount=type=cache,target=/pipcache pip install c\nWORKDIR /b\nRUN pip install d\n"
+);
+case!(
+    apk_redundant_rm_alone_is_no_finding,
+    "FROM alpine:3.20\nRUN apk add --no-cache curl && rm -rf /var/cache/apk/*\nWORKDIR /a\nRUN apk update && apk add --no-cache jq\n"
+);
+
+#[test]
+fn quoted_add_sources_are_read_from_the_context() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/contexts/add-sources");
+    let input = "FROM python:3.12-slim\nADD \"app.py\" /app/\nADD 'conf/app.conf' /etc/\nADD \"missing file.txt\" /x/\nADD \"$SRC\" /y/\n";
+    let report = render(input, Some(&dir.join("Dockerfile")));
+    common::snapshot_settings()
+        .bind(|| insta::assert_snapshot!("quoted_add_sources_are_read_from_the_context", report));
+}
+
 #[test]
 fn add_to_copy_reads_the_build_context() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/contexts/add-sources");

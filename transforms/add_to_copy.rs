@@ -2,6 +2,7 @@ use crate::engine::build_context::Sources;
 use crate::engine::context::Context;
 use crate::engine::finding::{Applicability, Edit, Finding, Fix, RuleInfo, Safety, Severity};
 use crate::engine::rule::Rule;
+use crate::shell::word_value;
 use crate::syntax::model::Kind;
 
 pub struct AddToCopy;
@@ -25,6 +26,17 @@ After:\n    COPY app.py requirements.txt /app/",
 /// Flags COPY takes as well; any other flag means ADD-only behaviour.
 const SHARED_FLAGS: &[&str] = &["--chown", "--chmod", "--link"];
 
+/// A source as BuildKit reads it: exec-form strings as they are; shell-form words with their quotes and escapes
+/// removed (`ADD "my file" /x/`). `None` when dockopt cannot tell: a variable, or quotes under another escape
+/// character than `\`.
+fn source_value(text: &str, json: bool, escape: char) -> Option<String> {
+    match (json, escape) {
+        (true, _) => Some(text.to_string()),
+        (false, '\\') => word_value(text),
+        (false, _) => (!text.contains(['"', '\'', escape])).then(|| text.to_string()),
+    }
+}
+
 impl Rule for AddToCopy {
     fn info(&self) -> &'static RuleInfo {
         &INFO
@@ -47,14 +59,17 @@ impl Rule for AddToCopy {
             if !flags_shared || !local {
                 continue;
             }
-            let plain = sources.iter().all(|source| match build.resolve(&source.text) {
-                Sources::Found(found) => {
-                    !found.is_empty() && found.iter().all(|entry| !build.is_ignored(entry) && build.is_plain(entry))
-                }
-                Sources::Unknown => false,
-                Sources::Invalid(why) => {
-                    ctx.report_problem(source.range, format!("invalid source pattern: {why}"), "fix the pattern");
-                    false
+            let plain = sources.iter().all(|source| {
+                let Some(value) = source_value(&source.text, ins.json, ctx.df.tree.escape) else { return false };
+                match build.resolve(&value) {
+                    Sources::Found(found) => {
+                        !found.is_empty() && found.iter().all(|entry| !build.is_ignored(entry) && build.is_plain(entry))
+                    }
+                    Sources::Unknown => false,
+                    Sources::Invalid(why) => {
+                        ctx.report_problem(source.range, format!("invalid source pattern: {why}"), "fix the pattern");
+                        false
+                    }
                 }
             });
             if !plain {

@@ -1,6 +1,7 @@
 use crate::engine::context::Context;
 use crate::engine::finding::{Applicability, Finding, Fix, RuleInfo, Safety, Severity};
 use crate::engine::rule::Rule;
+use crate::shell::Invocation;
 
 pub struct ApkNoCache;
 
@@ -11,7 +12,8 @@ static INFO: RuleInfo = RuleInfo {
     doc: "`apk add` without `--no-cache` leaves the package index in /var/cache/apk. With `--no-cache`, apk \
 fetches the index, uses it and keeps nothing, which also makes a preceding `apk update` and a following \
 `rm -rf /var/cache/apk/*` redundant: dockopt removes those in the same RUN when they are whole commands joined \
-with `&&` or `;`.\n\n\
+with `&&` or `;`. A RUN whose adds all use `--no-cache` is reported only when an `apk update` leaves its index \
+behind; a redundant `rm` alone saves nothing.\n\n\
 Before:\n    RUN apk update && apk add curl && rm -rf /var/cache/apk/*\n\n\
 After:\n    RUN apk add --no-cache curl",
     safety: Safety::Safe,
@@ -45,17 +47,20 @@ impl Rule for ApkNoCache {
             // the cache do nothing.
             let only_adds = apk.iter().all(|(_, inv)| matches!(inv.subcommand(), Some("add" | "del" | "update")));
             let has_add = apk.iter().any(|(_, inv)| inv.subcommand() == Some("add"));
-            if only_adds && has_add {
+            let is_update = |inv: &Invocation| inv.program == "apk" && inv.subcommand() == Some("update");
+            let removes_cache = |inv: &Invocation| {
+                inv.program == "rm"
+                    && !inv.args.is_empty()
+                    && inv.args.iter().all(|w| {
+                        w.literal.as_deref().is_some_and(|a| a.starts_with('-') || a.starts_with("/var/cache/apk"))
+                    })
+            };
+            // With every add already without a cache, a redundant `rm` (and an update whose index it removes)
+            // cost nothing in the image: not worth a finding in a size optimizer. An update whose index stays is.
+            let index_stays = !invocations.iter().any(|(_, inv)| removes_cache(inv));
+            if only_adds && has_add && (!adds.is_empty() || index_stays) {
                 for (command, inv) in &invocations {
-                    let redundant = (inv.program == "apk" && inv.subcommand() == Some("update"))
-                        || (inv.program == "rm"
-                            && !inv.args.is_empty()
-                            && inv.args.iter().all(|w| {
-                                w.literal
-                                    .as_deref()
-                                    .is_some_and(|a| a.starts_with('-') || a.starts_with("/var/cache/apk"))
-                            }));
-                    if redundant {
+                    if is_update(inv) || (!adds.is_empty() && removes_cache(inv)) {
                         edits.extend(ctx.delete_command(i, command));
                     }
                 }
@@ -64,8 +69,7 @@ impl Rule for ApkNoCache {
                 continue;
             }
             let message = if adds.is_empty() {
-                "`apk add --no-cache` keeps no index, so `apk update` and removing /var/cache/apk do nothing here"
-                    .to_string()
+                "`apk update` leaves an index in /var/cache/apk that `apk add --no-cache` does not need".to_string()
             } else {
                 "`apk add` without `--no-cache` leaves the package index in /var/cache/apk".to_string()
             };

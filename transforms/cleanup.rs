@@ -1,9 +1,83 @@
-//! What the cache-cleanup rules share: finding the command that installed, and a finding whose safe fix appends
-//! the cleanup to the end of its RUN, withheld where the tool may be gone by then.
+//! What the cache-cleanup rules share: finding the command that installed, where its tool keeps its cache, and a
+//! finding whose safe fix appends the cleanup to the end of its RUN, withheld where the tool may be gone by then.
 
-use crate::engine::context::Context;
+use crate::engine::context::{Context, Variable};
 use crate::engine::finding::{Applicability, Finding, Fix, RuleInfo};
 use crate::shell::{Command, Invocation};
+
+/// Where `tool` (pip, uv, npm, yarn or pnpm) keeps its cache when `command` of RUN `i` runs it: from its own
+/// option (`--cache-dir`, `--cache`, `--cache-folder`, `--store-dir`), else the variables that move it
+/// (`PIP_CACHE_DIR`, `UV_CACHE_DIR`, `npm_config_cache`, `YARN_CACHE_FOLDER`, `PNPM_STORE_DIR`, `PNPM_HOME`,
+/// `XDG_CACHE_HOME`, `XDG_DATA_HOME`, `HOME`), else root's default. `None` when dockopt cannot tell.
+pub(super) fn cache_dir(ctx: &Context, i: usize, command: &Command, tool: &str) -> Option<String> {
+    let inv = command.invocation()?;
+    let option = match tool {
+        "pip" | "uv" => "--cache-dir",
+        "npm" => "--cache",
+        "yarn" => "--cache-folder",
+        _ => "--store-dir",
+    };
+    let words: Vec<Option<&str>> = inv.args.iter().map(|w| w.literal.as_deref()).collect();
+    for (k, word) in words.iter().enumerate() {
+        match word {
+            Some(w) if *w == option => return words.get(k + 1).copied().flatten().map(str::to_string),
+            Some(w) => {
+                if let Some(value) = w.strip_prefix(option).and_then(|r| r.strip_prefix('=')) {
+                    return Some(value.to_string());
+                }
+            }
+            None => {}
+        }
+    }
+    let var = |name: &str| match ctx.variable(i, command, name) {
+        Variable::Unset => Some(None),
+        Variable::Set(value) => Some(Some(value)),
+        Variable::Unknown => None,
+    };
+    let home = var("HOME")?.unwrap_or_else(|| "/root".to_string());
+    let xdg_cache = var("XDG_CACHE_HOME")?.unwrap_or_else(|| format!("{home}/.cache"));
+    let first_set = |names: &[&str]| -> Option<Option<String>> {
+        for name in names {
+            if let Some(value) = var(name)? {
+                return Some(Some(value));
+            }
+        }
+        Some(None)
+    };
+    Some(match tool {
+        "pip" => first_set(&["PIP_CACHE_DIR"])?.unwrap_or(format!("{xdg_cache}/pip")),
+        "uv" => first_set(&["UV_CACHE_DIR"])?.unwrap_or(format!("{xdg_cache}/uv")),
+        "npm" => first_set(&["npm_config_cache", "NPM_CONFIG_CACHE"])?.unwrap_or(format!("{home}/.npm")),
+        // Yarn 1 keeps root's cache out of /root.
+        "yarn" => first_set(&["YARN_CACHE_FOLDER"])?.unwrap_or_else(|| {
+            if home == "/root" {
+                "/usr/local/share/.cache/yarn".to_string()
+            } else {
+                format!("{xdg_cache}/yarn")
+            }
+        }),
+        _ => match first_set(&["PNPM_STORE_DIR", "npm_config_store_dir"])? {
+            Some(store) => store,
+            None => match first_set(&["PNPM_HOME"])? {
+                Some(pnpm_home) => format!("{pnpm_home}/store"),
+                None => {
+                    let data = var("XDG_DATA_HOME")?.unwrap_or_else(|| format!("{home}/.local/share"));
+                    format!("{data}/pnpm/store")
+                }
+            },
+        },
+    })
+}
+
+/// A cache mount of RUN `i` holds `tool`'s cache, so its cache must not be cleaned or avoided: the mount keeps it
+/// out of the image and between builds on purpose. Where dockopt cannot tell the cache's place, any cache mount
+/// counts.
+pub(super) fn cache_is_mounted(ctx: &Context, i: usize, command: &Command, tool: &str) -> bool {
+    match cache_dir(ctx, i, command, tool) {
+        Some(dir) => ctx.mount_covers(i, &dir),
+        None => !ctx.cache_mounts(i).is_empty(),
+    }
+}
 
 /// The start of the last command of a RUN that `matches`, with its invocation.
 pub(super) fn last_matching<'a>(

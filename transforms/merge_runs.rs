@@ -63,6 +63,7 @@ impl Rule for MergeRuns {
 fn mergeable(ctx: &Context, i: usize) -> bool {
     let Some(script) = ctx.script(i) else { return false };
     ctx.statement(i).instruction.kind == Kind::Run
+        && !ctx.is_exec_form(i)
         && script.balanced
         && !script.has_background_job()
         && !script.has_comment()

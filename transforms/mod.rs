@@ -12,6 +12,7 @@ mod cleanup;
 mod conda_clean;
 mod copy_manifests_first;
 mod gem_no_document;
+mod join_installs;
 mod merge_runs;
 mod missing_dockerignore;
 mod node_cache_clean;
@@ -26,6 +27,7 @@ mod unpinned_base_image;
 pub fn all() -> Vec<&'static dyn Rule> {
     let mut rules: Vec<&'static dyn Rule> = vec![
         &merge_runs::MergeRuns,
+        &join_installs::JoinInstalls,
         &add_to_copy::AddToCopy,
         &copy_manifests_first::CopyManifestsFirst,
         &apt_lists_cleanup::AptListsCleanup,

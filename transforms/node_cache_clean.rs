@@ -1,4 +1,4 @@
-use super::cleanup::{last_matching, tool_cleanup_finding};
+use super::cleanup::{cache_dir, cache_is_mounted, last_matching, tool_cleanup_finding};
 use crate::engine::context::Context;
 use crate::engine::finding::{Finding, RuleInfo, Safety, Severity};
 use crate::engine::rule::Rule;
@@ -71,20 +71,28 @@ impl Rule for NodeCacheClean {
                     continue;
                 };
                 let last_install = last.range.start;
-                // Its own cleanup, or `rm -rf /root/.npm` and the like.
+                let cache = cache_dir(ctx, i, last, tool);
+                // Its own cleanup; `rm -rf` of its cache by path (`/root/.npm`, the directory a variable set) or
+                // as the tool reports it (`"$(yarn cache dir)"`).
+                let source = ctx.df.source();
+                let removes_cache = |w: &crate::shell::Word| match w.literal.as_deref() {
+                    Some(a) => {
+                        let a = a.trim_end_matches(['/', '*']);
+                        a.ends_with(cache_ending) || cache.as_deref().is_some_and(|c| c == a)
+                    }
+                    None => {
+                        let raw = &source[ctx.source_range(i, w.range.clone()).as_range()];
+                        [format!("{tool} cache dir"), "npm config get cache".into(), "pnpm store path".into()]
+                            .iter()
+                            .any(|asks| raw.contains(asks.as_str()))
+                    }
+                };
                 let cleaned = invocations.iter().any(|(c, inv)| {
                     c.range.start > last_install
                         && ((inv.program == *tool && matches!(inv.subcommand(), Some("cache" | "store")))
-                            || (inv.program == "rm"
-                                && inv.args.iter().any(|w| {
-                                    w.literal
-                                        .as_deref()
-                                        .is_some_and(|a| a.trim_end_matches(['/', '*']).ends_with(cache_ending))
-                                })))
+                            || (inv.program == "rm" && inv.args.iter().any(removes_cache)))
                 });
-                let mounted = ctx.mount_covers(i, root_cache)
-                    || ctx.mount_covers(i, "/root/.cache")
-                    || ctx.mount_covers(i, "/root/.local/share/pnpm");
+                let mounted = cache_is_mounted(ctx, i, last, tool) || ctx.mount_covers(i, root_cache);
                 if cleaned || mounted || script.opaque {
                     continue;
                 }

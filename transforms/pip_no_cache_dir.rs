@@ -1,4 +1,5 @@
-use crate::engine::context::Context;
+use super::cleanup::{cache_dir, cache_is_mounted};
+use crate::engine::context::{Context, Variable};
 use crate::engine::finding::{Applicability, Finding, Fix, RuleInfo, Safety, Severity};
 use crate::engine::rule::Rule;
 
@@ -52,14 +53,15 @@ impl Rule for PipNoCacheDir {
                     _ => continue,
                 };
                 let Some(subcommand_word) = subcommand_word else { continue };
+                let tool = if option == "--no-cache" { "uv" } else { "pip" };
+                // Any value turns the cache off: pip reads `PIP_NO_CACHE_DIR=off` as an option that is set.
                 if inv.has_option(option)
-                    || inv.sets_env(variable)
-                    || ctx.env_is_set(i, variable)
-                    || ctx.mount_covers(i, cache)
+                    || ctx.variable(i, command, variable) != Variable::Unset
+                    || cache_is_mounted(ctx, i, command, tool)
                 {
                     continue;
                 }
-                let tool = if option == "--no-cache" { "uv" } else { "pip" };
+                let cache = cache_dir(ctx, i, command, tool).unwrap_or_else(|| cache.to_string());
                 findings.push(Finding {
                     rule: &INFO,
                     range: ctx.source_range(i, command.range.clone()),

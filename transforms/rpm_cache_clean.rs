@@ -21,22 +21,84 @@ After:\n    RUN yum install -y httpd && yum clean all && rm -rf /var/cache/yum",
     hadolint: &["DL3032", "DL3036", "DL3040"],
 };
 
-/// (package manager, subcommands that fill the cache, subcommand that cleans it, cleanup command)
-const MANAGERS: &[(&str, &[&str], &str, &str)] = &[
-    (
-        "yum",
-        &["install", "groupinstall", "localinstall", "update", "upgrade", "reinstall"],
-        "clean",
-        "yum clean all && rm -rf /var/cache/yum",
-    ),
-    (
-        "dnf",
-        &["install", "groupinstall", "update", "upgrade", "reinstall", "builddep"],
-        "clean",
-        "dnf clean all && rm -rf /var/cache/dnf",
-    ),
-    ("microdnf", &["install", "update", "upgrade", "reinstall"], "clean", "microdnf clean all"),
-    ("zypper", &["install", "in", "update", "up", "dist-upgrade", "dup", "patch"], "clean", "zypper clean -a"),
+/// A package manager whose downloads stay in a cache directory.
+struct Manager {
+    /// The names it runs under.
+    programs: &'static [&'static str],
+    /// Subcommands, with their documented aliases, that download packages or repository metadata into the cache.
+    fills: &'static [&'static str],
+    /// Where its cache is: dnf 4 and dnf 5 keep theirs in different places.
+    caches: &'static [&'static str],
+    /// The cleanup command, with `{}` for the program as the RUN names it.
+    cleanup: &'static str,
+}
+
+const DNF_FILLS: &[&str] = &[
+    "install",
+    "in",
+    "reinstall",
+    "rei",
+    "update",
+    "upgrade",
+    "up",
+    "update-minimal",
+    "upgrade-minimal",
+    "up-min",
+    "downgrade",
+    "distro-sync",
+    "dsync",
+    "distrosync",
+    "distribution-synchronization",
+    "swap",
+    "groupinstall",
+    "groupupdate",
+    "group",
+    "groups",
+    "module",
+    "localinstall",
+    "builddep",
+    "makecache",
+    "mc",
+    "install-n",
+];
+
+const MANAGERS: &[Manager] = &[
+    Manager {
+        programs: &["yum"],
+        fills: DNF_FILLS,
+        caches: &["/var/cache/yum"],
+        cleanup: "{} clean all && rm -rf /var/cache/yum",
+    },
+    Manager {
+        programs: &["dnf", "dnf5"],
+        fills: DNF_FILLS,
+        caches: &["/var/cache/dnf", "/var/cache/libdnf5"],
+        cleanup: "{} clean all && rm -rf /var/cache/dnf",
+    },
+    Manager {
+        programs: &["microdnf"],
+        fills: &["install", "reinstall", "update", "upgrade", "download", "makecache"],
+        caches: &["/var/cache/yum", "/var/cache/dnf"],
+        cleanup: "{} clean all",
+    },
+    Manager {
+        programs: &["zypper"],
+        fills: &[
+            "install",
+            "in",
+            "update",
+            "up",
+            "dist-upgrade",
+            "dup",
+            "patch",
+            "source-install",
+            "si",
+            "refresh",
+            "ref",
+        ],
+        caches: &["/var/cache/zypp"],
+        cleanup: "{} clean -a",
+    },
 ];
 
 impl Rule for RpmCacheClean {
@@ -47,33 +109,35 @@ impl Rule for RpmCacheClean {
     fn check(&self, ctx: &Context, findings: &mut Vec<Finding>) {
         for (i, script) in ctx.runs() {
             let invocations = ctx.invocations(i);
-            for (manager, fills, clean, cleanup) in MANAGERS {
-                let fills =
-                    |inv: &Invocation| inv.program == *manager && inv.subcommand().is_some_and(|s| fills.contains(&s));
-                let Some((last, _)) = last_matching(&invocations, fills) else { continue };
+            for manager in MANAGERS {
+                let fills = |inv: &Invocation| {
+                    manager.programs.contains(&inv.program)
+                        && inv.subcommand().is_some_and(|s| manager.fills.contains(&s))
+                };
+                let Some((last, last_inv)) = last_matching(&invocations, fills) else { continue };
                 let last_fill = last.range.start;
                 let cleaned = invocations.iter().any(|(c, inv)| {
                     c.range.start > last_fill
-                        && ((inv.program == *manager
-                            && matches!(inv.subcommand(), Some(s) if s == *clean || s == "cc"))
+                        && ((manager.programs.contains(&inv.program)
+                            && matches!(inv.subcommand(), Some("clean" | "cc")))
                             || (inv.program == "rm"
                                 && inv.args.iter().any(|w| {
                                     w.literal
                                         .as_deref()
-                                        .is_some_and(|a| a.starts_with(&format!("/var/cache/{manager}")))
+                                        .is_some_and(|a| manager.caches.iter().any(|c| a.starts_with(c)))
                                 })))
                 });
-                let cache =
-                    if *manager == "zypper" { "/var/cache/zypp".to_string() } else { format!("/var/cache/{manager}") };
-                if cleaned || script.opaque || ctx.mount_covers(i, &cache) {
+                let cache = manager.caches[0];
+                if cleaned || script.opaque || manager.caches.iter().any(|c| ctx.mount_covers(i, c)) {
                     continue;
                 }
+                let program = last_inv.program;
                 findings.push(cleanup_finding(
                     ctx,
                     i,
                     &INFO,
-                    format!("{manager} leaves its cache in {cache}; clean it in the same RUN"),
-                    cleanup,
+                    format!("{program} leaves its cache in {cache}; clean it in the same RUN"),
+                    &manager.cleanup.replace("{}", program),
                 ));
             }
         }

@@ -1,4 +1,5 @@
-//! What a rule can ask about a parsed Dockerfile beyond the model: the shell view of each RUN, where a RUN's
+//! What a rule can ask about a parsed Dockerfile beyond the model: the commands of each RUN (shell form, exec
+//! form, or under ONBUILD), where a RUN's
 //! text sits in the source, which comments silence a rule, what ENV and cache mounts are in force, and how to
 //! add a command to a RUN in the file's own style.
 //!
@@ -11,7 +12,8 @@ use crate::engine::options::RuleOptions;
 use crate::engine::style::ContinuationStyle;
 use crate::engine::suppression::{line_comment_silences, FileSuppressions};
 use crate::shell::{Command, Invocation, Script};
-use crate::syntax::model::{Dockerfile, Kind, Stage, Statement};
+use crate::syntax::buildkit::{parse_json_array, JsonArgs};
+use crate::syntax::model::{Dockerfile, Instruction, Kind, Stage, Statement};
 use crate::syntax::text::TextRange;
 use crate::syntax::tree::{NodeKind, SyntaxError, TokenKind};
 use std::cell::{OnceCell, RefCell};
@@ -22,7 +24,8 @@ pub struct Context<'a, 'src> {
     pub build: Option<&'a BuildContext>,
     /// Per-rule options from the configuration.
     pub options: &'a RuleOptions,
-    scripts: Vec<Option<Script>>,
+    /// For each statement, its commands when it is a RUN (or `ONBUILD RUN`) dockopt can read.
+    runs: Vec<Option<RunView>>,
     /// For each statement, the index of its node in the syntax tree.
     nodes: Vec<usize>,
     suppressions: FileSuppressions,
@@ -31,6 +34,22 @@ pub struct Context<'a, 'src> {
     problems: RefCell<Vec<SyntaxError>>,
     /// How the file writes continued RUNs, found when first asked.
     style: OnceCell<ContinuationStyle>,
+}
+
+/// What a variable holds where a command runs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Variable {
+    Unset,
+    Set(String),
+    /// Set to something dockopt cannot read, such as another variable.
+    Unknown,
+}
+
+/// A RUN's commands as dockopt reads them: the shell script of the shell form, or the one command of the exec form.
+struct RunView {
+    script: Script,
+    /// Exec form (`RUN ["pip", "install", "x"]`): no shell, so no `&&` can be appended.
+    exec: bool,
 }
 
 static DEFAULT_OPTIONS: RuleOptions = RuleOptions::DEFAULT;
@@ -56,22 +75,43 @@ impl<'a, 'src> Context<'a, 'src> {
             df,
             build,
             options,
-            scripts: Vec::new(),
+            runs: Vec::new(),
             nodes,
             suppressions,
             problems: RefCell::default(),
             style: OnceCell::new(),
         };
         let posix = ctx.posix_shells();
-        ctx.scripts = (0..df.statements.len())
-            .map(|i| {
-                let s = &df.statements[i];
-                let ins = &s.instruction;
-                let shell_form = ins.kind == Kind::Run && !ins.json && s.heredocs.is_empty();
-                (shell_form && posix[i]).then(|| Script::parse(&df.logical(s).text[ins.args.clone()]))
-            })
-            .collect();
+        ctx.runs = (0..df.statements.len()).map(|i| ctx.read_run(i, posix[i])).collect();
         ctx
+    }
+
+    /// The commands of statement `i` when it is a RUN, or an `ONBUILD RUN`, without heredocs: the shell form in a
+    /// POSIX-shell stage, or the exec form in any stage.
+    fn read_run(&self, i: usize, posix: bool) -> Option<RunView> {
+        let s = self.statement(i);
+        let run = self.run_instruction(i)?;
+        if !s.heredocs.is_empty() {
+            return None;
+        }
+        let text = &self.df.logical(s).text[run.args.clone()];
+        if !run.json {
+            return posix.then(|| RunView { script: Script::parse(text), exec: false });
+        }
+        match parse_json_array(text) {
+            JsonArgs::Strings(strings) => Some(RunView { script: Script::exec(strings), exec: true }),
+            JsonArgs::NotJson | JsonArgs::NotStringArray => None,
+        }
+    }
+
+    /// The RUN instruction of statement `i`: itself, or the one ONBUILD wraps.
+    fn run_instruction(&self, i: usize) -> Option<&Instruction<'src>> {
+        let ins = &self.statement(i).instruction;
+        match ins.kind {
+            Kind::Run => Some(ins),
+            Kind::Onbuild => ins.sub.as_deref().filter(|sub| sub.kind == Kind::Run),
+            _ => None,
+        }
     }
 
     /// Records a problem at `range` that keeps dockopt from fixing the file: it is reported as an error.
@@ -88,14 +128,25 @@ impl<'a, 'src> Context<'a, 'src> {
         &self.df.statements[i]
     }
 
-    /// The shell view of a shell-form RUN without heredocs in a POSIX-shell stage.
+    /// The commands of RUN (or `ONBUILD RUN`) `i`: the shell script of a shell-form RUN without heredocs in a
+    /// POSIX-shell stage, or the one command of an exec-form RUN.
     pub fn script(&self, i: usize) -> Option<&Script> {
-        self.scripts.get(i)?.as_ref()
+        Some(&self.runs.get(i)?.as_ref()?.script)
     }
 
-    /// Shell-form RUNs dockopt can read, with their scripts.
+    /// RUN `i` is in exec form: its script is one command, and only arguments can be added to it.
+    pub fn is_exec_form(&self, i: usize) -> bool {
+        self.runs.get(i).and_then(Option::as_ref).is_some_and(|r| r.exec)
+    }
+
+    /// Statement `i` is an `ONBUILD RUN`: it runs when another Dockerfile builds FROM this image.
+    pub fn is_onbuild(&self, i: usize) -> bool {
+        self.statement(i).instruction.kind == Kind::Onbuild
+    }
+
+    /// The RUNs (and `ONBUILD RUN`s) dockopt can read, with their scripts.
     pub fn runs(&self) -> impl Iterator<Item = (usize, &Script)> + '_ {
-        self.scripts.iter().enumerate().filter_map(|(i, s)| s.as_ref().map(|s| (i, s)))
+        self.runs.iter().enumerate().filter_map(|(i, r)| r.as_ref().map(|r| (i, &r.script)))
     }
 
     /// The commands of RUN `i` with the programs they run, in order.
@@ -103,17 +154,21 @@ impl<'a, 'src> Context<'a, 'src> {
         self.script(i).map_or_else(Vec::new, |s| s.commands.iter().filter_map(|c| Some((c, c.invocation()?))).collect())
     }
 
+    /// Where statement `i`'s script starts in its logical line: the arguments of the RUN, or of the RUN under
+    /// ONBUILD.
+    fn script_base(&self, i: usize) -> usize {
+        self.run_instruction(i).unwrap_or(&self.statement(i).instruction).args.start
+    }
+
     /// The source offset of an offset in statement `i`'s script.
     pub fn source_offset(&self, i: usize, offset: usize) -> usize {
-        let s = self.statement(i);
-        self.df.logical(s).source_offset(s.instruction.args.start + offset)
+        self.df.logical(self.statement(i)).source_offset(self.script_base(i) + offset)
     }
 
     /// The source range of a range in statement `i`'s script.
     pub fn source_range(&self, i: usize, range: std::ops::Range<usize>) -> TextRange {
-        let s = self.statement(i);
-        let base = s.instruction.args.start;
-        self.df.logical(s).source_range(base + range.start..base + range.end)
+        let base = self.script_base(i);
+        self.df.logical(self.statement(i)).source_range(base + range.start..base + range.end)
     }
 
     pub fn stage_of(&self, i: usize) -> Option<&Stage> {
@@ -171,6 +226,57 @@ impl<'a, 'src> Context<'a, 'src> {
         })
     }
 
+    /// What variable `name` is for `command` of RUN `i`, as its shell sees it: from the command's own `NAME=value`
+    /// (or `env NAME=value`), else an `export NAME=value` or bare `NAME=value` earlier in the RUN's shell, else an
+    /// ENV (or an ARG default) before the RUN.
+    pub fn variable(&self, i: usize, command: &Command, name: &str) -> Variable {
+        let own: Vec<&crate::shell::Word> = match command.invocation() {
+            Some(inv) => inv.env,
+            None => command.assignments.iter().collect(),
+        };
+        if let Some(found) = self.assigned(i, &own, name) {
+            return found;
+        }
+        let earlier = self.script(i).into_iter().flat_map(|s| s.commands.iter()).rev();
+        for c in earlier.filter(|c| c.range.end <= command.range.start && c.affects_shell()) {
+            let words: Vec<&crate::shell::Word> = match c.name() {
+                Some("export") => c.words[1..].iter().collect(),
+                None if c.words.is_empty() => c.assignments.iter().collect(),
+                _ => continue,
+            };
+            if let Some(found) = self.assigned(i, &words, name) {
+                return found;
+            }
+        }
+        for j in self.scope_before(i) {
+            let ins = &self.statement(j).instruction;
+            let value = match ins.kind {
+                Kind::Env => ins.value.chunks(2).rev().find(|kv| kv[0].text == name).map(|kv| kv[1].text.as_ref()),
+                Kind::Arg => ins
+                    .value
+                    .iter()
+                    .rev()
+                    .find_map(|w| w.text.split_once('=').filter(|(k, _)| *k == name).map(|(_, v)| v)),
+                _ => None,
+            };
+            if let Some(value) = value {
+                return crate::shell::word_value(value).map_or(Variable::Unknown, Variable::Set);
+            }
+        }
+        Variable::Unset
+    }
+
+    /// The last of `words` (`NAME=value` words of RUN `i`) that assigns `name`, if any.
+    fn assigned(&self, i: usize, words: &[&crate::shell::Word], name: &str) -> Option<Variable> {
+        words.iter().rev().find_map(|w| {
+            let text = &self.df.source()[self.source_range(i, w.range.clone()).as_range()];
+            (text.split_once('=')?.0 == name).then(|| match &w.literal {
+                Some(literal) => Variable::Set(literal.split_once('=').map_or("", |(_, v)| v).to_string()),
+                None => Variable::Unknown,
+            })
+        })
+    }
+
     /// For each statement, whether the SHELL in force is a POSIX shell. A stage starts with its base stage's
     /// shell; without SHELL, Windows images run `cmd /S /C`.
     fn posix_shells(&self) -> Vec<bool> {
@@ -201,23 +307,33 @@ impl<'a, 'src> Context<'a, 'src> {
         posix
     }
 
+    /// The targets of the cache and tmpfs mounts of RUN (or `ONBUILD RUN`) `i`.
+    pub fn cache_mounts(&self, i: usize) -> Vec<&str> {
+        let flags = &self.run_instruction(i).unwrap_or(&self.statement(i).instruction).flags;
+        flags
+            .iter()
+            .filter_map(|flag| {
+                let spec = flag.text.strip_prefix("--mount=")?;
+                let mut kind = "bind";
+                let mut target = None;
+                for field in spec.split(',') {
+                    let (k, v) = field.split_once('=').unwrap_or((field, ""));
+                    match k {
+                        "type" => kind = v,
+                        "target" | "dst" | "destination" => target = Some(v.trim_end_matches('/')),
+                        _ => {}
+                    }
+                }
+                target.filter(|_| matches!(kind, "cache" | "tmpfs"))
+            })
+            .collect()
+    }
+
     /// Statement `i` is a RUN with a cache or tmpfs mount whose target holds `path`.
     pub fn mount_covers(&self, i: usize, path: &str) -> bool {
-        self.statement(i).instruction.flags.iter().any(|flag| {
-            let Some(spec) = flag.text.strip_prefix("--mount=") else { return false };
-            let mut kind = "bind";
-            let mut target = None;
-            for field in spec.split(',') {
-                let (k, v) = field.split_once('=').unwrap_or((field, ""));
-                match k {
-                    "type" => kind = v,
-                    "target" | "dst" | "destination" => target = Some(v.trim_end_matches('/')),
-                    _ => {}
-                }
-            }
-            matches!(kind, "cache" | "tmpfs")
-                && target.is_some_and(|t| path == t || path.strip_prefix(t).is_some_and(|rest| rest.starts_with('/')))
-        })
+        self.cache_mounts(i)
+            .iter()
+            .any(|t| path == *t || path.strip_prefix(t).is_some_and(|rest| rest.starts_with('/')))
     }
 
     /// A comment silences `rule` at statement `i`: on the lines directly above it, or for the whole file. See
@@ -262,7 +378,7 @@ impl<'a, 'src> Context<'a, 'src> {
     /// background job.
     pub fn append_command(&self, i: usize, command: &str) -> Option<Edit> {
         let script = self.script(i)?;
-        if !script.balanced || script.has_background_job() {
+        if self.is_exec_form(i) || !script.balanced || script.has_background_job() {
             return None;
         }
         let end = self.source_range(i, 0..script.content_end()?).end;
@@ -291,16 +407,21 @@ impl<'a, 'src> Context<'a, 'src> {
         Some(Edit::insert(end, format!(" {}{}{indent}&& {command}", self.df.tree.escape, self.newline())))
     }
 
-    /// Inserts ` text` right after a word of RUN `i`'s script, such as an option after `install`.
+    /// Inserts the argument `text` right after a word of RUN `i`, such as an option after `install`: ` text` in a
+    /// script, `, "text"` in an exec-form array.
     pub fn insert_after(&self, i: usize, word: &crate::shell::Word, text: &str) -> Edit {
-        Edit::insert(self.source_range(i, word.range.clone()).end, format!(" {text}"))
+        let end = self.source_range(i, word.range.clone()).end;
+        if self.is_exec_form(i) {
+            return Edit::insert(end, format!(", {}", serde_json::Value::from(text)));
+        }
+        Edit::insert(end, format!(" {text}"))
     }
 
     /// Deletes a whole top-level command from RUN `i` together with the operator that joins it to its
     /// neighbour. `None` when that would also delete a comment line, or the command is not top-level.
     pub fn delete_command(&self, i: usize, command: &Command) -> Option<Edit> {
         let script = self.script(i)?;
-        if !command.is_top_level() {
+        if self.is_exec_form(i) || !command.is_top_level() {
             return None;
         }
         let index = script.commands.iter().position(|c| c == command)?;

@@ -57,6 +57,23 @@ impl Command {
     }
 }
 
+/// The one command of an exec-form RUN (`RUN ["pip", "install", "x"]`): its strings as words, run without a
+/// shell. `None` for an empty array.
+pub(super) fn exec_command(words: Vec<Word>) -> Option<Command> {
+    let range = words.first()?.range.start..words.last()?.range.end;
+    let resolved = resolve(&words);
+    Some(Command {
+        assignments: Vec::new(),
+        words,
+        range,
+        frames: Vec::new(),
+        piped: false,
+        before: None,
+        after: None,
+        resolved,
+    })
+}
+
 pub(super) struct Grouped {
     pub commands: Vec<Command>,
     /// Some construct was skipped.

@@ -16,9 +16,23 @@ pub struct Invocation<'a> {
 }
 
 impl Invocation<'_> {
-    /// The first argument that is not an option: `install` in `apt-get -y install x`.
+    /// The first argument that is neither an option nor an option's value: `install` in `apt-get -y install x`
+    /// and in `apt-get -t bookworm-backports -o Dpkg::Options::=--force-confold install x`.
     pub fn subcommand(&self) -> Option<&str> {
-        self.args.iter().find_map(|w| w.literal.as_deref().filter(|a| !a.starts_with('-')))
+        let mut words = self.args.iter();
+        while let Some(word) = words.next() {
+            let text = word.literal.as_deref()?;
+            if !text.starts_with('-') {
+                return Some(text);
+            }
+            if text == "--" {
+                return words.next()?.literal.as_deref();
+            }
+            if takes_value(self.program, text) {
+                words.next();
+            }
+        }
+        None
     }
 
     pub fn has_option(&self, option: &str) -> bool {
@@ -104,9 +118,87 @@ pub(super) fn resolve(words: &[Word]) -> Option<Resolved> {
     }
 }
 
-/// `pip3.11` → `pip`, `python3.12` → `python`.
+/// Options that come before a package manager's subcommand and take the next word as their value, from each
+/// manager's documentation; `--option=value` is one word and needs no entry.
+fn takes_value(program: &str, option: &str) -> bool {
+    let options: &[&str] = match program {
+        "apt-get" | "apt" | "apt-cache" | "aptitude" => &[
+            "-o",
+            "--option",
+            "-c",
+            "--config-file",
+            "-t",
+            "--target-release",
+            "--default-release",
+            "-a",
+            "--host-architecture",
+        ],
+        "yum" | "dnf" | "dnf5" | "microdnf" | "tdnf" => &[
+            "-c",
+            "--config",
+            "--installroot",
+            "--releasever",
+            "--setopt",
+            "--enablerepo",
+            "--disablerepo",
+            "--repo",
+            "--repoid",
+            "-x",
+            "--exclude",
+            "-d",
+            "--debuglevel",
+            "-e",
+            "--errorlevel",
+            "--forcearch",
+            "--downloaddir",
+            "--destdir",
+            "--color",
+            "--rpmverbosity",
+            "--comment",
+            "--setvar",
+            "--installroot",
+            "--use-host-config",
+        ],
+        "zypper" => &[
+            "-c",
+            "--config",
+            "-R",
+            "--root",
+            "--reposd-dir",
+            "-D",
+            "--cache-dir",
+            "-C",
+            "--raw-cache-dir",
+            "--solv-cache-dir",
+            "--pkg-cache-dir",
+            "--userdata",
+        ],
+        "apk" => &["-X", "--repository", "-p", "--root", "--cache-dir", "--arch", "--keys-dir", "--repositories-file"],
+        "pip" => &[
+            "--log",
+            "--proxy",
+            "--retries",
+            "--timeout",
+            "--exists-action",
+            "--trusted-host",
+            "--cert",
+            "--client-cert",
+            "--cache-dir",
+            "--python",
+        ],
+        "npm" => {
+            &["--prefix", "--cache", "--registry", "--userconfig", "--globalconfig", "--loglevel", "-w", "--workspace"]
+        }
+        "yarn" => &["--cwd", "--cache-folder", "--modules-folder", "--network-timeout", "--mutex", "--registry"],
+        "pnpm" => &["-C", "--dir", "-F", "--filter", "--store-dir", "--reporter", "--registry"],
+        _ => &[],
+    };
+    options.contains(&option)
+}
+
+/// `pip3.11` → `pip`, `pip-3.2` → `pip`, `python3.12` → `python`.
 fn normalize_program(base: &str) -> String {
-    let versionless = base.trim_end_matches(|c: char| c.is_ascii_digit() || c == '.');
+    let versionless = base.trim_end_matches(|c: char| c.is_ascii_digit() || c == '.').trim_end_matches('-');
     match versionless {
         "pip" | "python" if versionless.len() < base.len() => versionless.to_string(),
         _ => base.to_string(),

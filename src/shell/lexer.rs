@@ -171,7 +171,7 @@ fn unquote_loosely(word: &str) -> String {
 
 /// Scans one word from `start`. Returns its end, its literal value (if it has no expansion), and whether every
 /// quote and substitution in it was closed.
-fn scan_word(text: &str, start: usize) -> (usize, Option<String>, bool) {
+pub(super) fn scan_word(text: &str, start: usize) -> (usize, Option<String>, bool) {
     let b = text.as_bytes();
     let mut i = start;
     let mut value = String::new();

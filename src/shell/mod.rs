@@ -19,6 +19,15 @@ pub mod lexer;
 pub use commands::{Command, Frame};
 pub use invocation::Invocation;
 pub use lexer::{Op, Token, TokenKind, Word};
+use std::ops::Range;
+
+/// The value of `text` as one shell word, quotes and backslash escapes removed, as BuildKit reads COPY and ADD
+/// sources: `"my file"` is `my file`. `None` when it holds an expansion (`$VAR`), is more than one word, or a
+/// quote does not close.
+pub fn word_value(text: &str) -> Option<String> {
+    let (end, literal, closed) = lexer::scan_word(text, 0);
+    (end == text.len() && closed).then_some(literal).flatten()
+}
 
 #[derive(Clone, Debug)]
 pub struct Script {
@@ -78,6 +87,20 @@ impl Script {
             balanced,
             opaque: grouped.opaque,
             top_level_lists: grouped.top_level_lists,
+        }
+    }
+
+    /// The view of an exec-form RUN: one command whose words are the array's strings, each with the range of its
+    /// string literal (quotes included) and its decoded value.
+    pub fn exec(strings: Vec<(String, Range<usize>)>) -> Script {
+        let words: Vec<Word> = strings.into_iter().map(|(value, range)| Word { range, literal: Some(value) }).collect();
+        let tokens = words.iter().map(|w| Token { kind: TokenKind::Word, range: w.range.clone() }).collect();
+        Script {
+            tokens,
+            commands: commands::exec_command(words).into_iter().collect(),
+            balanced: true,
+            opaque: false,
+            top_level_lists: false,
         }
     }
 
