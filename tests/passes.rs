@@ -198,6 +198,12 @@ root_user_case!(root_user_variable_not_reported, "FROM debian:12\nUSER $APP_USER
 root_user_case!(root_user_windows_not_reported, "FROM mcr.microsoft.com/windows/servercore:ltsc2022\nCMD [\"cmd\"]\n");
 case!(report_unpinned_images, "FROM python AS build\nFROM node:latest\nFROM build\nFROM scratch\nFROM $BASE\nFROM alpine@sha256:0123\nFROM registry:5000/team/app\n");
 case!(report_rm_in_later_layer, "FROM debian:12\nRUN curl -o /tmp/big.tgz https://example.com/big.tgz && tar -xzf /tmp/big.tgz -C /opt\nENV A=1\nRUN rm -f /tmp/big.tgz\n");
+// A COPY writes its destination and what is under it, not a path that merely begins with the same letters; only
+// an rm-only RUN is reported, and a later stage's rm of its own files is its own business.
+case!(
+    report_rm_in_later_layer_under_a_copy,
+    "FROM debian:12\nCOPY . /app\nRUN rm -rf /app/tests\nRUN rm -rf /application-cache\nRUN rm -rf /app/docs && make\nFROM debian:12\nRUN rm -rf /app/tests\n"
+);
 case!(report_slim_base_image, "FROM python:3.12 AS build\nFROM node:22\n");
 
 #[test]

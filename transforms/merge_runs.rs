@@ -94,7 +94,7 @@ fn merge(ctx: &Context, first: usize, last: usize) -> Finding {
     }
     for k in first..last {
         let between = TextRange::new(end(k), start(k + 1));
-        let comments = comment_lines(ctx, between, newline);
+        let comments = comment_lines(ctx, k, between, newline);
         let mut joint = String::new();
         if wrap(k) {
             joint.push_str(" )");
@@ -162,12 +162,13 @@ fn shared_errexit(ctx: &Context, first: usize, last: usize) -> bool {
     })
 }
 
-/// The comment lines in `range`, each with its indentation, to keep inside the merged RUN.
-fn comment_lines(ctx: &Context, range: TextRange, newline: &str) -> String {
-    let tree = &ctx.df.tree;
+/// The comment lines in `range` (from the end of RUN `k` to the start of the next), each with its indentation, to
+/// keep inside the merged RUN. Only the tokens of the two RUNs and the lines between them are looked at.
+fn comment_lines(ctx: &Context, k: usize, range: TextRange, newline: &str) -> String {
     let source = ctx.df.source();
+    let tokens = ctx.tokens_between(k, k + 1);
     let mut out = String::new();
-    for token in tree.tokens.iter().filter(|t| t.kind == TokenKind::Comment && range.contains_range(t.range)) {
+    for token in tokens.iter().filter(|t| t.kind == TokenKind::Comment && range.contains_range(t.range)) {
         let line_start = source[..token.range.start].rfind('\n').map_or(0, |n| n + 1);
         out.push_str(&source[line_start..token.range.end]);
         out.push_str(newline);

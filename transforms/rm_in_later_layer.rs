@@ -2,6 +2,7 @@ use crate::engine::context::Context;
 use crate::engine::finding::{Finding, RuleInfo, Safety, Severity};
 use crate::engine::rule::Rule;
 use crate::syntax::model::Kind;
+use std::collections::{BTreeSet, HashSet};
 
 pub struct RmInLaterLayer;
 
@@ -25,46 +26,89 @@ impl Rule for RmInLaterLayer {
     }
 
     fn check(&self, ctx: &Context, findings: &mut Vec<Finding>) {
-        for (i, _) in ctx.runs() {
-            let invocations = ctx.invocations(i);
-            if invocations.is_empty() || invocations.iter().any(|(_, inv)| inv.program != "rm") {
-                continue;
+        for stage in &ctx.df.stages {
+            let mut written = WrittenPaths::default();
+            for i in stage.statements.clone() {
+                if let Some(path) = removed_only(ctx, i).into_iter().find(|p| written.contains(p)) {
+                    let statement = ctx.statement(i);
+                    findings.push(Finding {
+                        rule: &INFO,
+                        range: statement.range,
+                        message: format!(
+                            "`rm {path}` in its own layer does not shrink the image; delete it in the RUN that \
+                             creates it"
+                        ),
+                        fix: None,
+                        instructions: vec![statement.index],
+                    });
+                }
+                written.record(ctx, i);
             }
-            let paths: Vec<&str> = invocations
-                .iter()
-                .flat_map(|(_, inv)| inv.args.iter())
-                .filter_map(|w| w.literal.as_deref())
-                .filter(|a| a.starts_with('/') && a.len() > 1)
-                .collect();
-            let Some(stage) = ctx.stage_of(i) else { continue };
-            let written_earlier = |path: &str| {
-                let stem = path.trim_end_matches(['*', '/']);
-                (stage.statements.start..i).any(|j| {
-                    let ins = &ctx.statement(j).instruction;
-                    match ins.kind {
-                        Kind::Run => ctx
-                            .invocations(j)
-                            .iter()
-                            .flat_map(|(_, inv)| inv.args.iter())
-                            .any(|w| w.literal.as_deref().is_some_and(|a| a.contains(stem))),
-                        Kind::Copy | Kind::Add => ins.value.last().is_some_and(|dest| {
-                            stem.starts_with(dest.text.trim_end_matches('/')) && dest.text.starts_with('/')
-                        }),
-                        _ => false,
-                    }
-                })
-            };
-            let Some(path) = paths.into_iter().find(|p| written_earlier(p)) else { continue };
-            let statement = ctx.statement(i);
-            findings.push(Finding {
-                rule: &INFO,
-                range: statement.range,
-                message: format!(
-                    "`rm {path}` in its own layer does not shrink the image; delete it in the RUN that creates it"
-                ),
-                fix: None,
-                instructions: vec![statement.index],
-            });
         }
+    }
+}
+
+/// The absolute paths RUN `i` removes, when removing is all it does.
+fn removed_only<'c>(ctx: &'c Context, i: usize) -> Vec<&'c str> {
+    let invocations = ctx.invocations(i);
+    if invocations.is_empty() || invocations.iter().any(|(_, inv)| inv.program != "rm") {
+        return Vec::new();
+    }
+    invocations
+        .iter()
+        .flat_map(|(_, inv)| inv.args.iter())
+        .filter_map(|w| w.literal.as_deref())
+        .filter(|a| a.starts_with('/') && a.len() > 1)
+        .collect()
+}
+
+/// What the statements of a stage so far may have written, indexed so that each question costs a lookup, not a
+/// scan of every earlier statement: a stage of a hundred thousand RUNs stays linear.
+#[derive(Default)]
+struct WrittenPaths<'c> {
+    /// Every tail of an earlier RUN argument that starts at a `/`: an argument mentions a path when one of its
+    /// tails starts with the path.
+    run_tails: BTreeSet<&'c str>,
+    /// An earlier RUN had an argument at all.
+    any_run_argument: bool,
+    /// The absolute destinations of earlier COPY and ADD instructions, without a trailing `/`.
+    copied_to: HashSet<&'c str>,
+}
+
+impl<'c> WrittenPaths<'c> {
+    fn record(&mut self, ctx: &'c Context, i: usize) {
+        let ins = &ctx.statement(i).instruction;
+        match ins.kind {
+            Kind::Run => {
+                for (_, inv) in ctx.invocations(i) {
+                    for arg in inv.args.iter().filter_map(|w| w.literal.as_deref()) {
+                        self.any_run_argument = true;
+                        self.run_tails.extend(arg.match_indices('/').map(|(at, _)| &arg[at..]));
+                    }
+                }
+            }
+            Kind::Copy | Kind::Add => {
+                if let Some(dest) = ins.value.last().filter(|d| d.text.starts_with('/')) {
+                    self.copied_to.insert(dest.text.trim_end_matches('/'));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// An earlier RUN mentions `path` (a glob stands for the directory it lists), or an earlier COPY or ADD wrote
+    /// to it or to a directory above it.
+    fn contains(&self, path: &str) -> bool {
+        let stem = path.trim_end_matches(['*', '/']);
+        if stem.is_empty() {
+            return self.any_run_argument || !self.copied_to.is_empty();
+        }
+        let mentioned = self.run_tails.range(stem..).next().is_some_and(|tail| tail.starts_with(stem));
+        let under_a_copy = stem
+            .match_indices('/')
+            .map(|(at, _)| &stem[..at])
+            .chain([stem])
+            .any(|directory| self.copied_to.contains(directory));
+        mentioned || under_a_copy
     }
 }

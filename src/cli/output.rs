@@ -113,16 +113,10 @@ pub fn render(report: FileReport, how: Rendering, rules: &[&'static dyn Rule]) -
                 report.stdout.as_ref().map(|diff| format!("{}{diff}", report::text::diff_header(&report)));
         }
         Shape::Document => match how.format {
-            Format::Json => rendered.entries.push(report::json::file(&report).to_string()),
-            Format::Rdjson => {
-                rendered.entries = report::rdjson::file(&report, diff).iter().map(|v| v.to_string()).collect()
-            }
-            Format::Gitlab => rendered.entries = report::gitlab::file(&report).iter().map(|v| v.to_string()).collect(),
-            Format::Sarif => {
-                let (results, notes) = report::sarif::file(&report, rules);
-                rendered.entries = results.iter().map(ToString::to_string).collect();
-                rendered.notes = notes.iter().map(ToString::to_string).collect();
-            }
+            Format::Json => rendered.entries.push(report::json::file(&report)),
+            Format::Rdjson => rendered.entries = report::rdjson::file(&report, diff),
+            Format::Gitlab => rendered.entries = report::gitlab::file(&report),
+            Format::Sarif => (rendered.entries, rendered.notes) = report::sarif::file(&report, rules),
             Format::Text | Format::Github => {}
         },
         Shape::Lines | Shape::Diffs | Shape::Statistics => {}

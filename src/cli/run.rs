@@ -7,7 +7,7 @@ use crate::cli::discover::Found;
 use crate::cli::inputs::{read_input, Inputs};
 use crate::cli::ordered::for_each_in_order;
 use crate::cli::output::{render, Output, Rendering, Shape};
-use crate::cli::report::{hunks, FileReport, FileStatus, Summary};
+use crate::cli::report::{hunks, line_diff, FileReport, FileStatus, Summary};
 use crate::cli::write::{clean_up_on_signals, sync_directories, WriteScope, Written};
 use crate::engine::build_context::{BuildContext, ContextCache, ContextProblem};
 use crate::engine::config::{Resolver, Settings};
@@ -201,7 +201,7 @@ impl<'a> FileRun<'a> {
                 return report;
             }
             Mode::Diff { .. } if changed => {
-                let diff = similar::TextDiff::from_lines(&source, &outcome.text);
+                let diff = line_diff(&source, &outcome.text);
                 report.stdout = Some(diff.unified_diff().context_radius(3).header(&name, &name).to_string());
             }
             Mode::Diff { .. } => {}

@@ -17,6 +17,7 @@ use crate::syntax::model::{Dockerfile, Instruction, Kind, Stage, Statement};
 use crate::syntax::text::TextRange;
 use crate::syntax::tree::{NodeKind, SyntaxError, TokenKind};
 use std::cell::{OnceCell, RefCell};
+use std::collections::HashMap;
 
 pub struct Context<'a, 'src> {
     pub df: &'a Dockerfile<'src>,
@@ -34,6 +35,32 @@ pub struct Context<'a, 'src> {
     problems: RefCell<Vec<SyntaxError>>,
     /// How the file writes continued RUNs, found when first asked.
     style: OnceCell<ContinuationStyle>,
+    /// Where each variable is defined by ENV or an ARG default, found when first asked.
+    definitions: OnceCell<Definitions<'a>>,
+}
+
+/// For each variable, the statements that define it (ENV, or ARG with a default) and the value, in order.
+type Definitions<'a> = HashMap<&'a str, Vec<(usize, &'a str)>>;
+
+fn definitions<'a>(df: &'a Dockerfile) -> Definitions<'a> {
+    let mut out: Definitions = HashMap::new();
+    for (j, statement) in df.statements.iter().enumerate() {
+        let ins = &statement.instruction;
+        match ins.kind {
+            Kind::Env => {
+                for kv in ins.value.chunks(2).filter(|kv| kv.len() == 2) {
+                    out.entry(kv[0].text.as_ref()).or_default().push((j, kv[1].text.as_ref()));
+                }
+            }
+            Kind::Arg => {
+                for (name, value) in ins.value.iter().filter_map(|w| w.text.split_once('=')) {
+                    out.entry(name).or_default().push((j, value));
+                }
+            }
+            _ => {}
+        }
+    }
+    out
 }
 
 /// What a variable holds where a command runs.
@@ -80,6 +107,7 @@ impl<'a, 'src> Context<'a, 'src> {
             suppressions,
             problems: RefCell::default(),
             style: OnceCell::new(),
+            definitions: OnceCell::new(),
         };
         let posix = ctx.posix_shells();
         ctx.runs = (0..df.statements.len()).map(|i| ctx.read_run(i, posix[i])).collect();
@@ -175,57 +203,6 @@ impl<'a, 'src> Context<'a, 'src> {
         self.df.stage_of(i)
     }
 
-    /// Statement indices of the stage and of every stage built on it, after statement `i`.
-    pub fn later_statements(&self, i: usize) -> Vec<usize> {
-        let Some(stage) = self.stage_of(i) else { return Vec::new() };
-        let mut out: Vec<usize> = (i + 1..stage.statements.end).collect();
-        for other in &self.df.stages {
-            if self.builds_on(other, stage.index) {
-                out.extend(other.statements.clone());
-            }
-        }
-        out
-    }
-
-    /// `stage` is built FROM `ancestor`, directly or through other stages.
-    fn builds_on(&self, stage: &Stage, ancestor: usize) -> bool {
-        let mut current = stage.base_stage;
-        while let Some(b) = current {
-            if b == ancestor {
-                return true;
-            }
-            current = self.df.stages[b].base_stage;
-        }
-        false
-    }
-
-    /// The statements that shape statement `i`'s environment: those before it in its stage, then those of the
-    /// stages it is built on, nearest first.
-    fn scope_before(&self, i: usize) -> Vec<usize> {
-        let mut out = Vec::new();
-        let mut stage = self.stage_of(i);
-        let mut upto = i;
-        while let Some(s) = stage {
-            out.extend((s.statements.start..upto).rev());
-            stage = s.base_stage.map(|b| &self.df.stages[b]);
-            upto = stage.map_or(0, |s| s.statements.end);
-        }
-        out
-    }
-
-    /// `name` is set for statement `i` by an ENV, or an ARG with a default, in its stage or the stages it is
-    /// built on.
-    pub fn env_is_set(&self, i: usize, name: &str) -> bool {
-        self.scope_before(i).into_iter().any(|j| {
-            let ins = &self.statement(j).instruction;
-            match ins.kind {
-                Kind::Env => ins.value.chunks(2).any(|kv| kv[0].text == name),
-                Kind::Arg => ins.value.iter().any(|w| w.text.split_once('=').is_some_and(|(k, _)| k == name)),
-                _ => false,
-            }
-        })
-    }
-
     /// What variable `name` is for `command` of RUN `i`, as its shell sees it: from the command's own `NAME=value`
     /// (or `env NAME=value`), else an `export NAME=value` or bare `NAME=value` earlier in the RUN's shell, else an
     /// ENV (or an ARG default) before the RUN.
@@ -248,22 +225,30 @@ impl<'a, 'src> Context<'a, 'src> {
                 return found;
             }
         }
-        for j in self.scope_before(i) {
-            let ins = &self.statement(j).instruction;
-            let value = match ins.kind {
-                Kind::Env => ins.value.chunks(2).rev().find(|kv| kv[0].text == name).map(|kv| kv[1].text.as_ref()),
-                Kind::Arg => ins
-                    .value
-                    .iter()
-                    .rev()
-                    .find_map(|w| w.text.split_once('=').filter(|(k, _)| *k == name).map(|(_, v)| v)),
-                _ => None,
-            };
-            if let Some(value) = value {
-                return crate::shell::word_value(value).map_or(Variable::Unknown, Variable::Set);
-            }
+        match self.defined_before(i, name) {
+            Some(value) => crate::shell::word_value(value).map_or(Variable::Unknown, Variable::Set),
+            None => Variable::Unset,
         }
-        Variable::Unset
+    }
+
+    /// The value an ENV (or an ARG default) gives `name` before statement `i`, in its stage or the stages it is
+    /// built on, nearest first; as written.
+    fn defined_before(&self, i: usize, name: &str) -> Option<&str> {
+        let definitions = self.definitions.get_or_init(|| definitions(self.df)).get(name)?;
+        let mut stage = self.stage_of(i);
+        let mut upto = i;
+        while let Some(s) = stage {
+            // The last definition in [stage start, upto).
+            let before = definitions.partition_point(|&(j, _)| j < upto);
+            if let Some(&(j, value)) = before.checked_sub(1).map(|k| &definitions[k]) {
+                if j >= s.statements.start {
+                    return Some(value);
+                }
+            }
+            stage = s.base_stage.map(|b| &self.df.stages[b]);
+            upto = stage.map_or(0, |s| s.statements.end);
+        }
+        None
     }
 
     /// The last of `words` (`NAME=value` words of RUN `i`) that assigns `name`, if any.
@@ -350,6 +335,15 @@ impl<'a, 'src> Context<'a, 'src> {
             .take_while(|n| n.kind == NodeKind::Comment)
             .flat_map(|n| tree.node_tokens(n).iter().filter(|t| t.kind == TokenKind::Comment))
             .any(|t| line_comment_silences(tree.text(t.range), rule))
+    }
+
+    /// The syntax tokens from the start of statement `first` to the end of statement `last`, with whatever lines
+    /// lie between them.
+    pub fn tokens_between(&self, first: usize, last: usize) -> &[crate::syntax::tree::Token] {
+        let tree = &self.df.tree;
+        let start = tree.nodes[self.nodes[first]].tokens.start;
+        let end = tree.nodes[self.nodes[last]].tokens.end;
+        &tree.tokens[start..end]
     }
 
     /// The newline the file uses.

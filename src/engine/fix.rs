@@ -126,6 +126,7 @@ impl Rounds {
         let mut ordered: Vec<&Finding> = findings.iter().collect();
         ordered.sort_by_key(|f| (f.rule.code.starts_with("DO2"), f.range.start, f.rule.code));
         let mut chosen: Vec<&Finding> = Vec::new();
+        let mut taken = TakenEdits::default();
         for finding in ordered {
             let Some(fix) = &finding.fix else { continue };
             if !applicable(fix.applicability) || fix.edits.is_empty() {
@@ -134,11 +135,8 @@ impl Rounds {
             if self.rejected.contains(&(finding.rule.code, finding.message.clone())) {
                 continue;
             }
-            let clashes = chosen
-                .iter()
-                .flat_map(|f| &f.fix.as_ref().expect("chosen findings have fixes").edits)
-                .any(|e| fix.edits.iter().any(|n| conflicts(n, e)));
-            if !clashes {
+            if !fix.edits.iter().any(|e| taken.clashes(e)) {
+                taken.add(&fix.edits);
                 chosen.push(finding);
             }
         }
@@ -224,6 +222,33 @@ fn map_back(offset: usize, edits: &[RoundFix]) -> usize {
     (offset as isize - delta).max(0) as usize
 }
 
+/// The edits chosen so far in a round, by start, so that a new edit is checked against its neighbours only: a file
+/// with a hundred thousand fixes costs as many lookups, not their square. Edits taken do not conflict, so they do
+/// not overlap: only the last one starting at or before a new edit can reach into it from the left.
+#[derive(Default)]
+struct TakenEdits {
+    by_start: std::collections::BTreeMap<usize, Vec<TextRange>>,
+}
+
+impl TakenEdits {
+    fn clashes(&self, edit: &Edit) -> bool {
+        let before = self.by_start.range(..=edit.range.start).next_back();
+        // An insertion has nothing inside it; a replacement clashes with whatever starts inside it.
+        let within = (!edit.range.is_empty()).then(|| self.by_start.range(edit.range.start + 1..edit.range.end));
+        before
+            .into_iter()
+            .chain(within.into_iter().flatten())
+            .flat_map(|(_, ranges)| ranges)
+            .any(|&range| conflicts(edit.range, range))
+    }
+
+    fn add(&mut self, edits: &[Edit]) {
+        for edit in edits {
+            self.by_start.entry(edit.range.start).or_default().push(edit.range);
+        }
+    }
+}
+
 /// A fix applied in a round, with the finding it fixes.
 #[derive(Clone)]
 struct RoundFix {
@@ -249,8 +274,7 @@ fn reads_cleanly(text: &str) -> bool {
 /// when one inserts where the other's replacement starts: text appended to the end of a RUN that a merge is about
 /// to join to the next would land in the middle of the merged RUN. An insertion where a replacement ends does not
 /// conflict.
-fn conflicts(one: &Edit, other: &Edit) -> bool {
-    let (a, b) = (one.range, other.range);
+fn conflicts(a: TextRange, b: TextRange) -> bool {
     a.overlaps(b)
         || (a.is_empty() && b.is_empty() && a.start == b.start)
         || (a.is_empty() && b.start <= a.start && a.start < b.end)
@@ -286,11 +310,27 @@ mod tests {
 
     #[test]
     fn edits_conflict_when_they_share_bytes_or_an_insertion_point() {
+        let taken_after = |first: &Edit| {
+            let mut taken = TakenEdits::default();
+            taken.add(std::slice::from_ref(first));
+            taken
+        };
         let replace = Edit::replace(TextRange::new(2, 5), "");
-        assert!(conflicts(&replace, &Edit::insert(3, "x")));
-        assert!(!conflicts(&replace, &Edit::insert(5, "x")));
-        assert!(conflicts(&replace, &Edit::insert(2, "x")), "an insertion where a replacement starts");
-        assert!(conflicts(&Edit::insert(4, "a"), &Edit::insert(4, "b")));
-        assert!(conflicts(&replace, &Edit::delete(TextRange::new(4, 6))));
+        let cases = [
+            (Edit::insert(3, "x"), true),
+            (Edit::insert(5, "x"), false),
+            (Edit::insert(2, "x"), true),
+            (Edit::delete(TextRange::new(4, 6)), true),
+            (Edit::delete(TextRange::new(0, 3)), true),
+            (Edit::delete(TextRange::new(0, 2)), false),
+            (Edit::delete(TextRange::new(5, 9)), false),
+            (Edit::delete(TextRange::new(0, 9)), true),
+        ];
+        for (other, clash) in cases {
+            // Whichever was taken first, the other clashes with it or not.
+            assert_eq!(taken_after(&replace).clashes(&other), clash, "{other:?} after {replace:?}");
+            assert_eq!(taken_after(&other).clashes(&replace), clash, "{replace:?} after {other:?}");
+        }
+        assert!(taken_after(&Edit::insert(4, "a")).clashes(&Edit::insert(4, "b")));
     }
 }

@@ -13,16 +13,10 @@ pub trait Rule: Sync {
 pub fn check(ctx: &Context, rules: &[&dyn Rule]) -> Vec<Finding> {
     let mut findings = Vec::new();
     for rule in rules {
-        let start = findings.len();
-        rule.check(ctx, &mut findings);
-        let mut i = start;
-        while i < findings.len() {
-            if anchor(ctx, &findings[i]).is_some_and(|s| ctx.is_suppressed(s, rule.info())) {
-                findings.remove(i);
-            } else {
-                i += 1;
-            }
-        }
+        let mut found = Vec::new();
+        rule.check(ctx, &mut found);
+        findings
+            .extend(found.into_iter().filter(|f| anchor(ctx, f).is_none_or(|s| !ctx.is_suppressed(s, rule.info()))));
     }
     findings.sort_by_key(|f| (f.range.start, f.rule.code));
     findings
@@ -31,5 +25,8 @@ pub fn check(ctx: &Context, rules: &[&dyn Rule]) -> Vec<Finding> {
 /// The instruction a finding is reported at: where it starts. An ignore comment above that instruction silences
 /// it.
 fn anchor(ctx: &Context, finding: &Finding) -> Option<usize> {
-    ctx.df.statements.iter().position(|s| s.range.start <= finding.range.start && finding.range.start <= s.range.end)
+    let statements = &ctx.df.statements;
+    // Statements are in source order and do not overlap: the last one starting at or before the finding.
+    let k = statements.partition_point(|s| s.range.start <= finding.range.start).checked_sub(1)?;
+    (finding.range.start <= statements[k].range.end).then_some(k)
 }

@@ -227,7 +227,9 @@ impl<'src> Dockerfile<'src> {
 
     /// The stage a statement belongs to; `None` for the ARGs before the first FROM.
     pub fn stage_of(&self, statement: usize) -> Option<&Stage> {
-        self.stages.iter().find(|s| s.statements.contains(&statement))
+        // Stages are in order and their statements adjoin.
+        let k = self.stages.partition_point(|s| s.statements.end <= statement);
+        self.stages.get(k).filter(|s| s.statements.contains(&statement))
     }
 
     /// The logical line of a statement: continuations joined as BuildKit joins them.

@@ -64,6 +64,12 @@ impl LineIndex {
         LineIndex { line_starts }
     }
 
+    /// 1-based line and column of `offset`, the column counted in bytes, as some formats ask.
+    pub fn line_byte_col(&self, offset: usize) -> (usize, usize) {
+        let line = self.line_starts.partition_point(|&s| s <= offset) - 1;
+        (line + 1, offset - self.line_starts[line] + 1)
+    }
+
     /// 1-based line and column of `offset`. Columns count characters, as editors do.
     pub fn line_col(&self, text: &str, offset: usize) -> (usize, usize) {
         let offset = offset.min(text.len());

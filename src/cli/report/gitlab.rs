@@ -4,7 +4,7 @@
 use crate::cli::report::FileReport;
 use crate::engine::finding::Severity;
 use crate::syntax::text::LineIndex;
-use serde_json::{json, Value};
+use serde_json::json;
 use sha2::{Digest, Sha256};
 
 /// A fingerprint that stays the same while the finding does: the path, the rule, and the text it is about, but not
@@ -18,11 +18,11 @@ fn fingerprint(parts: &[&str]) -> String {
     hash.finalize().iter().take(16).map(|b| format!("{b:02x}")).collect()
 }
 
-/// One file's issues.
-pub fn file(r: &FileReport) -> Vec<Value> {
+/// One file's issues, each as JSON text.
+pub fn file(r: &FileReport) -> Vec<String> {
     let lines = LineIndex::new(&r.source);
     let path = r.path.trim_start_matches("./");
-    let mut out: Vec<Value> = r
+    let mut out: Vec<String> = r
         .findings
         .iter()
         .map(|f| {
@@ -36,6 +36,7 @@ pub fn file(r: &FileReport) -> Vec<Value> {
                 "severity": if f.rule.severity == Severity::Advice { "info" } else { "minor" },
                 "location": { "path": path, "lines": { "begin": begin, "end": end } },
             })
+            .to_string()
         })
         .collect();
     out.extend(r.errors.iter().map(|e| {
@@ -46,6 +47,7 @@ pub fn file(r: &FileReport) -> Vec<Value> {
             "severity": "major",
             "location": { "path": path, "lines": { "begin": e.position().map_or(1, |(line, _)| line) } },
         })
+        .to_string()
     }));
     out
 }

@@ -4,12 +4,66 @@ use crate::cli::report::{per_rule_counts, Counts, FileReport, FileStatus, FixKin
 use crate::engine::finding::Applicability;
 use crate::syntax::diagnostic::Diagnostic;
 use crate::syntax::text::{LineIndex, TextRange};
+use serde::Serialize;
 use serde_json::{json, Value};
+use std::collections::BTreeMap;
 
-fn position(lines: &LineIndex, source: &str, range: TextRange) -> Value {
-    let (line, column) = lines.line_col(source, range.start);
-    let (end_line, end_column) = lines.line_col(source, range.end);
-    json!({ "line": line, "column": column, "end_line": end_line, "end_column": end_column })
+/// Where a range lies, in 1-based lines and character columns. Fields here and below are in alphabetical order,
+/// the order the report has always had.
+#[derive(Serialize)]
+struct Location {
+    column: usize,
+    end_column: usize,
+    end_line: usize,
+    line: usize,
+}
+
+impl Location {
+    fn of(lines: &LineIndex, source: &str, range: TextRange) -> Location {
+        let (line, column) = lines.line_col(source, range.start);
+        let (end_line, end_column) = lines.line_col(source, range.end);
+        Location { column, end_column, end_line, line }
+    }
+}
+
+#[derive(Serialize)]
+struct EditEntry<'r> {
+    content: &'r str,
+    location: Location,
+    range: TextRange,
+}
+
+#[derive(Serialize)]
+struct FixEntry<'r> {
+    applicability: &'static str,
+    edits: Vec<EditEntry<'r>>,
+}
+
+#[derive(Serialize)]
+struct FindingEntry<'r> {
+    code: &'static str,
+    fix: Option<FixEntry<'r>>,
+    location: Location,
+    message: &'r str,
+    name: &'static str,
+    range: TextRange,
+    severity: &'static str,
+}
+
+/// One file's entry, serialized straight from the report: a file with a hundred thousand findings costs their
+/// text, not a tree of maps for each.
+#[derive(Serialize)]
+struct FileEntry<'r> {
+    applied: &'r BTreeMap<&'static str, usize>,
+    changed: bool,
+    errors: Vec<Value>,
+    findings: Vec<FindingEntry<'r>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hunks: Option<Value>,
+    layers: Option<(usize, usize)>,
+    path: &'r str,
+    status: &'static str,
+    warnings: Vec<Value>,
 }
 
 pub fn applicability(a: Applicability) -> &'static str {
@@ -28,43 +82,42 @@ pub fn status(s: FileStatus) -> &'static str {
     }
 }
 
-/// One file's entry.
-pub fn file(r: &FileReport) -> Value {
+/// One file's entry, as JSON text.
+pub fn file(r: &FileReport) -> String {
     let lines = LineIndex::new(&r.source);
-    let findings: Vec<Value> = r
+    let location = |range| Location::of(&lines, &r.source, range);
+    let findings = r
         .findings
         .iter()
-        .map(|f| {
-            let fix = f.fix.as_ref().map(|fix| {
-                json!({
-                    "applicability": applicability(fix.applicability),
-                    "edits": fix.edits.iter().map(|e| json!({
-                        "range": e.range,
-                        "location": position(&lines, &r.source, e.range),
-                        "content": e.replacement,
-                    })).collect::<Vec<_>>(),
-                })
-            });
-            json!({
-                "code": f.rule.code,
-                "name": f.rule.name,
-                "severity": f.rule.severity.label(),
-                "message": f.message,
-                "range": f.range,
-                "location": position(&lines, &r.source, f.range),
-                "fix": fix,
-            })
+        .map(|f| FindingEntry {
+            code: f.rule.code,
+            fix: f.fix.as_ref().map(|fix| FixEntry {
+                applicability: applicability(fix.applicability),
+                edits: fix
+                    .edits
+                    .iter()
+                    .map(|e| EditEntry { content: &e.replacement, location: location(e.range), range: e.range })
+                    .collect(),
+            }),
+            location: location(f.range),
+            message: &f.message,
+            name: f.rule.name,
+            range: f.range,
+            severity: f.rule.severity.label(),
         })
         .collect();
-    let mut entry = json!({
-        "path": r.path, "status": status(r.status), "changed": r.changed, "layers": r.layers,
-        "applied": r.applied, "findings": findings,
-        "errors": diagnostics(&r.errors), "warnings": diagnostics(&r.warnings),
-    });
-    if !r.hunks.is_empty() {
-        entry["hunks"] = hunks(&r.hunks);
-    }
-    entry
+    let entry = FileEntry {
+        applied: &r.applied,
+        changed: r.changed,
+        errors: diagnostics(&r.errors),
+        findings,
+        hunks: (!r.hunks.is_empty()).then(|| hunks(&r.hunks)),
+        layers: r.layers,
+        path: &r.path,
+        status: status(r.status),
+        warnings: diagnostics(&r.warnings),
+    };
+    serde_json::to_string(&entry).expect("a report serializes: its maps have string keys")
 }
 
 fn diagnostics(list: &[Diagnostic]) -> Vec<Value> {

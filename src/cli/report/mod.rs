@@ -14,6 +14,7 @@ use crate::syntax::diagnostic::Diagnostic;
 use crate::syntax::text::LineIndex;
 use std::collections::BTreeMap;
 use std::fmt::Write;
+use std::time::{Duration, Instant};
 
 /// Whether dockopt could read a file as BuildKit would.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -66,41 +67,62 @@ pub struct Hunk {
     pub rules: Vec<&'static str>,
 }
 
+/// How long a line diff may search for the smallest one before it shows the rest of a file as one replaced block.
+/// Only a hostile file gets near it (a diff costs its size times the lines changed); what it shows is still a
+/// correct diff, only a coarser one.
+const DIFF_DEADLINE: Duration = Duration::from_millis(500);
+
+/// The line diff from `before` to `after`, for `--diff` and the hunks of the machine formats.
+pub fn line_diff<'t>(before: &'t str, after: &'t str) -> similar::TextDiff<'t, 't, 't, str> {
+    similar::TextDiff::configure().deadline(Instant::now() + DIFF_DEADLINE).diff_lines(before, after)
+}
+
 /// The line hunks that turn `before` into `after`, each credited to the rules of `fixes` (findings in `before`
 /// whose fixes were applied) that touch its lines.
 pub fn hunks(before: &str, after: &str, fixes: &[&Finding]) -> Vec<Hunk> {
-    let diff = similar::TextDiff::from_lines(before, after);
+    let diff = line_diff(before, after);
     let old_lines: Vec<&str> = before.split_inclusive('\n').collect();
     let new_lines: Vec<&str> = after.split_inclusive('\n').collect();
-    let offset_of = |line: usize| old_lines[..line].iter().map(|l| l.len()).sum::<usize>();
-    let lines = LineIndex::new(before);
-    let mut out = Vec::new();
+    // Where each old line starts, and one past the last.
+    let line_starts: Vec<usize> = std::iter::once(0)
+        .chain(old_lines.iter().scan(0, |at, line| {
+            *at += line.len();
+            Some(*at)
+        }))
+        .collect();
+    let mut out: Vec<Hunk> = Vec::new();
+    // The 0-based old lines each hunk touches; an insertion touches the lines on either side of it.
+    let mut touched: Vec<(usize, usize)> = Vec::new();
     for group in diff.grouped_ops(0) {
         let (Some(first), Some(last)) = (group.first(), group.last()) else { continue };
         let old = first.old_range().start..last.old_range().end;
         let new = first.new_range().start..last.new_range().end;
-        let (start, end) = (offset_of(old.start), offset_of(old.end));
-        // The 0-based lines the hunk touches; an insertion touches the lines on either side of it.
-        let (lo, hi) = if old.is_empty() { (old.start.saturating_sub(1), old.start) } else { (old.start, old.end - 1) };
-        let mut rules: Vec<&'static str> = fixes
-            .iter()
-            .filter(|f| {
-                let (first, _) = lines.line_col(before, f.range.start);
-                let (last, _) = lines.line_col(before, f.range.end);
-                first <= hi + 1 && lo < last
-            })
-            .map(|f| f.rule.code)
-            .collect();
-        rules.sort_unstable();
-        rules.dedup();
+        touched.push(if old.is_empty() { (old.start.saturating_sub(1), old.start) } else { (old.start, old.end - 1) });
         out.push(Hunk {
             start_line: old.start + 1,
             end_line: old.end,
-            start,
-            end,
+            start: line_starts[old.start],
+            end: line_starts[old.end],
             replacement: new_lines[new].concat(),
-            rules,
+            rules: Vec::new(),
         });
+    }
+    // Hunks are in line order and apart, so the ones a fix's lines reach are found by a search, not a scan.
+    let lines = LineIndex::new(before);
+    for fix in fixes {
+        let (first, _) = lines.line_col(before, fix.range.start);
+        let (last, _) = lines.line_col(before, fix.range.end);
+        let from = touched.partition_point(|&(_, hi)| hi + 1 < first);
+        for (hunk, &(lo, _)) in out.iter_mut().zip(&touched).skip(from) {
+            if lo >= last {
+                break;
+            }
+            hunk.rules.push(fix.rule.code);
+        }
+    }
+    for hunk in &mut out {
+        hunk.rules.sort_unstable();
+        hunk.rules.dedup();
     }
     out
 }

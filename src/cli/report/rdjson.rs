@@ -4,7 +4,7 @@
 
 use crate::cli::report::{FileReport, Hunk};
 use crate::engine::finding::{Applicability, Severity};
-use crate::syntax::text::TextRange;
+use crate::syntax::text::{LineIndex, TextRange};
 use serde_json::{json, Value};
 
 /// The document up to the first diagnostic.
@@ -18,14 +18,13 @@ pub fn suffix() -> &'static str {
 }
 
 /// Line and column (1-based, the column counted in UTF-8 bytes, as rdjson asks) of a byte offset.
-fn position(source: &str, offset: usize) -> Value {
-    let line_start = source[..offset].rfind('\n').map_or(0, |n| n + 1);
-    let line = source[..line_start].matches('\n').count() + 1;
-    json!({ "line": line, "column": offset - line_start + 1 })
+fn position(lines: &LineIndex, offset: usize) -> Value {
+    let (line, column) = lines.line_byte_col(offset);
+    json!({ "line": line, "column": column })
 }
 
-fn range(source: &str, range: TextRange) -> Value {
-    json!({ "start": position(source, range.start), "end": position(source, range.end) })
+fn range(lines: &LineIndex, range: TextRange) -> Value {
+    json!({ "start": position(lines, range.start), "end": position(lines, range.end) })
 }
 
 fn severity(severity: Severity) -> &'static str {
@@ -35,16 +34,18 @@ fn severity(severity: Severity) -> &'static str {
     }
 }
 
-/// One file's diagnostics: its findings (safe fixes as suggestions), or with `--diff` its hunks, and its errors.
-pub fn file(r: &FileReport, diff: bool) -> Vec<Value> {
+/// One file's diagnostics, each as JSON text: its findings (safe fixes as suggestions), or with `--diff` its hunks,
+/// and its errors.
+pub fn file(r: &FileReport, diff: bool) -> Vec<String> {
     let mut out = Vec::new();
     if diff {
-        out.extend(r.hunks.iter().map(|h| hunk(r, h)));
+        out.extend(r.hunks.iter().map(|h| hunk(r, h).to_string()));
     } else {
+        let lines = LineIndex::new(&r.source);
         for f in &r.findings {
             let mut diagnostic = json!({
                 "message": f.message,
-                "location": { "path": r.path, "range": range(&r.source, f.range) },
+                "location": { "path": r.path, "range": range(&lines, f.range) },
                 "severity": severity(f.rule.severity),
                 "code": { "value": f.rule.code },
             });
@@ -53,10 +54,10 @@ pub fn file(r: &FileReport, diff: bool) -> Vec<Value> {
                 diagnostic["suggestions"] = fix
                     .edits
                     .iter()
-                    .map(|e| json!({ "range": range(&r.source, e.range), "text": e.replacement }))
+                    .map(|e| json!({ "range": range(&lines, e.range), "text": e.replacement }))
                     .collect();
             }
-            out.push(diagnostic);
+            out.push(diagnostic.to_string());
         }
     }
     for e in &r.errors {
@@ -65,7 +66,8 @@ pub fn file(r: &FileReport, diff: bool) -> Vec<Value> {
             location["range"] = json!({ "start": { "line": line, "column": column } });
         }
         out.push(
-            json!({ "message": format!("{} ({})", e.message, e.help), "location": location, "severity": "ERROR" }),
+            json!({ "message": format!("{} ({})", e.message, e.help), "location": location, "severity": "ERROR" })
+                .to_string(),
         );
     }
     out

@@ -14,8 +14,8 @@ fn level(severity: Severity) -> &'static str {
     }
 }
 
-/// One file's results and tool notifications.
-pub fn file(r: &FileReport, rules: &[&'static dyn Rule]) -> (Vec<Value>, Vec<Value>) {
+/// One file's results and tool notifications, each as JSON text.
+pub fn file(r: &FileReport, rules: &[&'static dyn Rule]) -> (Vec<String>, Vec<String>) {
     let rule_index = |code: &str| rules.iter().position(|rule| rule.info().code == code);
     let lines = LineIndex::new(&r.source);
     let uri = r.path.trim_start_matches("./");
@@ -53,7 +53,7 @@ pub fn file(r: &FileReport, rules: &[&'static dyn Rule]) -> (Vec<Value>, Vec<Val
                 }],
             }]);
         }
-        results.push(result);
+        results.push(result.to_string());
     }
     let notifications = r
         .errors
@@ -69,6 +69,7 @@ pub fn file(r: &FileReport, rules: &[&'static dyn Rule]) -> (Vec<Value>, Vec<Val
                 "locations": [location],
                 "descriptor": { "id": "parse-error" },
             })
+            .to_string()
         })
         .collect();
     (results, notifications)
