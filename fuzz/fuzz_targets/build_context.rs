@@ -41,6 +41,24 @@ fn inside_name(raw: &str) -> Option<String> {
     (!name.is_empty() && name.len() < 100 && !name.split('/').any(|p| p == ".." || p == ".")).then_some(name)
 }
 
+/// Whether `name` can be created under `root` without touching anything already made: an entry made earlier
+/// may be a symlink out of the context or a pipe, and writing through it would make the harness itself block
+/// or write outside.
+fn is_fresh(root: &Path, name: &str) -> bool {
+    let mut path = root.to_path_buf();
+    let parts: Vec<&str> = name.split('/').filter(|p| !p.is_empty()).collect();
+    for (index, part) in parts.iter().enumerate() {
+        path.push(part);
+        match std::fs::symlink_metadata(&path) {
+            Err(_) => return true,
+            Ok(_) if index + 1 == parts.len() => return false,
+            Ok(meta) if !meta.file_type().is_dir() => return false,
+            Ok(_) => {}
+        }
+    }
+    false
+}
+
 fn make_context(root: &Path, spec: &str) -> Vec<String> {
     let mut names = Vec::new();
     for line in spec.lines().take(32) {
@@ -49,6 +67,9 @@ fn make_context(root: &Path, spec: &str) -> Vec<String> {
         let rest = chars.as_str();
         let (name, target) = rest.split_once('>').unwrap_or((rest, ""));
         let Some(name) = inside_name(name) else { continue };
+        if !is_fresh(root, &name) {
+            continue;
+        }
         let path = root.join(&name);
         if let Some(parent) = path.parent() {
             let _ = std::fs::create_dir_all(parent);
