@@ -44,13 +44,13 @@ impl Rule for MissingDockerignore {
         if copies_all.is_empty() || build.ignore_file().is_some() {
             return;
         }
-        let names = build.top_level_names();
+        let top_level = build.top_level();
         let present: Vec<&str> = USUAL_SUSPECTS
             .iter()
             .copied()
-            .filter(|&suspect| match suspect.strip_prefix('*') {
-                Some(suffix) => names.iter().any(|n| n.ends_with(suffix)),
-                None => names.binary_search_by(|n| n.as_str().cmp(suspect)).is_ok(),
+            .filter(|&suspect| match suspect.strip_prefix("*.") {
+                Some(extension) => top_level.has_extension(extension),
+                None => top_level.contains(suspect),
             })
             .collect();
         let context = build.root.display();

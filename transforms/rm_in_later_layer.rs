@@ -27,9 +27,21 @@ impl Rule for RmInLaterLayer {
 
     fn check(&self, ctx: &Context, findings: &mut Vec<Finding>) {
         for stage in &ctx.df.stages {
+            // Most stages remove nothing on its own; only those need the index of what came before.
+            let removals: Vec<(usize, Vec<&str>)> = stage
+                .statements
+                .clone()
+                .map(|i| (i, removed_only(ctx, i)))
+                .filter(|(_, paths)| !paths.is_empty())
+                .collect();
             let mut written = WrittenPaths::default();
-            for i in stage.statements.clone() {
-                if let Some(path) = removed_only(ctx, i).into_iter().find(|p| written.contains(p)) {
+            let mut recorded = stage.statements.start;
+            for (i, paths) in removals {
+                for earlier in recorded..i {
+                    written.record(ctx, earlier);
+                }
+                recorded = i;
+                if let Some(path) = paths.into_iter().find(|p| written.contains(p)) {
                     let statement = ctx.statement(i);
                     findings.push(Finding {
                         rule: &INFO,
@@ -42,7 +54,6 @@ impl Rule for RmInLaterLayer {
                         instructions: vec![statement.index],
                     });
                 }
-                written.record(ctx, i);
             }
         }
     }

@@ -247,7 +247,7 @@ fn context_problem(problem: &ContextProblem) -> Diagnostic {
 
 /// The settings for the Dockerfile at `path`, or `None` when its configuration's `exclude` leaves it out (a path
 /// named on the command line is never left out).
-fn settings_for(path: &Path, explicit: bool, resolver: &Resolver) -> Result<Option<Settings>, Diagnostic> {
+fn settings_for(path: &Path, explicit: bool, resolver: &Resolver) -> Result<Option<Arc<Settings>>, Diagnostic> {
     let is_stdin = path == Path::new("-");
     let dir = if is_stdin { None } else { path.parent() };
     let settings = resolver.settings_for(dir).map_err(|e| Diagnostic {

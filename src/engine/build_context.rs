@@ -32,7 +32,7 @@ const MAX_SOURCE_GLOBS: usize = 256;
 /// What the build contexts of one run share: a monorepo's Dockerfiles share directories and ignore files.
 #[derive(Debug)]
 pub struct ContextCache {
-    listings: Mutex<HashMap<PathBuf, Arc<Vec<String>>>>,
+    listings: Mutex<HashMap<PathBuf, Arc<Listing>>>,
     ignores: Mutex<HashMap<PathBuf, Arc<Ignore>>>,
     /// The largest manifest read from a context.
     max_file_size: u64,
@@ -49,24 +49,14 @@ impl ContextCache {
         ContextCache { listings: Mutex::default(), ignores: Mutex::default(), max_file_size }
     }
 
-    /// The names in `dir`, sorted; empty when it cannot be read. `dockopt fix`'s temporary files are left out: a
-    /// run makes and renames them beside the Dockerfiles it writes, so whether a listing saw one would be chance.
-    fn names(&self, dir: &Path) -> Arc<Vec<String>> {
+    /// The entries of `dir`, read once per run; empty when it cannot be read.
+    fn listing(&self, dir: &Path) -> Arc<Listing> {
         if let Some(found) = self.listings.lock().expect("no panics while holding the lock").get(dir) {
             return found.clone();
         }
-        let mut names: Vec<String> = std::fs::read_dir(dir)
-            .map(|entries| {
-                entries
-                    .filter_map(|e| e.ok()?.file_name().into_string().ok())
-                    .filter(|name| files::temporary_file_owner(name).is_none())
-                    .collect()
-            })
-            .unwrap_or_default();
-        names.sort();
-        let names = Arc::new(names);
-        self.listings.lock().expect("no panics while holding the lock").insert(dir.to_path_buf(), names.clone());
-        names
+        let listing = Arc::new(Listing::read(dir));
+        self.listings.lock().expect("no panics while holding the lock").insert(dir.to_path_buf(), listing.clone());
+        listing
     }
 
     /// The ignore file at `path`, read and compiled once per run.
@@ -77,6 +67,63 @@ impl ContextCache {
         let ignore = Arc::new(read());
         self.ignores.lock().expect("no panics while holding the lock").insert(path.to_path_buf(), ignore.clone());
         ignore
+    }
+}
+
+/// The names a wildcard matches in one listing, or why the wildcard cannot be compiled.
+type Matches = Result<Arc<Vec<String>>, String>;
+
+/// One directory's entries. A monorepo directory can hold thousands, and every Dockerfile whose context holds it
+/// asks the same questions round after round, so the answers are kept with the listing.
+#[derive(Debug, Default)]
+pub struct Listing {
+    /// Sorted.
+    names: Vec<String>,
+    /// What follows the last dot of each name that has one, sorted, without repeats.
+    extensions: Vec<String>,
+    /// The names each wildcard pattern matches, or why the pattern cannot be compiled.
+    matches: Mutex<HashMap<String, Matches>>,
+}
+
+impl Listing {
+    /// `dockopt fix`'s temporary files are left out: a run makes and renames them beside the Dockerfiles it
+    /// writes, so whether a listing saw one would be chance.
+    fn read(dir: &Path) -> Listing {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .map(|entries| {
+                entries
+                    .filter_map(|e| e.ok()?.file_name().into_string().ok())
+                    .filter(|name| files::temporary_file_owner(name).is_none())
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.sort();
+        let mut extensions: Vec<String> =
+            names.iter().filter_map(|name| Some(name.rsplit_once('.')?.1.to_string())).collect();
+        extensions.sort();
+        extensions.dedup();
+        Listing { names, extensions, matches: Mutex::default() }
+    }
+
+    pub fn contains(&self, name: &str) -> bool {
+        self.names.binary_search_by(|n| n.as_str().cmp(name)).is_ok()
+    }
+
+    /// Some name ends with `.extension` (`extension` holds no dot).
+    pub fn has_extension(&self, extension: &str) -> bool {
+        self.extensions.binary_search_by(|e| e.as_str().cmp(extension)).is_ok()
+    }
+
+    /// The names a wildcard (one path element) matches.
+    fn matching(&self, pattern: &str) -> Matches {
+        if let Some(found) = self.matches.lock().expect("no panics while holding the lock").get(pattern) {
+            return found.clone();
+        }
+        let found = compile_glob(pattern).map(|matcher| {
+            Arc::new(self.names.iter().filter(|name| matcher.is_match(name.as_str())).cloned().collect())
+        });
+        self.matches.lock().expect("no panics while holding the lock").insert(pattern.to_string(), found.clone());
+        found
     }
 }
 
@@ -177,10 +224,10 @@ impl BuildContext {
         }
     }
 
-    /// The names at the top of the context.
-    pub fn top_level_names(&self) -> Arc<Vec<String>> {
+    /// The entries at the top of the context.
+    pub fn top_level(&self) -> Arc<Listing> {
         match self.real_root() {
-            Some(root) => self.cache.names(root),
+            Some(root) => self.cache.listing(root),
             None => Arc::default(),
         }
     }
@@ -282,19 +329,18 @@ impl BuildContext {
         if self.globs_compiled.fetch_add(1, Ordering::Relaxed) >= MAX_SOURCE_GLOBS {
             return Sources::Unknown;
         }
-        let matcher = match compile_glob(last) {
-            Ok(matcher) => matcher,
-            Err(why) => return Sources::Invalid(why),
+        let InContext::Inside(dir_path) = self.locate(dir) else {
+            return match compile_glob(last) {
+                Ok(_) => Sources::Unknown,
+                Err(why) => Sources::Invalid(why),
+            };
         };
-        let InContext::Inside(dir_path) = self.locate(dir) else { return Sources::Unknown };
-        let names = self.cache.names(&dir_path);
-        Sources::Found(
-            names
-                .iter()
-                .filter(|name| matcher.is_match(name.as_str()))
-                .map(|name| if dir.is_empty() { name.clone() } else { format!("{dir}/{name}") })
-                .collect(),
-        )
+        match self.cache.listing(&dir_path).matching(last) {
+            Ok(names) => Sources::Found(
+                names.iter().map(|name| if dir.is_empty() { name.clone() } else { format!("{dir}/{name}") }).collect(),
+            ),
+            Err(why) => Sources::Invalid(why),
+        }
     }
 
     /// The entry at `relative` is one ADD copies as it is: a directory, or a regular file that is not an archive

@@ -23,7 +23,7 @@ use crate::engine::rule::Rule;
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
@@ -138,7 +138,7 @@ const NAMES: [&str; 3] = ["dockopt.toml", ".dockopt.toml", "pyproject.toml"];
 pub struct Resolver {
     all_rules: Vec<&'static dyn Rule>,
     overrides: Overrides,
-    cache: Mutex<HashMap<PathBuf, Result<Settings, ConfigError>>>,
+    cache: Mutex<HashMap<PathBuf, Result<Arc<Settings>, ConfigError>>>,
 }
 
 impl Resolver {
@@ -147,7 +147,7 @@ impl Resolver {
     }
 
     /// The settings for a Dockerfile in `dir` (`None` for standard input: the working directory).
-    pub fn settings_for(&self, dir: Option<&Path>) -> Result<Settings, ConfigError> {
+    pub fn settings_for(&self, dir: Option<&Path>) -> Result<Arc<Settings>, ConfigError> {
         let dir = match dir {
             Some(d) if !d.as_os_str().is_empty() => d,
             _ => Path::new("."),
@@ -157,7 +157,7 @@ impl Resolver {
             Some(path) => {
                 let root = path.parent().unwrap_or(Path::new(".")).to_path_buf();
                 self.memoized(&root, |resolver| {
-                    Ok(resolver.settings(root.clone(), read(path, &resolver.all_rules)?.unwrap_or_default()))
+                    Ok(Arc::new(resolver.settings(root.clone(), read(path, &resolver.all_rules)?.unwrap_or_default())))
                 })
             }
             None => self.for_dir(&dir),
@@ -166,19 +166,19 @@ impl Resolver {
 
     /// A directory's settings: from its own configuration file, else its parent's. Each directory is looked
     /// at once, so the ancestors that a monorepo's Dockerfiles share cost one look each.
-    fn for_dir(&self, dir: &Path) -> Result<Settings, ConfigError> {
+    fn for_dir(&self, dir: &Path) -> Result<Arc<Settings>, ConfigError> {
         self.memoized(dir, |resolver| {
             for name in NAMES {
                 let path = dir.join(name);
                 if path.is_file() {
                     if let Some(file) = read(&path, &resolver.all_rules)? {
-                        return Ok(resolver.settings(dir.to_path_buf(), file));
+                        return Ok(Arc::new(resolver.settings(dir.to_path_buf(), file)));
                     }
                 }
             }
             match dir.parent() {
                 Some(parent) => resolver.for_dir(parent),
-                None => Ok(resolver.settings(dir.to_path_buf(), ConfigFile::default())),
+                None => Ok(Arc::new(resolver.settings(dir.to_path_buf(), ConfigFile::default()))),
             }
         })
     }
@@ -186,8 +186,8 @@ impl Resolver {
     fn memoized(
         &self,
         key: &Path,
-        load: impl FnOnce(&Self) -> Result<Settings, ConfigError>,
-    ) -> Result<Settings, ConfigError> {
+        load: impl FnOnce(&Self) -> Result<Arc<Settings>, ConfigError>,
+    ) -> Result<Arc<Settings>, ConfigError> {
         if let Some(found) = self.cache.lock().expect("no panics while holding the lock").get(key) {
             return found.clone();
         }

@@ -208,7 +208,7 @@ impl<'a, 'src> Context<'a, 'src> {
     /// ENV (or an ARG default) before the RUN.
     pub fn variable(&self, i: usize, command: &Command, name: &str) -> Variable {
         let own: Vec<&crate::shell::Word> = match command.invocation() {
-            Some(inv) => inv.env,
+            Some(inv) => inv.env().collect(),
             None => command.assignments.iter().collect(),
         };
         if let Some(found) = self.assigned(i, &own, name) {

@@ -11,11 +11,20 @@ pub struct Invocation<'a> {
     pub program: &'a str,
     /// The words after the program.
     pub args: &'a [Word],
-    /// `NAME=value` words set for this command, before it or through `env`.
-    pub env: Vec<&'a Word>,
+    /// The command's own `NAME=value` prefix.
+    assignments: &'a [Word],
+    /// The command's words, and which of them are `NAME=value` arguments given to `env`.
+    words: &'a [Word],
+    env_arguments: &'a [usize],
 }
 
-impl Invocation<'_> {
+impl<'a> Invocation<'a> {
+    /// `NAME=value` words set for this command, before it or through `env`. Rules ask for them rarely, so they
+    /// are gathered only when asked for.
+    pub fn env(&self) -> impl Iterator<Item = &'a Word> + '_ {
+        self.assignments.iter().chain(self.env_arguments.iter().map(|&i| &self.words[i]))
+    }
+
     /// The first argument that is neither an option nor an option's value: `install` in `apt-get -y install x`
     /// and in `apt-get -t bookworm-backports -o Dpkg::Options::=--force-confold install x`.
     pub fn subcommand(&self) -> Option<&str> {
@@ -36,14 +45,16 @@ impl Invocation<'_> {
     }
 
     pub fn has_option(&self, option: &str) -> bool {
-        self.args
-            .iter()
-            .any(|w| w.literal.as_deref().is_some_and(|a| a == option || a.starts_with(&format!("{option}="))))
+        self.args.iter().any(|w| {
+            w.literal
+                .as_deref()
+                .and_then(|a| a.strip_prefix(option))
+                .is_some_and(|r| r.is_empty() || r.starts_with('='))
+        })
     }
 
     pub fn sets_env(&self, name: &str) -> bool {
-        self.env
-            .iter()
+        self.env()
             .any(|w| w.literal.as_deref().is_some_and(|a| a.strip_prefix(name).is_some_and(|r| r.starts_with('='))))
     }
 }
@@ -61,8 +72,7 @@ pub(super) struct Resolved {
 impl Resolved {
     /// The invocation of the command whose assignments and words these are.
     pub(super) fn invocation<'a>(&'a self, assignments: &'a [Word], words: &'a [Word]) -> Invocation<'a> {
-        let env = assignments.iter().chain(self.env.iter().map(|&i| &words[i])).collect();
-        Invocation { program: &self.program, args: &words[self.args..], env }
+        Invocation { program: &self.program, args: &words[self.args..], assignments, words, env_arguments: &self.env }
     }
 }
 
