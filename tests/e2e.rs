@@ -233,6 +233,25 @@ fn an_unsafe_fix_that_changes_the_files_is_caught() {
     assert_eq!(output.status.code(), Some(1));
 }
 
+/// DO104's unsafe fix, proven for what it is: `apt-get install curl jq` in place of two installs builds, and the
+/// image differs from the original only in apt's and dpkg's own records of the installs, which is why the fix is
+/// not safe.
+#[test]
+#[cfg_attr(not(dockopt_e2e), ignore = "builds images: set DOCKOPT_E2E=1 (needs root, buildah and debootstrap)")]
+fn unsafe_join_of_installs_changes_only_the_package_records() {
+    let builds = builds();
+    let (file, output) = measure(builds, "tests/e2e/apt-seed", &["--unsafe-fixes", "--select", "DO1,DO201"]);
+    assert_eq!(file["outcome"], "measured", "{file:#}");
+    let changed: Vec<&str> = file["differences"]
+        .as_array()
+        .expect("a list of differences")
+        .iter()
+        .map(|d| d["path"].as_str().expect("a path"))
+        .collect();
+    assert_eq!(changed, ["/var/lib/apt/extended_states", "/var/lib/dpkg/status-old"], "{file:#}");
+    assert_eq!(output.status.code(), Some(1));
+}
+
 /// The layer a manifests-first fix adds and its largest size: each manifest as a tar entry (a header block and its
 /// content in whole blocks), plus the entries of the directories above it and the end of the archive.
 fn manifests_layer(case: &str, manifests: &[&str]) -> (u64, u64) {
