@@ -179,14 +179,14 @@ impl Rounds {
 
     /// The fixes of the second round on, that no finding of the original text foretold, located in the original.
     fn follow_ons(&self, initial: &[Finding]) -> Vec<Finding> {
+        let maps: Vec<EditMap> = self.history.iter().map(|fixes| EditMap::new(fixes)).collect();
+        let mut foretold: HashSet<(&str, usize)> = initial.iter().map(|f| (f.rule.code, f.range.start)).collect();
         let mut out: Vec<Finding> = Vec::new();
         for (round, fixes) in self.history.iter().enumerate().skip(1) {
             for fix in fixes {
-                let back =
-                    |offset| self.history[..round].iter().rev().fold(offset, |at, earlier| map_back(at, earlier));
+                let back = |offset| maps[..round].iter().rev().fold(offset, |at, earlier| earlier.map_back(at));
                 let range = TextRange::new(back(fix.finding.range.start), back(fix.finding.range.end));
-                let foretold = |f: &Finding| f.rule.code == fix.finding.rule.code && f.range.start == range.start;
-                if initial.iter().chain(&out).any(foretold) {
+                if !foretold.insert((fix.finding.rule.code, range.start)) {
                     continue;
                 }
                 let applicability = fix.finding.fix.as_ref().map_or(Applicability::Safe, |f| f.applicability);
@@ -203,23 +203,52 @@ impl Rounds {
     }
 }
 
-/// Where an offset in a text after `edits` lies in the text before them: text an edit inserted maps to where
-/// the edit was made.
-fn map_back(offset: usize, edits: &[RoundFix]) -> usize {
-    let mut all: Vec<&Edit> = edits.iter().flat_map(|f| &f.edits).collect();
-    all.sort_by_key(|e| (e.range.start, e.range.end));
-    let mut delta: isize = 0;
-    for edit in all {
-        let start_after = (edit.range.start as isize + delta) as usize;
-        if offset < start_after {
-            break;
-        }
-        if offset < start_after + edit.replacement.len() {
-            return edit.range.start;
-        }
-        delta += edit.replacement.len() as isize - edit.range.len() as isize;
+/// One round's edits, sorted once, for mapping offsets in the text after them to the text before them by binary
+/// search: a file with a hundred thousand follow-on fixes costs as many lookups, not their square.
+struct EditMap {
+    /// Per edit, by position: where it starts after the round's edits, its replacement's length, where it starts
+    /// before, and how far the text after it has moved.
+    edits: Vec<MappedEdit>,
+}
+
+struct MappedEdit {
+    start_after: usize,
+    replacement_len: usize,
+    start_before: usize,
+    shift_after: isize,
+}
+
+impl EditMap {
+    fn new(fixes: &[RoundFix]) -> EditMap {
+        let mut all: Vec<&Edit> = fixes.iter().flat_map(|f| &f.edits).collect();
+        all.sort_by_key(|e| (e.range.start, e.range.end));
+        let mut shift: isize = 0;
+        let edits = all
+            .into_iter()
+            .map(|edit| {
+                let start_after = (edit.range.start as isize + shift) as usize;
+                shift += edit.replacement.len() as isize - edit.range.len() as isize;
+                MappedEdit {
+                    start_after,
+                    replacement_len: edit.replacement.len(),
+                    start_before: edit.range.start,
+                    shift_after: shift,
+                }
+            })
+            .collect();
+        EditMap { edits }
     }
-    (offset as isize - delta).max(0) as usize
+
+    /// Where an offset in the text after the edits lies in the text before them: text an edit inserted maps to
+    /// where the edit was made. Edits do not overlap, so their starts after the round are in order too.
+    fn map_back(&self, offset: usize) -> usize {
+        let before = self.edits.partition_point(|e| e.start_after <= offset);
+        let Some(edit) = before.checked_sub(1).map(|k| &self.edits[k]) else { return offset };
+        if offset < edit.start_after + edit.replacement_len {
+            return edit.start_before;
+        }
+        (offset as isize - edit.shift_after).max(0) as usize
+    }
 }
 
 /// The edits chosen so far in a round, by start, so that a new edit is checked against its neighbours only: a file

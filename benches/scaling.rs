@@ -1,0 +1,149 @@
+//! Time per instruction as one file grows: generated Dockerfiles of 1,000, 10,000 and 100,000 RUNs
+//! (`RUN apt-get install -y pkgN`), and files of 1, 2, 5 and 10 MB made of real RUN instructions taken from the
+//! corpus in order. Each goes through `dockopt check`, `dockopt fix` (on a fresh copy) and `dockopt fix --diff`,
+//! as a user runs them. Linear work keeps the time per instruction flat: the report gives, per command and kind
+//! of file, the ratio of the largest file's time per instruction to the smallest's. Run with
+//! `cargo bench --bench scaling`.
+//!
+//! Best of several rounds (`BENCH_ROUNDS`, default 3): these machines are noisy.
+
+use dockopt::syntax::model::{Dockerfile, Kind};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// One generated file: its name, text and instruction count.
+#[derive(Clone)]
+struct Sample {
+    name: String,
+    text: String,
+    instructions: usize,
+}
+
+fn generated(runs: usize) -> Sample {
+    let mut text = String::from("FROM debian:12\n");
+    for n in 0..runs {
+        text.push_str(&format!("RUN apt-get install -y pkg{n}\n"));
+    }
+    Sample { name: format!("{runs} RUNs"), text, instructions: runs + 1 }
+}
+
+/// The corpus's RUN instructions, as written (continuations and all), in the order of a sorted walk.
+fn corpus_runs(root: &Path) -> Vec<String> {
+    let mut files = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.file_name().and_then(|n| n.to_str()).is_some_and(dockopt::cli::discover::is_dockerfile_name)
+            {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    let mut runs = Vec::new();
+    for path in files {
+        let Ok(text) = std::fs::read_to_string(&path) else { continue };
+        let df = Dockerfile::parse(&text);
+        // A RUN written for the backtick escape of Windows Dockerfiles reads differently after a plain FROM.
+        if !df.errors.is_empty() || !df.build_errors.is_empty() || df.tree.escape != '\\' {
+            continue;
+        }
+        for statement in df.statements.iter().filter(|s| s.instruction.kind == Kind::Run) {
+            let run = text[statement.range.as_range()].trim_end();
+            // Heredocs end where their terminator does, past the instruction's own range: left out.
+            if statement.heredocs.is_empty() {
+                runs.push(format!("{run}\n"));
+            }
+        }
+    }
+    runs
+}
+
+/// A file of about `megabytes` MB of corpus RUNs after one FROM.
+fn from_corpus(runs: &[String], megabytes: usize) -> Sample {
+    let mut text = String::from("FROM debian:12\n");
+    let mut instructions = 1;
+    for run in runs.iter().cycle() {
+        if text.len() >= megabytes << 20 {
+            break;
+        }
+        text.push_str(run);
+        instructions += 1;
+    }
+    Sample { name: format!("{megabytes} MB of corpus RUNs"), text, instructions }
+}
+
+fn run(program: &str, args: &[&str]) -> Duration {
+    let start = Instant::now();
+    let output = Command::new(program)
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
+    let wall = start.elapsed();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.code().is_some_and(|c| c <= 1), "{program} {args:?} failed: {}\n{stderr}", output.status);
+    wall
+}
+
+/// Best of `rounds` of one command on `path`; `fix` gets a fresh copy of the file each time.
+fn measure(dockopt: &str, rounds: usize, command: &str, path: &Path, text: &str) -> Duration {
+    let path_arg = path.to_str().expect("UTF-8 temporary path");
+    (0..rounds)
+        .map(|_| match command {
+            "check" => run(dockopt, &["check", "-q", "--exit-zero", path_arg]),
+            "fix" => {
+                std::fs::write(path, text).expect("write the sample");
+                run(dockopt, &["fix", "-q", "--exit-zero", path_arg])
+            }
+            "fix --diff" => run(dockopt, &["fix", "--diff", "-q", "--exit-zero", path_arg]),
+            other => unreachable!("no command {other}"),
+        })
+        .min()
+        .expect("at least one round")
+}
+
+fn main() {
+    let dockopt = env!("CARGO_BIN_EXE_dockopt");
+    let rounds = std::env::var("BENCH_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(3);
+    let corpus = std::env::var_os("DOCKOPT_CORPUS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus"));
+    let scratch = tempfile::tempdir().expect("temporary directory");
+    let mut kinds = vec![("generated", [1_000, 10_000, 100_000].map(generated).to_vec())];
+    if corpus.is_dir() {
+        let runs = corpus_runs(&corpus);
+        kinds.push(("corpus RUNs", [1, 2, 5, 10].map(|mb| from_corpus(&runs, mb)).to_vec()));
+    } else {
+        println!("no corpus at {} (set DOCKOPT_CORPUS): generated files only", corpus.display());
+    }
+    println!("best of {rounds} rounds");
+    for (kind, samples) in &kinds {
+        for command in ["check", "fix", "fix --diff"] {
+            let mut per_instruction = Vec::new();
+            for sample in samples {
+                let path = scratch.path().join("Dockerfile");
+                std::fs::write(&path, &sample.text).expect("write the sample");
+                let wall = measure(dockopt, rounds, command, &path, &sample.text);
+                let micros = wall.as_secs_f64() * 1e6 / sample.instructions as f64;
+                per_instruction.push(micros);
+                println!(
+                    "{command:<10} {:<22} {:>8} instructions {:>6.1} MB {:>8.3} s {:>7.2} µs/instruction",
+                    sample.name,
+                    sample.instructions,
+                    sample.text.len() as f64 / (1 << 20) as f64,
+                    wall.as_secs_f64(),
+                    micros
+                );
+            }
+            let smallest = per_instruction.first().copied().unwrap_or(1.0);
+            let largest = per_instruction.last().copied().unwrap_or(1.0);
+            println!("{command:<10} {kind}: largest / smallest time per instruction = {:.2}", largest / smallest);
+        }
+    }
+}
