@@ -587,3 +587,19 @@ fn context_flag_names_the_build_context() {
     assert!(!codes(&["check", "tools/add.Dockerfile"]).contains("DO102"));
     assert!(codes(&["check", "--context", "build", "tools/add.Dockerfile"]).contains("DO102"));
 }
+
+/// `check` names what the fixes make possible: the cleanup `fix` applies once the RUNs are merged, and the unsafe
+/// join of the installs that the merge puts in a row, which `fix` leaves to `--unsafe-fixes` and a `check` of the
+/// fixed file finds.
+#[test]
+fn check_reports_what_the_fixes_make_possible() {
+    let input = b"FROM debian:12\nRUN apt-get update\nRUN apt-get install -y curl\nRUN apt-get install -y jq\n";
+    let out = dockopt(&["check", "--select", "DO1,DO2", "-"], input);
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(report.contains("-:2:1: DO201 apt lists downloaded on line 2 stay in this layer; remove /var/lib/apt/lists/* in the same RUN (applies after the other fixes) [safe fix]"), "{report}");
+    let join = "DO104 2 `apt-get` installs in a row with the same options; install the packages in one";
+    assert!(report.contains(&format!("-:3:5: {join} (applies after the other fixes) [unsafe fix]")), "{report}");
+    let fixed = dockopt(&["fix", "--select", "DO1,DO2", "-"], input).stdout;
+    let again = dockopt(&["check", "--select", "DO104", "-"], &fixed);
+    assert!(String::from_utf8_lossy(&again.stdout).contains(&format!("-:3:5: {join} [unsafe fix]")));
+}

@@ -22,8 +22,9 @@ pub struct FixOutcome {
     pub applied: BTreeMap<&'static str, usize>,
     /// Findings in the original text.
     pub initial: Vec<Finding>,
-    /// Fixes applied only after other fixes made them possible (a cleanup that fits once RUNs are merged), as
-    /// findings located in the original text. Their fixes have no edits of their own on that text.
+    /// Fixes applied only after other fixes made them possible (a cleanup that fits once RUNs are merged), and
+    /// unsafe fixes left unapplied that only the applied fixes made possible (installs that a merge put in a row),
+    /// as findings located in the original text. Their fixes have no edits of their own on that text.
     pub follow_ons: Vec<Finding>,
     /// Findings left in the fixed text.
     pub remaining: Vec<Finding>,
@@ -86,7 +87,7 @@ pub fn fix_with_options(
         let chosen = if round == MAX_ROUNDS { Vec::new() } else { rounds.choose(&findings) };
         if chosen.is_empty() {
             let initial = std::mem::take(initial);
-            let follow_ons = rounds.follow_ons(&initial);
+            let follow_ons = rounds.follow_ons(&initial, &findings);
             return Ok(FixOutcome {
                 text: rounds.text,
                 applied: rounds.applied,
@@ -177,27 +178,37 @@ impl Rounds {
         true
     }
 
-    /// The fixes of the second round on, that no finding of the original text foretold, located in the original.
-    fn follow_ons(&self, initial: &[Finding]) -> Vec<Finding> {
+    /// What the applied fixes made possible that no finding of the original text foretold, located in the
+    /// original: the fixes of the second round on, and then the unsafe fixes of the fixed text that this run
+    /// leaves to `--unsafe-fixes`.
+    fn follow_ons(&self, initial: &[Finding], remaining: &[Finding]) -> Vec<Finding> {
         let maps: Vec<EditMap> = self.history.iter().map(|fixes| EditMap::new(fixes)).collect();
+        let applied = self
+            .history
+            .iter()
+            .enumerate()
+            .skip(1)
+            .flat_map(|(round, fixes)| fixes.iter().map(move |f| (round, &f.finding)));
+        let left_unsafe = remaining
+            .iter()
+            .filter(|f| !self.unsafe_fixes && f.fix.as_ref().is_some_and(|x| x.applicability == Applicability::Unsafe))
+            .map(|f| (maps.len(), f));
         let mut foretold: HashSet<(&str, usize)> = initial.iter().map(|f| (f.rule.code, f.range.start)).collect();
         let mut out: Vec<Finding> = Vec::new();
-        for (round, fixes) in self.history.iter().enumerate().skip(1) {
-            for fix in fixes {
-                let back = |offset| maps[..round].iter().rev().fold(offset, |at, earlier| earlier.map_back(at));
-                let range = TextRange::new(back(fix.finding.range.start), back(fix.finding.range.end));
-                if !foretold.insert((fix.finding.rule.code, range.start)) {
-                    continue;
-                }
-                let applicability = fix.finding.fix.as_ref().map_or(Applicability::Safe, |f| f.applicability);
-                out.push(Finding {
-                    range,
-                    message: format!("{} (applies after the other fixes)", fix.finding.message),
-                    fix: Some(Fix { applicability, edits: Vec::new() }),
-                    instructions: Vec::new(),
-                    ..fix.finding.clone()
-                });
+        for (round, finding) in applied.chain(left_unsafe) {
+            let back = |offset| maps[..round].iter().rev().fold(offset, |at, earlier| earlier.map_back(at));
+            let range = TextRange::new(back(finding.range.start), back(finding.range.end));
+            if !foretold.insert((finding.rule.code, range.start)) {
+                continue;
             }
+            let applicability = finding.fix.as_ref().map_or(Applicability::Safe, |f| f.applicability);
+            out.push(Finding {
+                range,
+                message: format!("{} (applies after the other fixes)", finding.message),
+                fix: Some(Fix { applicability, edits: Vec::new() }),
+                instructions: Vec::new(),
+                ..finding.clone()
+            });
         }
         out
     }
