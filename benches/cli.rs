@@ -93,7 +93,7 @@ fn dockerfiles(root: &Path) -> Vec<PathBuf> {
     out
 }
 
-/// Copies a directory tree of regular files (the corpus holds nothing else that matters to dockopt).
+/// Copies a directory tree of regular files (the corpus holds nothing else that matters to dockopt), writable.
 fn copy_tree(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).expect("create the copy");
     for entry in std::fs::read_dir(from).expect("read the corpus").flatten() {
@@ -102,6 +102,9 @@ fn copy_tree(from: &Path, to: &Path) {
             Ok(t) if t.is_dir() => copy_tree(&entry.path(), &target),
             Ok(t) if t.is_file() => {
                 std::fs::copy(entry.path(), &target).expect("copy a file");
+                // The corpus is read-only, and dockopt leaves read-only files as they are.
+                std::fs::set_permissions(&target, std::os::unix::fs::PermissionsExt::from_mode(0o644))
+                    .expect("make the copy writable");
             }
             _ => {}
         }
@@ -148,20 +151,15 @@ fn main() {
             })
             .min_by_key(|r| r.wall)
             .expect("at least one round");
-        let files: f64 = r
-            .stderr
-            .lines()
-            .last()
-            .and_then(|l| l.split_whitespace().next())
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(0.0);
+        // The summary's first line counts the files: "19557 files checked, …".
+        let summary = r.stderr.lines().find(|l| l.contains(" checked, ")).unwrap_or_default();
+        let files: f64 = summary.split_whitespace().next().and_then(|n| n.parse().ok()).unwrap_or(0.0);
         println!(
-            "dockopt {label:<11} {:>7.3} s wall  {:>8.0} files/s  {:>6.1} MB peak  {:>5.2}x the floor  ({})",
+            "dockopt {label:<11} {:>7.3} s wall  {:>8.0} files/s  {:>6.1} MB peak  {:>5.2}x the floor  ({summary})",
             r.wall.as_secs_f64(),
             files / r.wall.as_secs_f64(),
             r.peak_kb as f64 / 1024.0,
             r.wall.as_secs_f64() / floor.as_secs_f64(),
-            r.stderr.lines().last().unwrap_or_default()
         );
     }
     let hadolint_present =
