@@ -6,7 +6,9 @@
 //!
 //! Best of several rounds: these machines are noisy, and the first round also warms the page cache.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -75,24 +77,6 @@ fn walk_and_read(root: &Path) -> (Duration, usize) {
     (start.elapsed(), read.into_inner())
 }
 
-fn dockerfiles(root: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if path.file_name().and_then(|n| n.to_str()).is_some_and(dockopt::cli::discover::is_dockerfile_name)
-            {
-                out.push(path);
-            }
-        }
-    }
-    out.sort();
-    out
-}
-
 /// Copies a directory tree of regular files (the corpus holds nothing else that matters to dockopt), writable.
 fn copy_tree(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).expect("create the copy");
@@ -112,9 +96,7 @@ fn copy_tree(from: &Path, to: &Path) {
 }
 
 fn main() {
-    let corpus = std::env::var_os("DOCKOPT_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus"));
+    let corpus = common::corpus_root();
     if !corpus.is_dir() {
         eprintln!("no corpus at {}; set DOCKOPT_CORPUS", corpus.display());
         std::process::exit(2);
@@ -124,7 +106,7 @@ fn main() {
     let corpus_arg = corpus.to_str().expect("UTF-8 corpus path");
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!("corpus: {} ({} cores), best of {rounds} rounds", corpus.display(), cores);
-    let all = dockerfiles(&corpus);
+    let all = common::dockerfiles(&corpus);
     // pre-commit names each changed file instead of a directory; a slice keeps the command line within ARG_MAX.
     let named: Vec<String> = all.iter().take(4000).map(|p| p.display().to_string()).collect();
     let mut named_args = vec!["check", "--exit-zero"];

@@ -7,8 +7,10 @@
 //!
 //! Best of several rounds (`BENCH_ROUNDS`, default 3): these machines are noisy.
 
+mod common;
+
 use dockopt::syntax::model::{Dockerfile, Kind};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -30,22 +32,8 @@ fn generated(runs: usize) -> Sample {
 
 /// The corpus's RUN instructions, as written (continuations and all), in the order of a sorted walk.
 fn corpus_runs(root: &Path) -> Vec<String> {
-    let mut files = Vec::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if path.file_name().and_then(|n| n.to_str()).is_some_and(dockopt::cli::discover::is_dockerfile_name)
-            {
-                files.push(path);
-            }
-        }
-    }
-    files.sort();
     let mut runs = Vec::new();
-    for path in files {
+    for path in common::dockerfiles(root) {
         let Ok(text) = std::fs::read_to_string(&path) else { continue };
         let df = Dockerfile::parse(&text);
         // A RUN written for the backtick escape of Windows Dockerfiles reads differently after a plain FROM.
@@ -111,9 +99,7 @@ fn measure(dockopt: &str, rounds: usize, command: &str, path: &Path, text: &str)
 fn main() {
     let dockopt = env!("CARGO_BIN_EXE_dockopt");
     let rounds = std::env::var("BENCH_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(3);
-    let corpus = std::env::var_os("DOCKOPT_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus"));
+    let corpus = common::corpus_root();
     let scratch = tempfile::tempdir().expect("temporary directory");
     let mut kinds = vec![("generated", [1_000, 10_000, 100_000].map(generated).to_vec())];
     if corpus.is_dir() {
