@@ -139,11 +139,14 @@ pub struct Resolver {
     all_rules: Vec<&'static dyn Rule>,
     overrides: Overrides,
     cache: Mutex<HashMap<PathBuf, Result<Arc<Settings>, ConfigError>>>,
+    /// The working directory, which relative paths are taken from: read once, not once per file.
+    cwd: Option<PathBuf>,
 }
 
 impl Resolver {
     pub fn new(all_rules: Vec<&'static dyn Rule>, overrides: Overrides) -> Resolver {
-        Resolver { all_rules, overrides, cache: Mutex::new(HashMap::new()) }
+        let cwd = std::env::current_dir().ok();
+        Resolver { all_rules, overrides, cache: Mutex::new(HashMap::new()), cwd }
     }
 
     /// The settings for a Dockerfile in `dir` (`None` for standard input: the working directory).
@@ -152,7 +155,10 @@ impl Resolver {
             Some(d) if !d.as_os_str().is_empty() => d,
             _ => Path::new("."),
         };
-        let dir = lexically_absolute(dir);
+        let dir = match &self.cwd {
+            Some(cwd) if dir.is_relative() => lexically_absolute(&cwd.join(dir)),
+            _ => lexically_absolute(dir),
+        };
         match &self.overrides.config {
             Some(path) => {
                 let root = path.parent().unwrap_or(Path::new(".")).to_path_buf();
