@@ -28,7 +28,7 @@ pub fn measure_command(
     }
     let mut documents = Vec::new();
     for path in &inputs.found.files {
-        let measurement = match measure_file(path, args, &files, &builder) {
+        let measurement = match measure_file(path, args, &files, &builder, unsafe_fixes) {
             Ok(Some(measurement)) => measurement,
             Ok(None) => continue,
             Err(errors) => {
@@ -61,6 +61,7 @@ fn measure_file(
     args: &FileArgs,
     files: &FileRun,
     builder: &Builder,
+    unsafe_fixes: bool,
 ) -> Result<Option<Measurement>, String> {
     if path == Path::new("-") {
         return Err(
@@ -88,5 +89,5 @@ fn measure_file(
     } else {
         Outcome::Unchanged
     };
-    Ok(Some(Measurement { path: report.path, builder: builder.to_string(), outcome }))
+    Ok(Some(Measurement { path: report.path, builder: builder.to_string(), outcome, unsafe_fixes }))
 }

@@ -266,6 +266,10 @@ pub struct Difference {
     pub change: &'static str,
     pub original: Option<String>,
     pub fixed: Option<String>,
+    /// The bytes of the path's file content in the original and in the fixed image (0 when not a file there),
+    /// for a report that sums what a fix dropped.
+    #[serde(skip)]
+    pub sizes: (u64, u64),
 }
 
 /// Which paths a comparison leaves out, and which it compares without their content.
@@ -284,13 +288,16 @@ pub fn differences(original: &Image, fixed: &Image, comparison: &Comparison) -> 
         if (comparison.ignored)(path) {
             continue;
         }
+        let (before, after) = (original.files.get(path), fixed.files.get(path));
+        let sizes = (before.map_or(0, file_size), after.map_or(0, file_size));
         let difference = |change, original: Option<String>, fixed: Option<String>| Difference {
             path: path.clone(),
             change,
             original,
             fixed,
+            sizes,
         };
-        match (original.files.get(path), fixed.files.get(path)) {
+        match (before, after) {
             (Some(a), None) if !holds_only_ignored(original, path, comparison) => {
                 found.push(difference("only in original", Some(describe(a)), None))
             }
@@ -328,6 +335,13 @@ fn holds_only_ignored(image: &Image, dir: &str, comparison: &Comparison) -> bool
     let mut below = image.files.range(prefix.clone()..).map(|(path, _)| path).take_while(|p| p.starts_with(&prefix));
     let Some(first) = below.next() else { return false };
     std::iter::once(first).chain(below).all(|path| (comparison.ignored)(path))
+}
+
+fn file_size(entry: &Entry) -> u64 {
+    match entry.content {
+        Content::File { size, .. } => size,
+        _ => 0,
+    }
 }
 
 fn describe(entry: &Entry) -> String {

@@ -50,6 +50,8 @@ pub struct Measurement {
     pub path: String,
     pub builder: String,
     pub outcome: Outcome,
+    /// The fixed Dockerfile has unsafe fixes too, so its files are expected to differ.
+    pub unsafe_fixes: bool,
 }
 
 /// What to build: a Dockerfile, its build context, and its fixed text.

@@ -1,7 +1,9 @@
 //! `dockopt measure`'s report of one Dockerfile, as text and as JSON.
 
+use crate::measure::image::Difference;
 use crate::measure::{Build, Measurement, Outcome};
 use serde_json::{json, Value};
+use std::collections::BTreeMap;
 
 fn megabytes(bytes: u64) -> f64 {
     bytes as f64 / 1e6
@@ -36,9 +38,9 @@ pub fn text(m: &Measurement) -> String {
             out.push_str(&format!("  build time  {before:.1} s → {after:.1} s ({:+.1}%)\n", percent(before, after)));
             if differences.is_empty() {
                 out.push_str("  files       the same, package caches aside\n");
-            } else {
+            } else if differences.len() <= SHOWN_DIFFERENCES {
                 out.push_str(&format!("  files       {} differences outside package caches:\n", differences.len()));
-                for d in differences.iter().take(SHOWN_DIFFERENCES) {
+                for d in differences {
                     let side = |s: &Option<String>| s.clone().unwrap_or_else(|| "absent".into());
                     out.push_str(&format!(
                         "    {}: {}: {} → {}\n",
@@ -48,15 +50,20 @@ pub fn text(m: &Measurement) -> String {
                         side(&d.fixed)
                     ));
                 }
-                if differences.len() > SHOWN_DIFFERENCES {
-                    out.push_str(&format!(
-                        "    … and {} more (--json lists all)\n",
-                        differences.len() - SHOWN_DIFFERENCES
-                    ));
-                }
-                out.push_str(
-                    "  help: a safe fix must keep the image's files; please report this with the Dockerfile\n",
-                );
+            } else {
+                out.push_str(&format!(
+                    "  files       {} differences outside package caches, by directory:\n",
+                    differences.len()
+                ));
+                out.push_str(&directories(differences));
+            }
+            if !differences.is_empty() {
+                out.push_str(if m.unsafe_fixes {
+                    "  help: unsafe fixes change what the image holds; check that the app needs none of what they \
+                     dropped (--json lists every file)\n"
+                } else {
+                    "  help: a safe fix must keep the image's files; please report this with the Dockerfile\n"
+                });
             }
         }
         Outcome::OriginalFails(why) => {
@@ -72,6 +79,61 @@ pub fn text(m: &Measurement) -> String {
         Outcome::Error(why) => {
             out.push_str(&format!("{}: cannot measure: {}\n", m.path, why.replace('\n', "\n  ")));
         }
+    }
+    out
+}
+
+/// What changed under one directory.
+#[derive(Default)]
+struct DirectoryChanges {
+    only_in_original: (usize, u64),
+    only_in_fixed: (usize, u64),
+    changed: usize,
+}
+
+/// Differences summed by the directory holding them, cut to its first three components, largest first: two
+/// thousand headers dropped from `/usr/include` read as one line, with their count and size.
+fn directories(differences: &[Difference]) -> String {
+    let mut by_directory: BTreeMap<&str, DirectoryChanges> = BTreeMap::new();
+    for d in differences {
+        let parent = &d.path[..d.path.rfind('/').unwrap_or(0)];
+        let cut = parent.match_indices('/').nth(3).map_or(parent, |(at, _)| &parent[..at]);
+        let changes = by_directory.entry(if cut.is_empty() { "/" } else { cut }).or_default();
+        match d.change {
+            "only in original" => {
+                changes.only_in_original.0 += 1;
+                changes.only_in_original.1 += d.sizes.0;
+            }
+            "only in fixed" => {
+                changes.only_in_fixed.0 += 1;
+                changes.only_in_fixed.1 += d.sizes.1;
+            }
+            _ => changes.changed += 1,
+        }
+    }
+    let mut ordered: Vec<(&str, DirectoryChanges)> = by_directory.into_iter().collect();
+    ordered.sort_by_key(|(dir, c)| {
+        let count = c.only_in_original.0 + c.only_in_fixed.0 + c.changed;
+        (std::cmp::Reverse(c.only_in_original.1 + c.only_in_fixed.1), std::cmp::Reverse(count), *dir)
+    });
+    let mut out = String::new();
+    for (dir, c) in ordered.iter().take(SHOWN_DIFFERENCES) {
+        let mut parts = Vec::new();
+        for (image, (count, bytes)) in [("original", c.only_in_original), ("fixed", c.only_in_fixed)] {
+            if count > 0 {
+                parts.push(format!("{count} only in {image} ({:.1} MB)", megabytes(bytes)));
+            }
+        }
+        if c.changed > 0 {
+            parts.push(format!("{} changed", c.changed));
+        }
+        out.push_str(&format!("    {dir}: {}\n", parts.join(", ")));
+    }
+    if ordered.len() > SHOWN_DIFFERENCES {
+        out.push_str(&format!(
+            "    … and {} more directories (--json lists every file)\n",
+            ordered.len() - SHOWN_DIFFERENCES
+        ));
     }
     out
 }
@@ -100,4 +162,62 @@ pub fn json(m: &Measurement) -> Value {
         into.extend(from);
     }
     value
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn dropped(path: &str, bytes: u64) -> Difference {
+        Difference {
+            path: path.into(),
+            change: "only in original",
+            original: Some(format!("file of {bytes} bytes, sha256 0123456789ab")),
+            fixed: None,
+            sizes: (bytes, 0),
+        }
+    }
+
+    fn measured(differences: Vec<Difference>, unsafe_fixes: bool) -> Measurement {
+        let build = |size| Build { time: Duration::from_secs(10), layers: 3, size };
+        Measurement {
+            path: "Dockerfile".into(),
+            builder: "buildah".into(),
+            outcome: Outcome::Measured { original: build(500_000_000), fixed: build(300_000_000), differences },
+            unsafe_fixes,
+        }
+    }
+
+    #[test]
+    fn many_differences_are_summed_by_directory_largest_first() {
+        let mut differences: Vec<Difference> =
+            (0..22).map(|n| dropped(&format!("/usr/include/h{n}.h"), 1_000)).collect();
+        differences.push(dropped("/usr/lib/gcc/x86_64-linux-gnu/12/cc1", 30_000_000));
+        differences.push(dropped("/usr/lib/gcc/x86_64-linux-gnu/12/lto1", 29_000_000));
+        differences.push(Difference {
+            path: "/etc/ld.so.cache".into(),
+            change: "content",
+            original: Some("file of 9 bytes, sha256 0123456789ab".into()),
+            fixed: Some("file of 8 bytes, sha256 ba9876543210".into()),
+            sizes: (9, 8),
+        });
+        let text = text(&measured(differences, true));
+        let listing = "  files       25 differences outside package caches, by directory:\n    \
+                       /usr/lib/gcc: 2 only in original (59.0 MB)\n    \
+                       /usr/include: 22 only in original (0.0 MB)\n    \
+                       /etc: 1 changed\n  \
+                       help: unsafe fixes change what the image holds; check that the app needs none of what they \
+                       dropped (--json lists every file)\n";
+        assert!(text.ends_with(listing), "{text}");
+    }
+
+    #[test]
+    fn a_few_differences_are_listed_one_by_one() {
+        let text = text(&measured(vec![dropped("/usr/bin/gcc", 1_000)], false));
+        assert!(text.contains("    /usr/bin/gcc: only in original: file of 1000 bytes, sha256 0123456789ab → absent\n"));
+        assert!(
+            text.ends_with("  help: a safe fix must keep the image's files; please report this with the Dockerfile\n")
+        );
+    }
 }
