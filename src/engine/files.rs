@@ -104,12 +104,17 @@ pub fn read_regular(path: &Path, limit: u64) -> Result<Vec<u8>, ReadError> {
     if !opened.is_file() {
         return Err(ReadError::NotRegular(kind_of(opened.file_type())));
     }
-    read_limited(file, limit)
+    // Room for the whole file and one byte more: one read takes it all and the next sees its end, where an empty
+    // buffer would take a series of growing reads.
+    read_limited_into(file, limit, Vec::with_capacity(opened.len().min(limit) as usize + 1))
 }
 
 /// Reads a stream to its end, refusing it once it passes `limit` bytes.
 pub fn read_limited(reader: impl Read, limit: u64) -> Result<Vec<u8>, ReadError> {
-    let mut bytes = Vec::new();
+    read_limited_into(reader, limit, Vec::new())
+}
+
+fn read_limited_into(reader: impl Read, limit: u64, mut bytes: Vec<u8>) -> Result<Vec<u8>, ReadError> {
     reader.take(limit.saturating_add(1)).read_to_end(&mut bytes)?;
     if bytes.len() as u64 > limit {
         return Err(ReadError::TooLarge { size: bytes.len() as u64, limit });
