@@ -182,7 +182,8 @@ impl Rounds {
     /// original: the fixes of the second round on, and then the unsafe fixes of the fixed text that this run
     /// leaves to `--unsafe-fixes`.
     fn follow_ons(&self, initial: &[Finding], remaining: &[Finding]) -> Vec<Finding> {
-        let maps: Vec<EditMap> = self.history.iter().map(|fixes| EditMap::new(fixes)).collect();
+        let maps: Vec<EditMap> =
+            self.history.iter().map(|fixes| EditMap::new(fixes.iter().flat_map(|f| &f.edits))).collect();
         let applied = self
             .history
             .iter()
@@ -230,8 +231,8 @@ struct MappedEdit {
 }
 
 impl EditMap {
-    fn new(fixes: &[RoundFix]) -> EditMap {
-        let mut all: Vec<&Edit> = fixes.iter().flat_map(|f| &f.edits).collect();
+    fn new<'e>(edits: impl Iterator<Item = &'e Edit>) -> EditMap {
+        let mut all: Vec<&Edit> = edits.collect();
         all.sort_by_key(|e| (e.range.start, e.range.end));
         let mut shift: isize = 0;
         let edits = all
@@ -372,5 +373,16 @@ mod tests {
             assert_eq!(taken_after(&other).clashes(&replace), clash, "{replace:?} after {other:?}");
         }
         assert!(taken_after(&Edit::insert(4, "a")).clashes(&Edit::insert(4, "b")));
+    }
+
+    #[test]
+    fn offsets_after_a_round_map_back_to_the_text_before_it() {
+        // "abcdefghijkl" with "cd" replaced by "xyz" and "ab" inserted before "k": "abxyzefghijabkl".
+        let edits = [Edit::insert(10, "ab"), Edit::replace(TextRange::new(2, 4), "xyz")];
+        assert_eq!(apply("abcdefghijkl", &edits), "abxyzefghijabkl");
+        let map = EditMap::new(edits.iter());
+        let mapped: Vec<usize> = (0..=15).map(|offset| map.map_back(offset)).collect();
+        // Text an edit wrote maps to where the edit was made; text after it moves back by what the edits added.
+        assert_eq!(mapped, [0, 1, 2, 2, 2, 4, 5, 6, 7, 8, 9, 10, 10, 10, 11, 12]);
     }
 }
