@@ -20,7 +20,7 @@ case "$1" in
     fi
     exit 0 ;;
   push)
-    case "$3" in *:original) image=original ;; *) image=fixed ;; esac
+    case "$3" in *:original) image=original ;; *:safe) image=safe ;; *) image=fixed ;; esac
     cp "$FAKE_DIR/$image.tar" "${4#docker-archive:}" ;;
   images) cat "$FAKE_DIR/images" 2>/dev/null; exit 0 ;;
   rmi) exit 0 ;;
@@ -62,6 +62,11 @@ struct Fake {
 impl Fake {
     /// A fake buildah whose original and fixed builds export these images.
     fn new(original: &[Vec<u8>], fixed: &[Vec<u8>]) -> Fake {
+        Fake::with_safe_only(original, fixed, fixed)
+    }
+
+    /// A fake buildah whose original build, build with the safe fixes alone, and fixed build export these images.
+    fn with_safe_only(original: &[Vec<u8>], safe_only: &[Vec<u8>], fixed: &[Vec<u8>]) -> Fake {
         let dir = tempfile::tempdir().unwrap();
         let bin = dir.path().join("bin");
         std::fs::create_dir(&bin).unwrap();
@@ -69,6 +74,7 @@ impl Fake {
         std::fs::set_permissions(bin.join("buildah"), std::fs::Permissions::from_mode(0o755)).unwrap();
         std::fs::write(dir.path().join("original.tar"), archive(original)).unwrap();
         std::fs::write(dir.path().join("fixed.tar"), archive(fixed)).unwrap();
+        std::fs::write(dir.path().join("safe.tar"), archive(safe_only)).unwrap();
         Fake { dir }
     }
 
@@ -172,6 +178,39 @@ fn a_fixed_dockerfile_that_fails_to_build_is_a_failure_and_an_unbuildable_origin
     let removed: Vec<&str> = calls.lines().filter(|l| l.starts_with("rmi sha256:")).collect();
     assert_eq!(removed.len(), 2, "{calls}");
     assert!(removed.iter().all(|r| r.contains(":original") != r.contains(":fixed")), "{calls}");
+}
+
+/// With unsafe fixes, a third build shows what the safe fixes alone save, and the report lists what the unsafe
+/// ones dropped as something to check, not as a bug.
+#[test]
+fn unsafe_fixes_are_measured_beside_the_safe_fixes_alone() {
+    let base = layer(&[("etc/os-release", "bookworm"), ("usr/bin/curl", "curl")]);
+    let original = [base.clone(), layer(&[("var/lib/apt/lists/InRelease", "index")]), layer(&[("usr/bin/x", "x")])];
+    let safe_only = [base.clone(), layer(&[("usr/bin/x", "x")])];
+    let fixed = [layer(&[("etc/os-release", "bookworm")])];
+    let fake = Fake::with_safe_only(&original, &safe_only, &fixed);
+    let dockerfile = fake.project(SPLIT_APT);
+    let path = dockerfile.to_str().unwrap();
+    let output = fake.measure(&["--builder", "buildah", "--unsafe-fixes", "--json", path], NEVER_MATCHES);
+    assert_eq!(output.status.code(), Some(1), "the unsafe fixes change the files");
+    let file = &json(&output)["files"][0];
+    assert_eq!(file["outcome"], "measured");
+    let layers = |build: &str| file[build]["layers"].as_u64();
+    assert_eq!((layers("original"), layers("safe_only"), layers("fixed")), (Some(3), Some(2), Some(1)));
+    let paths: Vec<&str> =
+        file["differences"].as_array().unwrap().iter().map(|d| d["path"].as_str().unwrap()).collect();
+    assert_eq!(paths, ["/usr/bin/curl", "/usr/bin/x"]);
+    let calls = fake.calls();
+    let built: Vec<&str> = calls.lines().filter(|l| l.starts_with("bud ")).collect();
+    // The third build is of the text with the safe fixes alone, written in place of the Dockerfile.
+    let safe_dockerfile = built[2].split(" -f ").nth(1).unwrap().split(' ').next().unwrap();
+    assert!(safe_dockerfile.ends_with("/safe/Dockerfile"), "{calls}");
+    assert_eq!(calls.lines().filter(|l| l.starts_with("rmi ")).count(), 3, "every image is removed: {calls}");
+
+    let output = fake.measure(&["--builder", "buildah", "--unsafe-fixes", path], NEVER_MATCHES);
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(text.contains("  safe only   2 layers, "), "{text}");
+    assert!(text.contains("help: unsafe fixes change what the image holds"), "{text}");
 }
 
 #[test]

@@ -21,6 +21,12 @@ pub fn measure_command(
     let inputs = Inputs::gather(args, unsafe_fixes.then_some(true), false)?;
     let mode = Mode::Diff { unsafe_fixes: unsafe_fixes.then_some(true) };
     let files = FileRun::new(args, &inputs.resolver, &inputs.explicit, &inputs.paths, mode);
+    // With unsafe fixes, the safe fixes alone are built too: the same files, with unsafe fixes turned off.
+    let safe_inputs = if unsafe_fixes { Some(Inputs::gather(args, Some(false), false)?) } else { None };
+    let safe_files = safe_inputs.as_ref().map(|safe| {
+        let mode = Mode::Diff { unsafe_fixes: Some(false) };
+        FileRun::new(args, &safe.resolver, &safe.explicit, &safe.paths, mode)
+    });
     let mut status = 0u8;
     for (path, error) in &inputs.found.errors {
         writeln!(std::io::stderr(), "{}:1:1: {error}", path.display())?;
@@ -28,7 +34,7 @@ pub fn measure_command(
     }
     let mut documents = Vec::new();
     for path in &inputs.found.files {
-        let measurement = match measure_file(path, args, &files, &builder, unsafe_fixes) {
+        let measurement = match measure_file(path, args, &files, safe_files.as_ref(), &builder) {
             Ok(Some(measurement)) => measurement,
             Ok(None) => continue,
             Err(errors) => {
@@ -54,14 +60,15 @@ pub fn measure_command(
     Ok(ExitCode::from(status))
 }
 
-/// Fixes one Dockerfile and, when the fixes change it, builds it both ways. `None` when the configuration
-/// excludes it; the errors to print when it cannot be read, parsed or measured.
+/// Fixes one Dockerfile and, when the fixes change it, builds it both ways (and with the safe fixes alone, when
+/// `safe_files` fixes it that way and unsafe fixes add to them). `None` when the configuration excludes it; the
+/// errors to print when it cannot be read, parsed or measured.
 fn measure_file(
     path: &Path,
     args: &FileArgs,
     files: &FileRun,
+    safe_files: Option<&FileRun>,
     builder: &Builder,
-    unsafe_fixes: bool,
 ) -> Result<Option<Measurement>, String> {
     if path == Path::new("-") {
         return Err(
@@ -84,10 +91,14 @@ fn measure_file(
         let mut progress = |step: &str| {
             let _ = writeln!(std::io::stderr(), "{}: {step} with {builder}", report.path);
         };
-        let subject = Subject { dockerfile: path, context: &context, fixed: &report.source, bases: &bases };
+        let safe = safe_files.and_then(|safe| safe.process(path)).filter(|safe| safe.errors.is_empty());
+        let safe_only =
+            safe.as_ref().filter(|safe| safe.changed && safe.source != report.source).map(|safe| safe.source.as_str());
+        let subject = Subject { dockerfile: path, context: &context, fixed: &report.source, safe_only, bases: &bases };
         measure::measure(builder, &subject, &mut progress)
     } else {
         Outcome::Unchanged
     };
+    let unsafe_fixes = safe_files.is_some();
     Ok(Some(Measurement { path: report.path, builder: builder.to_string(), outcome, unsafe_fixes }))
 }

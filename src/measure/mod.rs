@@ -37,6 +37,8 @@ pub enum Outcome {
     Measured {
         original: Build,
         fixed: Build,
+        /// With unsafe fixes measured, the image of the safe fixes alone, when they change the file.
+        safe_only: Option<Build>,
         differences: Vec<Difference>,
     },
     /// The Dockerfile as written does not build here; the fixes cannot be judged.
@@ -59,6 +61,9 @@ pub struct Subject<'a> {
     pub dockerfile: &'a Path,
     pub context: &'a Path,
     pub fixed: &'a str,
+    /// With unsafe fixes measured: the text with the safe fixes alone, built as well so that the report tells
+    /// what each kind of fix saves. `None` when it is the original or the fixed text.
+    pub safe_only: Option<&'a str>,
     /// The images its stages start from, pulled first so that neither build time includes a download.
     pub bases: &'a [String],
 }
@@ -70,21 +75,12 @@ pub fn measure(builder: &Builder, subject: &Subject, progress: &mut dyn FnMut(&s
 }
 
 fn try_measure(builder: &Builder, subject: &Subject, progress: &mut dyn FnMut(&str)) -> Result<Outcome> {
-    let Subject { dockerfile, context, fixed, bases } = *subject;
+    let Subject { dockerfile, context, fixed, safe_only, bases } = *subject;
     for base in bases {
         builder.ensure_image(base)?;
     }
     let scratch = tempfile::tempdir().context("cannot make a temporary directory")?;
-    // The fixed Dockerfile keeps its name so that BuildKit still finds a `<name>.dockerignore` beside it.
-    let name = dockerfile.file_name().context("the Dockerfile path has no file name")?;
-    let fixed_path = scratch.path().join(name);
-    std::fs::write(&fixed_path, fixed).context("cannot write the fixed Dockerfile")?;
-    let mut ignore_name = name.to_os_string();
-    ignore_name.push(".dockerignore");
-    let own_ignore = dockerfile.with_file_name(&ignore_name);
-    if own_ignore.is_file() {
-        std::fs::copy(&own_ignore, scratch.path().join(&ignore_name)).context("cannot copy its .dockerignore")?;
-    }
+    let fixed_path = in_place_of(dockerfile, &scratch.path().join("fixed"), fixed)?;
 
     progress("building the original");
     let original = match build_and_read(builder, dockerfile, context, scratch.path(), "original") {
@@ -97,7 +93,34 @@ fn try_measure(builder: &Builder, subject: &Subject, progress: &mut dyn FnMut(&s
         Err(e) => return Ok(Outcome::FixedFails(format!("{e:#}"))),
     };
     let differences = compare::compare(&original.1, &fixed.1);
-    Ok(Outcome::Measured { original: original.0, fixed: fixed.0, differences })
+    let safe_only = match safe_only {
+        Some(text) => {
+            progress("building the Dockerfile with the safe fixes alone");
+            let path = in_place_of(dockerfile, &scratch.path().join("safe"), text)?;
+            match build_and_read(builder, &path, context, scratch.path(), "safe") {
+                Ok((build, _)) => Some(build),
+                Err(e) => return Ok(Outcome::FixedFails(format!("with the safe fixes alone: {e:#}"))),
+            }
+        }
+        None => None,
+    };
+    Ok(Outcome::Measured { original: original.0, fixed: fixed.0, safe_only, differences })
+}
+
+/// Writes `text` into `dir` under the Dockerfile's own name, so that BuildKit still finds a `<name>.dockerignore`
+/// beside it, which is copied along.
+fn in_place_of(dockerfile: &Path, dir: &Path, text: &str) -> Result<std::path::PathBuf> {
+    std::fs::create_dir(dir).context("cannot make a temporary directory")?;
+    let name = dockerfile.file_name().context("the Dockerfile path has no file name")?;
+    let path = dir.join(name);
+    std::fs::write(&path, text).context("cannot write the fixed Dockerfile")?;
+    let mut ignore_name = name.to_os_string();
+    ignore_name.push(".dockerignore");
+    let own_ignore = dockerfile.with_file_name(&ignore_name);
+    if own_ignore.is_file() {
+        std::fs::copy(&own_ignore, dir.join(&ignore_name)).context("cannot copy its .dockerignore")?;
+    }
+    Ok(path)
 }
 
 /// The images a Dockerfile's stages start from, which a build would pull: not `scratch`, not earlier stages,

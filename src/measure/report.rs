@@ -24,7 +24,7 @@ pub fn text(m: &Measurement) -> String {
     let mut out = String::new();
     match &m.outcome {
         Outcome::Unchanged => out.push_str(&format!("{}: no fixes apply, nothing to measure\n", m.path)),
-        Outcome::Measured { original, fixed, differences } => {
+        Outcome::Measured { original, fixed, safe_only, differences } => {
             out.push_str(&format!("{}: built with {}\n", m.path, m.builder));
             let layer_change = fixed.layers as i64 - original.layers as i64;
             out.push_str(&format!("  layers      {} → {} ({layer_change:+})\n", original.layers, fixed.layers));
@@ -34,6 +34,15 @@ pub fn text(m: &Measurement) -> String {
                 after - before,
                 percent(before, after)
             ));
+            if let Some(safe) = safe_only {
+                let (before, after) = (megabytes(original.size), megabytes(safe.size));
+                out.push_str(&format!(
+                    "  safe only   {} layers, {after:.1} MB ({:+.1} MB, {:+.1}%): what the safe fixes alone save\n",
+                    safe.layers,
+                    after - before,
+                    percent(before, after)
+                ));
+            }
             let (before, after) = (original.time.as_secs_f64(), fixed.time.as_secs_f64());
             out.push_str(&format!("  build time  {before:.1} s → {after:.1} s ({:+.1}%)\n", percent(before, after)));
             if differences.is_empty() {
@@ -149,10 +158,14 @@ fn build_json(build: &Build) -> Value {
 pub fn json(m: &Measurement) -> Value {
     let (outcome, details) = match &m.outcome {
         Outcome::Unchanged => ("unchanged", json!({})),
-        Outcome::Measured { original, fixed, differences } => (
-            "measured",
-            json!({"original": build_json(original), "fixed": build_json(fixed), "differences": differences}),
-        ),
+        Outcome::Measured { original, fixed, safe_only, differences } => {
+            let mut details =
+                json!({"original": build_json(original), "fixed": build_json(fixed), "differences": differences});
+            if let Some(safe) = safe_only {
+                details["safe_only"] = build_json(safe);
+            }
+            ("measured", details)
+        }
         Outcome::OriginalFails(why) => ("original fails", json!({"message": why})),
         Outcome::FixedFails(why) => ("fixed fails", json!({"message": why})),
         Outcome::Error(why) => ("error", json!({"message": why})),
@@ -184,7 +197,12 @@ mod tests {
         Measurement {
             path: "Dockerfile".into(),
             builder: "buildah".into(),
-            outcome: Outcome::Measured { original: build(500_000_000), fixed: build(300_000_000), differences },
+            outcome: Outcome::Measured {
+                original: build(500_000_000),
+                fixed: build(300_000_000),
+                safe_only: None,
+                differences,
+            },
             unsafe_fixes,
         }
     }
