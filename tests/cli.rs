@@ -540,6 +540,28 @@ fn configuration_discovery_and_precedence() {
 }
 
 #[test]
+fn rule_options_from_the_configuration_apply() {
+    let dir = monorepo("rule-options");
+    std::fs::create_dir_all(dir.join("internal")).unwrap();
+    std::fs::write(dir.join("internal/Dockerfile"), "FROM registry.example.com/base\nFROM debian\n").unwrap();
+    let check = |config: &str| {
+        std::fs::write(dir.join("internal/dockopt.toml"), config).unwrap();
+        let out = dockopt_in(&dir, &["check", "--select", "DO302,DO304", "internal/Dockerfile"], b"");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let default = check("");
+    assert!(default.contains("DO302 `registry.example.com/base` has no tag"), "{default}");
+    assert!(default.contains("DO304 the final image builds on `debian`; `debian:stable-slim`"), "{default}");
+    let configured = check(
+        "[rules.unpinned-base-image]\nallow = [\"registry.example.com/base\"]\n\
+         [rules.slim-base-image]\nimages = [\"python\"]\n",
+    );
+    assert!(!configured.contains("registry.example.com/base` has no tag"), "allowed untagged: {configured}");
+    assert!(configured.contains("DO302 `debian` has no tag"), "{configured}");
+    assert!(!configured.contains("DO304"), "debian is not in the configured images: {configured}");
+}
+
+#[test]
 fn ignore_comment_forms() {
     let file = "# check=skip=DO302\nFROM debian\n# dockopt: global ignore=DO304  # we need the full image\nRUN apt-get update\n# dockopt: ignore=DO101 keep apart\nRUN apt-get install -y curl\n# hadolint ignore=DL3059\nRUN echo a\n# dockopt: ignore\nRUN echo b\nRUN echo c\nUSER root\n";
     let out = dockopt(&["check", "-"], file.as_bytes());

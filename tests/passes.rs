@@ -14,13 +14,15 @@ use dockopt::transforms;
 use std::fmt::Write;
 use std::path::Path;
 
-/// Every rule but DO301, which fires on every case without a USER (almost all of them); its own cases run it.
-fn rules_but_root_user() -> Vec<&'static dyn dockopt::engine::rule::Rule> {
-    transforms::all().into_iter().filter(|r| r.info().code != "DO301").collect()
+/// Every rule but those in `codes`.
+fn rules_but(codes: &[&str]) -> Vec<&'static dyn dockopt::engine::rule::Rule> {
+    transforms::all().into_iter().filter(|r| !codes.contains(&r.info().code)).collect()
 }
 
+/// Every rule but DO301 and DO304, which fire on almost every case: no USER, and a final stage on a full image
+/// such as `debian:12`. Their own cases run them.
 fn render(input: &str, path: Option<&Path>) -> String {
-    render_with(input, path, &rules_but_root_user())
+    render_with(input, path, &rules_but(&["DO301", "DO304"]))
 }
 
 fn render_with(input: &str, path: Option<&Path>, rules: &[&'static dyn dockopt::engine::rule::Rule]) -> String {
@@ -177,7 +179,7 @@ macro_rules! root_user_case {
     ($name:ident, $input:expr) => {
         #[test]
         fn $name() {
-            let rules = transforms::all();
+            let rules = rules_but(&["DO304"]);
             common::snapshot_settings()
                 .bind(|| insta::assert_snapshot!(stringify!($name), render_with($input, None, &rules)));
         }
@@ -204,7 +206,97 @@ case!(
     report_rm_in_later_layer_under_a_copy,
     "FROM debian:12\nCOPY . /app\nRUN rm -rf /app/tests\nRUN rm -rf /application-cache\nRUN rm -rf /app/docs && make\nFROM debian:12\nRUN rm -rf /app/tests\n"
 );
-case!(report_slim_base_image, "FROM python:3.12 AS build\nFROM node:22\n");
+
+// DO304 slim-base-image
+macro_rules! slim_case {
+    ($name:ident, $input:expr) => {
+        #[test]
+        fn $name() {
+            let rules = rules_but(&["DO301"]);
+            common::snapshot_settings()
+                .bind(|| insta::assert_snapshot!(stringify!($name), render_with($input, None, &rules)));
+        }
+    };
+}
+slim_case!(report_slim_base_image, "FROM python:3.12 AS build\nFROM node:22\n");
+slim_case!(
+    slim_base_image_says_what_a_pip_install_may_need,
+    "FROM python:3.12\nWORKDIR /app\nCOPY requirements.txt .\nRUN pip install --no-cache-dir -r requirements.txt\nCOPY . .\nCMD [\"python\", \"app.py\"]\n"
+);
+slim_case!(
+    slim_base_image_withheld_when_the_stage_runs_gcc,
+    "FROM python:3.12\nRUN gcc -O2 -o /usr/local/bin/tool tool.c\n"
+);
+slim_case!(
+    slim_base_image_given_when_the_stage_installs_its_compiler,
+    "FROM python:3.12\nRUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev && rm -rf /var/lib/apt/lists/*\nRUN gcc -o /usr/local/bin/tool tool.c\n"
+);
+slim_case!(
+    slim_base_image_withheld_when_a_healthcheck_runs_curl,
+    "FROM node:20\nCOPY . /app\nHEALTHCHECK CMD curl -f http://localhost:3000/ || exit 1\nCMD [\"node\", \"/app/server.js\"]\n"
+);
+slim_case!(
+    slim_base_image_withheld_when_a_sh_c_command_runs_git,
+    "FROM ruby:3.3\nCMD [\"sh\", \"-c\", \"git pull && ruby app.rb\"]\n"
+);
+slim_case!(
+    slim_base_image_for_the_final_stage_only,
+    "FROM golang:1.22 AS build\nRUN go build -o /app .\nFROM python:3.12 AS tools\nRUN gcc -v\nFROM debian:bookworm\nCOPY --from=build /app /app\nCMD [\"/app\"]\n"
+);
+
+/// Each base image of a final stage, and what DO304 makes of it: the slim tag in the image's own naming, a
+/// withheld fix, or nothing.
+#[test]
+fn slim_base_image_tags() {
+    let rules: Vec<_> = transforms::all().into_iter().filter(|r| r.info().code == "DO304").collect();
+    let bases = [
+        "python:3.12",
+        "python:3.12-bookworm",
+        "python:3.13-rc-bookworm",
+        "python",
+        "python:latest",
+        "python:3.12-slim",
+        "python:3.12-alpine",
+        "python:3.12-windowsservercore-ltsc2022",
+        "docker.io/library/python:3.12.4",
+        "node:20",
+        "node:20-bookworm",
+        "node:lts",
+        "node:iron-bookworm",
+        "node:current-alpine",
+        "ruby:3.3-bullseye",
+        "perl:5.38",
+        "perl:5.38-threaded-bookworm",
+        "perl:threaded",
+        "rust:1.79",
+        "rust:1.79-bookworm",
+        "debian",
+        "debian:bookworm",
+        "debian:12.5",
+        "debian:bookworm-20240722",
+        "debian:bookworm-backports",
+        "debian:experimental",
+        "golang:1.22",
+        "registry.example.com/python:3.12",
+        "python:${PY}",
+        "python:3.12@sha256:0123",
+    ];
+    let mut out = String::new();
+    for base in bases {
+        let input = format!("FROM {base}\n");
+        let df = Dockerfile::parse(&input);
+        let ctx = Context::new(&df, None);
+        let findings = rule::check(&ctx, &rules);
+        let fixed = fix::fix(&input, None, &rules, true).expect("fixable").text;
+        let result = match (findings.len(), fixed.trim_end().strip_prefix("FROM ")) {
+            (0, _) => "no finding".to_string(),
+            (_, Some(slim)) if slim != base => slim.to_string(),
+            _ => "finding without a fix".to_string(),
+        };
+        writeln!(out, "{base} → {result}").unwrap();
+    }
+    common::snapshot_settings().bind(|| insta::assert_snapshot!("slim_base_image_tags", out));
+}
 
 #[test]
 fn report_missing_dockerignore() {

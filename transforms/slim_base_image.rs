@@ -1,6 +1,9 @@
 use crate::engine::context::Context;
-use crate::engine::finding::{Finding, RuleInfo, Safety, Severity};
+use crate::engine::finding::{Applicability, Edit, Finding, Fix, RuleInfo, Safety, Severity};
 use crate::engine::rule::Rule;
+use crate::shell::{Command, Invocation, Script};
+use crate::syntax::model::{Kind, Stage};
+use std::borrow::Cow;
 
 pub struct SlimBaseImage;
 
@@ -9,17 +12,95 @@ static INFO: RuleInfo = RuleInfo {
     name: "slim-base-image",
     summary: "The final image builds on a full image that has an official slim variant",
     doc: "The default tags of python, node, ruby, perl, rust and debian carry compilers, headers and tools \
-that a running application rarely needs; their `-slim` variants are hundreds of megabytes smaller. Switching \
-can break a build that relies on those tools, so dockopt reports it for the final stage only, and leaves the \
-choice (or a multi-stage build) to you. The option `images` under `[rules.slim-base-image]` replaces the list of images it knows.\n\n\
+that a running application rarely needs; their `-slim` variants, on the same Debian release, are hundreds of \
+megabytes smaller. The fix switches the final stage to the slim tag in each image's own naming \
+(`python:3.12-bookworm` → `python:3.12-slim-bookworm`, `node:20-bookworm` → `node:20-bookworm-slim`, \
+`debian:bookworm` → `debian:bookworm-slim`), never to another libc such as `-alpine`. It is unsafe: the slim \
+image lacks what the full one holds, and a build or a program may rely on it. dockopt withholds the fix, and says \
+why, when the stage itself runs a tool only the full image has (`gcc`, `make`, `git`, `curl`, `wget`, …) \
+without installing it first, in a RUN, CMD, ENTRYPOINT or HEALTHCHECK. What it cannot see it names: a \
+`pip install` may compile a package from source, `npm install` a native module, `gem install` an extension, \
+and each then needs compilers and headers. `dockopt measure --unsafe-fixes` builds both images and lists what \
+the switch dropped. The option `images` under `[rules.slim-base-image]` replaces the list of images it knows; \
+for an image not among the six, the slim tag is the tag followed by `-slim`.\n\n\
 Before:\n    FROM python:3.12\n\n\
 After:\n    FROM python:3.12-slim",
-    safety: Safety::ReportOnly,
+    safety: Safety::Unsafe,
     severity: Severity::Advice,
     hadolint: &[],
 };
 
 const WITH_SLIM: &[&str] = &["python", "node", "ruby", "perl", "rust", "debian"];
+
+/// Tags that are already small, or that no slim variant exists for.
+const LEAN_TAGS: &[&str] = &["slim", "alpine", "distroless", "minimal"];
+
+/// Debian releases, which the official images name in their tags.
+const DEBIAN_RELEASES: &[&str] = &["jessie", "stretch", "buster", "bullseye", "bookworm", "trixie", "forky"];
+
+/// The other words the official images' tags are made of (besides versions and Debian releases): aliases,
+/// Debian suites, perl's threaded builds and Node.js's LTS code names. A tag with any other word, such as
+/// `windowsservercore`, has no slim variant dockopt knows of.
+const TAG_WORDS: &[&str] = &[
+    "latest",
+    "lts",
+    "current",
+    "rc",
+    "stable",
+    "oldstable",
+    "testing",
+    "unstable",
+    "sid",
+    "threaded",
+    "argon",
+    "boron",
+    "carbon",
+    "dubnium",
+    "erbium",
+    "fermium",
+    "gallium",
+    "hydrogen",
+    "iron",
+    "jod",
+    "krypton",
+];
+
+/// Commands the full images hold and their slim variants do not (the packages of Docker's `buildpack-deps`,
+/// which the full images build on), each with the Debian packages that provide it: a stage that installs one
+/// of those before it runs the command does not need the full image for it.
+const FULL_IMAGE_COMMANDS: &[(&str, &[&str])] = &[
+    ("gcc", &["gcc", "build-essential"]),
+    ("cc", &["gcc", "build-essential", "clang"]),
+    ("g++", &["g++", "build-essential"]),
+    ("c++", &["g++", "build-essential", "clang"]),
+    ("make", &["make", "build-essential"]),
+    ("git", &["git"]),
+    ("curl", &["curl"]),
+    ("wget", &["wget"]),
+    ("unzip", &["unzip"]),
+    ("xz", &["xz-utils"]),
+    ("bzip2", &["bzip2"]),
+    ("patch", &["patch"]),
+    ("file", &["file"]),
+    ("ssh", &["openssh-client"]),
+    ("scp", &["openssh-client"]),
+    ("gpg", &["gnupg", "gpg"]),
+    ("svn", &["subversion"]),
+    ("hg", &["mercurial"]),
+    ("pkg-config", &["pkg-config", "pkgconf"]),
+    ("autoconf", &["autoconf"]),
+    ("autoreconf", &["autoconf"]),
+    ("automake", &["automake"]),
+    ("libtoolize", &["libtool"]),
+    ("convert", &["imagemagick"]),
+    ("ps", &["procps"]),
+    ("pgrep", &["procps"]),
+    ("pkill", &["procps"]),
+    ("python3", &["python3"]),
+];
+
+/// Shells whose `-c` script is read for the commands it runs.
+const SHELLS: &[&str] = &["sh", "bash", "dash", "ash"];
 
 impl Rule for SlimBaseImage {
     fn info(&self) -> &'static RuleInfo {
@@ -31,23 +112,233 @@ impl Rule for SlimBaseImage {
         if stage.base_stage.is_some() || stage.base.contains('$') || stage.base.contains('@') {
             return;
         }
-        let image = stage.base.strip_prefix("docker.io/").unwrap_or(&stage.base);
-        let image = image.strip_prefix("library/").unwrap_or(image);
-        let (name, tag) = image.split_once(':').unwrap_or((image, "latest"));
-        let lean = ["slim", "alpine", "distroless", "minimal"].iter().any(|v| tag.contains(v));
+        let base = BaseImage::parse(&stage.base);
         let configured = ctx.options.slim_base_image.as_ref().map(|o| &o.images);
-        let has_slim = configured.map_or(WITH_SLIM.contains(&name), |images| images.iter().any(|i| i == name));
-        if !has_slim || lean {
+        let known = configured.map_or(WITH_SLIM.contains(&base.name), |images| images.iter().any(|i| i == base.name));
+        if !known {
             return;
         }
-        let suggestion = if tag == "latest" { format!("{name}:slim") } else { format!("{name}:{tag}-slim") };
+        let Some(slim_tag) = slim_tag(base.name, base.tag, configured.is_some()) else { return };
+        let slim = format!("{}:{slim_tag}", base.repository);
         let statement = ctx.statement(stage.statements.start);
+        let mut message = format!("the final image builds on `{}`; `{slim}` is much smaller", stage.base);
+        let needed = (base.name != "debian").then(|| needs_full_image(ctx, stage, base.name)).flatten();
+        let fix = match needed {
+            Some(need) => {
+                message += &format!(
+                    ", but it has no `{}`, which line {} runs: install it in this stage first, or build in \
+                     another stage and copy the result",
+                    need.command, need.line
+                );
+                None
+            }
+            None => {
+                if let Some(caveat) = (base.name != "debian").then(|| unseen_builds(ctx, stage)).flatten() {
+                    message += &format!(
+                        "; check the build: {} (line {}) {}, which needs compilers and headers only the full \
+                         image has",
+                        caveat.command, caveat.line, caveat.what
+                    );
+                }
+                let image = ctx.statement(stage.statements.start).instruction.value.first();
+                image.filter(|w| ctx.df.tree.text(w.range) == w.text).map(|w| Fix {
+                    applicability: Applicability::Unsafe,
+                    edits: vec![Edit::replace(w.range, slim.clone())],
+                })
+            }
+        };
         findings.push(Finding {
             rule: &INFO,
             range: statement.range,
-            message: format!("the final image builds on `{}`; `{suggestion}` is much smaller", stage.base),
-            fix: None,
+            message,
+            fix,
             instructions: vec![statement.index],
         });
     }
+}
+
+/// An image reference split into what the slim variant keeps and what it changes.
+struct BaseImage<'a> {
+    /// Everything before the tag, registry and namespace included, as written.
+    repository: &'a str,
+    /// The repository without `docker.io/` and `library/`, as the list of images names it.
+    name: &'a str,
+    /// `latest` when the reference has none.
+    tag: &'a str,
+}
+
+impl<'a> BaseImage<'a> {
+    fn parse(reference: &'a str) -> BaseImage<'a> {
+        // The tag is after the last `:` that follows the last `/` (a registry may have a port).
+        let name_start = reference.rfind('/').map_or(0, |n| n + 1);
+        let (repository, tag) = match reference[name_start..].rfind(':') {
+            Some(colon) => (&reference[..name_start + colon], &reference[name_start + colon + 1..]),
+            None => (reference, "latest"),
+        };
+        let name = repository.strip_prefix("docker.io/").unwrap_or(repository);
+        let name = name.strip_prefix("library/").unwrap_or(name);
+        BaseImage { repository, name, tag }
+    }
+}
+
+/// The tag of the slim variant of `name:tag`, in the image's own naming; `None` when the tag is already lean
+/// or has no slim variant dockopt knows of. For an image from the configuration's list the rule is the tag
+/// followed by `-slim`.
+fn slim_tag(name: &str, tag: &str, configured: bool) -> Option<String> {
+    let words: Vec<&str> = tag.split('-').collect();
+    if words.iter().any(|w| LEAN_TAGS.iter().any(|lean| w.contains(lean))) {
+        return None;
+    }
+    let official = WITH_SLIM.contains(&name) && !(configured && name.contains('/'));
+    if official && !words.iter().all(|w| is_version(w) || DEBIAN_RELEASES.contains(w) || TAG_WORDS.contains(w)) {
+        return None;
+    }
+    match (name, tag) {
+        ("debian", "latest") => Some("stable-slim".into()),
+        ("debian", _) if words.iter().any(|w| matches!(*w, "backports" | "experimental" | "rc")) => None,
+        (_, "latest") => Some("slim".into()),
+        // These put `slim` before the release and perl's `threaded`: `3.12-slim-bookworm`, `5.38-slim-threaded`.
+        ("python" | "ruby" | "rust" | "perl", _) => {
+            let at = words.iter().position(|w| DEBIAN_RELEASES.contains(w) || *w == "threaded").unwrap_or(words.len());
+            let mut slim = words.clone();
+            slim.insert(at, "slim");
+            Some(slim.join("-"))
+        }
+        _ => Some(format!("{tag}-slim")),
+    }
+}
+
+/// `3`, `3.12`, `3.12.1`, `3.13.0rc1`, `20240722`.
+fn is_version(word: &str) -> bool {
+    word.starts_with(|c: char| c.is_ascii_digit()) && word.chars().all(|c| c.is_ascii_alphanumeric() || c == '.')
+}
+
+/// A command of the final stage, and the line it is on.
+struct Use {
+    command: &'static str,
+    line: usize,
+    /// What it may do that needs the full image.
+    what: &'static str,
+}
+
+/// The first command of `stage` that only the full image provides and that no earlier install in the stage
+/// put there.
+fn needs_full_image(ctx: &Context, stage: &Stage, image: &str) -> Option<Use> {
+    let mut installed: Vec<String> = Vec::new();
+    find_in_stage(ctx, stage, |program, inv, line| {
+        let slim_has = match image {
+            "python" => program == "python3",
+            // The Rust images' slim variant keeps gcc, which rustc links with.
+            "rust" => matches!(program, "gcc" | "cc"),
+            _ => false,
+        };
+        let missing = FULL_IMAGE_COMMANDS.iter().find(|(command, packages)| {
+            *command == program && !packages.iter().any(|p| installed.iter().any(|i| i == p))
+        });
+        if let (Some(&(command, _)), false) = (missing, slim_has) {
+            return Some(Use { command, line, what: "" });
+        }
+        installed.extend(inv.map(apt_packages).unwrap_or_default());
+        None
+    })
+}
+
+/// The first command of `stage` that may build native code dockopt cannot see: a package installer that compiles
+/// what has no prebuilt binary for the platform.
+fn unseen_builds(ctx: &Context, stage: &Stage) -> Option<Use> {
+    find_in_stage(ctx, stage, |_, inv, line| {
+        let inv = inv?;
+        let (command, what) = match (inv.program, inv.subcommand()) {
+            ("pip", Some("install")) => ("`pip install`", "may compile a package from source"),
+            ("npm", Some("install" | "i" | "ci"))
+            | ("yarn", None | Some("install"))
+            | ("pnpm", Some("install" | "i")) => ("the Node.js install", "may compile a native module with node-gyp"),
+            ("gem", Some("install")) | ("bundle", None | Some("install")) => {
+                ("the gem install", "may compile a native extension")
+            }
+            ("cargo", Some("build" | "install")) => ("`cargo`", "may compile C code through a build script"),
+            _ => return None,
+        };
+        Some(Use { command, line, what })
+    })
+}
+
+/// The Debian packages an `apt-get install` or `apt install` names, without versions or architectures.
+fn apt_packages(inv: Invocation) -> Vec<String> {
+    if !matches!(inv.program, "apt-get" | "apt") || inv.subcommand() != Some("install") {
+        return Vec::new();
+    }
+    let words = inv.args.iter().filter_map(|w| w.literal.as_deref()).filter(|w| !w.starts_with('-'));
+    words.map(|w| w.split(['=', ':']).next().unwrap_or(w).to_string()).collect()
+}
+
+/// Calls `visit` with each program the stage runs, in order, and the line it is on: the commands of its RUNs
+/// (ONBUILD ones too, which run in the images built on this one), CMD, ENTRYPOINT and HEALTHCHECK, and of the
+/// scripts those hand to `sh -c`. A program is given by its base name, with its invocation when dockopt reads
+/// one (`python app.py` has none). Stops at the first `Some`.
+fn find_in_stage<T>(
+    ctx: &Context,
+    stage: &Stage,
+    mut visit: impl FnMut(&str, Option<Invocation>, usize) -> Option<T>,
+) -> Option<T> {
+    for i in stage.statements.clone() {
+        let line = ctx.statement(i).start_line;
+        for script in scripts(ctx, i) {
+            for command in &script.commands {
+                let Some(program) = program_name(command) else { continue };
+                let inv = command.invocation();
+                let nested = inv.as_ref().and_then(shell_c_script);
+                if let Some(found) = visit(program, inv, line) {
+                    return Some(found);
+                }
+                for command in nested.iter().flat_map(|s| &s.commands) {
+                    if let Some(found) = program_name(command).and_then(|p| visit(p, command.invocation(), line)) {
+                        return Some(found);
+                    }
+                }
+            }
+        }
+    }
+    None
+}
+
+/// The scripts statement `i` runs: a RUN's, or the command of CMD, ENTRYPOINT or HEALTHCHECK in either form.
+fn scripts<'c>(ctx: &'c Context, i: usize) -> Vec<Cow<'c, Script>> {
+    let ins = &ctx.statement(i).instruction;
+    let values = match ins.kind {
+        Kind::Run | Kind::Onbuild => return ctx.script(i).map(Cow::Borrowed).into_iter().collect(),
+        Kind::Cmd | Kind::Entrypoint => &ins.value[..],
+        // `HEALTHCHECK CMD …`; the first value is `CMD` or `NONE`.
+        Kind::Healthcheck => ins.value.get(1..).unwrap_or_default(),
+        _ => return Vec::new(),
+    };
+    let script = if ins.json {
+        Script::exec(values.iter().map(|w| (w.text.to_string(), 0..0)).collect())
+    } else {
+        match values.first() {
+            Some(text) => Script::parse(&text.text),
+            None => return Vec::new(),
+        }
+    };
+    vec![Cow::Owned(script)]
+}
+
+/// The base name of the program a command runs: its invocation's, or the first word's when dockopt reads no
+/// invocation (`python app.py`).
+fn program_name(command: &Command) -> Option<&str> {
+    match command.invocation() {
+        Some(inv) => Some(inv.program),
+        None => command.name().map(|name| name.rsplit('/').next().unwrap_or(name)),
+    }
+}
+
+/// The script of `sh -c 'script'` (or bash, dash, ash, with options such as `-ec` before it).
+fn shell_c_script(inv: &Invocation) -> Option<Script> {
+    if !SHELLS.contains(&inv.program) {
+        return None;
+    }
+    let c = inv.args.iter().position(|w| {
+        w.literal.as_deref().is_some_and(|a| a.starts_with('-') && !a.starts_with("--") && a.ends_with('c'))
+    })?;
+    Some(Script::parse(inv.args.get(c + 1)?.literal.as_deref()?))
 }

@@ -7,7 +7,7 @@ pub struct UnpinnedBaseImage;
 static INFO: RuleInfo = RuleInfo {
     code: "DO302",
     name: "unpinned-base-image",
-    summary: "Base image without a tag, or tagged latest",
+    summary: "Base image without a tag, or tagged latest (or `slim`, the latest release's slim variant)",
     doc: "`FROM image` and `FROM image:latest` build on whatever the registry serves that day, so the same \
 Dockerfile gives different images and the layer cache breaks whenever upstream moves. Pin a version tag (or a \
 digest). dockopt does not know which version you want, so it only reports. Images listed under `allow` in `[rules.unpinned-base-image]` may go untagged (an internal base image that is always rebuilt, say).\n\n\
@@ -35,10 +35,20 @@ impl Rule for UnpinnedBaseImage {
             }
             // The tag is after the last `:` that follows the last `/` (a registry may have a port).
             let name_start = image.rfind('/').map_or(0, |n| n + 1);
-            let tag = image[name_start..].split_once(':').map(|(_, t)| t);
+            let (repository, tag) = match image[name_start..].split_once(':') {
+                Some((name, tag)) => (&image[..name_start + name.len()], Some(tag)),
+                None => (image, None),
+            };
+            let allowed =
+                ctx.options.unpinned_base_image.as_ref().is_some_and(|o| o.allow.iter().any(|a| a == repository));
+            if allowed {
+                continue;
+            }
             let message = match tag {
                 None => format!("`{image}` has no tag; pin a version"),
                 Some("latest") => format!("`{image}` follows `latest`; pin a version"),
+                // What DO304's fix makes of an untagged image follows the latest release just the same.
+                Some("slim" | "stable-slim") => format!("`{image}` follows the latest release; pin a version"),
                 Some(_) => continue,
             };
             let statement = ctx.statement(stage.statements.start);

@@ -150,7 +150,8 @@ impl FixKind {
     pub fn label(self, severity: Severity) -> &'static str {
         match (self, severity) {
             (FixKind::Safe, _) => "[safe fix]",
-            (FixKind::Unsafe, _) => "[unsafe fix]",
+            (FixKind::Unsafe, Severity::Advice) => "[advice, unsafe fix]",
+            (FixKind::Unsafe, Severity::Warning) => "[unsafe fix]",
             (FixKind::DisplayOnly, _) => "[suggestion]",
             (FixKind::None, Severity::Advice) => "[advice]",
             (FixKind::None, Severity::Warning) => "",
