@@ -118,11 +118,14 @@ impl Rule for SlimBaseImage {
         if !known {
             return;
         }
-        let Some(slim_tag) = slim_tag(base.name, base.tag, configured.is_some()) else { return };
+        let Some(slim_tag) = slim_tag(base.name, base.tag) else { return };
         let slim = format!("{}:{slim_tag}", base.repository);
         let statement = ctx.statement(stage.statements.start);
         let mut message = format!("the final image builds on `{}`; `{slim}` is much smaller", stage.base);
-        let needed = (base.name != "debian").then(|| needs_full_image(ctx, stage, base.name)).flatten();
+        // Debian's full and slim tags hold the same packages (slim leaves out documentation and locales); the
+        // other images' full tags add compilers, headers and tools.
+        let adds_tools = base.name != "debian";
+        let needed = adds_tools.then(|| needs_full_image(ctx, stage, base.name)).flatten();
         let fix = match needed {
             Some(need) => {
                 message += &format!(
@@ -133,18 +136,17 @@ impl Rule for SlimBaseImage {
                 None
             }
             None => {
-                if let Some(caveat) = (base.name != "debian").then(|| unseen_builds(ctx, stage)).flatten() {
+                if let Some(caveat) = adds_tools.then(|| unseen_builds(ctx, stage)).flatten() {
                     message += &format!(
                         "; check the build: {} (line {}) {}, which needs compilers and headers only the full \
                          image has",
                         caveat.command, caveat.line, caveat.what
                     );
                 }
-                let image = ctx.statement(stage.statements.start).instruction.value.first();
-                image.filter(|w| ctx.df.tree.text(w.range) == w.text).map(|w| Fix {
-                    applicability: Applicability::Unsafe,
-                    edits: vec![Edit::replace(w.range, slim.clone())],
-                })
+                let image = statement.instruction.value.first();
+                image
+                    .filter(|w| ctx.df.tree.text(w.range) == w.text)
+                    .map(|w| Fix { applicability: Applicability::Unsafe, edits: vec![Edit::replace(w.range, slim)] })
             }
         };
         findings.push(Finding {
@@ -182,14 +184,14 @@ impl<'a> BaseImage<'a> {
 }
 
 /// The tag of the slim variant of `name:tag`, in the image's own naming; `None` when the tag is already lean
-/// or has no slim variant dockopt knows of. For an image from the configuration's list the rule is the tag
-/// followed by `-slim`.
-fn slim_tag(name: &str, tag: &str, configured: bool) -> Option<String> {
+/// or has no slim variant dockopt knows of. For an image outside the six official ones (from the configuration's
+/// list) the rule is the tag followed by `-slim`.
+fn slim_tag(name: &str, tag: &str) -> Option<String> {
     let words: Vec<&str> = tag.split('-').collect();
     if words.iter().any(|w| LEAN_TAGS.iter().any(|lean| w.contains(lean))) {
         return None;
     }
-    let official = WITH_SLIM.contains(&name) && !(configured && name.contains('/'));
+    let official = WITH_SLIM.contains(&name);
     if official && !words.iter().all(|w| is_version(w) || DEBIAN_RELEASES.contains(w) || TAG_WORDS.contains(w)) {
         return None;
     }
