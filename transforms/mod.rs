@@ -12,6 +12,7 @@ mod cleanup;
 mod conda_clean;
 mod copy_manifests_first;
 mod gem_no_document;
+mod image_reference;
 mod join_installs;
 mod merge_runs;
 mod missing_dockerignore;

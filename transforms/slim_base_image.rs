@@ -3,6 +3,7 @@ use crate::engine::finding::{Applicability, Edit, Finding, Fix, RuleInfo, Safety
 use crate::engine::rule::Rule;
 use crate::shell::{Command, Invocation, Script};
 use crate::syntax::model::{Kind, Stage};
+use crate::transforms::image_reference::ImageReference;
 use std::borrow::Cow;
 
 pub struct SlimBaseImage;
@@ -112,20 +113,21 @@ impl Rule for SlimBaseImage {
         if stage.base_stage.is_some() || stage.base.contains('$') || stage.base.contains('@') {
             return;
         }
-        let base = BaseImage::parse(&stage.base);
+        let reference = ImageReference::parse(&stage.base);
+        let (name, tag) = (reference.short_name(), reference.tag.unwrap_or("latest"));
         let configured = ctx.options.slim_base_image.as_ref().map(|o| &o.images);
-        let known = configured.map_or(WITH_SLIM.contains(&base.name), |images| images.iter().any(|i| i == base.name));
+        let known = configured.map_or(WITH_SLIM.contains(&name), |images| images.iter().any(|i| i == name));
         if !known {
             return;
         }
-        let Some(slim_tag) = slim_tag(base.name, base.tag) else { return };
-        let slim = format!("{}:{slim_tag}", base.repository);
+        let Some(slim_tag) = slim_tag(name, tag) else { return };
+        let slim = format!("{}:{slim_tag}", reference.repository);
         let statement = ctx.statement(stage.statements.start);
         let mut message = format!("the final image builds on `{}`; `{slim}` is much smaller", stage.base);
         // Debian's full and slim tags hold the same packages (slim leaves out documentation and locales); the
         // other images' full tags add compilers, headers and tools.
-        let adds_tools = base.name != "debian";
-        let needed = adds_tools.then(|| needs_full_image(ctx, stage, base.name)).flatten();
+        let adds_tools = name != "debian";
+        let needed = adds_tools.then(|| needs_full_image(ctx, stage, name)).flatten();
         let fix = match needed {
             Some(need) => {
                 message += &format!(
@@ -156,30 +158,6 @@ impl Rule for SlimBaseImage {
             fix,
             instructions: vec![statement.index],
         });
-    }
-}
-
-/// An image reference split into what the slim variant keeps and what it changes.
-struct BaseImage<'a> {
-    /// Everything before the tag, registry and namespace included, as written.
-    repository: &'a str,
-    /// The repository without `docker.io/` and `library/`, as the list of images names it.
-    name: &'a str,
-    /// `latest` when the reference has none.
-    tag: &'a str,
-}
-
-impl<'a> BaseImage<'a> {
-    fn parse(reference: &'a str) -> BaseImage<'a> {
-        // The tag is after the last `:` that follows the last `/` (a registry may have a port).
-        let name_start = reference.rfind('/').map_or(0, |n| n + 1);
-        let (repository, tag) = match reference[name_start..].rfind(':') {
-            Some(colon) => (&reference[..name_start + colon], &reference[name_start + colon + 1..]),
-            None => (reference, "latest"),
-        };
-        let name = repository.strip_prefix("docker.io/").unwrap_or(repository);
-        let name = name.strip_prefix("library/").unwrap_or(name);
-        BaseImage { repository, name, tag }
     }
 }
 

@@ -1,6 +1,7 @@
 use crate::engine::context::Context;
 use crate::engine::finding::{Finding, RuleInfo, Safety, Severity};
 use crate::engine::rule::Rule;
+use crate::transforms::image_reference::ImageReference;
 
 pub struct UnpinnedBaseImage;
 
@@ -33,12 +34,7 @@ impl Rule for UnpinnedBaseImage {
             {
                 continue;
             }
-            // The tag is after the last `:` that follows the last `/` (a registry may have a port).
-            let name_start = image.rfind('/').map_or(0, |n| n + 1);
-            let (repository, tag) = match image[name_start..].split_once(':') {
-                Some((name, tag)) => (&image[..name_start + name.len()], Some(tag)),
-                None => (image, None),
-            };
+            let ImageReference { repository, tag } = ImageReference::parse(image);
             let allowed =
                 ctx.options.unpinned_base_image.as_ref().is_some_and(|o| o.allow.iter().any(|a| a == repository));
             if allowed {
