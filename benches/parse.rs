@@ -8,6 +8,10 @@ use std::hint::black_box;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+// The allocator the dockopt binary uses (src/main.rs), so the figure is the one users get; both parsers share it.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn corpus_files() -> Vec<String> {
     let root = std::env::var_os("DOCKOPT_CORPUS")
         .map(PathBuf::from)

@@ -310,8 +310,9 @@ pub struct HeredocMarker {
 
 /// BuildKit's `heredocsFromLine`: the heredoc markers among the shell words of a RUN, COPY or ADD line, in order.
 pub fn heredoc_markers(line: &str) -> Vec<HeredocMarker> {
-    // A byte scan: `str::contains` would build a substring searcher for every line.
-    if !line.as_bytes().windows(2).any(|w| w == b"<<") {
+    // memchr for `<` and a look at the next byte: `str::contains` would build a substring searcher for every line.
+    let bytes = line.as_bytes();
+    if !memchr::memchr_iter(b'<', bytes).any(|i| bytes.get(i + 1) == Some(&b'<')) {
         return Vec::new();
     }
     let Some(words) = shell_words(line, true) else {

@@ -409,9 +409,12 @@ fn unknown_instruction(instruction: &Instruction) -> Option<SyntaxError> {
         return None;
     }
     let word = &instruction.cmd.text;
+    let lower = word.to_ascii_lowercase();
+    // Words whose length differs from a keyword's by more than 2 are more than 2 edits away from it.
     let suggestion = KINDS
         .iter()
-        .map(|(k, _)| (edit_distance(&word.to_ascii_lowercase(), k), k))
+        .filter(|(k, _)| lower.len().abs_diff(k.len()) <= 2)
+        .map(|(k, _)| (edit_distance(&lower, k), k))
         .filter(|&(d, _)| d <= 2)
         .min()
         .map(|(_, k)| format!("did you mean `{}`? ", k.to_ascii_uppercase()))

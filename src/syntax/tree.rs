@@ -232,8 +232,10 @@ fn physical_lines(source: &str) -> Vec<PhysicalLine> {
     let bytes = source.as_bytes();
     let mut lines = Vec::with_capacity(bytes.len() / 32 + 1);
     let mut start = 0;
+    // One memchr pass over the whole file; a search per line pays the searcher's setup on every short line.
+    let mut newlines = memchr::memchr_iter(b'\n', bytes);
     while start < bytes.len() {
-        let end = source[start..].find('\n').map_or(bytes.len(), |i| start + i + 1);
+        let end = newlines.next().map_or(bytes.len(), |i| i + 1);
         let mut content_end = end;
         while content_end > start && matches!(bytes[content_end - 1], b'\r' | b'\n') {
             content_end -= 1;
