@@ -298,3 +298,24 @@ cases! {
     trap_comments_between_runs: "tests/e2e/trap-comments", manifests [];
     add_to_copy_but_not_for_an_archive: "tests/e2e/add-to-copy", manifests [];
 }
+
+/// DO306's split of a single-stage Go build: the runtime stage `FROM scratch` holds the binary, the CA bundle,
+/// time zones, the users and the static files, and the server's own `--version` prints the same in both images.
+#[test]
+#[cfg_attr(not(dockopt_e2e), ignore = "builds images: set DOCKOPT_E2E=1 (needs root, buildah and debootstrap)")]
+fn multi_stage_split_of_a_go_server_runs_the_same() {
+    let builds = builds();
+    let options = ["--unsafe-fixes", "--select", "DO306", "--run", "/usr/local/bin/hello --version"];
+    let (file, output) = measure(builds, "tests/e2e/go-split", &options);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(file["outcome"], "measured", "{file:#}\nstderr:\n{stderr}");
+    let run = &file["run"];
+    assert_eq!(run["same"], true, "{run:#}");
+    assert_eq!(run["fixed"]["stdout"], "hello 1.0\n", "{run:#}");
+    let size = |build: &Value| build["size_bytes"].as_u64().expect("a size");
+    let (original, fixed) = (size(&file["original"]), size(&file["fixed"]));
+    eprintln!("go-split: {original} -> {fixed} bytes");
+    assert!(fixed * 10 < original, "the runtime image is not a tenth of the original: {original} -> {fixed}");
+    let kept = |path: &str| !file["differences"].as_array().expect("differences").iter().any(|d| d["path"] == path);
+    assert!(kept("/srv/static/index.html") && kept("/usr/local/bin/hello"), "{file:#}");
+}

@@ -75,7 +75,15 @@ fn an_interrupted_fix_leaves_every_file_original_or_fixed_and_no_temporary_file(
     link_tree(&pristine, &fixed_dir);
     let started = Instant::now();
     fix(&fixed_dir).wait().unwrap();
-    let full_run = started.elapsed();
+    // The signals land at moments within a full run; the quicker of two full runs keeps one slowed by other work
+    // on the machine from putting every moment after the end.
+    let first_run = started.elapsed();
+    let timing_dir = work.path().join("timing");
+    link_tree(&pristine, &timing_dir);
+    let again = Instant::now();
+    fix(&timing_dir).wait().unwrap();
+    let full_run = first_run.min(again.elapsed());
+    std::fs::remove_dir_all(&timing_dir).unwrap();
     let fixed = contents(&fixed_dir);
     assert!(original.iter().filter(|(k, v)| fixed[*k] != **v).count() > 1000, "the fix changes many files");
     assert!(contents(&pristine) == original, "fix renames new files in, leaving the linked copy alone");

@@ -23,7 +23,17 @@ case "$1" in
     case "$3" in *:original) image=original ;; *:safe) image=safe ;; *) image=fixed ;; esac
     cp "$FAKE_DIR/$image.tar" "${4#docker-archive:}" ;;
   images) cat "$FAKE_DIR/images" 2>/dev/null; exit 0 ;;
-  rmi) exit 0 ;;
+  rmi|rm) exit 0 ;;
+  from)
+    # from --pull=never TAG: a container named after the image's role
+    case "$3" in *:original) echo ctr-original ;; *) echo ctr-fixed ;; esac ;;
+  run)
+    # run --network none CONTAINER -- COMMAND...: the fixed image lacks the program when FAKE_RUN_DIFFERS is set
+    container=$4; shift 5
+    if [ "$container" = ctr-fixed ] && [ -n "$FAKE_RUN_DIFFERS" ]; then
+      echo "$1: executable file not found" >&2; exit 127
+    fi
+    echo "ran: $*" ;;
   *) echo "unexpected: $*" >&2; exit 3 ;;
 esac
 "#;
@@ -86,7 +96,12 @@ impl Fake {
     }
 
     fn measure(&self, args: &[&str], fails_on: &str) -> Output {
+        self.measure_with(args, fails_on, &[])
+    }
+
+    fn measure_with(&self, args: &[&str], fails_on: &str, env: &[(&str, &str)]) -> Output {
         Command::new(env!("CARGO_BIN_EXE_dockopt"))
+            .envs(env.iter().copied())
             .arg("measure")
             .args(args)
             // Only the fake: no real docker, podman or buildah is found.
@@ -240,5 +255,53 @@ fn without_a_builder_it_names_each_one_it_looked_for_and_how_to_get_one() {
         ["docker: not installed", "podman: not installed", "buildah: not installed", "help: start or install one of"]
     {
         assert!(stderr.contains(line), "{line} missing from:\n{stderr}");
+    }
+}
+
+#[test]
+fn run_gives_the_same_command_to_both_images_and_compares_what_it_did() {
+    let image = [layer(&[("usr/bin/app", "app")])];
+    let fake = Fake::new(&image, &image);
+    let dockerfile = fake.project(SPLIT_APT);
+    let output =
+        fake.measure(&["--json", "--run", "app --name 'two words'", dockerfile.to_str().unwrap()], NEVER_MATCHES);
+    let report = json(&output);
+    let run = &report["files"][0]["run"];
+    assert_eq!(run["same"], true, "{report:#}");
+    assert_eq!(run["original"]["stdout"], "ran: app --name two words\n");
+    assert_eq!(run["original"]["status"], 0);
+    assert_eq!(output.status.code(), Some(0));
+    let calls = fake.calls();
+    for role in ["original", "fixed"] {
+        assert!(calls.contains(&format!("run --network none ctr-{role} -- app --name two words\n")), "{calls}");
+        assert!(calls.contains(&format!("rm ctr-{role}\n")), "{calls}");
+    }
+}
+
+#[test]
+fn run_reports_a_command_that_fails_in_the_fixed_image() {
+    let image = [layer(&[("usr/bin/app", "app")])];
+    let fake = Fake::new(&image, &image);
+    let dockerfile = fake.project(SPLIT_APT);
+    let args = ["--run", "app --version", dockerfile.to_str().unwrap()];
+    let output = fake.measure_with(&args, NEVER_MATCHES, &[("FAKE_RUN_DIFFERS", "1")]);
+    let text = String::from_utf8_lossy(&output.stdout);
+    let expected =
+        "  run         differs:\n    original: exit status 0\n      stdout:\n        ran: app --version\n    \
+                    fixed: exit status 127\n      stderr:\n        app: executable file not found\n";
+    assert!(text.contains(expected), "{text}");
+    assert_eq!(output.status.code(), Some(1));
+}
+
+#[test]
+fn run_takes_one_command_only() {
+    let fake = Fake::new(&[], &[]);
+    let dockerfile = fake.project(SPLIT_APT);
+    for command in ["app | tee log", "app && other", "app > out", "$APP --version", ""] {
+        let output = fake.measure(&["--run", command, dockerfile.to_str().unwrap()], NEVER_MATCHES);
+        assert_eq!(output.status.code(), Some(2), "{command}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("give one command with its arguments"), "{command}: {stderr}");
+        assert!(fake.calls().is_empty(), "nothing is built for {command}");
     }
 }

@@ -452,3 +452,70 @@ fn copy_manifests_first_reads_the_build_context() {
         common::snapshot_settings().bind(|| insta::assert_snapshot!(format!("copy_manifests_first_{case}"), report));
     }
 }
+
+// DO306 multi-stage-build: a single-stage Go build split into a builder and a runtime stage.
+macro_rules! multi_stage_case {
+    ($name:ident, $context:expr, $input:expr) => {
+        #[test]
+        fn $name() {
+            let context: Option<&str> = $context;
+            // Relative, as tests run in the package's directory: messages that name the context stay the same
+            // wherever the checkout is.
+            let dockerfile = context.map(|dir| Path::new(dir).join("Dockerfile"));
+            common::snapshot_settings()
+                .bind(|| insta::assert_snapshot!(stringify!($name), render($input, dockerfile.as_deref())));
+        }
+    };
+}
+const GO_SERVER: &str = "FROM golang:1.22-bookworm\nWORKDIR /src\nCOPY go.mod main.go ./\nRUN go build -o /usr/local/bin/hello .\nCOPY static /srv/static\nEXPOSE 8080\nUSER nobody\nCMD [\"hello\"]\n";
+multi_stage_case!(multi_stage_go_to_scratch, Some("tests/contexts/go-server"), GO_SERVER);
+multi_stage_case!(
+    multi_stage_go_with_cgo_off_keeps_the_build,
+    Some("tests/contexts/go-cgo"),
+    "FROM golang:1.22-alpine3.20 AS app\nENV CGO_ENABLED=0\nWORKDIR /src\nCOPY . .\nRUN go build -o app . && go test ./...\nENTRYPOINT [\"./app\"]\nCMD [\"--port\", \"80\"]\n"
+);
+multi_stage_case!(
+    multi_stage_go_with_cgo_runs_on_the_slim_release,
+    Some("tests/contexts/go-cgo"),
+    "FROM golang:1.21-bullseye\nWORKDIR /go/src/app\nCOPY . .\nRUN go build -o /bin/app\nHEALTHCHECK CMD [\"/bin/app\", \"-check\"]\nCMD [\"/bin/app\"]\n"
+);
+multi_stage_case!(
+    multi_stage_go_shell_form_command_needs_a_shell,
+    Some("tests/contexts/go-server"),
+    "FROM golang:1.22-bookworm\r\nWORKDIR /src\r\nCOPY . .\r\nRUN go build -o server . \\\r\n && go vet ./...\r\nCMD ./server --listen :8080\r\n"
+);
+multi_stage_case!(
+    multi_stage_go_with_cgo_and_no_release_gets_no_fix,
+    Some("tests/contexts/go-cgo"),
+    "FROM golang:1.22\nWORKDIR /src\nCOPY . .\nRUN go build -o /app .\nCMD [\"/app\"]\n"
+);
+multi_stage_case!(
+    multi_stage_go_binary_named_by_a_variable_gets_no_fix,
+    None,
+    "FROM golang:1.22-bookworm\nARG OUT=/app\nWORKDIR /src\nCOPY . .\nRUN go build -o $OUT .\nCMD [\"/app\"]\n"
+);
+multi_stage_case!(
+    multi_stage_go_relative_output_without_workdir_gets_no_fix,
+    None,
+    "FROM golang:1.22-bookworm\nCOPY . .\nRUN go build -o app .\nCMD [\"./app\"]\n"
+);
+multi_stage_case!(
+    multi_stage_go_command_that_runs_something_else_gets_no_fix,
+    None,
+    "FROM golang:1.22-bookworm\nWORKDIR /src\nCOPY . .\nRUN go build -o /app .\nCMD [\"sh\", \"-c\", \"/app migrate && /app\"]\n"
+);
+multi_stage_case!(
+    multi_stage_not_reported,
+    None,
+    "FROM golang:1.22-bookworm AS build\nRUN go build -o /app .\nFROM scratch\nCOPY --from=build /app /app\nCMD [\"/app\"]\n"
+);
+multi_stage_case!(
+    multi_stage_not_reported_for_windows_or_without_a_build,
+    None,
+    "FROM golang:1.22-windowsservercore-ltsc2022\nWORKDIR C:/src\nRUN go build -o C:/app.exe .\nCMD [\"C:/app.exe\"]\n"
+);
+multi_stage_case!(
+    multi_stage_not_reported_for_go_run,
+    None,
+    "FROM golang:1.22\nWORKDIR /src\nCOPY . .\nCMD [\"go\", \"run\", \".\"]\n"
+);

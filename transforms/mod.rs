@@ -16,6 +16,7 @@ mod image_reference;
 mod join_installs;
 mod merge_runs;
 mod missing_dockerignore;
+mod multi_stage_build;
 mod node_cache_clean;
 mod pip_no_cache_dir;
 mod rm_in_later_layer;
@@ -44,6 +45,7 @@ pub fn all() -> Vec<&'static dyn Rule> {
         &rm_in_later_layer::RmInLaterLayer,
         &slim_base_image::SlimBaseImage,
         &missing_dockerignore::MissingDockerignore,
+        &multi_stage_build::MultiStageBuild,
     ];
     rules.sort_by_key(|r| r.info().code);
     rules

@@ -80,6 +80,12 @@ pub enum Command {
         /// Also apply fixes that may change what the image holds.
         #[arg(long)]
         unsafe_fixes: bool,
+        /// Run COMMAND in the original image and in the fixed one, with no network, in place of their
+        /// ENTRYPOINT and CMD, and compare exit status and output (for example `--run 'app --version'`). It is
+        /// one command with its arguments, quoted as in a shell; for more, `sh -c '…'` where the images have a
+        /// shell.
+        #[arg(long, value_name = "COMMAND")]
+        run: Option<String>,
     },
     /// Post a pull-request review on GitHub: safe fixes as suggestions, for the GitHub Action.
     ///

@@ -5,7 +5,8 @@ use crate::cli::inputs::Inputs;
 use crate::cli::run::FileRun;
 use crate::measure::builder::{Builder, BuilderKind};
 use crate::measure::{self, report, Measurement, Outcome, Subject};
-use anyhow::Result;
+use crate::shell::Script;
+use anyhow::{bail, Result};
 use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
@@ -16,7 +17,9 @@ pub fn measure_command(
     wanted: Option<BuilderKind>,
     json: bool,
     unsafe_fixes: bool,
+    run: Option<&str>,
 ) -> Result<ExitCode> {
+    let run = run.map(command_words).transpose()?;
     let builder = Builder::detect(wanted)?;
     let inputs = Inputs::gather(args, unsafe_fixes.then_some(true), false)?;
     let mode = Mode::Diff { unsafe_fixes: unsafe_fixes.then_some(true) };
@@ -34,7 +37,7 @@ pub fn measure_command(
     }
     let mut documents = Vec::new();
     for path in &inputs.found.files {
-        let measurement = match measure_file(path, args, &files, safe_files.as_ref(), &builder) {
+        let measurement = match measure_file(path, args, &files, safe_files.as_ref(), &builder, run.as_deref()) {
             Ok(Some(measurement)) => measurement,
             Ok(None) => continue,
             Err(errors) => {
@@ -69,6 +72,7 @@ fn measure_file(
     files: &FileRun,
     safe_files: Option<&FileRun>,
     builder: &Builder,
+    run: Option<&[String]>,
 ) -> Result<Option<Measurement>, String> {
     if path == Path::new("-") {
         return Err(
@@ -94,11 +98,35 @@ fn measure_file(
         let safe = safe_files.and_then(|safe| safe.process(path)).filter(|safe| safe.errors.is_empty());
         let safe_only =
             safe.as_ref().filter(|safe| safe.changed && safe.source != report.source).map(|safe| safe.source.as_str());
-        let subject = Subject { dockerfile: path, context: &context, fixed: &report.source, safe_only, bases: &bases };
+        let subject =
+            Subject { dockerfile: path, context: &context, fixed: &report.source, safe_only, bases: &bases, run };
         measure::measure(builder, &subject, &mut progress)
     } else {
         Outcome::Unchanged
     };
     let unsafe_fixes = safe_files.is_some();
     Ok(Some(Measurement { path: report.path, builder: builder.to_string(), outcome, unsafe_fixes }))
+}
+
+/// The words of `--run`'s command, read as a shell reads one simple command: quotes and escapes removed.
+fn command_words(command: &str) -> Result<Vec<String>> {
+    let script = Script::parse(command);
+    let words = match script.commands.as_slice() {
+        [only] if script.balanced && only.assignments.is_empty() && only_words(&script) => {
+            only.words.iter().map(|w| w.literal.clone()).collect::<Option<Vec<String>>>()
+        }
+        _ => None,
+    };
+    match words {
+        Some(words) if !words.is_empty() => Ok(words),
+        _ => bail!(
+            "--run {command:?}: give one command with its arguments, without variables, operators or redirections; \
+             for more, run a shell: --run 'sh -c \"…\"'"
+        ),
+    }
+}
+
+/// The script is words alone: no redirection, pipe, other operator or comment.
+fn only_words(script: &Script) -> bool {
+    script.tokens.iter().all(|t| t.kind == crate::shell::TokenKind::Word)
 }

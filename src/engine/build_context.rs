@@ -358,6 +358,41 @@ impl BuildContext {
         plain
     }
 
+    /// The regular files under `relative` in the context (itself, when it is one), as relative paths, leaving out
+    /// what `.dockerignore` excludes, in no set order. Symlinks are not followed, so nothing outside the context is
+    /// listed. `None` when there are more than `limit` entries or something cannot be read: the caller cannot tell.
+    pub fn files_under(&self, relative: &str, limit: usize) -> Option<Vec<String>> {
+        let relative = clean(relative);
+        if relative.starts_with("..") {
+            return None;
+        }
+        let InContext::Inside(path) = self.locate(&relative) else { return None };
+        let mut files = Vec::new();
+        let mut pending = vec![(path, relative)];
+        let mut seen = 0;
+        while let Some((path, relative)) = pending.pop() {
+            seen += 1;
+            if seen > limit {
+                return None;
+            }
+            if !relative.is_empty() && self.is_ignored(&relative) {
+                continue;
+            }
+            let metadata = std::fs::symlink_metadata(&path).ok()?;
+            if metadata.is_file() {
+                files.push(relative);
+            } else if metadata.is_dir() {
+                for entry in std::fs::read_dir(&path).ok()? {
+                    let entry = entry.ok()?;
+                    let name = entry.file_name().into_string().ok()?;
+                    let child = if relative.is_empty() { name.clone() } else { format!("{relative}/{name}") };
+                    pending.push((entry.path(), child));
+                }
+            }
+        }
+        Some(files)
+    }
+
     /// The text of a context file, such as a manifest: `None` when it is not a regular UTF-8 file inside the
     /// context within the size limit.
     pub fn read_text(&self, relative: &str) -> Option<String> {

@@ -28,6 +28,15 @@ impl BuilderKind {
     }
 }
 
+/// What a command run in an image did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunResult {
+    /// `None` when a signal ended it.
+    pub status: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
 #[derive(Clone, Debug)]
 pub struct Builder {
     pub kind: BuilderKind,
@@ -150,6 +159,38 @@ impl Builder {
             }
         };
         run(&mut command).map(|_| ()).context("cannot export the image")
+    }
+
+    /// Runs `command` in a container of the image, with no network, in place of the image's ENTRYPOINT and CMD,
+    /// as its USER, in its WORKDIR, with its ENV; the container is removed afterwards. A command that fails is a
+    /// result, not an error: only a builder that cannot start it is.
+    pub fn run(&self, tag: &str, command: &[String]) -> Result<RunResult> {
+        let program = self.kind.program();
+        let output = match self.kind {
+            BuilderKind::Docker | BuilderKind::Podman => Command::new(program)
+                .args(["run", "--rm", "--network", "none", "--entrypoint", "", tag])
+                .args(command)
+                .stdin(Stdio::null())
+                .output(),
+            BuilderKind::Buildah => {
+                let container = run(Command::new(program).args(["from", "--pull=never", tag]))?;
+                let container = String::from_utf8_lossy(&container.stdout).trim().to_string();
+                let output = Command::new(program)
+                    .args(["run", "--network", "none", &container, "--"])
+                    .args(command)
+                    .stdin(Stdio::null())
+                    .output();
+                // A container left behind does not change the result.
+                let _ = quiet(Command::new(program).args(["rm", &container]));
+                output
+            }
+        }
+        .with_context(|| format!("cannot run {program}"))?;
+        Ok(RunResult {
+            status: output.status.code(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        })
     }
 
     /// Deletes a tagged image and the intermediate images only it used.

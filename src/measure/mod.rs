@@ -14,7 +14,7 @@ pub mod compare;
 pub mod image;
 pub mod report;
 
-use crate::measure::builder::Builder;
+use crate::measure::builder::{Builder, RunResult};
 use crate::measure::image::{Difference, Image};
 use crate::syntax::model::Dockerfile;
 use anyhow::{Context as _, Result};
@@ -40,6 +40,8 @@ pub enum Outcome {
         /// With unsafe fixes measured, the image of the safe fixes alone, when they change the file.
         safe_only: Option<Build>,
         differences: Vec<Difference>,
+        /// With a command to run: what it did in the original image and in the fixed one.
+        runs: Option<(RunResult, RunResult)>,
     },
     /// The Dockerfile as written does not build here; the fixes cannot be judged.
     OriginalFails(String),
@@ -66,6 +68,8 @@ pub struct Subject<'a> {
     pub safe_only: Option<&'a str>,
     /// The images its stages start from, pulled first so that neither build time includes a download.
     pub bases: &'a [String],
+    /// A command to run in the original image and in the fixed one, as its words.
+    pub run: Option<&'a [String]>,
 }
 
 /// Builds the subject's Dockerfile and its fixed text in its place, and compares the images. Every image made
@@ -75,7 +79,7 @@ pub fn measure(builder: &Builder, subject: &Subject, progress: &mut dyn FnMut(&s
 }
 
 fn try_measure(builder: &Builder, subject: &Subject, progress: &mut dyn FnMut(&str)) -> Result<Outcome> {
-    let Subject { dockerfile, context, fixed, safe_only, bases } = *subject;
+    let Subject { dockerfile, context, fixed, safe_only, bases, run } = *subject;
     for base in bases {
         builder.ensure_image(base)?;
     }
@@ -83,12 +87,12 @@ fn try_measure(builder: &Builder, subject: &Subject, progress: &mut dyn FnMut(&s
     let fixed_path = in_place_of(dockerfile, &scratch.path().join("fixed"), fixed)?;
 
     progress("building the original");
-    let original = match build_and_read(builder, dockerfile, context, scratch.path(), "original") {
+    let original = match build_and_read(builder, dockerfile, context, scratch.path(), "original", run) {
         Ok(built) => built,
         Err(e) => return Ok(Outcome::OriginalFails(format!("{e:#}"))),
     };
     progress("building the fixed Dockerfile");
-    let fixed = match build_and_read(builder, &fixed_path, context, scratch.path(), "fixed") {
+    let fixed = match build_and_read(builder, &fixed_path, context, scratch.path(), "fixed", run) {
         Ok(built) => built,
         Err(e) => return Ok(Outcome::FixedFails(format!("{e:#}"))),
     };
@@ -97,14 +101,15 @@ fn try_measure(builder: &Builder, subject: &Subject, progress: &mut dyn FnMut(&s
         Some(text) => {
             progress("building the Dockerfile with the safe fixes alone");
             let path = in_place_of(dockerfile, &scratch.path().join("safe"), text)?;
-            match build_and_read(builder, &path, context, scratch.path(), "safe") {
-                Ok((build, _)) => Some(build),
+            match build_and_read(builder, &path, context, scratch.path(), "safe", None) {
+                Ok((build, ..)) => Some(build),
                 Err(e) => return Ok(Outcome::FixedFails(format!("with the safe fixes alone: {e:#}"))),
             }
         }
         None => None,
     };
-    Ok(Outcome::Measured { original: original.0, fixed: fixed.0, safe_only, differences })
+    let runs = original.2.zip(fixed.2);
+    Ok(Outcome::Measured { original: original.0, fixed: fixed.0, safe_only, differences, runs })
 }
 
 /// Writes `text` into `dir` under the Dockerfile's own name, so that BuildKit still finds a `<name>.dockerignore`
@@ -160,7 +165,8 @@ fn build_and_read(
     context: &Path,
     scratch: &Path,
     role: &str,
-) -> Result<(Build, Image)> {
+    run: Option<&[String]>,
+) -> Result<(Build, Image, Option<RunResult>)> {
     static SERIAL: AtomicUsize = AtomicUsize::new(0);
     let serial = SERIAL.fetch_add(1, Ordering::Relaxed);
     let tag = format!("localhost/dockopt-measure-{}-{serial}:{role}", std::process::id());
@@ -173,13 +179,21 @@ fn build_and_read(
     let image = image::read_archive(std::io::BufReader::with_capacity(1 << 20, file))
         .with_context(|| format!("cannot read the exported {role} image"))?;
     std::fs::remove_file(&archive).context("cannot remove the exported image")?;
-    Ok((Build { time, layers: image.layers, size: image.size }, image))
+    let ran = match run {
+        Some(command) => {
+            Some(builder.run(&tagged.tag, command).with_context(|| format!("cannot run the {role} image"))?)
+        }
+        None => None,
+    };
+    Ok((Build { time, layers: image.layers, size: image.size }, image, ran))
 }
 
 /// Whether the fixes kept the image's files; errors and unbuildable originals are not counted either way.
 pub fn is_failure(outcome: &Outcome) -> bool {
     match outcome {
-        Outcome::Measured { differences, .. } => !differences.is_empty(),
+        Outcome::Measured { differences, runs, .. } => {
+            !differences.is_empty() || runs.as_ref().is_some_and(|(original, fixed)| original != fixed)
+        }
         Outcome::FixedFails(_) => true,
         Outcome::Unchanged | Outcome::OriginalFails(_) | Outcome::Error(_) => false,
     }

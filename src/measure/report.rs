@@ -1,5 +1,6 @@
 //! `dockopt measure`'s report of one Dockerfile, as text and as JSON.
 
+use crate::measure::builder::RunResult;
 use crate::measure::image::Difference;
 use crate::measure::{Build, Measurement, Outcome};
 use serde_json::{json, Value};
@@ -24,7 +25,7 @@ pub fn text(m: &Measurement) -> String {
     let mut out = String::new();
     match &m.outcome {
         Outcome::Unchanged => out.push_str(&format!("{}: no fixes apply, nothing to measure\n", m.path)),
-        Outcome::Measured { original, fixed, safe_only, differences } => {
+        Outcome::Measured { original, fixed, safe_only, differences, runs } => {
             out.push_str(&format!("{}: built with {}\n", m.path, m.builder));
             let layer_change = fixed.layers as i64 - original.layers as i64;
             out.push_str(&format!("  layers      {} → {} ({layer_change:+})\n", original.layers, fixed.layers));
@@ -73,6 +74,9 @@ pub fn text(m: &Measurement) -> String {
                 } else {
                     "  help: a safe fix must keep the image's files; please report this with the Dockerfile\n"
                 });
+            }
+            if let Some((original, fixed)) = runs {
+                out.push_str(&run_text(original, fixed));
             }
         }
         Outcome::OriginalFails(why) => {
@@ -147,6 +151,35 @@ fn directories(differences: &[Difference]) -> String {
     out
 }
 
+fn exit_status(status: Option<i32>) -> String {
+    status.map_or("ended by a signal".into(), |code| format!("exit status {code}"))
+}
+
+/// The command run in both images: "the same", or what each printed.
+fn run_text(original: &RunResult, fixed: &RunResult) -> String {
+    if original == fixed {
+        let bytes = original.stdout.len() + original.stderr.len();
+        return format!(
+            "  run         the same in both images: {}, {bytes} bytes of output\n",
+            exit_status(original.status)
+        );
+    }
+    let mut out = String::from("  run         differs:\n");
+    for (image, result) in [("original", original), ("fixed", fixed)] {
+        out.push_str(&format!("    {image}: {}\n", exit_status(result.status)));
+        for (stream, text) in [("stdout", &result.stdout), ("stderr", &result.stderr)] {
+            if !text.is_empty() {
+                out.push_str(&format!("      {stream}:\n"));
+                out.push_str(&indent(&indent(text)));
+            }
+        }
+    }
+    out.push_str(
+        "  help: the fixed image does not run the command as the original does; check what the fixes dropped\n",
+    );
+    out
+}
+
 fn indent(text: &str) -> String {
     text.lines().map(|line| format!("    {line}\n")).collect()
 }
@@ -158,11 +191,15 @@ fn build_json(build: &Build) -> Value {
 pub fn json(m: &Measurement) -> Value {
     let (outcome, details) = match &m.outcome {
         Outcome::Unchanged => ("unchanged", json!({})),
-        Outcome::Measured { original, fixed, safe_only, differences } => {
+        Outcome::Measured { original, fixed, safe_only, differences, runs } => {
             let mut details =
                 json!({"original": build_json(original), "fixed": build_json(fixed), "differences": differences});
             if let Some(safe) = safe_only {
                 details["safe_only"] = build_json(safe);
+            }
+            if let Some((original, fixed)) = runs {
+                let ran = |r: &RunResult| json!({"status": r.status, "stdout": r.stdout, "stderr": r.stderr});
+                details["run"] = json!({"same": original == fixed, "original": ran(original), "fixed": ran(fixed)});
             }
             ("measured", details)
         }
@@ -202,6 +239,7 @@ mod tests {
                 fixed: build(300_000_000),
                 safe_only: None,
                 differences,
+                runs: None,
             },
             unsafe_fixes,
         }

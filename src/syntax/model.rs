@@ -220,9 +220,18 @@ impl<'src> Dockerfile<'src> {
         self.tree.source()
     }
 
-    /// Instructions that add a layer to the image: RUN, COPY and ADD.
+    /// Instructions that add a layer to the final image: the RUN, COPY and ADD of the last stage and of the stages
+    /// it is built `FROM`. A builder stage's layers stay behind when a later stage copies from it.
     pub fn layer_count(&self) -> usize {
-        self.statements.iter().filter(|s| matches!(s.instruction.kind, Kind::Run | Kind::Copy | Kind::Add)).count()
+        let mut count = 0;
+        let mut stage = self.stages.last();
+        while let Some(s) = stage {
+            let statements = &self.statements[s.statements.clone()];
+            count +=
+                statements.iter().filter(|s| matches!(s.instruction.kind, Kind::Run | Kind::Copy | Kind::Add)).count();
+            stage = s.base_stage.map(|b| &self.stages[b]);
+        }
+        count
     }
 
     /// The stage a statement belongs to; `None` for the ARGs before the first FROM.

@@ -1,0 +1,436 @@
+use crate::engine::build_context::BuildContext;
+use crate::engine::context::{is_root_user, Context, Variable};
+use crate::engine::finding::{Applicability, Edit, Finding, Fix, RuleInfo, Safety, Severity};
+use crate::engine::rule::Rule;
+use crate::shell::{Command, Script};
+use crate::syntax::model::{Kind, Stage, Statement};
+use crate::transforms::image_reference::ImageReference;
+
+pub struct MultiStageBuild;
+
+static INFO: RuleInfo = RuleInfo {
+    code: "DO306",
+    name: "multi-stage-build",
+    summary: "A single-stage Go build ships the toolchain and the source with the binary it runs",
+    doc: "A Dockerfile that builds a Go program `FROM golang` and runs it in the same stage keeps the Go \
+toolchain, the module cache and the source in the image: some 800 MB to run a binary of a few. The fix splits \
+it: the stage becomes the builder (`AS build`), and a runtime stage copies in the binary that `go build -o` made \
+and the CMD or ENTRYPOINT runs. With cgo off (`CGO_ENABLED=0`, or no `import \"C\"` in the build context's Go \
+files, and then the fix sets `CGO_ENABLED=0` on the build) the runtime stage is `FROM scratch`, with the \
+builder's CA bundle, time zones (Debian releases up to bookworm, where tzdata is always installed) and, for a \
+named USER, its `/etc/passwd` and `/etc/group`; otherwise it is the slim image of the builder's Debian release. \
+The runtime stage keeps the original's ARG, ENV, LABEL, EXPOSE, WORKDIR, USER, VOLUME, STOPSIGNAL, \
+HEALTHCHECK, ENTRYPOINT and CMD, in order, and repeats each COPY of files that are not Go source. It is unsafe: \
+files the binary opens at run time that came with the source, tools it runs and libraries it loads are not \
+there; the message names what to check, and `dockopt measure --unsafe-fixes --run 'CMD'` builds both images and \
+runs a command in each. No fix, with the reason, when the binary's path, the command that runs it or the \
+runtime image is not certain. Files that are already multi-stage are left alone.\n\n\
+Before:\n    FROM golang:1.22-bookworm\n    WORKDIR /src\n    COPY . .\n    RUN go build -o /app .\n    \
+CMD [\"/app\"]\n\n\
+After:\n    FROM golang:1.22-bookworm AS build\n    WORKDIR /src\n    COPY . .\n    \
+RUN CGO_ENABLED=0 go build -o /app .\n    CMD [\"/app\"]\n\n    FROM scratch\n    \
+COPY --from=build /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/\n    \
+COPY --from=build /usr/share/zoneinfo /usr/share/zoneinfo\n    WORKDIR /src\n    \
+COPY --from=build /app /app\n    CMD [\"/app\"]",
+    safety: Safety::Unsafe,
+    severity: Severity::Advice,
+    hadolint: &[],
+};
+
+/// Debian releases whose images always hold tzdata (its priority was `required` until trixie).
+const RELEASES_WITH_TZDATA: &[&str] = &["buster", "bullseye", "bookworm"];
+const DEBIAN_RELEASES: &[&str] = &["buster", "bullseye", "bookworm", "trixie", "forky"];
+
+/// The directories of the PATH a container gets when its image sets none.
+const DEFAULT_PATH: &[&str] = &["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"];
+
+/// How many context entries the rule reads to classify COPY sources and look for cgo, at most.
+const CONTEXT_LIMIT: usize = 20_000;
+
+/// Instructions that set up the image rather than its files: the runtime stage repeats them.
+const CONFIG_KINDS: &[Kind] = &[
+    Kind::Arg,
+    Kind::Env,
+    Kind::Label,
+    Kind::Maintainer,
+    Kind::Expose,
+    Kind::Workdir,
+    Kind::User,
+    Kind::Volume,
+    Kind::Stopsignal,
+    Kind::Healthcheck,
+    Kind::Shell,
+    Kind::Entrypoint,
+    Kind::Cmd,
+    Kind::Onbuild,
+];
+
+impl Rule for MultiStageBuild {
+    fn info(&self) -> &'static RuleInfo {
+        &INFO
+    }
+
+    fn check(&self, ctx: &Context, findings: &mut Vec<Finding>) {
+        let [stage] = ctx.df.stages.as_slice() else { return };
+        if stage.base.contains('$') {
+            return;
+        }
+        let reference = ImageReference::parse(stage.base.split('@').next().unwrap_or_default());
+        let tag = reference.tag.unwrap_or("latest");
+        // Windows images have no scratch and no Debian slim counterpart.
+        if reference.short_name() != "golang" || tag.contains("windows") || tag.contains("nanoserver") {
+            return;
+        }
+        let builds = go_builds(ctx, stage);
+        let Some(first) = builds.first() else { return };
+        // An image that runs nothing of its own is a build environment, not an application's image.
+        let Some(command) = run_command(ctx, stage) else { return };
+        let from = ctx.statement(stage.statements.start);
+        let mut message =
+            "a single-stage Go build: the image keeps the Go toolchain, its caches and the source to run one binary"
+                .to_string();
+        let fix = match plan(ctx, stage, &builds, command, tag) {
+            Ok(plan) => {
+                message += &format!(
+                    "; the fix runs `{}` from a runtime stage `FROM {}`. Check what it opens at run time: {}",
+                    plan.binary, plan.runtime, plan.caveat
+                );
+                Some(Fix { applicability: Applicability::Unsafe, edits: plan.edits })
+            }
+            Err(why) => {
+                message += &format!("; build it in a stage of its own and copy the binary into a small one ({why})");
+                None
+            }
+        };
+        findings.push(Finding {
+            rule: &INFO,
+            range: from.range,
+            message,
+            fix,
+            instructions: vec![from.index, ctx.statement(first.statement).index],
+        });
+    }
+}
+
+/// One `go build` of the stage.
+struct GoBuild<'c> {
+    statement: usize,
+    command: &'c Command,
+    /// The `-o` path made absolute; `None` when there is none or it is not a literal path.
+    output: Option<String>,
+}
+
+fn go_builds<'c>(ctx: &'c Context, stage: &Stage) -> Vec<GoBuild<'c>> {
+    let mut builds = Vec::new();
+    for i in stage.statements.clone() {
+        if ctx.statement(i).instruction.kind != Kind::Run {
+            continue;
+        }
+        for (command, inv) in ctx.invocations(i) {
+            if inv.program != "go" || inv.subcommand() != Some("build") {
+                continue;
+            }
+            let mut args = inv.args.iter();
+            let mut output = None;
+            while let Some(word) = args.next() {
+                match word.literal.as_deref() {
+                    Some("-o" | "--o") => output = Some(args.next().and_then(|w| w.literal.clone())),
+                    Some(w) if w.starts_with("-o=") || w.starts_with("--o=") => {
+                        output = Some(w.split_once('=').map(|(_, v)| v.to_string()))
+                    }
+                    _ => {}
+                }
+            }
+            let output = output.flatten().filter(|o| !o.ends_with('/')).and_then(|o| absolute(ctx, stage, i, &o));
+            builds.push(GoBuild { statement: i, command, output });
+        }
+    }
+    builds
+}
+
+/// `path` as an absolute path at statement `i`, through the stage's WORKDIRs; `None` when it depends on the
+/// base image's own WORKDIR, which the Dockerfile does not show, or on a variable.
+fn absolute(ctx: &Context, stage: &Stage, i: usize, path: &str) -> Option<String> {
+    if path.contains('$') {
+        return None;
+    }
+    if path.starts_with('/') {
+        return Some(normalize(path));
+    }
+    Some(normalize(&format!("{}/{path}", workdir(ctx, stage, i)?)))
+}
+
+/// The WORKDIR in force at statement `i`, when the stage sets it to a literal path before then.
+fn workdir(ctx: &Context, stage: &Stage, i: usize) -> Option<String> {
+    let mut dir: Option<String> = None;
+    for j in stage.statements.start..i {
+        let ins = &ctx.statement(j).instruction;
+        if ins.kind != Kind::Workdir {
+            continue;
+        }
+        let value = ins.value.first()?.text.as_ref();
+        if value.contains('$') {
+            return None;
+        }
+        dir = Some(match (value.starts_with('/'), dir) {
+            (true, _) => value.to_string(),
+            (false, Some(d)) => format!("{d}/{value}"),
+            (false, None) => return None,
+        });
+    }
+    dir.map(|d| normalize(&d))
+}
+
+/// `/a/./b//c/../d` → `/a/b/d`.
+fn normalize(path: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            _ => parts.push(part),
+        }
+    }
+    format!("/{}", parts.join("/"))
+}
+
+/// The rewrite, once every part of it is certain.
+struct Plan {
+    binary: String,
+    runtime: String,
+    /// What the user should check, for the message.
+    caveat: String,
+    edits: Vec<Edit>,
+}
+
+fn plan(ctx: &Context, stage: &Stage, builds: &[GoBuild], command: RunCommand, tag: &str) -> Result<Plan, String> {
+    if let Some(build) = builds.iter().find(|b| b.output.is_none()) {
+        let line = ctx.statement(build.statement).start_line;
+        return Err(format!(
+            "the `go build` of line {line} writes where dockopt cannot tell: no `-o` with a literal path"
+        ));
+    }
+    let RunCommand { program, line: program_line, shell_form } = command;
+    let last = stage.statements.end - 1;
+    let binary = if program.starts_with('/') {
+        normalize(&program)
+    } else if program.contains('/') {
+        let dir = workdir(ctx, stage, last + 1).ok_or("the command runs a relative path and the WORKDIR is not set")?;
+        normalize(&format!("{dir}/{program}"))
+    } else {
+        let built = builds.iter().filter_map(|b| b.output.as_deref());
+        built
+            .filter(|o| o.rsplit('/').next() == Some(program.as_str()))
+            .find(|o| {
+                DEFAULT_PATH.contains(&o.rsplit_once('/').map_or("", |(dir, _)| if dir.is_empty() { "/" } else { dir }))
+            })
+            .map(str::to_string)
+            .ok_or_else(|| {
+                format!(
+                    "line {program_line} runs `{program}`, which is not what a `go build -o` writes in a directory \
+                     of the default PATH"
+                )
+            })?
+    };
+    if !builds.iter().any(|b| b.output.as_deref() == Some(binary.as_str())) {
+        return Err(format!("line {program_line} runs `{program}`, which no `go build -o` writes"));
+    }
+
+    let words: Vec<&str> = tag.split('-').collect();
+    let release = words.iter().find(|w| DEBIAN_RELEASES.contains(w)).copied();
+    let alpine = words.iter().any(|w| w.starts_with("alpine"));
+    let needs_shell = shell_form || healthcheck_needs_shell(ctx, stage);
+    let cgo = builds.iter().map(|b| cgo_state(ctx, b)).max().unwrap_or(Cgo::Off);
+    let scratch = !needs_shell && cgo != Cgo::Used;
+    let runtime = match (scratch, release) {
+        (true, _) => "scratch".to_string(),
+        (false, Some(release)) => format!("debian:{release}-slim"),
+        (false, None) if alpine => {
+            return Err("a cgo or shell-form build on Alpine has no certain runtime image".into())
+        }
+        (false, None) => {
+            let why = if cgo == Cgo::Used { "the build may use cgo" } else { "a shell-form command needs a shell" };
+            return Err(format!(
+                "{why}, so the binary needs the builder's Debian release, which the tag `{tag}` does not name"
+            ));
+        }
+    };
+
+    let newline = ctx.newline();
+    let source = ctx.df.source();
+    let from = ctx.statement(stage.statements.start);
+    let mut edits = Vec::new();
+    let builder_name = match &stage.name {
+        Some(name) => name.clone(),
+        None => {
+            let image = from.instruction.value.first().ok_or("the FROM has no image")?;
+            edits.push(Edit::insert(image.range.end, " AS build"));
+            "build".to_string()
+        }
+    };
+    if scratch {
+        for build in builds.iter().filter(|b| cgo_state(ctx, b) == Cgo::Unseen) {
+            if ctx.is_exec_form(build.statement) {
+                return Err("cgo must be off for a scratch image, and an exec-form RUN takes no variables".into());
+            }
+            let first = build.command.assignments.first().or(build.command.words.first());
+            let first = first.ok_or("the go build has no words")?;
+            edits.push(Edit::insert(ctx.source_range(build.statement, first.range.clone()).start, "CGO_ENABLED=0 "));
+        }
+    }
+
+    let mut caveats = Vec::new();
+    let mut lines = vec![format!("FROM {runtime}")];
+    lines.push(format!("COPY --from={builder_name} /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/"));
+    if scratch {
+        match release {
+            Some(r) if RELEASES_WITH_TZDATA.contains(&r) => {
+                lines.push(format!("COPY --from={builder_name} /usr/share/zoneinfo /usr/share/zoneinfo"))
+            }
+            None if !alpine => {
+                lines.push(format!("COPY --from={builder_name} /usr/share/zoneinfo /usr/share/zoneinfo"))
+            }
+            _ => caveats.push(
+                "time zones (the builder's release may have no tzdata; `-tags timetzdata` embeds them)".to_string(),
+            ),
+        }
+    }
+    if named_user(ctx, stage) {
+        lines.push(format!("COPY --from={builder_name} /etc/passwd /etc/group /etc/"));
+        caveats.push("the user's home directory and files".to_string());
+    }
+    for i in stage.statements.start + 1..stage.statements.end {
+        let statement = ctx.statement(i);
+        let kind = statement.instruction.kind;
+        if CONFIG_KINDS.contains(&kind) {
+            lines.push(ctx.df.tree.text(statement.range).to_string());
+        } else if builds.iter().any(|b| b.statement == i) {
+            for output in builds.iter().filter(|b| b.statement == i).filter_map(|b| b.output.as_deref()) {
+                lines.push(format!("COPY --from={builder_name} {output} {output}"));
+            }
+        } else if matches!(kind, Kind::Copy | Kind::Add) {
+            match copies_runtime_files(ctx, statement) {
+                Some(true) => lines.push(ctx.df.tree.text(statement.range).to_string()),
+                Some(false) => caveats.push(format!("files the source brings in (line {})", statement.start_line)),
+                None => caveats.push(format!("the files of line {}, which dockopt cannot read", statement.start_line)),
+            }
+        }
+    }
+    if !scratch {
+        caveats.push("tools and libraries the builder installed".to_string());
+    }
+    if cgo == Cgo::Unseen && scratch {
+        caveats.push("that the build works with cgo off".to_string());
+    }
+    let caveat = if caveats.is_empty() { "nothing dockopt can see".to_string() } else { caveats.join(", ") };
+
+    let mut stage_text = String::new();
+    if !source.is_empty() && !source.ends_with('\n') {
+        stage_text.push_str(newline);
+    }
+    stage_text.push_str(newline);
+    for line in lines {
+        stage_text.push_str(&line);
+        stage_text.push_str(newline);
+    }
+    edits.push(Edit::insert(source.len(), stage_text));
+    Ok(Plan { binary, runtime, caveat, edits })
+}
+
+/// The program the image runs: ENTRYPOINT's, or CMD's without one.
+struct RunCommand {
+    program: String,
+    line: usize,
+    /// Run through `/bin/sh -c`, which the runtime image must then have.
+    shell_form: bool,
+}
+
+fn run_command(ctx: &Context, stage: &Stage) -> Option<RunCommand> {
+    let last_of = |kind: Kind| stage.statements.clone().rev().find(|&i| ctx.statement(i).instruction.kind == kind);
+    let i = last_of(Kind::Entrypoint).or_else(|| last_of(Kind::Cmd))?;
+    let statement = ctx.statement(i);
+    let ins = &statement.instruction;
+    let first = ins.value.first()?;
+    if ins.json {
+        let program = first.text.to_string();
+        return Some(RunCommand { program, line: statement.start_line, shell_form: false });
+    }
+    let script = Script::parse(&first.text);
+    let program = script.commands.first().and_then(Command::name).unwrap_or_default().to_string();
+    Some(RunCommand { program, line: statement.start_line, shell_form: true })
+}
+
+/// A shell-form HEALTHCHECK needs `/bin/sh` in the image.
+fn healthcheck_needs_shell(ctx: &Context, stage: &Stage) -> bool {
+    stage.statements.clone().any(|i| {
+        let ins = &ctx.statement(i).instruction;
+        ins.kind == Kind::Healthcheck
+            && !ins.json
+            && ins.value.first().is_some_and(|w| w.text.eq_ignore_ascii_case("cmd"))
+    })
+}
+
+/// Ordered from the least to the most the runtime image must provide.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Cgo {
+    /// `CGO_ENABLED=0` for the build.
+    Off,
+    /// Not turned off, and no Go file of the context imports "C": turning it off changes nothing the code asks for.
+    Unseen,
+    /// On, or possibly used: a Go file imports "C", or dockopt cannot read the context.
+    Used,
+}
+
+fn cgo_state(ctx: &Context, build: &GoBuild) -> Cgo {
+    match ctx.variable(build.statement, build.command, "CGO_ENABLED") {
+        Variable::Set(v) if v == "0" => return Cgo::Off,
+        Variable::Unset => {}
+        _ => return Cgo::Used,
+    }
+    let Some(context) = ctx.build else { return Cgo::Used };
+    match context.files_under(".", CONTEXT_LIMIT) {
+        Some(files) if !files.iter().any(|f| f.ends_with(".go") && imports_c(context, f)) => Cgo::Unseen,
+        _ => Cgo::Used,
+    }
+}
+
+/// The Go file imports the pseudo-package "C", in an import line or an import block.
+fn imports_c(context: &BuildContext, file: &str) -> bool {
+    let Some(text) = context.read_text(file) else { return true };
+    text.lines().map(str::trim).any(|l| l == "import \"C\"" || l == "\"C\"" || l.starts_with("import \"C\" "))
+}
+
+/// The final USER is a name other than root, which the runtime stage must be able to look up.
+fn named_user(ctx: &Context, stage: &Stage) -> bool {
+    let user = stage.statements.clone().rev().find(|&i| ctx.statement(i).instruction.kind == Kind::User);
+    user.and_then(|i| ctx.statement(i).instruction.value.first()).is_some_and(|w| {
+        let name = w.text.split(':').next().unwrap_or_default();
+        !is_root_user(name) && !name.chars().all(|c| c.is_ascii_digit())
+    })
+}
+
+/// A COPY or ADD whose sources hold no Go code: files the program reads at run time, which the runtime stage
+/// needs too. `Some(false)` for the build's inputs; `None` when dockopt cannot read the sources.
+fn copies_runtime_files(ctx: &Context, statement: &Statement) -> Option<bool> {
+    let ins = &statement.instruction;
+    if ins.flags.iter().any(|f| f.text.starts_with("--from")) || !statement.heredocs.is_empty() {
+        return None;
+    }
+    let context = ctx.build?;
+    let sources = ins.value.split_last()?.1;
+    for source in sources {
+        let text = source.text.as_ref();
+        if text.contains("://") {
+            return None;
+        }
+        for entry in context.resolve(text).entries()? {
+            let files = context.files_under(&entry, CONTEXT_LIMIT)?;
+            if files.iter().any(|f| f.ends_with(".go") || f.ends_with("go.mod") || f.ends_with("go.sum")) {
+                return Some(false);
+            }
+        }
+    }
+    Some(true)
+}
