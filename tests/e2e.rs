@@ -319,3 +319,25 @@ fn multi_stage_split_of_a_go_server_runs_the_same() {
     let kept = |path: &str| !file["differences"].as_array().expect("differences").iter().any(|d| d["path"] == path);
     assert!(kept("/srv/static/index.html") && kept("/usr/local/bin/hello"), "{file:#}");
 }
+
+/// DO307's purge of build-only packages: psycopg2, compiled from source against libpq, still imports once gcc
+/// and the headers are gone, because the package that owns libpq.so.5 was kept; the image is smaller.
+#[test]
+#[cfg_attr(not(dockopt_e2e), ignore = "builds images: set DOCKOPT_E2E=1 (needs root, buildah and debootstrap)")]
+fn build_only_packages_purged_and_the_extension_still_imports() {
+    let builds = builds();
+    let smoke = "python -c 'import psycopg2; print(psycopg2.__version__)'";
+    let options = ["--unsafe-fixes", "--select", "DO307", "--run", smoke];
+    let (file, output) = measure(builds, "tests/e2e/pip-build-deps", &options);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(file["outcome"], "measured", "{file:#}\nstderr:\n{stderr}");
+    let run = &file["run"];
+    assert_eq!(run["same"], true, "{run:#}");
+    assert!(run["fixed"]["stdout"].as_str().is_some_and(|s| s.starts_with("2.9.10")), "{run:#}");
+    let size = |build: &Value| build["size_bytes"].as_u64().expect("a size");
+    let (original, fixed) = (size(&file["original"]), size(&file["fixed"]));
+    eprintln!("pip-build-deps: {original} -> {fixed} bytes");
+    assert!(fixed + 50_000_000 < original, "less than 50 MB saved: {original} -> {fixed}");
+    let dropped = |path: &str| file["differences"].as_array().expect("differences").iter().any(|d| d["path"] == path);
+    assert!(dropped("/usr/bin/x86_64-linux-gnu-gcc-12"), "gcc is gone");
+}

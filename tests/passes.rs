@@ -519,3 +519,25 @@ multi_stage_case!(
     None,
     "FROM golang:1.22\nWORKDIR /src\nCOPY . .\nCMD [\"go\", \"run\", \".\"]\n"
 );
+
+// DO307 build-only-packages: compilers and headers purged in the RUN that built with them.
+case!(
+    build_only_packages_purged_after_a_pip_build,
+    "FROM python:3.12-slim\nRUN apt-get update && apt-get install -y --no-install-recommends gcc libpq-dev \\\n && pip install --no-cache-dir psycopg2 \\\n && rm -rf /var/lib/apt/lists/*\nCMD [\"python\"]\n"
+);
+case!(
+    build_only_packages_keep_what_is_not_for_building,
+    "FROM node:20-bookworm-slim\nWORKDIR /app\nCOPY . .\nRUN apt-get update && apt-get install -y --no-install-recommends curl python3 make g++ && npm ci && rm -rf /var/lib/apt/lists/*\nCMD [\"node\", \"index.js\"]\n"
+);
+case!(
+    build_only_packages_withheld_when_a_later_run_compiles,
+    "FROM python:3.12-slim\nRUN apt-get update && apt-get install -y build-essential && pip install --no-cache-dir numpy && rm -rf /var/lib/apt/lists/*\nRUN gcc -o /usr/local/bin/tool tool.c\n"
+);
+case!(
+    build_only_packages_withheld_when_a_later_run_builds_again,
+    "FROM ruby:3.3-slim\nRUN apt-get update && apt-get install -y libpq-dev gcc make && gem install pg && rm -rf /var/lib/apt/lists/*\nCOPY Gemfile .\nRUN bundle install\n"
+);
+case!(
+    build_only_packages_not_reported,
+    "FROM python:3.12-slim AS build\nRUN apt-get update && apt-get install -y gcc && pip wheel -w /wheels psycopg2 && rm -rf /var/lib/apt/lists/*\nFROM python:3.12-slim\nRUN apt-get update && apt-get install -y gcc && rm -rf /var/lib/apt/lists/*\nRUN apt-get update && apt-get install -y gcc libffi-dev && pip install cffi && apt-get purge -y --auto-remove gcc libffi-dev && rm -rf /var/lib/apt/lists/*\n"
+);

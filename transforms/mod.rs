@@ -8,6 +8,7 @@ mod add_to_copy;
 mod apk_no_cache;
 mod apt_lists_cleanup;
 mod apt_no_install_recommends;
+mod build_only_packages;
 mod cleanup;
 mod conda_clean;
 mod copy_manifests_first;
@@ -23,6 +24,7 @@ mod rm_in_later_layer;
 mod root_user;
 mod rpm_cache_clean;
 mod slim_base_image;
+mod stage_commands;
 mod unpinned_base_image;
 
 /// Every rule, in code order.
@@ -44,6 +46,7 @@ pub fn all() -> Vec<&'static dyn Rule> {
         &unpinned_base_image::UnpinnedBaseImage,
         &rm_in_later_layer::RmInLaterLayer,
         &slim_base_image::SlimBaseImage,
+        &build_only_packages::BuildOnlyPackages,
         &missing_dockerignore::MissingDockerignore,
         &multi_stage_build::MultiStageBuild,
     ];

@@ -1,10 +1,9 @@
 use crate::engine::context::Context;
 use crate::engine::finding::{Applicability, Edit, Finding, Fix, RuleInfo, Safety, Severity};
 use crate::engine::rule::Rule;
-use crate::shell::{Command, Invocation, Script};
-use crate::syntax::model::{Kind, Stage};
+use crate::syntax::model::Stage;
 use crate::transforms::image_reference::ImageReference;
-use std::borrow::Cow;
+use crate::transforms::stage_commands::{apt_packages, find_in_statements};
 
 pub struct SlimBaseImage;
 
@@ -99,9 +98,6 @@ const FULL_IMAGE_COMMANDS: &[(&str, &[&str])] = &[
     ("pkill", &["procps"]),
     ("python3", &["python3"]),
 ];
-
-/// Shells whose `-c` script is read for the commands it runs.
-const SHELLS: &[&str] = &["sh", "bash", "dash", "ash"];
 
 impl Rule for SlimBaseImage {
     fn info(&self) -> &'static RuleInfo {
@@ -205,7 +201,7 @@ struct Use {
 /// put there.
 fn needs_full_image(ctx: &Context, stage: &Stage, image: &str) -> Option<Use> {
     let mut installed: Vec<String> = Vec::new();
-    find_in_stage(ctx, stage, |program, inv, line| {
+    find_in_statements(ctx, stage.statements.clone(), |program, inv, line| {
         let slim_has = match image {
             "python" => program == "python3",
             // The Rust images' slim variant keeps gcc, which rustc links with.
@@ -226,7 +222,7 @@ fn needs_full_image(ctx: &Context, stage: &Stage, image: &str) -> Option<Use> {
 /// The first command of `stage` that may build native code dockopt cannot see: a package installer that compiles
 /// what has no prebuilt binary for the platform.
 fn unseen_builds(ctx: &Context, stage: &Stage) -> Option<Use> {
-    find_in_stage(ctx, stage, |_, inv, line| {
+    find_in_statements(ctx, stage.statements.clone(), |_, inv, line| {
         let inv = inv?;
         let (command, what) = match (inv.program, inv.subcommand()) {
             ("pip", Some("install")) => ("`pip install`", "may compile a package from source"),
@@ -241,84 +237,4 @@ fn unseen_builds(ctx: &Context, stage: &Stage) -> Option<Use> {
         };
         Some(Use { command, line, what })
     })
-}
-
-/// The Debian packages an `apt-get install` or `apt install` names, without versions or architectures.
-fn apt_packages(inv: Invocation) -> Vec<String> {
-    if !matches!(inv.program, "apt-get" | "apt") || inv.subcommand() != Some("install") {
-        return Vec::new();
-    }
-    let words = inv.args.iter().filter_map(|w| w.literal.as_deref()).filter(|w| !w.starts_with('-'));
-    words.map(|w| w.split(['=', ':']).next().unwrap_or(w).to_string()).collect()
-}
-
-/// Calls `visit` with each program the stage runs, in order, and the line it is on: the commands of its RUNs
-/// (ONBUILD ones too, which run in the images built on this one), CMD, ENTRYPOINT and HEALTHCHECK, and of the
-/// scripts those hand to `sh -c`. A program is given by its base name, with its invocation when dockopt reads
-/// one (`python app.py` has none). Stops at the first `Some`.
-fn find_in_stage<T>(
-    ctx: &Context,
-    stage: &Stage,
-    mut visit: impl FnMut(&str, Option<Invocation>, usize) -> Option<T>,
-) -> Option<T> {
-    for i in stage.statements.clone() {
-        let line = ctx.statement(i).start_line;
-        for script in scripts(ctx, i) {
-            for command in &script.commands {
-                let Some(program) = program_name(command) else { continue };
-                let inv = command.invocation();
-                let nested = inv.as_ref().and_then(shell_c_script);
-                if let Some(found) = visit(program, inv, line) {
-                    return Some(found);
-                }
-                for command in nested.iter().flat_map(|s| &s.commands) {
-                    if let Some(found) = program_name(command).and_then(|p| visit(p, command.invocation(), line)) {
-                        return Some(found);
-                    }
-                }
-            }
-        }
-    }
-    None
-}
-
-/// The scripts statement `i` runs: a RUN's, or the command of CMD, ENTRYPOINT or HEALTHCHECK in either form.
-fn scripts<'c>(ctx: &'c Context, i: usize) -> Vec<Cow<'c, Script>> {
-    let ins = &ctx.statement(i).instruction;
-    let values = match ins.kind {
-        Kind::Run | Kind::Onbuild => return ctx.script(i).map(Cow::Borrowed).into_iter().collect(),
-        Kind::Cmd | Kind::Entrypoint => &ins.value[..],
-        // `HEALTHCHECK CMD …`; the first value is `CMD` or `NONE`.
-        Kind::Healthcheck => ins.value.get(1..).unwrap_or_default(),
-        _ => return Vec::new(),
-    };
-    let script = if ins.json {
-        Script::exec(values.iter().map(|w| (w.text.to_string(), 0..0)).collect())
-    } else {
-        match values.first() {
-            Some(text) => Script::parse(&text.text),
-            None => return Vec::new(),
-        }
-    };
-    vec![Cow::Owned(script)]
-}
-
-/// The base name of the program a command runs: its invocation's, or the first word's when dockopt reads no
-/// invocation (`python app.py`).
-fn program_name(command: &Command) -> Option<&str> {
-    match command.invocation() {
-        Some(inv) => Some(inv.program),
-        None => command.name().map(|name| name.rsplit('/').next().unwrap_or(name)),
-    }
-}
-
-/// The script of `sh -c 'script'` (or bash, dash, ash, with options such as `-ec` before it).
-fn shell_c_script(inv: &Invocation) -> Option<Script> {
-    if !SHELLS.contains(&inv.program) {
-        return None;
-    }
-    let c = inv.args.iter().position(|w| {
-        w.literal.as_deref().is_some_and(|a| a.starts_with('-') && !a.starts_with("--") && a.ends_with('c'))
-    })?;
-    Some(Script::parse(inv.args.get(c + 1)?.literal.as_deref()?))
 }

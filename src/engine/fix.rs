@@ -119,13 +119,20 @@ struct Rounds {
 
 impl Rounds {
     /// The fixes to apply this round: applicable, not rejected before, and not clashing with one chosen earlier.
-    /// Fixes that shape layers (DO1xx) are taken first, in source order, and cache cleanups (DO2xx) after them:
-    /// a cleanup then waits for a merge it clashes with, and lands once, at the end of the merged RUN.
+    /// Fixes that shape layers (DO1xx) are taken first, in source order, then cache cleanups (DO2xx), then the
+    /// rewrites that shrink the image (DO3xx): a cleanup waits for a merge it clashes with, and lands once, at the
+    /// end of the merged RUN; a purge of packages waits for the cleanup it clashes with, which it could otherwise
+    /// withhold by removing the tool that cleans.
     fn choose<'f>(&self, findings: &'f [Finding]) -> Vec<&'f Finding> {
         let applicable =
             |a: Applicability| a == Applicability::Safe || (self.unsafe_fixes && a == Applicability::Unsafe);
         let mut ordered: Vec<&Finding> = findings.iter().collect();
-        ordered.sort_by_key(|f| (f.rule.code.starts_with("DO2"), f.range.start, f.rule.code));
+        let family = |code: &str| match code.get(..3) {
+            Some("DO1") => 0,
+            Some("DO2") => 1,
+            _ => 2,
+        };
+        ordered.sort_by_key(|f| (family(f.rule.code), f.range.start, f.rule.code));
         let mut chosen: Vec<&Finding> = Vec::new();
         let mut taken = TakenEdits::default();
         for finding in ordered {
