@@ -531,11 +531,15 @@ case!(
 );
 case!(
     build_only_packages_withheld_when_a_later_run_compiles,
-    "FROM python:3.12-slim\nRUN apt-get update && apt-get install -y build-essential && pip install --no-cache-dir numpy && rm -rf /var/lib/apt/lists/*\nRUN gcc -o /usr/local/bin/tool tool.c\n"
+    "FROM python:3.12-slim\nRUN apt-get update && apt-get install -y build-essential && pip install --no-cache-dir numpy && rm -rf /var/lib/apt/lists/*\nRUN gcc -o /usr/local/bin/tool tool.c\nCMD [\"tool\"]\n"
 );
 case!(
     build_only_packages_withheld_when_a_later_run_builds_again,
-    "FROM ruby:3.3-slim\nRUN apt-get update && apt-get install -y libpq-dev gcc make && gem install pg && rm -rf /var/lib/apt/lists/*\nCOPY Gemfile .\nRUN bundle install\n"
+    "FROM ruby:3.3-slim\nRUN apt-get update && apt-get install -y libpq-dev gcc make && gem install pg && rm -rf /var/lib/apt/lists/*\nCOPY Gemfile .\nRUN bundle install\nCMD [\"ruby\", \"app.rb\"]\n"
+);
+case!(
+    build_only_packages_not_reported_for_a_build_environment,
+    "FROM debian:bookworm\nRUN apt-get update && apt-get install -y build-essential cmake && make -C /opt/tools install && rm -rf /var/lib/apt/lists/*\n"
 );
 case!(
     build_only_packages_not_reported,

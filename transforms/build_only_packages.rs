@@ -19,7 +19,8 @@ packages that own the shared libraries the built files under `/usr/local` (and t
 with `ldd` and `dpkg-query --search` at build time, and runs `apt-get purge -y --auto-remove`, which takes out \
 the build-only packages and whatever only they needed. It is unsafe: a library loaded by name at run time \
 (`dlopen`) is invisible to `ldd`, and `--auto-remove` also removes automatically installed packages that nothing \
-needs any more. No fix, with the reason, when a later instruction of the stage runs a compiler or builds again, \
+needs any more. A final stage without a CMD or ENTRYPOINT of its own makes a base image or a build \
+environment, where the compilers are the point, and is not reported. No fix, with the reason, when a later instruction of the stage runs a compiler or builds again, \
 or when the build-only packages are named by variables. `dockopt measure --unsafe-fixes --run 'CMD'` builds both \
 images and runs a command in each.\n\n\
 Before:\n    RUN apt-get update && apt-get install -y gcc libpq-dev \\\n     && pip install psycopg2 \\\n     \
@@ -88,6 +89,13 @@ impl Rule for BuildOnlyPackages {
 
     fn check(&self, ctx: &Context, findings: &mut Vec<Finding>) {
         let Some(stage) = ctx.df.stages.last() else { return };
+        // A final stage with no CMD or ENTRYPOINT of its own makes a base image or a build environment, where the
+        // compilers are the point.
+        let runs_an_app =
+            stage.statements.clone().any(|i| matches!(ctx.statement(i).instruction.kind, Kind::Cmd | Kind::Entrypoint));
+        if !runs_an_app {
+            return;
+        }
         for i in stage.statements.clone() {
             if ctx.statement(i).instruction.kind != Kind::Run {
                 continue;
@@ -130,8 +138,11 @@ fn finding(ctx: &Context, stage: &Stage, i: usize, packages: &[String], build: &
         }
         None => match purge_command(ctx, stage, i, packages).and_then(|command| ctx.append_command(i, &command)) {
             Some(edit) => {
-                message += "; the fix purges them at the end of this RUN and keeps the packages whose libraries the \
-                            built files link against. Check libraries the app loads by name at run time";
+                let pronoun = if packages.len() == 1 { "it" } else { "them" };
+                message += &format!(
+                    "; the fix purges {pronoun} at the end of this RUN and keeps the packages whose libraries the \
+                     built files link against. Check libraries the app loads by name at run time"
+                );
                 Some(Fix { applicability: Applicability::Unsafe, edits: vec![edit] })
             }
             None => {
