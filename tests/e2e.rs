@@ -6,7 +6,8 @@
 //! root, `buildah`, `debootstrap`, and the network to Debian's mirror, PyPI and npm. No image registry is reachable,
 //! so the base images are made here: a Debian bookworm root file system from debootstrap, plus Debian's own Python,
 //! Node.js and Go packages on top, tagged with the names the Dockerfiles use (`python:3.12-slim`,
-//! `node:20-bookworm-slim`, ...). They are stand-ins: Debian's Python is 3.11, its Node.js 18 and its Go 1.19.
+//! `node:20-bookworm-slim`, ...). They are stand-ins: Debian's Python is 3.11, its Node.js 18, its Go 1.19 and its
+//! Rust 1.63.
 //! Alpine has no such path here, so the apk fixes are checked by snapshot only, and `examples/alpine-apk` is not
 //! built. Nor is a heredoc RUN: Debian bookworm's Buildah (1.28) reads heredoc lines as instructions; heredoc
 //! support came in Buildah 1.33. Snapshot tests in tests/passes.rs show that no fix touches a heredoc RUN.
@@ -46,6 +47,12 @@ const DERIVED: &[(&str, &str, &[&str])] = &[
         "RUN apt-get update && apt-get install -y --no-install-recommends golang-go ca-certificates \
          && rm -rf /var/lib/apt/lists/*\nENV CGO_ENABLED=0",
         &["golang:1.22-bookworm"],
+    ),
+    (
+        "localhost/dockopt-e2e/rust:bookworm",
+        "RUN apt-get update && apt-get install -y --no-install-recommends cargo ca-certificates \
+         && rm -rf /var/lib/apt/lists/*",
+        &["rust:1.75-bookworm"],
     ),
 ];
 
@@ -340,4 +347,58 @@ fn build_only_packages_purged_and_the_extension_still_imports() {
     assert!(fixed + 50_000_000 < original, "less than 50 MB saved: {original} -> {fixed}");
     let dropped = |path: &str| file["differences"].as_array().expect("differences").iter().any(|d| d["path"] == path);
     assert!(dropped("/usr/bin/x86_64-linux-gnu-gcc-12"), "gcc is gone");
+}
+
+/// DO306's split of a single-stage Rust build: the runtime stage on the builder's Debian slim release holds the
+/// binary and its configuration, and the binary prints the same in both images.
+#[test]
+#[cfg_attr(not(dockopt_e2e), ignore = "builds images: set DOCKOPT_E2E=1 (needs root, buildah and debootstrap)")]
+fn multi_stage_split_of_a_rust_binary_runs_the_same() {
+    let builds = builds();
+    let options = ["--unsafe-fixes", "--select", "DO306", "--run", "/app/target/release/hello --version"];
+    let (file, output) = measure(builds, "tests/e2e/rust-split", &options);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(file["outcome"], "measured", "{file:#}\nstderr:\n{stderr}");
+    let run = &file["run"];
+    assert_eq!(run["same"], true, "{run:#}");
+    assert_eq!(run["fixed"]["stdout"], "hello 1.0.0\n", "{run:#}");
+    let size = |build: &Value| build["size_bytes"].as_u64().expect("a size");
+    let (original, fixed) = (size(&file["original"]), size(&file["fixed"]));
+    eprintln!("rust-split: {original} -> {fixed} bytes");
+    assert!(fixed + 100_000_000 < original, "less than 100 MB saved: {original} -> {fixed}");
+    let kept = |path: &str| !file["differences"].as_array().expect("differences").iter().any(|d| d["path"] == path);
+    assert!(kept("/app/config/app.toml") && kept("/app/target/release/hello"), "{file:#}");
+}
+
+/// `measure --rebuild` shows what manifests-first is for: after a change to a source file the original installs
+/// its dependencies again and the fixed Dockerfile takes them from the cache, starting later.
+fn rebuild_takes_the_install_from_the_cache(case: &str, install: &str) {
+    let (file, output) = measure(builds(), case, &["--rebuild"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let rebuild = &file["rebuild"];
+    assert!(rebuild["touched"].is_string(), "{file:#}\nstderr:\n{stderr}");
+    let step = |image: &str| {
+        let steps = rebuild[image]["steps"].as_array().expect("steps");
+        let install = steps.iter().find(|s| s["instruction"].as_str().is_some_and(|i| i.starts_with(install)));
+        install.unwrap_or_else(|| panic!("{case}: no `{install}` step in the {image} rebuild: {rebuild:#}"))["cached"]
+            .clone()
+    };
+    assert_eq!(step("original"), false, "{rebuild:#}");
+    assert_eq!(step("fixed"), true, "{rebuild:#}");
+    let first_miss = |image: &str| rebuild[image]["first_miss"].as_u64().expect("a step ran again");
+    assert!(first_miss("fixed") > first_miss("original"), "{rebuild:#}");
+    let seconds = |image: &str| rebuild[image]["seconds"].as_f64().expect("seconds");
+    eprintln!("{case}: rebuild {:.1} s -> {:.1} s", seconds("original"), seconds("fixed"));
+}
+
+#[test]
+#[cfg_attr(not(dockopt_e2e), ignore = "builds images: set DOCKOPT_E2E=1 (needs root, buildah and debootstrap)")]
+fn rebuild_of_the_flask_example_keeps_its_pip_install() {
+    rebuild_takes_the_install_from_the_cache("examples/python-flask", "RUN pip install");
+}
+
+#[test]
+#[cfg_attr(not(dockopt_e2e), ignore = "builds images: set DOCKOPT_E2E=1 (needs root, buildah and debootstrap)")]
+fn rebuild_of_the_node_example_keeps_its_npm_ci() {
+    rebuild_takes_the_install_from_the_cache("examples/node-express", "RUN npm ci");
 }

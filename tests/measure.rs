@@ -12,7 +12,17 @@ echo "$*" >> "$FAKE_DIR/calls"
 case "$1" in
   version|inspect) exit 0 ;;
   bud)
-    # bud --layers --no-cache --force-rm --pull=never -f DOCKERFILE -t TAG CONTEXT
+    # bud --layers --force-rm --pull=never [--no-cache] -f DOCKERFILE -t TAG CONTEXT (the cached rebuild has no --no-cache)
+    if [ "$5" != --no-cache ]; then
+      # A rebuild: the original runs again from its COPY, the fixed Dockerfile only from its last step.
+      echo "rebuilt $8 with app.py of $(wc -c < "$9/app.py") bytes" >> "$FAKE_DIR/calls"
+      echo "STEP 1/3: FROM debian:bookworm"
+      case "$8" in
+        *original-rebuild) echo "STEP 2/3: COPY . /app"; echo "--> 1a2b"; echo "STEP 3/3: RUN make" ;;
+        *) echo "STEP 2/3: RUN make"; echo "--> Using cache 3c4d"; echo "STEP 3/3: COPY . /app" ;;
+      esac
+      exit 0
+    fi
     if grep -q "$FAKE_FAILS" "$7"; then
       # A failed build leaves the image of a step that did build.
       echo "sha256:step-of-$9" >> "$FAKE_DIR/images"
@@ -147,7 +157,7 @@ fn a_fix_that_keeps_the_files_is_measured_and_its_images_removed() {
     let builds: Vec<&str> = calls.lines().filter(|l| l.starts_with("bud ")).collect();
     assert_eq!(builds.len(), 2, "{calls}");
     for build in &builds {
-        assert!(build.starts_with("bud --layers --no-cache --force-rm --pull=never -f "), "{build}");
+        assert!(build.starts_with("bud --layers --force-rm --pull=never --no-cache -f "), "{build}");
     }
     // The fixed Dockerfile is built from a temporary copy, with the original's directory as the context.
     let context = dockerfile.parent().unwrap().display().to_string();
@@ -304,4 +314,46 @@ fn run_takes_one_command_only() {
         assert!(stderr.contains("give one command with its arguments"), "{command}: {stderr}");
         assert!(fake.calls().is_empty(), "nothing is built for {command}");
     }
+}
+
+#[test]
+fn rebuild_changes_a_source_file_and_rebuilds_both_with_the_cache() {
+    let image = [layer(&[("usr/bin/app", "app")])];
+    let fake = Fake::new(&image, &image);
+    let dockerfile =
+        fake.project("FROM debian:bookworm\nCOPY . /app\nRUN apt-get update\nRUN apt-get install -y make\n");
+    let project = dockerfile.parent().unwrap();
+    std::fs::write(project.join("app.py"), "print('hi')\n").unwrap();
+    std::fs::write(project.join("requirements.txt"), "flask\n").unwrap();
+    let output = fake.measure(&["--json", "--rebuild", dockerfile.to_str().unwrap()], NEVER_MATCHES);
+    let report = json(&output);
+    let rebuild = &report["files"][0]["rebuild"];
+    assert_eq!(rebuild["touched"], "app.py", "{report:#}");
+    assert_eq!(rebuild["original"]["first_miss"], 1, "{rebuild:#}");
+    assert_eq!(rebuild["fixed"]["first_miss"], 2, "{rebuild:#}");
+    assert_eq!(rebuild["fixed"]["steps"][2]["instruction"], "COPY . /app");
+    let calls = fake.calls();
+    // Each rebuild saw the changed copy: one byte more than the 12 of the project's own app.py.
+    for role in ["original", "fixed"] {
+        assert!(calls.contains(&format!("{role}-rebuild with app.py of 13 bytes")), "{calls}");
+    }
+    assert_eq!(std::fs::read_to_string(project.join("app.py")).unwrap(), "print('hi')\n", "the project is untouched");
+
+    let text = fake.measure(&["--rebuild", "--touch", "requirements.txt", dockerfile.to_str().unwrap()], NEVER_MATCHES);
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("  rebuild     after a change to requirements.txt: "), "{text}");
+    assert!(text.contains("    original 2 of 3 steps run again, from step 2 `COPY . /app`\n"), "{text}");
+    assert!(text.contains("    fixed    1 of 3 steps run again, from step 3 `COPY . /app`\n"), "{text}");
+}
+
+#[test]
+fn rebuild_says_why_when_no_source_change_reaches_the_build() {
+    let image = [layer(&[("usr/bin/app", "app")])];
+    let fake = Fake::new(&image, &image);
+    let dockerfile = fake.project(SPLIT_APT);
+    let output = fake.measure(&["--json", "--rebuild", dockerfile.to_str().unwrap()], NEVER_MATCHES);
+    let report = json(&output);
+    let why = report["files"][0]["rebuild"]["error"].as_str().unwrap_or_default();
+    assert!(why.contains("name a file with --touch PATH"), "{report:#}");
+    assert!(!fake.calls().contains("rebuilt"), "nothing is rebuilt");
 }

@@ -545,3 +545,28 @@ case!(
     build_only_packages_not_reported,
     "FROM python:3.12-slim AS build\nRUN apt-get update && apt-get install -y gcc && pip wheel -w /wheels psycopg2 && rm -rf /var/lib/apt/lists/*\nFROM python:3.12-slim\nRUN apt-get update && apt-get install -y gcc && rm -rf /var/lib/apt/lists/*\nRUN apt-get update && apt-get install -y gcc libffi-dev && pip install cffi && apt-get purge -y --auto-remove gcc libffi-dev && rm -rf /var/lib/apt/lists/*\n"
 );
+multi_stage_case!(
+    multi_stage_rust_runs_on_the_slim_release,
+    Some("tests/contexts/rust-hello"),
+    "FROM rust:1.75-bookworm\nWORKDIR /app\nCOPY Cargo.toml Cargo.lock ./\nCOPY src ./src\nRUN cargo build --release\nCOPY config /app/config\nCMD [\"./target/release/hello\"]\n"
+);
+multi_stage_case!(
+    multi_stage_rust_install_into_the_path,
+    Some("tests/contexts/rust-hello"),
+    "FROM rust:1.79-slim-bookworm\nWORKDIR /src\nCOPY . .\nRUN cargo install --locked --path . --root /usr/local\nUSER 1000\nENTRYPOINT [\"hello\"]\n"
+);
+multi_stage_case!(
+    multi_stage_rust_says_to_install_openssl,
+    Some("tests/contexts/rust-openssl"),
+    "FROM rust:1.75-bullseye\nWORKDIR /app\nCOPY . .\nRUN CARGO_TARGET_DIR=/build cargo build --release --target x86_64-unknown-linux-gnu\nCMD [\"/build/x86_64-unknown-linux-gnu/release/web\"]\n"
+);
+multi_stage_case!(
+    multi_stage_rust_without_a_release_gets_no_fix,
+    None,
+    "FROM rust:1.75\nWORKDIR /app\nCOPY . .\nRUN cargo build --release\nCMD [\"./target/release/app\"]\n"
+);
+multi_stage_case!(
+    multi_stage_rust_in_cargo_home_gets_no_fix,
+    None,
+    "FROM rust:1.75-bookworm\nWORKDIR /app\nCOPY . .\nRUN cargo install --path .\nCMD [\"app\"]\n"
+);

@@ -2,7 +2,7 @@ use crate::engine::build_context::BuildContext;
 use crate::engine::context::{is_root_user, Context, Variable};
 use crate::engine::finding::{Applicability, Edit, Finding, Fix, RuleInfo, Safety, Severity};
 use crate::engine::rule::Rule;
-use crate::shell::{Command, Script};
+use crate::shell::{Command, Invocation, Script};
 use crate::syntax::model::{Kind, Stage, Statement};
 use crate::transforms::image_reference::ImageReference;
 
@@ -11,20 +11,22 @@ pub struct MultiStageBuild;
 static INFO: RuleInfo = RuleInfo {
     code: "DO306",
     name: "multi-stage-build",
-    summary: "A single-stage Go build ships the toolchain and the source with the binary it runs",
-    doc: "A Dockerfile that builds a Go program `FROM golang` and runs it in the same stage keeps the Go \
-toolchain, the module cache and the source in the image: some 800 MB to run a binary of a few. The fix splits \
-it: the stage becomes the builder (`AS build`), and a runtime stage copies in the binary that `go build -o` made \
-and the CMD or ENTRYPOINT runs. With cgo off (`CGO_ENABLED=0`, or no `import \"C\"` in the build context's Go \
-files, and then the fix sets `CGO_ENABLED=0` on the build) the runtime stage is `FROM scratch`, with the \
-builder's CA bundle, time zones (Debian releases up to bookworm, where tzdata is always installed) and, for a \
-named USER, its `/etc/passwd` and `/etc/group`; otherwise it is the slim image of the builder's Debian release. \
-The runtime stage keeps the original's ARG, ENV, LABEL, EXPOSE, WORKDIR, USER, VOLUME, STOPSIGNAL, \
-HEALTHCHECK, ENTRYPOINT and CMD, in order, and repeats each COPY of files that are not Go source. It is unsafe: \
-files the binary opens at run time that came with the source, tools it runs and libraries it loads are not \
-there; the message names what to check, and `dockopt measure --unsafe-fixes --run 'CMD'` builds both images and \
-runs a command in each. No fix, with the reason, when the binary's path, the command that runs it or the \
-runtime image is not certain. Files that are already multi-stage are left alone.\n\n\
+    summary: "A single-stage Go or Rust build ships the toolchain and the source with the binary it runs",
+    doc: "A Dockerfile that builds a program `FROM golang` or `FROM rust` and runs it in the same stage keeps the \
+toolchain, its caches and the source in the image: many hundreds of megabytes to run a binary of a few. The fix \
+splits it: the stage becomes the builder (`AS build`), and a runtime stage copies in the binary that the CMD or \
+ENTRYPOINT runs and that `go build -o`, `cargo build` (under `target/release` or `target/debug`) or \
+`cargo install --root` made. For Go with cgo off (`CGO_ENABLED=0`, or no `import \"C\"` in the build \
+context's Go files, and then the fix sets `CGO_ENABLED=0` on the build) the runtime stage is `FROM scratch`, \
+with the builder's CA bundle, time zones (Debian releases up to bookworm, where tzdata is always installed) and, \
+for a named USER, its `/etc/passwd` and `/etc/group`; otherwise, and always for Rust, whose binaries link \
+glibc, it is the slim image of the builder's Debian release, with the CA bundle. The runtime stage keeps the \
+original's ARG, ENV, LABEL, EXPOSE, WORKDIR, USER, VOLUME, STOPSIGNAL, HEALTHCHECK, ENTRYPOINT and CMD, in \
+order, and repeats each COPY of files that are not source code. It is unsafe: files the binary opens at run time \
+that came with the source, tools it runs and libraries it loads are not there; the message names what to check \
+(OpenSSL, when `openssl-sys` is in Cargo.lock), and `dockopt measure --unsafe-fixes --run 'CMD'` builds both \
+images and runs a command in each. No fix, with the reason, when the binary's path, the command that runs it or \
+the runtime image is not certain. Files that are already multi-stage are left alone.\n\n\
 Before:\n    FROM golang:1.22-bookworm\n    WORKDIR /src\n    COPY . .\n    RUN go build -o /app .\n    \
 CMD [\"/app\"]\n\n\
 After:\n    FROM golang:1.22-bookworm AS build\n    WORKDIR /src\n    COPY . .\n    \
@@ -43,6 +45,9 @@ const DEBIAN_RELEASES: &[&str] = &["buster", "bullseye", "bookworm", "trixie", "
 
 /// The directories of the PATH a container gets when its image sets none.
 const DEFAULT_PATH: &[&str] = &["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"];
+
+/// What a build reads rather than the program: a COPY of these is the build's input.
+const SOURCE_FILES: &[&str] = &[".go", "go.mod", "go.sum", ".rs", "Cargo.toml", "Cargo.lock"];
 
 /// How many context entries the rule reads to classify COPY sources and look for cgo, at most.
 const CONTEXT_LIMIT: usize = 20_000;
@@ -77,19 +82,26 @@ impl Rule for MultiStageBuild {
         }
         let reference = ImageReference::parse(stage.base.split('@').next().unwrap_or_default());
         let tag = reference.tag.unwrap_or("latest");
+        let toolchain = match reference.short_name() {
+            "golang" => Toolchain::Go,
+            "rust" => Toolchain::Rust,
+            _ => return,
+        };
         // Windows images have no scratch and no Debian slim counterpart.
-        if reference.short_name() != "golang" || tag.contains("windows") || tag.contains("nanoserver") {
+        if tag.contains("windows") || tag.contains("nanoserver") {
             return;
         }
-        let builds = go_builds(ctx, stage);
+        let builds = builds(ctx, stage, toolchain);
         let Some(first) = builds.first() else { return };
         // An image that runs nothing of its own is a build environment, not an application's image.
         let Some(command) = run_command(ctx, stage) else { return };
         let from = ctx.statement(stage.statements.start);
-        let mut message =
-            "a single-stage Go build: the image keeps the Go toolchain, its caches and the source to run one binary"
-                .to_string();
-        let fix = match plan(ctx, stage, &builds, command, tag) {
+        let name = toolchain.name();
+        let mut message = format!(
+            "a single-stage {name} build: the image keeps the {name} toolchain, its caches and the source to run one \
+             binary"
+        );
+        let fix = match plan(ctx, stage, toolchain, &builds, command, tag) {
             Ok(plan) => {
                 message += &format!(
                     "; the fix runs `{}` from a runtime stage `FROM {}`. Check what it opens at run time: {}",
@@ -112,40 +124,118 @@ impl Rule for MultiStageBuild {
     }
 }
 
-/// One `go build` of the stage.
-struct GoBuild<'c> {
-    statement: usize,
-    command: &'c Command,
-    /// The `-o` path made absolute; `None` when there is none or it is not a literal path.
-    output: Option<String>,
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Toolchain {
+    Go,
+    Rust,
 }
 
-fn go_builds<'c>(ctx: &'c Context, stage: &Stage) -> Vec<GoBuild<'c>> {
+impl Toolchain {
+    fn name(self) -> &'static str {
+        match self {
+            Toolchain::Go => "Go",
+            Toolchain::Rust => "Rust",
+        }
+    }
+}
+
+/// Where a build writes its binary, as an absolute path.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Output {
+    /// `go build -o /app`.
+    File(String),
+    /// `cargo build` writes each binary of the package into a directory (ending in `/`), named as the package says.
+    Directory(String),
+}
+
+impl Output {
+    /// The output is, or holds, `binary`.
+    fn holds(&self, binary: &str) -> bool {
+        match self {
+            Output::File(file) => file == binary,
+            Output::Directory(dir) => binary.strip_prefix(dir.as_str()).is_some_and(|name| !name.contains('/')),
+        }
+    }
+}
+
+/// One build command of the stage.
+struct Build<'c> {
+    statement: usize,
+    command: &'c Command,
+    /// `None` when dockopt cannot tell where it writes.
+    output: Option<Output>,
+}
+
+fn builds<'c>(ctx: &'c Context, stage: &Stage, toolchain: Toolchain) -> Vec<Build<'c>> {
     let mut builds = Vec::new();
     for i in stage.statements.clone() {
         if ctx.statement(i).instruction.kind != Kind::Run {
             continue;
         }
         for (command, inv) in ctx.invocations(i) {
-            if inv.program != "go" || inv.subcommand() != Some("build") {
-                continue;
-            }
-            let mut args = inv.args.iter();
-            let mut output = None;
-            while let Some(word) = args.next() {
-                match word.literal.as_deref() {
-                    Some("-o" | "--o") => output = Some(args.next().and_then(|w| w.literal.clone())),
-                    Some(w) if w.starts_with("-o=") || w.starts_with("--o=") => {
-                        output = Some(w.split_once('=').map(|(_, v)| v.to_string()))
-                    }
-                    _ => {}
+            let output = match (toolchain, inv.program, inv.subcommand()) {
+                (Toolchain::Go, "go", Some("build")) => {
+                    let output = option_value(&inv, &["-o", "--o"]);
+                    output
+                        .flatten()
+                        .filter(|o| !o.ends_with('/'))
+                        .and_then(|o| absolute(ctx, stage, i, &o))
+                        .map(Output::File)
                 }
-            }
-            let output = output.flatten().filter(|o| !o.ends_with('/')).and_then(|o| absolute(ctx, stage, i, &o));
-            builds.push(GoBuild { statement: i, command, output });
+                (Toolchain::Rust, "cargo", Some("build")) => cargo_build_output(ctx, stage, i, command, &inv),
+                (Toolchain::Rust, "cargo", Some("install")) => match option_value(&inv, &["--root"]) {
+                    Some(root) => {
+                        root.and_then(|r| absolute(ctx, stage, i, &r)).map(|r| Output::Directory(format!("{r}/bin/")))
+                    }
+                    // The official images set CARGO_HOME to /usr/local/cargo.
+                    None => Some(Output::Directory("/usr/local/cargo/bin/".into())),
+                },
+                _ => continue,
+            };
+            builds.push(Build { statement: i, command, output });
         }
     }
     builds
+}
+
+/// The value of the first of `names` among the arguments: `Some(None)` when it is there but not literal.
+fn option_value(inv: &Invocation, names: &[&str]) -> Option<Option<String>> {
+    let mut args = inv.args.iter();
+    let mut found = None;
+    while let Some(word) = args.next() {
+        let Some(text) = word.literal.as_deref() else { continue };
+        if names.contains(&text) {
+            found = Some(args.next().and_then(|w| w.literal.clone()));
+        } else if let Some((name, value)) = text.split_once('=') {
+            if names.contains(&name) {
+                found = Some(Some(value.to_string()));
+            }
+        }
+    }
+    found
+}
+
+/// `cargo build`'s output directory: `target/release/` (or `debug/`) under the WORKDIR, the `--target-dir` or
+/// `CARGO_TARGET_DIR`, with the `--target` triple between. `None` for a profile of its own or another manifest,
+/// which can move it.
+fn cargo_build_output(ctx: &Context, stage: &Stage, i: usize, command: &Command, inv: &Invocation) -> Option<Output> {
+    if option_value(inv, &["--profile", "--manifest-path"]).is_some() {
+        return None;
+    }
+    let profile = if inv.has_option("--release") || inv.has_option("-r") { "release" } else { "debug" };
+    let target_dir = match option_value(inv, &["--target-dir"]) {
+        Some(dir) => absolute(ctx, stage, i, &dir?)?,
+        None => match ctx.variable(i, command, "CARGO_TARGET_DIR") {
+            Variable::Set(dir) => absolute(ctx, stage, i, &dir)?,
+            Variable::Unset => absolute(ctx, stage, i, "target")?,
+            Variable::Unknown => return None,
+        },
+    };
+    let triple = match option_value(inv, &["--target"]) {
+        Some(triple) => format!("{}/", triple?),
+        None => String::new(),
+    };
+    Some(Output::Directory(format!("{target_dir}/{triple}{profile}/")))
 }
 
 /// `path` as an absolute path at statement `i`, through the stage's WORKDIRs; `None` when it depends on the
@@ -205,13 +295,30 @@ struct Plan {
     edits: Vec<Edit>,
 }
 
-fn plan(ctx: &Context, stage: &Stage, builds: &[GoBuild], command: RunCommand, tag: &str) -> Result<Plan, String> {
+fn plan(
+    ctx: &Context,
+    stage: &Stage,
+    toolchain: Toolchain,
+    builds: &[Build],
+    command: RunCommand,
+    tag: &str,
+) -> Result<Plan, String> {
     if let Some(build) = builds.iter().find(|b| b.output.is_none()) {
         let line = ctx.statement(build.statement).start_line;
-        return Err(format!(
-            "the `go build` of line {line} writes where dockopt cannot tell: no `-o` with a literal path"
-        ));
+        return Err(match toolchain {
+            Toolchain::Go => {
+                format!("the `go build` of line {line} writes where dockopt cannot tell: no `-o` with a literal path")
+            }
+            Toolchain::Rust => format!(
+                "the `cargo` build of line {line} writes where dockopt cannot tell: a profile, a manifest path or a \
+                 target directory it cannot read"
+            ),
+        });
     }
+    let build_command = match toolchain {
+        Toolchain::Go => "`go build -o`",
+        Toolchain::Rust => "`cargo build` or `cargo install --root`",
+    };
     let RunCommand { program, line: program_line, shell_form } = command;
     let last = stage.statements.end - 1;
     let binary = if program.starts_with('/') {
@@ -220,38 +327,41 @@ fn plan(ctx: &Context, stage: &Stage, builds: &[GoBuild], command: RunCommand, t
         let dir = workdir(ctx, stage, last + 1).ok_or("the command runs a relative path and the WORKDIR is not set")?;
         normalize(&format!("{dir}/{program}"))
     } else {
-        let built = builds.iter().filter_map(|b| b.output.as_deref());
-        built
-            .filter(|o| o.rsplit('/').next() == Some(program.as_str()))
-            .find(|o| {
-                DEFAULT_PATH.contains(&o.rsplit_once('/').map_or("", |(dir, _)| if dir.is_empty() { "/" } else { dir }))
-            })
-            .map(str::to_string)
+        let in_path = DEFAULT_PATH.iter().map(|dir| format!("{dir}/{program}"));
+        in_path
+            .into_iter()
+            .find(|candidate| builds.iter().any(|b| b.output.as_ref().is_some_and(|o| o.holds(candidate))))
             .ok_or_else(|| {
                 format!(
-                    "line {program_line} runs `{program}`, which is not what a `go build -o` writes in a directory \
-                     of the default PATH"
-                )
+                "line {program_line} runs `{program}`, which is not what a {build_command} writes in a directory of \
+                 the default PATH"
+            )
             })?
     };
-    if !builds.iter().any(|b| b.output.as_deref() == Some(binary.as_str())) {
-        return Err(format!("line {program_line} runs `{program}`, which no `go build -o` writes"));
+    if !builds.iter().any(|b| b.output.as_ref().is_some_and(|o| o.holds(&binary))) {
+        return Err(format!("line {program_line} runs `{program}`, which no {build_command} writes"));
     }
 
     let words: Vec<&str> = tag.split('-').collect();
     let release = words.iter().find(|w| DEBIAN_RELEASES.contains(w)).copied();
     let alpine = words.iter().any(|w| w.starts_with("alpine"));
     let needs_shell = shell_form || healthcheck_needs_shell(ctx, stage);
-    let cgo = builds.iter().map(|b| cgo_state(ctx, b)).max().unwrap_or(Cgo::Off);
+    let cgo = match toolchain {
+        Toolchain::Go => builds.iter().map(|b| cgo_state(ctx, b)).max().unwrap_or(Cgo::Off),
+        // Rust binaries link glibc dynamically, as cgo builds do.
+        Toolchain::Rust => Cgo::Used,
+    };
     let scratch = !needs_shell && cgo != Cgo::Used;
     let runtime = match (scratch, release) {
         (true, _) => "scratch".to_string(),
         (false, Some(release)) => format!("debian:{release}-slim"),
-        (false, None) if alpine => {
-            return Err("a cgo or shell-form build on Alpine has no certain runtime image".into())
-        }
+        (false, None) if alpine => return Err("a build that links libc on Alpine has no certain runtime image".into()),
         (false, None) => {
-            let why = if cgo == Cgo::Used { "the build may use cgo" } else { "a shell-form command needs a shell" };
+            let why = match (toolchain, cgo) {
+                (Toolchain::Rust, _) => "a Rust binary links the builder's glibc",
+                (Toolchain::Go, Cgo::Used) => "the build may use cgo",
+                (Toolchain::Go, _) => "a shell-form command needs a shell",
+            };
             return Err(format!(
                 "{why}, so the binary needs the builder's Debian release, which the tag `{tag}` does not name"
             ));
@@ -301,22 +411,39 @@ fn plan(ctx: &Context, stage: &Stage, builds: &[GoBuild], command: RunCommand, t
         lines.push(format!("COPY --from={builder_name} /etc/passwd /etc/group /etc/"));
         caveats.push("the user's home directory and files".to_string());
     }
+    let mut source_lines = Vec::new();
     for i in stage.statements.start + 1..stage.statements.end {
         let statement = ctx.statement(i);
         let kind = statement.instruction.kind;
         if CONFIG_KINDS.contains(&kind) {
             lines.push(ctx.df.tree.text(statement.range).to_string());
         } else if builds.iter().any(|b| b.statement == i) {
-            for output in builds.iter().filter(|b| b.statement == i).filter_map(|b| b.output.as_deref()) {
-                lines.push(format!("COPY --from={builder_name} {output} {output}"));
+            for output in builds.iter().filter(|b| b.statement == i).filter_map(|b| b.output.as_ref()) {
+                match output {
+                    Output::File(file) => lines.push(format!("COPY --from={builder_name} {file} {file}")),
+                    Output::Directory(_) if output.holds(&binary) => {
+                        lines.push(format!("COPY --from={builder_name} {binary} {binary}"))
+                    }
+                    Output::Directory(_) => {}
+                }
             }
         } else if matches!(kind, Kind::Copy | Kind::Add) {
             match copies_runtime_files(ctx, statement) {
                 Some(true) => lines.push(ctx.df.tree.text(statement.range).to_string()),
-                Some(false) => caveats.push(format!("files the source brings in (line {})", statement.start_line)),
+                Some(false) => source_lines.push(statement.start_line.to_string()),
                 None => caveats.push(format!("the files of line {}, which dockopt cannot read", statement.start_line)),
             }
         }
+    }
+    match source_lines.as_slice() {
+        [] => {}
+        [line] => caveats.insert(0, format!("files the source brings in (line {line})")),
+        lines => caveats.insert(0, format!("files the source brings in (lines {})", lines.join(", "))),
+    }
+    if toolchain == Toolchain::Rust && links_openssl(ctx) {
+        let library = if matches!(release, Some("buster" | "bullseye")) { "libssl1.1" } else { "libssl3" };
+        caveats
+            .push(format!("OpenSSL, which `openssl-sys` in Cargo.lock links: install {library} in the runtime stage"));
     }
     if !scratch {
         caveats.push("tools and libraries the builder installed".to_string());
@@ -383,7 +510,7 @@ enum Cgo {
     Used,
 }
 
-fn cgo_state(ctx: &Context, build: &GoBuild) -> Cgo {
+fn cgo_state(ctx: &Context, build: &Build) -> Cgo {
     match ctx.variable(build.statement, build.command, "CGO_ENABLED") {
         Variable::Set(v) if v == "0" => return Cgo::Off,
         Variable::Unset => {}
@@ -402,6 +529,12 @@ fn imports_c(context: &BuildContext, file: &str) -> bool {
     text.lines().map(str::trim).any(|l| l == "import \"C\"" || l == "\"C\"" || l.starts_with("import \"C\" "))
 }
 
+/// The build context's Cargo.lock has `openssl-sys`, so the binary links the system's OpenSSL.
+fn links_openssl(ctx: &Context) -> bool {
+    let lock = ctx.build.and_then(|context| context.read_text("Cargo.lock"));
+    lock.is_some_and(|text| text.lines().any(|line| line.trim() == "name = \"openssl-sys\""))
+}
+
 /// The final USER is a name other than root, which the runtime stage must be able to look up.
 fn named_user(ctx: &Context, stage: &Stage) -> bool {
     let user = stage.statements.clone().rev().find(|&i| ctx.statement(i).instruction.kind == Kind::User);
@@ -411,8 +544,8 @@ fn named_user(ctx: &Context, stage: &Stage) -> bool {
     })
 }
 
-/// A COPY or ADD whose sources hold no Go code: files the program reads at run time, which the runtime stage
-/// needs too. `Some(false)` for the build's inputs; `None` when dockopt cannot read the sources.
+/// A COPY or ADD whose sources hold no Go or Rust code: files the program reads at run time, which the runtime
+/// stage needs too. `Some(false)` for the build's inputs; `None` when dockopt cannot read the sources.
 fn copies_runtime_files(ctx: &Context, statement: &Statement) -> Option<bool> {
     let ins = &statement.instruction;
     if ins.flags.iter().any(|f| f.text.starts_with("--from")) || !statement.heredocs.is_empty() {
@@ -427,7 +560,7 @@ fn copies_runtime_files(ctx: &Context, statement: &Statement) -> Option<bool> {
         }
         for entry in context.resolve(text).entries()? {
             let files = context.files_under(&entry, CONTEXT_LIMIT)?;
-            if files.iter().any(|f| f.ends_with(".go") || f.ends_with("go.mod") || f.ends_with("go.sum")) {
+            if files.iter().any(|f| SOURCE_FILES.iter().any(|suffix| f.ends_with(suffix))) {
                 return Some(false);
             }
         }

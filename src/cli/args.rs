@@ -86,6 +86,14 @@ pub enum Command {
         /// shell.
         #[arg(long, value_name = "COMMAND")]
         run: Option<String>,
+        /// After the cold builds, change one source file in a copy of the build context and build both
+        /// Dockerfiles again with the layer cache: the rebuild time, and the step each started running from.
+        #[arg(long)]
+        rebuild: bool,
+        /// The file --rebuild changes, relative to the build context (default: the newest file that the last
+        /// `COPY .` copies and that is no dependency manifest).
+        #[arg(long, value_name = "PATH", requires = "rebuild")]
+        touch: Option<String>,
     },
     /// Post a pull-request review on GitHub: safe fixes as suggestions, for the GitHub Action.
     ///

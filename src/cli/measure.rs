@@ -3,9 +3,11 @@
 use crate::cli::args::{FileArgs, Mode};
 use crate::cli::inputs::Inputs;
 use crate::cli::run::FileRun;
+use crate::engine::build_context::BuildContext;
 use crate::measure::builder::{Builder, BuilderKind};
 use crate::measure::{self, report, Measurement, Outcome, Subject};
 use crate::shell::Script;
+use crate::syntax::model::{Dockerfile, Kind};
 use anyhow::{bail, Result};
 use std::io::Write;
 use std::path::Path;
@@ -18,8 +20,9 @@ pub fn measure_command(
     json: bool,
     unsafe_fixes: bool,
     run: Option<&str>,
+    rebuild: Option<Option<String>>,
 ) -> Result<ExitCode> {
-    let run = run.map(command_words).transpose()?;
+    let extras = Extras { run: run.map(command_words).transpose()?, rebuild };
     let builder = Builder::detect(wanted)?;
     let inputs = Inputs::gather(args, unsafe_fixes.then_some(true), false)?;
     let mode = Mode::Diff { unsafe_fixes: unsafe_fixes.then_some(true) };
@@ -37,7 +40,7 @@ pub fn measure_command(
     }
     let mut documents = Vec::new();
     for path in &inputs.found.files {
-        let measurement = match measure_file(path, args, &files, safe_files.as_ref(), &builder, run.as_deref()) {
+        let measurement = match measure_file(path, args, &files, safe_files.as_ref(), &builder, &extras) {
             Ok(Some(measurement)) => measurement,
             Ok(None) => continue,
             Err(errors) => {
@@ -72,7 +75,7 @@ fn measure_file(
     files: &FileRun,
     safe_files: Option<&FileRun>,
     builder: &Builder,
-    run: Option<&[String]>,
+    extras: &Extras,
 ) -> Result<Option<Measurement>, String> {
     if path == Path::new("-") {
         return Err(
@@ -98,14 +101,102 @@ fn measure_file(
         let safe = safe_files.and_then(|safe| safe.process(path)).filter(|safe| safe.errors.is_empty());
         let safe_only =
             safe.as_ref().filter(|safe| safe.changed && safe.source != report.source).map(|safe| safe.source.as_str());
-        let subject =
-            Subject { dockerfile: path, context: &context, fixed: &report.source, safe_only, bases: &bases, run };
+        let touched = extras.rebuild.as_ref().map(|touch| file_to_touch(path, &context, touch.as_deref()));
+        let rebuild = touched.as_ref().map(|t| t.as_deref().map_err(Clone::clone));
+        let run = extras.run.as_deref();
+        let fixed = &report.source;
+        let subject = Subject { dockerfile: path, context: &context, fixed, safe_only, bases: &bases, run, rebuild };
         measure::measure(builder, &subject, &mut progress)
     } else {
         Outcome::Unchanged
     };
     let unsafe_fixes = safe_files.is_some();
     Ok(Some(Measurement { path: report.path, builder: builder.to_string(), outcome, unsafe_fixes }))
+}
+
+/// What else to do with each pair of images than compare them.
+struct Extras {
+    /// `--run`: a command to run in both, as its words.
+    run: Option<Vec<String>>,
+    /// `--rebuild`, with the file `--touch` names, if any.
+    rebuild: Option<Option<String>>,
+}
+
+/// Dependency manifests: a change to one reinstalls the dependencies however the Dockerfile is written, so
+/// `--rebuild` changes a source file instead.
+const MANIFESTS: &[&str] = &[
+    "package.json",
+    "package-lock.json",
+    "npm-shrinkwrap.json",
+    "yarn.lock",
+    "pnpm-lock.yaml",
+    ".npmrc",
+    "go.mod",
+    "go.sum",
+    "Gemfile",
+    "Gemfile.lock",
+    "composer.json",
+    "composer.lock",
+    "Pipfile",
+    "Pipfile.lock",
+    "pyproject.toml",
+    "poetry.lock",
+    "uv.lock",
+    "Cargo.toml",
+    "Cargo.lock",
+];
+
+/// The context file `--rebuild` changes: the one `--touch` names, or the newest file the last whole-context COPY
+/// (or ADD) copies that is no manifest, nor the Dockerfile or its ignore file; ties go to the shallower path,
+/// then the first in order. Why there is none, otherwise.
+fn file_to_touch(dockerfile: &Path, context: &Path, touch: Option<&str>) -> Result<String, String> {
+    if let Some(touch) = touch {
+        return match std::fs::symlink_metadata(context.join(touch)) {
+            Ok(m) if m.is_file() => Ok(touch.to_string()),
+            _ => Err(format!("--touch {touch}: no regular file at that path in the build context")),
+        };
+    }
+    let text = std::fs::read_to_string(dockerfile).map_err(|e| format!("cannot read the Dockerfile: {e}"))?;
+    let df = Dockerfile::parse(&text);
+    let copies_all = df.statements.iter().any(|s| {
+        let ins = &s.instruction;
+        matches!(ins.kind, Kind::Copy | Kind::Add)
+            && !ins.flags.iter().any(|f| f.text.starts_with("--from"))
+            && ins
+                .value
+                .split_last()
+                .is_some_and(|(_, sources)| sources.iter().any(|w| matches!(w.text.as_ref(), "." | "./")))
+    });
+    if !copies_all {
+        return Err("the Dockerfile copies no whole build context (`COPY . …`), so no source change is certain to \
+                    reach it; name a file with --touch PATH"
+            .into());
+    }
+    let build = BuildContext::for_dockerfile(dockerfile, Some(context));
+    let files = build.files_under(".", 100_000).ok_or("cannot list the build context")?;
+    // The Dockerfile itself, where the context holds it.
+    let own = dockerfile.strip_prefix(context).ok().and_then(|p| p.to_str()).unwrap_or_default().to_string();
+    let mut candidates: Vec<(std::time::SystemTime, usize, String)> = files
+        .into_iter()
+        .filter(|f| {
+            let base = f.rsplit('/').next().unwrap_or(f);
+            !MANIFESTS.contains(&base)
+                && !(base.starts_with("requirements") && base.ends_with(".txt"))
+                && base != ".dockerignore"
+                && *f != own
+                && !base.ends_with(".dockerignore")
+        })
+        .filter_map(|f| {
+            let modified = std::fs::symlink_metadata(context.join(&f)).and_then(|m| m.modified()).ok()?;
+            Some((modified, f.matches('/').count(), f))
+        })
+        .collect();
+    candidates.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
+    candidates
+        .into_iter()
+        .next()
+        .map(|(_, _, f)| f)
+        .ok_or_else(|| "the build context holds no source file to change".into())
 }
 
 /// The words of `--run`'s command, read as a shell reads one simple command: quotes and escapes removed.

@@ -37,8 +37,9 @@ pub fn main() -> ExitCode {
             let unsafe_fixes = (unsafe_fixes || no_unsafe_fixes).then_some(unsafe_fixes);
             run::run(&files, &output, if diff { Mode::Diff { unsafe_fixes } } else { Mode::Fix { unsafe_fixes } })
         }
-        Command::Measure { files, builder, json, unsafe_fixes, run } => {
-            measure::measure_command(&files, builder, json, unsafe_fixes, run.as_deref())
+        Command::Measure { files, builder, json, unsafe_fixes, run, rebuild, touch } => {
+            let rebuild = rebuild.then_some(touch);
+            measure::measure_command(&files, builder, json, unsafe_fixes, run.as_deref(), rebuild)
         }
         Command::Review { files } => review::review_command(&files),
         Command::Rules => rules::rules_command(),

@@ -28,6 +28,66 @@ impl BuilderKind {
     }
 }
 
+/// One step of a build as the builder printed it: its instruction, and whether the layer cache had it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Step {
+    pub instruction: String,
+    pub cached: bool,
+}
+
+/// The steps of a build's output, in order, in the forms Buildah and Podman (`STEP 2/5: COPY . /app`, then
+/// `--> Using cache`), Docker's classic builder (`Step 2/5 : COPY . /app`, then `---> Using cache`) and BuildKit's
+/// plain progress (`#7 [2/5] COPY . /app`, then `#7 CACHED`) print. A FROM is never a cache miss: it starts from
+/// an image.
+pub fn steps(output: &str) -> Vec<Step> {
+    let mut steps: Vec<Step> = Vec::new();
+    // BuildKit's steps by their `#N` label, which its later lines repeat.
+    let mut labels: Vec<(String, usize)> = Vec::new();
+    for line in output.lines().map(str::trim) {
+        let after_step = line
+            .split_once("STEP ")
+            .filter(|(before, _)| before.is_empty() || before.ends_with("] "))
+            .or_else(|| line.split_once("Step ").filter(|(before, _)| before.is_empty()))
+            .and_then(|(_, rest)| rest.split_once(':'))
+            .filter(|(count, _)| is_step_count(count.trim()));
+        if let Some((_, instruction)) = after_step {
+            let instruction = instruction.trim().to_string();
+            let cached = is_from(&instruction);
+            steps.push(Step { instruction, cached });
+        } else if line.contains("Using cache") {
+            if let Some(last) = steps.last_mut() {
+                last.cached = true;
+            }
+        } else if let Some((label, rest)) = line.strip_prefix('#').and_then(|l| l.split_once(' ')) {
+            if let Some((count, instruction)) = rest.strip_prefix('[').and_then(|r| r.split_once("] ")) {
+                let count = count.rsplit(' ').next().unwrap_or(count);
+                if is_step_count(count) && !labels.iter().any(|(l, _)| l == label) {
+                    labels.push((label.to_string(), steps.len()));
+                    let instruction = instruction.trim().to_string();
+                    let cached = is_from(&instruction);
+                    steps.push(Step { instruction, cached });
+                }
+            } else if rest.trim() == "CACHED" {
+                if let Some(&(_, index)) = labels.iter().find(|(l, _)| l == label) {
+                    steps[index].cached = true;
+                }
+            }
+        }
+    }
+    steps
+}
+
+/// `2/5`.
+fn is_step_count(text: &str) -> bool {
+    text.split_once('/').is_some_and(|(n, m)| {
+        !n.is_empty() && !m.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) && m.bytes().all(|b| b.is_ascii_digit())
+    })
+}
+
+fn is_from(instruction: &str) -> bool {
+    instruction.get(..5).is_some_and(|k| k.eq_ignore_ascii_case("from "))
+}
+
 /// What a command run in an image did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RunResult {
@@ -93,21 +153,40 @@ impl Builder {
     /// cache is used, so both builds of a comparison do all their work, and no base image is pulled (see
     /// [`Builder::ensure_image`]), so neither pays for a download.
     pub fn build(&self, dockerfile: &Path, context: &Path, tag: &str) -> Result<Duration> {
+        self.run_build(dockerfile, context, tag, false).map(|(time, _)| time)
+    }
+
+    /// Builds again with the layer cache of earlier builds, as a developer's next build after an edit does;
+    /// returns the wall time and the steps, each marked cached or run.
+    pub fn rebuild(&self, dockerfile: &Path, context: &Path, tag: &str) -> Result<(Duration, Vec<Step>)> {
+        let (time, output) = self.run_build(dockerfile, context, tag, true)?;
+        Ok((time, steps(&output)))
+    }
+
+    fn run_build(&self, dockerfile: &Path, context: &Path, tag: &str, cached: bool) -> Result<(Duration, String)> {
         let program = self.kind.program();
         let mut command = Command::new(program);
         match (self.kind, self.buildx) {
-            (BuilderKind::Docker, true) => command.args(["buildx", "build", "--load", "--no-cache"]),
+            // Plain progress prints each step and whether it was cached.
+            (BuilderKind::Docker, true) => command.args(["buildx", "build", "--load", "--progress=plain"]),
             // `--force-rm` removes the step containers of a failed build too.
-            (BuilderKind::Docker, false) => command.args(["build", "--no-cache", "--force-rm"]),
-            (BuilderKind::Podman, _) => command.args(["build", "--layers", "--no-cache", "--force-rm", "--pull=never"]),
+            (BuilderKind::Docker, false) => command.args(["build", "--force-rm"]),
+            (BuilderKind::Podman, _) => command.args(["build", "--layers", "--force-rm", "--pull=never"]),
             // `--layers` keeps one layer per instruction, as Docker does; without it Buildah squashes the build.
-            (BuilderKind::Buildah, _) => command.args(["bud", "--layers", "--no-cache", "--force-rm", "--pull=never"]),
+            (BuilderKind::Buildah, _) => command.args(["bud", "--layers", "--force-rm", "--pull=never"]),
         };
+        if !cached {
+            command.arg("--no-cache");
+        }
         command.arg("-f").arg(dockerfile).arg("-t").arg(tag).arg(context);
         let before = self.image_ids();
         let started = Instant::now();
         match run(&mut command) {
-            Ok(_) => Ok(started.elapsed()),
+            Ok(output) => {
+                let text =
+                    format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+                Ok((started.elapsed(), text))
+            }
             Err(e) => {
                 if let Ok(before) = before {
                     self.remove_images_since(&before);
@@ -236,4 +315,34 @@ fn last_lines(output: &Output, count: usize) -> String {
     let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
     let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
     lines[lines.len().saturating_sub(count)..].join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn summary(output: &str) -> Vec<(String, bool)> {
+        steps(output).into_iter().map(|s| (s.instruction, s.cached)).collect()
+    }
+
+    #[test]
+    fn steps_are_read_from_each_builder_s_output() {
+        let buildah = "STEP 1/4: FROM python:3.12-slim\nSTEP 2/4: WORKDIR /app\n--> Using cache 5f0c\n--> 5f0c\n\
+                       STEP 3/4: COPY . /app\n--> 9a3b\nSTEP 4/4: RUN pip install -r requirements.txt\nCollecting flask\n";
+        let expected = [("FROM python:3.12-slim", true), ("WORKDIR /app", true), ("COPY . /app", false)];
+        let mut expected: Vec<(String, bool)> = expected.iter().map(|(s, c)| (s.to_string(), *c)).collect();
+        expected.push(("RUN pip install -r requirements.txt".into(), false));
+        assert_eq!(summary(buildah), expected);
+        let multi_stage = "[1/2] STEP 1/2: FROM golang AS build\n[1/2] STEP 2/2: RUN go build -o /app .\n\
+                           --> Using cache 1\n[2/2] STEP 1/2: FROM scratch\n[2/2] STEP 2/2: COPY --from=build /app /app\n";
+        let cached: Vec<bool> = steps(multi_stage).iter().map(|s| s.cached).collect();
+        assert_eq!(cached, [true, true, true, false]);
+        let classic = "Step 1/3 : FROM node:20\n ---> 1234\nStep 2/3 : COPY . .\n ---> Using cache\n\
+                       Step 3/3 : RUN npm ci\n ---> Running in 5678\n";
+        let cached: Vec<bool> = steps(classic).iter().map(|s| s.cached).collect();
+        assert_eq!(cached, [true, true, false]);
+        let buildkit = "#5 [1/3] FROM docker.io/library/node:20\n#5 DONE 0.0s\n#6 [2/3] COPY . .\n#6 CACHED\n\
+                        #7 [3/3] RUN npm ci\n#7 0.512 added 60 packages\n#7 DONE 3.1s\n";
+        assert_eq!(summary(buildkit)[1..], [("COPY . .".to_string(), true), ("RUN npm ci".to_string(), false)]);
+    }
 }

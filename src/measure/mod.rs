@@ -14,7 +14,7 @@ pub mod compare;
 pub mod image;
 pub mod report;
 
-use crate::measure::builder::{Builder, RunResult};
+use crate::measure::builder::{Builder, RunResult, Step};
 use crate::measure::image::{Difference, Image};
 use crate::syntax::model::Dockerfile;
 use anyhow::{Context as _, Result};
@@ -42,6 +42,8 @@ pub enum Outcome {
         differences: Vec<Difference>,
         /// With a command to run: what it did in the original image and in the fixed one.
         runs: Option<(RunResult, RunResult)>,
+        /// With rebuilds asked for: how each Dockerfile rebuilt after a source change, or why it could not.
+        rebuilds: Option<Result<Rebuilds, String>>,
     },
     /// The Dockerfile as written does not build here; the fixes cannot be judged.
     OriginalFails(String),
@@ -58,6 +60,28 @@ pub struct Measurement {
     pub unsafe_fixes: bool,
 }
 
+/// Each Dockerfile built again with the layer cache after one source file changed.
+#[derive(Clone, Debug)]
+pub struct Rebuilds {
+    /// The file changed, relative to the build context.
+    pub touched: String,
+    pub original: Rebuild,
+    pub fixed: Rebuild,
+}
+
+#[derive(Clone, Debug)]
+pub struct Rebuild {
+    pub time: Duration,
+    pub steps: Vec<Step>,
+}
+
+impl Rebuild {
+    /// The first step the cache did not have, which the build started running from.
+    pub fn first_miss(&self) -> Option<usize> {
+        self.steps.iter().position(|s| !s.cached)
+    }
+}
+
 /// What to build: a Dockerfile, its build context, and its fixed text.
 pub struct Subject<'a> {
     pub dockerfile: &'a Path,
@@ -70,6 +94,8 @@ pub struct Subject<'a> {
     pub bases: &'a [String],
     /// A command to run in the original image and in the fixed one, as its words.
     pub run: Option<&'a [String]>,
+    /// With rebuilds asked for: the context file to change (relative to the context), or why there is none.
+    pub rebuild: Option<Result<&'a str, String>>,
 }
 
 /// Builds the subject's Dockerfile and its fixed text in its place, and compares the images. Every image made
@@ -79,37 +105,50 @@ pub fn measure(builder: &Builder, subject: &Subject, progress: &mut dyn FnMut(&s
 }
 
 fn try_measure(builder: &Builder, subject: &Subject, progress: &mut dyn FnMut(&str)) -> Result<Outcome> {
-    let Subject { dockerfile, context, fixed, safe_only, bases, run } = *subject;
+    let Subject { dockerfile, context, fixed, safe_only, bases, run, ref rebuild } = *subject;
     for base in bases {
         builder.ensure_image(base)?;
     }
     let scratch = tempfile::tempdir().context("cannot make a temporary directory")?;
     let fixed_path = in_place_of(dockerfile, &scratch.path().join("fixed"), fixed)?;
+    let changed_context = match rebuild {
+        Some(Ok(touched)) => Some(changed_copy(context, &scratch.path().join("changed-context"), touched)?),
+        _ => None,
+    };
+    let changed = changed_context.as_deref();
 
     progress("building the original");
-    let original = match build_and_read(builder, dockerfile, context, scratch.path(), "original", run) {
+    let original = match build_and_read(builder, dockerfile, context, scratch.path(), "original", run, changed) {
         Ok(built) => built,
         Err(e) => return Ok(Outcome::OriginalFails(format!("{e:#}"))),
     };
     progress("building the fixed Dockerfile");
-    let fixed = match build_and_read(builder, &fixed_path, context, scratch.path(), "fixed", run) {
+    let fixed = match build_and_read(builder, &fixed_path, context, scratch.path(), "fixed", run, changed) {
         Ok(built) => built,
         Err(e) => return Ok(Outcome::FixedFails(format!("{e:#}"))),
     };
-    let differences = compare::compare(&original.1, &fixed.1);
+    let differences = compare::compare(&original.image, &fixed.image);
     let safe_only = match safe_only {
         Some(text) => {
             progress("building the Dockerfile with the safe fixes alone");
             let path = in_place_of(dockerfile, &scratch.path().join("safe"), text)?;
-            match build_and_read(builder, &path, context, scratch.path(), "safe", None) {
-                Ok((build, ..)) => Some(build),
+            match build_and_read(builder, &path, context, scratch.path(), "safe", None, None) {
+                Ok(built) => Some(built.build),
                 Err(e) => return Ok(Outcome::FixedFails(format!("with the safe fixes alone: {e:#}"))),
             }
         }
         None => None,
     };
-    let runs = original.2.zip(fixed.2);
-    Ok(Outcome::Measured { original: original.0, fixed: fixed.0, safe_only, differences, runs })
+    let runs = original.run.zip(fixed.run);
+    let rebuilds = match rebuild {
+        None => None,
+        Some(Err(why)) => Some(Err(why.clone())),
+        Some(Ok(touched)) => match original.rebuild.zip(fixed.rebuild) {
+            Some((original, fixed)) => Some(Ok(Rebuilds { touched: touched.to_string(), original, fixed })),
+            None => Some(Err("the rebuilds did not run".into())),
+        },
+    };
+    Ok(Outcome::Measured { original: original.build, fixed: fixed.build, safe_only, differences, runs, rebuilds })
 }
 
 /// Writes `text` into `dir` under the Dockerfile's own name, so that BuildKit still finds a `<name>.dockerignore`
@@ -159,6 +198,44 @@ impl Drop for Tagged<'_> {
     }
 }
 
+/// One Dockerfile built: its figures and files, and what running a command in it and rebuilding it gave.
+struct Built {
+    build: Build,
+    image: Image,
+    run: Option<RunResult>,
+    rebuild: Option<Rebuild>,
+}
+
+/// A copy of the build context in `into` with `touched` changed by one appended newline: a developer's edit that
+/// no build step can tell from another. Symlinks are copied as links, and nothing but files, directories and links.
+fn changed_copy(context: &Path, into: &Path, touched: &str) -> Result<std::path::PathBuf> {
+    copy_tree(context, into).with_context(|| format!("cannot copy the build context {}", context.display()))?;
+    let path = into.join(touched);
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .with_context(|| format!("cannot change {touched} in the copy of the build context"))?;
+    std::io::Write::write_all(&mut file, b"\n").with_context(|| format!("cannot change {touched}"))?;
+    Ok(into.to_path_buf())
+}
+
+fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let kind = entry.file_type()?;
+        let target = to.join(entry.file_name());
+        if kind.is_dir() {
+            copy_tree(&entry.path(), &target)?;
+        } else if kind.is_symlink() {
+            std::os::unix::fs::symlink(std::fs::read_link(entry.path())?, &target)?;
+        } else if kind.is_file() {
+            std::fs::copy(entry.path(), &target)?;
+        }
+    }
+    Ok(())
+}
+
 fn build_and_read(
     builder: &Builder,
     dockerfile: &Path,
@@ -166,7 +243,8 @@ fn build_and_read(
     scratch: &Path,
     role: &str,
     run: Option<&[String]>,
-) -> Result<(Build, Image, Option<RunResult>)> {
+    changed_context: Option<&Path>,
+) -> Result<Built> {
     static SERIAL: AtomicUsize = AtomicUsize::new(0);
     let serial = SERIAL.fetch_add(1, Ordering::Relaxed);
     let tag = format!("localhost/dockopt-measure-{}-{serial}:{role}", std::process::id());
@@ -179,13 +257,25 @@ fn build_and_read(
     let image = image::read_archive(std::io::BufReader::with_capacity(1 << 20, file))
         .with_context(|| format!("cannot read the exported {role} image"))?;
     std::fs::remove_file(&archive).context("cannot remove the exported image")?;
-    let ran = match run {
+    let run = match run {
         Some(command) => {
             Some(builder.run(&tagged.tag, command).with_context(|| format!("cannot run the {role} image"))?)
         }
         None => None,
     };
-    Ok((Build { time, layers: image.layers, size: image.size }, image, ran))
+    // The rebuild finds the cold build's layers in the cache; its image goes as soon as it is timed.
+    let rebuild = match changed_context {
+        Some(changed) => {
+            let mut again = Tagged { builder, tag: format!("{}-rebuild", tagged.tag), built: false };
+            let (time, steps) = builder
+                .rebuild(dockerfile, changed, &again.tag)
+                .with_context(|| format!("cannot rebuild the {role} Dockerfile after the change"))?;
+            again.built = true;
+            Some(Rebuild { time, steps })
+        }
+        None => None,
+    };
+    Ok(Built { build: Build { time, layers: image.layers, size: image.size }, image, run, rebuild })
 }
 
 /// Whether the fixes kept the image's files; errors and unbuildable originals are not counted either way.

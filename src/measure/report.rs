@@ -2,7 +2,7 @@
 
 use crate::measure::builder::RunResult;
 use crate::measure::image::Difference;
-use crate::measure::{Build, Measurement, Outcome};
+use crate::measure::{Build, Measurement, Outcome, Rebuild, Rebuilds};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
@@ -25,7 +25,7 @@ pub fn text(m: &Measurement) -> String {
     let mut out = String::new();
     match &m.outcome {
         Outcome::Unchanged => out.push_str(&format!("{}: no fixes apply, nothing to measure\n", m.path)),
-        Outcome::Measured { original, fixed, safe_only, differences, runs } => {
+        Outcome::Measured { original, fixed, safe_only, differences, runs, rebuilds } => {
             out.push_str(&format!("{}: built with {}\n", m.path, m.builder));
             let layer_change = fixed.layers as i64 - original.layers as i64;
             out.push_str(&format!("  layers      {} → {} ({layer_change:+})\n", original.layers, fixed.layers));
@@ -77,6 +77,11 @@ pub fn text(m: &Measurement) -> String {
             }
             if let Some((original, fixed)) = runs {
                 out.push_str(&run_text(original, fixed));
+            }
+            match rebuilds {
+                Some(Ok(rebuilds)) => out.push_str(&rebuild_text(rebuilds)),
+                Some(Err(why)) => out.push_str(&format!("  rebuild     not measured: {why}\n")),
+                None => {}
             }
         }
         Outcome::OriginalFails(why) => {
@@ -151,6 +156,31 @@ fn directories(differences: &[Difference]) -> String {
     out
 }
 
+/// The rebuilds after a source change: times, and where each started running again.
+fn rebuild_text(r: &Rebuilds) -> String {
+    let (before, after) = (r.original.time.as_secs_f64(), r.fixed.time.as_secs_f64());
+    let mut out = format!(
+        "  rebuild     after a change to {}: {before:.1} s → {after:.1} s ({:+.1}%)\n",
+        r.touched,
+        percent(before, after)
+    );
+    for (image, rebuild) in [("original", &r.original), ("fixed", &r.fixed)] {
+        let run = rebuild.steps.iter().filter(|s| !s.cached).count();
+        let from = match rebuild.first_miss() {
+            Some(k) => format!(", from step {} `{}`", k + 1, rebuild.steps[k].instruction),
+            None => String::new(),
+        };
+        out.push_str(&format!("    {image:<9}{run} of {} steps run again{from}\n", rebuild.steps.len()));
+    }
+    out
+}
+
+fn rebuild_json(rebuild: &Rebuild) -> Value {
+    let steps: Vec<Value> =
+        rebuild.steps.iter().map(|s| json!({"instruction": s.instruction, "cached": s.cached})).collect();
+    json!({"seconds": rebuild.time.as_secs_f64(), "first_miss": rebuild.first_miss(), "steps": steps})
+}
+
 fn exit_status(status: Option<i32>) -> String {
     status.map_or("ended by a signal".into(), |code| format!("exit status {code}"))
 }
@@ -191,7 +221,7 @@ fn build_json(build: &Build) -> Value {
 pub fn json(m: &Measurement) -> Value {
     let (outcome, details) = match &m.outcome {
         Outcome::Unchanged => ("unchanged", json!({})),
-        Outcome::Measured { original, fixed, safe_only, differences, runs } => {
+        Outcome::Measured { original, fixed, safe_only, differences, runs, rebuilds } => {
             let mut details =
                 json!({"original": build_json(original), "fixed": build_json(fixed), "differences": differences});
             if let Some(safe) = safe_only {
@@ -200,6 +230,15 @@ pub fn json(m: &Measurement) -> Value {
             if let Some((original, fixed)) = runs {
                 let ran = |r: &RunResult| json!({"status": r.status, "stdout": r.stdout, "stderr": r.stderr});
                 details["run"] = json!({"same": original == fixed, "original": ran(original), "fixed": ran(fixed)});
+            }
+            match rebuilds {
+                Some(Ok(r)) => {
+                    let touched = &r.touched;
+                    let (original, fixed) = (rebuild_json(&r.original), rebuild_json(&r.fixed));
+                    details["rebuild"] = json!({"touched": touched, "original": original, "fixed": fixed});
+                }
+                Some(Err(why)) => details["rebuild"] = json!({"error": why}),
+                None => {}
             }
             ("measured", details)
         }
@@ -240,6 +279,7 @@ mod tests {
                 safe_only: None,
                 differences,
                 runs: None,
+                rebuilds: None,
             },
             unsafe_fixes,
         }
