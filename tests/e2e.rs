@@ -379,8 +379,8 @@ fn rebuild_takes_the_install_from_the_cache(case: &str, install: &str) {
     assert!(rebuild["touched"].is_string(), "{file:#}\nstderr:\n{stderr}");
     let step = |image: &str| {
         let steps = rebuild[image]["steps"].as_array().expect("steps");
-        let install = steps.iter().find(|s| s["instruction"].as_str().is_some_and(|i| i.starts_with(install)));
-        install.unwrap_or_else(|| panic!("{case}: no `{install}` step in the {image} rebuild: {rebuild:#}"))["cached"]
+        let found = steps.iter().find(|s| s["instruction"].as_str().is_some_and(|i| i.starts_with(install)));
+        found.unwrap_or_else(|| panic!("{case}: no `{install}` step in the {image} rebuild: {rebuild:#}"))["cached"]
             .clone()
     };
     assert_eq!(step("original"), false, "{rebuild:#}");
@@ -401,4 +401,51 @@ fn rebuild_of_the_flask_example_keeps_its_pip_install() {
 #[cfg_attr(not(dockopt_e2e), ignore = "builds images: set DOCKOPT_E2E=1 (needs root, buildah and debootstrap)")]
 fn rebuild_of_the_node_example_keeps_its_npm_ci() {
     rebuild_takes_the_install_from_the_cache("examples/node-express", "RUN npm ci");
+}
+
+/// `--cache-mounts`: the pip and apt caches go into cache mounts instead of being deleted, and the images hold the
+/// same files outside caches as the originals.
+#[test]
+#[cfg_attr(not(dockopt_e2e), ignore = "builds images: set DOCKOPT_E2E=1 (needs root, buildah and debootstrap)")]
+fn cache_mounts_keep_the_files_of_the_flask_example() {
+    prove_with("examples/python-flask", &["requirements.txt"], &["--cache-mounts"]);
+}
+
+#[test]
+#[cfg_attr(not(dockopt_e2e), ignore = "builds images: set DOCKOPT_E2E=1 (needs root, buildah and debootstrap)")]
+fn cache_mounts_keep_the_files_of_the_apt_seed() {
+    prove_with("tests/e2e/apt-seed", &[], &["--cache-mounts", "--unsafe-fixes", "--select", "DO101,DO201"]);
+}
+
+/// The point of a cache mount: after a change to requirements.txt, pip installs again, from the mounted cache,
+/// downloading nothing it had.
+#[test]
+#[cfg_attr(not(dockopt_e2e), ignore = "builds images: set DOCKOPT_E2E=1 (needs root, buildah and debootstrap)")]
+fn cache_mount_is_reused_after_a_dependency_change() {
+    let builds = builds();
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/python-flask");
+    let work = tempfile::tempdir().expect("a temporary directory");
+    for name in ["app.py", "requirements.txt"] {
+        std::fs::copy(example.join(name), work.path().join(name)).expect("the example's files");
+    }
+    let fixed = Command::new(env!("CARGO_BIN_EXE_dockopt"))
+        .args(["fix", "--cache-mounts", "--select", "DO205", "-"])
+        .stdin(std::fs::File::open(example.join("Dockerfile")).expect("the example's Dockerfile"))
+        .output()
+        .expect("dockopt runs");
+    let fixed = String::from_utf8(fixed.stdout).expect("UTF-8");
+    assert!(fixed.contains("--mount=type=cache,target=/root/.cache/pip"), "{fixed}");
+    std::fs::write(work.path().join("Dockerfile"), &fixed).expect("the fixed Dockerfile");
+    let context = work.path().to_str().expect("a UTF-8 path");
+    let build = |tag: &str| builds.buildah(&["bud", "--layers", "--pull=never", "-t", tag, context]);
+    build("localhost/dockopt-e2e/cache-mount:first").expect("the first build");
+    let mut requirements = std::fs::read_to_string(work.path().join("requirements.txt")).expect("requirements");
+    requirements.push_str("itsdangerous\n");
+    std::fs::write(work.path().join("requirements.txt"), requirements).expect("a changed requirements.txt");
+    let second = build("localhost/dockopt-e2e/cache-mount:second").expect("the second build");
+    for tag in ["first", "second"] {
+        let _ = builds.buildah(&["rmi", &format!("localhost/dockopt-e2e/cache-mount:{tag}")]);
+    }
+    // pip names the wheel as PyPI does, `flask-3.0.3-…` or `Flask-…` for older releases.
+    assert!(second.to_lowercase().contains("using cached flask-"), "pip downloaded Flask again:\n{second}");
 }

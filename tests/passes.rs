@@ -7,6 +7,7 @@ mod common;
 use dockopt::engine::build_context::BuildContext;
 use dockopt::engine::context::Context;
 use dockopt::engine::finding::Applicability;
+use dockopt::engine::options::RuleOptions;
 use dockopt::engine::{fix, rule};
 use dockopt::syntax::model::Dockerfile;
 use dockopt::syntax::text::LineIndex;
@@ -26,11 +27,20 @@ fn render(input: &str, path: Option<&Path>) -> String {
 }
 
 fn render_with(input: &str, path: Option<&Path>, rules: &[&'static dyn dockopt::engine::rule::Rule]) -> String {
+    render_with_options(input, path, rules, &RuleOptions::DEFAULT)
+}
+
+fn render_with_options(
+    input: &str,
+    path: Option<&Path>,
+    rules: &[&'static dyn dockopt::engine::rule::Rule],
+    options: &RuleOptions,
+) -> String {
     let df = Dockerfile::parse(input);
     assert!(df.errors.is_empty() && df.build_errors.is_empty(), "test input must parse: {:?}", df.errors);
     let build = path.map(|p| BuildContext::for_dockerfile(p, None));
     let path = build.as_ref();
-    let ctx = Context::new(&df, path);
+    let ctx = Context::with_options(&df, path, options);
     let lines = LineIndex::new(input);
     let mut out = format!("--- input\n{input}\n--- findings\n");
     for f in rule::check(&ctx, rules) {
@@ -43,15 +53,17 @@ fn render_with(input: &str, path: Option<&Path>, rules: &[&'static dyn dockopt::
         };
         writeln!(out, "{line}:{col} {} {}{fix}", f.rule.code, f.message).unwrap();
     }
-    let safe = fix::fix(input, path, rules, false).expect("fixable").text;
-    let again = fix::fix(&safe, path, rules, false).expect("fixed text parses").text;
+    let safe = fix::fix_with_options(input, path, rules, false, options).expect("fixable").text;
+    let again = fix::fix_with_options(&safe, path, rules, false, options).expect("fixed text parses").text;
     assert_eq!(again, safe, "fixing twice must change nothing");
     if safe == input {
         out.push_str("--- fixed: unchanged\n");
     } else {
         write!(out, "--- fixed\n{safe}\n").unwrap();
     }
-    let unsafe_ = fix::fix(input, path, rules, true).expect("fixable").text;
+    let unsafe_ = fix::fix_with_options(input, path, rules, true, options).expect("fixable").text;
+    let unsafe_again = fix::fix_with_options(&unsafe_, path, rules, true, options).expect("fixed text parses").text;
+    assert_eq!(unsafe_again, unsafe_, "fixing twice with unsafe fixes must change nothing");
     if unsafe_ != safe {
         write!(out, "--- fixed with --unsafe-fixes\n{unsafe_}\n").unwrap();
     }
@@ -569,4 +581,43 @@ multi_stage_case!(
     multi_stage_rust_in_cargo_home_gets_no_fix,
     None,
     "FROM rust:1.75-bookworm\nWORKDIR /app\nCOPY . .\nRUN cargo install --path .\nCMD [\"app\"]\n"
+);
+
+// --cache-mounts: the cache rules mount a cache where they would delete one.
+macro_rules! cache_mount_case {
+    ($name:ident, $input:expr) => {
+        #[test]
+        fn $name() {
+            let options = RuleOptions { cache_mounts: true, ..RuleOptions::DEFAULT };
+            let rules = rules_but(&["DO301", "DO304"]);
+            common::snapshot_settings().bind(|| {
+                insta::assert_snapshot!(stringify!($name), render_with_options($input, None, &rules, &options))
+            });
+        }
+    };
+}
+cache_mount_case!(
+    cache_mount_for_pip_and_uv,
+    "# syntax=docker/dockerfile:1\nFROM python:3.12-slim\nRUN pip install -r requirements.txt\nENV A=1\nRUN uv pip install --system httpx\n"
+);
+cache_mount_case!(
+    cache_mount_for_npm_yarn_and_pnpm,
+    "# syntax=docker/dockerfile:1\nFROM node:22-slim\nRUN npm ci\nENV A=1\nRUN yarn install --frozen-lockfile\nENV B=1\nRUN pnpm install\n"
+);
+cache_mount_case!(
+    cache_mount_for_apt_is_unsafe,
+    "# syntax=docker/dockerfile:1\nFROM debian:bookworm\nRUN apt-get update && apt-get install -y --no-install-recommends curl\n"
+);
+cache_mount_case!(cache_mount_without_a_sign_of_buildkit_is_unsafe, "FROM python:3.12-slim\nRUN pip install flask\n");
+cache_mount_case!(
+    cache_mount_with_another_mount_in_the_file_is_safe,
+    "FROM node:22-slim\nRUN --mount=type=secret,id=npmrc,target=/root/.npmrc npm ci\n"
+);
+cache_mount_case!(
+    cache_mount_not_for_a_user_or_onbuild,
+    "# syntax=docker/dockerfile:1\nFROM python:3.12-slim\nONBUILD RUN pip install -r requirements.txt\nUSER app\nRUN pip install --user flask\n"
+);
+cache_mount_case!(
+    cache_mount_not_added_twice,
+    "# syntax=docker/dockerfile:1\nFROM python:3.12-slim\nRUN --mount=type=cache,target=/root/.cache/pip pip install flask\nRUN --mount=type=cache,target=/root/.cache/pip pip install requests\n"
 );

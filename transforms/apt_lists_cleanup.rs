@@ -1,4 +1,4 @@
-use super::cleanup::cleanup_finding;
+use super::cleanup::{cleanup_finding, mount_instead, CacheMount};
 use crate::engine::context::Context;
 use crate::engine::finding::{Applicability, Edit, Finding, Fix, RuleInfo, Safety, Severity};
 use crate::engine::rule::Rule;
@@ -22,7 +22,10 @@ does (DEBIAN_FRONTEND, TZ, LANG, LC_*, … but never PATH, proxies or APT_*), th
 install's RUN, a safe fix; otherwise that is only reported;\n\
 - if the installs are in stages built on this one, an unsafe fix updates there and cleans here: the child then \
 resolves packages against lists of its own.\n\
-Under ONBUILD the fix is unsafe: a Dockerfile built FROM the image may install with those lists.\n\n\
+Under ONBUILD the fix is unsafe: a Dockerfile built FROM the image may install with those lists. With \
+`--cache-mounts`, where the lists would be removed the fix mounts caches at /var/cache/apt and \
+/var/lib/apt/lists instead (`sharing=locked`), and removes Debian images' docker-clean hook in that RUN so that \
+apt keeps what it downloads: an unsafe fix, since the image then lacks the hook.\n\n\
 Before:\n    RUN apt-get update && apt-get install -y curl\n\n\
 After:\n    RUN apt-get update && apt-get install -y curl && rm -rf /var/lib/apt/lists/*",
     safety: Safety::Safe,
@@ -181,7 +184,17 @@ impl Rule for AptListsCleanup {
                 let message = format!(
                     "apt lists downloaded on line {line} stay in this layer; remove /var/lib/apt/lists/* in the same RUN"
                 );
-                findings.push(cleanup_finding(ctx, i, &INFO, message, &cleanup));
+                let mut finding = cleanup_finding(ctx, i, &INFO, message, &cleanup);
+                let mount = CacheMount {
+                    targets: vec!["/var/cache/apt".into(), LISTS.into()],
+                    locked: true,
+                    first: Some("rm -f /etc/apt/apt.conf.d/docker-clean"),
+                    changes_image: Some(
+                        "it removes the Debian images' docker-clean hook, which deletes downloaded packages",
+                    ),
+                };
+                mount_instead(ctx, i, &mut finding, mount);
+                findings.push(finding);
             } else if readers.iter().all(|&j| ctx.stage_of(j).is_some_and(|s| s.index != stage.index)) {
                 findings.extend(update_in_children(ctx, i, update, &readers, &cleanup));
             } else if let [j] = readers[..] {

@@ -1,9 +1,10 @@
 //! What the cache-cleanup rules share: finding the command that installed, where its tool keeps its cache, and a
 //! finding whose safe fix appends the cleanup to the end of its RUN, withheld where the tool may be gone by then.
 
-use crate::engine::context::{Context, Variable};
-use crate::engine::finding::{Applicability, Finding, Fix, RuleInfo};
+use crate::engine::context::{is_root_user, Context, Variable};
+use crate::engine::finding::{Applicability, Edit, Finding, Fix, RuleInfo};
 use crate::shell::{Command, Invocation};
+use crate::syntax::model::Kind;
 
 /// Where `tool` (pip, uv, npm, yarn or pnpm) keeps its cache when `command` of RUN `i` runs it: from its own
 /// option (`--cache-dir`, `--cache`, `--cache-folder`, `--store-dir`), else the variables that move it
@@ -149,4 +150,67 @@ pub(super) fn cleanup_finding(
         fix: ctx.append_command(i, cleanup).map(|edit| Fix { applicability: Applicability::Safe, edits: vec![edit] }),
         instructions: vec![statement.index],
     }
+}
+
+/// A cache mount that takes the place of a cleanup with `--cache-mounts`.
+pub(super) struct CacheMount<'a> {
+    /// The directories to mount a cache at.
+    pub targets: Vec<String>,
+    /// `sharing=locked`, for a tool that cannot share its cache with a parallel build (apt).
+    pub locked: bool,
+    /// A command to run first in the RUN, so that the tool keeps what it downloads in the mount.
+    pub first: Option<&'a str>,
+    /// Why the mount changes the image beyond its caches, which makes the fix unsafe whatever the builder.
+    pub changes_image: Option<&'a str>,
+}
+
+/// With `--cache-mounts`, the finding's fix becomes a cache mount on RUN `i` (`--mount=type=cache,target=…`)
+/// instead of a deletion, even where no deletion could be added: BuildKit keeps the cache out of the image and for
+/// the next build. It is safe in a file
+/// that a BuildKit or Buildah build is certain for (a `# syntax` directive, or a RUN that mounts already) and
+/// unsafe elsewhere, where a classic builder would fail on it. The deletion stays for an ONBUILD RUN, whose
+/// builder dockopt cannot see, and for a RUN as a user other than root, who cannot write a cache mount root owns.
+pub(super) fn mount_instead(ctx: &Context, i: usize, finding: &mut Finding, mount: CacheMount) {
+    if !ctx.options.cache_mounts || ctx.is_onbuild(i) || !runs_as_root(ctx, i) {
+        return;
+    }
+    let statement = ctx.statement(i);
+    let mut edits = Vec::new();
+    if let Some(first) = mount.first {
+        let Some(start) = ctx.script(i).filter(|_| !ctx.is_exec_form(i)).and_then(|s| s.content_start()) else {
+            return;
+        };
+        edits.push(Edit::insert(ctx.source_offset(i, start), format!("{first} && ")));
+    }
+    let sharing = if mount.locked { ",sharing=locked" } else { "" };
+    let flags: String = mount.targets.iter().map(|t| format!("--mount=type=cache,target={t}{sharing} ")).collect();
+    let args_start = ctx.df.logical(statement).source_offset(statement.instruction.args.start);
+    edits.insert(0, Edit::insert(args_start, flags));
+    let builder_certain = ctx.df.tree.directives.iter().any(|d| d.name == "syntax")
+        || ctx.df.statements.iter().any(|s| s.instruction.flags.iter().any(|f| f.text.starts_with("--mount")));
+    // The rule's message says what is left in the layer, then what to do, which the mount replaces.
+    let problem = finding.message.split_once("; ").map_or(finding.message.as_str(), |(problem, _)| problem);
+    let (caches, keep) = if mount.targets.len() == 1 { ("a cache", "keeps it") } else { ("caches", "keep them") };
+    let mut message = format!(
+        "{problem}; the fix mounts {caches} at {}, which {keep} out of the image and for the next build",
+        mount.targets.join(" and ")
+    );
+    if !builder_certain {
+        message += " (unsafe: it needs BuildKit or Buildah, and nothing in the file says it is built with one)";
+    }
+    if let Some(why) = mount.changes_image {
+        message += &format!(" (unsafe: {why})");
+    }
+    finding.message = message;
+    let applicability =
+        if builder_certain && mount.changes_image.is_none() { Applicability::Safe } else { Applicability::Unsafe };
+    finding.fix = Some(Fix { applicability, edits });
+}
+
+/// RUN `i` runs as root: no USER before it in its stage, or the last one names root.
+fn runs_as_root(ctx: &Context, i: usize) -> bool {
+    let Some(stage) = ctx.stage_of(i) else { return true };
+    let user = (stage.statements.start..i).rev().find(|&j| ctx.statement(j).instruction.kind == Kind::User);
+    user.and_then(|j| ctx.statement(j).instruction.value.first())
+        .is_none_or(|w| is_root_user(w.text.split(':').next().unwrap_or_default()))
 }

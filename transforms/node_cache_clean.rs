@@ -1,4 +1,4 @@
-use super::cleanup::{cache_dir, cache_is_mounted, last_matching, tool_cleanup_finding};
+use super::cleanup::{cache_dir, cache_is_mounted, last_matching, mount_instead, tool_cleanup_finding, CacheMount};
 use crate::engine::context::Context;
 use crate::engine::finding::{Finding, RuleInfo, Safety, Severity};
 use crate::engine::rule::Rule;
@@ -12,7 +12,9 @@ static INFO: RuleInfo = RuleInfo {
     doc: "npm, yarn and pnpm keep every downloaded package in a cache under the home directory. dockopt \
 cleans it at the end of the installing RUN (`npm cache clean --force`, `yarn cache clean`, `pnpm store \
 prune`) unless a cache mount holds it. It reports without a fix when the tool may be gone by then: installed \
-in a subshell or a branch, or followed by a package removal or an `rm` of its files.\n\n\
+in a subshell or a branch, or followed by a package removal or an `rm` of its files. With `--cache-mounts`, \
+the fix mounts a cache at the tool's cache directory instead (`RUN --mount=type=cache,…`), which keeps it out of \
+the image and for the next build.\n\n\
 Before:\n    RUN npm ci\n\n\
 After:\n    RUN npm ci && npm cache clean --force",
     safety: Safety::Safe,
@@ -97,7 +99,11 @@ impl Rule for NodeCacheClean {
                     continue;
                 }
                 let message = format!("{tool} leaves its package cache in the layer; run `{cleanup}` in the same RUN");
-                findings.push(tool_cleanup_finding(ctx, i, &INFO, message, cleanup, (&invocations, last, tool)));
+                let mut finding = tool_cleanup_finding(ctx, i, &INFO, message, cleanup, (&invocations, last, tool));
+                let target = cache.unwrap_or_else(|| root_cache.to_string());
+                let mount = CacheMount { targets: vec![target], locked: false, first: None, changes_image: None };
+                mount_instead(ctx, i, &mut finding, mount);
+                findings.push(finding);
             }
         }
     }

@@ -1,4 +1,4 @@
-use super::cleanup::{cache_dir, cache_is_mounted};
+use super::cleanup::{cache_dir, cache_is_mounted, mount_instead, CacheMount};
 use crate::engine::context::{Context, Variable};
 use crate::engine::finding::{Applicability, Finding, Fix, RuleInfo, Safety, Severity};
 use crate::engine::rule::Rule;
@@ -12,7 +12,9 @@ static INFO: RuleInfo = RuleInfo {
     doc: "`pip install` keeps every downloaded wheel in ~/.cache/pip, which the image never uses again. \
 dockopt adds `--no-cache-dir` to pip (`pip`, `pip3`, `python -m pip`, `python3.X -m pip`) and `--no-cache` to \
 `uv pip install` and `uv sync`, unless PIP_NO_CACHE_DIR or UV_NO_CACHE is set or a cache mount holds the \
-cache. `pip download` and `pip wheel` are left alone: their output is what they are run for.\n\n\
+cache. `pip download` and `pip wheel` are left alone: their output is what they are run for. With \
+`--cache-mounts`, the fix mounts a cache at the cache's directory instead (`RUN --mount=type=cache,…`), which \
+keeps it out of the image and for the next build.\n\n\
 Before:\n    RUN pip install -r requirements.txt\n\n\
 After:\n    RUN pip install --no-cache-dir -r requirements.txt",
     safety: Safety::Safe,
@@ -62,7 +64,7 @@ impl Rule for PipNoCacheDir {
                     continue;
                 }
                 let cache = cache_dir(ctx, i, command, tool).unwrap_or_else(|| cache.to_string());
-                findings.push(Finding {
+                let mut finding = Finding {
                     rule: &INFO,
                     range: ctx.source_range(i, command.range.clone()),
                     message: format!("{tool} keeps downloaded packages in {cache}; add `{option}`"),
@@ -71,7 +73,10 @@ impl Rule for PipNoCacheDir {
                         edits: vec![ctx.insert_after(i, subcommand_word, option)],
                     }),
                     instructions: vec![ctx.statement(i).index],
-                });
+                };
+                let mount = CacheMount { targets: vec![cache], locked: false, first: None, changes_image: None };
+                mount_instead(ctx, i, &mut finding, mount);
+                findings.push(finding);
             }
         }
     }

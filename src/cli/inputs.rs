@@ -36,6 +36,7 @@ impl Inputs {
                 ignore: args.ignore.clone(),
                 unsafe_fixes,
                 fail_on_advice: fail_on_advice.then_some(true),
+                cache_mounts: args.cache_mounts.then_some(true),
                 config: args.config.clone(),
             },
         );

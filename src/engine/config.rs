@@ -6,6 +6,7 @@
 //! ignore = ["DO304"]               # taken out of the selection
 //! unsafe-fixes = false             # apply unsafe fixes in `dockopt fix`
 //! fail-on-advice = false           # advice (DO3xx) fails a run, as warnings do
+//! cache-mounts = false             # keep caches out of layers with BuildKit cache mounts, not deletions
 //! exclude = ["vendor/**"]          # globs, relative to this file's directory
 //!
 //! [rules.slim-base-image]
@@ -32,6 +33,7 @@ pub struct ConfigFile {
     pub ignore: Option<Vec<String>>,
     pub unsafe_fixes: Option<bool>,
     pub fail_on_advice: Option<bool>,
+    pub cache_mounts: Option<bool>,
     pub exclude: Option<Vec<String>>,
     #[serde(default)]
     pub rules: RuleOptions,
@@ -71,6 +73,8 @@ pub struct Overrides {
     pub unsafe_fixes: Option<bool>,
     /// `--fail-on-advice`.
     pub fail_on_advice: Option<bool>,
+    /// `--cache-mounts`.
+    pub cache_mounts: Option<bool>,
     /// `--config`: use this file for every Dockerfile instead of discovering one.
     pub config: Option<PathBuf>,
 }
@@ -221,7 +225,10 @@ impl Resolver {
             rules,
             unsafe_fixes: self.overrides.unsafe_fixes.or(file.unsafe_fixes).unwrap_or(false),
             fail_on_advice: self.overrides.fail_on_advice.or(file.fail_on_advice).unwrap_or(false),
-            options: file.rules,
+            options: RuleOptions {
+                cache_mounts: self.overrides.cache_mounts.or(file.cache_mounts).unwrap_or(false),
+                ..file.rules
+            },
             root,
             exclude: file.exclude.unwrap_or_default(),
         }

@@ -9,10 +9,15 @@ use serde::Deserialize;
 pub struct RuleOptions {
     pub slim_base_image: Option<SlimBaseImageOptions>,
     pub unpinned_base_image: Option<UnpinnedBaseImageOptions>,
+    /// The cache rules keep caches out of layers with BuildKit cache mounts instead of deleting them: the
+    /// configuration's top-level `cache-mounts`, or `--cache-mounts`, not a key of `[rules]`.
+    #[serde(skip)]
+    pub cache_mounts: bool,
 }
 
 impl RuleOptions {
-    pub const DEFAULT: RuleOptions = RuleOptions { slim_base_image: None, unpinned_base_image: None };
+    pub const DEFAULT: RuleOptions =
+        RuleOptions { slim_base_image: None, unpinned_base_image: None, cache_mounts: false };
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
