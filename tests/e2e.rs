@@ -311,20 +311,40 @@ cases! {
 #[test]
 #[cfg_attr(not(dockopt_e2e), ignore = "builds images: set DOCKOPT_E2E=1 (needs root, buildah and debootstrap)")]
 fn multi_stage_split_of_a_go_server_runs_the_same() {
-    let builds = builds();
-    let options = ["--unsafe-fixes", "--select", "DO306", "--run", "/usr/local/bin/hello --version"];
-    let (file, output) = measure(builds, "tests/e2e/go-split", &options);
+    let proof = prove_unsafe_fix("tests/e2e/go-split", "DO306", "/usr/local/bin/hello --version", "hello 1.0\n");
+    assert!(proof.fixed * 10 < proof.original, "the runtime image is not a tenth of the original: {proof:?}");
+    assert!(proof.kept("/srv/static/index.html") && proof.kept("/usr/local/bin/hello"), "{proof:?}");
+}
+
+/// What an unsafe fix did to an image, as `measure --unsafe-fixes --run` saw it.
+#[derive(Debug)]
+struct UnsafeProof {
+    original: u64,
+    fixed: u64,
+    differences: Vec<Value>,
+}
+
+impl UnsafeProof {
+    /// The fixed image has the same file at `path` as the original.
+    fn kept(&self, path: &str) -> bool {
+        !self.differences.iter().any(|d| d["path"] == path)
+    }
+}
+
+/// Measures `rule`'s unsafe fix on `case` and checks that the fixed image builds and that `smoke` prints
+/// `expected` in it, as in the original.
+fn prove_unsafe_fix(case: &str, rule: &str, smoke: &str, expected: &str) -> UnsafeProof {
+    let (file, output) = measure(builds(), case, &["--unsafe-fixes", "--select", rule, "--run", smoke]);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(file["outcome"], "measured", "{file:#}\nstderr:\n{stderr}");
     let run = &file["run"];
     assert_eq!(run["same"], true, "{run:#}");
-    assert_eq!(run["fixed"]["stdout"], "hello 1.0\n", "{run:#}");
+    assert!(run["fixed"]["stdout"].as_str().is_some_and(|s| s.starts_with(expected)), "{run:#}");
     let size = |build: &Value| build["size_bytes"].as_u64().expect("a size");
     let (original, fixed) = (size(&file["original"]), size(&file["fixed"]));
-    eprintln!("go-split: {original} -> {fixed} bytes");
-    assert!(fixed * 10 < original, "the runtime image is not a tenth of the original: {original} -> {fixed}");
-    let kept = |path: &str| !file["differences"].as_array().expect("differences").iter().any(|d| d["path"] == path);
-    assert!(kept("/srv/static/index.html") && kept("/usr/local/bin/hello"), "{file:#}");
+    eprintln!("{case}: {original} -> {fixed} bytes");
+    let differences = file["differences"].as_array().expect("differences").clone();
+    UnsafeProof { original, fixed, differences }
 }
 
 /// DO307's purge of build-only packages: psycopg2, compiled from source against libpq, still imports once gcc
@@ -332,21 +352,10 @@ fn multi_stage_split_of_a_go_server_runs_the_same() {
 #[test]
 #[cfg_attr(not(dockopt_e2e), ignore = "builds images: set DOCKOPT_E2E=1 (needs root, buildah and debootstrap)")]
 fn build_only_packages_purged_and_the_extension_still_imports() {
-    let builds = builds();
     let smoke = "python -c 'import psycopg2; print(psycopg2.__version__)'";
-    let options = ["--unsafe-fixes", "--select", "DO307", "--run", smoke];
-    let (file, output) = measure(builds, "tests/e2e/pip-build-deps", &options);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(file["outcome"], "measured", "{file:#}\nstderr:\n{stderr}");
-    let run = &file["run"];
-    assert_eq!(run["same"], true, "{run:#}");
-    assert!(run["fixed"]["stdout"].as_str().is_some_and(|s| s.starts_with("2.9.10")), "{run:#}");
-    let size = |build: &Value| build["size_bytes"].as_u64().expect("a size");
-    let (original, fixed) = (size(&file["original"]), size(&file["fixed"]));
-    eprintln!("pip-build-deps: {original} -> {fixed} bytes");
-    assert!(fixed + 50_000_000 < original, "less than 50 MB saved: {original} -> {fixed}");
-    let dropped = |path: &str| file["differences"].as_array().expect("differences").iter().any(|d| d["path"] == path);
-    assert!(dropped("/usr/bin/x86_64-linux-gnu-gcc-12"), "gcc is gone");
+    let proof = prove_unsafe_fix("tests/e2e/pip-build-deps", "DO307", smoke, "2.9.10");
+    assert!(proof.fixed + 50_000_000 < proof.original, "less than 50 MB saved: {proof:?}");
+    assert!(!proof.kept("/usr/bin/x86_64-linux-gnu-gcc-12"), "gcc is gone");
 }
 
 /// DO306's split of a single-stage Rust build: the runtime stage on the builder's Debian slim release holds the
@@ -354,20 +363,10 @@ fn build_only_packages_purged_and_the_extension_still_imports() {
 #[test]
 #[cfg_attr(not(dockopt_e2e), ignore = "builds images: set DOCKOPT_E2E=1 (needs root, buildah and debootstrap)")]
 fn multi_stage_split_of_a_rust_binary_runs_the_same() {
-    let builds = builds();
-    let options = ["--unsafe-fixes", "--select", "DO306", "--run", "/app/target/release/hello --version"];
-    let (file, output) = measure(builds, "tests/e2e/rust-split", &options);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(file["outcome"], "measured", "{file:#}\nstderr:\n{stderr}");
-    let run = &file["run"];
-    assert_eq!(run["same"], true, "{run:#}");
-    assert_eq!(run["fixed"]["stdout"], "hello 1.0.0\n", "{run:#}");
-    let size = |build: &Value| build["size_bytes"].as_u64().expect("a size");
-    let (original, fixed) = (size(&file["original"]), size(&file["fixed"]));
-    eprintln!("rust-split: {original} -> {fixed} bytes");
-    assert!(fixed + 100_000_000 < original, "less than 100 MB saved: {original} -> {fixed}");
-    let kept = |path: &str| !file["differences"].as_array().expect("differences").iter().any(|d| d["path"] == path);
-    assert!(kept("/app/config/app.toml") && kept("/app/target/release/hello"), "{file:#}");
+    let proof =
+        prove_unsafe_fix("tests/e2e/rust-split", "DO306", "/app/target/release/hello --version", "hello 1.0.0\n");
+    assert!(proof.fixed + 100_000_000 < proof.original, "less than 100 MB saved: {proof:?}");
+    assert!(proof.kept("/app/config/app.toml") && proof.kept("/app/target/release/hello"), "{proof:?}");
 }
 
 /// `measure --rebuild` shows what manifests-first is for: after a change to a source file the original installs

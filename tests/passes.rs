@@ -480,7 +480,7 @@ macro_rules! multi_stage_case {
     };
 }
 const GO_SERVER: &str = "FROM golang:1.22-bookworm\nWORKDIR /src\nCOPY go.mod main.go ./\nRUN go build -o /usr/local/bin/hello .\nCOPY static /srv/static\nEXPOSE 8080\nUSER nobody\nCMD [\"hello\"]\n";
-multi_stage_case!(multi_stage_go_to_scratch, Some("tests/contexts/go-server"), GO_SERVER);
+multi_stage_case!(multi_stage_go_to_scratch, Some("tests/e2e/go-split"), GO_SERVER);
 multi_stage_case!(
     multi_stage_go_with_cgo_off_keeps_the_build,
     Some("tests/contexts/go-cgo"),
@@ -493,7 +493,7 @@ multi_stage_case!(
 );
 multi_stage_case!(
     multi_stage_go_shell_form_command_needs_a_shell,
-    Some("tests/contexts/go-server"),
+    Some("tests/e2e/go-split"),
     "FROM golang:1.22-bookworm\r\nWORKDIR /src\r\nCOPY . .\r\nRUN go build -o server . \\\r\n && go vet ./...\r\nCMD ./server --listen :8080\r\n"
 );
 multi_stage_case!(
@@ -559,12 +559,12 @@ case!(
 );
 multi_stage_case!(
     multi_stage_rust_runs_on_the_slim_release,
-    Some("tests/contexts/rust-hello"),
+    Some("tests/e2e/rust-split"),
     "FROM rust:1.75-bookworm\nWORKDIR /app\nCOPY Cargo.toml Cargo.lock ./\nCOPY src ./src\nRUN cargo build --release\nCOPY config /app/config\nCMD [\"./target/release/hello\"]\n"
 );
 multi_stage_case!(
     multi_stage_rust_install_into_the_path,
-    Some("tests/contexts/rust-hello"),
+    Some("tests/e2e/rust-split"),
     "FROM rust:1.79-slim-bookworm\nWORKDIR /src\nCOPY . .\nRUN cargo install --locked --path . --root /usr/local\nUSER 1000\nENTRYPOINT [\"hello\"]\n"
 );
 multi_stage_case!(
