@@ -100,6 +100,13 @@ impl Rule for BuildOnlyPackages {
             if ctx.statement(i).instruction.kind != Kind::Run {
                 continue;
             }
+            // Most RUNs install nothing with apt: look before gathering their commands.
+            let installs = |script: &crate::shell::Script| {
+                script.commands.iter().any(|c| c.invocation().is_some_and(|inv| is_apt_install(&inv)))
+            };
+            if !ctx.script(i).is_some_and(installs) {
+                continue;
+            }
             let invocations = ctx.invocations(i);
             let Some(install) = invocations.iter().position(|(_, inv)| is_apt_install(inv)) else { continue };
             let packages: Vec<String> = invocations[install..]

@@ -177,7 +177,8 @@ fn file_to_touch(dockerfile: &Path, context: &Path, touch: Option<&str>) -> Resu
     // The Dockerfile itself, where the context holds it.
     let own = dockerfile.strip_prefix(context).ok().and_then(|p| p.to_str()).unwrap_or_default().to_string();
     let mut candidates: Vec<(std::time::SystemTime, usize, String)> = files
-        .into_iter()
+        .iter()
+        .cloned()
         .filter(|f| {
             let base = f.rsplit('/').next().unwrap_or(f);
             !MANIFESTS.contains(&base)

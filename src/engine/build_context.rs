@@ -174,6 +174,7 @@ pub struct BuildContext {
     /// Answers already found, since every fix round asks again.
     sources: Mutex<HashMap<String, Sources>>,
     plain: Mutex<HashMap<String, bool>>,
+    files: Mutex<HashMap<String, Option<Arc<Vec<String>>>>>,
     globs_compiled: AtomicUsize,
 }
 
@@ -208,6 +209,7 @@ impl BuildContext {
             ignore: OnceLock::new(),
             sources: Mutex::default(),
             plain: Mutex::default(),
+            files: Mutex::default(),
             globs_compiled: AtomicUsize::new(0),
         }
     }
@@ -361,32 +363,43 @@ impl BuildContext {
     /// The regular files under `relative` in the context (itself, when it is one), as relative paths, leaving out
     /// what `.dockerignore` excludes, in no set order. Symlinks are not followed, so nothing outside the context is
     /// listed. `None` when there are more than `limit` entries or something cannot be read: the caller cannot tell.
-    pub fn files_under(&self, relative: &str, limit: usize) -> Option<Vec<String>> {
+    /// Each answer is kept, since every fix round asks again.
+    pub fn files_under(&self, relative: &str, limit: usize) -> Option<Arc<Vec<String>>> {
         let relative = clean(relative);
+        if let Some(found) = self.files.lock().expect("no panics while holding the lock").get(&relative) {
+            return found.clone();
+        }
+        let found = self.walk(&relative, limit).map(Arc::new);
+        self.files.lock().expect("no panics while holding the lock").insert(relative, found.clone());
+        found
+    }
+
+    fn walk(&self, relative: &str, limit: usize) -> Option<Vec<String>> {
         if relative.starts_with("..") {
             return None;
         }
-        let InContext::Inside(path) = self.locate(&relative) else { return None };
+        let InContext::Inside(path) = self.locate(relative) else { return None };
+        let ignores = !self.ignore().patterns.is_empty();
+        let kind = std::fs::symlink_metadata(&path).ok()?.file_type();
         let mut files = Vec::new();
-        let mut pending = vec![(path, relative)];
+        let mut pending = vec![(path, relative.to_string(), kind)];
         let mut seen = 0;
-        while let Some((path, relative)) = pending.pop() {
+        while let Some((path, relative, kind)) = pending.pop() {
             seen += 1;
             if seen > limit {
                 return None;
             }
-            if !relative.is_empty() && self.is_ignored(&relative) {
+            if ignores && !relative.is_empty() && self.is_ignored(&relative) {
                 continue;
             }
-            let metadata = std::fs::symlink_metadata(&path).ok()?;
-            if metadata.is_file() {
+            if kind.is_file() {
                 files.push(relative);
-            } else if metadata.is_dir() {
+            } else if kind.is_dir() {
                 for entry in std::fs::read_dir(&path).ok()? {
                     let entry = entry.ok()?;
                     let name = entry.file_name().into_string().ok()?;
-                    let child = if relative.is_empty() { name.clone() } else { format!("{relative}/{name}") };
-                    pending.push((entry.path(), child));
+                    let child = if relative.is_empty() { name } else { format!("{relative}/{name}") };
+                    pending.push((entry.path(), child, entry.file_type().ok()?));
                 }
             }
         }
