@@ -621,3 +621,7 @@ cache_mount_case!(
     cache_mount_not_added_twice,
     "# syntax=docker/dockerfile:1\nFROM python:3.12-slim\nRUN --mount=type=cache,target=/root/.cache/pip pip install flask\nRUN --mount=type=cache,target=/root/.cache/pip pip install requests\n"
 );
+cache_mount_case!(
+    cache_mount_for_apk_unless_the_run_deletes_the_cache,
+    "# syntax=docker/dockerfile:1\nFROM alpine:3.20\nRUN apk update && apk add curl\nENV A=1\nRUN apk add git && rm -rf /var/cache/apk/*\n"
+);

@@ -1,3 +1,4 @@
+use super::cleanup::{mount_instead, CacheMount};
 use crate::engine::context::Context;
 use crate::engine::finding::{Applicability, Finding, Fix, RuleInfo, Safety, Severity};
 use crate::engine::rule::Rule;
@@ -13,7 +14,9 @@ static INFO: RuleInfo = RuleInfo {
 fetches the index, uses it and keeps nothing, which also makes a preceding `apk update` and a following \
 `rm -rf /var/cache/apk/*` redundant: dockopt removes those in the same RUN when they are whole commands joined \
 with `&&` or `;`. A RUN whose adds all use `--no-cache` is reported only when an `apk update` leaves its index \
-behind; a redundant `rm` alone saves nothing.\n\n\
+behind; a redundant `rm` alone saves nothing. With `--cache-mounts`, a RUN that adds without `--no-cache` and \
+does not delete the cache gets a cache mount at /var/cache/apk instead, which keeps the index out of the image \
+and for the next build (apk keeps the packages there too where /etc/apk/cache links to it).\n\n\
 Before:\n    RUN apk update && apk add curl && rm -rf /var/cache/apk/*\n\n\
 After:\n    RUN apk add --no-cache curl",
     safety: Safety::Safe,
@@ -74,13 +77,24 @@ impl Rule for ApkNoCache {
                 "`apk add` without `--no-cache` leaves the package index in /var/cache/apk".to_string()
             };
             let statement = ctx.statement(i);
-            findings.push(Finding {
+            let mut finding = Finding {
                 rule: &INFO,
                 range: statement.range,
                 message,
                 fix: Some(Fix { applicability: Applicability::Safe, edits }),
                 instructions: vec![statement.index],
-            });
+            };
+            // A mount holds the index only where nothing in the RUN deletes it.
+            if !adds.is_empty() && index_stays {
+                let targets = vec!["/var/cache/apk".to_string()];
+                mount_instead(
+                    ctx,
+                    i,
+                    &mut finding,
+                    CacheMount { targets, locked: true, first: None, changes_image: None },
+                );
+            }
+            findings.push(finding);
         }
     }
 }

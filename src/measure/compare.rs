@@ -26,6 +26,17 @@ const CACHE_PATHS: &[&str] = &[
     "/{root,home/*}/.npm/_logs/**",
 ];
 
+/// The directories above the cache mount targets dockopt writes (`--cache-mounts`): a builder makes them for the
+/// mount and leaves them, empty, in the layer.
+const MOUNT_PARENTS: &[&str] = &[
+    "/{root,home/*}/.cache",
+    "/{root,home/*}/.local",
+    "/{root,home/*}/.local/share",
+    "/{root,home/*}/.local/share/pnpm",
+    "/{root,home/*}/.npm",
+    "/usr/local/share/.cache",
+];
+
 /// Files whose bytes record when they were written, so two builds of the same Dockerfile differ in them. Measured
 /// by building one Dockerfile twice without cache: these were the only paths, caches aside, that differed.
 const TIME_STAMPED: &[&str] = &[
@@ -51,6 +62,11 @@ fn cache_paths() -> &'static GlobSet {
     SET.get_or_init(|| glob_set(CACHE_PATHS))
 }
 
+fn mount_parents() -> &'static GlobSet {
+    static SET: OnceLock<GlobSet> = OnceLock::new();
+    SET.get_or_init(|| glob_set(MOUNT_PARENTS))
+}
+
 fn time_stamped() -> &'static GlobSet {
     static SET: OnceLock<GlobSet> = OnceLock::new();
     SET.get_or_init(|| glob_set(TIME_STAMPED))
@@ -60,7 +76,9 @@ fn time_stamped() -> &'static GlobSet {
 pub fn compare(original: &Image, fixed: &Image) -> Vec<Difference> {
     let ignored = |path: &str| cache_paths().is_match(path);
     let content_varies = |path: &str| time_stamped().is_match(path);
-    image::differences(original, fixed, &Comparison { ignored: &ignored, content_varies: &content_varies })
+    let mount_parent = |path: &str| mount_parents().is_match(path);
+    let comparison = Comparison { ignored: &ignored, content_varies: &content_varies, mount_parent: &mount_parent };
+    image::differences(original, fixed, &comparison)
 }
 
 #[cfg(test)]

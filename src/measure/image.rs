@@ -278,6 +278,8 @@ pub struct Comparison<'a> {
     pub ignored: &'a dyn Fn(&str) -> bool,
     /// Compared by type, mode and owner only, because their bytes record when they were built.
     pub content_varies: &'a dyn Fn(&str) -> bool,
+    /// Directories that a cache mount's target needs, which a builder leaves behind, empty, where the target was.
+    pub mount_parent: &'a dyn Fn(&str) -> bool,
 }
 
 /// Every path whose type, content, mode or owner differs, in path order.
@@ -301,7 +303,9 @@ pub fn differences(original: &Image, fixed: &Image, comparison: &Comparison) -> 
             (Some(a), None) if !holds_only_ignored(original, path, comparison) => {
                 found.push(difference("only in original", Some(describe(a)), None))
             }
-            (None, Some(b)) if !holds_only_ignored(fixed, path, comparison) => {
+            (None, Some(b))
+                if !holds_only_ignored(fixed, path, comparison) && !left_by_a_mount(fixed, path, comparison) =>
+            {
                 found.push(difference("only in fixed", None, Some(describe(b))))
             }
             (Some(a), Some(b)) => {
@@ -335,6 +339,15 @@ fn holds_only_ignored(image: &Image, dir: &str, comparison: &Comparison) -> bool
     let mut below = image.files.range(prefix.clone()..).map(|(path, _)| path).take_while(|p| p.starts_with(&prefix));
     let Some(first) = below.next() else { return false };
     std::iter::once(first).chain(below).all(|path| (comparison.ignored)(path))
+}
+
+/// An empty directory of the fixed image where a cache mount's target was made.
+fn left_by_a_mount(image: &Image, dir: &str, comparison: &Comparison) -> bool {
+    let prefix = format!("{dir}/");
+    let empty = image.files.range(prefix.clone()..).next().is_none_or(|(path, _)| !path.starts_with(&prefix));
+    empty
+        && matches!(image.files.get(dir).map(|e| &e.content), Some(Content::Directory))
+        && (comparison.mount_parent)(dir)
 }
 
 fn file_size(entry: &Entry) -> u64 {
@@ -460,7 +473,7 @@ mod tests {
     }
 
     #[test]
-    fn differences_leave_out_ignored_paths_and_directories_that_only_hold_them() {
+    fn differences_leave_out_ignored_paths_directories_that_only_hold_them_and_mount_parents() {
         let original = read(&[layer(&[
             Item::Dir("root/"),
             Item::Dir("root/.cache/"),
@@ -471,17 +484,22 @@ mod tests {
             Item::File("lost", "gone"),
             Item::File("changed", "before"),
         ])]);
+        // A cache mount leaves its target's parent behind, empty; another empty directory is a difference.
         let fixed = read(&[layer(&[
             Item::Dir("root/"),
+            Item::Dir("root/.cache/"),
+            Item::Dir("srv/"),
             Item::File("app.pyc", "stamp 2"),
             Item::File("kept", "same"),
             Item::File("changed", "after"),
         ])]);
         let ignored = |path: &str| path.starts_with("/root/.cache/pip");
         let content_varies = |path: &str| path.ends_with(".pyc");
-        let found = differences(&original, &fixed, &Comparison { ignored: &ignored, content_varies: &content_varies });
+        let mount_parent = |path: &str| path == "/root/.cache";
+        let comparison = Comparison { ignored: &ignored, content_varies: &content_varies, mount_parent: &mount_parent };
+        let found = differences(&original, &fixed, &comparison);
         let found: Vec<(&str, &str)> = found.iter().map(|d| (d.path.as_str(), d.change)).collect();
-        assert_eq!(found, [("/changed", "content"), ("/lost", "only in original")]);
+        assert_eq!(found, [("/changed", "content"), ("/lost", "only in original"), ("/srv", "only in fixed")]);
     }
 
     #[test]
