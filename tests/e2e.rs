@@ -438,14 +438,14 @@ fn cache_mount_is_reused_after_a_dependency_change() {
         std::fs::write(work.path().join("Dockerfile"), dockerfile).expect("a Dockerfile");
         builds.buildah(&["bud", "--layers", "--pull=never", "-t", tag, context])
     };
-    let first = build(&fixed, "localhost/dockopt-e2e/cache-mount:first").expect("the first build");
+    build(&fixed, "localhost/dockopt-e2e/cache-mount:first").expect("the first build");
     let changed = fixed.replace("apt-get install -y jq", "apt-get install -y jq tree");
     assert_ne!(changed, fixed, "the dependency change applies");
     let second = build(&changed, "localhost/dockopt-e2e/cache-mount:second").expect("the second build");
     for tag in ["first", "second"] {
         let _ = builds.buildah(&["rmi", &format!("localhost/dockopt-e2e/cache-mount:{tag}")]);
     }
-    assert!(!first.lines().any(|l| l.starts_with("Need to get 0 B/")), "the first build downloads:\n{first}");
-    // curl and its libraries were downloaded into the mount by the first build: nothing of them is fetched again.
+    // curl and its libraries are in the mount since the first build (or an earlier one: the builder keeps its
+    // cache mounts), and the base image has no package files: nothing of them is fetched again.
     assert!(second.lines().any(|l| l.starts_with("Need to get 0 B/")), "curl was downloaded again:\n{second}");
 }
