@@ -43,7 +43,12 @@ fn render_with_options(
     let ctx = Context::with_options(&df, path, options);
     let lines = LineIndex::new(input);
     let mut out = format!("--- input\n{input}\n--- findings\n");
+    let mut suggestions = String::new();
     for f in rule::check(&ctx, rules) {
+        if let Some(fix) = f.fix.as_ref().filter(|fix| fix.applicability == Applicability::DisplayOnly) {
+            let suggested = fix::apply(input, &fix.edits);
+            write!(suggestions, "--- suggested by {}, never applied\n{suggested}\n", f.rule.code).unwrap();
+        }
         let (line, col) = lines.line_col(input, f.range.start);
         let fix = match f.fix.as_ref().map(|f| f.applicability) {
             Some(Applicability::Safe) => " [fix]",
@@ -53,6 +58,7 @@ fn render_with_options(
         };
         writeln!(out, "{line}:{col} {} {}{fix}", f.rule.code, f.message).unwrap();
     }
+    out.push_str(&suggestions);
     let safe = fix::fix_with_options(input, path, rules, false, options).expect("fixable").text;
     let again = fix::fix_with_options(&safe, path, rules, false, options).expect("fixed text parses").text;
     assert_eq!(again, safe, "fixing twice must change nothing");
@@ -624,4 +630,16 @@ cache_mount_case!(
 cache_mount_case!(
     cache_mount_for_apk_unless_the_run_deletes_the_cache,
     "# syntax=docker/dockerfile:1\nFROM alpine:3.20\nRUN apk update && apk add curl\nENV A=1\nRUN apk add git && rm -rf /var/cache/apk/*\n"
+);
+case!(
+    build_only_packages_on_alpine_are_a_suggestion,
+    "FROM python:3.12-alpine\nRUN apk add --no-cache gcc musl-dev libffi-dev \\\n && pip install --no-cache-dir cffi\nCMD [\"python\"]\n"
+);
+case!(
+    build_only_packages_on_alpine_mixed_with_runtime_packages,
+    "FROM python:3.12-alpine\nRUN apk add --no-cache build-base postgresql-dev libpq && pip install --no-cache-dir psycopg2\nCMD [\"python\"]\n"
+);
+case!(
+    build_only_packages_on_alpine_not_reported_in_a_virtual_package,
+    "FROM python:3.12-alpine\nRUN apk add --no-cache --virtual .build-deps gcc musl-dev && pip install --no-cache-dir cffi && apk del .build-deps\nCMD [\"python\"]\n"
 );

@@ -1,7 +1,7 @@
 use crate::engine::context::Context;
-use crate::engine::finding::{Applicability, Finding, Fix, RuleInfo, Safety, Severity};
+use crate::engine::finding::{Applicability, Edit, Finding, Fix, RuleInfo, Safety, Severity};
 use crate::engine::rule::Rule;
-use crate::shell::Invocation;
+use crate::shell::{Command, Invocation};
 use crate::syntax::model::{Kind, Stage};
 use crate::transforms::stage_commands::{apt_packages, find_in_statements};
 
@@ -21,7 +21,10 @@ the build-only packages and whatever only they needed. It is unsafe: a library l
 (`dlopen`) is invisible to `ldd`, and `--auto-remove` also removes automatically installed packages that nothing \
 needs any more. A final stage without a CMD or ENTRYPOINT of its own makes a base image or a build \
 environment, where the compilers are the point, and is not reported. No fix, with the reason, when a later instruction of the stage runs a compiler or builds again, \
-or when the build-only packages are named by variables. `dockopt measure --unsafe-fixes --run 'CMD'` builds both \
+or when the build-only packages are named by variables. On Alpine, where no build here can prove a fix, the \
+rule shows the official images' form as a suggestion it never applies: the packages added as the virtual \
+package `.build-deps`, the libraries the built files link against added as `so:` dependencies of `.rundeps`, and \
+`apk del .build-deps` at the end of the RUN. `dockopt measure --unsafe-fixes --run 'CMD'` builds both \
 images and runs a command in each.\n\n\
 Before:\n    RUN apt-get update && apt-get install -y gcc libpq-dev \\\n     && pip install psycopg2 \\\n     \
 && rm -rf /var/lib/apt/lists/*\n\n\
@@ -34,9 +37,11 @@ xargs -r apt-mark manual > /dev/null; } \\\n     && apt-get purge -y --auto-remo
     hadolint: &[],
 };
 
-/// Debian packages that only build software, by name; every `*-dev` package is one too.
+/// Debian and Alpine packages that only build software, by name; every `*-dev` package is one too.
 const BUILD_ONLY: &[&str] = &[
     "build-essential",
+    "build-base",
+    "linux-headers",
     "gcc",
     "g++",
     "cpp",
@@ -56,6 +61,7 @@ const BUILD_ONLY: &[&str] = &[
 /// The programs a build-only package provides: a later use of one keeps the package.
 const PROGRAMS: &[(&str, &[&str])] = &[
     ("build-essential", &["gcc", "cc", "g++", "c++", "make", "cpp"]),
+    ("build-base", &["gcc", "cc", "g++", "c++", "make", "cpp"]),
     ("gcc", &["gcc", "cc"]),
     ("g++", &["g++", "c++"]),
     ("cpp", &["cpp"]),
@@ -100,19 +106,20 @@ impl Rule for BuildOnlyPackages {
             if ctx.statement(i).instruction.kind != Kind::Run {
                 continue;
             }
-            // Most RUNs install nothing with apt: look before gathering their commands.
+            // Most RUNs install nothing: look before gathering their commands.
             let installs = |script: &crate::shell::Script| {
-                script.commands.iter().any(|c| c.invocation().is_some_and(|inv| is_apt_install(&inv)))
+                script.commands.iter().any(|c| c.invocation().is_some_and(|inv| installer(&inv).is_some()))
             };
             if !ctx.script(i).is_some_and(installs) {
                 continue;
             }
             let invocations = ctx.invocations(i);
-            let Some(install) = invocations.iter().position(|(_, inv)| is_apt_install(inv)) else { continue };
+            let Some(install) = invocations.iter().position(|(_, inv)| installer(inv).is_some()) else { continue };
+            let manager = installer(&invocations[install].1).expect("an install");
             let packages: Vec<String> = invocations[install..]
                 .iter()
-                .filter(|(_, inv)| is_apt_install(inv))
-                .flat_map(|(_, inv)| apt_packages(inv.clone()))
+                .filter(|(_, inv)| installer(inv) == Some(manager))
+                .flat_map(|(_, inv)| manager.packages(inv))
                 .filter(|p| is_build_only(p))
                 .collect();
             let Some(build) = invocations[install..].iter().find_map(|(_, inv)| builds_with(inv)) else { continue };
@@ -124,23 +131,37 @@ impl Rule for BuildOnlyPackages {
             if already_removed {
                 continue;
             }
-            findings.push(finding(ctx, stage, i, &packages, build));
+            let finding = match manager {
+                Manager::Apt => finding(ctx, stage, i, &packages, build),
+                Manager::Apk => alpine_finding(ctx, stage, i, &invocations, &packages, build),
+            };
+            findings.push(finding);
         }
     }
 }
 
-fn finding(ctx: &Context, stage: &Stage, i: usize, packages: &[String], build: &str) -> Finding {
-    let statement = ctx.statement(i);
-    let mut message = format!(
+/// The start of every finding: what is installed, and with what it builds.
+fn left_in_the_image(packages: &[String], build: &str) -> String {
+    format!(
         "{} {} installed to build with {build} and left in the image",
         packages.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(", "),
         if packages.len() == 1 { "is" } else { "are" },
-    );
-    let later = used_later(ctx, stage, i, packages);
-    let fix = match later {
+    )
+}
+
+/// Why the packages must stay, for the message, when a later instruction needs them.
+fn cannot_remove(ctx: &Context, stage: &Stage, i: usize, packages: &[String]) -> Option<String> {
+    let why = used_later(ctx, stage, i, packages)?;
+    let pronoun = if packages.len() == 1 { "it" } else { "they" };
+    Some(format!("; {pronoun} cannot be removed here: {why}"))
+}
+
+fn finding(ctx: &Context, stage: &Stage, i: usize, packages: &[String], build: &str) -> Finding {
+    let statement = ctx.statement(i);
+    let mut message = left_in_the_image(packages, build);
+    let fix = match cannot_remove(ctx, stage, i, packages) {
         Some(why) => {
-            let pronoun = if packages.len() == 1 { "it" } else { "they" };
-            message += &format!("; {pronoun} cannot be removed here: {why}");
+            message += &why;
             None
         }
         None => match purge_command(ctx, stage, i, packages).and_then(|command| ctx.append_command(i, &command)) {
@@ -162,13 +183,103 @@ fn finding(ctx: &Context, stage: &Stage, i: usize, packages: &[String], build: &
     Finding { rule: &INFO, range: statement.range, message, fix, instructions: vec![statement.index] }
 }
 
-fn is_apt_install(inv: &Invocation) -> bool {
-    matches!(inv.program, "apt-get" | "apt") && inv.subcommand() == Some("install")
+/// Alpine's form: the build-only packages as a virtual package, deleted at the end of the RUN once the libraries
+/// the built files link against are added as a virtual package of their own. Shown, never applied: no Alpine image
+/// can be built here to prove it.
+fn alpine_finding(
+    ctx: &Context,
+    stage: &Stage,
+    i: usize,
+    invocations: &[(&Command, Invocation)],
+    packages: &[String],
+    build: &str,
+) -> Finding {
+    let statement = ctx.statement(i);
+    let mut message = left_in_the_image(packages, build);
+    let with_build_only: Vec<&Invocation> = invocations
+        .iter()
+        .map(|(_, inv)| inv)
+        .filter(|inv| {
+            installer(inv) == Some(Manager::Apk) && Manager::Apk.packages(inv).iter().any(|p| is_build_only(p))
+        })
+        .collect();
+    let fix = match (cannot_remove(ctx, stage, i, packages), with_build_only.as_slice()) {
+        (Some(why), _) => {
+            message += &why;
+            None
+        }
+        (None, [add]) if Manager::Apk.packages(add).iter().all(|p| is_build_only(p)) => {
+            let word = add.args.iter().find(|w| w.is("add")).expect("an apk add");
+            let edits = [Some(ctx.insert_after(i, word, "--virtual .build-deps")), ctx.append_command(i, APK_REMOVAL)];
+            message += "; suggested (not applied: no Alpine build here proves it): add them as the virtual package \
+                        `.build-deps`, keep the libraries the built files link against as `.rundeps`, and delete \
+                        `.build-deps` at the end of this RUN";
+            edits
+                .into_iter()
+                .collect::<Option<Vec<Edit>>>()
+                .map(|edits| Fix { applicability: Applicability::DisplayOnly, edits })
+        }
+        _ => {
+            message += "; add them with `apk add --virtual .build-deps`, apart from the packages the app needs, and \
+                        `apk del .build-deps` at the end of this RUN";
+            None
+        }
+    };
+    Finding { rule: &INFO, range: statement.range, message, fix, instructions: vec![statement.index] }
 }
 
-/// `apt-get purge`/`remove`/`autoremove`: the RUN already takes packages out, and its author decided which.
+/// What Alpine's official images run after a build: the shared libraries the files under /usr/local link
+/// against, as `so:` dependencies of a virtual package, and the build-only packages deleted.
+const APK_REMOVAL: &str = "runDeps=\"$(find /usr/local -type f -exec ldd '{}' ';' 2> /dev/null | awk '/=>/ { print $1 }' \
+| sort -u | awk 'system(\"[ -e /usr/local/lib/\" $1 \" ]\") == 0 { next } { print \"so:\" $1 }')\" && { [ -z \"$runDeps\" ] \
+|| apk add --no-cache --virtual .rundeps $runDeps; } && apk del --no-network .build-deps";
+
+/// The package managers whose build-only packages the rule knows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Manager {
+    Apt,
+    Apk,
+}
+
+impl Manager {
+    /// The packages an install names, without versions, architectures or options' values.
+    fn packages(self, inv: &Invocation) -> Vec<String> {
+        match self {
+            Manager::Apt => apt_packages(inv.clone()),
+            Manager::Apk => {
+                let mut words = inv.args.iter().filter_map(|w| w.literal.as_deref());
+                let mut packages = Vec::new();
+                while let Some(word) = words.next() {
+                    if matches!(word, "-X" | "--repository" | "-t" | "--virtual" | "-p" | "--root" | "--arch") {
+                        words.next();
+                    } else if !word.starts_with('-') && word != "add" {
+                        packages.push(word.split(['=', '<', '>', '~']).next().unwrap_or(word).to_string());
+                    }
+                }
+                packages
+            }
+        }
+    }
+}
+
+/// The package manager of an install that leaves what it installs in the world: `apt-get install`, or an
+/// `apk add` that is not already a virtual package of its own.
+fn installer(inv: &Invocation) -> Option<Manager> {
+    match (inv.program, inv.subcommand()) {
+        ("apt-get" | "apt", Some("install")) => Some(Manager::Apt),
+        ("apk", Some("add")) if !inv.has_option("--virtual") && !inv.has_option("-t") => Some(Manager::Apk),
+        _ => None,
+    }
+}
+
+/// `apt-get purge`/`remove`/`autoremove`, `apk del`: the RUN already takes packages out, and its author decided
+/// which.
 fn removes_packages(inv: &Invocation) -> bool {
-    matches!(inv.program, "apt-get" | "apt") && matches!(inv.subcommand(), Some("purge" | "remove" | "autoremove"))
+    match inv.program {
+        "apt-get" | "apt" => matches!(inv.subcommand(), Some("purge" | "remove" | "autoremove")),
+        "apk" => inv.subcommand() == Some("del"),
+        _ => false,
+    }
 }
 
 /// What compiles with the build-only packages: a package installer that builds native code, or a make install.
