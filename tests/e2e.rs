@@ -304,6 +304,7 @@ cases! {
     trap_child_stage_uses_parent_lists: "tests/e2e/trap-child-stage", manifests [];
     trap_comments_between_runs: "tests/e2e/trap-comments", manifests [];
     add_to_copy_but_not_for_an_archive: "tests/e2e/add-to-copy", manifests [];
+    go_build_cache_cleaned: "tests/e2e/go-split", manifests [];
 }
 
 /// DO306's split of a single-stage Go build: the runtime stage `FROM scratch` holds the binary, the CA bundle,

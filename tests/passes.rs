@@ -230,7 +230,7 @@ macro_rules! slim_case {
     ($name:ident, $input:expr) => {
         #[test]
         fn $name() {
-            let rules = rules_but(&["DO301"]);
+            let rules = rules_but(&["DO301", "DO209"]);
             common::snapshot_settings()
                 .bind(|| insta::assert_snapshot!(stringify!($name), render_with($input, None, &rules)));
         }
@@ -480,8 +480,11 @@ macro_rules! multi_stage_case {
             // Relative, as tests run in the package's directory: messages that name the context stay the same
             // wherever the checkout is.
             let dockerfile = context.map(|dir| Path::new(dir).join("Dockerfile"));
-            common::snapshot_settings()
-                .bind(|| insta::assert_snapshot!(stringify!($name), render($input, dockerfile.as_deref())));
+            // DO209 cleans the build cache of every Go build; its own cases run it.
+            let rules = rules_but(&["DO301", "DO304", "DO209"]);
+            common::snapshot_settings().bind(|| {
+                insta::assert_snapshot!(stringify!($name), render_with($input, dockerfile.as_deref(), &rules))
+            });
         }
     };
 }
@@ -642,4 +645,18 @@ case!(
 case!(
     build_only_packages_on_alpine_not_reported_in_a_virtual_package,
     "FROM python:3.12-alpine\nRUN apk add --no-cache --virtual .build-deps gcc musl-dev && pip install --no-cache-dir cffi && apk del .build-deps\nCMD [\"python\"]\n"
+);
+
+// DO209 go-build-cache
+case!(
+    go_build_cache_cleaned_in_the_building_run,
+    "FROM golang:1.22-bookworm\nWORKDIR /src\nCOPY go.mod go.sum ./\nRUN go mod download\nCOPY . .\nRUN go vet ./... && go build -o /app .\nCMD [\"/app\"]\n"
+);
+case!(
+    go_build_cache_moved_or_already_cleaned,
+    "FROM golang:1.22\nENV GOCACHE=/tmp/gocache\nRUN go build -o /a .\nRUN go build -o /c . && go clean -cache\nRUN go test ./... && rm -rf /tmp/gocache\nRUN --mount=type=cache,target=/tmp/gocache go install ./cmd/...\nENV GOCACHE=$CACHE\nRUN go build -o /b .\n"
+);
+cache_mount_case!(
+    cache_mount_for_the_go_build_cache,
+    "# syntax=docker/dockerfile:1\nFROM golang:1.22-bookworm\nRUN go build -o /app .\n"
 );

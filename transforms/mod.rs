@@ -13,6 +13,7 @@ mod cleanup;
 mod conda_clean;
 mod copy_manifests_first;
 mod gem_no_document;
+mod go_build_cache;
 mod image_reference;
 mod join_installs;
 mod merge_runs;
@@ -42,6 +43,7 @@ pub fn all() -> Vec<&'static dyn Rule> {
         &node_cache_clean::NodeCacheClean,
         &gem_no_document::GemNoDocument,
         &conda_clean::CondaClean,
+        &go_build_cache::GoBuildCache,
         &root_user::RootUser,
         &unpinned_base_image::UnpinnedBaseImage,
         &rm_in_later_layer::RmInLaterLayer,

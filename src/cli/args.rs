@@ -161,7 +161,7 @@ pub struct FileArgs {
     /// Refuse files bigger than this, before reading them: bytes, or with a unit (KiB, MiB, GiB).
     #[arg(long, value_name = "SIZE", default_value = "16MiB", value_parser = parse_size)]
     pub max_file_size: u64,
-    /// Keep pip, uv, npm, yarn, pnpm, apk and apt caches out of layers with BuildKit cache mounts
+    /// Keep pip, uv, npm, yarn, pnpm, apk, Go build and apt caches out of layers with BuildKit cache mounts
     /// (`RUN --mount=type=cache,…`), kept between builds, instead of deleting them (also `cache-mounts = true`).
     #[arg(long)]
     pub cache_mounts: bool,

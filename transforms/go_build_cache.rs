@@ -1,0 +1,80 @@
+use super::cleanup::{last_matching, mount_instead, tool_cleanup_finding, CacheMount};
+use crate::engine::context::{Context, Variable};
+use crate::engine::finding::{Finding, RuleInfo, Safety, Severity};
+use crate::engine::rule::Rule;
+use crate::shell::{Command, Invocation};
+
+pub struct GoBuildCache;
+
+static INFO: RuleInfo = RuleInfo {
+    code: "DO209",
+    name: "go-build-cache",
+    summary: "Go's build cache left in the layer",
+    doc: "`go build`, `go install`, `go test`, `go vet` and `go run` keep compiled packages in the build cache \
+(`$GOCACHE`, by default ~/.cache/go-build), often hundreds of megabytes that the image never uses: the next \
+build in the image would only be faster. dockopt runs `go clean -cache` at the end of the RUN that filled it, \
+unless that RUN already cleans it or a cache mount holds it; with `--cache-mounts` the fix mounts a cache there \
+instead, which also keeps it for the next build. The module cache (`go mod download`) is left alone: later RUNs \
+build from it. It reports without a fix when go may be gone or off PATH by the end of the RUN.\n\n\
+Before:\n    RUN go build -o /app .\n\n\
+After:\n    RUN go build -o /app . && go clean -cache",
+    safety: Safety::Safe,
+    severity: Severity::Warning,
+    hadolint: &[],
+};
+
+impl Rule for GoBuildCache {
+    fn info(&self) -> &'static RuleInfo {
+        &INFO
+    }
+
+    fn check(&self, ctx: &Context, findings: &mut Vec<Finding>) {
+        for (i, script) in ctx.runs() {
+            let invocations = ctx.invocations(i);
+            let builds = |inv: &Invocation| {
+                inv.program == "go" && matches!(inv.subcommand(), Some("build" | "install" | "test" | "vet" | "run"))
+            };
+            let Some((last, _)) = last_matching(&invocations, builds) else { continue };
+            let Some(cache) = build_cache(ctx, i, last) else { continue };
+            let last_build = last.range.start;
+            let cleaned = invocations.iter().any(|(c, inv)| {
+                c.range.start > last_build
+                    && ((inv.program == "go"
+                        && inv.subcommand() == Some("clean")
+                        && inv.args.iter().any(|w| w.is("-cache")))
+                        || (inv.program == "rm" && inv.args.iter().any(|w| removes(w.literal.as_deref(), &cache))))
+            });
+            if cleaned || script.opaque || ctx.mount_covers(i, &cache) {
+                continue;
+            }
+            let cleanup = "go clean -cache";
+            let message = format!("go leaves its build cache in {cache}; run `{cleanup}` in the same RUN");
+            let mut finding = tool_cleanup_finding(ctx, i, &INFO, message, cleanup, (&invocations, last, "go"));
+            let mount = CacheMount { targets: vec![cache], locked: false, first: None, changes_image: None };
+            mount_instead(ctx, i, &mut finding, mount);
+            findings.push(finding);
+        }
+    }
+}
+
+/// Where `command` of RUN `i` keeps Go's build cache: `GOCACHE`, else `$XDG_CACHE_HOME/go-build`, else under
+/// `HOME` (root's by default). `None` when a variable dockopt cannot read decides it, or the cache is off.
+fn build_cache(ctx: &Context, i: usize, command: &Command) -> Option<String> {
+    let var = |name: &str| match ctx.variable(i, command, name) {
+        Variable::Unset => Some(None),
+        Variable::Set(value) => Some(Some(value)),
+        Variable::Unknown => None,
+    };
+    if let Some(dir) = var("GOCACHE")? {
+        return (dir != "off" && dir.starts_with('/')).then_some(dir);
+    }
+    let home = var("HOME")?.unwrap_or_else(|| "/root".to_string());
+    let xdg_cache = var("XDG_CACHE_HOME")?.unwrap_or_else(|| format!("{home}/.cache"));
+    Some(format!("{xdg_cache}/go-build"))
+}
+
+/// An `rm` argument that deletes the build cache: the cache itself, its contents, or a directory above it.
+fn removes(argument: Option<&str>, cache: &str) -> bool {
+    let Some(path) = argument.map(|a| a.trim_end_matches(['*', '/'])) else { return false };
+    !path.is_empty() && (cache == path || cache.starts_with(&format!("{path}/")))
+}
