@@ -414,6 +414,13 @@ fn cache_mounts_keep_the_files_of_the_flask_example() {
 
 #[test]
 #[cfg_attr(not(dockopt_e2e), ignore = "builds images: set DOCKOPT_E2E=1 (needs root, buildah and debootstrap)")]
+fn cache_mounts_keep_the_files_of_the_node_example() {
+    let manifests = ["package.json", "package-lock.json"];
+    prove_with("examples/node-express", &manifests, &["--cache-mounts", "--unsafe-fixes"]);
+}
+
+#[test]
+#[cfg_attr(not(dockopt_e2e), ignore = "builds images: set DOCKOPT_E2E=1 (needs root, buildah and debootstrap)")]
 fn cache_mounts_keep_the_files_of_the_apt_seed() {
     prove_with("tests/e2e/apt-seed", &[], &["--cache-mounts", "--unsafe-fixes", "--select", "DO101,DO201"]);
 }

@@ -176,20 +176,17 @@ fn file_to_touch(dockerfile: &Path, context: &Path, touch: Option<&str>) -> Resu
     let files = build.files_under(".", 100_000).ok_or("cannot list the build context")?;
     // The Dockerfile itself, where the context holds it.
     let own = dockerfile.strip_prefix(context).ok().and_then(|p| p.to_str()).unwrap_or_default().to_string();
+    let is_manifest =
+        |base: &str| MANIFESTS.contains(&base) || (base.starts_with("requirements") && base.ends_with(".txt"));
     let mut candidates: Vec<(std::time::SystemTime, usize, String)> = files
         .iter()
-        .cloned()
         .filter(|f| {
             let base = f.rsplit('/').next().unwrap_or(f);
-            !MANIFESTS.contains(&base)
-                && !(base.starts_with("requirements") && base.ends_with(".txt"))
-                && base != ".dockerignore"
-                && *f != own
-                && !base.ends_with(".dockerignore")
+            !is_manifest(base) && !base.ends_with(".dockerignore") && **f != own
         })
         .filter_map(|f| {
-            let modified = std::fs::symlink_metadata(context.join(&f)).and_then(|m| m.modified()).ok()?;
-            Some((modified, f.matches('/').count(), f))
+            let modified = std::fs::symlink_metadata(context.join(f)).and_then(|m| m.modified()).ok()?;
+            Some((modified, f.matches('/').count(), f.clone()))
         })
         .collect();
     candidates.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));

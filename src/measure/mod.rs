@@ -41,9 +41,9 @@ pub enum Outcome {
         safe_only: Option<Build>,
         differences: Vec<Difference>,
         /// With a command to run: what it did in the original image and in the fixed one.
-        runs: Option<(RunResult, RunResult)>,
+        runs: Option<Box<(RunResult, RunResult)>>,
         /// With rebuilds asked for: how each Dockerfile rebuilt after a source change, or why it could not.
-        rebuilds: Option<Result<Rebuilds, String>>,
+        rebuilds: Option<Result<Box<Rebuilds>, String>>,
     },
     /// The Dockerfile as written does not build here; the fixes cannot be judged.
     OriginalFails(String),
@@ -139,12 +139,12 @@ fn try_measure(builder: &Builder, subject: &Subject, progress: &mut dyn FnMut(&s
         }
         None => None,
     };
-    let runs = original.run.zip(fixed.run);
+    let runs = original.run.zip(fixed.run).map(Box::new);
     let rebuilds = match rebuild {
         None => None,
         Some(Err(why)) => Some(Err(why.clone())),
         Some(Ok(touched)) => match original.rebuild.zip(fixed.rebuild) {
-            Some((original, fixed)) => Some(Ok(Rebuilds { touched: touched.to_string(), original, fixed })),
+            Some((original, fixed)) => Some(Ok(Box::new(Rebuilds { touched: touched.to_string(), original, fixed }))),
             None => Some(Err("the rebuilds did not run".into())),
         },
     };
@@ -282,7 +282,7 @@ fn build_and_read(
 pub fn is_failure(outcome: &Outcome) -> bool {
     match outcome {
         Outcome::Measured { differences, runs, .. } => {
-            !differences.is_empty() || runs.as_ref().is_some_and(|(original, fixed)| original != fixed)
+            !differences.is_empty() || runs.as_deref().is_some_and(|(original, fixed)| original != fixed)
         }
         Outcome::FixedFails(_) => true,
         Outcome::Unchanged | Outcome::OriginalFails(_) | Outcome::Error(_) => false,

@@ -75,7 +75,7 @@ pub fn text(m: &Measurement) -> String {
                     "  help: a safe fix must keep the image's files; please report this with the Dockerfile\n"
                 });
             }
-            if let Some((original, fixed)) = runs {
+            if let Some((original, fixed)) = runs.as_deref() {
                 out.push_str(&run_text(original, fixed));
             }
             match rebuilds {
@@ -227,7 +227,7 @@ pub fn json(m: &Measurement) -> Value {
             if let Some(safe) = safe_only {
                 details["safe_only"] = build_json(safe);
             }
-            if let Some((original, fixed)) = runs {
+            if let Some((original, fixed)) = runs.as_deref() {
                 let ran = |r: &RunResult| json!({"status": r.status, "stdout": r.stdout, "stderr": r.stderr});
                 details["run"] = json!({"same": original == fixed, "original": ran(original), "fixed": ran(fixed)});
             }
