@@ -94,17 +94,28 @@ impl Rule for NodeCacheClean {
                         && ((inv.program == *tool && matches!(inv.subcommand(), Some("cache" | "store")))
                             || (inv.program == "rm" && inv.args.iter().any(removes_cache)))
                 });
-                let mounted = cache_is_mounted(ctx, i, last, tool) || ctx.mount_covers(i, root_cache);
+                let target = mount_target(tool, cache.as_deref().unwrap_or(root_cache));
+                let mounted = cache_is_mounted(ctx, i, last, tool)
+                    || ctx.mount_covers(i, root_cache)
+                    || ctx.mount_covers(i, &target);
                 if cleaned || mounted || script.opaque {
                     continue;
                 }
                 let message = format!("{tool} leaves its package cache in the layer; run `{cleanup}` in the same RUN");
                 let mut finding = tool_cleanup_finding(ctx, i, &INFO, message, cleanup, (&invocations, last, tool));
-                let target = cache.unwrap_or_else(|| root_cache.to_string());
                 let mount = CacheMount { targets: vec![target], locked: false, first: None, changes_image: None };
                 mount_instead(ctx, i, &mut finding, mount);
                 findings.push(finding);
             }
         }
+    }
+}
+
+/// Where a cache mount for `tool` goes, given its cache directory. npm keeps its downloads in `_cacache` and its own
+/// state beside it (logs, the update notifier's mark), which the image keeps as the original has it.
+fn mount_target(tool: &str, cache: &str) -> String {
+    match tool {
+        "npm" => format!("{cache}/_cacache"),
+        _ => cache.to_string(),
     }
 }
