@@ -13,7 +13,7 @@ static INFO: RuleInfo = RuleInfo {
 cleans it at the end of the installing RUN (`npm cache clean --force`, `yarn cache clean`, `pnpm store \
 prune`) unless a cache mount holds it. It reports without a fix when the tool may be gone by then: installed \
 in a subshell or a branch, or followed by a package removal or an `rm` of its files. With `--cache-mounts`, \
-the fix mounts a cache at the tool's cache directory instead (`RUN --mount=type=cache,…`), which keeps it out of \
+the fix mounts a cache at the tool's cache directory (for npm its `_cacache`, where the downloads are) instead (`RUN --mount=type=cache,…`), which keeps it out of \
 the image and for the next build.\n\n\
 Before:\n    RUN npm ci\n\n\
 After:\n    RUN npm ci && npm cache clean --force",
