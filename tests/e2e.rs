@@ -202,8 +202,20 @@ fn prove_with(case: &str, manifests: &[&str], options: &[&str]) -> Value {
     file
 }
 
+/// Buildah's lookup of the layer cache fails ("layer not known") when another test removes an image meanwhile, so
+/// the tests that build with the cache run alone and the others together.
+static STORE: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
+/// The store to oneself, while the layer cache is looked up.
+fn store_alone() -> std::sync::RwLockWriteGuard<'static, ()> {
+    STORE.write().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 /// `dockopt measure --json` on one case: the file's report and the process's output.
 fn measure(builds: &Builds, case: &str, options: &[&str]) -> (Value, std::process::Output) {
+    let cached = options.contains(&"--rebuild");
+    let _alone = cached.then(store_alone);
+    let _shared = (!cached).then(|| STORE.read().unwrap_or_else(|poisoned| poisoned.into_inner()));
     let dockerfile = Path::new(env!("CARGO_MANIFEST_DIR")).join(case).join("Dockerfile");
     let output = builds
         .command(env!("CARGO_BIN_EXE_dockopt"))
@@ -441,6 +453,7 @@ fn cache_mount_is_reused_after_a_dependency_change() {
     assert!(fixed.contains("--mount=type=cache,target=/var/lib/apt/lists,sharing=locked"), "{fixed}");
     let work = tempfile::tempdir().expect("a temporary directory");
     let context = work.path().to_str().expect("a UTF-8 path");
+    let _alone = store_alone();
     let build = |dockerfile: &str, tag: &str| {
         std::fs::write(work.path().join("Dockerfile"), dockerfile).expect("a Dockerfile");
         builds.buildah(&["bud", "--layers", "--pull=never", "-t", tag, context])
