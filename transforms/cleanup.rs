@@ -6,20 +6,23 @@ use crate::engine::finding::{Applicability, Edit, Finding, Fix, RuleInfo};
 use crate::shell::{Command, Invocation};
 use crate::syntax::model::Kind;
 
-/// Where `tool` (pip, uv, npm, yarn or pnpm) keeps its cache when `command` of RUN `i` runs it: from its own
-/// option (`--cache-dir`, `--cache`, `--cache-folder`, `--store-dir`), else the variables that move it
-/// (`PIP_CACHE_DIR`, `UV_CACHE_DIR`, `npm_config_cache`, `YARN_CACHE_FOLDER`, `PNPM_STORE_DIR`, `PNPM_HOME`,
-/// `XDG_CACHE_HOME`, `XDG_DATA_HOME`, `HOME`), else root's default. `None` when dockopt cannot tell.
+/// Where `tool` (pip, uv, npm, yarn, pnpm, or go for its build cache) keeps its cache when `command` of RUN `i`
+/// runs it: from its own option (`--cache-dir`, `--cache`, `--cache-folder`, `--store-dir`), else the variables
+/// that move it (`PIP_CACHE_DIR`, `UV_CACHE_DIR`, `npm_config_cache`, `YARN_CACHE_FOLDER`, `PNPM_STORE_DIR`,
+/// `PNPM_HOME`, `GOCACHE`, `XDG_CACHE_HOME`, `XDG_DATA_HOME`, `HOME`), else root's default. `None` when dockopt
+/// cannot tell.
 pub(super) fn cache_dir(ctx: &Context, i: usize, command: &Command, tool: &str) -> Option<String> {
     let inv = command.invocation()?;
     let option = match tool {
         "pip" | "uv" => "--cache-dir",
         "npm" => "--cache",
         "yarn" => "--cache-folder",
+        // go takes no option that moves its build cache.
+        "go" => "",
         _ => "--store-dir",
     };
     let words: Vec<Option<&str>> = inv.args.iter().map(|w| w.literal.as_deref()).collect();
-    for (k, word) in words.iter().enumerate() {
+    for (k, word) in words.iter().enumerate().filter(|_| !option.is_empty()) {
         match word {
             Some(w) if *w == option => return words.get(k + 1).copied().flatten().map(str::to_string),
             Some(w) => {
@@ -48,6 +51,7 @@ pub(super) fn cache_dir(ctx: &Context, i: usize, command: &Command, tool: &str) 
     Some(match tool {
         "pip" => first_set(&["PIP_CACHE_DIR"])?.unwrap_or(format!("{xdg_cache}/pip")),
         "uv" => first_set(&["UV_CACHE_DIR"])?.unwrap_or(format!("{xdg_cache}/uv")),
+        "go" => first_set(&["GOCACHE"])?.unwrap_or(format!("{xdg_cache}/go-build")),
         "npm" => first_set(&["npm_config_cache", "NPM_CONFIG_CACHE"])?.unwrap_or(format!("{home}/.npm")),
         // Yarn 1 keeps root's cache out of /root.
         "yarn" => first_set(&["YARN_CACHE_FOLDER"])?.unwrap_or_else(|| {
@@ -162,6 +166,13 @@ pub(super) struct CacheMount<'a> {
     pub first: Option<&'a str>,
     /// Why the mount changes the image beyond its caches, which makes the fix unsafe whatever the builder.
     pub changes_image: Option<&'a str>,
+}
+
+impl CacheMount<'_> {
+    /// A mount of one directory, shared, that changes nothing else in the image.
+    pub fn at(target: String) -> Self {
+        CacheMount { targets: vec![target], locked: false, first: None, changes_image: None }
+    }
 }
 
 /// With `--cache-mounts`, the finding's fix becomes a cache mount on RUN `i` (`--mount=type=cache,target=…`)

@@ -1,8 +1,8 @@
-use super::cleanup::{last_matching, mount_instead, tool_cleanup_finding, CacheMount};
-use crate::engine::context::{Context, Variable};
+use super::cleanup::{cache_dir, last_matching, mount_instead, tool_cleanup_finding, CacheMount};
+use crate::engine::context::Context;
 use crate::engine::finding::{Finding, RuleInfo, Safety, Severity};
 use crate::engine::rule::Rule;
-use crate::shell::{Command, Invocation};
+use crate::shell::Invocation;
 
 pub struct GoBuildCache;
 
@@ -35,7 +35,9 @@ impl Rule for GoBuildCache {
                 inv.program == "go" && matches!(inv.subcommand(), Some("build" | "install" | "test" | "vet" | "run"))
             };
             let Some((last, _)) = last_matching(&invocations, builds) else { continue };
-            let Some(cache) = build_cache(ctx, i, last) else { continue };
+            // `GOCACHE=off` (refused since Go 1.12) or a relative path: nothing dockopt can place.
+            let cache = cache_dir(ctx, i, last, "go").filter(|dir| dir != "off" && dir.starts_with('/'));
+            let Some(cache) = cache else { continue };
             let last_build = last.range.start;
             let cleaned = invocations.iter().any(|(c, inv)| {
                 c.range.start > last_build
@@ -50,27 +52,10 @@ impl Rule for GoBuildCache {
             let cleanup = "go clean -cache";
             let message = format!("go leaves its build cache in {cache}; run `{cleanup}` in the same RUN");
             let mut finding = tool_cleanup_finding(ctx, i, &INFO, message, cleanup, (&invocations, last, "go"));
-            let mount = CacheMount { targets: vec![cache], locked: false, first: None, changes_image: None };
-            mount_instead(ctx, i, &mut finding, mount);
+            mount_instead(ctx, i, &mut finding, CacheMount::at(cache));
             findings.push(finding);
         }
     }
-}
-
-/// Where `command` of RUN `i` keeps Go's build cache: `GOCACHE`, else `$XDG_CACHE_HOME/go-build`, else under
-/// `HOME` (root's by default). `None` when a variable dockopt cannot read decides it, or the cache is off.
-fn build_cache(ctx: &Context, i: usize, command: &Command) -> Option<String> {
-    let var = |name: &str| match ctx.variable(i, command, name) {
-        Variable::Unset => Some(None),
-        Variable::Set(value) => Some(Some(value)),
-        Variable::Unknown => None,
-    };
-    if let Some(dir) = var("GOCACHE")? {
-        return (dir != "off" && dir.starts_with('/')).then_some(dir);
-    }
-    let home = var("HOME")?.unwrap_or_else(|| "/root".to_string());
-    let xdg_cache = var("XDG_CACHE_HOME")?.unwrap_or_else(|| format!("{home}/.cache"));
-    Some(format!("{xdg_cache}/go-build"))
 }
 
 /// An `rm` argument that deletes the build cache: the cache itself, its contents, or a directory above it.

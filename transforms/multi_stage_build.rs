@@ -346,11 +346,14 @@ fn plan(
     let release = words.iter().find(|w| DEBIAN_RELEASES.contains(w)).copied();
     let alpine = words.iter().any(|w| w.starts_with("alpine"));
     let needs_shell = shell_form || healthcheck_needs_shell(ctx, stage);
-    let cgo = match toolchain {
-        Toolchain::Go => builds.iter().map(|b| cgo_state(ctx, b)).max().unwrap_or(Cgo::Off),
+    // The context's Go files are read once, for every build that leaves cgo to its default.
+    let context_imports_c = std::cell::OnceCell::new();
+    let cgo_states: Vec<Cgo> = match toolchain {
+        Toolchain::Go => builds.iter().map(|b| cgo_state(ctx, b, &context_imports_c)).collect(),
         // Rust binaries link glibc dynamically, as cgo builds do.
-        Toolchain::Rust => Cgo::Used,
+        Toolchain::Rust => vec![Cgo::Used; builds.len()],
     };
+    let cgo = cgo_states.iter().copied().max().unwrap_or(Cgo::Off);
     let scratch = !needs_shell && cgo != Cgo::Used;
     let runtime = match (scratch, release) {
         (true, _) => "scratch".to_string(),
@@ -381,7 +384,7 @@ fn plan(
         }
     };
     if scratch {
-        for build in builds.iter().filter(|b| cgo_state(ctx, b) == Cgo::Unseen) {
+        for (build, _) in builds.iter().zip(&cgo_states).filter(|(_, state)| **state == Cgo::Unseen) {
             if ctx.is_exec_form(build.statement) {
                 return Err("cgo must be off for a scratch image, and an exec-form RUN takes no variables".into());
             }
@@ -510,16 +513,23 @@ enum Cgo {
     Used,
 }
 
-fn cgo_state(ctx: &Context, build: &Build) -> Cgo {
+/// `context_imports_c` holds, once read, whether a Go file of the build context may import "C".
+fn cgo_state(ctx: &Context, build: &Build, context_imports_c: &std::cell::OnceCell<bool>) -> Cgo {
     match ctx.variable(build.statement, build.command, "CGO_ENABLED") {
         Variable::Set(v) if v == "0" => return Cgo::Off,
         Variable::Unset => {}
         _ => return Cgo::Used,
     }
-    let Some(context) = ctx.build else { return Cgo::Used };
-    match context.files_under(".", CONTEXT_LIMIT) {
-        Some(files) if !files.iter().any(|f| f.ends_with(".go") && imports_c(context, f)) => Cgo::Unseen,
-        _ => Cgo::Used,
+    let imports_c = context_imports_c.get_or_init(|| {
+        let Some(context) = ctx.build else { return true };
+        context
+            .files_under(".", CONTEXT_LIMIT)
+            .is_none_or(|files| files.iter().any(|f| f.ends_with(".go") && imports_c(context, f)))
+    });
+    if *imports_c {
+        Cgo::Used
+    } else {
+        Cgo::Unseen
     }
 }
 

@@ -103,8 +103,7 @@ impl Rule for NodeCacheClean {
                 }
                 let message = format!("{tool} leaves its package cache in the layer; run `{cleanup}` in the same RUN");
                 let mut finding = tool_cleanup_finding(ctx, i, &INFO, message, cleanup, (&invocations, last, tool));
-                let mount = CacheMount { targets: vec![target], locked: false, first: None, changes_image: None };
-                mount_instead(ctx, i, &mut finding, mount);
+                mount_instead(ctx, i, &mut finding, CacheMount::at(target));
                 findings.push(finding);
             }
         }

@@ -74,8 +74,7 @@ impl Rule for PipNoCacheDir {
                     }),
                     instructions: vec![ctx.statement(i).index],
                 };
-                let mount = CacheMount { targets: vec![cache], locked: false, first: None, changes_image: None };
-                mount_instead(ctx, i, &mut finding, mount);
+                mount_instead(ctx, i, &mut finding, CacheMount::at(cache));
                 findings.push(finding);
             }
         }
