@@ -1,7 +1,8 @@
 //! The passes over the whole corpus. For every file BuildKit accepts:
 //! - the fixed text parses, and fixing it again changes nothing;
 //! - applying any single fix leaves every instruction it does not name exactly as BuildKit saw it;
-//! - every edit lies within the instructions its finding names (and the lines between them).
+//! - every edit lies within the instructions its finding names (and the lines between them);
+//! - the same with `--cache-mounts`, for the fixes that mount caches.
 //!
 //! It prints how many files change and the findings per rule.
 
@@ -10,6 +11,7 @@ mod common;
 use dockopt::engine::build_context::BuildContext;
 use dockopt::engine::context::Context;
 use dockopt::engine::finding::{Applicability, Finding};
+use dockopt::engine::options::RuleOptions;
 use dockopt::engine::{fix, rule};
 use dockopt::syntax::model::{Dockerfile, Statement};
 use dockopt::transforms;
@@ -68,6 +70,8 @@ fn fixes_hold_their_invariants_on_the_corpus() {
     let mut changed = 0;
     let mut findings_per_rule: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
     let mut applied_per_rule: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut mounts_per_rule: BTreeMap<&str, usize> = BTreeMap::new();
+    let cache_mounts = RuleOptions { cache_mounts: true, ..RuleOptions::DEFAULT };
     let mut problems = Vec::new();
     // DO102 and DO103 read the build context. The corpus holds Dockerfiles only, so most have none to read:
     // their outcomes are counted separately, with the refusals grouped by reason.
@@ -106,6 +110,29 @@ fn fixes_hold_their_invariants_on_the_corpus() {
                 }
             }
         }
+        // With --cache-mounts, the cache rules mount caches instead: the same invariants, for safe and unsafe
+        // mounts alike, and fixing with every fix allowed settles in one run.
+        let mounting = Context::with_options(&df, None, &cache_mounts);
+        let mounts: Vec<Finding> = rule::check(&mounting, &rules)
+            .into_iter()
+            .filter(|f| {
+                f.fix.as_ref().is_some_and(|fix| fix.edits.iter().any(|e| e.replacement.contains("--mount=type=cache")))
+            })
+            .collect();
+        for finding in &mounts {
+            *mounts_per_rule.entry(finding.rule.code).or_default() += 1;
+            if let Some(problem) = check_single_fix(&source, &df, finding) {
+                problems.push(format!("{name} (--cache-mounts): {problem}"));
+            }
+        }
+        if !mounts.is_empty() {
+            let once = fix::fix_with_options(&source, None, &rules, true, &cache_mounts).expect("fixable");
+            match fix::fix_with_options(&once.text, None, &rules, true, &cache_mounts) {
+                Ok(again) if again.text == once.text => {}
+                Ok(_) => problems.push(format!("{name}: fixing twice with --cache-mounts changes the file")),
+                Err(e) => problems.push(format!("{name}: the file fixed with --cache-mounts does not parse: {e:?}")),
+            }
+        }
         let outcome = fix::fix(&source, None, &rules, false).expect("a file BuildKit accepts stays fixable");
         for (code, n) in &outcome.applied {
             *applied_per_rule.entry(code).or_default() += n;
@@ -124,6 +151,7 @@ fn fixes_hold_their_invariants_on_the_corpus() {
     for (code, (found, fixable)) in &findings_per_rule {
         println!("{code:<8} {found:>9} {fixable:>10} {:>9}", applied_per_rule.get(code).copied().unwrap_or(0));
     }
+    println!("cache mounts with --cache-mounts (safe or unsafe): {mounts_per_rule:?}");
     println!("build-context rules (each file's corpus directory as its context):");
     for ((code, outcome), n) in &context_outcomes {
         println!("  {code} {outcome}: {n}");

@@ -44,14 +44,18 @@ const DERIVED: &[(&str, &str, &[&str])] = &[
     (
         "localhost/dockopt-e2e/golang:bookworm",
         // Without gcc, cgo must be off for `go build` to work.
+        // The official images keep GOPATH in /go, where dockopt looks for the module cache.
         "RUN apt-get update && apt-get install -y --no-install-recommends golang-go ca-certificates \
-         && rm -rf /var/lib/apt/lists/*\nENV CGO_ENABLED=0",
+         && rm -rf /var/lib/apt/lists/* && mkdir -p /go/src /go/bin && chmod -R 1777 /go\n\
+         ENV CGO_ENABLED=0 GOPATH=/go PATH=/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
         &["golang:1.22-bookworm"],
     ),
     (
         "localhost/dockopt-e2e/rust:bookworm",
+        // The official images keep Cargo's home, and with it the registry, in /usr/local/cargo.
         "RUN apt-get update && apt-get install -y --no-install-recommends cargo ca-certificates \
-         && rm -rf /var/lib/apt/lists/*",
+         && rm -rf /var/lib/apt/lists/*\n\
+         ENV CARGO_HOME=/usr/local/cargo PATH=/usr/local/cargo/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
         &["rust:1.75-bookworm"],
     ),
 ];
@@ -434,6 +438,32 @@ fn cache_mounts_keep_the_files_of_the_node_example() {
 #[cfg_attr(not(dockopt_e2e), ignore = "builds images: set DOCKOPT_E2E=1 (needs root, buildah and debootstrap)")]
 fn cache_mounts_keep_the_files_of_the_apt_seed() {
     prove_with("tests/e2e/apt-seed", &[], &["--cache-mounts", "--unsafe-fixes", "--select", "DO101,DO201"]);
+}
+
+/// DO210 with DO209: Go's module cache and build cache in cache mounts. The module comes from a file proxy in the
+/// context, so `go mod download` fills the module cache offline, and `go build` finds it in the mount of its own
+/// RUN. The images hold the same files outside caches, and the program prints the same.
+#[test]
+#[cfg_attr(not(dockopt_e2e), ignore = "builds images: set DOCKOPT_E2E=1 (needs root, buildah and debootstrap)")]
+fn cache_mounts_keep_the_files_of_a_go_module_build() {
+    prove_mounts_and_run("tests/e2e/go-modules", "hello", "hello from example.com/greet v1.0.0\n");
+}
+
+/// DO210 for Cargo: the registry in cache mounts. The crate comes from a local registry in the context, which
+/// Cargo unpacks into its registry offline; the images hold the same files outside caches, and the program prints
+/// the same.
+#[test]
+#[cfg_attr(not(dockopt_e2e), ignore = "builds images: set DOCKOPT_E2E=1 (needs root, buildah and debootstrap)")]
+fn cache_mounts_keep_the_files_of_a_cargo_build() {
+    prove_mounts_and_run("tests/e2e/cargo-registry", "/app/target/release/hello", "hello from greet 1.0.0\n");
+}
+
+/// Proves the `--cache-mounts` fixes on `case` like [`prove`], and that `smoke` prints `expected` in both images.
+fn prove_mounts_and_run(case: &str, smoke: &str, expected: &str) {
+    let file = prove_with(case, &[], &["--cache-mounts", "--run", smoke]);
+    let run = &file["run"];
+    assert_eq!(run["same"], true, "{run:#}");
+    assert_eq!(run["fixed"]["stdout"], expected, "{run:#}");
 }
 
 /// The point of a cache mount: after the RUN changes, apt finds the packages it downloaded in the mount, and

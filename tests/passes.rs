@@ -660,3 +660,26 @@ cache_mount_case!(
     cache_mount_for_the_go_build_cache,
     "# syntax=docker/dockerfile:1\nFROM golang:1.22-bookworm\nRUN go build -o /app .\n"
 );
+
+// DO210 dependency-cache-mount, only with --cache-mounts.
+cache_mount_case!(
+    cache_mount_for_go_modules_on_every_run_that_reads_them,
+    "# syntax=docker/dockerfile:1\nFROM golang:1.22-bookworm AS build\nWORKDIR /src\nCOPY go.mod go.sum ./\nRUN go mod download\nCOPY . .\nRUN go vet ./... && go build -o /app .\nFROM build AS test\nRUN go test ./...\nFROM scratch\nCOPY --from=build /app /app\nCMD [\"/app\"]\n"
+);
+cache_mount_case!(
+    cache_mount_for_the_cargo_registry_not_its_target,
+    "# syntax=docker/dockerfile:1\nFROM rust:1.75-bookworm AS build\nWORKDIR /src\nCOPY . .\nRUN cargo build --release\nFROM alpine:3.20\nENV CARGO_HOME=/opt/cargo\nRUN apk add cargo && cargo install ripgrep\nFROM debian:bookworm-slim\nCOPY --from=build /src/target/release/app /usr/local/bin/app\nCMD [\"app\"]\n"
+);
+cache_mount_case!(
+    cache_mount_for_go_modules_withheld,
+    "# syntax=docker/dockerfile:1\nFROM golang:1.22 AS runs-go\nRUN go mod download\nCMD go run .\nFROM golang:1.22 AS copied\nRUN go mod download\nFROM alpine AS uses\nCOPY --from=copied /go /go\nFROM golang:1.22 AS make\nRUN go mod download\nCOPY . .\nRUN make build\nFROM golang:1.22 AS user\nRUN go mod download\nUSER app\nRUN go build -o /tmp/app .\nFROM golang:1.22 AS moved\nRUN go mod download\nENV GOMODCACHE=/mods\nRUN go build -o /app .\nFROM golang:1.22 AS mounted\nRUN --mount=type=cache,target=/go/pkg/mod go build -o /app .\nFROM $BASE AS unknown\nRUN go build -o /app .\n"
+);
+#[test]
+fn dependency_cache_mount_needs_the_option() {
+    let input = "# syntax=docker/dockerfile:1\nFROM golang:1.22\nRUN go mod download\nRUN go build -o /app .\n";
+    let without = render_with_options(input, None, &rules_but(&[]), &RuleOptions::DEFAULT);
+    assert!(!without.contains("DO210"), "{without}");
+    let options = RuleOptions { cache_mounts: true, ..RuleOptions::DEFAULT };
+    let with = render_with_options(input, None, &rules_but(&[]), &options);
+    assert!(with.contains("DO210"), "{with}");
+}

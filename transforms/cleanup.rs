@@ -1,24 +1,27 @@
 //! What the cache-cleanup rules share: finding the command that installed, where its tool keeps its cache, and a
 //! finding whose safe fix appends the cleanup to the end of its RUN, withheld where the tool may be gone by then.
 
+use super::image_reference::ImageReference;
 use crate::engine::context::{is_root_user, Context, Variable};
 use crate::engine::finding::{Applicability, Edit, Finding, Fix, RuleInfo};
 use crate::shell::{Command, Invocation};
 use crate::syntax::model::Kind;
 
-/// Where `tool` (pip, uv, npm, yarn, pnpm, or go for its build cache) keeps its cache when `command` of RUN `i`
-/// runs it: from its own option (`--cache-dir`, `--cache`, `--cache-folder`, `--store-dir`), else the variables
-/// that move it (`PIP_CACHE_DIR`, `UV_CACHE_DIR`, `npm_config_cache`, `YARN_CACHE_FOLDER`, `PNPM_STORE_DIR`,
-/// `PNPM_HOME`, `GOCACHE`, `XDG_CACHE_HOME`, `XDG_DATA_HOME`, `HOME`), else root's default. `None` when dockopt
-/// cannot tell.
+/// Where `tool` (pip, uv, npm, yarn, pnpm, go for its build cache, go-modules for Go's module cache, or cargo
+/// for its home, which holds its registry) keeps its cache when `command` of RUN `i` runs it: from its own option
+/// (`--cache-dir`, `--cache`, `--cache-folder`, `--store-dir`), else the variables that move it (`PIP_CACHE_DIR`,
+/// `UV_CACHE_DIR`, `npm_config_cache`, `YARN_CACHE_FOLDER`, `PNPM_STORE_DIR`, `PNPM_HOME`, `GOCACHE`,
+/// `GOMODCACHE`, `GOPATH`, `CARGO_HOME`, `XDG_CACHE_HOME`, `XDG_DATA_HOME`, `HOME`), else the default of the
+/// stage's image: the official golang and rust images set `GOPATH=/go` and `CARGO_HOME=/usr/local/cargo`, and
+/// elsewhere root's default applies. `None` when dockopt cannot tell.
 pub(super) fn cache_dir(ctx: &Context, i: usize, command: &Command, tool: &str) -> Option<String> {
     let inv = command.invocation()?;
     let option = match tool {
         "pip" | "uv" => "--cache-dir",
         "npm" => "--cache",
         "yarn" => "--cache-folder",
-        // go takes no option that moves its build cache.
-        "go" => "",
+        // go and cargo take no option that moves their caches.
+        "go" | "go-modules" | "cargo" => "",
         _ => "--store-dir",
     };
     let words: Vec<Option<&str>> = inv.args.iter().map(|w| w.literal.as_deref()).collect();
@@ -52,6 +55,21 @@ pub(super) fn cache_dir(ctx: &Context, i: usize, command: &Command, tool: &str) 
         "pip" => first_set(&["PIP_CACHE_DIR"])?.unwrap_or(format!("{xdg_cache}/pip")),
         "uv" => first_set(&["UV_CACHE_DIR"])?.unwrap_or(format!("{xdg_cache}/uv")),
         "go" => first_set(&["GOCACHE"])?.unwrap_or(format!("{xdg_cache}/go-build")),
+        "go-modules" => match (first_set(&["GOMODCACHE"])?, var("GOPATH")?) {
+            (Some(cache), _) => cache,
+            (None, Some(path)) => format!("{}/pkg/mod", path.split(':').next().unwrap_or_default()),
+            (None, None) => match root_image(ctx, i)? {
+                "golang" => "/go/pkg/mod".to_string(),
+                _ => format!("{home}/go/pkg/mod"),
+            },
+        },
+        "cargo" => match first_set(&["CARGO_HOME"])? {
+            Some(cargo_home) => cargo_home,
+            None => match root_image(ctx, i)? {
+                "rust" => "/usr/local/cargo".to_string(),
+                _ => format!("{home}/.cargo"),
+            },
+        },
         "npm" => first_set(&["npm_config_cache", "NPM_CONFIG_CACHE"])?.unwrap_or(format!("{home}/.npm")),
         // Yarn 1 keeps root's cache out of /root.
         "yarn" => first_set(&["YARN_CACHE_FOLDER"])?.unwrap_or_else(|| {
@@ -72,6 +90,19 @@ pub(super) fn cache_dir(ctx: &Context, i: usize, command: &Command, tool: &str) 
             },
         },
     })
+}
+
+/// The official image (by short name: `golang`, `rust`) that the stage of statement `i` is built on, through the
+/// stages it is built FROM; `None` when a variable names it.
+fn root_image<'c>(ctx: &'c Context, i: usize) -> Option<&'c str> {
+    let mut stage = ctx.stage_of(i)?;
+    while let Some(base) = stage.base_stage {
+        stage = &ctx.df.stages[base];
+    }
+    if stage.base.contains('$') {
+        return None;
+    }
+    Some(ImageReference::parse(stage.base.split('@').next().unwrap_or_default()).short_name())
 }
 
 /// A cache mount of RUN `i` holds `tool`'s cache, so its cache must not be cleaned or avoided: the mount keeps it
@@ -177,26 +208,40 @@ impl CacheMount<'_> {
 
 /// With `--cache-mounts`, the finding's fix becomes a cache mount on RUN `i` (`--mount=type=cache,target=…`)
 /// instead of a deletion, even where no deletion could be added: BuildKit keeps the cache out of the image and for
-/// the next build. It is safe in a file
-/// that a BuildKit or Buildah build is certain for (a `# syntax` directive, or a RUN that mounts already) and
-/// unsafe elsewhere, where a classic builder would fail on it. The deletion stays for an ONBUILD RUN, whose
-/// builder dockopt cannot see, and for a RUN as a user other than root, who cannot write a cache mount root owns.
+/// the next build. See [`mount_fix`] for when it is safe.
 pub(super) fn mount_instead(ctx: &Context, i: usize, finding: &mut Finding, mount: CacheMount) {
-    if !ctx.options.cache_mounts || ctx.is_onbuild(i) || !runs_as_root(ctx, i) {
+    if !ctx.options.cache_mounts {
         return;
+    }
+    if let Some(edits) = mount_edits(ctx, i, &mount) {
+        mount_fix(ctx, finding, &mount, edits);
+    }
+}
+
+/// The edits that mount `mount` on RUN `i`; `None` where it cannot take one. The deletion stays for an ONBUILD
+/// RUN, whose builder dockopt cannot see, and for a RUN as a user other than root, who cannot write a cache mount
+/// root owns.
+pub(super) fn mount_edits(ctx: &Context, i: usize, mount: &CacheMount) -> Option<Vec<Edit>> {
+    if ctx.is_onbuild(i) || !runs_as_root(ctx, i) {
+        return None;
     }
     let statement = ctx.statement(i);
     let mut edits = Vec::new();
     if let Some(first) = mount.first {
-        let Some(start) = ctx.script(i).filter(|_| !ctx.is_exec_form(i)).and_then(|s| s.content_start()) else {
-            return;
-        };
+        let start = ctx.script(i).filter(|_| !ctx.is_exec_form(i)).and_then(|s| s.content_start())?;
         edits.push(Edit::insert(ctx.source_offset(i, start), format!("{first} && ")));
     }
     let sharing = if mount.locked { ",sharing=locked" } else { "" };
     let flags: String = mount.targets.iter().map(|t| format!("--mount=type=cache,target={t}{sharing} ")).collect();
     let args_start = ctx.df.logical(statement).source_offset(statement.instruction.args.start);
     edits.insert(0, Edit::insert(args_start, flags));
+    Some(edits)
+}
+
+/// Makes `edits`, which mount `mount`, the finding's fix, and says so in its message. It is safe in a file that a
+/// BuildKit or Buildah build is certain for (a `# syntax` directive, or a RUN that mounts already) and unsafe
+/// elsewhere, where a classic builder would fail on it.
+pub(super) fn mount_fix(ctx: &Context, finding: &mut Finding, mount: &CacheMount, edits: Vec<Edit>) {
     let builder_certain = ctx.df.tree.directives.iter().any(|d| d.name == "syntax")
         || ctx.df.statements.iter().any(|s| s.instruction.flags.iter().any(|f| f.text.starts_with("--mount")));
     // The rule's message says what is left in the layer, then what to do, which the mount replaces.

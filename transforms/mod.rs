@@ -12,6 +12,7 @@ mod build_only_packages;
 mod cleanup;
 mod conda_clean;
 mod copy_manifests_first;
+mod dependency_cache_mount;
 mod gem_no_document;
 mod go_build_cache;
 mod image_reference;
@@ -44,6 +45,7 @@ pub fn all() -> Vec<&'static dyn Rule> {
         &gem_no_document::GemNoDocument,
         &conda_clean::CondaClean,
         &go_build_cache::GoBuildCache,
+        &dependency_cache_mount::DependencyCacheMount,
         &root_user::RootUser,
         &unpinned_base_image::UnpinnedBaseImage,
         &rm_in_later_layer::RmInLaterLayer,

@@ -20,6 +20,15 @@ const CACHE_PATHS: &[&str] = &[
     "/usr/local/share/.cache/yarn/**",
     "/{root,home/*}/.local/share/pnpm/store/**",
     "/opt/conda/pkgs/**",
+    // Go's module cache and Cargo's registry: downloads, kept in the layer unless a cache mount holds them.
+    "/go/pkg/mod",
+    "/go/pkg/mod/**",
+    "/{root,home/*}/go/pkg/mod",
+    "/{root,home/*}/go/pkg/mod/**",
+    "/usr/local/cargo/{registry,git}",
+    "/usr/local/cargo/{registry,git}/**",
+    "/{root,home/*}/.cargo/{registry,git}",
+    "/{root,home/*}/.cargo/{registry,git}/**",
     "/tmp/**",
     // npm names its logs by the time of the build, so no two builds share them.
     "/{root,home/*}/.npm/_logs",
@@ -35,6 +44,10 @@ const MOUNT_PARENTS: &[&str] = &[
     "/{root,home/*}/.local/share/pnpm",
     "/{root,home/*}/.npm",
     "/usr/local/share/.cache",
+    "/go/pkg",
+    "/{root,home/*}/go",
+    "/{root,home/*}/go/pkg",
+    "/{root,home/*}/.cargo",
 ];
 
 /// Files whose bytes record when they were written, so two builds of the same Dockerfile differ in them. Measured
@@ -98,10 +111,22 @@ mod tests {
             "/root/.npm/_logs/2026-11-22T10_00_00_000Z-debug-0.log",
             "/var/cache/dnf",
             "/tmp/build/x",
+            "/go/pkg/mod/cache/download/golang.org/x/text/@v/v0.14.0.zip",
+            "/root/go/pkg/mod/golang.org/x/text@v0.14.0/LICENSE",
+            "/usr/local/cargo/registry/cache/index.crates.io-6f17d22bba15001f/libc-0.2.150.crate",
+            "/root/.cargo/git/checkouts/x",
         ] {
             assert!(cache_paths().is_match(cached), "{cached}");
         }
-        for kept in ["/var/lib/apt/lists", "/var/lib/apt/extended_states", "/root/.cache", "/usr/bin/pip", "/tmp"] {
+        for kept in [
+            "/var/lib/apt/lists",
+            "/var/lib/apt/extended_states",
+            "/root/.cache",
+            "/usr/bin/pip",
+            "/tmp",
+            "/go/bin/app",
+            "/usr/local/cargo/bin/cargo",
+        ] {
             assert!(!cache_paths().is_match(kept), "{kept}");
         }
         assert!(time_stamped().is_match("/usr/lib/python3/dist-packages/flask/__pycache__/app.cpython-311.pyc"));
