@@ -62,8 +62,10 @@ const DERIVED: &[(&str, &str, &[&str])] = &[
 
 const DEBIAN_NAMES: &[&str] = &["debian:bookworm", "debian:bookworm-slim", "debian:bookworm-20240722"];
 
-/// The environment every buildah and dockopt command of these tests runs in: storage of their own, in vfs
-/// (no overlay mounts needed), and chroot isolation (no user namespaces needed).
+/// The environment every buildah and dockopt command of these tests runs in: storage of their own, and chroot
+/// isolation (no user namespaces needed). The storage is overlay where the kernel lets Buildah mount it, and vfs
+/// elsewhere, which needs no mounts but copies the whole file system at every step: several times slower, and
+/// rebuild times that follow the number of steps rather than the work done.
 struct Builds {
     env: Vec<(&'static str, PathBuf)>,
 }
@@ -77,6 +79,14 @@ impl Builds {
 
     fn buildah(&self, args: &[&str]) -> Result<String, String> {
         run(self.command("buildah").args(args))
+    }
+
+    /// The storage mounts a container's file system, as every build step does.
+    fn can_mount(&self) -> Result<(), String> {
+        let container = self.buildah(&["from", "scratch"])?.trim().to_string();
+        let mounted = self.buildah(&["mount", &container]);
+        self.buildah(&["rm", &container])?;
+        mounted.map(drop)
     }
 
     fn has_image(&self, name: &str) -> bool {
@@ -107,15 +117,14 @@ fn builds() -> &'static Builds {
 
 fn prepare() -> Result<Builds, String> {
     let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("e2e");
-    std::fs::create_dir_all(&root).map_err(|e| e.to_string())?;
-    let conf = root.join("storage.conf");
-    let storage = format!(
-        "[storage]\ndriver = \"vfs\"\nrunroot = \"{}\"\ngraphroot = \"{}\"\n",
-        root.join("run").display(),
-        root.join("storage").display()
-    );
-    std::fs::write(&conf, storage).map_err(|e| e.to_string())?;
-    let builds = Builds { env: vec![("CONTAINERS_STORAGE_CONF", conf), ("BUILDAH_ISOLATION", "chroot".into())] };
+    let builds = match std::env::var("DOCKOPT_E2E_STORAGE").as_deref() {
+        Ok(driver @ ("overlay" | "vfs")) => storage(&root, driver)?,
+        Ok(other) => return Err(format!("DOCKOPT_E2E_STORAGE={other}: use overlay or vfs")),
+        Err(_) => storage(&root, "overlay").and_then(|b| b.can_mount().map(|()| b)).or_else(|overlay| {
+            eprintln!("e2e: overlay storage does not work here, so the builds use vfs: {overlay}");
+            storage(&root, "vfs")
+        })?,
+    };
 
     if !builds.has_image(BASE) {
         make_debian_base(&builds, &root)?;
@@ -136,6 +145,21 @@ fn prepare() -> Result<Builds, String> {
         }
     }
     Ok(builds)
+}
+
+/// Buildah's storage with `driver`, in a directory of its own: a store made with one driver cannot be opened with
+/// another.
+fn storage(root: &Path, driver: &str) -> Result<Builds, String> {
+    let root = root.join(driver);
+    std::fs::create_dir_all(&root).map_err(|e| e.to_string())?;
+    let conf = root.join("storage.conf");
+    let storage = format!(
+        "[storage]\ndriver = \"{driver}\"\nrunroot = \"{}\"\ngraphroot = \"{}\"\n",
+        root.join("run").display(),
+        root.join("storage").display()
+    );
+    std::fs::write(&conf, storage).map_err(|e| e.to_string())?;
+    Ok(Builds { env: vec![("CONTAINERS_STORAGE_CONF", conf), ("BUILDAH_ISOLATION", "chroot".into())] })
 }
 
 /// debootstrap into a directory, then copy it into an image from scratch with owners kept, and add the host's CA

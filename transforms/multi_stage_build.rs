@@ -5,6 +5,7 @@ use crate::engine::rule::Rule;
 use crate::shell::{Command, Invocation, Script};
 use crate::syntax::model::{Kind, Stage, Statement};
 use crate::transforms::image_reference::ImageReference;
+use crate::transforms::stage_commands::{absolute, append_stage, builder_name, normalize, workdir};
 
 pub struct MultiStageBuild;
 
@@ -238,54 +239,6 @@ fn cargo_build_output(ctx: &Context, stage: &Stage, i: usize, command: &Command,
     Some(Output::Directory(format!("{target_dir}/{triple}{profile}/")))
 }
 
-/// `path` as an absolute path at statement `i`, through the stage's WORKDIRs; `None` when it depends on the
-/// base image's own WORKDIR, which the Dockerfile does not show, or on a variable.
-fn absolute(ctx: &Context, stage: &Stage, i: usize, path: &str) -> Option<String> {
-    if path.contains('$') {
-        return None;
-    }
-    if path.starts_with('/') {
-        return Some(normalize(path));
-    }
-    Some(normalize(&format!("{}/{path}", workdir(ctx, stage, i)?)))
-}
-
-/// The WORKDIR in force at statement `i`, when the stage sets it to a literal path before then.
-fn workdir(ctx: &Context, stage: &Stage, i: usize) -> Option<String> {
-    let mut dir: Option<String> = None;
-    for j in stage.statements.start..i {
-        let ins = &ctx.statement(j).instruction;
-        if ins.kind != Kind::Workdir {
-            continue;
-        }
-        let value = ins.value.first()?.text.as_ref();
-        if value.contains('$') {
-            return None;
-        }
-        dir = Some(match (value.starts_with('/'), dir) {
-            (true, _) => value.to_string(),
-            (false, Some(d)) => format!("{d}/{value}"),
-            (false, None) => return None,
-        });
-    }
-    dir.map(|d| normalize(&d))
-}
-
-/// `/a/./b//c/../d` → `/a/b/d`.
-fn normalize(path: &str) -> String {
-    let mut parts: Vec<&str> = Vec::new();
-    for part in path.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => {
-                parts.pop();
-            }
-            _ => parts.push(part),
-        }
-    }
-    format!("/{}", parts.join("/"))
-}
-
 /// The rewrite, once every part of it is certain.
 struct Plan {
     binary: String,
@@ -371,18 +324,8 @@ fn plan(
         }
     };
 
-    let newline = ctx.newline();
-    let source = ctx.df.source();
-    let from = ctx.statement(stage.statements.start);
     let mut edits = Vec::new();
-    let builder_name = match &stage.name {
-        Some(name) => name.clone(),
-        None => {
-            let image = from.instruction.value.first().ok_or("the FROM has no image")?;
-            edits.push(Edit::insert(image.range.end, " AS build"));
-            "build".to_string()
-        }
-    };
+    let builder_name = builder_name(ctx, stage, &mut edits)?;
     if scratch {
         for (build, _) in builds.iter().zip(&cgo_states).filter(|(_, state)| **state == Cgo::Unseen) {
             if ctx.is_exec_form(build.statement) {
@@ -456,16 +399,7 @@ fn plan(
     }
     let caveat = if caveats.is_empty() { "nothing dockopt can see".to_string() } else { caveats.join(", ") };
 
-    let mut stage_text = String::new();
-    if !source.is_empty() && !source.ends_with('\n') {
-        stage_text.push_str(newline);
-    }
-    stage_text.push_str(newline);
-    for line in lines {
-        stage_text.push_str(&line);
-        stage_text.push_str(newline);
-    }
-    edits.push(Edit::insert(source.len(), stage_text));
+    edits.push(append_stage(ctx, &lines));
     Ok(Plan { binary, runtime, caveat, edits })
 }
 

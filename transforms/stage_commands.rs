@@ -1,9 +1,11 @@
-//! What the rules about a stage's programs share: every program a run of statements runs (RUNs, CMD, ENTRYPOINT,
-//! HEALTHCHECK and the scripts they hand to `sh -c`), and the packages an apt install names.
+//! What the rules about a whole stage share: every program a run of statements runs (RUNs, CMD, ENTRYPOINT,
+//! HEALTHCHECK and the scripts they hand to `sh -c`), the packages an apt install names, the paths its WORKDIRs
+//! make absolute, and the edits that split it into a builder and a runtime stage.
 
 use crate::engine::context::Context;
+use crate::engine::finding::Edit;
 use crate::shell::{Command, Invocation, Script};
-use crate::syntax::model::Kind;
+use crate::syntax::model::{Kind, Stage};
 use std::borrow::Cow;
 use std::ops::Range;
 
@@ -88,4 +90,79 @@ fn shell_c_script(inv: &Invocation) -> Option<Script> {
         w.literal.as_deref().is_some_and(|a| a.starts_with('-') && !a.starts_with("--") && a.ends_with('c'))
     })?;
     Some(Script::parse(inv.args.get(c + 1)?.literal.as_deref()?))
+}
+
+/// `path` as an absolute path at statement `i`, through the stage's WORKDIRs; `None` when it depends on the
+/// base image's own WORKDIR, which the Dockerfile does not show, or on a variable.
+pub(super) fn absolute(ctx: &Context, stage: &Stage, i: usize, path: &str) -> Option<String> {
+    if path.contains('$') {
+        return None;
+    }
+    if path.starts_with('/') {
+        return Some(normalize(path));
+    }
+    Some(normalize(&format!("{}/{path}", workdir(ctx, stage, i)?)))
+}
+
+/// The WORKDIR in force at statement `i`, when the stage sets it to a literal path before then.
+pub(super) fn workdir(ctx: &Context, stage: &Stage, i: usize) -> Option<String> {
+    let mut dir: Option<String> = None;
+    for j in stage.statements.start..i {
+        let ins = &ctx.statement(j).instruction;
+        if ins.kind != Kind::Workdir {
+            continue;
+        }
+        let value = ins.value.first()?.text.as_ref();
+        if value.contains('$') {
+            return None;
+        }
+        dir = Some(match (value.starts_with('/'), dir) {
+            (true, _) => value.to_string(),
+            (false, Some(d)) => format!("{d}/{value}"),
+            (false, None) => return None,
+        });
+    }
+    dir.map(|d| normalize(&d))
+}
+
+/// `/a/./b//c/../d` → `/a/b/d`.
+pub(super) fn normalize(path: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            _ => parts.push(part),
+        }
+    }
+    format!("/{}", parts.join("/"))
+}
+
+/// The name the runtime stage copies from: the stage's own, or `build`, which `edits` then give it.
+pub(super) fn builder_name(ctx: &Context, stage: &Stage, edits: &mut Vec<Edit>) -> Result<String, String> {
+    if let Some(name) = &stage.name {
+        return Ok(name.clone());
+    }
+    let from = ctx.statement(stage.statements.start);
+    let image = from.instruction.value.first().ok_or("the FROM has no image")?;
+    edits.push(Edit::insert(image.range.end, " AS build"));
+    Ok("build".to_string())
+}
+
+/// The edit that appends a stage of `lines` to the file, after a blank line, in the file's own newlines.
+pub(super) fn append_stage(ctx: &Context, lines: &[String]) -> Edit {
+    let newline = ctx.newline();
+    let source = ctx.df.source();
+    let mut text = String::new();
+    if !source.is_empty() && !source.ends_with('\n') {
+        text.push_str(newline);
+    }
+    text.push_str(newline);
+    for line in lines {
+        text.push_str(line);
+        text.push_str(newline);
+    }
+    Edit::insert(source.len(), text)
 }
