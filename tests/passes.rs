@@ -592,6 +592,38 @@ multi_stage_case!(
     "FROM rust:1.75-bookworm\nWORKDIR /app\nCOPY . .\nRUN cargo install --path .\nCMD [\"app\"]\n"
 );
 
+// DO306 for Node.js: `npm run build` in one stage.
+multi_stage_case!(
+    multi_stage_node_build_prunes_and_copies_the_app,
+    Some("tests/e2e/node-build"),
+    "FROM node:20-bookworm-slim\nWORKDIR /app\nCOPY package.json package-lock.json ./\nRUN npm ci\nCOPY tsconfig.json ./\nCOPY src ./src\nRUN npm run build\nCOPY nginx.conf /etc/nginx.conf\nENV NODE_ENV=production\nUSER node\nCMD [\"npm\", \"start\"]\n"
+);
+multi_stage_case!(
+    multi_stage_node_on_old_npm_prunes_with_production,
+    None,
+    "FROM node:10\nRUN mkdir -p /usr/src/app\nWORKDIR /usr/src/app\nCOPY . .\nRUN npm install && npm run build && npm test\nCMD node dist/server.js\n"
+);
+multi_stage_case!(
+    multi_stage_node_start_script_runs_a_dev_dependency,
+    Some("tests/contexts/node-dev-start"),
+    "FROM node:20\nWORKDIR /app\nCOPY . .\nRUN npm ci && npm run build\nCMD [\"npm\", \"start\"]\n"
+);
+multi_stage_case!(
+    multi_stage_node_withheld,
+    None,
+    "FROM node:20 AS apt\nWORKDIR /app\nRUN apt-get update && apt-get install -y git\nCOPY . .\nRUN npm ci && npm run build\nCMD [\"node\", \"dist/index.js\"]\n"
+);
+multi_stage_case!(
+    multi_stage_node_built_as_another_user_is_withheld,
+    None,
+    "FROM node:20\nUSER node\nWORKDIR /home/node/app\nCOPY --chown=node:node . .\nRUN npm ci && npm run build\nCMD [\"node\", \"dist/index.js\"]\n"
+);
+multi_stage_case!(
+    multi_stage_node_not_without_a_workdir_a_build_or_a_command,
+    None,
+    "FROM node:20\nCOPY . .\nRUN npm ci && npm run build\nCMD [\"node\", \"dist/index.js\"]\n"
+);
+
 // --cache-mounts: the cache rules mount a cache where they would delete one.
 macro_rules! cache_mount_case {
     ($name:ident, $input:expr) => {

@@ -5,14 +5,15 @@ use crate::engine::rule::Rule;
 use crate::shell::{Command, Invocation, Script};
 use crate::syntax::model::{Kind, Stage, Statement};
 use crate::transforms::image_reference::ImageReference;
-use crate::transforms::stage_commands::{absolute, append_stage, builder_name, normalize, workdir};
+use crate::transforms::multi_stage_node;
+use crate::transforms::stage_commands::{absolute, append_stage, builder_name, normalize, workdir, CONFIG_KINDS};
 
 pub struct MultiStageBuild;
 
 static INFO: RuleInfo = RuleInfo {
     code: "DO306",
     name: "multi-stage-build",
-    summary: "A single-stage Go or Rust build ships the toolchain and the source with the binary it runs",
+    summary: "A single-stage Go, Rust or Node.js build ships the toolchain or the devDependencies with what it runs",
     doc: "A Dockerfile that builds a program `FROM golang` or `FROM rust` and runs it in the same stage keeps the \
 toolchain, its caches and the source in the image: many hundreds of megabytes to run a binary of a few. The fix \
 splits it: the stage becomes the builder (`AS build`), and a runtime stage copies in the binary that the CMD or \
@@ -28,6 +29,13 @@ that came with the source, tools it runs and libraries it loads are not there; t
 (OpenSSL, when `openssl-sys` is in Cargo.lock), and `dockopt measure --unsafe-fixes --run 'CMD'` builds both \
 images and runs a command in each. No fix, with the reason, when the binary's path, the command that runs it or \
 the runtime image is not certain. Files that are already multi-stage are left alone.\n\n\
+A single-stage `FROM node` build that runs `npm run build` keeps its devDependencies (the compilers and bundlers \
+of the build) in the image. The fix prunes them in the builder once its last npm command has run \
+(`npm prune --omit=dev`, `--production` for Node.js 14 and older) and copies the app's directory, the WORKDIR \
+of the build, into a runtime stage on the same image, after the same configuration. It gives no fix when the \
+stage runs anything but npm and `mkdir` in the app's directory (what apt or a download leaves elsewhere would \
+be lost), builds as a user other than root or copies with `--chown` (the copy would change owners), or when the \
+script CMD starts (`npm start`) runs a devDependency, as package.json in the build context shows.\n\n\
 Before:\n    FROM golang:1.22-bookworm\n    WORKDIR /src\n    COPY . .\n    RUN go build -o /app .\n    \
 CMD [\"/app\"]\n\n\
 After:\n    FROM golang:1.22-bookworm AS build\n    WORKDIR /src\n    COPY . .\n    \
@@ -53,24 +61,6 @@ const SOURCE_FILES: &[&str] = &[".go", "go.mod", "go.sum", ".rs", "Cargo.toml", 
 /// How many context entries the rule reads to classify COPY sources and look for cgo, at most.
 const CONTEXT_LIMIT: usize = 20_000;
 
-/// Instructions that set up the image rather than its files: the runtime stage repeats them.
-const CONFIG_KINDS: &[Kind] = &[
-    Kind::Arg,
-    Kind::Env,
-    Kind::Label,
-    Kind::Maintainer,
-    Kind::Expose,
-    Kind::Workdir,
-    Kind::User,
-    Kind::Volume,
-    Kind::Stopsignal,
-    Kind::Healthcheck,
-    Kind::Shell,
-    Kind::Entrypoint,
-    Kind::Cmd,
-    Kind::Onbuild,
-];
-
 impl Rule for MultiStageBuild {
     fn info(&self) -> &'static RuleInfo {
         &INFO
@@ -83,15 +73,19 @@ impl Rule for MultiStageBuild {
         }
         let reference = ImageReference::parse(stage.base.split('@').next().unwrap_or_default());
         let tag = reference.tag.unwrap_or("latest");
-        let toolchain = match reference.short_name() {
-            "golang" => Toolchain::Go,
-            "rust" => Toolchain::Rust,
-            _ => return,
-        };
         // Windows images have no scratch and no Debian slim counterpart.
         if tag.contains("windows") || tag.contains("nanoserver") {
             return;
         }
+        let toolchain = match reference.short_name() {
+            "golang" => Toolchain::Go,
+            "rust" => Toolchain::Rust,
+            "node" => {
+                findings.extend(node_finding(ctx, stage, tag));
+                return;
+            }
+            _ => return,
+        };
         let builds = builds(ctx, stage, toolchain);
         let Some(first) = builds.first() else { return };
         // An image that runs nothing of its own is a build environment, not an application's image.
@@ -123,6 +117,35 @@ impl Rule for MultiStageBuild {
             instructions: vec![from.index, ctx.statement(first.statement).index],
         });
     }
+}
+
+/// The finding for a single-stage Node.js build that runs `npm run build`, and an image that runs something.
+fn node_finding(ctx: &Context, stage: &Stage, tag: &str) -> Option<Finding> {
+    let build = multi_stage_node::build_statement(ctx, stage)?;
+    run_command(ctx, stage)?;
+    let from = ctx.statement(stage.statements.start);
+    let mut message = "a single-stage Node.js build: the image keeps the devDependencies the build needed".to_string();
+    let fix = match multi_stage_node::plan(ctx, stage, tag, build) {
+        Ok(plan) => {
+            message += &format!(
+                "; the fix drops the devDependencies in the builder and copies {} into a runtime stage on the same \
+                 image. Check what the app needs at run time: {}",
+                plan.app, plan.caveat
+            );
+            Some(Fix { applicability: Applicability::Unsafe, edits: plan.edits })
+        }
+        Err(why) => {
+            message += &format!("; build in a stage of its own and copy the app into a clean one ({why})");
+            None
+        }
+    };
+    Some(Finding {
+        rule: &INFO,
+        range: from.range,
+        message,
+        fix,
+        instructions: vec![from.index, ctx.statement(build).index],
+    })
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

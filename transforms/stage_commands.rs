@@ -9,6 +9,24 @@ use crate::syntax::model::{Kind, Stage};
 use std::borrow::Cow;
 use std::ops::Range;
 
+/// Instructions that set up the image rather than its files: the runtime stage repeats them.
+pub(super) const CONFIG_KINDS: &[Kind] = &[
+    Kind::Arg,
+    Kind::Env,
+    Kind::Label,
+    Kind::Maintainer,
+    Kind::Expose,
+    Kind::Workdir,
+    Kind::User,
+    Kind::Volume,
+    Kind::Stopsignal,
+    Kind::Healthcheck,
+    Kind::Shell,
+    Kind::Entrypoint,
+    Kind::Cmd,
+    Kind::Onbuild,
+];
+
 /// Shells whose `-c` script is read for the commands it runs.
 const SHELLS: &[&str] = &["sh", "bash", "dash", "ash"];
 

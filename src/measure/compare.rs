@@ -59,6 +59,9 @@ const TIME_STAMPED: &[&str] = &[
     // Python's byte code records its source file's modification time, which is when pip installed it; the source
     // files themselves are compared.
     "**/__pycache__/*.pyc",
+    // Cargo's record of what rustc answered, keyed by hashes that change from build to build: four builds of one
+    // Dockerfile wrote three different ones.
+    "**/target/.rustc_info.json",
 ];
 
 fn glob_set(patterns: &[&str]) -> GlobSet {
@@ -131,6 +134,7 @@ mod tests {
         }
         assert!(time_stamped().is_match("/usr/lib/python3/dist-packages/flask/__pycache__/app.cpython-311.pyc"));
         assert!(time_stamped().is_match("/var/log/apt/history.log"));
+        assert!(time_stamped().is_match("/app/target/.rustc_info.json"));
         assert!(!time_stamped().is_match("/usr/lib/python3/dist-packages/flask/app.py"));
     }
 }
