@@ -24,17 +24,31 @@ fn mirror() -> String {
 
 const BASE: &str = "localhost/dockopt-e2e/debian:bookworm";
 
-/// The stand-in images: (tag made here, what it adds to the Debian base, the names Dockerfiles call it by).
-const DERIVED: &[(&str, &str, &[&str])] = &[
+/// The stand-in images: (tag made here, the image it is built on, what it adds to it, the names Dockerfiles call
+/// it by). An image is built on the Debian base or on a stand-in above it.
+const DERIVED: &[(&str, &str, &str, &[&str])] = &[
     (
         "localhost/dockopt-e2e/python:bookworm",
+        BASE,
         // Debian marks its Python as externally managed; the official images do not, so plain `pip install` works.
-        "RUN apt-get update && apt-get install -y --no-install-recommends python3 python3-pip python-is-python3 \
+        // Their Python makes virtual environments, which Debian's does with python3-venv.
+        "RUN apt-get update && apt-get install -y --no-install-recommends python3 python3-pip python3-venv \
+         python-is-python3 \
          && rm -rf /var/lib/apt/lists/* && rm -f /usr/lib/python3*/EXTERNALLY-MANAGED",
-        &["python:3.12-slim"],
+        &["python:3.12-slim", "python:3.12-slim-bookworm"],
+    ),
+    (
+        "localhost/dockopt-e2e/python-full:bookworm",
+        "localhost/dockopt-e2e/python:bookworm",
+        // The full image's part that its slim variant lacks and applications most often use: compilers, make and
+        // the C library's headers, git, curl and wget (the real one has hundreds of megabytes more).
+        "RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev make git curl wget \
+         && rm -rf /var/lib/apt/lists/*",
+        &["python:3.12-bookworm"],
     ),
     (
         "localhost/dockopt-e2e/node:bookworm",
+        BASE,
         // The official images have a `node` user, and Node.js reads its own CA list unless told of the system's.
         "RUN apt-get update && apt-get install -y --no-install-recommends nodejs npm \
          && rm -rf /var/lib/apt/lists/* && useradd --uid 1000 --create-home node\n\
@@ -43,6 +57,7 @@ const DERIVED: &[(&str, &str, &[&str])] = &[
     ),
     (
         "localhost/dockopt-e2e/golang:bookworm",
+        BASE,
         // Without gcc, cgo must be off for `go build` to work.
         // The official images keep GOPATH in /go, where dockopt looks for the module cache.
         "RUN apt-get update && apt-get install -y --no-install-recommends golang-go ca-certificates \
@@ -52,6 +67,7 @@ const DERIVED: &[(&str, &str, &[&str])] = &[
     ),
     (
         "localhost/dockopt-e2e/rust:bookworm",
+        BASE,
         // The official images keep Cargo's home, and with it the registry, in /usr/local/cargo.
         "RUN apt-get update && apt-get install -y --no-install-recommends cargo ca-certificates \
          && rm -rf /var/lib/apt/lists/*\n\
@@ -132,10 +148,10 @@ fn prepare() -> Result<Builds, String> {
     for name in DEBIAN_NAMES {
         builds.buildah(&["tag", BASE, &format!("docker.io/library/{name}")])?;
     }
-    for (tag, steps, names) in DERIVED {
+    for (tag, parent, steps, names) in DERIVED {
         if !builds.has_image(tag) {
             let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-            std::fs::write(dir.path().join("Dockerfile"), format!("FROM {BASE}\n{steps}\n"))
+            std::fs::write(dir.path().join("Dockerfile"), format!("FROM {parent}\n{steps}\n"))
                 .map_err(|e| e.to_string())?;
             let context = dir.path().to_str().ok_or("temporary directory is not UTF-8")?;
             builds.buildah(&["bud", "--pull=never", "-t", tag, context])?;
@@ -396,6 +412,30 @@ fn multi_stage_split_of_a_node_build_runs_the_same() {
     assert!(proof.fixed + 20_000_000 < proof.original, "less than 20 MB saved: {proof:?}");
     assert!(!proof.kept("/app/node_modules/typescript/package.json"), "TypeScript is gone");
     assert!(proof.kept("/app/dist/index.js"), "the built app is the same");
+}
+
+/// DO304's switch to the slim variant: the app, with a package from PyPI, builds and runs the same on the slim
+/// image, which lacks the full image's compilers and tools. The full image is a stand-in: the slim one with gcc,
+/// make, the C headers, git, curl and wget added.
+#[test]
+#[cfg_attr(not(dockopt_e2e), ignore = "builds images: set DOCKOPT_E2E=1 (needs root, buildah and debootstrap)")]
+fn slim_base_image_runs_the_same() {
+    let proof = prove_unsafe_fix("tests/e2e/slim-switch", "DO304", "python /app/app.py", "six 1.16.0\n");
+    assert!(proof.fixed + 50_000_000 < proof.original, "less than 50 MB saved: {proof:?}");
+    assert!(!proof.kept("/usr/bin/make"), "make is gone");
+    assert!(proof.kept("/app/app.py"), "the app is the same");
+}
+
+/// DO306's split of a Python build: psycopg2, compiled with gcc against libpq in the builder's virtual
+/// environment, imports in the runtime stage, which has the library (libpq5, found by ldd in the builder) and
+/// neither gcc nor the headers.
+#[test]
+#[cfg_attr(not(dockopt_e2e), ignore = "builds images: set DOCKOPT_E2E=1 (needs root, buildah and debootstrap)")]
+fn multi_stage_split_of_a_python_build_imports_the_same() {
+    let smoke = "python -c 'import psycopg2; print(psycopg2.__version__)'";
+    let proof = prove_unsafe_fix("tests/e2e/pip-build-deps", "DO306", smoke, "2.9.10");
+    assert!(proof.fixed + 50_000_000 < proof.original, "less than 50 MB saved: {proof:?}");
+    assert!(!proof.kept("/usr/bin/x86_64-linux-gnu-gcc-12"), "gcc is gone");
 }
 
 /// DO307's purge of build-only packages: psycopg2, compiled from source against libpq, still imports once gcc

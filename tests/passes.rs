@@ -541,8 +541,19 @@ multi_stage_case!(
     "FROM golang:1.22\nWORKDIR /src\nCOPY . .\nCMD [\"go\", \"run\", \".\"]\n"
 );
 
-// DO307 build-only-packages: compilers and headers purged in the RUN that built with them.
-case!(
+// DO307 build-only-packages: compilers and headers purged in the RUN that built with them. DO306, whose Python
+// split is the other way out of the same RUN, has cases of its own.
+macro_rules! build_only_case {
+    ($name:ident, $input:expr) => {
+        #[test]
+        fn $name() {
+            let rules = rules_but(&["DO301", "DO304", "DO306"]);
+            common::snapshot_settings()
+                .bind(|| insta::assert_snapshot!(stringify!($name), render_with($input, None, &rules)));
+        }
+    };
+}
+build_only_case!(
     build_only_packages_purged_after_a_pip_build,
     "FROM python:3.12-slim\nRUN apt-get update && apt-get install -y --no-install-recommends gcc libpq-dev \\\n && pip install --no-cache-dir psycopg2 \\\n && rm -rf /var/lib/apt/lists/*\nCMD [\"python\"]\n"
 );
@@ -550,7 +561,7 @@ case!(
     build_only_packages_keep_what_is_not_for_building,
     "FROM node:20-bookworm-slim\nWORKDIR /app\nCOPY . .\nRUN apt-get update && apt-get install -y --no-install-recommends curl python3 make g++ && npm ci && rm -rf /var/lib/apt/lists/*\nCMD [\"node\", \"index.js\"]\n"
 );
-case!(
+build_only_case!(
     build_only_packages_withheld_when_a_later_run_compiles,
     "FROM python:3.12-slim\nRUN apt-get update && apt-get install -y build-essential && pip install --no-cache-dir numpy && rm -rf /var/lib/apt/lists/*\nRUN gcc -o /usr/local/bin/tool tool.c\nCMD [\"tool\"]\n"
 );
@@ -622,6 +633,38 @@ multi_stage_case!(
     multi_stage_node_not_without_a_workdir_a_build_or_a_command,
     None,
     "FROM node:20\nCOPY . .\nRUN npm ci && npm run build\nCMD [\"node\", \"dist/index.js\"]\n"
+);
+
+// DO306 for Python: pip builds with compilers in one stage.
+multi_stage_case!(
+    multi_stage_python_into_a_virtual_environment,
+    None,
+    "FROM python:3.12-bookworm\nWORKDIR /app\nRUN apt-get update && apt-get install -y --no-install-recommends gcc libpq-dev \\\n && rm -rf /var/lib/apt/lists/*\nCOPY requirements.txt .\nRUN pip install --no-cache-dir -r requirements.txt\nCOPY . .\nENV FLASK_APP=app.py\nEXPOSE 5000\nCMD [\"flask\", \"run\", \"--host=0.0.0.0\"]\n"
+);
+multi_stage_case!(
+    multi_stage_python_installs_the_other_packages_again,
+    None,
+    "FROM python:3.12 AS app\nRUN apt-get update && apt-get install -y gcc imagemagick && pip install wand\nWORKDIR /app\nRUN useradd app && mkdir /data && chown app /data\nUSER app\nCMD [\"python\", \"app.py\"]\n"
+);
+multi_stage_case!(
+    multi_stage_python_withheld_for_a_download,
+    None,
+    "FROM python:3.12\nRUN apt-get update && apt-get install -y gcc wget && pip install cffi\nRUN wget -O /usr/local/bin/tool https://example.com/tool\nCMD [\"tool\"]\n"
+);
+multi_stage_case!(
+    multi_stage_python_withheld_for_a_user_install,
+    None,
+    "FROM python:3.12\nRUN apt-get update && apt-get install -y gcc && pip install --user cffi\nCMD [\"python\", \"app.py\"]\n"
+);
+multi_stage_case!(
+    multi_stage_python_withheld_for_a_purge,
+    None,
+    "FROM python:3.12-slim\nRUN apt-get update && apt-get install -y gcc && pip install cffi && apt-get purge -y --auto-remove gcc\nCMD [\"python\", \"app.py\"]\n"
+);
+multi_stage_case!(
+    multi_stage_python_not_on_alpine_or_without_compilers,
+    None,
+    "FROM python:3.12-alpine\nRUN apk add gcc musl-dev && pip install cffi\nCMD [\"python\"]\n"
 );
 
 // --cache-mounts: the cache rules mount a cache where they would delete one.

@@ -3,7 +3,7 @@ use crate::engine::finding::{Applicability, Edit, Finding, Fix, RuleInfo, Safety
 use crate::engine::rule::Rule;
 use crate::shell::{Command, Invocation};
 use crate::syntax::model::{Kind, Stage};
-use crate::transforms::stage_commands::{apt_packages, find_in_statements};
+use crate::transforms::stage_commands::{apt_packages, find_in_statements, is_build_only, linked_packages};
 
 pub struct BuildOnlyPackages;
 
@@ -37,27 +37,6 @@ xargs -r apt-mark manual > /dev/null; } \\\n     && apt-get purge -y --auto-remo
     hadolint: &[],
 };
 
-/// Debian and Alpine packages that only build software, by name; every `*-dev` package is one too.
-const BUILD_ONLY: &[&str] = &[
-    "build-essential",
-    "build-base",
-    "linux-headers",
-    "gcc",
-    "g++",
-    "cpp",
-    "make",
-    "cmake",
-    "clang",
-    "gfortran",
-    "pkg-config",
-    "pkgconf",
-    "autoconf",
-    "automake",
-    "libtool",
-    "bison",
-    "flex",
-];
-
 /// The programs a build-only package provides: a later use of one keeps the package.
 const PROGRAMS: &[(&str, &[&str])] = &[
     ("build-essential", &["gcc", "cc", "g++", "c++", "make", "cpp"]),
@@ -77,16 +56,6 @@ const PROGRAMS: &[(&str, &[&str])] = &[
     ("bison", &["bison", "yacc"]),
     ("flex", &["flex", "lex"]),
 ];
-
-fn is_build_only(package: &str) -> bool {
-    let versioned = |name: &str| {
-        package
-            .strip_prefix(name)
-            .and_then(|v| v.strip_prefix('-'))
-            .is_some_and(|v| v.chars().all(|c| c.is_ascii_digit()))
-    };
-    BUILD_ONLY.contains(&package) || package.ends_with("-dev") || versioned("gcc") || versioned("g++")
-}
 
 impl Rule for BuildOnlyPackages {
     fn info(&self) -> &'static RuleInfo {
@@ -332,11 +301,9 @@ fn purge_command(ctx: &Context, stage: &Stage, i: usize, packages: &[String]) ->
         }
     }
     Some(format!(
-        "apt-mark auto {} > /dev/null && {{ find {} -type f \\( -executable -o -name '*.so*' \\) -exec ldd '{{}}' ';' \
-         2> /dev/null | awk '/=>/ {{ so = $(NF-1); if (index(so, \"/usr/local/\") == 1) next; gsub(\"^/(usr/)?\", \"\", \
-         so); print \"*\" so }}' | sort -u | xargs -r dpkg-query --search 2> /dev/null | cut -d: -f1 | sort -u | \
-         xargs -r apt-mark manual > /dev/null; }} && apt-get purge -y --auto-remove",
+        "apt-mark auto {} > /dev/null && {{ {} | xargs -r apt-mark manual > /dev/null; }} && apt-get purge -y \
+         --auto-remove",
         packages.join(" "),
-        roots.join(" ")
+        linked_packages(&roots.join(" "))
     ))
 }

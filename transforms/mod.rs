@@ -21,6 +21,7 @@ mod merge_runs;
 mod missing_dockerignore;
 mod multi_stage_build;
 mod multi_stage_node;
+mod multi_stage_python;
 mod node_cache_clean;
 mod pip_no_cache_dir;
 mod rm_in_later_layer;

@@ -6,6 +6,7 @@ use crate::shell::{Command, Invocation, Script};
 use crate::syntax::model::{Kind, Stage, Statement};
 use crate::transforms::image_reference::ImageReference;
 use crate::transforms::multi_stage_node;
+use crate::transforms::multi_stage_python;
 use crate::transforms::stage_commands::{absolute, append_stage, builder_name, normalize, workdir, CONFIG_KINDS};
 
 pub struct MultiStageBuild;
@@ -84,10 +85,16 @@ impl Rule for MultiStageBuild {
                 findings.extend(node_finding(ctx, stage, tag));
                 return;
             }
+            "python" if !tag.contains("alpine") => {
+                findings.extend(python_finding(ctx, stage));
+                return;
+            }
             _ => return,
         };
         let builds = builds(ctx, stage, toolchain);
-        let Some(first) = builds.first() else { return };
+        if builds.is_empty() {
+            return;
+        }
         // An image that runs nothing of its own is a build environment, not an application's image.
         let Some(command) = run_command(ctx, stage) else { return };
         let from = ctx.statement(stage.statements.start);
@@ -114,9 +121,14 @@ impl Rule for MultiStageBuild {
             range: from.range,
             message,
             fix,
-            instructions: vec![from.index, ctx.statement(first.statement).index],
+            instructions: stage_instructions(ctx, stage),
         });
     }
+}
+
+/// Every instruction of the stage, which a split rewrites as a whole.
+fn stage_instructions(ctx: &Context, stage: &Stage) -> Vec<usize> {
+    stage.statements.clone().map(|i| ctx.statement(i).index).collect()
 }
 
 /// The finding for a single-stage Node.js build that runs `npm run build`, and an image that runs something.
@@ -139,13 +151,37 @@ fn node_finding(ctx: &Context, stage: &Stage, tag: &str) -> Option<Finding> {
             None
         }
     };
-    Some(Finding {
-        rule: &INFO,
-        range: from.range,
-        message,
-        fix,
-        instructions: vec![from.index, ctx.statement(build).index],
-    })
+    Some(Finding { rule: &INFO, range: from.range, message, fix, instructions: stage_instructions(ctx, stage) })
+}
+
+/// The finding for a single-stage Python build that installs compilers and headers for pip, in an image that
+/// runs something.
+fn python_finding(ctx: &Context, stage: &Stage) -> Option<Finding> {
+    if !multi_stage_python::compiles_for_pip(ctx, stage) {
+        return None;
+    }
+    run_command(ctx, stage)?;
+    let from = ctx.statement(stage.statements.start);
+    let mut message =
+        "a single-stage Python build: the image keeps the compilers and headers that pip's build needed".to_string();
+    let fix = match multi_stage_python::plan(ctx, stage) {
+        Ok(plan) => {
+            message += &format!(
+                "; the fix installs into a virtual environment in a builder stage and copies it into a runtime stage \
+                 on the same image without {}, which installs the packages whose libraries the built files link \
+                 against. Check what the app needs at run time: tools that came with those packages, files pip \
+                 wrote outside the environment",
+                plan.packages.join(", ")
+            );
+            Some(Fix { applicability: Applicability::Unsafe, edits: plan.edits })
+        }
+        Err(why) => {
+            message +=
+                &format!("; build in a stage of its own and copy a virtual environment into a clean one ({why})");
+            None
+        }
+    };
+    Some(Finding { rule: &INFO, range: from.range, message, fix, instructions: stage_instructions(ctx, stage) })
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -4,7 +4,7 @@
 //! runtime stage never has npm's cache, the devDependencies, or the files the builder's other commands wrote
 //! outside the app's directory, so a build that runs anything but npm gets no fix.
 
-use super::stage_commands::{absolute, append_stage, builder_name, workdir, CONFIG_KINDS};
+use super::stage_commands::{absolute, append_stage, builder_name, read_whole_run, user_name, workdir, CONFIG_KINDS};
 use crate::engine::context::{is_root_user, Context};
 use crate::engine::finding::Edit;
 use crate::shell::{Invocation, Script};
@@ -56,9 +56,7 @@ pub(super) fn plan(ctx: &Context, stage: &Stage, tag: &str, build: usize) -> Res
         let ins = &statement.instruction;
         match ins.kind {
             Kind::Run => {
-                if ctx.script(i).is_none_or(|s| s.opaque) {
-                    return Err(format!("line {line} is shell that dockopt cannot read"));
-                }
+                read_whole_run(ctx, i)?;
                 let mut runs_npm = false;
                 for (_, inv) in ctx.invocations(i) {
                     if runs_npm_in_place(&inv) {
@@ -139,11 +137,6 @@ fn runs_npm_in_place(inv: &Invocation) -> bool {
         Some(subcommand) => NPM_IN_PLACE.contains(&subcommand),
         None => false,
     }
-}
-
-/// The user a USER instruction names, without its group.
-fn user_name<'a>(ins: &'a crate::syntax::model::Instruction) -> &'a str {
-    ins.value.first().map_or("", |w| w.text.split(':').next().unwrap_or_default())
 }
 
 /// A RUN of the stage comes after statement `i`.

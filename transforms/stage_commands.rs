@@ -27,6 +27,27 @@ pub(super) const CONFIG_KINDS: &[Kind] = &[
     Kind::Onbuild,
 ];
 
+/// Debian and Alpine packages that only build software, by name; every `*-dev` package is one too.
+const BUILD_ONLY: &[&str] = &[
+    "build-essential",
+    "build-base",
+    "linux-headers",
+    "gcc",
+    "g++",
+    "cpp",
+    "make",
+    "cmake",
+    "clang",
+    "gfortran",
+    "pkg-config",
+    "pkgconf",
+    "autoconf",
+    "automake",
+    "libtool",
+    "bison",
+    "flex",
+];
+
 /// Shells whose `-c` script is read for the commands it runs.
 const SHELLS: &[&str] = &["sh", "bash", "dash", "ash"];
 
@@ -35,7 +56,9 @@ pub(super) fn apt_packages(inv: Invocation) -> Vec<String> {
     if !matches!(inv.program, "apt-get" | "apt") || inv.subcommand() != Some("install") {
         return Vec::new();
     }
-    let words = inv.args.iter().filter_map(|w| w.literal.as_deref()).filter(|w| !w.starts_with('-'));
+    // The words after the subcommand that are not options.
+    let words = inv.args.iter().filter_map(|w| w.literal.as_deref()).skip_while(|w| *w != "install").skip(1);
+    let words = words.filter(|w| !w.starts_with('-'));
     words.map(|w| w.split(['=', ':']).next().unwrap_or(w).to_string()).collect()
 }
 
@@ -183,4 +206,39 @@ pub(super) fn append_stage(ctx: &Context, lines: &[String]) -> Edit {
         text.push_str(newline);
     }
     Edit::insert(source.len(), text)
+}
+
+/// Whether an apt or apk package only builds software: compilers, build tools and every `*-dev` package.
+pub(super) fn is_build_only(package: &str) -> bool {
+    let versioned = |name: &str| {
+        package
+            .strip_prefix(name)
+            .and_then(|v| v.strip_prefix('-'))
+            .is_some_and(|v| v.chars().all(|c| c.is_ascii_digit()))
+    };
+    BUILD_ONLY.contains(&package) || package.ends_with("-dev") || versioned("gcc") || versioned("g++")
+}
+
+/// A shell pipeline that prints the Debian packages owning the shared libraries that the files under `roots` link
+/// against, one per line: what must stay installed for them to run. Libraries under /usr/local (Python's own, in
+/// the official images) belong to no package.
+pub(super) fn linked_packages(roots: &str) -> String {
+    format!(
+        "find {roots} -type f \\( -executable -o -name '*.so*' \\) -exec ldd '{{}}' ';' 2> /dev/null | awk '/=>/ {{ \
+         so = $(NF-1); if (index(so, \"/usr/local/\") == 1) next; gsub(\"^/(usr/)?\", \"\", so); print \"*\" so }}' \
+         | sort -u | xargs -r dpkg-query --search 2> /dev/null | cut -d: -f1 | sort -u"
+    )
+}
+
+/// The user a USER instruction names, without its group.
+pub(super) fn user_name<'a>(ins: &'a crate::syntax::model::Instruction) -> &'a str {
+    ins.value.first().map_or("", |w| w.text.split(':').next().unwrap_or_default())
+}
+
+/// A split reads every command of RUN `i`: an error, for the finding's message, when dockopt cannot.
+pub(super) fn read_whole_run(ctx: &Context, i: usize) -> Result<(), String> {
+    if ctx.script(i).is_none_or(|s| s.opaque) {
+        return Err(format!("line {} is shell that dockopt cannot read", ctx.statement(i).start_line));
+    }
+    Ok(())
 }

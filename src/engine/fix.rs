@@ -122,7 +122,10 @@ impl Rounds {
     /// Fixes that shape layers (DO1xx) are taken first, in source order, then cache cleanups (DO2xx), then the
     /// rewrites that shrink the image (DO3xx): a cleanup waits for a merge it clashes with, and lands once, at the
     /// end of the merged RUN; a purge of packages waits for the cleanup it clashes with, which it could otherwise
-    /// withhold by removing the tool that cleans.
+    /// withhold by removing the tool that cleans. A rewrite also waits for any fix chosen before it that names one
+    /// of its instructions, even where their edits do not touch: it reads the whole stage, as it was before that
+    /// fix (a multi-stage split that moves pip into a virtual environment and a purge that keeps only what the
+    /// files outside it link against break the image together).
     fn choose<'f>(&self, findings: &'f [Finding]) -> Vec<&'f Finding> {
         let applicable =
             |a: Applicability| a == Applicability::Safe || (self.unsafe_fixes && a == Applicability::Unsafe);
@@ -135,6 +138,7 @@ impl Rounds {
         ordered.sort_by_key(|f| (family(f.rule.code), f.range.start, f.rule.code));
         let mut chosen: Vec<&Finding> = Vec::new();
         let mut taken = TakenEdits::default();
+        let mut named: HashSet<usize> = HashSet::new();
         for finding in ordered {
             let Some(fix) = &finding.fix else { continue };
             if !applicable(fix.applicability) || fix.edits.is_empty() {
@@ -143,8 +147,13 @@ impl Rounds {
             if self.rejected.contains(&(finding.rule.code, finding.message.clone())) {
                 continue;
             }
+            let rewrite = family(finding.rule.code) == 2;
+            if rewrite && finding.instructions.iter().any(|i| named.contains(i)) {
+                continue;
+            }
             if !fix.edits.iter().any(|e| taken.clashes(e)) {
                 taken.add(&fix.edits);
+                named.extend(&finding.instructions);
                 chosen.push(finding);
             }
         }
