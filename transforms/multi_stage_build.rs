@@ -14,7 +14,7 @@ pub struct MultiStageBuild;
 static INFO: RuleInfo = RuleInfo {
     code: "DO306",
     name: "multi-stage-build",
-    summary: "A single-stage Go, Rust or Node.js build ships the toolchain or the devDependencies with what it runs",
+    summary: "A single-stage Go, Rust, Node.js or Python build ships its build tools with what it runs",
     doc: "A Dockerfile that builds a program `FROM golang` or `FROM rust` and runs it in the same stage keeps the \
 toolchain, its caches and the source in the image: many hundreds of megabytes to run a binary of a few. The fix \
 splits it: the stage becomes the builder (`AS build`), and a runtime stage copies in the binary that the CMD or \
@@ -37,6 +37,14 @@ of the build, into a runtime stage on the same image, after the same configurati
 stage runs anything but npm and `mkdir` in the app's directory (what apt or a download leaves elsewhere would \
 be lost), builds as a user other than root or copies with `--chown` (the copy would change owners), or when the \
 script CMD starts (`npm start`) runs a devDependency, as package.json in the build context shows.\n\n\
+A single-stage `FROM python` build (not Alpine) that installs compilers or headers with apt for a pip install \
+keeps them in the image. The fix makes a virtual environment in /opt/venv right after FROM, so that every pip of \
+the builder installs into it, and lists after the last pip install the Debian packages owning the libraries its \
+files link against (ldd and `dpkg-query --search`, as DO307 does). The runtime stage, on the same image, copies \
+the environment, installs the listed packages it lacks, puts the environment first on PATH, and repeats the \
+COPYs and the configuration, the installs of packages that are not build tools, and the RUNs that only make \
+directories, users and permissions. It gives no fix when the stage runs anything else, removes packages, or \
+runs pip by a path, with `--user`, `--target` or `--prefix`, or as a user other than root.\n\n\
 Before:\n    FROM golang:1.22-bookworm\n    WORKDIR /src\n    COPY . .\n    RUN go build -o /app .\n    \
 CMD [\"/app\"]\n\n\
 After:\n    FROM golang:1.22-bookworm AS build\n    WORKDIR /src\n    COPY . .\n    \
