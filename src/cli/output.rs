@@ -7,7 +7,7 @@ use crate::cli::report::{self, Counts, FileReport, Summary};
 use crate::engine::rule::Rule;
 use anyhow::{bail, Result};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use std::io::{IsTerminal, StderrLock, StdoutLock, Write};
+use std::io::{IsTerminal, Stderr, Stdout, Write};
 
 /// What a run prints per file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -133,8 +133,10 @@ pub struct Output {
     /// With `fix -`, standard output carries the fixed file, so the report goes to standard error.
     report_to_stderr: bool,
     colour: bool,
-    stdout: StdoutLock<'static>,
-    stderr: StderrLock<'static>,
+    /// Locked for each write, not for the whole run: a worker thread that writes to standard error (a `dbg!`
+    /// while debugging a rule) would otherwise wait for the lock forever, and the run with it.
+    stdout: Stdout,
+    stderr: Stderr,
     first_entry: bool,
     notes: Vec<String>,
     counts: Vec<Counts>,
@@ -161,8 +163,8 @@ impl Output {
             how,
             report_to_stderr,
             colour,
-            stdout: std::io::stdout().lock(),
-            stderr: std::io::stderr().lock(),
+            stdout: std::io::stdout(),
+            stderr: std::io::stderr(),
             first_entry: true,
             notes: Vec::new(),
             counts: Vec::new(),
