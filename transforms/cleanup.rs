@@ -267,6 +267,5 @@ pub(super) fn mount_fix(ctx: &Context, finding: &mut Finding, mount: &CacheMount
 fn runs_as_root(ctx: &Context, i: usize) -> bool {
     let Some(stage) = ctx.stage_of(i) else { return true };
     let user = (stage.statements.start..i).rev().find(|&j| ctx.statement(j).instruction.kind == Kind::User);
-    user.and_then(|j| ctx.statement(j).instruction.value.first())
-        .is_none_or(|w| is_root_user(w.text.split(':').next().unwrap_or_default()))
+    user.and_then(|j| ctx.statement(j).instruction.value.first()).is_none_or(|w| is_root_user(&w.text))
 }

@@ -4,6 +4,7 @@ use crate::engine::finding::{Applicability, Edit, Finding, Fix, RuleInfo, Safety
 use crate::engine::rule::Rule;
 use crate::shell::Invocation;
 use crate::syntax::model::Kind;
+use crate::transforms::stage_commands::normalize;
 
 pub struct CopyManifestsFirst;
 
@@ -133,18 +134,11 @@ fn stage_sets_workdir(ctx: &Context, from: usize, upto: usize) -> bool {
 
 /// `path` resolved against `base` by name, as BuildKit resolves COPY destinations and WORKDIR.
 fn absolute(base: &str, path: &str) -> String {
-    let joined = if path.starts_with('/') { path.to_string() } else { format!("{base}/{path}") };
-    let mut parts: Vec<&str> = Vec::new();
-    for part in joined.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => {
-                parts.pop();
-            }
-            p => parts.push(p),
-        }
+    if path.starts_with('/') {
+        normalize(path)
+    } else {
+        normalize(&format!("{base}/{path}"))
     }
-    format!("/{}", parts.join("/"))
 }
 
 /// What one command of the install RUN needs from the copied directory.

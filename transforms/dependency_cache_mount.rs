@@ -210,14 +210,10 @@ fn image_runs(ctx: &Context, family: &[usize], program: &str) -> bool {
 
 /// A `COPY --from` of a stage of the family takes a path under a cache directory, or above it.
 fn copied_out(ctx: &Context, family: &[usize], targets: &[String]) -> bool {
-    ctx.df.statements.iter().any(|statement| {
+    ctx.df.statements.iter().enumerate().any(|(i, statement)| {
         let ins = &statement.instruction;
         let Some(from) = ins.flags.iter().find_map(|f| f.text.strip_prefix("--from=")) else { return false };
-        let from = from.to_ascii_lowercase();
-        let names_family = family.iter().any(|&s| {
-            let stage = &ctx.df.stages[s];
-            stage.name.as_deref() == Some(from.as_str()) || from.parse::<usize>().is_ok_and(|n| n == stage.index)
-        });
+        let names_family = ctx.df.referenced_stage(i, from).is_some_and(|s| family.contains(&s));
         let sources = ins.value.split_last().map_or(&[][..], |(_, sources)| sources);
         ins.kind == Kind::Copy
             && names_family

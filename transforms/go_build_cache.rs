@@ -15,7 +15,8 @@ static INFO: RuleInfo = RuleInfo {
 build in the image would only be faster. dockopt runs `go clean -cache` at the end of the RUN that filled it, \
 unless that RUN already cleans it or a cache mount holds it; with `--cache-mounts` the fix mounts a cache there \
 instead, which also keeps it for the next build. The module cache (`go mod download`) is left alone: later RUNs \
-build from it, and with `--cache-mounts` DO210 mounts it on all of them. It reports without a fix when go may be gone or off PATH by the end of the RUN.\n\n\
+build from it, and with `--cache-mounts` DO210 mounts it on all of them. It reports without a fix when go may be \
+gone or off PATH by the end of the RUN.\n\n\
 Before:\n    RUN go build -o /app .\n\n\
 After:\n    RUN go build -o /app . && go clean -cache",
     safety: Safety::Safe,

@@ -105,33 +105,38 @@ impl Rule for MultiStageBuild {
         }
         // An image that runs nothing of its own is a build environment, not an application's image.
         let Some(command) = run_command(ctx, stage) else { return };
-        let from = ctx.statement(stage.statements.start);
         let name = toolchain.name();
-        let mut message = format!(
+        let problem = format!(
             "a single-stage {name} build: the image keeps the {name} toolchain, its caches and the source to run one \
              binary"
         );
-        let fix = match plan(ctx, stage, toolchain, &builds, command, tag) {
-            Ok(plan) => {
-                message += &format!(
-                    "; the fix runs `{}` from a runtime stage `FROM {}`. Check what it opens at run time: {}",
-                    plan.binary, plan.runtime, plan.caveat
-                );
-                Some(Fix { applicability: Applicability::Unsafe, edits: plan.edits })
-            }
-            Err(why) => {
-                message += &format!("; build it in a stage of its own and copy the binary into a small one ({why})");
-                None
-            }
-        };
-        findings.push(Finding {
-            rule: &INFO,
-            range: from.range,
-            message,
-            fix,
-            instructions: stage_instructions(ctx, stage),
+        let outcome = plan(ctx, stage, toolchain, &builds, command, tag).map(|plan| {
+            let does = format!(
+                "the fix runs `{}` from a runtime stage `FROM {}`. Check what it opens at run time: {}",
+                plan.binary, plan.runtime, plan.caveat
+            );
+            (does, plan.edits)
         });
+        let instead = "build it in a stage of its own and copy the binary into a small one";
+        findings.push(split_finding(ctx, stage, problem, outcome, instead));
     }
+}
+
+/// DO306's finding on `stage`: the problem, then what the unsafe fix does, or what to do instead and why there is
+/// no fix.
+fn split_finding(
+    ctx: &Context,
+    stage: &Stage,
+    problem: String,
+    outcome: Result<(String, Vec<Edit>), String>,
+    instead: &str,
+) -> Finding {
+    let (message, fix) = match outcome {
+        Ok((does, edits)) => (format!("{problem}; {does}"), Some(Fix { applicability: Applicability::Unsafe, edits })),
+        Err(why) => (format!("{problem}; {instead} ({why})"), None),
+    };
+    let range = ctx.statement(stage.statements.start).range;
+    Finding { rule: &INFO, range, message, fix, instructions: stage_instructions(ctx, stage) }
 }
 
 /// Every instruction of the stage, which a split rewrites as a whole.
@@ -143,23 +148,17 @@ fn stage_instructions(ctx: &Context, stage: &Stage) -> Vec<usize> {
 fn node_finding(ctx: &Context, stage: &Stage, tag: &str) -> Option<Finding> {
     let build = multi_stage_node::build_statement(ctx, stage)?;
     run_command(ctx, stage)?;
-    let from = ctx.statement(stage.statements.start);
-    let mut message = "a single-stage Node.js build: the image keeps the devDependencies the build needed".to_string();
-    let fix = match multi_stage_node::plan(ctx, stage, tag, build) {
-        Ok(plan) => {
-            message += &format!(
-                "; the fix drops the devDependencies in the builder and copies {} into a runtime stage on the same \
-                 image. Check what the app needs at run time: {}",
-                plan.app, plan.caveat
-            );
-            Some(Fix { applicability: Applicability::Unsafe, edits: plan.edits })
-        }
-        Err(why) => {
-            message += &format!("; build in a stage of its own and copy the app into a clean one ({why})");
-            None
-        }
-    };
-    Some(Finding { rule: &INFO, range: from.range, message, fix, instructions: stage_instructions(ctx, stage) })
+    let problem = "a single-stage Node.js build: the image keeps the devDependencies the build needed".to_string();
+    let outcome = multi_stage_node::plan(ctx, stage, tag, build).map(|plan| {
+        let does = format!(
+            "the fix drops the devDependencies in the builder and copies {} into a runtime stage on the same image. \
+             Check what the app needs at run time: {}",
+            plan.app, plan.caveat
+        );
+        (does, plan.edits)
+    });
+    let instead = "build in a stage of its own and copy the app into a clean one";
+    Some(split_finding(ctx, stage, problem, outcome, instead))
 }
 
 /// The finding for a single-stage Python build that installs compilers and headers for pip, in an image that
@@ -169,27 +168,20 @@ fn python_finding(ctx: &Context, stage: &Stage) -> Option<Finding> {
         return None;
     }
     run_command(ctx, stage)?;
-    let from = ctx.statement(stage.statements.start);
-    let mut message =
+    let problem =
         "a single-stage Python build: the image keeps the compilers and headers that pip's build needed".to_string();
-    let fix = match multi_stage_python::plan(ctx, stage) {
-        Ok(plan) => {
-            message += &format!(
-                "; the fix installs into a virtual environment in a builder stage and copies it into a runtime stage \
-                 on the same image without {}, which installs the packages whose libraries the built files link \
-                 against. Check what the app needs at run time: tools that came with those packages, files pip \
-                 wrote outside the environment",
-                plan.packages.join(", ")
-            );
-            Some(Fix { applicability: Applicability::Unsafe, edits: plan.edits })
-        }
-        Err(why) => {
-            message +=
-                &format!("; build in a stage of its own and copy a virtual environment into a clean one ({why})");
-            None
-        }
-    };
-    Some(Finding { rule: &INFO, range: from.range, message, fix, instructions: stage_instructions(ctx, stage) })
+    let outcome = multi_stage_python::plan(ctx, stage).map(|plan| {
+        let does = format!(
+            "the fix installs into a virtual environment in a builder stage and copies it into a runtime stage on \
+             the same image without {}, which installs the packages whose libraries the built files link against. \
+             Check what the app needs at run time: tools that came with those packages, files pip wrote outside \
+             the environment",
+            plan.packages.join(", ")
+        );
+        (does, plan.edits)
+    });
+    let instead = "build in a stage of its own and copy a virtual environment into a clean one";
+    Some(split_finding(ctx, stage, problem, outcome, instead))
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -4,7 +4,7 @@
 //! runtime stage never has npm's cache, the devDependencies, or the files the builder's other commands wrote
 //! outside the app's directory, so a build that runs anything but npm gets no fix.
 
-use super::stage_commands::{absolute, append_stage, builder_name, read_whole_run, user_name, workdir, CONFIG_KINDS};
+use super::stage_commands::{absolute, append_stage, builder_name, read_whole_run, workdir, CONFIG_KINDS};
 use crate::engine::context::{is_root_user, Context};
 use crate::engine::finding::Edit;
 use crate::shell::{Invocation, Script};
@@ -76,7 +76,7 @@ pub(super) fn plan(ctx: &Context, stage: &Stage, tag: &str, build: usize) -> Res
                     last_npm = Some(i);
                 }
             }
-            Kind::User if !is_root_user(user_name(ins)) && runs_later(ctx, stage, i) => {
+            Kind::User if !ins.value.first().is_some_and(|w| is_root_user(&w.text)) && runs_later(ctx, stage, i) => {
                 return Err(format!(
                     "line {line} builds as another user, whose files the copy from the builder would give to root"
                 ));

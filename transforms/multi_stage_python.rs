@@ -6,7 +6,7 @@
 //! fix: what it made would be lost.
 
 use super::stage_commands::{
-    append_stage, apt_packages, builder_name, is_build_only, linked_packages, read_whole_run, user_name, CONFIG_KINDS,
+    append_stage, apt_packages, builder_name, is_build_only, linked_packages, read_whole_run, CONFIG_KINDS,
 };
 use crate::engine::context::{is_root_user, Context};
 use crate::engine::finding::Edit;
@@ -100,7 +100,7 @@ pub(super) fn plan(ctx: &Context, stage: &Stage) -> Result<PythonPlan, String> {
                     packages.extend(build_only);
                 }
             }
-            Kind::User if !is_root_user(user_name(ins)) && pip_later(ctx, stage, i) => {
+            Kind::User if !ins.value.first().is_some_and(|w| is_root_user(&w.text)) && pip_later(ctx, stage, i) => {
                 return Err(format!("line {line} switches to another user before pip runs, who cannot write to it"));
             }
             Kind::Copy | Kind::Add

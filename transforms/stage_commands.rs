@@ -230,11 +230,6 @@ pub(super) fn linked_packages(roots: &str) -> String {
     )
 }
 
-/// The user a USER instruction names, without its group.
-pub(super) fn user_name<'a>(ins: &'a crate::syntax::model::Instruction) -> &'a str {
-    ins.value.first().map_or("", |w| w.text.split(':').next().unwrap_or_default())
-}
-
 /// A split reads every command of RUN `i`: an error, for the finding's message, when dockopt cannot.
 pub(super) fn read_whole_run(ctx: &Context, i: usize) -> Result<(), String> {
     if ctx.script(i).is_none_or(|s| s.opaque) {

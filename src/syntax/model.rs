@@ -241,6 +241,13 @@ impl<'src> Dockerfile<'src> {
         self.stages.get(k).filter(|s| s.statements.contains(&statement))
     }
 
+    /// The stage that `reference` (the value of a `--from`: a stage's name or index) names in statement
+    /// `statement`: one of the stages before the statement's own, as BuildKit resolves it.
+    pub fn referenced_stage(&self, statement: usize, reference: &str) -> Option<usize> {
+        let own = self.stage_of(statement)?.index;
+        find_stage(&self.stages[..own], reference)
+    }
+
     /// The logical line of a statement: continuations joined as BuildKit joins them.
     pub fn logical(&self, statement: &Statement) -> &LogicalLine<'src> {
         &self.tree.instructions[statement.index].logical
