@@ -61,20 +61,37 @@ pub const MAX_MESSAGE_CHARS: usize = 500;
 /// cut with `…`.
 pub fn printable(text: &str, max_chars: usize) -> std::borrow::Cow<'_, str> {
     let clean = |c: char| c == '\t' || !c.is_control();
-    if text.chars().all(clean) && text.len() <= max_chars {
+    // Only the text up to the cut is looked at: a long line costs no more than the part shown.
+    let cut = if text.len() <= max_chars {
+        text.len()
+    } else {
+        text.char_indices().nth(max_chars).map_or(text.len(), |(at, _)| at)
+    };
+    let (shown, rest) = text.split_at(cut);
+    // Most text is ASCII: its control characters are the bytes below a space and DEL.
+    let shown_is_clean = if shown.is_ascii() {
+        shown.bytes().all(|b| b == b'\t' || (b' '..0x7f).contains(&b))
+    } else {
+        shown.chars().all(clean)
+    };
+    if shown_is_clean && rest.is_empty() {
         return std::borrow::Cow::Borrowed(text);
     }
-    let mut out = String::new();
-    for (n, c) in text.chars().enumerate() {
-        if n == max_chars {
-            out.push('…');
-            break;
+    let mut out = if shown_is_clean {
+        shown.to_string()
+    } else {
+        let mut out = String::with_capacity(shown.len() + 16);
+        for c in shown.chars() {
+            if clean(c) {
+                out.push(c);
+            } else {
+                out.push_str(&format!("\\u{{{:x}}}", c as u32));
+            }
         }
-        if clean(c) {
-            out.push(c);
-        } else {
-            out.push_str(&format!("\\u{{{:x}}}", c as u32));
-        }
+        out
+    };
+    if !rest.is_empty() {
+        out.push('…');
     }
     std::borrow::Cow::Owned(out)
 }
@@ -105,6 +122,10 @@ mod tests {
         assert_eq!(printable("RUN \x1b]0;x\x07 a\tb", 100), "RUN \\u{1b}]0;x\\u{7} a\tb");
         assert_eq!(printable(&"\0".repeat(10_000_000), 3), "\\u{0}\\u{0}\\u{0}…");
         assert!(matches!(printable("plain", 100), std::borrow::Cow::Borrowed("plain")));
+        assert_eq!(printable("abcdef", 3), "abc…");
+        assert_eq!(printable("abc", 3), "abc");
+        // C1 controls are two bytes in UTF-8; the cut counts characters, not bytes.
+        assert_eq!(printable("é\u{85}xyz", 3), "é\\u{85}x…");
     }
 
     #[test]
