@@ -33,6 +33,8 @@ const MAX_SOURCE_GLOBS: usize = 256;
 #[derive(Debug)]
 pub struct ContextCache {
     listings: Mutex<HashMap<PathBuf, Arc<Listing>>>,
+    /// Each directory's path with every symlink resolved, as found from its parent's.
+    real_paths: Mutex<HashMap<PathBuf, Option<PathBuf>>>,
     ignores: Mutex<HashMap<PathBuf, Arc<Ignore>>>,
     /// The largest manifest read from a context.
     max_file_size: u64,
@@ -46,7 +48,34 @@ impl Default for ContextCache {
 
 impl ContextCache {
     pub fn new(max_file_size: u64) -> ContextCache {
-        ContextCache { listings: Mutex::default(), ignores: Mutex::default(), max_file_size }
+        ContextCache {
+            listings: Mutex::default(),
+            real_paths: Mutex::default(),
+            ignores: Mutex::default(),
+            max_file_size,
+        }
+    }
+
+    /// `dir` with every symlink resolved, or `None` when it cannot be found. A directory that is not a symlink
+    /// resolves to its parent's real path and its own name, so the Dockerfiles of a monorepo cost one `lstat`
+    /// per directory where `canonicalize` would read every component of every path again.
+    fn real_path(&self, dir: &Path) -> Option<PathBuf> {
+        if let Some(found) = self.real_paths.lock().expect("no panics while holding the lock").get(dir) {
+            return found.clone();
+        }
+        let parent = dir.parent().filter(|p| !p.as_os_str().is_empty());
+        let plain_name = dir.file_name().filter(|_| matches!(dir.components().next_back(), Some(Component::Normal(_))));
+        let real = match (parent, plain_name) {
+            (Some(parent), Some(name)) => match std::fs::symlink_metadata(dir) {
+                Ok(metadata) if metadata.is_dir() => self.real_path(parent).map(|p| p.join(name)),
+                // A symlink, or not a directory: the system resolves it.
+                Ok(_) => std::fs::canonicalize(dir).ok(),
+                Err(_) => None,
+            },
+            _ => std::fs::canonicalize(dir).ok(),
+        };
+        self.real_paths.lock().expect("no panics while holding the lock").insert(dir.to_path_buf(), real.clone());
+        real
     }
 
     /// The entries of `dir`, read once per run; empty when it cannot be read.
@@ -57,6 +86,15 @@ impl ContextCache {
         let listing = Arc::new(Listing::read(dir));
         self.listings.lock().expect("no panics while holding the lock").insert(dir.to_path_buf(), listing.clone());
         listing
+    }
+
+    /// The listing of `path`'s directory holds its name.
+    fn lists(&self, path: &Path) -> bool {
+        let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let (Some(real), Some(name)) = (self.real_path(dir), path.file_name().and_then(|n| n.to_str())) else {
+            return false;
+        };
+        self.listing(&real).contains(name)
     }
 
     /// The ignore file at `path`, read and compiled once per run.
@@ -215,7 +253,7 @@ impl BuildContext {
     }
 
     fn real_root(&self) -> Option<&Path> {
-        self.real_root.get_or_init(|| std::fs::canonicalize(&self.root).ok()).as_deref()
+        self.real_root.get_or_init(|| self.cache.real_path(&self.root)).as_deref()
     }
 
     /// Where a cleaned context-relative path leads.
@@ -236,10 +274,11 @@ impl BuildContext {
 
     fn ignore(&self) -> &Ignore {
         self.ignore.get_or_init(|| {
-            let own = self.own_ignore.as_ref().filter(|p| std::fs::symlink_metadata(p).is_ok());
+            // Whether the ignore files exist is read from the directories' listings, which the run shares.
+            let own = self.own_ignore.as_ref().filter(|own| self.cache.lists(own));
             let file = match own {
                 Some(own) => own.clone(),
-                None if self.real_root().is_none() => return Arc::default(),
+                None if !self.top_level().contains(".dockerignore") => return Arc::default(),
                 None => self.root.join(".dockerignore"),
             };
             // The context's own ignore file is read through the context, so a link out of it is not followed.
@@ -554,6 +593,27 @@ mod tests {
         let context = BuildContext::for_dockerfile(Path::new("Dockerfile"), None);
         context.ignore.set(Arc::new(Ignore { file: None, patterns, problems })).unwrap();
         context
+    }
+
+    #[test]
+    fn real_paths_resolve_symlinked_directories_on_the_way() {
+        let tmp = tempfile::tempdir().unwrap();
+        let real = std::fs::canonicalize(tmp.path()).unwrap();
+        std::fs::create_dir_all(real.join("repo/app/src")).unwrap();
+        std::os::unix::fs::symlink(real.join("repo"), real.join("link")).unwrap();
+        let cache = ContextCache::default();
+        for (asked, expected) in [
+            ("repo/app/src", "repo/app/src"),
+            ("link/app/src", "repo/app/src"),
+            ("link/app/src/../..", "repo"),
+            ("repo/./app", "repo/app"),
+        ] {
+            assert_eq!(cache.real_path(&real.join(asked)), Some(real.join(expected)), "{asked}");
+        }
+        assert_eq!(cache.real_path(&real.join("repo/missing")), None);
+        // The answer for a directory stays what it was the first time it was asked.
+        std::fs::remove_dir(real.join("repo/app/src")).unwrap();
+        assert_eq!(cache.real_path(&real.join("link/app/src")), Some(real.join("repo/app/src")));
     }
 
     #[test]
