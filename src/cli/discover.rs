@@ -138,7 +138,7 @@ pub fn discover(paths: &[PathBuf], options: &WalkOptions) -> Result<Found, Strin
                         let reason = why_not_a_dockerfile(&name)
                             .or_else(|| (!is_regular_file(&entry)).then_some("not a regular file"))
                             .or_else(|| {
-                                (!options.follow_links && !stays_inside(&root, entry.path()))
+                                (!options.follow_links && !stays_inside(&root, &entry))
                                     .then_some("a symlink out of the searched directory (--follow-links follows it)")
                             });
                         match reason {
@@ -191,14 +191,10 @@ fn error_path(error: &ignore::Error) -> Option<PathBuf> {
     }
 }
 
-/// A symlink whose target lies outside `root` is not taken.
-fn stays_inside(root: &Path, path: &Path) -> bool {
-    match std::fs::symlink_metadata(path) {
-        Ok(meta) if meta.file_type().is_symlink() => {
-            std::fs::canonicalize(path).is_ok_and(|target| target.starts_with(root))
-        }
-        _ => true,
-    }
+/// A symlink whose target lies outside `root` is not taken. Whether the entry is a symlink is known from the
+/// directory listing the walk read.
+fn stays_inside(root: &Path, entry: &ignore::DirEntry) -> bool {
+    !entry.path_is_symlink() || std::fs::canonicalize(entry.path()).is_ok_and(|target| target.starts_with(root))
 }
 
 #[cfg(test)]
