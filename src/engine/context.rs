@@ -37,7 +37,14 @@ pub struct Context<'a, 'src> {
     style: OnceCell<ContinuationStyle>,
     /// Where each variable is defined by ENV or an ARG default, found when first asked.
     definitions: OnceCell<Definitions<'a>>,
+    /// For each statement, where commands are appended to it and what goes before them, found when first asked.
+    append_points: Vec<OnceCell<Option<(usize, String)>>>,
+    /// For each statement, the variables its shell assigns, found when first asked.
+    shell_assignments: Vec<OnceCell<ShellAssignments<'src>>>,
 }
+
+/// Per variable name, where each command of a RUN's shell that assigns it ends, and the value it gives, in order.
+type ShellAssignments<'src> = HashMap<&'src str, Vec<(usize, Variable)>>;
 
 /// For each variable, the statements that define it (ENV, or ARG with a default) and the value, in order.
 type Definitions<'a> = HashMap<&'a str, Vec<(usize, &'a str)>>;
@@ -108,6 +115,8 @@ impl<'a, 'src> Context<'a, 'src> {
             problems: RefCell::default(),
             style: OnceCell::new(),
             definitions: OnceCell::new(),
+            append_points: (0..df.statements.len()).map(|_| OnceCell::new()).collect(),
+            shell_assignments: (0..df.statements.len()).map(|_| OnceCell::new()).collect(),
         };
         let posix = ctx.posix_shells();
         ctx.runs = (0..df.statements.len()).map(|i| ctx.read_run(i, posix[i])).collect();
@@ -214,15 +223,11 @@ impl<'a, 'src> Context<'a, 'src> {
         if let Some(found) = self.assigned(i, &own, name) {
             return found;
         }
-        let earlier = self.script(i).into_iter().flat_map(|s| s.commands.iter()).rev();
-        for c in earlier.filter(|c| c.range.end <= command.range.start && c.affects_shell()) {
-            let words: Vec<&crate::shell::Word> = match c.name() {
-                Some("export") => c.words[1..].iter().collect(),
-                None if c.words.is_empty() => c.assignments.iter().collect(),
-                _ => continue,
-            };
-            if let Some(found) = self.assigned(i, &words, name) {
-                return found;
+        let in_shell = self.shell_assignments[i].get_or_init(|| self.read_shell_assignments(i)).get(name);
+        if let Some(assignments) = in_shell {
+            let before = assignments.partition_point(|(end, _)| *end <= command.range.start);
+            if let Some((_, value)) = before.checked_sub(1).map(|k| &assignments[k]) {
+                return value.clone();
             }
         }
         match self.defined_before(i, name) {
@@ -254,12 +259,42 @@ impl<'a, 'src> Context<'a, 'src> {
     /// The last of `words` (`NAME=value` words of RUN `i`) that assigns `name`, if any.
     fn assigned(&self, i: usize, words: &[&crate::shell::Word], name: &str) -> Option<Variable> {
         words.iter().rev().find_map(|w| {
-            let text = &self.df.source()[self.source_range(i, w.range.clone()).as_range()];
-            (text.split_once('=')?.0 == name).then(|| match &w.literal {
-                Some(literal) => Variable::Set(literal.split_once('=').map_or("", |(_, v)| v).to_string()),
-                None => Variable::Unknown,
-            })
+            let (assigned, value) = self.assignment(i, w)?;
+            (assigned == name).then_some(value)
         })
+    }
+
+    /// The name a `NAME=value` word of RUN `i` assigns, as written, and the value it gives it.
+    fn assignment(&self, i: usize, word: &crate::shell::Word) -> Option<(&'src str, Variable)> {
+        let text = &self.df.source()[self.source_range(i, word.range.clone()).as_range()];
+        let value = match &word.literal {
+            Some(literal) => Variable::Set(literal.split_once('=').map_or("", |(_, v)| v).to_string()),
+            None => Variable::Unknown,
+        };
+        Some((text.split_once('=')?.0, value))
+    }
+
+    /// The variables RUN `i`'s shell assigns for the commands after: by `export NAME=value`, or by a bare
+    /// `NAME=value` outside a subshell and a pipeline. Per name, where each assigning command ends and the value,
+    /// in order, so that a question about one command is a binary search, however many commands the RUN has.
+    fn read_shell_assignments(&self, i: usize) -> ShellAssignments<'src> {
+        let mut out: ShellAssignments = HashMap::new();
+        for c in self.script(i).into_iter().flat_map(|s| &s.commands).filter(|c| c.affects_shell()) {
+            let words = match c.name() {
+                Some("export") => &c.words[1..],
+                None if c.words.is_empty() => &c.assignments[..],
+                _ => continue,
+            };
+            for (name, value) in words.iter().filter_map(|w| self.assignment(i, w)) {
+                out.entry(name).or_default().push((c.range.end, value));
+            }
+        }
+        // Commands do not overlap, so they end in the order they come; a stable sort keeps the words of one
+        // command in order, the last of them winning.
+        for assignments in out.values_mut() {
+            assignments.sort_by_key(|(end, _)| *end);
+        }
+        out
     }
 
     /// For each statement, whether the SHELL in force is a POSIX shell. A stage starts with its base stage's
@@ -371,6 +406,13 @@ impl<'a, 'src> Context<'a, 'src> {
     /// end of lines or at their start). `None` when the script could not take it safely: unbalanced, or with a
     /// background job.
     pub fn append_command(&self, i: usize, command: &str) -> Option<Edit> {
+        let (end, joint) = self.append_points[i].get_or_init(|| self.append_point(i)).as_ref()?;
+        Some(Edit::insert(*end, format!("{joint}{command}")))
+    }
+
+    /// Where [`Context::append_command`] appends to RUN `i`, and what it writes before the command. Reading the
+    /// RUN's style takes the whole RUN, so it is done once per RUN, however many rules append to it.
+    fn append_point(&self, i: usize) -> Option<(usize, String)> {
         let script = self.script(i)?;
         if self.is_exec_form(i) || !script.balanced || script.has_background_job() {
             return None;
@@ -378,13 +420,13 @@ impl<'a, 'src> Context<'a, 'src> {
         let end = self.source_range(i, 0..script.content_end()?).end;
         let s = self.statement(i);
         if s.start_line == s.end_line {
-            return Some(Edit::insert(end, format!(" && {command}")));
+            return Some((end, " && ".to_string()));
         }
         let source = self.df.source();
         let escape = self.df.tree.escape;
         if let Some(style) = ContinuationStyle::of_text(&source[s.line_range.start..end], escape) {
             if style.operator_at_end {
-                return Some(Edit::insert(end, style.and_joint(escape, self.newline(), "", "    ") + command));
+                return Some((end, style.and_joint(escape, self.newline(), "", "    ")));
             }
         }
         // Align with the continuation lines that start with an operator, else with the first continuation line.
@@ -398,7 +440,7 @@ impl<'a, 'src> Context<'a, 'src> {
             .map(|l| indent_of(l))
             .filter(|i| !i.is_empty())
             .unwrap_or_else(|| " ".to_string());
-        Some(Edit::insert(end, format!(" {}{}{indent}&& {command}", self.df.tree.escape, self.newline())))
+        Some((end, format!(" {escape}{}{indent}&& ", self.newline())))
     }
 
     /// Inserts the argument `text` right after a word of RUN `i`, such as an option after `install`: ` text` in a
