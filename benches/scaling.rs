@@ -1,8 +1,9 @@
 //! Time per instruction as one file grows: generated Dockerfiles of 1,000, 10,000 and 100,000 RUNs
 //! (`RUN apt-get install -y pkgN`), and files of 1, 2, 5 and 10 MB made of real RUN instructions taken from the
-//! corpus in order. Each goes through `dockopt check`, `dockopt fix` (on a fresh copy) and `dockopt fix --diff`,
-//! as a user runs them. Linear work keeps the time per instruction flat: the report gives, per command and kind
-//! of file, the ratio of the largest file's time per instruction to the smallest's. Run with
+//! corpus in order; and time per command as one RUN grows, to 1,000, 10,000 and 100,000 commands that every cache
+//! rule has something to say about. Each goes through `dockopt check`, `dockopt fix` (on a fresh copy) and
+//! `dockopt fix --diff`, as a user runs them. Linear work keeps the time per unit flat: the report gives, per
+//! command and kind of file, the ratio of the largest file's time per unit to the smallest's. Run with
 //! `cargo bench --bench scaling`.
 //!
 //! Best of several rounds (`BENCH_ROUNDS`, default 3): these machines are noisy.
@@ -14,12 +15,13 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// One generated file: its name, text and instruction count.
+/// One generated file: its name, text, and how many of the units it is measured in (instructions, or commands)
+/// it holds.
 #[derive(Clone)]
 struct Sample {
     name: String,
     text: String,
-    instructions: usize,
+    units: usize,
 }
 
 fn generated(runs: usize) -> Sample {
@@ -27,7 +29,21 @@ fn generated(runs: usize) -> Sample {
     for n in 0..runs {
         text.push_str(&format!("RUN apt-get install -y pkg{n}\n"));
     }
-    Sample { name: format!("{runs} RUNs"), text, instructions: runs + 1 }
+    Sample { name: format!("{runs} RUNs"), text, units: runs + 1 }
+}
+
+/// One RUN of `commands` commands on continuation lines, five to a line: an apt-get update and install, and
+/// pip, npm and gem installs, each of which a cache rule reports.
+fn one_run(commands: usize) -> Sample {
+    let lines: Vec<String> = (0..commands / 5)
+        .map(|n| {
+            format!(
+                "apt-get update && apt-get install -y a{n} && pip install p{n} && npm install n{n} && gem install g{n}"
+            )
+        })
+        .collect();
+    let text = format!("FROM debian:12\nRUN {}\n", lines.join(" && \\\n    "));
+    Sample { name: format!("one RUN, {commands} commands"), text, units: commands }
 }
 
 /// The corpus's RUN instructions, as written (continuations and all), in the order of a sorted walk.
@@ -62,7 +78,7 @@ fn from_corpus(runs: &[String], megabytes: usize) -> Sample {
         text.push_str(run);
         instructions += 1;
     }
-    Sample { name: format!("{megabytes} MB of corpus RUNs"), text, instructions }
+    Sample { name: format!("{megabytes} MB of corpus RUNs"), text, units: instructions }
 }
 
 fn run(program: &str, args: &[&str]) -> Duration {
@@ -101,35 +117,38 @@ fn main() {
     let rounds = std::env::var("BENCH_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(3);
     let corpus = common::corpus_root();
     let scratch = tempfile::tempdir().expect("temporary directory");
-    let mut kinds = vec![("generated", [1_000, 10_000, 100_000].map(generated).to_vec())];
+    let mut kinds = vec![
+        ("generated", "instruction", [1_000, 10_000, 100_000].map(generated).to_vec()),
+        ("one RUN", "command", [1_000, 10_000, 100_000].map(one_run).to_vec()),
+    ];
     if corpus.is_dir() {
         let runs = corpus_runs(&corpus);
-        kinds.push(("corpus RUNs", [1, 2, 5, 10].map(|mb| from_corpus(&runs, mb)).to_vec()));
+        kinds.push(("corpus RUNs", "instruction", [1, 2, 5, 10].map(|mb| from_corpus(&runs, mb)).to_vec()));
     } else {
         println!("no corpus at {} (set DOCKOPT_CORPUS): generated files only", corpus.display());
     }
     println!("best of {rounds} rounds");
-    for (kind, samples) in &kinds {
+    for (kind, unit, samples) in &kinds {
         for command in ["check", "fix", "fix --diff"] {
-            let mut per_instruction = Vec::new();
+            let mut per_unit = Vec::new();
             for sample in samples {
                 let path = scratch.path().join("Dockerfile");
                 std::fs::write(&path, &sample.text).expect("write the sample");
                 let wall = measure(dockopt, rounds, command, &path, &sample.text);
-                let micros = wall.as_secs_f64() * 1e6 / sample.instructions as f64;
-                per_instruction.push(micros);
+                let micros = wall.as_secs_f64() * 1e6 / sample.units as f64;
+                per_unit.push(micros);
                 println!(
-                    "{command:<10} {:<22} {:>8} instructions {:>6.1} MB {:>8.3} s {:>7.2} µs/instruction",
+                    "{command:<10} {:<26} {:>8} {unit}s {:>6.1} MB {:>8.3} s {:>7.2} µs/{unit}",
                     sample.name,
-                    sample.instructions,
+                    sample.units,
                     sample.text.len() as f64 / (1 << 20) as f64,
                     wall.as_secs_f64(),
                     micros
                 );
             }
-            let smallest = per_instruction.first().copied().unwrap_or(1.0);
-            let largest = per_instruction.last().copied().unwrap_or(1.0);
-            println!("{command:<10} {kind}: largest / smallest time per instruction = {:.2}", largest / smallest);
+            let smallest = per_unit.first().copied().unwrap_or(1.0);
+            let largest = per_unit.last().copied().unwrap_or(1.0);
+            println!("{command:<10} {kind}: largest / smallest time per {unit} = {:.2}", largest / smallest);
         }
     }
 }
