@@ -143,6 +143,8 @@ pub struct Resolver {
     all_rules: Vec<&'static dyn Rule>,
     overrides: Overrides,
     cache: Mutex<HashMap<PathBuf, Result<Arc<Settings>, ConfigError>>>,
+    /// The same answers by the directory as [`Resolver::settings_for`] was asked, before it is made absolute.
+    by_given_dir: Mutex<HashMap<PathBuf, Result<Arc<Settings>, ConfigError>>>,
     /// The working directory, which relative paths are taken from: read once, not once per file.
     cwd: Option<PathBuf>,
 }
@@ -150,7 +152,7 @@ pub struct Resolver {
 impl Resolver {
     pub fn new(all_rules: Vec<&'static dyn Rule>, overrides: Overrides) -> Resolver {
         let cwd = std::env::current_dir().ok();
-        Resolver { all_rules, overrides, cache: Mutex::new(HashMap::new()), cwd }
+        Resolver { all_rules, overrides, cache: Mutex::default(), by_given_dir: Mutex::default(), cwd }
     }
 
     /// The settings for a Dockerfile in `dir` (`None` for standard input: the working directory).
@@ -159,19 +161,23 @@ impl Resolver {
             Some(d) if !d.as_os_str().is_empty() => d,
             _ => Path::new("."),
         };
-        let dir = match &self.cwd {
+        if let Some(path) = &self.overrides.config {
+            let root = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+            return self.memoized(&root, |resolver| {
+                Ok(Arc::new(resolver.settings(root.clone(), read(path, &resolver.all_rules)?.unwrap_or_default())))
+            });
+        }
+        // The Dockerfiles of one directory ask with the same path: it is made absolute once.
+        if let Some(found) = self.by_given_dir.lock().expect("no panics while holding the lock").get(dir) {
+            return found.clone();
+        }
+        let absolute = match &self.cwd {
             Some(cwd) if dir.is_relative() => lexically_absolute(&cwd.join(dir)),
             _ => lexically_absolute(dir),
         };
-        match &self.overrides.config {
-            Some(path) => {
-                let root = path.parent().unwrap_or(Path::new(".")).to_path_buf();
-                self.memoized(&root, |resolver| {
-                    Ok(Arc::new(resolver.settings(root.clone(), read(path, &resolver.all_rules)?.unwrap_or_default())))
-                })
-            }
-            None => self.for_dir(&dir),
-        }
+        let settings = self.for_dir(&absolute);
+        self.by_given_dir.lock().expect("no panics while holding the lock").insert(dir.to_path_buf(), settings.clone());
+        settings
     }
 
     /// A directory's settings: from its own configuration file, else its parent's. Each directory is looked
