@@ -162,12 +162,20 @@ pub fn discover(paths: &[PathBuf], options: &WalkOptions) -> Result<Found, Strin
         found.passed_over.extend(passed_over.into_inner().expect("walk finished"));
         found.errors.extend(errors.into_inner().expect("walk finished"));
     }
-    found.files.sort();
+    // In path order, `/` before any other byte, as comparing components would put them; comparing one key per
+    // path costs a fraction of comparing paths component by component.
+    found.files.sort_by_cached_key(|path| path_order_key(path));
     found.files.dedup();
     found.passed_over.sort();
     found.passed_over.dedup();
     found.errors.sort();
     Ok(found)
+}
+
+/// The bytes of `path` with each `/` made the lowest byte, so that byte order is path order: `a/b` before `a-b`.
+fn path_order_key(path: &Path) -> Vec<u8> {
+    use std::os::unix::ffi::OsStrExt;
+    path.as_os_str().as_bytes().iter().map(|&b| if b == b'/' { 0 } else { b }).collect()
 }
 
 /// A regular file, or a symlink to one: a named pipe, socket, device or directory named like a Dockerfile is
@@ -200,6 +208,18 @@ fn stays_inside(root: &Path, entry: &ignore::DirEntry) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn paths_sort_as_their_components_do() {
+        let mut by_key: Vec<PathBuf> =
+            ["a-b/Dockerfile", "a/Dockerfile", "a/b/Dockerfile", "a.b/Dockerfile", "a/Dockerfile.dev", "A/Dockerfile"]
+                .map(PathBuf::from)
+                .to_vec();
+        let mut by_components = by_key.clone();
+        by_key.sort_by_cached_key(|p| path_order_key(p));
+        by_components.sort();
+        assert_eq!(by_key, by_components);
+    }
 
     #[test]
     fn dockerfile_names() {
