@@ -64,6 +64,8 @@ pub fn printable(text: &str, max_chars: usize) -> std::borrow::Cow<'_, str> {
     // Only the text up to the cut is looked at: a long line costs no more than the part shown.
     let cut = if text.len() <= max_chars {
         text.len()
+    } else if text.as_bytes()[..max_chars].is_ascii() {
+        max_chars
     } else {
         text.char_indices().nth(max_chars).map_or(text.len(), |(at, _)| at)
     };

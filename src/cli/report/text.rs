@@ -52,14 +52,16 @@ const QUOTE_CHARS: usize = 160;
 fn quote(source: &str, range: TextRange) -> (String, String, String) {
     let line_start = source[..range.start].rfind('\n').map_or(0, |n| n + 1);
     let line_end = source[range.start..].find('\n').map_or(source.len(), |n| range.start + n);
-    let before: Vec<char> = source[line_start..range.start].chars().collect();
+    let before = &source[line_start..range.start];
     let marked = source[range.start..range.end.min(line_end).max(range.start)].trim_end_matches('\r');
     let after = source[range.start..line_end].trim_end_matches('\r');
     // Keep a little of what comes before the range, and cut the rest so the range stays in view.
-    let skip = before.len().saturating_sub(QUOTE_CHARS / 4);
-    let lead: String = before[skip..].iter().collect();
-    let lead = if skip > 0 { format!("…{lead}") } else { lead };
-    let shown_lead = printable(&lead, usize::MAX).into_owned();
+    let lead_start = before.char_indices().rev().nth(QUOTE_CHARS / 4 - 1).map_or(0, |(at, _)| at);
+    let mut shown_lead = String::with_capacity(before.len() - lead_start + 3);
+    if lead_start > 0 {
+        shown_lead.push('…');
+    }
+    shown_lead.push_str(&printable(&before[lead_start..], usize::MAX));
     let rest = printable(after, QUOTE_CHARS.saturating_sub(shown_lead.chars().count()).max(1));
     let indent = shown_lead.chars().map(|c| if c == '\t' { '\t' } else { ' ' }).collect();
     let shown = rest.chars().count().max(1);
