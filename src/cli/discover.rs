@@ -27,6 +27,9 @@ pub struct Found {
     pub files: Vec<PathBuf>,
     pub passed_over: Vec<(PathBuf, &'static str)>,
     pub errors: Vec<(PathBuf, String)>,
+    /// The directory of each file the walk found, as named, with its path with every symlink resolved. A walk
+    /// that follows no links enters only real directories, so that path is the root's real path and the rest.
+    pub real_dirs: Vec<(PathBuf, PathBuf)>,
 }
 
 /// Endings of inputs to template engines with block syntax (`Dockerfile.j2`, `Dockerfile.erb`): they become
@@ -114,7 +117,8 @@ pub fn discover(paths: &[PathBuf], options: &WalkOptions) -> Result<Found, Strin
             found.files.push(path.clone());
             continue;
         }
-        let root = std::fs::canonicalize(path).unwrap_or_else(|_| path.clone());
+        let real_root = std::fs::canonicalize(path).ok();
+        let root = real_root.clone().unwrap_or_else(|| path.clone());
         let files = Mutex::new(Vec::new());
         let passed_over = Mutex::new(Vec::new());
         let errors = Mutex::new(Vec::new());
@@ -158,7 +162,15 @@ pub fn discover(paths: &[PathBuf], options: &WalkOptions) -> Result<Found, Strin
                 WalkState::Continue
             })
         });
-        found.files.extend(files.into_inner().expect("walk finished"));
+        let files = files.into_inner().expect("walk finished");
+        if let (false, Some(real_root)) = (options.follow_links, &real_root) {
+            for dir in files.iter().filter_map(|f| f.parent()) {
+                if let Ok(below) = dir.strip_prefix(path) {
+                    found.real_dirs.push((dir.to_path_buf(), real_root.join(below)));
+                }
+            }
+        }
+        found.files.extend(files);
         found.passed_over.extend(passed_over.into_inner().expect("walk finished"));
         found.errors.extend(errors.into_inner().expect("walk finished"));
     }

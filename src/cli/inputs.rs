@@ -3,6 +3,7 @@
 
 use crate::cli::args::FileArgs;
 use crate::cli::discover::{self, WalkOptions};
+use crate::engine::build_context::ContextCache;
 use crate::engine::config::{self, Overrides, Resolver};
 use crate::engine::files::{read_limited, read_regular};
 use crate::engine::rule::Rule;
@@ -11,6 +12,7 @@ use crate::transforms;
 use anyhow::{bail, Result};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 pub struct Inputs {
     pub rules: Vec<&'static dyn Rule>,
@@ -19,6 +21,8 @@ pub struct Inputs {
     /// Paths named on the command line rather than found by the walk: configured excludes do not apply to them.
     pub explicit: HashSet<PathBuf>,
     pub found: discover::Found,
+    /// What the run reads of build contexts and directories, shared by every file.
+    pub cache: Arc<ContextCache>,
 }
 
 impl Inputs {
@@ -29,6 +33,11 @@ impl Inputs {
                 bail!("`{unknown}` names no rule; `dockopt rules` lists them");
             }
         }
+        let paths = if args.paths.is_empty() { vec![PathBuf::from(".")] } else { args.paths.clone() };
+        let walk = WalkOptions { hidden: args.hidden, follow_links: args.follow_links, exclude: args.exclude.clone() };
+        let mut found = discover::discover(&paths, &walk).map_err(anyhow::Error::msg)?;
+        let cache = Arc::new(ContextCache::new(args.max_file_size));
+        cache.know_real_paths(std::mem::take(&mut found.real_dirs));
         let resolver = Resolver::new(
             rules.clone(),
             Overrides {
@@ -40,11 +49,8 @@ impl Inputs {
                 config: args.config.clone(),
             },
         );
-        let paths = if args.paths.is_empty() { vec![PathBuf::from(".")] } else { args.paths.clone() };
-        let walk = WalkOptions { hidden: args.hidden, follow_links: args.follow_links, exclude: args.exclude.clone() };
-        let found = discover::discover(&paths, &walk).map_err(anyhow::Error::msg)?;
         let explicit = paths.iter().filter(|p| !p.is_dir()).cloned().collect();
-        Ok(Inputs { rules, resolver, paths, explicit, found })
+        Ok(Inputs { rules, resolver, paths, explicit, found, cache })
     }
 }
 

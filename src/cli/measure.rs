@@ -26,12 +26,12 @@ pub fn measure_command(
     let builder = Builder::detect(wanted)?;
     let inputs = Inputs::gather(args, unsafe_fixes.then_some(true), false)?;
     let mode = Mode::Diff { unsafe_fixes: unsafe_fixes.then_some(true) };
-    let files = FileRun::new(args, &inputs.resolver, &inputs.explicit, &inputs.paths, mode);
+    let files = FileRun::new(args, &inputs, mode);
     // With unsafe fixes, the safe fixes alone are built too: the same files, with unsafe fixes turned off.
     let safe_inputs = if unsafe_fixes { Some(Inputs::gather(args, Some(false), false)?) } else { None };
     let safe_files = safe_inputs.as_ref().map(|safe| {
         let mode = Mode::Diff { unsafe_fixes: Some(false) };
-        FileRun::new(args, &safe.resolver, &safe.explicit, &safe.paths, mode)
+        FileRun::new(args, safe, mode)
     });
     let mut status = 0u8;
     for (path, error) in &inputs.found.errors {

@@ -40,7 +40,7 @@ pub fn review_command(args: &FileArgs) -> Result<ExitCode> {
     let mut file_args = args.clone();
     file_args.paths = changed.iter().map(|c| c.path.clone()).collect();
     let inputs = Inputs::gather(&file_args, Some(false), false)?;
-    let mut files = FileRun::new(&file_args, &inputs.resolver, &inputs.explicit, &inputs.paths, Mode::Check);
+    let mut files = FileRun::new(&file_args, &inputs, Mode::Check);
     files.hunks = true;
     let mut review = Review::default();
     let mut status = 0u8;

@@ -24,25 +24,25 @@ use std::sync::Arc;
 
 pub fn run(args: &FileArgs, output: &OutputArgs, mode: Mode) -> Result<ExitCode> {
     let how = Rendering::new(mode, output)?;
-    let Inputs { rules, resolver, paths, explicit, found } =
-        Inputs::gather(args, mode.unsafe_fixes(), output.fail_on_advice)?;
+    let inputs = Inputs::gather(args, mode.unsafe_fixes(), output.fail_on_advice)?;
+    let Inputs { rules, paths, found, .. } = &inputs;
     if args.show_files {
-        show_files(&found)?;
+        show_files(found)?;
         return Ok(ExitCode::SUCCESS);
     }
     let walk_errors: Vec<_> =
-        found.errors.iter().map(|(path, error)| render(walk_error_report(path, error), how, &rules)).collect();
+        found.errors.iter().map(|(path, error)| render(walk_error_report(path, error), how, rules)).collect();
     let fixed_to_stdout = matches!(mode, Mode::Fix { .. }) && paths.iter().any(|p| p == Path::new("-"));
     if matches!(mode, Mode::Fix { .. }) {
         clean_up_on_signals();
     }
-    let mut files = FileRun::new(args, &resolver, &explicit, &paths, mode);
+    let mut files = FileRun::new(args, &inputs, mode);
     files.hunks = how.shape == Shape::Document && matches!(mode, Mode::Diff { .. });
     let mut out = Output::new(how, fixed_to_stdout, found.files.len());
-    out.begin(&rules)?;
+    out.begin(rules)?;
     for_each_in_order(
         &found.files,
-        |path| files.process(path).map(|report| render(report, how, &rules)),
+        |path| files.process(path).map(|report| render(report, how, rules)),
         |rendered| rendered.map_or(Ok(()), |r| out.file(r)),
     )?;
     for r in walk_errors {
@@ -112,21 +112,15 @@ pub struct FileRun<'a> {
 }
 
 impl<'a> FileRun<'a> {
-    pub fn new(
-        args: &'a FileArgs,
-        resolver: &'a Resolver,
-        explicit: &'a HashSet<PathBuf>,
-        paths: &[PathBuf],
-        mode: Mode,
-    ) -> FileRun<'a> {
+    pub fn new(args: &'a FileArgs, inputs: &'a Inputs, mode: Mode) -> FileRun<'a> {
         FileRun {
-            resolver,
-            explicit,
+            resolver: &inputs.resolver,
+            explicit: &inputs.explicit,
             mode,
             context: args.context.as_deref(),
-            cache: Arc::new(ContextCache::new(args.max_file_size)),
+            cache: inputs.cache.clone(),
             max_file_size: args.max_file_size,
-            scope: WriteScope::new(paths),
+            scope: WriteScope::new(&inputs.paths),
             hunks: false,
         }
     }

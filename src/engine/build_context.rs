@@ -35,6 +35,8 @@ pub struct ContextCache {
     listings: Mutex<HashMap<PathBuf, Arc<Listing>>>,
     /// Each directory's path with every symlink resolved, as found from its parent's.
     real_paths: Mutex<HashMap<PathBuf, Option<PathBuf>>>,
+    /// Whether each file a context holds is something other than an archive ADD would unpack.
+    plain_entries: Mutex<HashMap<PathBuf, bool>>,
     ignores: Mutex<HashMap<PathBuf, Arc<Ignore>>>,
     /// The largest manifest read from a context.
     max_file_size: u64,
@@ -51,9 +53,16 @@ impl ContextCache {
         ContextCache {
             listings: Mutex::default(),
             real_paths: Mutex::default(),
+            plain_entries: Mutex::default(),
             ignores: Mutex::default(),
             max_file_size,
         }
+    }
+
+    /// Takes the real paths of directories from someone who knows them, such as a walk that followed no links.
+    pub fn know_real_paths(&self, dirs: impl IntoIterator<Item = (PathBuf, PathBuf)>) {
+        let mut known = self.real_paths.lock().expect("no panics while holding the lock");
+        known.extend(dirs.into_iter().map(|(dir, real)| (dir, Some(real))));
     }
 
     /// `dir` with every symlink resolved, or `None` when it cannot be found. A directory that is not a symlink
@@ -86,6 +95,17 @@ impl ContextCache {
         let listing = Arc::new(Listing::read(dir));
         self.listings.lock().expect("no panics while holding the lock").insert(dir.to_path_buf(), listing.clone());
         listing
+    }
+
+    /// [`is_plain_entry`] for a path with every symlink resolved, read once per run: the Dockerfiles of a
+    /// directory share their context, and each would open every file a `COPY .` or `ADD .` takes again.
+    fn is_plain_entry(&self, path: &Path) -> bool {
+        if let Some(&known) = self.plain_entries.lock().expect("no panics while holding the lock").get(path) {
+            return known;
+        }
+        let plain = is_plain_entry(path);
+        self.plain_entries.lock().expect("no panics while holding the lock").insert(path.to_path_buf(), plain);
+        plain
     }
 
     /// The listing of `path`'s directory holds its name.
@@ -392,7 +412,7 @@ impl BuildContext {
             return known;
         }
         let plain = match self.locate(&clean(relative)) {
-            InContext::Inside(path) => is_plain_entry(&path),
+            InContext::Inside(path) => self.cache.is_plain_entry(&path),
             InContext::OutsideLink(_) | InContext::Unreachable => false,
         };
         self.plain.lock().expect("no panics while holding the lock").insert(relative.to_string(), plain);
