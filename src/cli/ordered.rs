@@ -28,15 +28,15 @@ pub fn for_each_in_order<T: Sync, R: Send>(
         next: AtomicUsize::new(0),
         consumed: AtomicUsize::new(0),
         stop: AtomicBool::new(false),
-        output: Mutex::new(Output { consume, failed: None }),
+        sink: Mutex::new(Sink { consume, failed: None }),
     };
     std::thread::scope(|scope| {
         for _ in 0..workers {
             scope.spawn(|| queue.work(items, &work));
         }
     });
-    let output = queue.output.into_inner().expect("no panics while holding the lock");
-    if let Some(error) = output.failed {
+    let sink = queue.sink.into_inner().expect("no panics while holding the lock");
+    if let Some(error) = sink.failed {
         return Err(error);
     }
     if queue.consumed.into_inner() != items.len() {
@@ -55,10 +55,11 @@ struct Queue<R, C> {
     consumed: AtomicUsize,
     /// Writing failed (a closed standard output): the workers finish quickly.
     stop: AtomicBool,
-    output: Mutex<Output<C>>,
+    sink: Mutex<Sink<C>>,
 }
 
-struct Output<C> {
+/// Where results go, one at a time, and the first error writing them.
+struct Sink<C> {
     consume: C,
     failed: Option<anyhow::Error>,
 }
@@ -86,8 +87,8 @@ impl<R, C: FnMut(R) -> Result<()>> Queue<R, C> {
     /// wrote is then found, by it or by whoever takes the output next.
     fn write_ready(&self) {
         while self.next_is_ready() {
-            let mut output = match self.output.try_lock() {
-                Ok(output) => output,
+            let mut sink = match self.sink.try_lock() {
+                Ok(sink) => sink,
                 Err(TryLockError::WouldBlock) => return,
                 Err(TryLockError::Poisoned(_)) => panic!("a worker panicked while writing"),
             };
@@ -98,9 +99,9 @@ impl<R, C: FnMut(R) -> Result<()>> Queue<R, C> {
                 else {
                     break;
                 };
-                if output.failed.is_none() {
-                    if let Err(error) = (output.consume)(result) {
-                        output.failed = Some(error);
+                if sink.failed.is_none() {
+                    if let Err(error) = (sink.consume)(result) {
+                        sink.failed = Some(error);
                         self.stop.store(true, Ordering::Relaxed);
                     }
                 }
