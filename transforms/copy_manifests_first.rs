@@ -4,7 +4,7 @@ use crate::engine::finding::{Applicability, Edit, Finding, Fix, RuleInfo, Safety
 use crate::engine::rule::Rule;
 use crate::shell::Invocation;
 use crate::syntax::model::Kind;
-use crate::transforms::stage_commands::normalize;
+use crate::transforms::stage_commands::resolve;
 
 pub struct CopyManifestsFirst;
 
@@ -70,7 +70,7 @@ impl Rule for CopyManifestsFirst {
                     continue;
                 }
                 let workdir = workdir_before(ctx, stage.statements.start, c);
-                let dest = absolute(&workdir, &copy.value[1].text);
+                let dest = resolve(&workdir, &copy.value[1].text);
                 if dest.contains('$') {
                     if plan(ctx, build, r, &workdir, &workdir).is_some() {
                         findings.push(Finding {
@@ -120,7 +120,7 @@ fn workdir_before(ctx: &Context, from: usize, upto: usize) -> String {
         let ins = &ctx.statement(j).instruction;
         if ins.kind == Kind::Workdir {
             if let Some(path) = ins.value.first() {
-                dir = absolute(&dir, &path.text);
+                dir = resolve(&dir, &path.text);
             }
         }
     }
@@ -130,15 +130,6 @@ fn workdir_before(ctx: &Context, from: usize, upto: usize) -> String {
 /// The stage has a WORKDIR before statement `upto`, which creates the directory.
 fn stage_sets_workdir(ctx: &Context, from: usize, upto: usize) -> bool {
     (from..upto).any(|j| ctx.statement(j).instruction.kind == Kind::Workdir)
-}
-
-/// `path` resolved against `base` by name, as BuildKit resolves COPY destinations and WORKDIR.
-fn absolute(base: &str, path: &str) -> String {
-    if path.starts_with('/') {
-        normalize(path)
-    } else {
-        normalize(&format!("{base}/{path}"))
-    }
 }
 
 /// What one command of the install RUN needs from the copied directory.
@@ -218,7 +209,7 @@ fn plan(
                 }
                 Needs::Requirements(files) => {
                     for arg in files {
-                        let image_path = absolute(workdir, &arg);
+                        let image_path = resolve(workdir, &arg);
                         let Some(relative) = image_path.strip_prefix(dest).and_then(|r| r.strip_prefix('/')) else {
                             return Err(format!("`{arg}` is not in the copied directory {dest}"));
                         };
@@ -436,7 +427,7 @@ fn follow_requirements(build: &BuildContext, mut queue: Vec<String>) -> Result<V
                     .map(str::to_string),
             };
             if let Some(nested) = nested {
-                queue.push(absolute(&format!("/{dir}"), &nested).trim_start_matches('/').to_string());
+                queue.push(resolve(&format!("/{dir}"), &nested).trim_start_matches('/').to_string());
                 continue;
             }
             if ["-e", "--editable"].iter().any(|o| first == *o || first.starts_with(&format!("{o}="))) {

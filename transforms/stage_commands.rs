@@ -142,7 +142,16 @@ pub(super) fn absolute(ctx: &Context, stage: &Stage, i: usize, path: &str) -> Op
     if path.starts_with('/') {
         return Some(normalize(path));
     }
-    Some(normalize(&format!("{}/{path}", workdir(ctx, stage, i)?)))
+    Some(resolve(&workdir(ctx, stage, i)?, path))
+}
+
+/// `path` resolved against the directory `base` by name, as BuildKit resolves COPY destinations and WORKDIR.
+pub(super) fn resolve(base: &str, path: &str) -> String {
+    if path.starts_with('/') {
+        normalize(path)
+    } else {
+        normalize(&format!("{base}/{path}"))
+    }
 }
 
 /// The WORKDIR in force at statement `i`, when the stage sets it to a literal path before then.
@@ -158,12 +167,12 @@ pub(super) fn workdir(ctx: &Context, stage: &Stage, i: usize) -> Option<String> 
             return None;
         }
         dir = Some(match (value.starts_with('/'), dir) {
-            (true, _) => value.to_string(),
-            (false, Some(d)) => format!("{d}/{value}"),
+            (true, _) => normalize(value),
+            (false, Some(d)) => resolve(&d, value),
             (false, None) => return None,
         });
     }
-    dir.map(|d| normalize(&d))
+    dir
 }
 
 /// `/a/./b//c/../d` → `/a/b/d`.
