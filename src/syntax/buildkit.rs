@@ -22,11 +22,44 @@ pub fn is_re_whitespace(c: char) -> bool {
     matches!(c, '\t' | '\u{0b}' | '\u{0c}' | '\r' | ' ')
 }
 
+/// True for the ASCII bytes [`is_space`] accepts.
+fn is_ascii_space(b: u8) -> bool {
+    matches!(b, b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | b' ')
+}
+
+/// How many bytes of whitespace ([`is_space`]) `s` starts with. Lines are nearly all ASCII, so bytes are read
+/// without decoding until the first non-ASCII one.
+pub fn leading_space_len(s: &str) -> usize {
+    let bytes = s.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() && is_ascii_space(bytes[i]) {
+        i += 1;
+    }
+    if i < bytes.len() && bytes[i] >= 0x80 {
+        let rest = &s[i..];
+        i += rest.len() - rest.trim_start_matches(is_space).len();
+    }
+    i
+}
+
+/// Where the trailing whitespace ([`is_space`]) of `s` starts.
+pub fn trailing_space_start(s: &str) -> usize {
+    let bytes = s.as_bytes();
+    let mut end = bytes.len();
+    while end > 0 && is_ascii_space(bytes[end - 1]) {
+        end -= 1;
+    }
+    if end > 0 && bytes[end - 1] >= 0x80 {
+        end = s[..end].trim_end_matches(is_space).len();
+    }
+    end
+}
+
 /// Go's `strings.TrimSpace`, as a sub-range of `r`.
 pub fn trim_space(s: &str, r: Range<usize>) -> Range<usize> {
     let text = &s[r.clone()];
-    let start = r.start + (text.len() - text.trim_start_matches(is_space).len());
-    let end = r.start + text.trim_end_matches(is_space).len();
+    let start = r.start + leading_space_len(text);
+    let end = r.start + trailing_space_start(text);
     if start >= end {
         start..start
     } else {
@@ -90,13 +123,28 @@ pub fn parse_words(s: &str, escape: char) -> Vec<Range<usize>> {
     let mut quote = '\0';
     let mut blank_ok = false;
     let mut word_start = 0;
-    let mut chars = s.char_indices();
     // A word is kept when it is non-empty or was quoted (`""`).
     let finish = |start: usize, end: usize, blank_ok: bool, words: &mut Vec<Range<usize>>| {
         if blank_ok || end > start {
             words.push(start..end);
         }
     };
+    let bytes = s.as_bytes();
+    // The characters of `s` with their offsets; ASCII, which is nearly all of it, is read without decoding.
+    let char_at = |pos: usize| -> Option<(usize, char)> {
+        let &b = bytes.get(pos)?;
+        if b < 0x80 {
+            Some((pos, char::from(b)))
+        } else {
+            s[pos..].chars().next().map(|c| (pos, c))
+        }
+    };
+    let mut next = 0;
+    let mut chars = std::iter::from_fn(|| {
+        let (pos, ch) = char_at(next)?;
+        next = pos + ch.len_utf8();
+        Some((pos, ch))
+    });
     while let Some((pos, ch)) = chars.next() {
         if phase == Phase::Spaces {
             if is_space(ch) {
@@ -244,7 +292,7 @@ pub enum JsonArgs {
 /// BuildKit's `parseJSON`: the arguments are exec form when, after leading whitespace, they are one JSON array
 /// and nothing else.
 pub fn parse_json_array(s: &str) -> JsonArgs {
-    let lead = s.len() - s.trim_start_matches(is_space).len();
+    let lead = leading_space_len(s);
     let text = &s[lead..];
     if !text.starts_with('[') {
         return JsonArgs::NotJson;
@@ -310,15 +358,20 @@ pub struct HeredocMarker {
 
 /// BuildKit's `heredocsFromLine`: the heredoc markers among the shell words of a RUN, COPY or ADD line, in order.
 pub fn heredoc_markers(line: &str) -> Vec<HeredocMarker> {
-    // memchr for `<` and a look at the next byte: `str::contains` would build a substring searcher for every line.
-    let bytes = line.as_bytes();
-    if !memchr::memchr_iter(b'<', bytes).any(|i| bytes.get(i + 1) == Some(&b'<')) {
+    if !has_heredoc_operator(line) {
         return Vec::new();
     }
     let Some(words) = shell_words(line, true) else {
         return Vec::new();
     };
     words.iter().filter_map(|w| heredoc_marker(w)).collect()
+}
+
+/// True when `line` holds `<<`, without which it has no heredoc marker.
+pub fn has_heredoc_operator(line: &str) -> bool {
+    // memchr for `<` and a look at the next byte: `str::contains` would build a substring searcher for every line.
+    let bytes = line.as_bytes();
+    memchr::memchr_iter(b'<', bytes).any(|i| bytes.get(i + 1) == Some(&b'<'))
 }
 
 /// BuildKit's `ParseHeredoc` on one word: `^(\d*)<<(-?)([^<]*)$`, whose last part must read as one shell word.

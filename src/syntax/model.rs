@@ -52,16 +52,40 @@ const KINDS: [(&str, Kind); 18] = [
     ("shell", Kind::Shell),
 ];
 
+/// A keyword of at most 16 bytes as the little-endian number of its bytes, zero-padded.
+const fn pack(keyword: &str) -> u128 {
+    let bytes = keyword.as_bytes();
+    let mut padded = [0u8; 16];
+    let mut i = 0;
+    while i < bytes.len() {
+        padded[i] = bytes[i];
+        i += 1;
+    }
+    u128::from_le_bytes(padded)
+}
+
+const PACKED_KINDS: [(u128, Kind); 18] = {
+    let mut packed = [(0, Kind::Unknown); 18];
+    let mut i = 0;
+    while i < KINDS.len() {
+        packed[i] = (pack(KINDS[i].0), KINDS[i].1);
+        i += 1;
+    }
+    packed
+};
+
 impl Kind {
     pub fn from_keyword(word: &str) -> Kind {
-        if word.len() > 11 {
+        // Every instruction has a keyword, so this runs once per instruction: the word, lower-cased, is compared
+        // as one 16-byte number with each keyword's.
+        if word.len() > 16 {
             return Kind::Unknown;
         }
-        let mut lower = [0u8; 11];
+        let mut lower = [0u8; 16];
         lower[..word.len()].copy_from_slice(word.as_bytes());
         lower.make_ascii_lowercase();
-        let lower = &lower[..word.len()];
-        KINDS.iter().find(|(k, _)| k.as_bytes() == lower).map_or(Kind::Unknown, |&(_, kind)| kind)
+        let lower = u128::from_le_bytes(lower);
+        PACKED_KINDS.iter().find(|&&(k, _)| k == lower).map_or(Kind::Unknown, |&(_, kind)| kind)
     }
 
     /// The upper-case keyword; empty for [`Kind::Unknown`].
@@ -258,7 +282,8 @@ type Failure = (String, String);
 
 /// A value that is verbatim logical-line text.
 fn slice<'src>(line: &LogicalLine<'src>, logical: Range<usize>) -> Word<'src> {
-    Word { text: line.slice(logical.clone()), range: line.source_range(logical) }
+    let (text, range) = line.slice(logical);
+    Word { text, range }
 }
 
 /// A value BuildKit rewrote (quotes removed, JSON decoded), read from `logical`.
@@ -522,8 +547,7 @@ fn find_stage(stages: &[Stage], reference: &str) -> Option<usize> {
     if let Ok(index) = reference.parse::<usize>() {
         return (index < stages.len()).then_some(index);
     }
-    let reference = reference.to_ascii_lowercase();
-    stages.iter().rev().find(|s| s.name.as_deref() == Some(reference.as_str())).map(|s| s.index)
+    stages.iter().rev().find(|s| s.name.as_deref().is_some_and(|n| n.eq_ignore_ascii_case(reference))).map(|s| s.index)
 }
 
 #[cfg(test)]

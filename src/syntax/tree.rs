@@ -89,6 +89,8 @@ pub struct SyntaxError {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct LogicalLine<'src> {
     pub text: Cow<'src, str>,
+    /// The whole file, which the segments of a joined line are borrowed from.
+    source: &'src str,
     /// Source offset of logical offset 0.
     first: usize,
     /// `(logical offset, source offset)` where each further contiguous source segment starts.
@@ -98,6 +100,7 @@ pub struct LogicalLine<'src> {
 impl<'src> LogicalLine<'src> {
     fn push(&mut self, source: &'src str, range: Range<usize>) {
         if self.text.is_empty() && self.more.is_empty() && self.first == 0 {
+            self.source = source;
             self.first = range.start;
             self.text = Cow::Borrowed(&source[range]);
         } else {
@@ -124,12 +127,18 @@ impl<'src> LogicalLine<'src> {
         TextRange::new(start, self.source_offset(logical.end - 1) + 1)
     }
 
-    /// The slice of the logical text at `range`, borrowed from the source when the line was not joined.
-    pub fn slice(&self, range: Range<usize>) -> Cow<'src, str> {
-        match &self.text {
+    /// The text of the logical `range` and the source range it was read from. The text is borrowed from the
+    /// source unless it spans a joint.
+    pub fn slice(&self, range: Range<usize>) -> (Cow<'src, str>, TextRange) {
+        let source = self.source_range(range.clone());
+        let text = match &self.text {
             Cow::Borrowed(text) => Cow::Borrowed(&text[range]),
+            // Joints drop at least the escape and a newline, so a range read from one segment is the only kind
+            // whose source is exactly as long.
+            Cow::Owned(_) if source.len() == range.len() => Cow::Borrowed(&self.source[source.as_range()]),
             Cow::Owned(text) => Cow::Owned(text[range].to_string()),
-        }
+        };
+        (text, source)
     }
 }
 
@@ -277,12 +286,19 @@ fn directive_parts(text: &str) -> Option<(Range<usize>, Range<usize>)> {
 
 /// Where the line-continuation escape starts in `text`, following BuildKit's
 /// `([^E])E[ \t]*$|^E[ \t]*$`: an escaped escape at the end of a line does not continue it.
+/// The escape is ASCII, so bytes are compared: no byte of a multi-byte character equals it.
 fn continuation_marker(text: &str, escape: char) -> Option<usize> {
-    let before = text.trim_end_matches([' ', '\t']).strip_suffix(escape)?;
-    match before.chars().next_back() {
-        Some(c) if c == escape => None,
-        _ => Some(before.len()),
+    let escape = escape as u8;
+    let bytes = text.as_bytes();
+    let mut end = bytes.len();
+    while end > 0 && matches!(bytes[end - 1], b' ' | b'\t') {
+        end -= 1;
     }
+    if end == 0 || bytes[end - 1] != escape {
+        return None;
+    }
+    let marker = end - 1;
+    (marker == 0 || bytes[marker - 1] != escape).then_some(marker)
 }
 
 /// BuildKit's `splitCommand`, on `line[range]`: the keyword, the flags and the trimmed arguments.
@@ -328,7 +344,8 @@ fn snap_to_chars(s: &str, r: Range<usize>) -> Range<usize> {
     floor_char_boundary(s, r.start)..ceil_char_boundary(s, r.end)
 }
 
-/// True when BuildKit reads heredocs for this instruction: RUN, COPY or ADD (also under ONBUILD) in shell form.
+/// True when BuildKit reads heredocs for this instruction: RUN, COPY or ADD (also under ONBUILD) in shell form,
+/// with a `<<` somewhere (looked for first: it is cheaper than reading JSON).
 fn takes_heredocs(line: &str, command: &CommandSyntax) -> bool {
     let command = match &command.sub {
         Some(sub) if line[command.keyword.clone()].eq_ignore_ascii_case("onbuild") => sub,
@@ -336,6 +353,7 @@ fn takes_heredocs(line: &str, command: &CommandSyntax) -> bool {
     };
     let keyword = &line[command.keyword.clone()];
     ["run", "copy", "add"].iter().any(|k| keyword.eq_ignore_ascii_case(k))
+        && buildkit::has_heredoc_operator(line)
         && buildkit::parse_json_array(&line[command.args.clone()]) == JsonArgs::NotJson
 }
 
@@ -418,7 +436,7 @@ impl<'src> Parser<'src> {
                 line.start = 3;
             }
             let content = &self.source[line.start..line.content_end];
-            let text_start = line.start + (content.len() - content.trim_start_matches(buildkit::is_space).len());
+            let text_start = line.start + buildkit::leading_space_len(content);
             let text = &self.source[text_start..line.content_end];
             if !directives_done {
                 match directive_parts(text) {
@@ -520,7 +538,7 @@ impl<'src> Parser<'src> {
             let line = self.lines[i];
             i += 1;
             let content = &self.source[line.start..line.content_end];
-            let trimmed = content.trim_start_matches(buildkit::is_space);
+            let trimmed = &content[buildkit::leading_space_len(content)..];
             if trimmed.starts_with('#') {
                 parts.push(InstructionLine::Comment(line));
             } else if trimmed.is_empty() {
@@ -621,8 +639,7 @@ impl<'src> Parser<'src> {
                 }
                 InstructionLine::Comment(line) => {
                     let content = &self.source[line.start..line.content_end];
-                    let text_start =
-                        line.start + (content.len() - content.trim_start_matches(buildkit::is_space).len());
+                    let text_start = line.start + buildkit::leading_space_len(content);
                     self.token(TokenKind::Whitespace, line.start, text_start);
                     self.token(TokenKind::Comment, text_start, line.content_end);
                     self.token(TokenKind::Newline, line.content_end, line.end);
