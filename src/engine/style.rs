@@ -2,6 +2,7 @@
 //! `&&` ends a continued line (`apt-get update && \`) or starts the next (`\` then `&& apt-get install`), and how
 //! continuation lines are indented (tabs stay tabs).
 
+use crate::syntax::buildkit::{leading_space_len, trailing_space_start};
 use crate::syntax::model::{Dockerfile, Kind};
 use std::collections::HashMap;
 
@@ -51,42 +52,57 @@ struct Votes<'t> {
     trailing: usize,
     /// Continuation lines seen.
     lines: usize,
-    indents: HashMap<&'t str, usize>,
-    /// Indentations in the order first seen, so that ties go to the earliest.
-    order: Vec<&'t str>,
+    /// Each indentation with its count, in the order first seen, so that ties go to the earliest.
+    indents: Vec<(&'t str, usize)>,
+    /// Where each indentation is in `indents`.
+    index: HashMap<&'t str, usize>,
+    /// The indentation of the last line counted: lines mostly repeat it, and comparing costs less than hashing.
+    last: Option<usize>,
 }
 
 impl<'t> Votes<'t> {
     fn count(&mut self, text: &'t str, escape: char) {
-        let lines: Vec<&str> = text.lines().collect();
-        for (k, line) in lines.iter().enumerate() {
-            let body = line.trim_end();
+        // `trim_start` and `trim_end` with a fast path for ASCII: this reads every line of every continued RUN.
+        for (k, line) in text.lines().enumerate() {
+            let body = &line[..trailing_space_start(line)];
             if let Some(before) = body.strip_suffix(escape) {
-                let before = before.trim_end();
+                let before = &before[..trailing_space_start(before)];
                 self.trailing += usize::from(before.ends_with("&&") || before.ends_with("||"));
             }
-            if k == 0 || line.trim().is_empty() || line.trim_start().starts_with('#') {
+            let rest = &line[leading_space_len(line)..];
+            if k == 0 || rest.is_empty() || rest.starts_with('#') {
                 continue;
             }
             self.lines += 1;
-            let rest = line.trim_start();
             self.leading += usize::from(rest.starts_with("&&") || rest.starts_with("||"));
             let indent = &line[..line.len() - rest.len()];
             if !indent.is_empty() {
-                let count = self.indents.entry(indent).or_default();
-                if *count == 0 {
-                    self.order.push(indent);
-                }
-                *count += 1;
+                self.vote_indent(indent);
             }
         }
     }
 
+    fn vote_indent(&mut self, indent: &'t str) {
+        let at = match self.last {
+            Some(at) if self.indents[at].0 == indent => at,
+            _ => {
+                let next = self.indents.len();
+                let at = *self.index.entry(indent).or_insert(next);
+                if at == next {
+                    self.indents.push((indent, 0));
+                }
+                at
+            }
+        };
+        self.indents[at].1 += 1;
+        self.last = Some(at);
+    }
+
     fn style(&self) -> ContinuationStyle {
-        let best = self.indents.values().copied().max().unwrap_or(0);
+        let best = self.indents.iter().map(|&(_, count)| count).max().unwrap_or(0);
         ContinuationStyle {
             operator_at_end: self.trailing > self.leading,
-            indent: self.order.iter().find(|i| self.indents[*i] == best).map(|i| i.to_string()),
+            indent: self.indents.iter().find(|&&(_, count)| count == best).map(|(i, _)| i.to_string()),
         }
     }
 }
