@@ -119,7 +119,7 @@ pub(super) fn cache_is_mounted(ctx: &Context, i: usize, command: &Command, tool:
 pub(super) fn last_matching<'a>(
     invocations: &'a [(&Command, Invocation<'_>)],
     matches: impl Fn(&Invocation) -> bool,
-) -> Option<&'a (&'a Command, Invocation<'a>)> {
+) -> Option<&'a (&'a Command<'a>, Invocation<'a>)> {
     invocations.iter().filter(|(_, inv)| matches(inv)).max_by_key(|(c, _)| c.range.start)
 }
 

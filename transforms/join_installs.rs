@@ -39,7 +39,7 @@ const INSTALLS: &[(&str, &str)] = &[
 
 /// An install split into what must match (everything but the packages, as written) and the packages.
 struct Install<'c> {
-    command: &'c Command,
+    command: &'c Command<'c>,
     program: &'c str,
     shape: Vec<&'c str>,
     packages: Vec<TextRange>,

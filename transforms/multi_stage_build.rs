@@ -221,7 +221,7 @@ impl Output {
 /// One build command of the stage.
 struct Build<'c> {
     statement: usize,
-    command: &'c Command,
+    command: &'c Command<'c>,
     /// `None` when dockopt cannot tell where it writes.
     output: Option<Output>,
 }
@@ -265,7 +265,7 @@ fn option_value(inv: &Invocation, names: &[&str]) -> Option<Option<String>> {
     while let Some(word) = args.next() {
         let Some(text) = word.literal.as_deref() else { continue };
         if names.contains(&text) {
-            found = Some(args.next().and_then(|w| w.literal.clone()));
+            found = Some(args.next().and_then(|w| w.literal.as_deref().map(str::to_string)));
         } else if let Some((name, value)) = text.split_once('=') {
             if names.contains(&name) {
                 found = Some(Some(value.to_string()));

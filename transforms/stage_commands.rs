@@ -93,7 +93,7 @@ pub(super) fn find_in_statements<T>(
 }
 
 /// The scripts statement `i` runs: a RUN's, or the command of CMD, ENTRYPOINT or HEALTHCHECK in either form.
-fn scripts<'c>(ctx: &'c Context, i: usize) -> Vec<Cow<'c, Script>> {
+fn scripts<'c>(ctx: &'c Context, i: usize) -> Vec<Cow<'c, Script<'c>>> {
     let ins = &ctx.statement(i).instruction;
     let values = match ins.kind {
         Kind::Run | Kind::Onbuild => return ctx.script(i).map(Cow::Borrowed).into_iter().collect(),
@@ -115,7 +115,7 @@ fn scripts<'c>(ctx: &'c Context, i: usize) -> Vec<Cow<'c, Script>> {
 
 /// The base name of the program a command runs: its invocation's, or the first word's when dockopt reads no
 /// invocation (`python app.py`).
-fn program_name(command: &Command) -> Option<&str> {
+fn program_name<'c>(command: &'c Command) -> Option<&'c str> {
     match command.invocation() {
         Some(inv) => Some(inv.program),
         None => command.name().map(|name| name.rsplit('/').next().unwrap_or(name)),
@@ -123,7 +123,7 @@ fn program_name(command: &Command) -> Option<&str> {
 }
 
 /// The script of `sh -c 'script'` (or bash, dash, ash, with options such as `-ec` before it).
-fn shell_c_script(inv: &Invocation) -> Option<Script> {
+fn shell_c_script<'c>(inv: &Invocation<'c>) -> Option<Script<'c>> {
     if !SHELLS.contains(&inv.program) {
         return None;
     }

@@ -202,7 +202,7 @@ fn command_words(command: &str) -> Result<Vec<String>> {
     let script = Script::parse(command);
     let words = match script.commands.as_slice() {
         [only] if script.balanced && only.assignments.is_empty() && only_words(&script) => {
-            only.words.iter().map(|w| w.literal.clone()).collect::<Option<Vec<String>>>()
+            only.words.iter().map(|w| w.literal.as_deref().map(str::to_string)).collect::<Option<Vec<String>>>()
         }
         _ => None,
     };

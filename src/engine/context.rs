@@ -26,7 +26,7 @@ pub struct Context<'a, 'src> {
     /// Per-rule options from the configuration.
     pub options: &'a RuleOptions,
     /// For each statement, its commands when it is a RUN (or `ONBUILD RUN`) dockopt can read.
-    runs: Vec<Option<RunView>>,
+    runs: Vec<Option<RunView<'a>>>,
     /// For each statement, the index of its node in the syntax tree.
     nodes: Vec<usize>,
     suppressions: FileSuppressions,
@@ -80,8 +80,8 @@ pub enum Variable {
 }
 
 /// A RUN's commands as dockopt reads them: the shell script of the shell form, or the one command of the exec form.
-struct RunView {
-    script: Script,
+struct RunView<'a> {
+    script: Script<'a>,
     /// Exec form (`RUN ["pip", "install", "x"]`): no shell, so no `&&` can be appended.
     exec: bool,
 }
@@ -125,13 +125,15 @@ impl<'a, 'src> Context<'a, 'src> {
 
     /// The commands of statement `i` when it is a RUN, or an `ONBUILD RUN`, without heredocs: the shell form in a
     /// POSIX-shell stage, or the exec form in any stage.
-    fn read_run(&self, i: usize, posix: bool) -> Option<RunView> {
-        let s = self.statement(i);
-        let run = self.run_instruction(i)?;
+    fn read_run(&self, i: usize, posix: bool) -> Option<RunView<'a>> {
+        // The script borrows its words from the Dockerfile, which outlives this context.
+        let df = self.df;
+        let s = &df.statements[i];
+        let run = run_instruction(&s.instruction)?;
         if !s.heredocs.is_empty() {
             return None;
         }
-        let text = &self.df.logical(s).text[run.args.clone()];
+        let text = &df.logical(s).text[run.args.clone()];
         if !run.json {
             return posix.then(|| RunView { script: Script::parse(text), exec: false });
         }
@@ -143,12 +145,7 @@ impl<'a, 'src> Context<'a, 'src> {
 
     /// The RUN instruction of statement `i`: itself, or the one ONBUILD wraps.
     fn run_instruction(&self, i: usize) -> Option<&Instruction<'src>> {
-        let ins = &self.statement(i).instruction;
-        match ins.kind {
-            Kind::Run => Some(ins),
-            Kind::Onbuild => ins.sub.as_deref().filter(|sub| sub.kind == Kind::Run),
-            _ => None,
-        }
+        run_instruction(&self.statement(i).instruction)
     }
 
     /// Records a problem at `range` that keeps dockopt from fixing the file: it is reported as an error.
@@ -167,7 +164,7 @@ impl<'a, 'src> Context<'a, 'src> {
 
     /// The commands of RUN (or `ONBUILD RUN`) `i`: the shell script of a shell-form RUN without heredocs in a
     /// POSIX-shell stage, or the one command of an exec-form RUN.
-    pub fn script(&self, i: usize) -> Option<&Script> {
+    pub fn script(&self, i: usize) -> Option<&Script<'_>> {
         Some(&self.runs.get(i)?.as_ref()?.script)
     }
 
@@ -182,12 +179,12 @@ impl<'a, 'src> Context<'a, 'src> {
     }
 
     /// The RUNs (and `ONBUILD RUN`s) dockopt can read, with their scripts.
-    pub fn runs(&self) -> impl Iterator<Item = (usize, &Script)> + '_ {
+    pub fn runs(&self) -> impl Iterator<Item = (usize, &Script<'_>)> + '_ {
         self.runs.iter().enumerate().filter_map(|(i, r)| r.as_ref().map(|r| (i, &r.script)))
     }
 
     /// The commands of RUN `i` with the programs they run, in order.
-    pub fn invocations(&self, i: usize) -> Vec<(&Command, Invocation<'_>)> {
+    pub fn invocations(&self, i: usize) -> Vec<(&Command<'_>, Invocation<'_>)> {
         self.script(i).map_or_else(Vec::new, |s| s.commands.iter().filter_map(|c| Some((c, c.invocation()?))).collect())
     }
 
@@ -478,6 +475,15 @@ impl<'a, 'src> Context<'a, 'src> {
             return None;
         }
         Some(Edit::delete(TextRange::new(range.start, range.end)))
+    }
+}
+
+/// A RUN instruction itself, or the RUN that an ONBUILD wraps.
+fn run_instruction<'i, 'src>(ins: &'i Instruction<'src>) -> Option<&'i Instruction<'src>> {
+    match ins.kind {
+        Kind::Run => Some(ins),
+        Kind::Onbuild => ins.sub.as_deref().filter(|sub| sub.kind == Kind::Run),
+        _ => None,
     }
 }
 

@@ -3,6 +3,7 @@
 
 use crate::shell::invocation::{resolve, Invocation, Resolved};
 use crate::shell::lexer::{is_assignment, Op, Token, TokenKind, Word};
+use std::borrow::Cow;
 use std::ops::Range;
 
 /// What encloses a command.
@@ -18,9 +19,9 @@ pub enum Frame {
 
 /// A simple command: optional `NAME=value` assignments, then words, with redirections set aside.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Command {
-    pub assignments: Vec<Word>,
-    pub words: Vec<Word>,
+pub struct Command<'t> {
+    pub assignments: Vec<Word<'t>>,
+    pub words: Vec<Word<'t>>,
     /// From the first assignment or word to the last word or redirection target.
     pub range: Range<usize>,
     /// The frames around the command, outermost first.
@@ -35,7 +36,7 @@ pub struct Command {
     pub(super) resolved: Option<Resolved>,
 }
 
-impl Command {
+impl Command<'_> {
     /// Top level: not inside a subshell, group, or compound command.
     pub fn is_top_level(&self) -> bool {
         self.frames.is_empty()
@@ -59,7 +60,7 @@ impl Command {
 
 /// The one command of an exec-form RUN (`RUN ["pip", "install", "x"]`): its strings as words, run without a
 /// shell. `None` for an empty array.
-pub(super) fn exec_command(words: Vec<Word>) -> Option<Command> {
+pub(super) fn exec_command(words: Vec<Word<'_>>) -> Option<Command<'_>> {
     let range = words.first()?.range.start..words.last()?.range.end;
     let resolved = resolve(&words);
     Some(Command {
@@ -74,8 +75,8 @@ pub(super) fn exec_command(words: Vec<Word>) -> Option<Command> {
     })
 }
 
-pub(super) struct Grouped {
-    pub commands: Vec<Command>,
+pub(super) struct Grouped<'t> {
+    pub commands: Vec<Command<'t>>,
     /// Some construct was skipped.
     pub opaque: bool,
     /// Every frame closed.
@@ -85,7 +86,7 @@ pub(super) struct Grouped {
 }
 
 /// Groups tokens into simple commands. `literals` holds each word token's literal value, by token index.
-pub(super) fn group(text: &str, tokens: &[Token], literals: Vec<Option<String>>) -> Grouped {
+pub(super) fn group<'t>(text: &'t str, tokens: &[Token], literals: Vec<Option<Cow<'t, str>>>) -> Grouped<'t> {
     let mut grouper = Grouper {
         text,
         tokens,
@@ -110,14 +111,14 @@ pub(super) fn group(text: &str, tokens: &[Token], literals: Vec<Option<String>>)
 }
 
 /// The state of grouping, token by token.
-struct Grouper<'t> {
+struct Grouper<'t, 'k> {
     text: &'t str,
-    tokens: &'t [Token],
-    literals: Vec<Option<String>>,
-    out: Vec<Command>,
+    tokens: &'k [Token],
+    literals: Vec<Option<Cow<'t, str>>>,
+    out: Vec<Command<'t>>,
     frames: Vec<Frame>,
     /// The command being read.
-    current: Option<Command>,
+    current: Option<Command<'t>>,
     /// The operator seen last, for the next command's `before`.
     before: Option<Op>,
     opaque: bool,
@@ -134,7 +135,7 @@ struct Grouper<'t> {
     top_level_lists: bool,
 }
 
-impl Grouper<'_> {
+impl<'t> Grouper<'t, '_> {
     fn token(&mut self, index: usize) {
         let token = &self.tokens[index];
         match token.kind {
@@ -283,7 +284,7 @@ impl Grouper<'_> {
     }
 
     /// A command starts at `range`, inside the current frames, after the operator seen last.
-    fn start_command(&mut self, range: Range<usize>) -> Command {
+    fn start_command(&mut self, range: Range<usize>) -> Command<'t> {
         Command {
             assignments: Vec::new(),
             words: Vec::new(),
@@ -303,7 +304,7 @@ impl Grouper<'_> {
         }
     }
 
-    fn finish(mut self) -> Grouped {
+    fn finish(mut self) -> Grouped<'t> {
         self.finish_command(None);
         for command in &mut self.out {
             command.resolved = resolve(&command.words);

@@ -10,18 +10,18 @@ pub struct Invocation<'a> {
     /// The program by base name, with versions folded: `pip3.11` and `python3 -m pip` are both `pip`.
     pub program: &'a str,
     /// The words after the program.
-    pub args: &'a [Word],
+    pub args: &'a [Word<'a>],
     /// The command's own `NAME=value` prefix.
-    assignments: &'a [Word],
+    assignments: &'a [Word<'a>],
     /// The command's words, and which of them are `NAME=value` arguments given to `env`.
-    words: &'a [Word],
+    words: &'a [Word<'a>],
     env_arguments: &'a [usize],
 }
 
 impl<'a> Invocation<'a> {
     /// `NAME=value` words set for this command, before it or through `env`. Rules ask for them rarely, so they
     /// are gathered only when asked for.
-    pub fn env(&self) -> impl Iterator<Item = &'a Word> + '_ {
+    pub fn env(&self) -> impl Iterator<Item = &'a Word<'a>> + '_ {
         self.assignments.iter().chain(self.env_arguments.iter().map(|&i| &self.words[i]))
     }
 
@@ -71,7 +71,7 @@ pub(super) struct Resolved {
 
 impl Resolved {
     /// The invocation of the command whose assignments and words these are.
-    pub(super) fn invocation<'a>(&'a self, assignments: &'a [Word], words: &'a [Word]) -> Invocation<'a> {
+    pub(super) fn invocation<'a>(&'a self, assignments: &'a [Word<'a>], words: &'a [Word<'a>]) -> Invocation<'a> {
         Invocation { program: &self.program, args: &words[self.args..], assignments, words, env_arguments: &self.env }
     }
 }

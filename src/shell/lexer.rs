@@ -1,6 +1,7 @@
 //! The shell lexer: words, operators, comments, newlines and here-document bodies, each with its byte range.
 //! Whatever lies between tokens is blank space, so the tokens and the gaps between them give the text back.
 
+use std::borrow::Cow;
 use std::ops::Range;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,14 +45,14 @@ pub struct Token {
 
 /// A shell word: its range, and its value with quotes and escapes removed when it holds no expansion.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Word {
+pub struct Word<'t> {
     pub range: Range<usize>,
     /// `None` when the word contains `$…` or backticks outside single quotes: its value is known only at run
-    /// time.
-    pub literal: Option<String>,
+    /// time. Borrowed from the script's text when no quote or escape changes it, which is most words.
+    pub literal: Option<Cow<'t, str>>,
 }
 
-impl Word {
+impl Word<'_> {
     pub fn is(&self, value: &str) -> bool {
         self.literal.as_deref() == Some(value)
     }
@@ -70,7 +71,7 @@ pub(super) fn is_assignment(text: &str) -> bool {
 
 /// Tokens, each word's literal value (`None` for other tokens and for words with expansions), and whether
 /// everything closed.
-pub(super) fn lex(text: &str) -> (Vec<Token>, Vec<Option<String>>, bool) {
+pub(super) fn lex(text: &str) -> (Vec<Token>, Vec<Option<Cow<'_, str>>>, bool) {
     let b = text.as_bytes();
     let mut tokens = Vec::with_capacity(text.len() / 4);
     let mut literals = Vec::with_capacity(text.len() / 4);
@@ -113,7 +114,8 @@ pub(super) fn lex(text: &str) -> (Vec<Token>, Vec<Option<String>>, bool) {
                 let (end, literal, closed) = scan_word(text, i);
                 balanced &= closed;
                 if let Some(strip_tabs) = expect_delimiter.take() {
-                    let delimiter = literal.clone().unwrap_or_else(|| unquote_loosely(&text[i..end]));
+                    let delimiter =
+                        literal.as_deref().map_or_else(|| unquote_loosely(&text[i..end]), str::to_string);
                     pending_heredocs.push((delimiter, strip_tabs));
                 }
                 tokens.push(Token { kind: TokenKind::Word, range: i..end });
@@ -169,12 +171,51 @@ fn unquote_loosely(word: &str) -> String {
     word.chars().filter(|c| !matches!(c, '\'' | '"' | '\\')).collect()
 }
 
+/// A word's value as it is read: a range of the text while it is the text verbatim, an owned string from the
+/// first quote or escape that changes it.
+enum Value {
+    Verbatim(Range<usize>),
+    Owned(String),
+}
+
+impl Value {
+    fn owned(&mut self, text: &str) -> &mut String {
+        if let Value::Verbatim(range) = self {
+            *self = Value::Owned(text[range.clone()].to_string());
+        }
+        match self {
+            Value::Owned(value) => value,
+            Value::Verbatim(_) => unreachable!("made owned above"),
+        }
+    }
+
+    /// Appends `text[range]`, staying a range of the text when it continues it.
+    fn push_text(&mut self, text: &str, range: Range<usize>) {
+        match self {
+            Value::Verbatim(verbatim) if verbatim.start == verbatim.end => *verbatim = range,
+            Value::Verbatim(verbatim) if verbatim.end == range.start => verbatim.end = range.end,
+            _ => self.owned(text).push_str(&text[range]),
+        }
+    }
+
+    fn push(&mut self, text: &str, c: char) {
+        self.owned(text).push(c);
+    }
+
+    fn into_cow(self, text: &str) -> Cow<'_, str> {
+        match self {
+            Value::Verbatim(range) => Cow::Borrowed(&text[range]),
+            Value::Owned(value) => Cow::Owned(value),
+        }
+    }
+}
+
 /// Scans one word from `start`. Returns its end, its literal value (if it has no expansion), and whether every
 /// quote and substitution in it was closed.
-pub(super) fn scan_word(text: &str, start: usize) -> (usize, Option<String>, bool) {
+pub(super) fn scan_word(text: &str, start: usize) -> (usize, Option<Cow<'_, str>>, bool) {
     let b = text.as_bytes();
     let mut i = start;
-    let mut value = String::new();
+    let mut value = Value::Verbatim(start..start);
     let mut literal = true;
     let mut closed = true;
     while i < b.len() {
@@ -183,14 +224,14 @@ pub(super) fn scan_word(text: &str, start: usize) -> (usize, Option<String>, boo
             b'\\' => {
                 match text[i + 1..].chars().next() {
                     Some('\n') => {}
-                    Some(c) => value.push(c),
+                    Some(c) => value.push(text, c),
                     None => {}
                 }
                 i += 1 + text[i + 1..].chars().next().map_or(0, char::len_utf8);
             }
             b'\'' => match text[i + 1..].find('\'') {
                 Some(n) => {
-                    value.push_str(&text[i + 1..i + 1 + n]);
+                    value.push_text(text, i + 1..i + 1 + n);
                     i += n + 2;
                 }
                 None => {
@@ -211,11 +252,11 @@ pub(super) fn scan_word(text: &str, start: usize) -> (usize, Option<String>, boo
                         b'\\' => {
                             let next = text[i + 1..].chars().next();
                             match next {
-                                Some(c @ ('"' | '\\' | '$' | '`')) => value.push(c),
+                                Some(c @ ('"' | '\\' | '$' | '`')) => value.push(text, c),
                                 Some('\n') => {}
                                 Some(c) => {
-                                    value.push('\\');
-                                    value.push(c);
+                                    value.push(text, '\\');
+                                    value.push(text, c);
                                 }
                                 None => {}
                             }
@@ -231,7 +272,7 @@ pub(super) fn scan_word(text: &str, start: usize) -> (usize, Option<String>, boo
             _ => i = plain_run(text, i, ends_plain_run, &mut value),
         }
     }
-    (i, literal.then_some(value), closed)
+    (i, literal.then(|| value.into_cow(text)), closed)
 }
 
 /// An expansion in a word: the word has no literal value. Returns where the expansion ends.
@@ -266,10 +307,10 @@ fn ends_plain_run(c: u8) -> bool {
 
 /// A run of ordinary characters of a word, taken whole rather than a character at a time. Every byte that ends a
 /// run is ASCII, so the run ends on a character boundary. Returns where the run ends.
-fn plain_run(text: &str, i: usize, ends_run: impl Fn(u8) -> bool, value: &mut String) -> usize {
+fn plain_run(text: &str, i: usize, ends_run: impl Fn(u8) -> bool, value: &mut Value) -> usize {
     let rest = &text.as_bytes()[i..];
     let n = rest.iter().skip(1).position(|&c| ends_run(c)).map_or(rest.len(), |n| n + 1);
-    value.push_str(&text[i..i + n]);
+    value.push_text(text, i..i + n);
     i + n
 }
 

@@ -19,6 +19,7 @@ pub mod lexer;
 pub use commands::{Command, Frame};
 pub use invocation::Invocation;
 pub use lexer::{Op, Token, TokenKind, Word};
+use std::borrow::Cow;
 use std::ops::Range;
 
 /// The value of `text` as one shell word, quotes and backslash escapes removed, as BuildKit reads COPY and ADD
@@ -26,13 +27,14 @@ use std::ops::Range;
 /// quote does not close.
 pub fn word_value(text: &str) -> Option<String> {
     let (end, literal, closed) = lexer::scan_word(text, 0);
-    (end == text.len() && closed).then_some(literal).flatten()
+    (end == text.len() && closed).then_some(literal).flatten().map(Cow::into_owned)
 }
 
+/// Borrows from the text it was read from: words keep their values as slices of it where they can.
 #[derive(Clone, Debug)]
-pub struct Script {
+pub struct Script<'t> {
     pub tokens: Vec<Token>,
-    pub commands: Vec<Command>,
+    pub commands: Vec<Command<'t>>,
     /// Brackets and compound commands all close, quotes all end, and here-documents all have bodies. Passes
     /// edit only balanced scripts.
     pub balanced: bool,
@@ -76,8 +78,8 @@ const STATE_CHANGING: &[&str] = &[
 /// Commands that end the shell, so nothing after them runs.
 const SHELL_ENDING: &[&str] = &["exit", "exec", "return", "logout"];
 
-impl Script {
-    pub fn parse(text: &str) -> Script {
+impl<'t> Script<'t> {
+    pub fn parse(text: &'t str) -> Script<'t> {
         let (tokens, literals, mut balanced) = lexer::lex(text);
         let grouped = commands::group(text, &tokens, literals);
         balanced &= grouped.closed;
@@ -92,8 +94,9 @@ impl Script {
 
     /// The view of an exec-form RUN: one command whose words are the array's strings, each with the range of its
     /// string literal (quotes included) and its decoded value.
-    pub fn exec(strings: Vec<(String, Range<usize>)>) -> Script {
-        let words: Vec<Word> = strings.into_iter().map(|(value, range)| Word { range, literal: Some(value) }).collect();
+    pub fn exec(strings: Vec<(String, Range<usize>)>) -> Script<'t> {
+        let words: Vec<Word> =
+            strings.into_iter().map(|(value, range)| Word { range, literal: Some(Cow::Owned(value)) }).collect();
         let tokens = words.iter().map(|w| Token { kind: TokenKind::Word, range: w.range.clone() }).collect();
         Script {
             tokens,
@@ -145,7 +148,7 @@ impl Script {
 
     /// The commands that change shell state later commands in the same shell would see: `cd`, `export`, `set`,
     /// bare assignments and the like, outside subshells and pipelines.
-    pub fn state_changes(&self) -> impl Iterator<Item = &Command> {
+    pub fn state_changes(&self) -> impl Iterator<Item = &Command<'t>> {
         self.commands.iter().filter(|c| {
             c.affects_shell() && (c.words.is_empty() || c.name().is_none_or(|n| STATE_CHANGING.contains(&n)))
         })
@@ -181,6 +184,23 @@ mod tests {
         let s = Script::parse(r#"pip install "a b" 'c$d' e\ f $HOME "x$(id -u)y""#);
         let lits: Vec<Option<&str>> = s.commands[0].words.iter().map(|w| w.literal.as_deref()).collect();
         assert_eq!(lits, [Some("pip"), Some("install"), Some("a b"), Some("c$d"), Some("e f"), None, None]);
+    }
+
+    #[test]
+    fn word_values_borrow_the_text_unless_quotes_join_or_escapes_change_it() {
+        let s = Script::parse(r#"plain "quoted" ''x x'' 'a'b a\ b "a\$b""#);
+        let values: Vec<(&str, bool)> = s.commands[0]
+            .words
+            .iter()
+            .map(|w| match w.literal.as_ref().unwrap() {
+                Cow::Borrowed(v) => (*v, true),
+                Cow::Owned(v) => (v.as_str(), false),
+            })
+            .collect();
+        assert_eq!(
+            values,
+            [("plain", true), ("quoted", true), ("x", true), ("x", false), ("ab", false), ("a b", false), ("a$b", false)]
+        );
     }
 
     #[test]
