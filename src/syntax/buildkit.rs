@@ -357,10 +357,8 @@ pub struct HeredocMarker {
 }
 
 /// BuildKit's `heredocsFromLine`: the heredoc markers among the shell words of a RUN, COPY or ADD line, in order.
+/// A line without `<<` has none, which [`has_heredoc_operator`] tells for less.
 pub fn heredoc_markers(line: &str) -> Vec<HeredocMarker> {
-    if !has_heredoc_operator(line) {
-        return Vec::new();
-    }
     let Some(words) = shell_words(line, true) else {
         return Vec::new();
     };
