@@ -70,12 +70,8 @@ pub fn printable(text: &str, max_chars: usize) -> std::borrow::Cow<'_, str> {
         text.char_indices().nth(max_chars).map_or(text.len(), |(at, _)| at)
     };
     let (shown, rest) = text.split_at(cut);
-    // Most text is ASCII: its control characters are the bytes below a space and DEL.
-    let shown_is_clean = if shown.is_ascii() {
-        shown.bytes().all(|b| b == b'\t' || (b' '..0x7f).contains(&b))
-    } else {
-        shown.chars().all(clean)
-    };
+    // Most text is printable ASCII, which is checked eight bytes at a time.
+    let shown_is_clean = is_printable_ascii(shown.as_bytes()) || shown.chars().all(clean);
     if shown_is_clean && rest.is_empty() {
         return std::borrow::Cow::Borrowed(text);
     }
@@ -98,6 +94,25 @@ pub fn printable(text: &str, max_chars: usize) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Owned(out)
 }
 
+/// Every byte is printable ASCII or a tab: no control character, no DEL and nothing beyond ASCII.
+fn is_printable_ascii(bytes: &[u8]) -> bool {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    let is_printable = |b: u8| b == b'\t' || (b' '..0x7f).contains(&b);
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in &mut chunks {
+        let word = u64::from_ne_bytes(chunk.try_into().expect("chunks of 8"));
+        // A byte below 0x20, at or above 0x7f (DEL and beyond ASCII) sets its high bit in one of these; only then
+        // are the bytes looked at one by one, which lets tabs through.
+        let below_space = word.wrapping_sub(ONES * 0x20) & !word;
+        let from_del = word.wrapping_add(ONES) | word;
+        if (below_space | from_del) & HIGHS != 0 && !chunk.iter().all(|&b| is_printable(b)) {
+            return false;
+        }
+    }
+    chunks.remainder().iter().all(|&b| is_printable(b))
+}
+
 /// Dockerfiles are UTF-8 text. Anything else is refused at the first byte that is not UTF-8.
 pub fn decode(path: &str, bytes: Vec<u8>) -> Result<String, Diagnostic> {
     String::from_utf8(bytes).map_err(|e| {
@@ -118,6 +133,19 @@ pub fn decode(path: &str, bytes: Vec<u8>) -> Result<String, Diagnostic> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn printable_ascii_is_told_apart_in_every_position() {
+        let clean = "RUN apt-get install -y\tcurl ~}";
+        assert!(is_printable_ascii(clean.as_bytes()));
+        for at in 0..clean.len() {
+            for bad in [0x00, 0x1b, 0x1f, 0x7f, 0x80, 0xff] {
+                let mut bytes = clean.as_bytes().to_vec();
+                bytes[at] = bad;
+                assert!(!is_printable_ascii(&bytes), "byte {bad:#x} at {at}");
+            }
+        }
+    }
 
     #[test]
     fn file_text_reaches_the_terminal_escaped_and_cut() {

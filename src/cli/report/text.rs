@@ -18,20 +18,29 @@ pub fn file(report: &FileReport, fixed: bool) -> String {
         return out;
     }
     let lines = LineIndex::new(&report.source);
+    // Pieces are pushed rather than formatted: a check of a large tree writes tens of thousands of these.
+    let mut number = String::new();
     for finding in &report.findings {
         let (line, col) = lines.line_col(&report.source, finding.range.start);
         let label = FixKind::of(finding).label(finding.rule.severity);
-        writeln!(
-            out,
-            "{path}:{line}:{col}: {} {}{}{label}",
-            finding.rule.code,
-            printable(&finding.message, MAX_MESSAGE_CHARS),
-            if label.is_empty() { "" } else { " " },
-        )
-        .unwrap();
-        let gutter = " ".repeat(line.to_string().len());
+        number.clear();
+        write!(number, "{line}").unwrap();
+        out.push_str(&path);
+        out.push(':');
+        out.push_str(&number);
+        write!(out, ":{col}: ").unwrap();
+        out.push_str(finding.rule.code);
+        out.push(' ');
+        out.push_str(&printable(&finding.message, MAX_MESSAGE_CHARS));
+        if !label.is_empty() {
+            out.push(' ');
+            out.push_str(label);
+        }
         let (text, indent, carets) = quote(&report.source, finding.range);
-        writeln!(out, "{gutter} |\n{line} | {text}\n{gutter} | {indent}{carets}").unwrap();
+        let gutter = " ".repeat(number.len());
+        for piece in ["\n", &gutter, " |\n", &number, " | ", &text, "\n", &gutter, " | ", &indent, &carets, "\n"] {
+            out.push_str(piece);
+        }
     }
     out.push('\n');
     out
