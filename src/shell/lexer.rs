@@ -114,8 +114,7 @@ pub(super) fn lex(text: &str) -> (Vec<Token>, Vec<Option<Cow<'_, str>>>, bool) {
                 let (end, literal, closed) = scan_word(text, i);
                 balanced &= closed;
                 if let Some(strip_tabs) = expect_delimiter.take() {
-                    let delimiter =
-                        literal.as_deref().map_or_else(|| unquote_loosely(&text[i..end]), str::to_string);
+                    let delimiter = literal.as_deref().map_or_else(|| unquote_loosely(&text[i..end]), str::to_string);
                     pending_heredocs.push((delimiter, strip_tabs));
                 }
                 tokens.push(Token { kind: TokenKind::Word, range: i..end });

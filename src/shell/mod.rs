@@ -199,7 +199,15 @@ mod tests {
             .collect();
         assert_eq!(
             values,
-            [("plain", true), ("quoted", true), ("x", true), ("x", false), ("ab", false), ("a b", false), ("a$b", false)]
+            [
+                ("plain", true),
+                ("quoted", true),
+                ("x", true),
+                ("x", false),
+                ("ab", false),
+                ("a b", false),
+                ("a$b", false)
+            ]
         );
     }
 
