@@ -67,14 +67,48 @@ pub struct Hunk {
     pub rules: Vec<&'static str>,
 }
 
-/// How long a line diff may search for the smallest one before it shows the rest of a file as one replaced block.
-/// Only a hostile file gets near it (a diff costs its size times the lines changed); what it shows is still a
-/// correct diff, only a coarser one.
+/// How long a line diff may search for the smallest one before it shows the rest of a file as one replaced block:
+/// a correct diff, only a coarser one. Only input built to defeat [`MAX_SEARCHED_CHANGES`] gets near it.
 const DIFF_DEADLINE: Duration = Duration::from_millis(500);
+
+/// The most changed lines (lines deleted plus lines inserted) a line diff searches for the smallest diff. Myers'
+/// search costs about the square of that number, so past it the diff shows the changed part, between the lines
+/// the files start and end with alike, as one replaced block. Merging the RUNs of a file of thousands changes all
+/// its lines: this keeps that diff linear, and the same on any machine, where a deadline alone would make it
+/// depend on the machine's load.
+const MAX_SEARCHED_CHANGES: usize = 4096;
 
 /// The line diff from `before` to `after`, for `--diff` and the hunks of the machine formats.
 pub fn line_diff<'t>(before: &'t str, after: &'t str) -> similar::TextDiff<'t, 't, 't, str> {
-    similar::TextDiff::configure().deadline(Instant::now() + DIFF_DEADLINE).diff_lines(before, after)
+    let deadline = if too_many_changes_to_search(before, after) {
+        // A deadline already passed: the search stops before it starts, after the common first and last lines.
+        Instant::now().checked_sub(Duration::from_secs(1)).unwrap_or_else(Instant::now)
+    } else {
+        Instant::now() + DIFF_DEADLINE
+    };
+    similar::TextDiff::configure().deadline(deadline).diff_lines(before, after)
+}
+
+/// Any line diff from `before` to `after` deletes and inserts more than [`MAX_SEARCHED_CHANGES`] lines: so many
+/// lines of each are missing from the other, counting repeated lines as often as they repeat.
+fn too_many_changes_to_search(before: &str, after: &str) -> bool {
+    let lines = |text: &str| text.split_inclusive('\n').count();
+    let (old, new) = (lines(before), lines(after));
+    if old + new <= MAX_SEARCHED_CHANGES {
+        return false;
+    }
+    let mut counts: std::collections::HashMap<&str, usize> = std::collections::HashMap::with_capacity(old);
+    for line in before.split_inclusive('\n') {
+        *counts.entry(line).or_default() += 1;
+    }
+    let mut shared = 0;
+    for line in after.split_inclusive('\n') {
+        if let Some(count) = counts.get_mut(line).filter(|c| **c > 0) {
+            *count -= 1;
+            shared += 1;
+        }
+    }
+    old + new - 2 * shared > MAX_SEARCHED_CHANGES
 }
 
 /// The line hunks that turn `before` into `after`, each credited to the rules of `fixes` (findings in `before`
@@ -347,4 +381,43 @@ pub fn statistics<'c>(files: impl IntoIterator<Item = &'c Counts>) -> String {
         writeln!(out, "{count:>6}  {}  {}{}{label}", f.code, f.name, if label.is_empty() { "" } else { "  " }).unwrap();
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use similar::DiffTag;
+
+    fn tags(before: &str, after: &str) -> Vec<(DiffTag, usize, usize)> {
+        line_diff(before, after).ops().iter().map(|op| (op.tag(), op.old_range().len(), op.new_range().len())).collect()
+    }
+
+    #[test]
+    fn a_large_file_with_few_changes_gets_the_smallest_diff() {
+        let before: String = (0..5000).map(|i| format!("RUN step {i}\n")).collect();
+        let after = before.replace("RUN step 2500\n", "RUN step 2500 && clean\n").replace("RUN step 10\n", "");
+        assert_eq!(
+            tags(&before, &after),
+            [
+                (DiffTag::Equal, 10, 10),
+                (DiffTag::Delete, 1, 0),
+                (DiffTag::Equal, 2489, 2489),
+                (DiffTag::Replace, 1, 1),
+                (DiffTag::Equal, 2499, 2499),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_change_of_more_lines_than_are_searched_is_one_block_between_the_common_ends() {
+        // Every other line changes: 5,000 lines deleted and inserted, past the 4,096 searched, so the diff does not
+        // pair the lines that stay but replaces everything after the common first line.
+        let lines =
+            |changed: &str| -> String { (0..2500).map(|i| format!("RUN keep {i}\nRUN {changed} {i}\n")).collect() };
+        assert_eq!(tags(&lines("old"), &lines("new")), [(DiffTag::Equal, 1, 1), (DiffTag::Replace, 4999, 4999)]);
+        // Below the limit the same kind of change is diffed line by line.
+        let few =
+            |changed: &str| -> String { (0..100).map(|i| format!("RUN keep {i}\nRUN {changed} {i}\n")).collect() };
+        assert_eq!(tags(&few("old"), &few("new")).len(), 200);
+    }
 }
