@@ -30,7 +30,7 @@ impl Rule for ApkNoCache {
     }
 
     fn check(&self, ctx: &Context, findings: &mut Vec<Finding>) {
-        for (i, _) in ctx.runs() {
+        for (i, _) in ctx.runs().filter(|&(i, _)| ctx.runs_any_of(i, &["apk"])) {
             if ctx.mount_covers(i, "/var/cache/apk") || ctx.mount_covers(i, "/etc/apk/cache") {
                 continue;
             }

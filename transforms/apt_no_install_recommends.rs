@@ -24,7 +24,7 @@ impl Rule for AptNoInstallRecommends {
     }
 
     fn check(&self, ctx: &Context, findings: &mut Vec<Finding>) {
-        for (i, _) in ctx.runs() {
+        for (i, _) in ctx.runs().filter(|&(i, _)| ctx.runs_any_of(i, &["apt-get", "apt"])) {
             for (command, inv) in ctx.invocations(i) {
                 if !matches!(inv.program, "apt-get" | "apt") || inv.subcommand() != Some("install") {
                     continue;

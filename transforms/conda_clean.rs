@@ -26,7 +26,7 @@ impl Rule for CondaClean {
     }
 
     fn check(&self, ctx: &Context, findings: &mut Vec<Finding>) {
-        for (i, script) in ctx.runs() {
+        for (i, script) in ctx.runs().filter(|&(i, _)| ctx.runs_any_of(i, &["conda", "mamba", "micromamba"])) {
             let invocations = ctx.invocations(i);
             let is_conda = |p: &str| matches!(p, "conda" | "mamba" | "micromamba");
             let installs = |inv: &crate::shell::Invocation| {

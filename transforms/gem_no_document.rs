@@ -24,7 +24,7 @@ impl Rule for GemNoDocument {
     }
 
     fn check(&self, ctx: &Context, findings: &mut Vec<Finding>) {
-        for (i, _) in ctx.runs() {
+        for (i, _) in ctx.runs().filter(|&(i, _)| ctx.runs_any_of(i, &["gem"])) {
             for (command, inv) in ctx.invocations(i) {
                 if inv.program != "gem" || inv.subcommand() != Some("install") {
                     continue;

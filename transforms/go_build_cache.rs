@@ -30,7 +30,7 @@ impl Rule for GoBuildCache {
     }
 
     fn check(&self, ctx: &Context, findings: &mut Vec<Finding>) {
-        for (i, script) in ctx.runs() {
+        for (i, script) in ctx.runs().filter(|&(i, _)| ctx.runs_any_of(i, &["go"])) {
             let invocations = ctx.invocations(i);
             let builds = |inv: &Invocation| {
                 inv.program == "go" && matches!(inv.subcommand(), Some("build" | "install" | "test" | "vet" | "run"))

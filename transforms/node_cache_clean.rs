@@ -64,7 +64,7 @@ impl Rule for NodeCacheClean {
     }
 
     fn check(&self, ctx: &Context, findings: &mut Vec<Finding>) {
-        for (i, script) in ctx.runs() {
+        for (i, script) in ctx.runs().filter(|&(i, _)| TOOLS.iter().any(|t| ctx.runs_any_of(i, &[t.name]))) {
             let invocations = ctx.invocations(i);
             for Tool { name: tool, installs, root_cache, cache_ending, cleanup } in TOOLS {
                 let Some((last, _)) =

@@ -28,7 +28,7 @@ impl Rule for PipNoCacheDir {
     }
 
     fn check(&self, ctx: &Context, findings: &mut Vec<Finding>) {
-        for (i, _) in ctx.runs() {
+        for (i, _) in ctx.runs().filter(|&(i, _)| ctx.runs_any_of(i, &["pip", "uv"])) {
             for (command, inv) in ctx.invocations(i) {
                 let (subcommand_word, option, variable, cache) = match inv.program {
                     "pip" if inv.subcommand() == Some("install") => (

@@ -107,7 +107,7 @@ impl Rule for RpmCacheClean {
     }
 
     fn check(&self, ctx: &Context, findings: &mut Vec<Finding>) {
-        for (i, script) in ctx.runs() {
+        for (i, script) in ctx.runs().filter(|&(i, _)| MANAGERS.iter().any(|m| ctx.runs_any_of(i, m.programs))) {
             let invocations = ctx.invocations(i);
             for manager in MANAGERS {
                 let fills = |inv: &Invocation| {

@@ -183,6 +183,14 @@ impl<'a, 'src> Context<'a, 'src> {
         self.runs.iter().enumerate().filter_map(|(i, r)| r.as_ref().map(|r| (i, &r.script)))
     }
 
+    /// Some command of RUN `i` runs one of `programs`. Rules about one tool ask this first: it costs a look at each
+    /// command, where [`Context::invocations`] gathers them all.
+    pub fn runs_any_of(&self, i: usize, programs: &[&str]) -> bool {
+        self.script(i).is_some_and(|s| {
+            s.commands.iter().any(|c| c.invocation().is_some_and(|inv| programs.contains(&inv.program)))
+        })
+    }
+
     /// The commands of RUN `i` with the programs they run, in order.
     pub fn invocations(&self, i: usize) -> Vec<(&Command<'_>, Invocation<'_>)> {
         self.script(i).map_or_else(Vec::new, |s| s.commands.iter().filter_map(|c| Some((c, c.invocation()?))).collect())
