@@ -55,6 +55,16 @@ impl Rule for JoinInstalls {
             if ctx.is_exec_form(i) || !script.balanced {
                 continue;
             }
+            // Joining takes two installs in a row, which most RUNs do not have: looking costs less than reading
+            // each install's shape.
+            let is_install = |c: &Command| {
+                c.invocation().and_then(|inv| Some(INSTALLS.contains(&(inv.program, inv.subcommand()?)))) == Some(true)
+            };
+            let in_a_row =
+                script.commands.windows(2).any(|w| w[1].before == Some(Op::And) && is_install(&w[0]) && is_install(&w[1]));
+            if !in_a_row {
+                continue;
+            }
             let installs: Vec<Option<Install>> =
                 script.commands.iter().map(|c| install(ctx, i, c, c.invocation()?)).collect();
             let mut k = 0;
