@@ -33,7 +33,7 @@ pub struct Command<'t> {
     /// The operator after the command.
     pub after: Option<Op>,
     /// The program it runs through its wrappers, resolved once; see [`Command::invocation`].
-    pub(super) resolved: Option<Resolved>,
+    pub(super) resolved: Option<Resolved<'t>>,
 }
 
 impl Command<'_> {
@@ -85,12 +85,12 @@ pub(super) struct Grouped<'t> {
     pub top_level_lists: bool,
 }
 
-/// Groups tokens into simple commands. `literals` holds each word token's literal value, by token index.
+/// Groups tokens into simple commands. `literals` holds the literal value of each word token, in order.
 pub(super) fn group<'t>(text: &'t str, tokens: &[Token], literals: Vec<Option<Cow<'t, str>>>) -> Grouped<'t> {
     let mut grouper = Grouper {
         text,
         tokens,
-        literals,
+        literals: literals.into_iter(),
         out: Vec::new(),
         frames: Vec::new(),
         current: None,
@@ -114,7 +114,8 @@ pub(super) fn group<'t>(text: &'t str, tokens: &[Token], literals: Vec<Option<Co
 struct Grouper<'t, 'k> {
     text: &'t str,
     tokens: &'k [Token],
-    literals: Vec<Option<Cow<'t, str>>>,
+    /// The literal values of the word tokens not read yet.
+    literals: std::vec::IntoIter<Option<Cow<'t, str>>>,
     out: Vec<Command<'t>>,
     frames: Vec<Frame>,
     /// The command being read.
@@ -149,7 +150,8 @@ impl<'t> Grouper<'t, '_> {
     fn word(&mut self, index: usize) {
         self.top_level_lists |= self.list_operator_pending;
         let range = self.tokens[index].range.clone();
-        let word = Word { range: range.clone(), literal: self.literals[index].take() };
+        // Every word token comes here once, in order, so the next literal is this word's.
+        let word = Word { range: range.clone(), literal: self.literals.next().flatten() };
         if self.after_redirect {
             self.after_redirect = false;
             if let Some(c) = self.current.as_mut() {

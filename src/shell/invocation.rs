@@ -2,6 +2,7 @@
 //! are looked through, with versioned names folded (`pip3.11`, `python3 -m pip`).
 
 use crate::shell::lexer::{is_assignment, Word};
+use std::borrow::Cow;
 
 /// A command seen through its wrappers: `sudo -E env FOO=1 /usr/bin/pip3 install x` runs `pip` with
 /// `install x` and `FOO=1` set.
@@ -61,15 +62,16 @@ impl<'a> Invocation<'a> {
 
 /// Where a command's program is among its words, once `sudo`, `env` and the like are looked through.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(super) struct Resolved {
-    program: String,
+pub(super) struct Resolved<'t> {
+    /// Borrowed from the script's text when the program's word is.
+    program: Cow<'t, str>,
     /// Index of the first argument in `words`.
     args: usize,
     /// Indices in `words` of `NAME=value` arguments given to `env`.
     env: Vec<usize>,
 }
 
-impl Resolved {
+impl Resolved<'_> {
     /// The invocation of the command whose assignments and words these are.
     pub(super) fn invocation<'a>(&'a self, assignments: &'a [Word<'a>], words: &'a [Word<'a>]) -> Invocation<'a> {
         Invocation { program: &self.program, args: &words[self.args..], assignments, words, env_arguments: &self.env }
@@ -78,12 +80,12 @@ impl Resolved {
 
 /// Finds the program among a command's words, looking through `sudo`, `env`, `nice`, `time`, `command` and
 /// `nohup`. `None` when the program name is not literal.
-pub(super) fn resolve(words: &[Word]) -> Option<Resolved> {
+pub(super) fn resolve<'t>(words: &[Word<'t>]) -> Option<Resolved<'t>> {
     let mut env = Vec::new();
     let mut i = 0;
     loop {
         let name = words.get(i)?.literal.as_deref()?;
-        let base = name.rsplit('/').next().unwrap_or(name);
+        let base = base_name(name);
         match base {
             "sudo" | "env" | "nice" | "time" | "command" | "nohup" => {
                 i += 1;
@@ -108,7 +110,10 @@ pub(super) fn resolve(words: &[Word]) -> Option<Resolved> {
                 }
             }
             _ => {
-                let program = normalize_program(base);
+                let program = match &words[i].literal {
+                    Some(Cow::Borrowed(name)) => Cow::Borrowed(normalize_program(base_name(name))),
+                    _ => Cow::Owned(normalize_program(base).to_string()),
+                };
                 let args = &words[i + 1..];
                 if program == "python" {
                     // `python [-u …] -m pip …`
@@ -120,7 +125,7 @@ pub(super) fn resolve(words: &[Word]) -> Option<Resolved> {
                     } else {
                         return None;
                     };
-                    return Some(Resolved { program: "pip".into(), args: i + 1 + skip, env });
+                    return Some(Resolved { program: Cow::Borrowed("pip"), args: i + 1 + skip, env });
                 }
                 return Some(Resolved { program, args: i + 1, env });
             }
@@ -207,10 +212,15 @@ fn takes_value(program: &str, option: &str) -> bool {
 }
 
 /// `pip3.11` → `pip`, `pip-3.2` → `pip`, `python3.12` → `python`.
-fn normalize_program(base: &str) -> String {
+fn normalize_program(base: &str) -> &str {
     let versionless = base.trim_end_matches(|c: char| c.is_ascii_digit() || c == '.').trim_end_matches('-');
     match versionless {
-        "pip" | "python" if versionless.len() < base.len() => versionless.to_string(),
-        _ => base.to_string(),
+        "pip" | "python" if versionless.len() < base.len() => versionless,
+        _ => base,
     }
+}
+
+/// The last element of a command's path: `pip3` in `/usr/bin/pip3`.
+fn base_name(name: &str) -> &str {
+    name.rsplit('/').next().unwrap_or(name)
 }

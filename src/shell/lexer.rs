@@ -69,12 +69,13 @@ pub(super) fn is_assignment(text: &str) -> bool {
     }
 }
 
-/// Tokens, each word's literal value (`None` for other tokens and for words with expansions), and whether
+/// Tokens, the literal value of each word token in order (`None` for a word with an expansion), and whether
 /// everything closed.
 pub(super) fn lex(text: &str) -> (Vec<Token>, Vec<Option<Cow<'_, str>>>, bool) {
     let b = text.as_bytes();
     let mut tokens = Vec::with_capacity(text.len() / 4);
-    let mut literals = Vec::with_capacity(text.len() / 4);
+    // Words and the blanks around them take six bytes or more, more often than not.
+    let mut literals = Vec::with_capacity(text.len() / 6);
     let mut balanced = true;
     // Here-documents whose bodies start after the next newline: their delimiters, and whether `<<-` strips tabs.
     let mut pending_heredocs: Vec<(String, bool)> = Vec::new();
@@ -118,14 +119,12 @@ pub(super) fn lex(text: &str) -> (Vec<Token>, Vec<Option<Cow<'_, str>>>, bool) {
                     pending_heredocs.push((delimiter, strip_tabs));
                 }
                 tokens.push(Token { kind: TokenKind::Word, range: i..end });
-                literals.resize(tokens.len() - 1, None);
                 literals.push(literal);
                 i = end.max(i + 1);
             }
         }
     }
     balanced &= pending_heredocs.is_empty();
-    literals.resize(tokens.len(), None);
     (tokens, literals, balanced)
 }
 
