@@ -60,8 +60,10 @@ impl Rule for JoinInstalls {
             let is_install = |c: &Command| {
                 c.invocation().and_then(|inv| Some(INSTALLS.contains(&(inv.program, inv.subcommand()?)))) == Some(true)
             };
-            let in_a_row =
-                script.commands.windows(2).any(|w| w[1].before == Some(Op::And) && is_install(&w[0]) && is_install(&w[1]));
+            let in_a_row = script
+                .commands
+                .windows(2)
+                .any(|w| w[1].before == Some(Op::And) && is_install(&w[0]) && is_install(&w[1]));
             if !in_a_row {
                 continue;
             }

@@ -573,6 +573,14 @@ pub fn go_quote(s: &str) -> String {
 mod tests {
     use super::*;
 
+    proptest::proptest! {
+        #[test]
+        fn whitespace_is_measured_as_trim_measures_it(s in "[ \t\r\n\u{0b}\u{0c}\u{85}\u{a0}\u{2003}\u{3000}a-c#é]{0,12}") {
+            proptest::prop_assert_eq!(leading_space_len(&s), s.len() - s.trim_start_matches(is_space).len());
+            proptest::prop_assert_eq!(trailing_space_start(&s), s.trim_end_matches(is_space).len());
+        }
+    }
+
     fn texts(words: Vec<SpannedWord>) -> Vec<String> {
         words.into_iter().map(|(w, _)| w).collect()
     }
