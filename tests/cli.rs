@@ -471,6 +471,26 @@ fn fix_rewrites_in_place_keeps_permissions_and_leaves_clean_files() {
 }
 
 #[test]
+fn fix_in_more_directories_than_are_synced_one_by_one_writes_every_file() {
+    // Past 32 directories the renames are made durable with one syncfs per file system instead of an fsync per
+    // directory: every file is still replaced, and nothing is reported as failing.
+    let dir = std::env::temp_dir().join(format!("dockopt-many-dirs-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let before = "FROM alpine:3.20\nRUN apk add curl\nUSER nobody\n";
+    for k in 0..40 {
+        std::fs::create_dir_all(dir.join(format!("service{k}"))).unwrap();
+        std::fs::write(dir.join(format!("service{k}/Dockerfile")), before).unwrap();
+    }
+    let out = dockopt_in(&dir, &["fix", "-q"], b"");
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    for k in 0..40 {
+        let after = std::fs::read_to_string(dir.join(format!("service{k}/Dockerfile"))).unwrap();
+        assert_eq!(after, "FROM alpine:3.20\nRUN apk add --no-cache curl\nUSER nobody\n");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn fix_reads_stdin_and_writes_stdout() {
     let out = dockopt(&["fix", "-"], b"FROM debian:12.6\nRUN apt-get update\nRUN apt-get install -y curl\nUSER app\n");
     assert_eq!(
