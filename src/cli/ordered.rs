@@ -14,15 +14,21 @@ use std::sync::{Mutex, TryLockError};
 /// flat.
 const WINDOW: usize = 256;
 
-/// Runs `work` on every item on all cores and hands the results to `consume`, in the items' order, as soon as
-/// each is ready. `consume` runs on the worker threads, one call at a time. Workers stay at most [`WINDOW`]
-/// items ahead of `consume`.
+/// The cores this process may run on.
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Runs `work` on every item on `workers` threads and hands the results to `consume`, in the items' order, as
+/// soon as each is ready. `consume` runs on the worker threads, one call at a time. Workers stay at most
+/// [`WINDOW`] items ahead of `consume`.
 pub fn for_each_in_order<T: Sync, R: Send>(
     items: &[T],
+    workers: usize,
     work: impl Fn(&T) -> R + Sync,
     consume: impl FnMut(R) -> Result<()> + Send,
 ) -> Result<()> {
-    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(items.len().max(1));
+    let workers = workers.clamp(1, items.len().max(1));
     let queue = Queue {
         slots: items.iter().map(|_| Mutex::new(None)).collect(),
         next: AtomicUsize::new(0),
@@ -131,7 +137,7 @@ mod tests {
             }
             n * 2
         };
-        for_each_in_order(&items, work, |r| {
+        for_each_in_order(&items, 4, work, |r| {
             seen.push(r);
             Ok(())
         })
@@ -145,6 +151,7 @@ mod tests {
         let written = AtomicUsize::new(0);
         let outcome = for_each_in_order(
             &items,
+            cores(),
             |&n| n,
             |n| {
                 written.fetch_add(1, Ordering::Relaxed);

@@ -5,7 +5,7 @@ use crate::cli::args::{FileArgs, Mode, OutputArgs};
 use crate::cli::discover;
 use crate::cli::discover::Found;
 use crate::cli::inputs::{read_input, Inputs};
-use crate::cli::ordered::for_each_in_order;
+use crate::cli::ordered::{cores, for_each_in_order};
 use crate::cli::output::{render, Output, Rendering, Shape};
 use crate::cli::report::{hunks, line_diff, FileReport, FileStatus, Summary};
 use crate::cli::write::{clean_up_on_signals, sync_directories, WriteScope, Written};
@@ -21,6 +21,20 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
+
+/// Threads per core for a `fix` that writes files. Each write waits for the disk (the synced temporary file, see
+/// [`crate::cli::write`]); with more threads than cores the cores keep working meanwhile, and the file system
+/// commits several files at once. A `fix -q` of a writable copy of the corpus (13,638 files rewritten, 2 cores)
+/// took 8.4–9.7 s with one thread per core and 4.8–6.9 s with four; eight were no faster.
+const WRITING_THREADS_PER_CORE: usize = 4;
+
+/// How many threads process files: one per core, more when files are written.
+fn workers(mode: Mode) -> usize {
+    match mode {
+        Mode::Fix { .. } => cores() * WRITING_THREADS_PER_CORE,
+        Mode::Check | Mode::Diff { .. } => cores(),
+    }
+}
 
 pub fn run(args: &FileArgs, output: &OutputArgs, mode: Mode) -> Result<ExitCode> {
     let how = Rendering::new(mode, output)?;
@@ -42,6 +56,7 @@ pub fn run(args: &FileArgs, output: &OutputArgs, mode: Mode) -> Result<ExitCode>
     out.begin(rules)?;
     for_each_in_order(
         &found.files,
+        workers(mode),
         |path| files.process(path).map(|report| render(report, how, rules)),
         |rendered| rendered.map_or(Ok(()), |r| out.file(r)),
     )?;
