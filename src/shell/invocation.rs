@@ -111,7 +111,7 @@ pub(super) fn resolve<'t>(words: &[Word<'t>]) -> Option<Resolved<'t>> {
             }
             _ => {
                 let program = match &words[i].literal {
-                    Some(Cow::Borrowed(name)) => Cow::Borrowed(normalize_program(base_name(name))),
+                    Some(Cow::Borrowed(name)) => Cow::Borrowed(normalize_program(&name[name.len() - base.len()..])),
                     _ => Cow::Owned(normalize_program(base).to_string()),
                 };
                 let args = &words[i + 1..];
@@ -220,7 +220,11 @@ fn normalize_program(base: &str) -> &str {
     }
 }
 
-/// The last element of a command's path: `pip3` in `/usr/bin/pip3`.
+/// The last element of a command's path: `pip3` in `/usr/bin/pip3`. Most names have no `/`: a byte loop finds
+/// that for less than a string search.
 fn base_name(name: &str) -> &str {
-    name.rsplit('/').next().unwrap_or(name)
+    match name.bytes().rposition(|b| b == b'/') {
+        Some(slash) => &name[slash + 1..],
+        None => name,
+    }
 }
