@@ -18,15 +18,17 @@ After:\n    RUN apt-get install -y --no-install-recommends curl",
     hadolint: &["DL3015"],
 };
 
+const APT: &[&str] = &["apt-get", "apt"];
+
 impl Rule for AptNoInstallRecommends {
     fn info(&self) -> &'static RuleInfo {
         &INFO
     }
 
     fn check(&self, ctx: &Context, findings: &mut Vec<Finding>) {
-        for (i, _) in ctx.runs().filter(|&(i, _)| ctx.runs_any_of(i, &["apt-get", "apt"])) {
+        for (i, _) in ctx.runs().filter(|&(i, _)| ctx.runs_any_of(i, APT)) {
             for (command, inv) in ctx.invocations(i) {
-                if !matches!(inv.program, "apt-get" | "apt") || inv.subcommand() != Some("install") {
+                if !APT.contains(&inv.program) || inv.subcommand() != Some("install") {
                     continue;
                 }
                 let off = inv.has_option("--no-install-recommends")

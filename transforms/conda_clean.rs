@@ -20,15 +20,18 @@ After:\n    RUN conda install -y numpy && conda clean -afy",
     hadolint: &[],
 };
 
+/// The programs that install conda packages and keep them in /opt/conda/pkgs.
+const CONDA: &[&str] = &["conda", "mamba", "micromamba"];
+
 impl Rule for CondaClean {
     fn info(&self) -> &'static RuleInfo {
         &INFO
     }
 
     fn check(&self, ctx: &Context, findings: &mut Vec<Finding>) {
-        for (i, script) in ctx.runs().filter(|&(i, _)| ctx.runs_any_of(i, &["conda", "mamba", "micromamba"])) {
+        for (i, script) in ctx.runs().filter(|&(i, _)| ctx.runs_any_of(i, CONDA)) {
             let invocations = ctx.invocations(i);
-            let is_conda = |p: &str| matches!(p, "conda" | "mamba" | "micromamba");
+            let is_conda = |p: &str| CONDA.contains(&p);
             let installs = |inv: &crate::shell::Invocation| {
                 is_conda(inv.program) && matches!(inv.subcommand(), Some("install" | "create" | "update"))
             };

@@ -110,6 +110,7 @@ pub(super) fn resolve<'t>(words: &[Word<'t>]) -> Option<Resolved<'t>> {
                 }
             }
             _ => {
+                // `base` ends `name`; taken again from the borrowed word, it lives as long as the script's text.
                 let program = match &words[i].literal {
                     Some(Cow::Borrowed(name)) => Cow::Borrowed(normalize_program(&name[name.len() - base.len()..])),
                     _ => Cow::Owned(normalize_program(base).to_string()),

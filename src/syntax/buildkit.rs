@@ -123,28 +123,13 @@ pub fn parse_words(s: &str, escape: char) -> Vec<Range<usize>> {
     let mut quote = '\0';
     let mut blank_ok = false;
     let mut word_start = 0;
+    let mut chars = s.char_indices();
     // A word is kept when it is non-empty or was quoted (`""`).
     let finish = |start: usize, end: usize, blank_ok: bool, words: &mut Vec<Range<usize>>| {
         if blank_ok || end > start {
             words.push(start..end);
         }
     };
-    let bytes = s.as_bytes();
-    // The characters of `s` with their offsets; ASCII, which is nearly all of it, is read without decoding.
-    let char_at = |pos: usize| -> Option<(usize, char)> {
-        let &b = bytes.get(pos)?;
-        if b < 0x80 {
-            Some((pos, char::from(b)))
-        } else {
-            s[pos..].chars().next().map(|c| (pos, c))
-        }
-    };
-    let mut next = 0;
-    let mut chars = std::iter::from_fn(|| {
-        let (pos, ch) = char_at(next)?;
-        next = pos + ch.len_utf8();
-        Some((pos, ch))
-    });
     while let Some((pos, ch)) = chars.next() {
         if phase == Phase::Spaces {
             if is_space(ch) {

@@ -89,8 +89,6 @@ pub struct SyntaxError {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct LogicalLine<'src> {
     pub text: Cow<'src, str>,
-    /// The whole file, which the segments of a joined line are borrowed from.
-    source: &'src str,
     /// Source offset of logical offset 0.
     first: usize,
     /// `(logical offset, source offset)` where each further contiguous source segment starts.
@@ -100,7 +98,6 @@ pub struct LogicalLine<'src> {
 impl<'src> LogicalLine<'src> {
     fn push(&mut self, source: &'src str, range: Range<usize>) {
         if self.text.is_empty() && self.more.is_empty() && self.first == 0 {
-            self.source = source;
             self.first = range.start;
             self.text = Cow::Borrowed(&source[range]);
         } else {
@@ -127,18 +124,12 @@ impl<'src> LogicalLine<'src> {
         TextRange::new(start, self.source_offset(logical.end - 1) + 1)
     }
 
-    /// The text of the logical `range` and the source range it was read from. The text is borrowed from the
-    /// source unless it spans a joint.
-    pub fn slice(&self, range: Range<usize>) -> (Cow<'src, str>, TextRange) {
-        let source = self.source_range(range.clone());
-        let text = match &self.text {
+    /// The slice of the logical text at `range`, borrowed from the source when the line was not joined.
+    pub fn slice(&self, range: Range<usize>) -> Cow<'src, str> {
+        match &self.text {
             Cow::Borrowed(text) => Cow::Borrowed(&text[range]),
-            // Joints drop at least the escape and a newline, so a range read from one segment is the only kind
-            // whose source is exactly as long.
-            Cow::Owned(_) if source.len() == range.len() => Cow::Borrowed(&self.source[source.as_range()]),
             Cow::Owned(text) => Cow::Owned(text[range].to_string()),
-        };
-        (text, source)
+        }
     }
 }
 
