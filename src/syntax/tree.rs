@@ -96,14 +96,24 @@ pub struct LogicalLine<'src> {
 }
 
 impl<'src> LogicalLine<'src> {
-    fn push(&mut self, source: &'src str, range: Range<usize>) {
-        if self.text.is_empty() && self.more.is_empty() && self.first == 0 {
-            self.first = range.start;
-            self.text = Cow::Borrowed(&source[range]);
-        } else {
-            self.more.push((self.text.len(), range.start));
-            self.text.to_mut().push_str(&source[range]);
+    /// The `segments` of `source` joined, in order. One segment is borrowed; several are copied into a string
+    /// sized for all of them at once, since a RUN of many continuation lines would otherwise regrow it per line.
+    fn join(source: &'src str, segments: impl Iterator<Item = Range<usize>> + Clone) -> Self {
+        let (count, len) = segments.clone().fold((0, 0), |(count, len), r| (count + 1, len + r.len()));
+        let mut segments = segments;
+        let Some(first) = segments.next() else { return LogicalLine::default() };
+        if count == 1 {
+            return LogicalLine { first: first.start, text: Cow::Borrowed(&source[first]), more: Vec::new() };
         }
+        let mut text = String::with_capacity(len);
+        let mut more = Vec::with_capacity(count - 1);
+        let first_start = first.start;
+        text.push_str(&source[first]);
+        for segment in segments {
+            more.push((text.len(), segment.start));
+            text.push_str(&source[segment]);
+        }
+        LogicalLine { text: Cow::Owned(text), first: first_start, more }
     }
 
     /// The source offset of a logical offset. The end of the text maps to the end of the last segment.
@@ -386,8 +396,9 @@ impl<'src> Parser<'src> {
             directives: Vec::new(),
             errors: Vec::new(),
             escape: '\\',
-            parts: Vec::new(),
-            spans: Vec::new(),
+            // Room for the lines and spans of most instructions, so that they seldom regrow.
+            parts: Vec::with_capacity(16),
+            spans: Vec::with_capacity(16),
         }
     }
 
@@ -542,12 +553,13 @@ impl<'src> Parser<'src> {
             }
         }
 
-        let mut logical = LogicalLine::default();
-        for part in &parts {
-            if let InstructionLine::Text { text, .. } = part {
-                logical.push(source, text.clone());
-            }
-        }
+        let logical = LogicalLine::join(
+            source,
+            parts.iter().filter_map(|part| match part {
+                InstructionLine::Text { text, .. } => Some(text.clone()),
+                _ => None,
+            }),
+        );
         let command = split_command(&logical.text, 0..logical.text.len(), 0);
         let markers =
             if takes_heredocs(&logical.text, &command) { buildkit::heredoc_markers(&logical.text) } else { Vec::new() };
