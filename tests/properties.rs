@@ -2,6 +2,7 @@
 //! model reports lies inside the input on character boundaries.
 
 use dockopt::syntax::model::{Dockerfile, Instruction};
+use dockopt::syntax::tree::TokenKind;
 use proptest::prelude::*;
 
 /// Pieces that make the parser's hard cases likely when strung together at random.
@@ -82,11 +83,14 @@ fn check(source: &str) {
     let df = Dockerfile::parse(source);
     assert_eq!(df.tree.print(), source);
     let mut end = 0;
-    for token in &df.tree.tokens {
+    for token in df.tree.tokens() {
         assert_eq!(token.range.start, end, "tokens must be contiguous");
         end = token.range.end;
     }
     assert_eq!(end, source.len());
+    let comment_tokens: Vec<_> =
+        df.tree.tokens().iter().filter(|t| t.kind == TokenKind::Comment).map(|t| t.range).collect();
+    assert_eq!(df.tree.comments, comment_tokens, "the comment list is the comment tokens");
     for statement in &df.statements {
         check_instruction(source, &statement.instruction);
         assert!(source.get(statement.range.as_range()).is_some());

@@ -4,7 +4,6 @@ use crate::engine::rule::Rule;
 use crate::shell::Op;
 use crate::syntax::model::Kind;
 use crate::syntax::text::TextRange;
-use crate::syntax::tree::TokenKind;
 
 pub struct MergeRuns;
 
@@ -163,14 +162,13 @@ fn shared_errexit(ctx: &Context, first: usize, last: usize) -> bool {
 }
 
 /// The comment lines in `range` (from the end of RUN `k` to the start of the next), each with its indentation, to
-/// keep inside the merged RUN. Only the tokens of the two RUNs and the lines between them are looked at.
+/// keep inside the merged RUN. Only the comments of the two RUNs and the lines between them are looked at.
 fn comment_lines(ctx: &Context, k: usize, range: TextRange, newline: &str) -> String {
     let source = ctx.df.source();
-    let tokens = ctx.tokens_between(k, k + 1);
     let mut out = String::new();
-    for token in tokens.iter().filter(|t| t.kind == TokenKind::Comment && range.contains_range(t.range)) {
-        let line_start = source[..token.range.start].rfind('\n').map_or(0, |n| n + 1);
-        out.push_str(&source[line_start..token.range.end]);
+    for comment in ctx.comments_between(k, k + 1).iter().filter(|&&c| range.contains_range(c)) {
+        let line_start = source[..comment.start].rfind('\n').map_or(0, |n| n + 1);
+        out.push_str(&source[line_start..comment.end]);
         out.push_str(newline);
     }
     out

@@ -15,7 +15,7 @@ use crate::shell::{Command, Invocation, Script};
 use crate::syntax::buildkit::{parse_json_array, JsonArgs};
 use crate::syntax::model::{Dockerfile, Instruction, Kind, Stage, Statement};
 use crate::syntax::text::TextRange;
-use crate::syntax::tree::{NodeKind, SyntaxError, TokenKind};
+use crate::syntax::tree::{NodeKind, SyntaxError};
 use std::cell::{OnceCell, RefCell};
 use std::collections::HashMap;
 
@@ -373,24 +373,22 @@ impl<'a, 'src> Context<'a, 'src> {
             .iter()
             .rev()
             .take_while(|n| n.kind == NodeKind::Comment)
-            .flat_map(|n| tree.node_tokens(n).iter().filter(|t| t.kind == TokenKind::Comment))
-            .any(|t| line_comment_silences(tree.text(t.range), rule))
+            .flat_map(|n| tree.comments_in(n.range))
+            .any(|&comment| line_comment_silences(tree.text(comment), rule))
     }
 
-    /// The syntax tokens from the start of statement `first` to the end of statement `last`, with whatever lines
-    /// lie between them.
-    pub fn tokens_between(&self, first: usize, last: usize) -> &[crate::syntax::tree::Token] {
+    /// The comment lines from the start of statement `first` to the end of statement `last`, with those on the
+    /// lines between them.
+    pub fn comments_between(&self, first: usize, last: usize) -> &[TextRange] {
         let tree = &self.df.tree;
-        let start = tree.nodes[self.nodes[first]].tokens.start;
-        let end = tree.nodes[self.nodes[last]].tokens.end;
-        &tree.tokens[start..end]
+        tree.comments_in(tree.nodes[self.nodes[first]].range.cover(tree.nodes[self.nodes[last]].range))
     }
 
-    /// The newline the file uses.
+    /// The newline the file uses: that of its first line.
     pub fn newline(&self) -> &'static str {
-        let tree = &self.df.tree;
-        match tree.tokens.iter().find(|t| t.kind == TokenKind::Newline) {
-            Some(t) if tree.text(t.range).ends_with("\r\n") => "\r\n",
+        let source = self.df.source().as_bytes();
+        match memchr::memchr(b'\n', source) {
+            Some(n) if n > 0 && source[n - 1] == b'\r' => "\r\n",
             _ => "\n",
         }
     }

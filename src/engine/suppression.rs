@@ -14,7 +14,6 @@
 
 use crate::engine::finding::RuleInfo;
 use crate::syntax::model::Dockerfile;
-use crate::syntax::tree::TokenKind;
 
 /// The rule lists a file silences everywhere.
 #[derive(Clone, Debug, Default)]
@@ -26,8 +25,8 @@ impl FileSuppressions {
     pub fn new(df: &Dockerfile) -> FileSuppressions {
         let tree = &df.tree;
         let mut lists = Vec::new();
-        for token in tree.tokens.iter().filter(|t| t.kind == TokenKind::Comment) {
-            let body = comment_body(tree.text(token.range));
+        for &comment in &tree.comments {
+            let body = comment_body(tree.text(comment));
             let global = body
                 .strip_prefix("dockopt:")
                 .and_then(|r| r.trim_start().strip_prefix("global"))

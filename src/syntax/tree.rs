@@ -1,8 +1,10 @@
 //! The lossless syntax tree.
 //!
-//! Every byte of the input belongs to exactly one [`Token`]; the tokens, in order, spell the input back byte for
-//! byte. Tokens are grouped into [`Node`]s: one per blank line, comment line, parser directive, and instruction
-//! (with its continuation lines, the comment lines inside them, and its heredoc bodies).
+//! Every byte of the input belongs to exactly one [`Node`]: one per blank line, comment line, parser directive, and
+//! instruction (with its continuation lines, the comment lines inside them, and its heredoc bodies). Within nodes,
+//! every byte belongs to exactly one [`Token`]; the tokens, in order, spell the input back byte for byte. Most
+//! readers need only the nodes, the instructions and the comments, so the tokens are built the first time they are
+//! asked for ([`SyntaxTree::tokens`]).
 //!
 //! Lines are grouped exactly as BuildKit's parser groups them, so that an instruction node holds precisely the
 //! lines BuildKit reads as that instruction. Each instruction also keeps its *logical line*: the continuation
@@ -13,6 +15,7 @@ use crate::syntax::text::TextRange;
 use serde::Serialize;
 use std::borrow::Cow;
 use std::ops::Range;
+use std::sync::OnceLock;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -60,9 +63,8 @@ pub enum NodeKind {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Node {
     pub kind: NodeKind,
+    /// Whole lines, each with its newline; the byte-order mark's node is its three bytes.
     pub range: TextRange,
-    /// Indices into [`SyntaxTree::tokens`].
-    pub tokens: Range<usize>,
 }
 
 /// A parser directive from the leading comment block.
@@ -182,8 +184,12 @@ pub struct InstructionSyntax<'src> {
 #[derive(Clone, Debug)]
 pub struct SyntaxTree<'src> {
     source: &'src str,
-    pub tokens: Vec<Token>,
+    /// Built from the nodes on first use: see [`SyntaxTree::tokens`].
+    tokens: OnceLock<Vec<Token>>,
     pub nodes: Vec<Node>,
+    /// Every comment line, from its `#` to the end of the line, without the newline: the lines that are nodes of
+    /// their own and those among an instruction's continuation lines, in order.
+    pub comments: Vec<TextRange>,
     pub directives: Vec<Directive>,
     pub instructions: Vec<InstructionSyntax<'src>>,
     /// The escape character in force: `\` or `` ` ``.
@@ -219,14 +225,29 @@ impl<'src> SyntaxTree<'src> {
     /// The text the tokens spell, which is the input.
     pub fn print(&self) -> String {
         let mut out = String::with_capacity(self.source.len());
-        for token in &self.tokens {
+        for token in self.tokens() {
             out.push_str(self.text(token.range));
         }
         out
     }
 
+    /// Every token of the file, in order.
+    pub fn tokens(&self) -> &[Token] {
+        self.tokens.get_or_init(|| Tokenizer::new(self).run())
+    }
+
     pub fn node_tokens(&self, node: &Node) -> &[Token] {
-        &self.tokens[node.tokens.clone()]
+        let tokens = self.tokens();
+        let start = tokens.partition_point(|t| t.range.start < node.range.start);
+        let end = tokens.partition_point(|t| t.range.start < node.range.end);
+        &tokens[start..end]
+    }
+
+    /// The comment lines that lie inside `range`.
+    pub fn comments_in(&self, range: TextRange) -> &[TextRange] {
+        let start = self.comments.partition_point(|c| c.start < range.start);
+        let end = self.comments.partition_point(|c| c.end <= range.end);
+        &self.comments[start..end.max(start)]
     }
 }
 
@@ -238,22 +259,34 @@ struct PhysicalLine {
     end: usize,
 }
 
-fn physical_lines(source: &str) -> Vec<PhysicalLine> {
-    let bytes = source.as_bytes();
-    let mut lines = Vec::with_capacity(bytes.len() / 32 + 1);
-    let mut start = 0;
-    // One memchr pass over the whole file; a search per line pays the searcher's setup on every short line.
-    let mut newlines = memchr::memchr_iter(b'\n', bytes);
-    while start < bytes.len() {
+/// The lines of `source[range]`, where `range` starts at the start of a line.
+fn physical_lines(source: &str, range: Range<usize>) -> impl Iterator<Item = PhysicalLine> + '_ {
+    let bytes = &source.as_bytes()[..range.end];
+    let mut start = range.start;
+    // One memchr pass over the whole range; a search per line pays the searcher's setup on every short line.
+    let mut newlines = memchr::memchr_iter(b'\n', &bytes[start..]).map(move |i| range.start + i);
+    std::iter::from_fn(move || {
+        if start >= bytes.len() {
+            return None;
+        }
         let end = newlines.next().map_or(bytes.len(), |i| i + 1);
         let mut content_end = end;
         while content_end > start && matches!(bytes[content_end - 1], b'\r' | b'\n') {
             content_end -= 1;
         }
-        lines.push(PhysicalLine { start, content_end, end });
+        let line = PhysicalLine { start, content_end, end };
         start = end;
-    }
-    lines
+        Some(line)
+    })
+}
+
+/// Where a line's text starts after its indentation, and where the text that joins the logical line ends:
+/// before the continuation escape, if the line has one.
+fn line_text(source: &str, line: PhysicalLine, escape: char) -> (Range<usize>, bool) {
+    let content = &source[line.start..line.content_end];
+    let text_start = line.start + buildkit::leading_space_len(content);
+    let marker = continuation_marker(&source[text_start..line.content_end], escape);
+    (text_start..marker.map_or(line.content_end, |m| text_start + m), marker.is_some())
 }
 
 /// A parser directive (`# key = value`) as BuildKit recognises it: name and value ranges within `text`.
@@ -358,72 +391,83 @@ fn takes_heredocs(line: &str, command: &CommandSyntax) -> bool {
         && buildkit::parse_json_array(&line[command.args.clone()]) == JsonArgs::NotJson
 }
 
-/// One physical line of an instruction, before its tokens are emitted.
+/// One physical line of an instruction.
 enum InstructionLine {
-    /// Text that joins the logical line: `indent` is dropped whitespace, `text` joins, the rest is the
-    /// continuation escape and the newline.
+    /// Text that joins the logical line: before `text` is dropped indentation, after it the continuation escape
+    /// and the newline.
     Text {
         line: PhysicalLine,
         text: Range<usize>,
     },
-    Comment(PhysicalLine),
+    /// A comment line among continuation lines, and its text from the `#`.
+    Comment {
+        line: PhysicalLine,
+        text: Range<usize>,
+    },
     Blank(PhysicalLine),
+}
+
+/// Reads the continuation lines that follow an instruction's first line, when it `continues`, from `lines` into
+/// `parts`: comment and blank lines, and text lines until one that does not end in the escape.
+fn continuation_lines(
+    source: &str,
+    escape: char,
+    mut continues: bool,
+    lines: &mut impl Iterator<Item = PhysicalLine>,
+    parts: &mut Vec<InstructionLine>,
+) {
+    while continues {
+        let Some(line) = lines.next() else { return };
+        let content = &source[line.start..line.content_end];
+        let text_start = line.start + buildkit::leading_space_len(content);
+        if source[text_start..].starts_with('#') {
+            parts.push(InstructionLine::Comment { line, text: text_start..line.content_end });
+        } else if text_start == line.content_end {
+            parts.push(InstructionLine::Blank(line));
+        } else {
+            let marker = continuation_marker(content, escape);
+            continues = marker.is_some();
+            let end = line.start + marker.unwrap_or(content.len());
+            parts.push(InstructionLine::Text { line, text: line.start..end });
+        }
+    }
 }
 
 struct Parser<'src> {
     source: &'src str,
     lines: Vec<PhysicalLine>,
-    tokens: Vec<Token>,
     nodes: Vec<Node>,
+    comments: Vec<TextRange>,
     directives: Vec<Directive>,
     instructions: Vec<InstructionSyntax<'src>>,
     errors: Vec<SyntaxError>,
     escape: char,
-    /// Scratch buffers, reused from one instruction to the next.
+    /// Scratch buffer, reused from one instruction to the next.
     parts: Vec<InstructionLine>,
-    spans: Vec<(usize, TokenKind)>,
 }
 
 impl<'src> Parser<'src> {
     fn new(source: &'src str) -> Self {
-        let lines = physical_lines(source);
+        let mut lines = Vec::with_capacity(source.len() / 32 + 1);
+        lines.extend(physical_lines(source, 0..source.len()));
         Parser {
-            tokens: Vec::with_capacity(lines.len() * 5),
             nodes: Vec::with_capacity(lines.len()),
             instructions: Vec::with_capacity(lines.len() / 2),
             lines,
             source,
+            comments: Vec::new(),
             directives: Vec::new(),
             errors: Vec::new(),
             escape: '\\',
-            // Room for the lines and spans of most instructions, so that they seldom regrow.
+            // Room for the lines of most instructions, so that it seldom regrows.
             parts: Vec::with_capacity(16),
-            spans: Vec::with_capacity(16),
         }
     }
 
-    fn token(&mut self, kind: TokenKind, start: usize, end: usize) {
+    fn node(&mut self, kind: NodeKind, start: usize, end: usize) {
         if start < end {
-            self.tokens.push(Token { kind, range: TextRange::new(start, end) });
+            self.nodes.push(Node { kind, range: TextRange::new(start, end) });
         }
-    }
-
-    fn node(&mut self, kind: NodeKind, first_token: usize) {
-        let tokens = first_token..self.tokens.len();
-        let range = match (self.tokens.get(first_token), self.tokens.last()) {
-            (Some(first), Some(last)) if first_token < self.tokens.len() => first.range.cover(last.range),
-            _ => return,
-        };
-        self.nodes.push(Node { kind, range, tokens });
-    }
-
-    /// Indentation, text and newline of a line that is a node of its own.
-    fn simple_line(&mut self, kind: NodeKind, text_kind: TokenKind, line: PhysicalLine, text_start: usize) {
-        let first = self.tokens.len();
-        self.token(TokenKind::Whitespace, line.start, text_start);
-        self.token(text_kind, text_start, line.content_end);
-        self.token(TokenKind::Newline, line.content_end, line.end);
-        self.node(kind, first);
     }
 
     fn run(mut self) -> SyntaxTree<'src> {
@@ -432,39 +476,35 @@ impl<'src> Parser<'src> {
         while i < self.lines.len() {
             let mut line = self.lines[i];
             if i == 0 && self.source.starts_with('\u{feff}') {
-                let first = self.tokens.len();
-                self.token(TokenKind::Bom, 0, 3);
-                self.node(NodeKind::Bom, first);
+                self.node(NodeKind::Bom, 0, 3);
                 line.start = 3;
             }
-            let content = &self.source[line.start..line.content_end];
-            let text_start = line.start + buildkit::leading_space_len(content);
-            let text = &self.source[text_start..line.content_end];
+            let (text, continues) = line_text(self.source, line, self.escape);
+            let content = &self.source[text.start..line.content_end];
             if !directives_done {
-                match directive_parts(text) {
+                match directive_parts(content) {
                     Some((name, value))
-                        if KNOWN_DIRECTIVES.iter().any(|k| text[name.clone()].eq_ignore_ascii_case(k)) =>
+                        if KNOWN_DIRECTIVES.iter().any(|k| content[name.clone()].eq_ignore_ascii_case(k)) =>
                     {
-                        self.directive(i, line, text_start, name, value);
+                        self.directive(i, line, text.start, name, value);
                         i += 1;
                         continue;
                     }
                     _ => directives_done = true,
                 }
             }
-            if text.starts_with('#') {
-                self.simple_line(NodeKind::Comment, TokenKind::Comment, line, text_start);
+            if content.starts_with('#') {
+                self.comments.push(TextRange::new(text.start, line.content_end));
+                self.node(NodeKind::Comment, line.start, line.end);
                 i += 1;
                 continue;
             }
-            let marker = continuation_marker(text, self.escape);
-            if marker.is_none() && text.is_empty() {
-                self.simple_line(NodeKind::Blank, TokenKind::Whitespace, line, line.start);
+            if !continues && content.is_empty() {
+                self.node(NodeKind::Blank, line.start, line.end);
                 i += 1;
                 continue;
             }
-            let text_end = text_start + marker.unwrap_or(text.len());
-            i = self.instruction(i, line, text_start..text_end);
+            i = self.instruction(i, line, text, continues);
         }
         let bytes = self.source.as_bytes();
         let too_long =
@@ -483,11 +523,11 @@ impl<'src> Parser<'src> {
                 help: "a Dockerfile needs at least one instruction, such as `FROM image`".into(),
             });
         }
-        debug_assert!(self.tokens.windows(2).all(|w| w[0].range.end == w[1].range.start));
         SyntaxTree {
             source: self.source,
-            tokens: self.tokens,
+            tokens: OnceLock::new(),
             nodes: self.nodes,
+            comments: self.comments,
             directives: self.directives,
             instructions: self.instructions,
             escape: self.escape,
@@ -524,34 +564,17 @@ impl<'src> Parser<'src> {
             }
         }
         self.directives.push(Directive { name, value, range, line: index + 1 });
-        let kind = NodeKind::Directive(self.directives.len() - 1);
-        self.simple_line(kind, TokenKind::Directive, line, text_start);
+        self.node(NodeKind::Directive(self.directives.len() - 1), line.start, line.end);
     }
 
     /// Reads the instruction starting at line `first`, whose joining text is `text`. Returns the next line.
-    fn instruction(&mut self, first: usize, first_line: PhysicalLine, text: Range<usize>) -> usize {
+    fn instruction(&mut self, first: usize, first_line: PhysicalLine, text: Range<usize>, continues: bool) -> usize {
         let source = self.source;
         let mut parts = std::mem::take(&mut self.parts);
         parts.clear();
         parts.push(InstructionLine::Text { line: first_line, text: text.clone() });
-        let mut continues = text.end < first_line.content_end;
-        let mut i = first + 1;
-        while continues && i < self.lines.len() {
-            let line = self.lines[i];
-            i += 1;
-            let content = &self.source[line.start..line.content_end];
-            let trimmed = &content[buildkit::leading_space_len(content)..];
-            if trimmed.starts_with('#') {
-                parts.push(InstructionLine::Comment(line));
-            } else if trimmed.is_empty() {
-                parts.push(InstructionLine::Blank(line));
-            } else {
-                let marker = continuation_marker(content, self.escape);
-                continues = marker.is_some();
-                let end = line.start + marker.unwrap_or(content.len());
-                parts.push(InstructionLine::Text { line, text: line.start..end });
-            }
-        }
+        continuation_lines(source, self.escape, continues, &mut self.lines[first + 1..].iter().copied(), &mut parts);
+        let mut i = first + parts.len();
 
         let logical = LogicalLine::join(
             source,
@@ -560,13 +583,14 @@ impl<'src> Parser<'src> {
                 _ => None,
             }),
         );
+        self.comments.extend(parts.iter().filter_map(|part| match part {
+            InstructionLine::Comment { text, .. } => Some(TextRange::new(text.start, text.end)),
+            _ => None,
+        }));
+        self.parts = parts;
         let command = split_command(&logical.text, 0..logical.text.len(), 0);
         let markers =
             if takes_heredocs(&logical.text, &command) { buildkit::heredoc_markers(&logical.text) } else { Vec::new() };
-
-        let first_token = self.tokens.len();
-        self.instruction_tokens(&parts, &logical, &command);
-        self.parts = parts;
 
         let mut heredocs = Vec::with_capacity(markers.len());
         for marker in markers {
@@ -580,14 +604,9 @@ impl<'src> Parser<'src> {
                     terminator = Some(line);
                     break;
                 }
-                self.token(TokenKind::HeredocLine, line.start, line.content_end);
-                self.token(TokenKind::Newline, line.content_end, line.end);
             }
             let body_end = terminator.map_or(self.source.len(), |l| l.start);
-            if let Some(line) = terminator {
-                self.token(TokenKind::HeredocTerminator, line.start, line.content_end);
-                self.token(TokenKind::Newline, line.content_end, line.end);
-            } else {
+            if terminator.is_none() {
                 self.errors.push(SyntaxError {
                     message: format!("unterminated heredoc: no line `{}` ends it", marker.name),
                     range: TextRange::new(text.start, first_line.content_end),
@@ -611,18 +630,73 @@ impl<'src> Parser<'src> {
             command,
             heredocs,
         });
-        self.node(NodeKind::Instruction(self.instructions.len() - 1), first_token);
+        self.node(NodeKind::Instruction(self.instructions.len() - 1), first_line.start, last.end);
         i
     }
+}
 
-    /// Emits the tokens of an instruction's lines: keyword, flags and arguments where the logical line says they
-    /// are, and indentation, continuation escapes, comment lines and newlines around them.
-    fn instruction_tokens(&mut self, parts: &[InstructionLine], logical: &LogicalLine, command: &CommandSyntax) {
+/// Builds the tokens of a parsed tree, node by node, reading each node's lines again.
+struct Tokenizer<'t, 'src> {
+    tree: &'t SyntaxTree<'src>,
+    tokens: Vec<Token>,
+    /// Scratch buffers, reused from one instruction to the next.
+    parts: Vec<InstructionLine>,
+    spans: Vec<(usize, TokenKind)>,
+}
+
+impl<'t, 'src> Tokenizer<'t, 'src> {
+    fn new(tree: &'t SyntaxTree<'src>) -> Self {
+        Tokenizer { tree, tokens: Vec::with_capacity(tree.nodes.len() * 4), parts: Vec::new(), spans: Vec::new() }
+    }
+
+    fn token(&mut self, kind: TokenKind, start: usize, end: usize) {
+        if start < end {
+            self.tokens.push(Token { kind, range: TextRange::new(start, end) });
+        }
+    }
+
+    fn run(mut self) -> Vec<Token> {
+        let tree = self.tree;
+        for node in &tree.nodes {
+            let mut lines = physical_lines(tree.source, node.range.as_range());
+            match node.kind {
+                NodeKind::Bom => self.token(TokenKind::Bom, node.range.start, node.range.end),
+                NodeKind::Blank => self.line(TokenKind::Whitespace, lines.next()),
+                NodeKind::Comment => self.line(TokenKind::Comment, lines.next()),
+                NodeKind::Directive(_) => self.line(TokenKind::Directive, lines.next()),
+                NodeKind::Instruction(i) => self.instruction(&tree.instructions[i], &mut lines),
+            }
+        }
+        debug_assert!(self.tokens.windows(2).all(|w| w[0].range.end == w[1].range.start));
+        self.tokens
+    }
+
+    /// Indentation, text and newline of a line that is a node of its own.
+    fn line(&mut self, text_kind: TokenKind, line: Option<PhysicalLine>) {
+        let Some(line) = line else { return };
+        let content = &self.tree.source[line.start..line.content_end];
+        let text_start = line.start + buildkit::leading_space_len(content);
+        self.token(TokenKind::Whitespace, line.start, text_start);
+        self.token(text_kind, text_start, line.content_end);
+        self.token(TokenKind::Newline, line.content_end, line.end);
+    }
+
+    /// Keyword, flags and arguments where the logical line says they are, and indentation, continuation escapes,
+    /// comment lines, heredoc lines and newlines around them.
+    fn instruction(&mut self, syntax: &InstructionSyntax, lines: &mut impl Iterator<Item = PhysicalLine>) {
+        let source = self.tree.source;
+        let escape = self.tree.escape;
+        let Some(first) = lines.next() else { return };
+        let (text, continues) = line_text(source, first, escape);
+        let mut parts = std::mem::take(&mut self.parts);
+        parts.clear();
+        parts.push(InstructionLine::Text { line: first, text });
+        continuation_lines(source, escape, continues, lines, &mut parts);
         let mut spans = std::mem::take(&mut self.spans);
-        classify(&logical.text, command, &mut spans);
+        classify(&syntax.logical.text, &syntax.command, &mut spans);
         let mut span_index = 0;
         let mut logical_pos = 0;
-        for part in parts {
+        for part in &parts {
             match *part {
                 InstructionLine::Text { line, ref text } => {
                     self.token(TokenKind::Whitespace, line.start, text.start);
@@ -640,11 +714,9 @@ impl<'src> Parser<'src> {
                     self.token(TokenKind::LineContinuation, text.end, line.content_end);
                     self.token(TokenKind::Newline, line.content_end, line.end);
                 }
-                InstructionLine::Comment(line) => {
-                    let content = &self.source[line.start..line.content_end];
-                    let text_start = line.start + buildkit::leading_space_len(content);
-                    self.token(TokenKind::Whitespace, line.start, text_start);
-                    self.token(TokenKind::Comment, text_start, line.content_end);
+                InstructionLine::Comment { line, ref text } => {
+                    self.token(TokenKind::Whitespace, line.start, text.start);
+                    self.token(TokenKind::Comment, text.start, text.end);
                     self.token(TokenKind::Newline, line.content_end, line.end);
                 }
                 InstructionLine::Blank(line) => {
@@ -653,7 +725,16 @@ impl<'src> Parser<'src> {
                 }
             }
         }
+        self.parts = parts;
         self.spans = spans;
+        // The lines left are the heredocs' bodies and terminators.
+        for line in lines {
+            let content = TextRange::new(line.start, line.content_end);
+            let ends_heredoc = syntax.heredocs.iter().any(|h| h.terminator == Some(content));
+            let kind = if ends_heredoc { TokenKind::HeredocTerminator } else { TokenKind::HeredocLine };
+            self.token(kind, line.start, line.content_end);
+            self.token(TokenKind::Newline, line.content_end, line.end);
+        }
     }
 }
 
