@@ -23,7 +23,7 @@ pub fn is_re_whitespace(c: char) -> bool {
 }
 
 /// True for the ASCII bytes [`is_space`] accepts.
-fn is_ascii_space(b: u8) -> bool {
+const fn is_ascii_space(b: u8) -> bool {
     matches!(b, b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | b' ')
 }
 
@@ -111,59 +111,79 @@ pub type SpannedWord = (String, Range<usize>);
 /// BuildKit's `parseWords`: splits ENV, LABEL and ARG arguments on unquoted whitespace, keeping quotes and
 /// escape characters in the words. Each word is verbatim source text, so only its range is returned; an escape
 /// at the very end of the input is dropped, as BuildKit drops it.
+///
+/// Quotes and the escape are ASCII, so bytes are walked: runs of bytes that matter to none of the rules are
+/// skipped, and a character is decoded only where a non-ASCII one starts.
 pub fn parse_words(s: &str, escape: char) -> Vec<Range<usize>> {
-    #[derive(PartialEq)]
-    enum Phase {
-        Spaces,
-        Word,
-        Quote,
-    }
+    let bytes = s.as_bytes();
+    let escape = escape as u8;
     let mut words = Vec::new();
-    let mut phase = Phase::Spaces;
-    let mut quote = '\0';
-    let mut blank_ok = false;
-    let mut word_start = 0;
-    let mut chars = s.char_indices();
-    // A word is kept when it is non-empty or was quoted (`""`).
-    let finish = |start: usize, end: usize, blank_ok: bool, words: &mut Vec<Range<usize>>| {
-        if blank_ok || end > start {
-            words.push(start..end);
-        }
-    };
-    while let Some((pos, ch)) = chars.next() {
-        if phase == Phase::Spaces {
-            if is_space(ch) {
-                continue;
+    let mut i = 0;
+    loop {
+        while i < bytes.len() {
+            match space_len_at(s, i) {
+                0 => break,
+                n => i += n,
             }
-            phase = Phase::Word;
-            word_start = pos;
         }
-        let escapes = ch == escape && (phase == Phase::Word || quote != '\'');
-        match phase {
-            Phase::Word if is_space(ch) => {
-                phase = Phase::Spaces;
-                finish(word_start, pos, blank_ok, &mut words);
-                blank_ok = false;
-                continue;
-            }
-            Phase::Word if ch == '\'' || ch == '"' => {
-                quote = ch;
-                blank_ok = true;
-                phase = Phase::Quote;
-            }
-            Phase::Quote if ch == quote => phase = Phase::Word,
-            _ => {}
-        }
-        // The escape and the character after it stay in the word; an escape at the very end is dropped.
-        if escapes && chars.next().is_none() {
-            finish(word_start, pos, blank_ok, &mut words);
+        if i == bytes.len() {
             return words;
         }
+        let start = i;
+        // A word is kept when it is non-empty or was quoted (`""`).
+        let mut quoted = false;
+        let mut quote = None;
+        loop {
+            while i < bytes.len() && !WORD_STOPS[usize::from(bytes[i])] {
+                i += 1;
+            }
+            let Some(&b) = bytes.get(i) else { break };
+            match quote {
+                None if space_len_at(s, i) > 0 => break,
+                None if b == b'\'' || b == b'"' => {
+                    quote = Some(b);
+                    quoted = true;
+                }
+                Some(q) if b == q => quote = None,
+                _ => {}
+            }
+            // The escape and the character after it stay in the word; an escape at the very end is dropped.
+            if b == escape && quote != Some(b'\'') {
+                if i + 1 == bytes.len() {
+                    if quoted || i > start {
+                        words.push(start..i);
+                    }
+                    return words;
+                }
+                i += 1;
+            }
+            i += 1;
+        }
+        if quoted || i > start {
+            words.push(start..i);
+        }
     }
-    if phase != Phase::Spaces {
-        finish(word_start, s.len(), blank_ok, &mut words);
+}
+
+/// The bytes where [`parse_words`] looks closer: whitespace, quotes, either escape character, and the first byte
+/// of a non-ASCII character, which may be whitespace.
+static WORD_STOPS: [bool; 256] = {
+    let mut stops = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        stops[b] = is_ascii_space(b as u8) || matches!(b as u8, b'\'' | b'"' | b'\\' | b'`') || b >= 0xc0;
+        b += 1;
     }
-    words
+    stops
+};
+
+/// The length of the whitespace character ([`is_space`]) at byte `i` of `s`, or 0.
+fn space_len_at(s: &str, i: usize) -> usize {
+    match s.as_bytes()[i] {
+        b if b < 0x80 => usize::from(is_ascii_space(b)),
+        0x80..=0xbf => 0,
+        _ => s[i..].chars().next().filter(|&c| is_space(c)).map_or(0, char::len_utf8),
+    }
 }
 
 /// BuildKit's `extractBuilderFlags`: the leading `--flag` words of an instruction's arguments, with quotes and
@@ -563,6 +583,75 @@ mod tests {
         fn whitespace_is_measured_as_trim_measures_it(s in "[ \t\r\n\u{0b}\u{0c}\u{85}\u{a0}\u{2003}\u{3000}a-c#é]{0,12}") {
             proptest::prop_assert_eq!(leading_space_len(&s), s.len() - s.trim_start_matches(is_space).len());
             proptest::prop_assert_eq!(trailing_space_start(&s), s.trim_end_matches(is_space).len());
+        }
+    }
+
+    /// [`parse_words`] as first written, walking characters: the oracle the byte walk is held to. Splits ENV, LABEL and ARG arguments on unquoted whitespace, keeping quotes and
+    /// escape characters in the words. Each word is verbatim source text, so only its range is returned; an escape
+    /// at the very end of the input is dropped, as BuildKit drops it.
+    fn parse_words_by_char(s: &str, escape: char) -> Vec<Range<usize>> {
+        #[derive(PartialEq)]
+        enum Phase {
+            Spaces,
+            Word,
+            Quote,
+        }
+        let mut words = Vec::new();
+        let mut phase = Phase::Spaces;
+        let mut quote = '\0';
+        let mut blank_ok = false;
+        let mut word_start = 0;
+        let mut chars = s.char_indices();
+        // A word is kept when it is non-empty or was quoted (`""`).
+        let finish = |start: usize, end: usize, blank_ok: bool, words: &mut Vec<Range<usize>>| {
+            if blank_ok || end > start {
+                words.push(start..end);
+            }
+        };
+        while let Some((pos, ch)) = chars.next() {
+            if phase == Phase::Spaces {
+                if is_space(ch) {
+                    continue;
+                }
+                phase = Phase::Word;
+                word_start = pos;
+            }
+            let escapes = ch == escape && (phase == Phase::Word || quote != '\'');
+            match phase {
+                Phase::Word if is_space(ch) => {
+                    phase = Phase::Spaces;
+                    finish(word_start, pos, blank_ok, &mut words);
+                    blank_ok = false;
+                    continue;
+                }
+                Phase::Word if ch == '\'' || ch == '"' => {
+                    quote = ch;
+                    blank_ok = true;
+                    phase = Phase::Quote;
+                }
+                Phase::Quote if ch == quote => phase = Phase::Word,
+                _ => {}
+            }
+            // The escape and the character after it stay in the word; an escape at the very end is dropped.
+            if escapes && chars.next().is_none() {
+                finish(word_start, pos, blank_ok, &mut words);
+                return words;
+            }
+        }
+        if phase != Phase::Spaces {
+            finish(word_start, s.len(), blank_ok, &mut words);
+        }
+        words
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn words_split_as_a_walk_over_characters_splits_them(
+            s in "[ \t\u{85}\u{a0}\u{2003}\u{3000}a=é'\"\\\\`]{0,16}",
+            backtick in proptest::bool::ANY,
+        ) {
+            let escape = if backtick { '`' } else { '\\' };
+            proptest::prop_assert_eq!(parse_words(&s, escape), parse_words_by_char(&s, escape));
         }
     }
 
