@@ -320,8 +320,8 @@ impl Iterator for Lines<'_> {
     }
 }
 
-/// Where a line's text starts after its indentation, and where the text that joins the logical line ends:
-/// before the continuation escape, if the line has one.
+/// A line's text without its indentation and without the continuation escape, if it has one: what it joins to
+/// the logical line. The flag says whether it has the escape, so that the next line continues it.
 fn line_text(source: &str, line: PhysicalLine, escape: char) -> (Range<usize>, bool) {
     let content = &source[line.start..line.content_end];
     let text_start = line.start + buildkit::leading_space_len(content);
@@ -517,11 +517,11 @@ impl<'src> Parser<'src> {
                 line.start = 3;
             }
             let (text, continues) = line_text(self.source, line, self.escape);
-            let content = &self.source[text.start..line.content_end];
+            let unindented = &self.source[text.start..line.content_end];
             if !directives_done {
-                match directive_parts(content) {
+                match directive_parts(unindented) {
                     Some((name, value))
-                        if KNOWN_DIRECTIVES.iter().any(|k| content[name.clone()].eq_ignore_ascii_case(k)) =>
+                        if KNOWN_DIRECTIVES.iter().any(|k| unindented[name.clone()].eq_ignore_ascii_case(k)) =>
                     {
                         self.directive(line, text.start, name, value);
                         continue;
@@ -529,12 +529,12 @@ impl<'src> Parser<'src> {
                     _ => directives_done = true,
                 }
             }
-            if content.starts_with('#') {
+            if unindented.starts_with('#') {
                 self.comments.push(TextRange::new(text.start, line.content_end));
                 self.node(NodeKind::Comment, line.start, line.end);
                 continue;
             }
-            if !continues && content.is_empty() {
+            if !continues && unindented.is_empty() {
                 self.node(NodeKind::Blank, line.start, line.end);
                 continue;
             }
