@@ -9,7 +9,7 @@
 //! Nothing outside the context is read: every path is resolved inside the root the way BuildKit resolves it
 //! (see [`resolve_in_context`]), only regular files are opened, never blocking, and never past a size limit.
 
-use crate::engine::files::{self, read_regular, resolve_in_context, InContext, ReadError};
+use crate::engine::files::{self, read_regular, resolve_in_context, InContext, PathCache, ReadError};
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 use std::collections::HashMap;
 use std::io::Read;
@@ -32,12 +32,12 @@ const MAX_SOURCE_GLOBS: usize = 256;
 /// What the build contexts of one run share: a monorepo's Dockerfiles share directories and ignore files.
 #[derive(Debug)]
 pub struct ContextCache {
-    listings: Mutex<HashMap<PathBuf, Arc<Listing>>>,
+    listings: Mutex<PathCache<Arc<Listing>>>,
     /// Each directory's path with every symlink resolved, as found from its parent's.
-    real_paths: Mutex<HashMap<PathBuf, Option<PathBuf>>>,
+    real_paths: Mutex<PathCache<Option<PathBuf>>>,
     /// Whether each file a context holds is something other than an archive ADD would unpack.
-    plain_entries: Mutex<HashMap<PathBuf, bool>>,
-    ignores: Mutex<HashMap<PathBuf, Arc<Ignore>>>,
+    plain_entries: Mutex<PathCache<bool>>,
+    ignores: Mutex<PathCache<Arc<Ignore>>>,
     /// The largest manifest read from a context.
     max_file_size: u64,
 }
@@ -62,14 +62,14 @@ impl ContextCache {
     /// Takes the real paths of directories from someone who knows them, such as a walk that followed no links.
     pub fn know_real_paths(&self, dirs: impl IntoIterator<Item = (PathBuf, PathBuf)>) {
         let mut known = self.real_paths.lock().expect("no panics while holding the lock");
-        known.extend(dirs.into_iter().map(|(dir, real)| (dir, Some(real))));
+        known.extend(dirs.into_iter().map(|(dir, real)| (dir.into_os_string(), Some(real))));
     }
 
     /// `dir` with every symlink resolved, or `None` when it cannot be found. A directory that is not a symlink
     /// resolves to its parent's real path and its own name, so the Dockerfiles of a monorepo cost one `lstat`
     /// per directory where `canonicalize` would read every component of every path again.
     fn real_path(&self, dir: &Path) -> Option<PathBuf> {
-        if let Some(found) = self.real_paths.lock().expect("no panics while holding the lock").get(dir) {
+        if let Some(found) = self.real_paths.lock().expect("no panics while holding the lock").get(dir.as_os_str()) {
             return found.clone();
         }
         let parent = dir.parent().filter(|p| !p.as_os_str().is_empty());
@@ -83,28 +83,35 @@ impl ContextCache {
             },
             _ => std::fs::canonicalize(dir).ok(),
         };
-        self.real_paths.lock().expect("no panics while holding the lock").insert(dir.to_path_buf(), real.clone());
+        self.real_paths
+            .lock()
+            .expect("no panics while holding the lock")
+            .insert(dir.as_os_str().to_owned(), real.clone());
         real
     }
 
     /// The entries of `dir`, read once per run; empty when it cannot be read.
     fn listing(&self, dir: &Path) -> Arc<Listing> {
-        if let Some(found) = self.listings.lock().expect("no panics while holding the lock").get(dir) {
+        if let Some(found) = self.listings.lock().expect("no panics while holding the lock").get(dir.as_os_str()) {
             return found.clone();
         }
         let listing = Arc::new(Listing::read(dir));
-        self.listings.lock().expect("no panics while holding the lock").insert(dir.to_path_buf(), listing.clone());
+        self.listings
+            .lock()
+            .expect("no panics while holding the lock")
+            .insert(dir.as_os_str().to_owned(), listing.clone());
         listing
     }
 
     /// [`is_plain_entry`] for a path with every symlink resolved, read once per run: the Dockerfiles of a
     /// directory share their context, and each would open every file a `COPY .` or `ADD .` takes again.
     fn is_plain_entry(&self, path: &Path) -> bool {
-        if let Some(&known) = self.plain_entries.lock().expect("no panics while holding the lock").get(path) {
+        if let Some(&known) = self.plain_entries.lock().expect("no panics while holding the lock").get(path.as_os_str())
+        {
             return known;
         }
         let plain = is_plain_entry(path);
-        self.plain_entries.lock().expect("no panics while holding the lock").insert(path.to_path_buf(), plain);
+        self.plain_entries.lock().expect("no panics while holding the lock").insert(path.as_os_str().to_owned(), plain);
         plain
     }
 
@@ -119,11 +126,14 @@ impl ContextCache {
 
     /// The ignore file at `path`, read and compiled once per run.
     fn ignore(&self, path: &Path, read: impl FnOnce() -> Ignore) -> Arc<Ignore> {
-        if let Some(found) = self.ignores.lock().expect("no panics while holding the lock").get(path) {
+        if let Some(found) = self.ignores.lock().expect("no panics while holding the lock").get(path.as_os_str()) {
             return found.clone();
         }
         let ignore = Arc::new(read());
-        self.ignores.lock().expect("no panics while holding the lock").insert(path.to_path_buf(), ignore.clone());
+        self.ignores
+            .lock()
+            .expect("no panics while holding the lock")
+            .insert(path.as_os_str().to_owned(), ignore.clone());
         ignore
     }
 }

@@ -18,11 +18,10 @@
 //!
 //! An unknown key is an error that names it.
 
-use crate::engine::files::{read_regular, DEFAULT_MAX_FILE_SIZE};
+use crate::engine::files::{read_regular, PathCache, DEFAULT_MAX_FILE_SIZE};
 use crate::engine::options::RuleOptions;
 use crate::engine::rule::Rule;
 use serde::Deserialize;
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -142,9 +141,9 @@ const NAMES: [&str; 3] = ["dockopt.toml", ".dockopt.toml", "pyproject.toml"];
 pub struct Resolver {
     all_rules: Vec<&'static dyn Rule>,
     overrides: Overrides,
-    cache: Mutex<HashMap<PathBuf, Result<Arc<Settings>, ConfigError>>>,
+    cache: Mutex<PathCache<Result<Arc<Settings>, ConfigError>>>,
     /// The same answers by the directory as [`Resolver::settings_for`] was asked, before it is made absolute.
-    by_given_dir: Mutex<HashMap<PathBuf, Result<Arc<Settings>, ConfigError>>>,
+    by_given_dir: Mutex<PathCache<Result<Arc<Settings>, ConfigError>>>,
     /// The working directory, which relative paths are taken from: read once, not once per file.
     cwd: Option<PathBuf>,
 }
@@ -168,7 +167,7 @@ impl Resolver {
             });
         }
         // The Dockerfiles of one directory ask with the same path: it is made absolute once.
-        if let Some(found) = self.by_given_dir.lock().expect("no panics while holding the lock").get(dir) {
+        if let Some(found) = self.by_given_dir.lock().expect("no panics while holding the lock").get(dir.as_os_str()) {
             return found.clone();
         }
         let absolute = match &self.cwd {
@@ -176,7 +175,10 @@ impl Resolver {
             _ => lexically_absolute(dir),
         };
         let settings = self.for_dir(&absolute);
-        self.by_given_dir.lock().expect("no panics while holding the lock").insert(dir.to_path_buf(), settings.clone());
+        self.by_given_dir
+            .lock()
+            .expect("no panics while holding the lock")
+            .insert(dir.as_os_str().to_owned(), settings.clone());
         settings
     }
 
@@ -204,11 +206,14 @@ impl Resolver {
         key: &Path,
         load: impl FnOnce(&Self) -> Result<Arc<Settings>, ConfigError>,
     ) -> Result<Arc<Settings>, ConfigError> {
-        if let Some(found) = self.cache.lock().expect("no panics while holding the lock").get(key) {
+        if let Some(found) = self.cache.lock().expect("no panics while holding the lock").get(key.as_os_str()) {
             return found.clone();
         }
         let settings = load(self);
-        self.cache.lock().expect("no panics while holding the lock").insert(key.to_path_buf(), settings.clone());
+        self.cache
+            .lock()
+            .expect("no panics while holding the lock")
+            .insert(key.as_os_str().to_owned(), settings.clone());
         settings
     }
 

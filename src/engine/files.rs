@@ -1,11 +1,19 @@
 //! Reading the files dockopt is pointed at, which may be hostile: only regular files, never blocking on open, never
-//! more than a size limit; and paths inside a build context resolved the way BuildKit resolves them, so that
-//! nothing outside the context is read.
+//! more than a size limit; paths inside a build context resolved the way BuildKit resolves them, so that nothing
+//! outside the context is read; and the map the run's caches of paths use.
 
+use std::collections::HashMap;
+use std::ffi::OsString;
 use std::fmt;
 use std::io::Read;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Component, Path, PathBuf};
+
+/// A cache keyed by path, by the path's bytes. `Path`'s own `Hash` reads a path component by component, so that
+/// `a//b` and `a/b` hash alike: on the corpus's paths that cost about 1,400 instructions a lookup, and 6% of a
+/// `check` of the corpus went to hashing paths. A cache only needs a path spelled the same way to find its entry
+/// again; another spelling of the same path costs a second look, never a wrong answer.
+pub type PathCache<V> = HashMap<OsString, V>;
 
 /// The largest file dockopt reads unless told otherwise: a Dockerfile, `.dockerignore`, configuration or manifest
 /// bigger than this is refused before it is read. The corpus's largest Dockerfile is under 1 MiB.
