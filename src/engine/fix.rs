@@ -138,22 +138,29 @@ impl Rounds {
         ordered.sort_by_key(|f| (family(f.rule.code), f.range.start, f.rule.code));
         let mut chosen: Vec<&Finding> = Vec::new();
         let mut taken = TakenEdits::default();
-        let mut named: HashSet<usize> = HashSet::new();
+        // Marks the instructions that the fixes chosen so far name. Instruction indices are dense and few.
+        let mut named: Vec<bool> = Vec::new();
         for finding in ordered {
             let Some(fix) = &finding.fix else { continue };
             if !applicable(fix.applicability) || fix.edits.is_empty() {
                 continue;
             }
-            if self.rejected.contains(&(finding.rule.code, finding.message.clone())) {
+            // Nearly always empty: the lookup's key copies the message.
+            if !self.rejected.is_empty() && self.rejected.contains(&(finding.rule.code, finding.message.clone())) {
                 continue;
             }
             let rewrite = family(finding.rule.code) == 2;
-            if rewrite && finding.instructions.iter().any(|i| named.contains(i)) {
+            if rewrite && finding.instructions.iter().any(|&i| named.get(i) == Some(&true)) {
                 continue;
             }
             if !fix.edits.iter().any(|e| taken.clashes(e)) {
                 taken.add(&fix.edits);
-                named.extend(&finding.instructions);
+                for &i in &finding.instructions {
+                    if named.len() <= i {
+                        named.resize(i + 1, false);
+                    }
+                    named[i] = true;
+                }
                 chosen.push(finding);
             }
         }
