@@ -187,9 +187,13 @@ impl Listing {
         if let Some(found) = self.matches.lock().expect("no panics while holding the lock").get(pattern) {
             return found.clone();
         }
-        let found = compile_glob(pattern).map(|matcher| {
-            Arc::new(self.names.iter().filter(|name| matcher.is_match(name.as_str())).cloned().collect())
-        });
+        // Only names that start with the pattern's literal prefix can match it; the names are sorted, so those
+        // are found by binary search instead of matching every name of a directory of thousands.
+        let prefix = &pattern[..pattern.find(['*', '?', '[', '{', '\\']).unwrap_or(pattern.len())];
+        let first = self.names.partition_point(|name| name.as_str() < prefix);
+        let candidates = self.names[first..].iter().take_while(|name| name.starts_with(prefix));
+        let found = compile_glob(pattern)
+            .map(|matcher| Arc::new(candidates.filter(|name| matcher.is_match(name.as_str())).cloned().collect()));
         self.matches.lock().expect("no panics while holding the lock").insert(pattern.to_string(), found.clone());
         found
     }
@@ -687,6 +691,25 @@ mod tests {
         assert_eq!(clean("/a/./b//c/"), "a/b/c");
         assert_eq!(clean("a/../b"), "b");
         assert_eq!(clean("../x"), "../x");
+    }
+
+    #[test]
+    fn wildcards_match_as_if_every_name_were_tried() {
+        let tmp = tempfile::tempdir().unwrap();
+        let names =
+            ["a.txt", "ab.txt", "b.txt", "req", "req1.txt", "req2.txt", "requirements.txt", "r[q].txt", "é.txt"];
+        for name in names {
+            std::fs::write(tmp.path().join(name), "").unwrap();
+        }
+        let listing = Listing::read(tmp.path());
+        for pattern in ["req*.txt", "req*", "*.txt", "r?q*", "ab*", "a*", "re", "z*", "r\\[q].txt", "{a,b}.txt", "é*"]
+        {
+            let matcher = compile_glob(pattern).unwrap();
+            let every_name: Vec<String> =
+                listing.names.iter().filter(|n| matcher.is_match(n.as_str())).cloned().collect();
+            assert_eq!(*listing.matching(pattern).unwrap(), every_name, "{pattern}");
+        }
+        assert_eq!(*listing.matching("req*.txt").unwrap(), ["req1.txt", "req2.txt", "requirements.txt"]);
     }
 
     #[test]
