@@ -22,6 +22,7 @@ use crate::engine::files::{read_regular, PathCache, DEFAULT_MAX_FILE_SIZE};
 use crate::engine::options::RuleOptions;
 use crate::engine::rule::Rule;
 use serde::Deserialize;
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -249,8 +250,13 @@ impl Resolver {
 /// An absolute path with `.` and `..` resolved by name, without a system call per file as `canonicalize`
 /// would make.
 fn lexically_absolute(path: &Path) -> PathBuf {
-    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
-    let mut out = PathBuf::new();
+    // The components are read again below, so an absolute path needs no normalizing first.
+    let absolute = if path.is_absolute() {
+        Cow::Borrowed(path)
+    } else {
+        Cow::Owned(std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()))
+    };
+    let mut out = PathBuf::with_capacity(absolute.as_os_str().len());
     for component in absolute.components() {
         match component {
             std::path::Component::CurDir => {}
