@@ -32,12 +32,12 @@ const MAX_SOURCE_GLOBS: usize = 256;
 /// What the build contexts of one run share: a monorepo's Dockerfiles share directories and ignore files.
 #[derive(Debug)]
 pub struct ContextCache {
-    listings: Mutex<PathCache<Arc<Listing>>>,
+    listings: PathCache<Arc<Listing>>,
     /// Each directory's path with every symlink resolved, as found from its parent's.
-    real_paths: Mutex<PathCache<Option<PathBuf>>>,
+    real_paths: PathCache<Option<PathBuf>>,
     /// Whether each file a context holds is something other than an archive ADD would unpack.
-    plain_entries: Mutex<PathCache<bool>>,
-    ignores: Mutex<PathCache<Arc<Ignore>>>,
+    plain_entries: PathCache<bool>,
+    ignores: PathCache<Arc<Ignore>>,
     /// The largest manifest read from a context.
     max_file_size: u64,
 }
@@ -51,68 +51,48 @@ impl Default for ContextCache {
 impl ContextCache {
     pub fn new(max_file_size: u64) -> ContextCache {
         ContextCache {
-            listings: Mutex::default(),
-            real_paths: Mutex::default(),
-            plain_entries: Mutex::default(),
-            ignores: Mutex::default(),
+            listings: PathCache::default(),
+            real_paths: PathCache::default(),
+            plain_entries: PathCache::default(),
+            ignores: PathCache::default(),
             max_file_size,
         }
     }
 
     /// Takes the real paths of directories from someone who knows them, such as a walk that followed no links.
     pub fn know_real_paths(&self, dirs: impl IntoIterator<Item = (PathBuf, PathBuf)>) {
-        let mut known = self.real_paths.lock().expect("no panics while holding the lock");
-        known.extend(dirs.into_iter().map(|(dir, real)| (dir.into_os_string(), Some(real))));
+        self.real_paths.extend(dirs.into_iter().map(|(dir, real)| (dir, Some(real))));
     }
 
     /// `dir` with every symlink resolved, or `None` when it cannot be found. A directory that is not a symlink
     /// resolves to its parent's real path and its own name, so the Dockerfiles of a monorepo cost one `lstat`
     /// per directory where `canonicalize` would read every component of every path again.
     fn real_path(&self, dir: &Path) -> Option<PathBuf> {
-        if let Some(found) = self.real_paths.lock().expect("no panics while holding the lock").get(dir.as_os_str()) {
-            return found.clone();
-        }
-        let parent = dir.parent().filter(|p| !p.as_os_str().is_empty());
-        let plain_name = dir.file_name().filter(|_| matches!(dir.components().next_back(), Some(Component::Normal(_))));
-        let real = match (parent, plain_name) {
-            (Some(parent), Some(name)) => match std::fs::symlink_metadata(dir) {
-                Ok(metadata) if metadata.is_dir() => self.real_path(parent).map(|p| p.join(name)),
-                // A symlink, or not a directory: the system resolves it.
-                Ok(_) => std::fs::canonicalize(dir).ok(),
-                Err(_) => None,
-            },
-            _ => std::fs::canonicalize(dir).ok(),
-        };
-        self.real_paths
-            .lock()
-            .expect("no panics while holding the lock")
-            .insert(dir.as_os_str().to_owned(), real.clone());
-        real
+        self.real_paths.get_or_insert_with(dir, || {
+            let parent = dir.parent().filter(|p| !p.as_os_str().is_empty());
+            let plain_name =
+                dir.file_name().filter(|_| matches!(dir.components().next_back(), Some(Component::Normal(_))));
+            match (parent, plain_name) {
+                (Some(parent), Some(name)) => match std::fs::symlink_metadata(dir) {
+                    Ok(metadata) if metadata.is_dir() => self.real_path(parent).map(|p| p.join(name)),
+                    // A symlink, or not a directory: the system resolves it.
+                    Ok(_) => std::fs::canonicalize(dir).ok(),
+                    Err(_) => None,
+                },
+                _ => std::fs::canonicalize(dir).ok(),
+            }
+        })
     }
 
     /// The entries of `dir`, read once per run; empty when it cannot be read.
     fn listing(&self, dir: &Path) -> Arc<Listing> {
-        if let Some(found) = self.listings.lock().expect("no panics while holding the lock").get(dir.as_os_str()) {
-            return found.clone();
-        }
-        let listing = Arc::new(Listing::read(dir));
-        self.listings
-            .lock()
-            .expect("no panics while holding the lock")
-            .insert(dir.as_os_str().to_owned(), listing.clone());
-        listing
+        self.listings.get_or_insert_with(dir, || Arc::new(Listing::read(dir)))
     }
 
     /// [`is_plain_entry`] for a path with every symlink resolved, read once per run: the Dockerfiles of a
     /// directory share their context, and each would open every file a `COPY .` or `ADD .` takes again.
     fn is_plain_entry(&self, path: &Path) -> bool {
-        if let Some(&known) = self.plain_entries.lock().expect("no panics while holding the lock").get(path.as_os_str())
-        {
-            return known;
-        }
-        let plain = is_plain_entry(path);
-        self.plain_entries.lock().expect("no panics while holding the lock").insert(path.as_os_str().to_owned(), plain);
-        plain
+        self.plain_entries.get_or_insert_with(path, || is_plain_entry(path))
     }
 
     /// The listing of `path`'s directory holds its name.
@@ -126,15 +106,7 @@ impl ContextCache {
 
     /// The ignore file at `path`, read and compiled once per run.
     fn ignore(&self, path: &Path, read: impl FnOnce() -> Ignore) -> Arc<Ignore> {
-        if let Some(found) = self.ignores.lock().expect("no panics while holding the lock").get(path.as_os_str()) {
-            return found.clone();
-        }
-        let ignore = Arc::new(read());
-        self.ignores
-            .lock()
-            .expect("no panics while holding the lock")
-            .insert(path.as_os_str().to_owned(), ignore.clone());
-        ignore
+        self.ignores.get_or_insert_with(path, || Arc::new(read()))
     }
 }
 

@@ -24,7 +24,7 @@ use crate::engine::rule::Rule;
 use serde::Deserialize;
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
@@ -142,9 +142,9 @@ const NAMES: [&str; 3] = ["dockopt.toml", ".dockopt.toml", "pyproject.toml"];
 pub struct Resolver {
     all_rules: Vec<&'static dyn Rule>,
     overrides: Overrides,
-    cache: Mutex<PathCache<Result<Arc<Settings>, ConfigError>>>,
+    cache: PathCache<Result<Arc<Settings>, ConfigError>>,
     /// The same answers by the directory as [`Resolver::settings_for`] was asked, before it is made absolute.
-    by_given_dir: Mutex<PathCache<Result<Arc<Settings>, ConfigError>>>,
+    by_given_dir: PathCache<Result<Arc<Settings>, ConfigError>>,
     /// The working directory, which relative paths are taken from: read once, not once per file.
     cwd: Option<PathBuf>,
 }
@@ -152,7 +152,7 @@ pub struct Resolver {
 impl Resolver {
     pub fn new(all_rules: Vec<&'static dyn Rule>, overrides: Overrides) -> Resolver {
         let cwd = std::env::current_dir().ok();
-        Resolver { all_rules, overrides, cache: Mutex::default(), by_given_dir: Mutex::default(), cwd }
+        Resolver { all_rules, overrides, cache: PathCache::default(), by_given_dir: PathCache::default(), cwd }
     }
 
     /// The settings for a Dockerfile in `dir` (`None` for standard input: the working directory).
@@ -163,59 +163,34 @@ impl Resolver {
         };
         if let Some(path) = &self.overrides.config {
             let root = path.parent().unwrap_or(Path::new(".")).to_path_buf();
-            return self.memoized(&root, |resolver| {
-                Ok(Arc::new(resolver.settings(root.clone(), read(path, &resolver.all_rules)?.unwrap_or_default())))
+            return self.cache.get_or_insert_with(&root, || {
+                Ok(Arc::new(self.settings(root.clone(), read(path, &self.all_rules)?.unwrap_or_default())))
             });
         }
         // The Dockerfiles of one directory ask with the same path: it is made absolute once.
-        if let Some(found) = self.by_given_dir.lock().expect("no panics while holding the lock").get(dir.as_os_str()) {
-            return found.clone();
-        }
-        let absolute = match &self.cwd {
-            Some(cwd) if dir.is_relative() => lexically_absolute(&cwd.join(dir)),
-            _ => lexically_absolute(dir),
-        };
-        let settings = self.for_dir(&absolute);
-        self.by_given_dir
-            .lock()
-            .expect("no panics while holding the lock")
-            .insert(dir.as_os_str().to_owned(), settings.clone());
-        settings
+        self.by_given_dir.get_or_insert_with(dir, || match &self.cwd {
+            Some(cwd) if dir.is_relative() => self.for_dir(&lexically_absolute(&cwd.join(dir))),
+            _ => self.for_dir(&lexically_absolute(dir)),
+        })
     }
 
     /// A directory's settings: from its own configuration file, else its parent's. Each directory is looked
     /// at once, so the ancestors that a monorepo's Dockerfiles share cost one look each.
     fn for_dir(&self, dir: &Path) -> Result<Arc<Settings>, ConfigError> {
-        self.memoized(dir, |resolver| {
+        self.cache.get_or_insert_with(dir, || {
             for name in NAMES {
                 let path = dir.join(name);
                 if path.is_file() {
-                    if let Some(file) = read(&path, &resolver.all_rules)? {
-                        return Ok(Arc::new(resolver.settings(dir.to_path_buf(), file)));
+                    if let Some(file) = read(&path, &self.all_rules)? {
+                        return Ok(Arc::new(self.settings(dir.to_path_buf(), file)));
                     }
                 }
             }
             match dir.parent() {
-                Some(parent) => resolver.for_dir(parent),
-                None => Ok(Arc::new(resolver.settings(dir.to_path_buf(), ConfigFile::default()))),
+                Some(parent) => self.for_dir(parent),
+                None => Ok(Arc::new(self.settings(dir.to_path_buf(), ConfigFile::default()))),
             }
         })
-    }
-
-    fn memoized(
-        &self,
-        key: &Path,
-        load: impl FnOnce(&Self) -> Result<Arc<Settings>, ConfigError>,
-    ) -> Result<Arc<Settings>, ConfigError> {
-        if let Some(found) = self.cache.lock().expect("no panics while holding the lock").get(key.as_os_str()) {
-            return found.clone();
-        }
-        let settings = load(self);
-        self.cache
-            .lock()
-            .expect("no panics while holding the lock")
-            .insert(key.as_os_str().to_owned(), settings.clone());
-        settings
     }
 
     /// Combines a configuration file with the command line.
