@@ -4,14 +4,18 @@
 //! - every edit lies within the instructions its finding names (and the lines between them);
 //! - the same with `--cache-mounts`, for the fixes that mount caches.
 //!
+//! - the fix rounds, which run only the rules whose fixes they may apply, find what running every rule in every
+//!   round finds.
+//!
 //! It prints how many files change and the findings per rule.
 
 mod common;
 
 use dockopt::engine::build_context::BuildContext;
 use dockopt::engine::context::Context;
-use dockopt::engine::finding::{Applicability, Finding};
+use dockopt::engine::finding::{Applicability, Finding, RuleInfo, Safety};
 use dockopt::engine::options::RuleOptions;
+use dockopt::engine::rule::Rule;
 use dockopt::engine::{fix, rule};
 use dockopt::syntax::model::{Dockerfile, Statement};
 use dockopt::transforms;
@@ -126,8 +130,9 @@ fn fixes_hold_their_invariants_on_the_corpus() {
             }
         }
         if !mounts.is_empty() {
-            let once = fix::fix_with_options(&source, None, &rules, true, &cache_mounts).expect("fixable");
-            match fix::fix_with_options(&once.text, None, &rules, true, &cache_mounts) {
+            let once = fix::fix_with_options(&source, None, &rules, true, &cache_mounts, fix::Remaining::All)
+                .expect("fixable");
+            match fix::fix_with_options(&once.text, None, &rules, true, &cache_mounts, fix::Remaining::All) {
                 Ok(again) if again.text == once.text => {}
                 Ok(_) => problems.push(format!("{name}: fixing twice with --cache-mounts changes the file")),
                 Err(e) => problems.push(format!("{name}: the file fixed with --cache-mounts does not parse: {e:?}")),
@@ -161,4 +166,66 @@ fn fixes_hold_their_invariants_on_the_corpus() {
     }
     assert!(files > 0, "no corpus file was checked");
     assert!(problems.is_empty(), "{} invariant violations", problems.len());
+}
+
+/// A rule that says its fixes may be safe, whatever they are, so that every fix round runs it, as every round ran
+/// every rule before the rounds left some out.
+struct EveryRound {
+    rule: &'static dyn Rule,
+    info: &'static RuleInfo,
+}
+
+impl Rule for EveryRound {
+    fn info(&self) -> &'static RuleInfo {
+        self.info
+    }
+
+    fn check(&self, ctx: &Context, findings: &mut Vec<Finding>) {
+        self.rule.check(ctx, findings)
+    }
+}
+
+#[test]
+#[cfg_attr(not(dockopt_corpus), ignore = "needs the shared corpus (DOCKOPT_CORPUS, by default ../shared/corpus)")]
+fn fix_rounds_find_what_running_every_rule_in_every_round_finds() {
+    let corpus = common::corpus();
+    let rules = transforms::all();
+    let every_round: Vec<EveryRound> = rules
+        .iter()
+        .map(|&rule| {
+            let i = rule.info();
+            let info = RuleInfo { safety: Safety::Safe, hadolint: i.hadolint, ..*i };
+            EveryRound { rule, info: Box::leak(Box::new(info)) }
+        })
+        .collect();
+    let every_round: Vec<&dyn Rule> = every_round.iter().map(|r| r as &dyn Rule).collect();
+    let options = RuleOptions::DEFAULT;
+    let (mut files, mut differences) = (0, Vec::new());
+    for (name, path) in common::files_under(&corpus) {
+        let Ok(source) = std::fs::read_to_string(&path) else { continue };
+        files += 1;
+        let build = BuildContext::for_dockerfile(&path, None);
+        for unsafe_fixes in [false, true] {
+            let run = |rules: &[&dyn Rule], remaining| {
+                fix::fix_with_options(&source, Some(&build), rules, unsafe_fixes, &options, remaining)
+            };
+            let mut expected = run(&every_round, fix::Remaining::All);
+            if format!("{:?}", run(&rules, fix::Remaining::All)) != format!("{expected:?}") {
+                differences.push(format!("{name}: fix, unsafe fixes {unsafe_fixes}"));
+            }
+            // What `check` reads: everything but the findings of report-only rules in the fixed text.
+            if let Ok(outcome) = &mut expected {
+                outcome.remaining.retain(|f| f.rule.safety != Safety::ReportOnly);
+            }
+            if format!("{:?}", run(&rules, fix::Remaining::Fixable)) != format!("{expected:?}") {
+                differences.push(format!("{name}: check, unsafe fixes {unsafe_fixes}"));
+            }
+        }
+    }
+    println!("fix rounds: {files} files, {} differences from running every rule in every round", differences.len());
+    for d in differences.iter().take(20) {
+        println!("DIFFERENT {d}");
+    }
+    assert!(files > 0, "no corpus file was checked");
+    assert!(differences.is_empty(), "{} files fixed differently", differences.len());
 }

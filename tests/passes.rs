@@ -59,16 +59,19 @@ fn render_with_options(
         writeln!(out, "{line}:{col} {} {}{fix}", f.rule.code, f.message).unwrap();
     }
     out.push_str(&suggestions);
-    let safe = fix::fix_with_options(input, path, rules, false, options).expect("fixable").text;
-    let again = fix::fix_with_options(&safe, path, rules, false, options).expect("fixed text parses").text;
+    let safe = fix::fix_with_options(input, path, rules, false, options, fix::Remaining::All).expect("fixable").text;
+    let again =
+        fix::fix_with_options(&safe, path, rules, false, options, fix::Remaining::All).expect("fixed text parses").text;
     assert_eq!(again, safe, "fixing twice must change nothing");
     if safe == input {
         out.push_str("--- fixed: unchanged\n");
     } else {
         write!(out, "--- fixed\n{safe}\n").unwrap();
     }
-    let unsafe_ = fix::fix_with_options(input, path, rules, true, options).expect("fixable").text;
-    let unsafe_again = fix::fix_with_options(&unsafe_, path, rules, true, options).expect("fixed text parses").text;
+    let unsafe_ = fix::fix_with_options(input, path, rules, true, options, fix::Remaining::All).expect("fixable").text;
+    let unsafe_again = fix::fix_with_options(&unsafe_, path, rules, true, options, fix::Remaining::All)
+        .expect("fixed text parses")
+        .text;
     assert_eq!(unsafe_again, unsafe_, "fixing twice with unsafe fixes must change nothing");
     if unsafe_ != safe {
         write!(out, "--- fixed with --unsafe-fixes\n{unsafe_}\n").unwrap();

@@ -12,7 +12,7 @@ use crate::cli::write::{clean_up_on_signals, sync_directories, WriteScope, Writt
 use crate::engine::build_context::{BuildContext, ContextCache, ContextProblem};
 use crate::engine::config::{Resolver, Settings};
 use crate::engine::finding::Finding;
-use crate::engine::fix::{self, FixOutcome};
+use crate::engine::fix::{self, FixOutcome, Remaining};
 use crate::syntax::diagnostic::{printable, Diagnostic};
 use crate::syntax::text::LineIndex;
 use anyhow::Result;
@@ -157,8 +157,11 @@ impl<'a> FileRun<'a> {
         };
         let build = (!is_stdin).then(|| BuildContext::sharing(path, self.context, self.cache.clone()));
         let unsafe_fixes = settings.unsafe_fixes && self.mode != Mode::Check;
+        // Check reports the findings of the file as it is and what fixing adds, never what is left after fixing.
+        let remaining = if self.mode == Mode::Check { Remaining::Fixable } else { Remaining::All };
         // `fix` reads the file first and refuses what BuildKit would reject, with the errors to report.
-        let outcome = fix::fix_with_options(&source, build.as_ref(), &settings.rules, unsafe_fixes, &settings.options);
+        let outcome =
+            fix::fix_with_options(&source, build.as_ref(), &settings.rules, unsafe_fixes, &settings.options, remaining);
         let problems = build.as_ref().map_or(&[][..], |b| b.problems());
         if !problems.is_empty() {
             let errors = problems.iter().map(context_problem).collect();

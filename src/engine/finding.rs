@@ -34,13 +34,27 @@ impl Severity {
     }
 }
 
-/// What a rule's fixes are, for its documentation.
+/// What a rule's fixes are, for its documentation, and for the fix rounds, which run only the rules whose fixes
+/// they may apply.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Safety {
+    /// Its fixes may be safe; some may be unsafe or only shown.
     Safe,
+    /// Its fixes are unsafe or only shown, never safe.
     Unsafe,
-    /// The rule reports and never fixes.
+    /// The rule reports, and at most shows a fix.
     ReportOnly,
+}
+
+impl Safety {
+    /// Whether a rule of this safety may carry a fix of this applicability.
+    pub fn allows(self, applicability: Applicability) -> bool {
+        match self {
+            Safety::Safe => true,
+            Safety::Unsafe => applicability != Applicability::Safe,
+            Safety::ReportOnly => applicability == Applicability::DisplayOnly,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -6,7 +6,7 @@
 
 use crate::engine::build_context::BuildContext;
 use crate::engine::context::Context;
-use crate::engine::finding::{Applicability, Edit, Finding, Fix};
+use crate::engine::finding::{Applicability, Edit, Finding, Fix, Safety};
 use crate::engine::options::RuleOptions;
 use crate::engine::rule::{check, Rule};
 use crate::syntax::model::Dockerfile;
@@ -37,6 +37,16 @@ pub struct FixOutcome {
 /// Rounds are cheap, but a pair of passes that undo each other must not loop forever.
 const MAX_ROUNDS: usize = 32;
 
+/// Which findings of the fixed text the caller reads in [`FixOutcome::remaining`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Remaining {
+    /// Every finding: what `fix` and `fix --diff` report as left.
+    All,
+    /// Only the findings of rules that may fix, safely or not: `check` reports the original text's findings and
+    /// the fixes that follow on, and only these rules add to those.
+    Fixable,
+}
+
 /// Applies fixes until none applies. Errors when the input is not a Dockerfile BuildKit accepts, or when a rule
 /// meets something it cannot read (a source pattern it cannot compile): dockopt does not rewrite what it cannot
 /// read the way BuildKit does.
@@ -46,17 +56,19 @@ pub fn fix(
     rules: &[&dyn Rule],
     unsafe_fixes: bool,
 ) -> Result<FixOutcome, Vec<SyntaxError>> {
-    fix_with_options(source, build, rules, unsafe_fixes, &RuleOptions::DEFAULT)
+    fix_with_options(source, build, rules, unsafe_fixes, &RuleOptions::DEFAULT, Remaining::All)
 }
 
-/// [`fix`] with the rules' options from a configuration.
+/// [`fix`] with the rules' options from a configuration, reading only the `remaining` findings the caller needs.
 pub fn fix_with_options(
     source: &str,
     build: Option<&BuildContext>,
     rules: &[&dyn Rule],
     unsafe_fixes: bool,
     options: &RuleOptions,
+    remaining: Remaining,
 ) -> Result<FixOutcome, Vec<SyntaxError>> {
+    let plan = RoundRules::new(rules, unsafe_fixes, remaining);
     let mut rounds = Rounds {
         text: source.to_string(),
         applied: BTreeMap::new(),
@@ -77,7 +89,7 @@ pub fn fix_with_options(
             return Err(errors);
         }
         let ctx = Context::with_options(&df, build, options);
-        let findings = check(&ctx, rules);
+        let mut findings = check(&ctx, if round == 0 { rules } else { &plan.fixing });
         let problems = ctx.take_problems();
         if !problems.is_empty() {
             return Err(problems);
@@ -86,6 +98,18 @@ pub fn fix_with_options(
         let (initial, layers_before) = initial.get_or_insert_with(|| (findings.clone(), layers));
         let chosen = if round == MAX_ROUNDS { Vec::new() } else { rounds.choose(&findings) };
         if chosen.is_empty() {
+            if round > 0 && !plan.last.is_empty() {
+                findings.extend(check(&ctx, &plan.last));
+                findings.sort_by_key(|f| (f.range.start, f.rule.code));
+                let problems = ctx.take_problems();
+                if !problems.is_empty() {
+                    return Err(problems);
+                }
+            }
+            if round == 0 && remaining == Remaining::Fixable {
+                // The first round ran every rule.
+                findings.retain(|f| f.rule.safety != Safety::ReportOnly);
+            }
             let initial = std::mem::take(initial);
             let follow_ons = rounds.follow_ons(&initial, &findings);
             return Ok(FixOutcome {
@@ -101,6 +125,32 @@ pub fn fix_with_options(
         rounds.apply(&chosen);
     }
     unreachable!("the last round applies nothing and returns")
+}
+
+/// The rules each round runs. The first runs them all: its findings are the file's. The rounds after it look for
+/// fixes to apply, so they run only the rules that may carry one this run applies; the last round, which applies
+/// nothing, runs the rest that `remaining` asks for, so that its findings are the fixed text's. A rule's findings
+/// never bear on which fixes a round chooses unless their fixes apply, and `rule::check` holds each rule's fixes to
+/// its [`Safety`]: the rounds find what running every rule in every round would, which a corpus test compares.
+struct RoundRules<'r> {
+    fixing: Vec<&'r dyn Rule>,
+    last: Vec<&'r dyn Rule>,
+}
+
+impl<'r> RoundRules<'r> {
+    fn new(rules: &[&'r dyn Rule], unsafe_fixes: bool, remaining: Remaining) -> RoundRules<'r> {
+        let mut plan = RoundRules { fixing: Vec::new(), last: Vec::new() };
+        for &rule in rules {
+            let safety = rule.info().safety;
+            if safety.allows(Applicability::Safe) || (unsafe_fixes && safety.allows(Applicability::Unsafe)) {
+                plan.fixing.push(rule);
+            } else if remaining == Remaining::All || safety.allows(Applicability::Unsafe) {
+                // Unsafe fixes left unapplied are reported as follow-ons: see `Rounds::follow_ons`.
+                plan.last.push(rule);
+            }
+        }
+        plan
+    }
 }
 
 /// The state of fixing one file, round after round.

@@ -15,6 +15,13 @@ pub fn check(ctx: &Context, rules: &[&dyn Rule]) -> Vec<Finding> {
     for rule in rules {
         let mut found = Vec::new();
         rule.check(ctx, &mut found);
+        // The fix rounds leave out the rules whose fixes they cannot apply, going by the rule's safety.
+        debug_assert!(
+            found.iter().filter_map(|f| f.fix.as_ref()).all(|fix| rule.info().safety.allows(fix.applicability)),
+            "{} carries a fix its safety, {:?}, does not allow",
+            rule.info().code,
+            rule.info().safety
+        );
         findings
             .extend(found.into_iter().filter(|f| anchor(ctx, f).is_none_or(|s| !ctx.is_suppressed(s, rule.info()))));
     }
