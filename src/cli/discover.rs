@@ -3,6 +3,7 @@
 //! `--exclude` globs. Symlinks that lead out of the walked directory are not followed unless asked. Files named
 //! like Dockerfiles that the walk does not take are listed, with the reason, for `--show-files` and the summary.
 
+use crate::cli::inputs::is_stdin;
 use crate::engine::build_context::MAX_GLOB_LEN;
 use crate::syntax::diagnostic::printable;
 use ignore::overrides::{Override, OverrideBuilder};
@@ -112,7 +113,7 @@ pub fn discover(paths: &[PathBuf], options: &WalkOptions) -> Result<Found, Strin
     let excludes = exclude_matcher(&cwd, &options.exclude)?;
     let mut found = Found::default();
     for path in paths {
-        if path == Path::new("-") || !path.is_dir() {
+        if is_stdin(path) || !path.is_dir() {
             // Named explicitly: always checked (a missing one is reported when it is read).
             found.files.push(path.clone());
             continue;

@@ -54,11 +54,42 @@ impl Inputs {
     }
 }
 
+/// `-` names standard input, spelt exactly so: `./-` and `-/` name a file or a directory.
+pub fn is_stdin(path: &Path) -> bool {
+    path.as_os_str() == "-"
+}
+
 /// Reads a regular file of at most `limit` bytes, or standard input for `-`, as UTF-8 text. Returns the name to
 /// report it by and its text.
 pub fn read_input(path: &Path, limit: u64) -> Result<(String, String), Diagnostic> {
-    let name = path.display().to_string();
-    let bytes = if name == "-" { read_limited(std::io::stdin().lock(), limit) } else { read_regular(path, limit) };
+    // `Path::display` decodes through a lossy UTF-8 reader even when the path is valid UTF-8, as nearly all are.
+    let name = path.to_str().map_or_else(|| path.display().to_string(), str::to_string);
+    let bytes = if is_stdin(path) { read_limited(std::io::stdin().lock(), limit) } else { read_regular(path, limit) };
     let bytes = bytes.map_err(|e| Diagnostic::whole_file(&name, format!("cannot read: {e}"), e.help()))?;
     Ok((name.clone(), decode(&name, bytes)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+
+    #[test]
+    fn only_a_bare_dash_is_standard_input() {
+        assert!(is_stdin(Path::new("-")));
+        for file in ["./-", "-/", "--", "dir/-", ""] {
+            assert!(!is_stdin(Path::new(file)), "{file}");
+        }
+    }
+
+    #[test]
+    fn a_file_is_named_by_its_path_and_a_path_that_is_not_utf8_lossily() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(OsStr::from_bytes(b"Dockerfile.\xff"));
+        std::fs::write(&path, "FROM scratch\n").unwrap();
+        let (name, text) = read_input(&path, 1024).unwrap();
+        assert_eq!(name, format!("{}/Dockerfile.\u{fffd}", dir.path().display()));
+        assert_eq!(text, "FROM scratch\n");
+    }
 }

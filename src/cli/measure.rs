@@ -1,7 +1,7 @@
 //! `dockopt measure`: each Dockerfile built as written and as fixed, one at a time.
 
 use crate::cli::args::{FileArgs, Mode};
-use crate::cli::inputs::Inputs;
+use crate::cli::inputs::{is_stdin, Inputs};
 use crate::cli::run::FileRun;
 use crate::engine::build_context::BuildContext;
 use crate::measure::builder::{Builder, BuilderKind};
@@ -77,7 +77,7 @@ fn measure_file(
     builder: &Builder,
     extras: &Extras,
 ) -> Result<Option<Measurement>, String> {
-    if path == Path::new("-") {
+    if is_stdin(path) {
         return Err(
             "-: measure builds images, which needs a Dockerfile in a build context, not standard input\n".into()
         );

@@ -4,7 +4,7 @@
 use crate::cli::args::{FileArgs, Mode, OutputArgs};
 use crate::cli::discover;
 use crate::cli::discover::Found;
-use crate::cli::inputs::{read_input, Inputs};
+use crate::cli::inputs::{is_stdin, read_input, Inputs};
 use crate::cli::ordered::{cores, for_each_in_order};
 use crate::cli::output::{render, Output, Rendering, Shape};
 use crate::cli::report::{hunks, line_diff, FileReport, FileStatus, Summary};
@@ -46,7 +46,7 @@ pub fn run(args: &FileArgs, output: &OutputArgs, mode: Mode) -> Result<ExitCode>
     }
     let walk_errors: Vec<_> =
         found.errors.iter().map(|(path, error)| render(walk_error_report(path, error), how, rules)).collect();
-    let fixed_to_stdout = matches!(mode, Mode::Fix { .. }) && paths.iter().any(|p| p == Path::new("-"));
+    let fixed_to_stdout = matches!(mode, Mode::Fix { .. }) && paths.iter().any(|p| is_stdin(p));
     if matches!(mode, Mode::Fix { .. }) {
         clean_up_on_signals();
     }
@@ -142,7 +142,7 @@ impl<'a> FileRun<'a> {
 
     /// Checks or fixes one file. `None` when the configuration excludes it.
     pub fn process(&self, path: &Path) -> Option<FileReport> {
-        let is_stdin = path == Path::new("-");
+        let stdin = is_stdin(path);
         let explicit = self.explicit.contains(path);
         let unreadable =
             |error| error_report(&path.display().to_string(), FileStatus::Unreadable, String::new(), vec![error]);
@@ -155,7 +155,7 @@ impl<'a> FileRun<'a> {
             Ok(input) => input,
             Err(error) => return Some(unreadable(error)),
         };
-        let build = (!is_stdin).then(|| BuildContext::sharing(path, self.context, self.cache.clone()));
+        let build = (!stdin).then(|| BuildContext::sharing(path, self.context, self.cache.clone()));
         let unsafe_fixes = settings.unsafe_fixes && self.mode != Mode::Check;
         // Check reports the findings of the file as it is and what fixing adds, never what is left after fixing.
         let remaining = if self.mode == Mode::Check { Remaining::Fixable } else { Remaining::All };
@@ -217,7 +217,7 @@ impl<'a> FileRun<'a> {
                 report.stdout = Some(diff.unified_diff().context_radius(3).header(&name, &name).to_string());
             }
             Mode::Diff { .. } => {}
-            Mode::Fix { .. } if path == Path::new("-") => report.stdout = Some(outcome.text.clone()),
+            Mode::Fix { .. } if is_stdin(path) => report.stdout = Some(outcome.text.clone()),
             Mode::Fix { .. } if changed => match self.scope.write(path, self.explicit.contains(path), &outcome.text) {
                 Ok(Written::Replaced) => {}
                 Ok(Written::HardLinkSplit(links)) => report.warnings.push(Diagnostic::whole_file(
@@ -260,8 +260,8 @@ fn context_problem(problem: &ContextProblem) -> Diagnostic {
 /// The settings for the Dockerfile at `path`, or `None` when its configuration's `exclude` leaves it out (a path
 /// named on the command line is never left out).
 fn settings_for(path: &Path, explicit: bool, resolver: &Resolver) -> Result<Option<Arc<Settings>>, Diagnostic> {
-    let is_stdin = path == Path::new("-");
-    let dir = if is_stdin { None } else { path.parent() };
+    let stdin = is_stdin(path);
+    let dir = if stdin { None } else { path.parent() };
     let settings = resolver.settings_for(dir).map_err(|e| Diagnostic {
         path: e.path.display().to_string(),
         line: e.line,
@@ -269,7 +269,7 @@ fn settings_for(path: &Path, explicit: bool, resolver: &Resolver) -> Result<Opti
         message: e.message,
         help: e.help,
     })?;
-    if explicit || is_stdin || settings.exclude.is_empty() {
+    if explicit || stdin || settings.exclude.is_empty() {
         return Ok(Some(settings));
     }
     let absolute = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
