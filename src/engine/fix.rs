@@ -267,12 +267,17 @@ impl Rounds {
             .iter()
             .filter(|f| !self.unsafe_fixes && f.fix.as_ref().is_some_and(|x| x.applicability == Applicability::Unsafe))
             .map(|f| (maps.len(), f));
-        let mut foretold: HashSet<(&str, usize)> = initial.iter().map(|f| (f.rule.code, f.range.start)).collect();
+        // `check` sorts the original text's findings by start and code, so they are looked up by binary search
+        // rather than hashed, all of them, for the few follow-ons there are.
+        let foretold = |code: &str, start: usize| {
+            initial.binary_search_by(|f| (f.range.start, f.rule.code).cmp(&(start, code))).is_ok()
+        };
+        let mut found: HashSet<(&str, usize)> = HashSet::new();
         let mut out: Vec<Finding> = Vec::new();
         for (round, finding) in applied.chain(left_unsafe) {
             let back = |offset| maps[..round].iter().rev().fold(offset, |at, earlier| earlier.map_back(at));
             let range = TextRange::new(back(finding.range.start), back(finding.range.end));
-            if !foretold.insert((finding.rule.code, range.start)) {
+            if foretold(finding.rule.code, range.start) || !found.insert((finding.rule.code, range.start)) {
                 continue;
             }
             let applicability = finding.fix.as_ref().map_or(Applicability::Safe, |f| f.applicability);
