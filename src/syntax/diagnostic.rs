@@ -95,7 +95,7 @@ pub fn printable(text: &str, max_chars: usize) -> std::borrow::Cow<'_, str> {
 }
 
 /// Every byte is printable ASCII or a tab: no control character, no DEL and nothing beyond ASCII.
-fn is_printable_ascii(bytes: &[u8]) -> bool {
+pub fn is_printable_ascii(bytes: &[u8]) -> bool {
     const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
     const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
     let is_printable = |b: u8| b == b'\t' || (b' '..0x7f).contains(&b);

@@ -2,7 +2,7 @@
 //! per file saying what it fixed.
 
 use crate::cli::report::{per_rule, FileReport, FixKind};
-use crate::syntax::diagnostic::{printable, MAX_MESSAGE_CHARS};
+use crate::syntax::diagnostic::{is_printable_ascii, printable, MAX_MESSAGE_CHARS};
 use crate::syntax::text::{LineIndex, TextRange};
 use std::fmt::Write;
 
@@ -61,6 +61,43 @@ const QUOTE_CHARS: usize = 160;
 fn quote(source: &str, range: TextRange) -> (String, String, String) {
     let line_start = source[..range.start].rfind('\n').map_or(0, |n| n + 1);
     let line_end = source[range.start..].find('\n').map_or(source.len(), |n| range.start + n);
+    // Nearly every line is printable ASCII, where a byte is a character and nothing needs escaping: the window is
+    // cut by byte counts.
+    if is_printable_ascii(&source.as_bytes()[line_start..line_end]) {
+        quote_ascii(source, range, line_start, line_end)
+    } else {
+        quote_any(source, range, line_start, line_end)
+    }
+}
+
+/// [`quote`] of a line of printable ASCII.
+fn quote_ascii(source: &str, range: TextRange, line_start: usize, line_end: usize) -> (String, String, String) {
+    let before = &source[line_start..range.start];
+    let lead = &before[before.len().saturating_sub(QUOTE_CHARS / 4)..];
+    let cut_lead = lead.len() < before.len();
+    let after = &source[range.start..line_end];
+    let room = QUOTE_CHARS.saturating_sub(lead.len() + usize::from(cut_lead)).max(1);
+    let rest = &after[..after.len().min(room)];
+    let cut_rest = rest.len() < after.len();
+    let mut text = String::with_capacity(lead.len() + rest.len() + 6);
+    let mut indent = String::with_capacity(lead.len() + 1);
+    if cut_lead {
+        text.push('…');
+        indent.push(' ');
+    }
+    text.push_str(lead);
+    indent.extend(lead.bytes().map(|b| if b == b'\t' { '\t' } else { ' ' }));
+    text.push_str(rest);
+    if cut_rest {
+        text.push('…');
+    }
+    let shown = (rest.len() + usize::from(cut_rest)).max(1);
+    let marked = range.end.min(line_end).max(range.start) - range.start;
+    (text, indent, "^".repeat(marked.clamp(1, shown)))
+}
+
+/// [`quote`] of any line: characters that are not printable are escaped, and the window is cut by characters.
+fn quote_any(source: &str, range: TextRange, line_start: usize, line_end: usize) -> (String, String, String) {
     let before = &source[line_start..range.start];
     let marked = source[range.start..range.end.min(line_end).max(range.start)].trim_end_matches('\r');
     let after = source[range.start..line_end].trim_end_matches('\r');
@@ -76,4 +113,36 @@ fn quote(source: &str, range: TextRange) -> (String, String, String) {
     let shown = rest.chars().count().max(1);
     let width = printable(marked, shown).chars().count().clamp(1, shown);
     (format!("{shown_lead}{rest}"), indent, "^".repeat(width))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    proptest::proptest! {
+        /// The ASCII window is the general one, on lines where both apply.
+        #[test]
+        fn an_ascii_line_is_quoted_as_any_line_is(
+            line in "[ -~\t]{0,400}",
+            start in 0usize..400,
+            len in 0usize..400,
+            more in "(\n[ -~]{0,20}){0,2}",
+        ) {
+            let source = format!("{line}{more}");
+            let start = start.min(line.len());
+            let range = TextRange::new(start, (start + len).min(source.len()));
+            let line_end = line.len();
+            proptest::prop_assert_eq!(quote_ascii(&source, range, 0, line_end), quote_any(&source, range, 0, line_end));
+        }
+    }
+
+    #[test]
+    fn a_line_that_is_not_ascii_is_quoted_with_escapes_and_cut_by_characters() {
+        let line = format!("RUN {}\u{7}é", "x".repeat(200));
+        let (text, indent, carets) = quote(&line, TextRange::new(4, 6));
+        assert_eq!(text, format!("RUN {}…", "x".repeat(156)));
+        assert_eq!((indent.as_str(), carets.as_str()), ("    ", "^^"));
+        let (text, _, _) = quote("RUN \u{7}é", TextRange::new(4, 5));
+        assert_eq!(text, "RUN \\u{7}é");
+    }
 }
