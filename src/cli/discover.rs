@@ -3,7 +3,6 @@
 //! `--exclude` globs. Symlinks that lead out of the walked directory are not followed unless asked. Files named
 //! like Dockerfiles that the walk does not take are listed, with the reason, for `--show-files` and the summary.
 
-use crate::cli::inputs::is_stdin;
 use crate::engine::build_context::MAX_GLOB_LEN;
 use crate::syntax::diagnostic::printable;
 use ignore::overrides::{Override, OverrideBuilder};
@@ -106,6 +105,11 @@ fn shown(glob: &str) -> std::borrow::Cow<'_, str> {
 
 pub fn is_excluded(matcher: &Override, path: &Path, is_dir: bool) -> bool {
     matcher.matched(path, is_dir).is_ignore()
+}
+
+/// `-` names standard input, spelt exactly so: `./-` and `-/` name a file or a directory.
+pub fn is_stdin(path: &Path) -> bool {
+    path.as_os_str() == "-"
 }
 
 pub fn discover(paths: &[PathBuf], options: &WalkOptions) -> Result<Found, String> {
@@ -265,6 +269,14 @@ mod tests {
             "Dockerfile-",
         ] {
             assert!(!is_dockerfile_name(no), "{no}");
+        }
+    }
+
+    #[test]
+    fn only_a_bare_dash_is_standard_input() {
+        assert!(is_stdin(Path::new("-")));
+        for file in ["./-", "-/", "--", "dir/-", ""] {
+            assert!(!is_stdin(Path::new(file)), "{file}");
         }
     }
 }

@@ -2,7 +2,7 @@
 //! command line names or the walk finds, and reading one of them.
 
 use crate::cli::args::FileArgs;
-use crate::cli::discover::{self, WalkOptions};
+use crate::cli::discover::{self, is_stdin, WalkOptions};
 use crate::engine::build_context::ContextCache;
 use crate::engine::config::{self, Overrides, Resolver};
 use crate::engine::files::{read_limited, read_regular};
@@ -54,11 +54,6 @@ impl Inputs {
     }
 }
 
-/// `-` names standard input, spelt exactly so: `./-` and `-/` name a file or a directory.
-pub fn is_stdin(path: &Path) -> bool {
-    path.as_os_str() == "-"
-}
-
 /// Reads a regular file of at most `limit` bytes, or standard input for `-`, as UTF-8 text. Returns the name to
 /// report it by and its text.
 pub fn read_input(path: &Path, limit: u64) -> Result<(String, String), Diagnostic> {
@@ -74,14 +69,6 @@ mod tests {
     use super::*;
     use std::ffi::OsStr;
     use std::os::unix::ffi::OsStrExt;
-
-    #[test]
-    fn only_a_bare_dash_is_standard_input() {
-        assert!(is_stdin(Path::new("-")));
-        for file in ["./-", "-/", "--", "dir/-", ""] {
-            assert!(!is_stdin(Path::new(file)), "{file}");
-        }
-    }
 
     #[test]
     fn a_file_is_named_by_its_path_and_a_path_that_is_not_utf8_lossily() {

@@ -1,7 +1,8 @@
 //! `dockopt measure`: each Dockerfile built as written and as fixed, one at a time.
 
 use crate::cli::args::{FileArgs, Mode};
-use crate::cli::inputs::{is_stdin, Inputs};
+use crate::cli::discover::is_stdin;
+use crate::cli::inputs::Inputs;
 use crate::cli::run::FileRun;
 use crate::engine::build_context::BuildContext;
 use crate::measure::builder::{Builder, BuilderKind};

@@ -3,8 +3,9 @@
 
 use crate::cli::args::{FileArgs, Mode, OutputArgs};
 use crate::cli::discover;
+use crate::cli::discover::is_stdin;
 use crate::cli::discover::Found;
-use crate::cli::inputs::{is_stdin, read_input, Inputs};
+use crate::cli::inputs::{read_input, Inputs};
 use crate::cli::ordered::{cores, for_each_in_order};
 use crate::cli::output::{render, Output, Rendering, Shape};
 use crate::cli::report::{hunks, line_diff, FileReport, FileStatus, Summary};
