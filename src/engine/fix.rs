@@ -26,7 +26,7 @@ pub struct FixOutcome {
     /// unsafe fixes left unapplied that only the applied fixes made possible (installs that a merge put in a row),
     /// as findings located in the original text. Their fixes have no edits of their own on that text.
     pub follow_ons: Vec<Finding>,
-    /// Findings left in the fixed text.
+    /// Findings left in the fixed text: every one, or those [`Remaining`] asks for.
     pub remaining: Vec<Finding>,
     /// Layers (RUN, COPY and ADD instructions) in the original text.
     pub layers_before: usize,
@@ -90,10 +90,7 @@ pub fn fix_with_options(
         }
         let ctx = Context::with_options(&df, build, options);
         let mut findings = check(&ctx, if round == 0 { rules } else { &plan.fixing });
-        let problems = ctx.take_problems();
-        if !problems.is_empty() {
-            return Err(problems);
-        }
+        problems(&ctx)?;
         let layers = df.layer_count();
         let (initial, layers_before) = initial.get_or_insert_with(|| (findings.clone(), layers));
         let chosen = if round == MAX_ROUNDS { Vec::new() } else { rounds.choose(&findings) };
@@ -101,10 +98,7 @@ pub fn fix_with_options(
             if round > 0 && !plan.last.is_empty() {
                 findings.extend(check(&ctx, &plan.last));
                 findings.sort_by_key(|f| (f.range.start, f.rule.code));
-                let problems = ctx.take_problems();
-                if !problems.is_empty() {
-                    return Err(problems);
-                }
+                problems(&ctx)?;
             }
             if round == 0 && remaining == Remaining::Fixable {
                 // The first round ran every rule.
@@ -125,6 +119,16 @@ pub fn fix_with_options(
         rounds.apply(&chosen);
     }
     unreachable!("the last round applies nothing and returns")
+}
+
+/// The problems the rules met in a text they could not read, as the run's error.
+fn problems(ctx: &Context) -> Result<(), Vec<SyntaxError>> {
+    let problems = ctx.take_problems();
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems)
+    }
 }
 
 /// The rules each round runs. The first runs them all: its findings are the file's. The rounds after it look for
