@@ -147,9 +147,7 @@ fn shared_errexit(ctx: &Context, first: usize, last: usize) -> bool {
     let Some(prefix) = opening(first) else { return false };
     (first..=last).all(|k| {
         let script = ctx.script(k).expect("mergeable RUNs have scripts");
-        let source = ctx.df.logical(ctx.statement(k));
-        let text = &source.text[ctx.statement(k).instruction.args.clone()];
-        let negates = script.tokens.iter().any(|t| &text[t.range.clone()] == "!");
+        let negates = script.negates();
         let opening_set = &script.commands[0];
         let others_change_state =
             script.opaque || script.may_end_shell() || script.state_changes().any(|c| !std::ptr::eq(c, opening_set));

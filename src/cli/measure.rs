@@ -202,7 +202,7 @@ fn file_to_touch(dockerfile: &Path, context: &Path, touch: Option<&str>) -> Resu
 fn command_words(command: &str) -> Result<Vec<String>> {
     let script = Script::parse(command);
     let words = match script.commands.as_slice() {
-        [only] if script.balanced && only.assignments.is_empty() && only_words(&script) => {
+        [only] if script.balanced && only.assignments.is_empty() && script.is_only_words() => {
             only.words.iter().map(|w| w.literal.as_deref().map(str::to_string)).collect::<Option<Vec<String>>>()
         }
         _ => None,
@@ -214,9 +214,4 @@ fn command_words(command: &str) -> Result<Vec<String>> {
              for more, run a shell: --run 'sh -c \"…\"'"
         ),
     }
-}
-
-/// The script is words alone: no redirection, pipe, other operator or comment.
-fn only_words(script: &Script) -> bool {
-    script.tokens.iter().all(|t| t.kind == crate::shell::TokenKind::Word)
 }

@@ -18,7 +18,8 @@ pub mod lexer;
 
 pub use commands::{Command, Frame};
 pub use invocation::Invocation;
-pub use lexer::{Op, Token, TokenKind, Word};
+pub use lexer::{Op, Word};
+use lexer::{Token, TokenKind};
 use std::borrow::Cow;
 use std::ops::Range;
 
@@ -33,7 +34,6 @@ pub fn word_value(text: &str) -> Option<String> {
 /// Borrows from the text it was read from: words keep their values as slices of it where they can.
 #[derive(Clone, Debug)]
 pub struct Script<'t> {
-    pub tokens: Vec<Token>,
     pub commands: Vec<Command<'t>>,
     /// Brackets and compound commands all close, quotes all end, and here-documents all have bodies. Passes
     /// edit only balanced scripts.
@@ -41,6 +41,60 @@ pub struct Script<'t> {
     /// Function definitions or `case` arms, whose commands dockopt does not list.
     pub opaque: bool,
     top_level_lists: bool,
+    outline: Outline,
+}
+
+/// What the passes ask of a script's tokens, read while they are at hand. The tokens are not kept: a script
+/// lives as long as its file's analysis, which every rule reads through again, and they were a fifth of the
+/// memory of a large file's analysis.
+#[derive(Clone, Debug)]
+struct Outline {
+    /// The start of the first word or `(`.
+    content_start: Option<usize>,
+    /// The end of the last word or `)`.
+    content_end: Option<usize>,
+    comment: bool,
+    heredoc: bool,
+    background_job: bool,
+    /// Words alone: no operator, redirection, comment or here-document.
+    only_words: bool,
+    /// A `!` word, which negates a pipeline's status.
+    negation: bool,
+}
+
+impl Outline {
+    /// The outline of `tokens`; `text`, which they are ranges of, is `None` for an exec form, which no shell
+    /// reads, so nothing negates.
+    fn of(tokens: &[Token], text: Option<&str>) -> Outline {
+        let mut outline = Outline {
+            content_start: None,
+            content_end: None,
+            comment: false,
+            heredoc: false,
+            background_job: false,
+            only_words: true,
+            negation: false,
+        };
+        for token in tokens {
+            match token.kind {
+                TokenKind::Word | TokenKind::Op(Op::Open | Op::Close) => {
+                    if token.kind != TokenKind::Op(Op::Close) && outline.content_start.is_none() {
+                        outline.content_start = Some(token.range.start);
+                    }
+                    if token.kind != TokenKind::Op(Op::Open) {
+                        outline.content_end = Some(token.range.end);
+                    }
+                }
+                TokenKind::Comment => outline.comment = true,
+                TokenKind::HeredocBody => outline.heredoc = true,
+                TokenKind::Op(Op::Amp) => outline.background_job = true,
+                TokenKind::Op(_) => {}
+            }
+            outline.only_words &= token.kind == TokenKind::Word;
+            outline.negation |= text.is_some_and(|text| &text[token.range.clone()] == "!");
+        }
+        outline
+    }
 }
 
 /// Commands whose effect on the shell (variables, directory, options, traps) outlives them.
@@ -84,7 +138,7 @@ impl<'t> Script<'t> {
         let grouped = commands::group(text, &tokens, literals);
         balanced &= grouped.closed;
         Script {
-            tokens,
+            outline: Outline::of(&tokens, Some(text)),
             commands: grouped.commands,
             balanced,
             opaque: grouped.opaque,
@@ -97,9 +151,10 @@ impl<'t> Script<'t> {
     pub fn exec(strings: Vec<(String, Range<usize>)>) -> Script<'t> {
         let words: Vec<Word> =
             strings.into_iter().map(|(value, range)| Word { range, literal: Some(Cow::Owned(value)) }).collect();
-        let tokens = words.iter().map(|w| Token { kind: TokenKind::Word, range: w.range.clone() }).collect();
+        let tokens: Vec<Token> =
+            words.iter().map(|w| Token { kind: TokenKind::Word, range: w.range.clone() }).collect();
         Script {
-            tokens,
+            outline: Outline::of(&tokens, None),
             commands: commands::exec_command(words).into_iter().collect(),
             balanced: true,
             opaque: false,
@@ -110,29 +165,35 @@ impl<'t> Script<'t> {
     /// The end of the last word or `)`, before any trailing `;`, `&`, blank or comment: where text appended to
     /// the script still belongs to its last command list.
     pub fn content_end(&self) -> Option<usize> {
-        self.tokens
-            .iter()
-            .rev()
-            .find(|t| matches!(t.kind, TokenKind::Word | TokenKind::Op(Op::Close)))
-            .map(|t| t.range.end)
+        self.outline.content_end
     }
 
-    /// The first token that is a word or `(`.
+    /// The start of the first word or `(`.
     pub fn content_start(&self) -> Option<usize> {
-        self.tokens.iter().find(|t| matches!(t.kind, TokenKind::Word | TokenKind::Op(Op::Open))).map(|t| t.range.start)
+        self.outline.content_start
     }
 
     pub fn has_comment(&self) -> bool {
-        self.tokens.iter().any(|t| t.kind == TokenKind::Comment)
+        self.outline.comment
     }
 
     pub fn has_heredoc(&self) -> bool {
-        self.tokens.iter().any(|t| t.kind == TokenKind::HeredocBody)
+        self.outline.heredoc
     }
 
     /// A command runs in the background (`&`), which outlives a RUN in ways a merge cannot keep.
     pub fn has_background_job(&self) -> bool {
-        self.tokens.iter().any(|t| t.kind == TokenKind::Op(Op::Amp))
+        self.outline.background_job
+    }
+
+    /// The script is words alone: no operator, redirection, comment or here-document.
+    pub fn is_only_words(&self) -> bool {
+        self.outline.only_words
+    }
+
+    /// Some pipeline's status is negated (`! cmd`); never in exec form, which no shell reads.
+    pub fn negates(&self) -> bool {
+        self.outline.negation
     }
 
     /// Operators that join top-level command lists: `;`, `||`, `&` or a newline at the top level, followed by
@@ -248,6 +309,18 @@ mod tests {
         let s = Script::parse(text);
         assert_eq!(&text[..s.content_end().unwrap()], "apt-get install -y x");
         assert!(s.has_comment());
+    }
+
+    #[test]
+    fn the_outline_keeps_what_the_tokens_said() {
+        let text = "( ! grep -q x f ) & # in the background";
+        let s = Script::parse(text);
+        assert_eq!(s.content_start(), Some(0));
+        assert_eq!(&text[..s.content_end().unwrap()], "( ! grep -q x f )");
+        assert!(s.negates() && s.has_background_job() && s.has_comment() && !s.is_only_words());
+        let quoted = Script::parse("echo '!' done");
+        assert!(!quoted.negates() && quoted.is_only_words() && !quoted.has_background_job());
+        assert!(!Script::exec(vec![("!".into(), 1..4)]).negates());
     }
 
     #[test]
