@@ -9,14 +9,14 @@
 //! Nothing outside the context is read: every path is resolved inside the root the way BuildKit resolves it
 //! (see [`resolve_in_context`]), only regular files are opened, never blocking, and never past a size limit.
 
-use crate::engine::files::{self, read_regular, resolve_in_context, InContext, PathCache, ReadError};
+use crate::engine::files::{self, read_regular, resolve_in_context, InContext, ReadError};
+use crate::engine::memo::{Memo, PathCache};
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
-use std::collections::HashMap;
 use std::io::Read;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Component, Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 
 /// The longest glob dockopt compiles, in a `.dockerignore` line or an ADD source. Compiling costs time in
 /// proportion to the wildcards, and no real pattern comes near this.
@@ -61,14 +61,14 @@ impl ContextCache {
 
     /// Takes the real paths of directories from someone who knows them, such as a walk that followed no links.
     pub fn know_real_paths(&self, dirs: impl IntoIterator<Item = (PathBuf, PathBuf)>) {
-        self.real_paths.extend(dirs.into_iter().map(|(dir, real)| (dir, Some(real))));
+        self.real_paths.extend(dirs.into_iter().map(|(dir, real)| (dir.into_os_string(), Some(real))));
     }
 
     /// `dir` with every symlink resolved, or `None` when it cannot be found. A directory that is not a symlink
     /// resolves to its parent's real path and its own name, so the Dockerfiles of a monorepo cost one `lstat`
     /// per directory where `canonicalize` would read every component of every path again.
     fn real_path(&self, dir: &Path) -> Option<PathBuf> {
-        self.real_paths.get_or_insert_with(dir, || {
+        self.real_paths.get_or_insert_with(dir.as_os_str(), || {
             let parent = dir.parent().filter(|p| !p.as_os_str().is_empty());
             let plain_name =
                 dir.file_name().filter(|_| matches!(dir.components().next_back(), Some(Component::Normal(_))));
@@ -86,13 +86,13 @@ impl ContextCache {
 
     /// The entries of `dir`, read once per run; empty when it cannot be read.
     fn listing(&self, dir: &Path) -> Arc<Listing> {
-        self.listings.get_or_insert_with(dir, || Arc::new(Listing::read(dir)))
+        self.listings.get_or_insert_with(dir.as_os_str(), || Arc::new(Listing::read(dir)))
     }
 
     /// [`is_plain_entry`] for a path with every symlink resolved, read once per run: the Dockerfiles of a
     /// directory share their context, and each would open every file a `COPY .` or `ADD .` takes again.
     fn is_plain_entry(&self, path: &Path) -> bool {
-        self.plain_entries.get_or_insert_with(path, || is_plain_entry(path))
+        self.plain_entries.get_or_insert_with(path.as_os_str(), || is_plain_entry(path))
     }
 
     /// The listing of `path`'s directory holds its name.
@@ -106,7 +106,7 @@ impl ContextCache {
 
     /// The ignore file at `path`, read and compiled once per run.
     fn ignore(&self, path: &Path, read: impl FnOnce() -> Ignore) -> Arc<Ignore> {
-        self.ignores.get_or_insert_with(path, || Arc::new(read()))
+        self.ignores.get_or_insert_with(path.as_os_str(), || Arc::new(read()))
     }
 }
 
@@ -122,7 +122,7 @@ pub struct Listing {
     /// What follows the last dot of each name that has one, sorted, without repeats.
     extensions: Vec<String>,
     /// The names each wildcard pattern matches, or why the pattern cannot be compiled.
-    matches: Mutex<HashMap<String, Matches>>,
+    matches: Memo<String, Matches>,
 }
 
 impl Listing {
@@ -142,7 +142,7 @@ impl Listing {
             names.iter().filter_map(|name| Some(name.rsplit_once('.')?.1.to_string())).collect();
         extensions.sort();
         extensions.dedup();
-        Listing { names, extensions, matches: Mutex::default() }
+        Listing { names, extensions, matches: Memo::default() }
     }
 
     pub fn contains(&self, name: &str) -> bool {
@@ -156,18 +156,15 @@ impl Listing {
 
     /// The names a wildcard (one path element) matches.
     fn matching(&self, pattern: &str) -> Matches {
-        if let Some(found) = self.matches.lock().expect("no panics while holding the lock").get(pattern) {
-            return found.clone();
-        }
-        // Only names that start with the pattern's literal prefix can match it; the names are sorted, so those
-        // are found by binary search instead of matching every name of a directory of thousands.
-        let prefix = &pattern[..pattern.find(['*', '?', '[', '{', '\\']).unwrap_or(pattern.len())];
-        let first = self.names.partition_point(|name| name.as_str() < prefix);
-        let candidates = self.names[first..].iter().take_while(|name| name.starts_with(prefix));
-        let found = compile_glob(pattern)
-            .map(|matcher| Arc::new(candidates.filter(|name| matcher.is_match(name.as_str())).cloned().collect()));
-        self.matches.lock().expect("no panics while holding the lock").insert(pattern.to_string(), found.clone());
-        found
+        self.matches.get_or_insert_with(pattern, || {
+            // Only names that start with the pattern's literal prefix can match it; the names are sorted, so those
+            // are found by binary search instead of matching every name of a directory of thousands.
+            let prefix = &pattern[..pattern.find(['*', '?', '[', '{', '\\']).unwrap_or(pattern.len())];
+            let first = self.names.partition_point(|name| name.as_str() < prefix);
+            let candidates = self.names[first..].iter().take_while(|name| name.starts_with(prefix));
+            compile_glob(pattern)
+                .map(|matcher| Arc::new(candidates.filter(|name| matcher.is_match(name.as_str())).cloned().collect()))
+        })
     }
 }
 
@@ -216,9 +213,9 @@ pub struct BuildContext {
     /// Read on first use: most Dockerfiles never ask, and a monorepo has thousands of them.
     ignore: OnceLock<Arc<Ignore>>,
     /// Answers already found, since every fix round asks again.
-    sources: Mutex<HashMap<String, Sources>>,
-    plain: Mutex<HashMap<String, bool>>,
-    files: Mutex<HashMap<String, Option<Arc<Vec<String>>>>>,
+    sources: Memo<String, Sources>,
+    plain: Memo<String, bool>,
+    files: Memo<String, Option<Arc<Vec<String>>>>,
     globs_compiled: AtomicUsize,
 }
 
@@ -251,9 +248,9 @@ impl BuildContext {
             cache,
             own_ignore,
             ignore: OnceLock::new(),
-            sources: Mutex::default(),
-            plain: Mutex::default(),
-            files: Mutex::default(),
+            sources: Memo::default(),
+            plain: Memo::default(),
+            files: Memo::default(),
             globs_compiled: AtomicUsize::new(0),
         }
     }
@@ -340,12 +337,7 @@ impl BuildContext {
 
     /// The context entries a COPY or ADD source names.
     pub fn resolve(&self, source: &str) -> Sources {
-        if let Some(found) = self.sources.lock().expect("no panics while holding the lock").get(source) {
-            return found.clone();
-        }
-        let found = self.resolve_uncached(source);
-        self.sources.lock().expect("no panics while holding the lock").insert(source.to_string(), found.clone());
-        found
+        self.sources.get_or_insert_with(source, || self.resolve_uncached(source))
     }
 
     fn resolve_uncached(&self, source: &str) -> Sources {
@@ -394,15 +386,10 @@ impl BuildContext {
     /// (gzip, bzip2, xz or zstd data, or a tar header, recognised by content as BuildKit does), reached without
     /// leaving the context. Anything else, or anything dockopt cannot read, is not.
     pub fn is_plain(&self, relative: &str) -> bool {
-        if let Some(&known) = self.plain.lock().expect("no panics while holding the lock").get(relative) {
-            return known;
-        }
-        let plain = match self.locate(&clean(relative)) {
+        self.plain.get_or_insert_with(relative, || match self.locate(&clean(relative)) {
             InContext::Inside(path) => self.cache.is_plain_entry(&path),
             InContext::OutsideLink(_) | InContext::Unreachable => false,
-        };
-        self.plain.lock().expect("no panics while holding the lock").insert(relative.to_string(), plain);
-        plain
+        })
     }
 
     /// The regular files under `relative` in the context (itself, when it is one), as relative paths, leaving out
@@ -411,12 +398,7 @@ impl BuildContext {
     /// Each answer is kept, since every fix round asks again.
     pub fn files_under(&self, relative: &str, limit: usize) -> Option<Arc<Vec<String>>> {
         let relative = clean(relative);
-        if let Some(found) = self.files.lock().expect("no panics while holding the lock").get(&relative) {
-            return found.clone();
-        }
-        let found = self.walk(&relative, limit).map(Arc::new);
-        self.files.lock().expect("no panics while holding the lock").insert(relative, found.clone());
-        found
+        self.files.get_or_insert_with(relative.as_str(), || self.walk(&relative, limit).map(Arc::new))
     }
 
     fn walk(&self, relative: &str, limit: usize) -> Option<Vec<String>> {

@@ -18,7 +18,8 @@
 //!
 //! An unknown key is an error that names it.
 
-use crate::engine::files::{read_regular, PathCache, DEFAULT_MAX_FILE_SIZE};
+use crate::engine::files::{read_regular, DEFAULT_MAX_FILE_SIZE};
+use crate::engine::memo::PathCache;
 use crate::engine::options::RuleOptions;
 use crate::engine::rule::Rule;
 use serde::Deserialize;
@@ -163,12 +164,12 @@ impl Resolver {
         };
         if let Some(path) = &self.overrides.config {
             let root = path.parent().unwrap_or(Path::new(".")).to_path_buf();
-            return self.cache.get_or_insert_with(&root, || {
+            return self.cache.get_or_insert_with(root.as_os_str(), || {
                 Ok(Arc::new(self.settings(root.clone(), read(path, &self.all_rules)?.unwrap_or_default())))
             });
         }
         // The Dockerfiles of one directory ask with the same path: it is made absolute once.
-        self.by_given_dir.get_or_insert_with(dir, || match &self.cwd {
+        self.by_given_dir.get_or_insert_with(dir.as_os_str(), || match &self.cwd {
             Some(cwd) if dir.is_relative() => self.for_dir(&lexically_absolute(&cwd.join(dir))),
             _ => self.for_dir(&lexically_absolute(dir)),
         })
@@ -177,7 +178,7 @@ impl Resolver {
     /// A directory's settings: from its own configuration file, else its parent's. Each directory is looked
     /// at once, so the ancestors that a monorepo's Dockerfiles share cost one look each.
     fn for_dir(&self, dir: &Path) -> Result<Arc<Settings>, ConfigError> {
-        self.cache.get_or_insert_with(dir, || {
+        self.cache.get_or_insert_with(dir.as_os_str(), || {
             for name in NAMES {
                 let path = dir.join(name);
                 if path.is_file() {

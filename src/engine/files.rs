@@ -1,54 +1,11 @@
 //! Reading the files dockopt is pointed at, which may be hostile: only regular files, never blocking on open, never
-//! more than a size limit; paths inside a build context resolved the way BuildKit resolves them, so that nothing
-//! outside the context is read; and the map the run's caches of paths use.
+//! more than a size limit; and paths inside a build context resolved the way BuildKit resolves them, so that
+//! nothing outside the context is read.
 
-use std::collections::HashMap;
-use std::ffi::OsString;
 use std::fmt;
 use std::io::Read;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Component, Path, PathBuf};
-use std::sync::Mutex;
-
-/// What a run finds out about a path once and shares between threads: each answer is computed the first time it
-/// is asked for.
-///
-/// Keyed by the path's bytes. `Path`'s own `Hash` reads a path component by component, so that `a//b` and `a/b`
-/// hash alike: on the corpus's paths that cost about 1,400 instructions a lookup, and 6% of a `check` of the corpus
-/// went to hashing paths. A cache only needs a path spelled the same way to find its entry again; another spelling
-/// of the same path costs a second look, never a wrong answer.
-#[derive(Debug)]
-pub struct PathCache<V> {
-    entries: Mutex<HashMap<OsString, V>>,
-}
-
-impl<V> Default for PathCache<V> {
-    fn default() -> Self {
-        PathCache { entries: Mutex::default() }
-    }
-}
-
-impl<V: Clone> PathCache<V> {
-    /// The answer for `path`, from `compute` the first time. The lock is not held while `compute` runs, so it may
-    /// ask the cache about another path, such as a parent directory.
-    pub fn get_or_insert_with(&self, path: &Path, compute: impl FnOnce() -> V) -> V {
-        if let Some(found) = self.entries().get(path.as_os_str()) {
-            return found.clone();
-        }
-        let value = compute();
-        self.entries().insert(path.as_os_str().to_owned(), value.clone());
-        value
-    }
-
-    /// Answers found elsewhere, such as by the walk.
-    pub fn extend(&self, known: impl IntoIterator<Item = (PathBuf, V)>) {
-        self.entries().extend(known.into_iter().map(|(path, value)| (path.into_os_string(), value)));
-    }
-
-    fn entries(&self) -> std::sync::MutexGuard<'_, HashMap<OsString, V>> {
-        self.entries.lock().expect("no panics while holding the lock")
-    }
-}
 
 /// The largest file dockopt reads unless told otherwise: a Dockerfile, `.dockerignore`, configuration or manifest
 /// bigger than this is refused before it is read. The corpus's largest Dockerfile is under 1 MiB.

@@ -3,6 +3,7 @@
 //! - [`finding`]: findings, fixes, edits and rule descriptions (plain data);
 //! - [`options`]: the rules' configurable options (plain data);
 //! - [`suppression`]: comments that silence rules;
+//! - [`memo`]: answers worked out once per run and shared between threads;
 //! - [`files`]: reading hostile files safely (regular files only, never blocking, within a size limit) and
 //!   resolving paths inside a build context without leaving it;
 //! - [`build_context`]: the files COPY and ADD read, filtered by `.dockerignore`;
@@ -21,6 +22,7 @@ pub mod context;
 pub mod files;
 pub mod finding;
 pub mod fix;
+pub mod memo;
 pub mod options;
 pub mod rule;
 pub mod style;
