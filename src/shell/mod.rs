@@ -65,7 +65,7 @@ struct Outline {
 impl Outline {
     /// The outline of `tokens`; `text`, which they are ranges of, is `None` for an exec form, which no shell
     /// reads, so nothing negates.
-    fn of(tokens: &[Token], text: Option<&str>) -> Outline {
+    fn of(tokens: impl IntoIterator<Item = Token>, text: Option<&str>) -> Outline {
         let mut outline = Outline {
             content_start: None,
             content_end: None,
@@ -76,20 +76,15 @@ impl Outline {
             negation: false,
         };
         for token in tokens {
-            match token.kind {
-                TokenKind::Word | TokenKind::Op(Op::Open | Op::Close) => {
-                    if token.kind != TokenKind::Op(Op::Close) && outline.content_start.is_none() {
-                        outline.content_start = Some(token.range.start);
-                    }
-                    if token.kind != TokenKind::Op(Op::Open) {
-                        outline.content_end = Some(token.range.end);
-                    }
-                }
-                TokenKind::Comment => outline.comment = true,
-                TokenKind::HeredocBody => outline.heredoc = true,
-                TokenKind::Op(Op::Amp) => outline.background_job = true,
-                TokenKind::Op(_) => {}
+            if matches!(token.kind, TokenKind::Word | TokenKind::Op(Op::Open)) && outline.content_start.is_none() {
+                outline.content_start = Some(token.range.start);
             }
+            if matches!(token.kind, TokenKind::Word | TokenKind::Op(Op::Close)) {
+                outline.content_end = Some(token.range.end);
+            }
+            outline.comment |= token.kind == TokenKind::Comment;
+            outline.heredoc |= token.kind == TokenKind::HeredocBody;
+            outline.background_job |= token.kind == TokenKind::Op(Op::Amp);
             outline.only_words &= token.kind == TokenKind::Word;
             outline.negation |= text.is_some_and(|text| &text[token.range.clone()] == "!");
         }
@@ -138,7 +133,7 @@ impl<'t> Script<'t> {
         let grouped = commands::group(text, &tokens, literals);
         balanced &= grouped.closed;
         Script {
-            outline: Outline::of(&tokens, Some(text)),
+            outline: Outline::of(tokens, Some(text)),
             commands: grouped.commands,
             balanced,
             opaque: grouped.opaque,
@@ -151,10 +146,9 @@ impl<'t> Script<'t> {
     pub fn exec(strings: Vec<(String, Range<usize>)>) -> Script<'t> {
         let words: Vec<Word> =
             strings.into_iter().map(|(value, range)| Word { range, literal: Some(Cow::Owned(value)) }).collect();
-        let tokens: Vec<Token> =
-            words.iter().map(|w| Token { kind: TokenKind::Word, range: w.range.clone() }).collect();
+        let tokens = words.iter().map(|w| Token { kind: TokenKind::Word, range: w.range.clone() });
         Script {
-            outline: Outline::of(&tokens, None),
+            outline: Outline::of(tokens, None),
             commands: commands::exec_command(words).into_iter().collect(),
             balanced: true,
             opaque: false,
