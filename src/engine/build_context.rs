@@ -409,9 +409,10 @@ impl BuildContext {
         let ignores = !self.ignore().patterns.is_empty();
         let kind = std::fs::symlink_metadata(&path).ok()?.file_type();
         let mut files = Vec::new();
-        let mut pending = vec![(path, relative.to_string(), kind)];
+        // Each entry waits with its relative name and kind; only a directory needs its full path, to be listed.
+        let mut pending = vec![(relative.to_string(), kind, Some(path))];
         let mut seen = 0;
-        while let Some((path, relative, kind)) = pending.pop() {
+        while let Some((relative, kind, path)) = pending.pop() {
             seen += 1;
             if seen > limit {
                 return None;
@@ -421,12 +422,14 @@ impl BuildContext {
             }
             if kind.is_file() {
                 files.push(relative);
-            } else if kind.is_dir() {
+            } else if let Some(path) = path.filter(|_| kind.is_dir()) {
                 for entry in std::fs::read_dir(&path).ok()? {
                     let entry = entry.ok()?;
-                    let name = entry.file_name().into_string().ok()?;
-                    let child = if relative.is_empty() { name } else { format!("{relative}/{name}") };
-                    pending.push((entry.path(), child, entry.file_type().ok()?));
+                    let name = entry.file_name();
+                    let name = name.to_str()?;
+                    let child = if relative.is_empty() { name.to_string() } else { format!("{relative}/{name}") };
+                    let kind = entry.file_type().ok()?;
+                    pending.push((child, kind, kind.is_dir().then(|| entry.path())));
                 }
             }
         }
