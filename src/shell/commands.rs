@@ -142,7 +142,7 @@ impl<'t> Grouper<'t, '_> {
         match token.kind {
             TokenKind::Comment | TokenKind::HeredocBody => {}
             TokenKind::Word => self.word(index),
-            TokenKind::Op(Op::Redirect) => self.redirect(token.range.clone()),
+            TokenKind::Op(Op::Redirect) => self.redirect(index),
             TokenKind::Op(op) => self.operator(op),
         }
     }
@@ -177,7 +177,7 @@ impl<'t> Grouper<'t, '_> {
             if self.starts_function_definition(index) {
                 self.opaque = true;
             }
-            self.current = Some(self.start_command(range.clone()));
+            self.current = Some(self.start_command(index));
         }
         let raw = &self.text[range.clone()];
         let command = self.current.as_mut().expect("created above");
@@ -238,14 +238,15 @@ impl<'t> Grouper<'t, '_> {
             && matches!(kind(index + 2), Some(TokenKind::Op(Op::Close)))
     }
 
-    fn redirect(&mut self, range: Range<usize>) {
+    fn redirect(&mut self, index: usize) {
         if self.case_depth > 0 || self.skip_until_do {
             return;
         }
         self.after_redirect = true;
         if self.current.is_none() {
-            self.current = Some(self.start_command(range.clone()));
+            self.current = Some(self.start_command(index));
         }
+        let range = self.tokens[index].range.clone();
         let text = self.text;
         if let Some(c) = self.current.as_mut() {
             // A redirection number such as `2>` was lexed as a word of digits right before it.
@@ -285,12 +286,19 @@ impl<'t> Grouper<'t, '_> {
         }
     }
 
-    /// A command starts at `range`, inside the current frames, after the operator seen last.
-    fn start_command(&mut self, range: Range<usize>) -> Command<'t> {
+    /// A command starts at token `index`, inside the current frames, after the operator seen last.
+    fn start_command(&mut self, index: usize) -> Command<'t> {
+        // Its words are among the word tokens up to the next operator other than a redirection: room for them all
+        // at once, where growing the list one word at a time took a reallocation per doubling.
+        let words = self.tokens[index..]
+            .iter()
+            .take_while(|t| matches!(t.kind, TokenKind::Word | TokenKind::Op(Op::Redirect)))
+            .filter(|t| t.kind == TokenKind::Word)
+            .count();
         Command {
             assignments: Vec::new(),
-            words: Vec::new(),
-            range,
+            words: Vec::with_capacity(words),
+            range: self.tokens[index].range.clone(),
             frames: self.frames.clone(),
             piped: std::mem::take(&mut self.piped_next),
             before: self.before.take(),
