@@ -77,7 +77,9 @@ pub fn fix_with_options(
         history: Vec::new(),
         unsafe_fixes,
     };
+    // The first round's findings and layer count: the file's.
     let mut initial = None;
+    let mut layers_before = None;
     for round in 0..=MAX_ROUNDS {
         let df = Dockerfile::parse(&rounds.text);
         if !df.errors.is_empty() || !df.build_errors.is_empty() {
@@ -92,9 +94,11 @@ pub fn fix_with_options(
         let mut findings = check(&ctx, if round == 0 { rules } else { &plan.fixing });
         problems(&ctx)?;
         let layers = df.layer_count();
-        let (initial, layers_before) = initial.get_or_insert_with(|| (findings.clone(), layers));
+        let layers_before = *layers_before.get_or_insert(layers);
         let chosen = if round == MAX_ROUNDS { Vec::new() } else { rounds.choose(&findings) };
         if chosen.is_empty() {
+            // A first round that applies nothing is also the last: its findings are both the file's and those left.
+            let initial = initial.take().unwrap_or_else(|| findings.clone());
             if round > 0 && !plan.last.is_empty() {
                 findings.extend(check(&ctx, &plan.last));
                 findings.sort_by_key(|f| (f.range.start, f.rule.code));
@@ -104,7 +108,6 @@ pub fn fix_with_options(
                 // The first round ran every rule.
                 findings.retain(|f| f.rule.safety != Safety::ReportOnly);
             }
-            let initial = std::mem::take(initial);
             let follow_ons = rounds.follow_ons(&initial, &findings);
             return Ok(FixOutcome {
                 text: rounds.text,
@@ -112,11 +115,15 @@ pub fn fix_with_options(
                 initial,
                 follow_ons,
                 remaining: findings,
-                layers_before: *layers_before,
+                layers_before,
                 layers,
             });
         }
         rounds.apply(&chosen);
+        if initial.is_none() {
+            // The first round's findings are moved, not copied: the rounds after it read only their own.
+            initial = Some(findings);
+        }
     }
     unreachable!("the last round applies nothing and returns")
 }
