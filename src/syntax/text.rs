@@ -79,3 +79,58 @@ impl LineIndex {
         (line + 1, col + 1)
     }
 }
+
+/// `line:col` of offsets asked mostly in ascending order, as a report lists findings. Each answer counts only the
+/// newlines since the offset asked before it, so a file costs one pass up to its last finding, where a
+/// [`LineIndex`] first finds every line start. An offset before the one asked last starts the count again.
+pub struct LineCursor<'t> {
+    text: &'t str,
+    offset: usize,
+    /// 0-based line of `offset`, and where that line starts.
+    line: usize,
+    line_start: usize,
+}
+
+impl<'t> LineCursor<'t> {
+    pub fn new(text: &'t str) -> Self {
+        LineCursor { text, offset: 0, line: 0, line_start: 0 }
+    }
+
+    /// 1-based line and column of `offset`, columns counted in characters: what [`LineIndex::line_col`] gives.
+    pub fn line_col(&mut self, offset: usize) -> (usize, usize) {
+        let offset = offset.min(self.text.len());
+        if offset < self.offset {
+            *self = LineCursor::new(self.text);
+        }
+        let between = &self.text.as_bytes()[self.offset..offset];
+        let newlines = memchr::memchr_iter(b'\n', between).count();
+        if newlines > 0 {
+            self.line += newlines;
+            self.line_start = self.offset + memchr::memrchr(b'\n', between).map_or(0, |n| n + 1);
+        }
+        self.offset = offset;
+        let start = self.line_start;
+        let col = self.text.get(start..offset).map_or(offset - start, |s| s.chars().count());
+        (self.line + 1, col + 1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn a_cursor_answers_as_the_index_does_in_any_order(
+            text in "(a|é|\n|\r\n|\t){0,40}",
+            offsets in proptest::collection::vec(0usize..50, 0..12),
+        ) {
+            let index = LineIndex::new(&text);
+            let mut cursor = LineCursor::new(&text);
+            for offset in offsets {
+                prop_assert_eq!(cursor.line_col(offset), index.line_col(&text, offset), "offset {}", offset);
+            }
+        }
+    }
+}

@@ -3,7 +3,7 @@
 
 use crate::cli::report::{per_rule, FileReport, FixKind};
 use crate::syntax::diagnostic::{is_printable_ascii, printable, MAX_MESSAGE_CHARS};
-use crate::syntax::text::{LineIndex, TextRange};
+use crate::syntax::text::{LineCursor, TextRange};
 use std::fmt::Write;
 
 /// A file's findings, after `path: fixed N (DO101 ×2, …)` when `fixed` and fixes were applied.
@@ -17,11 +17,11 @@ pub fn file(report: &FileReport, fixed: bool) -> String {
     if report.findings.is_empty() {
         return out;
     }
-    let lines = LineIndex::new(&report.source);
+    let mut lines = LineCursor::new(&report.source);
     // Pieces are pushed rather than formatted: a check of a large tree writes tens of thousands of these.
     let mut number = String::new();
     for finding in &report.findings {
-        let (line, col) = lines.line_col(&report.source, finding.range.start);
+        let (line, col) = lines.line_col(finding.range.start);
         let label = FixKind::of(finding).label(finding.rule.severity);
         number.clear();
         write!(number, "{line}").unwrap();
