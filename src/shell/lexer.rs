@@ -212,13 +212,18 @@ impl Value {
 /// quote and substitution in it was closed.
 pub(super) fn scan_word(text: &str, start: usize) -> (usize, Option<Cow<'_, str>>, bool) {
     let b = text.as_bytes();
-    let mut i = start;
-    let mut value = Value::Verbatim(start..start);
+    // Most words are plain: ordinary characters up to what ends the word, their value the text itself.
+    let plain_end = b[start..].iter().position(|&c| ends_plain_run(c)).map_or(b.len(), |n| start + n);
+    if b.get(plain_end).is_none_or(|&c| ends_word(c)) {
+        return (plain_end, Some(Cow::Borrowed(&text[start..plain_end])), true);
+    }
+    let mut i = plain_end;
+    let mut value = Value::Verbatim(start..plain_end);
     let mut literal = true;
     let mut closed = true;
     while i < b.len() {
         match b[i] {
-            b' ' | b'\t' | b'\r' | b'\n' | b';' | b'&' | b'|' | b'(' | b')' | b'<' | b'>' => break,
+            c if ends_word(c) => break,
             b'\\' => {
                 match text[i + 1..].chars().next() {
                     Some('\n') => {}
@@ -279,6 +284,11 @@ fn expansion(text: &str, i: usize, literal: &mut bool, closed: &mut bool) -> usi
     let (end, ok) = scan_expansion(text, i);
     *closed &= ok;
     end
+}
+
+/// Bytes that end a word outside quotes: blanks and the bytes operators start with.
+fn ends_word(c: u8) -> bool {
+    matches!(c, b' ' | b'\t' | b'\r' | b'\n' | b';' | b'&' | b'|' | b'(' | b')' | b'<' | b'>')
 }
 
 /// Bytes that end a run of ordinary characters outside quotes: what ends a word, quotes, escapes and expansions.
