@@ -93,7 +93,7 @@ pub(super) fn group<'t>(text: &'t str, tokens: &[Token], literals: Vec<Option<Co
         literals: literals.into_iter(),
         out: Vec::new(),
         frames: Vec::new(),
-        current: None,
+        reading: false,
         before: None,
         opaque: false,
         closed: true,
@@ -118,8 +118,8 @@ struct Grouper<'t, 'k> {
     literals: std::vec::IntoIter<Option<Cow<'t, str>>>,
     out: Vec<Command<'t>>,
     frames: Vec<Frame>,
-    /// The command being read.
-    current: Option<Command<'t>>,
+    /// The last command in `out` is still being read. It is built where it stays: a command is 152 bytes.
+    reading: bool,
     /// The operator seen last, for the next command's `before`.
     before: Option<Op>,
     opaque: bool,
@@ -154,7 +154,7 @@ impl<'t> Grouper<'t, '_> {
         let word = Word { range: range.clone(), literal: self.literals.next().flatten() };
         if self.after_redirect {
             self.after_redirect = false;
-            if let Some(c) = self.current.as_mut() {
+            if let Some(c) = self.current() {
                 c.range.end = range.end;
             }
             return;
@@ -170,17 +170,17 @@ impl<'t> Grouper<'t, '_> {
             }
             return;
         }
-        if self.current.is_none() {
+        if !self.reading {
             if self.reserved_word(&word) {
                 return;
             }
             if self.starts_function_definition(index) {
                 self.opaque = true;
             }
-            self.current = Some(self.start_command(index));
+            self.start_command(index);
         }
         let raw = &self.text[range.clone()];
-        let command = self.current.as_mut().expect("created above");
+        let command = self.current().expect("started above");
         command.range.end = range.end;
         if command.words.is_empty() && is_assignment(raw) {
             command.assignments.push(word);
@@ -243,12 +243,12 @@ impl<'t> Grouper<'t, '_> {
             return;
         }
         self.after_redirect = true;
-        if self.current.is_none() {
-            self.current = Some(self.start_command(index));
+        if !self.reading {
+            self.start_command(index);
         }
         let range = self.tokens[index].range.clone();
         let text = self.text;
-        if let Some(c) = self.current.as_mut() {
+        if let Some(c) = self.current() {
             // A redirection number such as `2>` was lexed as a word of digits right before it.
             if c.words.last().is_some_and(|w| {
                 w.range.end == range.start && text[w.range.clone()].bytes().all(|b| b.is_ascii_digit())
@@ -287,7 +287,7 @@ impl<'t> Grouper<'t, '_> {
     }
 
     /// A command starts at token `index`, inside the current frames, after the operator seen last.
-    fn start_command(&mut self, index: usize) -> Command<'t> {
+    fn start_command(&mut self, index: usize) {
         // Its words are among the word tokens up to the next operator other than a redirection: room for them all
         // at once, where growing the list one word at a time took a reallocation per doubling.
         let words = self.tokens[index..]
@@ -295,7 +295,7 @@ impl<'t> Grouper<'t, '_> {
             .take_while(|t| matches!(t.kind, TokenKind::Word | TokenKind::Op(Op::Redirect)))
             .filter(|t| t.kind == TokenKind::Word)
             .count();
-        Command {
+        self.out.push(Command {
             assignments: Vec::new(),
             words: Vec::with_capacity(words),
             range: self.tokens[index].range.clone(),
@@ -304,13 +304,23 @@ impl<'t> Grouper<'t, '_> {
             before: self.before.take(),
             after: None,
             resolved: None,
+        });
+        self.reading = true;
+    }
+
+    /// The command being read.
+    fn current(&mut self) -> Option<&mut Command<'t>> {
+        if self.reading {
+            self.out.last_mut()
+        } else {
+            None
         }
     }
 
     fn finish_command(&mut self, after: Option<Op>) {
-        if let Some(mut command) = self.current.take() {
+        if let Some(command) = self.current() {
             command.after = after;
-            self.out.push(command);
+            self.reading = false;
         }
     }
 
