@@ -466,19 +466,24 @@ fn unknown_instruction(instruction: &Instruction) -> Option<SyntaxError> {
     })
 }
 
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
+/// The edit distance between `word` and `keyword`, one of [`KINDS`]: at most 11 ASCII letters, so the one row
+/// of distances fits on the stack. The corpus has tens of thousands of unknown instructions, from templates.
+fn edit_distance(word: &str, keyword: &str) -> usize {
+    let keyword = keyword.as_bytes();
+    let mut row = [0usize; 12];
+    for (j, distance) in row.iter_mut().enumerate() {
+        *distance = j;
+    }
+    for (i, c) in word.chars().enumerate() {
         let mut prev = row[0];
         row[0] = i + 1;
-        for (j, &cb) in b.iter().enumerate() {
+        for (j, &k) in keyword.iter().enumerate() {
             let cur = row[j + 1];
-            row[j + 1] = (prev + usize::from(ca != cb)).min(row[j] + 1).min(cur + 1);
+            row[j + 1] = (prev + usize::from(c != char::from(k))).min(row[j] + 1).min(cur + 1);
             prev = cur;
         }
     }
-    row[b.len()]
+    row[keyword.len()]
 }
 
 /// Splits the statements into stages and records which earlier stages each one reads.
@@ -587,6 +592,15 @@ mod tests {
         assert_eq!(df.stages[1].base_stage, Some(0));
         assert_eq!(df.stages[2].depends_on, vec![0, 1]);
         assert_eq!(df.stages[0].statements, 0..2);
+    }
+
+    #[test]
+    fn edit_distance_counts_characters() {
+        assert_eq!(edit_distance("expost", "expose"), 1);
+        assert_eq!(edit_distance("", "healthcheck"), 11);
+        assert_eq!(edit_distance("rün", "run"), 1);
+        assert_eq!(edit_distance("maintanerr", "maintainer"), 2);
+        assert_eq!(edit_distance("form", "from"), 2);
     }
 
     #[test]
