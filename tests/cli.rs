@@ -517,6 +517,34 @@ fn read_only_files_and_bad_files_do_not_stop_the_others() {
 }
 
 #[test]
+fn reports_and_errors_on_one_stream_keep_the_order_of_the_files() {
+    // Standard output is written in batches; what goes to standard error must still land between the files it
+    // came between when both streams are one pipe.
+    let dir = std::env::temp_dir().join(format!("dockopt-interleaved-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    for (name, text) in [
+        ("a", "FROM alpine:3.20\nRUN a\nRUN b\n"),
+        ("b", "FROM alpine:3.20\nRUNN x\n"),
+        ("c", "FROM alpine:3.20\nRUN c\nRUN d\n"),
+    ] {
+        std::fs::create_dir_all(dir.join(name)).unwrap();
+        std::fs::write(dir.join(name).join("Dockerfile"), text).unwrap();
+    }
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(format!("'{}' check a/Dockerfile b/Dockerfile c/Dockerfile 2>&1", env!("CARGO_BIN_EXE_dockopt")))
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let at = |needle: &str| text.find(needle).unwrap_or_else(|| panic!("no {needle:?} in:\n{text}"));
+    assert!(at("a/Dockerfile:3:1: DO101") < at("b/Dockerfile:2:1: error"), "{text}");
+    assert!(at("b/Dockerfile:2:1: error") < at("c/Dockerfile:3:1: DO101"), "{text}");
+    assert!(at("c/Dockerfile:3:1: DO101") < at("2 files checked"), "{text}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn configuration_discovery_and_precedence() {
     let dir = monorepo("config");
     let codes = |args: &[&str]| -> Vec<String> {

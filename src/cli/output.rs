@@ -128,6 +128,9 @@ pub fn render(report: FileReport, how: Rendering, rules: &[&'static dyn Rule]) -
     rendered
 }
 
+/// How much standard output [`Output`] gathers before it writes it.
+const BATCH: usize = 64 * 1024;
+
 pub struct Output {
     how: Rendering,
     /// With `fix -`, standard output carries the fixed file, so the report goes to standard error.
@@ -137,6 +140,13 @@ pub struct Output {
     /// while debugging a rule) would otherwise wait for the lock forever, and the run with it.
     stdout: Stdout,
     stderr: Stderr,
+    /// What is bound for standard output and not written yet. A write per file was a write call per file, tens of
+    /// thousands over a tree; batched, they are one per [`BATCH`] bytes. The batch is written before anything
+    /// goes to standard error, so the two streams interleave as they would unbatched, and after each file when a
+    /// person watches the terminal.
+    batch: Vec<u8>,
+    /// Standard output is a terminal, where a person watches the files go by.
+    watched: bool,
     first_entry: bool,
     notes: Vec<String>,
     counts: Vec<Counts>,
@@ -165,6 +175,8 @@ impl Output {
             colour,
             stdout: std::io::stdout(),
             stderr: std::io::stderr(),
+            batch: Vec::new(),
+            watched: std::io::stdout().is_terminal(),
             first_entry: true,
             notes: Vec::new(),
             counts: Vec::new(),
@@ -173,12 +185,38 @@ impl Output {
         }
     }
 
-    fn report_stream(&mut self) -> &mut dyn Write {
-        if self.report_to_stderr {
-            &mut self.stderr
-        } else {
-            &mut self.stdout
+    fn print_out(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.batch.extend_from_slice(bytes);
+        if self.batch.len() >= BATCH {
+            self.write_batch()?;
         }
+        Ok(())
+    }
+
+    fn print_err(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        if !bytes.is_empty() {
+            self.write_batch()?;
+            self.stderr.write_all(bytes)?;
+        }
+        Ok(())
+    }
+
+    fn print_report(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        if self.report_to_stderr {
+            self.print_err(bytes)
+        } else {
+            self.print_out(bytes)
+        }
+    }
+
+    fn write_batch(&mut self) -> std::io::Result<()> {
+        if !self.batch.is_empty() {
+            let mut stdout = self.stdout.lock();
+            stdout.write_all(&self.batch)?;
+            stdout.flush()?;
+            self.batch.clear();
+        }
+        Ok(())
     }
 
     /// The start of a document.
@@ -191,7 +229,7 @@ impl Output {
                 Format::Gitlab => "[".to_string(),
                 Format::Text | Format::Github => String::new(),
             };
-            self.report_stream().write_all(prefix.as_bytes())?;
+            self.print_report(prefix.as_bytes())?;
         }
         Ok(())
     }
@@ -220,19 +258,25 @@ impl Output {
     }
 
     fn write_file(&mut self, r: &Rendered) -> Result<()> {
-        self.stderr.write_all(r.errors.as_bytes())?;
+        self.print_err(r.errors.as_bytes())?;
         if let Some(text) = &r.stdout {
             let diff = matches!(self.how.mode, Mode::Diff { .. });
-            let text = if diff && self.colour { colourize(text) } else { text.clone() };
-            self.stdout.write_all(text.as_bytes())?;
+            if diff && self.colour {
+                self.print_out(colourize(text).as_bytes())?;
+            } else {
+                self.print_out(text.as_bytes())?;
+            }
         }
-        let lines = r.lines.as_bytes();
-        self.report_stream().write_all(lines)?;
+        self.print_report(r.lines.as_bytes())?;
         for entry in &r.entries {
             let separator = if std::mem::take(&mut self.first_entry) { "" } else { "," };
-            write!(self.report_stream(), "{separator}{entry}")?;
+            self.print_report(separator.as_bytes())?;
+            self.print_report(entry.as_bytes())?;
         }
         self.notes.extend(r.notes.iter().cloned());
+        if self.watched {
+            self.write_batch()?;
+        }
         Ok(())
     }
 
@@ -245,25 +289,27 @@ impl Output {
         match (self.how.shape, self.how.format) {
             (Shape::Document, Format::Json) => {
                 let end = format!("],\"summary\":{}}}\n", report::json::summary(&summary));
-                self.report_stream().write_all(end.as_bytes())?;
+                self.print_report(end.as_bytes())?;
             }
             (Shape::Document, Format::Sarif) => {
                 let end = format!("{}\n", report::sarif::suffix(&self.notes));
-                self.report_stream().write_all(end.as_bytes())?;
+                self.print_report(end.as_bytes())?;
             }
-            (Shape::Document, Format::Rdjson) => writeln!(self.report_stream(), "{}", report::rdjson::suffix())?,
-            (Shape::Document, Format::Gitlab) => writeln!(self.report_stream(), "]")?,
+            (Shape::Document, Format::Rdjson) => {
+                self.print_report(format!("{}\n", report::rdjson::suffix()).as_bytes())?
+            }
+            (Shape::Document, Format::Gitlab) => self.print_report(b"]\n")?,
             (Shape::Statistics, Format::Json) => {
                 let document = report::json::statistics(&self.counts, &summary);
-                writeln!(self.report_stream(), "{document}")?;
+                self.print_report(format!("{document}\n").as_bytes())?;
             }
             (Shape::Statistics, _) => {
                 let statistics = report::statistics(&self.counts);
-                write!(self.report_stream(), "{statistics}")?;
+                self.print_report(statistics.as_bytes())?;
             }
             _ => {}
         }
-        self.stdout.flush()?;
+        self.write_batch()?;
         if self.how.format == Format::Text {
             let mode = match self.how.mode {
                 Mode::Check => "check",
@@ -273,6 +319,13 @@ impl Output {
             write!(self.stderr, "{}", summary.text(mode))?;
         }
         Ok(summary)
+    }
+}
+
+impl Drop for Output {
+    /// A run that stops early still prints what it gathered.
+    fn drop(&mut self) {
+        let _ = self.write_batch();
     }
 }
 
