@@ -12,8 +12,9 @@ pub trait Rule: Sync {
 /// Runs the rules on one parsed file. Suppressed findings are left out.
 pub fn check(ctx: &Context, rules: &[&dyn Rule]) -> Vec<Finding> {
     let mut findings = Vec::new();
+    // One list for what each rule finds, emptied into `findings` after each, rather than a new one per rule.
+    let mut found = Vec::new();
     for rule in rules {
-        let mut found = Vec::new();
         rule.check(ctx, &mut found);
         // The fix rounds leave out the rules whose fixes they cannot apply, going by the rule's safety.
         debug_assert!(
@@ -22,8 +23,7 @@ pub fn check(ctx: &Context, rules: &[&dyn Rule]) -> Vec<Finding> {
             rule.info().code,
             rule.info().safety
         );
-        findings
-            .extend(found.into_iter().filter(|f| anchor(ctx, f).is_none_or(|s| !ctx.is_suppressed(s, rule.info()))));
+        findings.extend(found.drain(..).filter(|f| anchor(ctx, f).is_none_or(|s| !ctx.is_suppressed(s, rule.info()))));
     }
     findings.sort_by_key(|f| (f.range.start, f.rule.code));
     findings
