@@ -87,11 +87,14 @@ pub(super) struct Grouped<'t> {
 
 /// Groups tokens into simple commands. `literals` holds the literal value of each word token, in order.
 pub(super) fn group<'t>(text: &'t str, tokens: &[Token], literals: Vec<Option<Cow<'t, str>>>) -> Grouped<'t> {
+    // A command starts the script and after each operator other than a redirection, at most: room for them all
+    // at once, where a list grown by doubling copied every command again, and kept twice the room it needed.
+    let most = 1 + tokens.iter().filter(|t| matches!(t.kind, TokenKind::Op(op) if op != Op::Redirect)).count();
     let mut grouper = Grouper {
         text,
         tokens,
         literals: literals.into_iter(),
-        out: Vec::new(),
+        out: Vec::with_capacity(most),
         frames: Vec::new(),
         reading: false,
         before: None,
@@ -330,9 +333,6 @@ impl<'t> Grouper<'t, '_> {
             command.resolved = resolve(&command.words);
         }
         let closed = self.closed && self.frames.is_empty() && self.case_depth == 0 && !self.skip_until_do;
-        // Kept as long as the file's analysis, which every rule reads through again: a command is 152 bytes, and
-        // the list grew by doubling to nearly twice what the corpus's scripts use.
-        self.out.shrink_to_fit();
         Grouped { commands: self.out, opaque: self.opaque, closed, top_level_lists: self.top_level_lists }
     }
 }
