@@ -17,6 +17,9 @@ pub fn file(report: &FileReport, fixed: bool) -> String {
     if report.findings.is_empty() {
         return out;
     }
+    // Room for what a finding usually takes (its message, and its line quoted with carets under it), so that the
+    // report is not copied again and again as it grows.
+    out.reserve(report.findings.len() * (path.len() + 256));
     let mut lines = LineCursor::new(&report.source);
     // Pieces are pushed rather than formatted: a check of a large tree writes tens of thousands of these.
     let mut number = String::new();
