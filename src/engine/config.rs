@@ -179,18 +179,13 @@ impl Resolver {
     /// at once, so the ancestors that a monorepo's Dockerfiles share cost one look each.
     fn for_dir(&self, dir: &Path) -> Result<Arc<Settings>, ConfigError> {
         self.cache.get_or_insert_with(dir.as_os_str(), || {
-            // One path, its last name swapped, with room for the longest: every directory of a run is asked for
-            // each name.
-            let mut path = PathBuf::with_capacity(dir.as_os_str().len() + 16);
-            path.push(dir);
             for name in NAMES {
-                path.push(name);
+                let path = dir.join(name);
                 if path.is_file() {
                     if let Some(file) = read(&path, &self.all_rules)? {
                         return Ok(Arc::new(self.settings(dir.to_path_buf(), file)));
                     }
                 }
-                path.pop();
             }
             match dir.parent() {
                 Some(parent) => self.for_dir(parent),
