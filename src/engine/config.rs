@@ -224,25 +224,37 @@ impl Resolver {
 }
 
 /// An absolute path with `.` and `..` resolved by name, without a system call per file as `canonicalize`
-/// would make.
+/// would make. The path's bytes are cut at each `/` rather than parsed into components, which costs several times
+/// less, and the result is what pushing the components one by one gives.
 fn lexically_absolute(path: &Path) -> PathBuf {
-    // The components are read again below, so an absolute path needs no normalizing first.
+    use std::os::unix::ffi::{OsStrExt, OsStringExt};
     let absolute = if path.is_absolute() {
         Cow::Borrowed(path)
     } else {
         Cow::Owned(std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()))
     };
-    let mut out = PathBuf::with_capacity(absolute.as_os_str().len());
-    for component in absolute.components() {
-        match component {
-            std::path::Component::CurDir => {}
-            std::path::Component::ParentDir => {
-                out.pop();
+    let bytes = absolute.as_os_str().as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    if bytes.first() == Some(&b'/') {
+        out.push(b'/');
+    }
+    for part in bytes.split(|&b| b == b'/') {
+        match part {
+            b"" | b"." => {}
+            b".." => {
+                // Back to the `/` before the last name, keeping the root's.
+                let cut = out.iter().rposition(|&b| b == b'/').unwrap_or(0);
+                out.truncate(cut.max(usize::from(out.first() == Some(&b'/'))));
             }
-            other => out.push(other),
+            name => {
+                if !out.is_empty() && out.last() != Some(&b'/') {
+                    out.push(b'/');
+                }
+                out.extend_from_slice(name);
+            }
         }
     }
-    out
+    PathBuf::from(std::ffi::OsString::from_vec(out))
 }
 
 /// `ALL`, a code, a code prefix (`DO2`) or a rule name selects the rule.
@@ -261,6 +273,25 @@ pub fn unknown_selectors<'s>(selectors: &'s [String], rules: &[&'static dyn Rule
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        #[test]
+        fn lexically_absolute_is_pushing_the_components(path in "/?((a|bc|\\.|\\.\\.|)/){0,6}(a|\\.\\.|\\.)?") {
+            let path = Path::new(&path);
+            let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+            let mut by_components = PathBuf::new();
+            for component in absolute.components() {
+                match component {
+                    std::path::Component::CurDir => {}
+                    std::path::Component::ParentDir => {
+                        by_components.pop();
+                    }
+                    other => by_components.push(other),
+                }
+            }
+            proptest::prop_assert_eq!(lexically_absolute(path), by_components);
+        }
+    }
 
     #[test]
     fn unknown_keys_are_named_with_their_place() {
