@@ -429,6 +429,7 @@ pub fn apply<'e>(text: &str, edits: impl IntoIterator<Item = &'e Edit>) -> Strin
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::finding::{RuleInfo, Severity};
     use crate::syntax::text::TextRange;
 
     #[test]
@@ -462,6 +463,53 @@ mod tests {
             assert_eq!(taken_after(&other).clashes(&replace), clash, "{replace:?} after {other:?}");
         }
         assert!(taken_after(&Edit::insert(4, "a")).clashes(&Edit::insert(4, "b")));
+    }
+
+    /// On `FROM a\nRUN b\n`, a fix that breaks the file (a FROM of two words) beside one that does not.
+    struct BreaksOneFixesOne;
+
+    static BREAKS_ONE: RuleInfo = RuleInfo {
+        code: "DO999",
+        name: "breaks-one-fixes-one",
+        summary: "",
+        doc: "",
+        safety: Safety::Safe,
+        severity: Severity::Warning,
+        hadolint: &[],
+    };
+
+    impl Rule for BreaksOneFixesOne {
+        fn info(&self) -> &'static RuleInfo {
+            &BREAKS_ONE
+        }
+
+        fn check(&self, ctx: &Context, findings: &mut Vec<Finding>) {
+            let source = ctx.df.source();
+            let mut fix = |at: &str, by: &str, message: &str| {
+                if let Some(start) = source.find(at) {
+                    let range = TextRange::new(start, start + at.len());
+                    findings.push(Finding {
+                        rule: &BREAKS_ONE,
+                        range,
+                        message: message.to_string(),
+                        fix: Some(Fix { applicability: Applicability::Safe, edits: vec![Edit::replace(range, by)] }),
+                        instructions: Vec::new(),
+                    });
+                }
+            };
+            fix("FROM a\n", "FROM a b\n", "breaks");
+            fix("RUN b\n", "RUN b c\n", "fixes");
+        }
+    }
+
+    #[test]
+    fn a_fix_that_breaks_the_file_is_set_aside_and_the_others_apply() {
+        let outcome = fix("FROM a\nRUN b\n", None, &[&BreaksOneFixesOne], false).unwrap();
+        assert_eq!(outcome.text, "FROM a\nRUN b c\n");
+        assert_eq!(outcome.applied.get("DO999"), Some(&1));
+        let left: Vec<&str> = outcome.remaining.iter().map(|f| f.message.as_str()).collect();
+        assert_eq!(left, ["breaks"], "the breaking fix is found again, and left");
+        assert!(outcome.follow_ons.is_empty());
     }
 
     #[test]
