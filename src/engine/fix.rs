@@ -171,10 +171,11 @@ struct Rounds {
     applied: BTreeMap<&'static str, usize>,
     /// Fixes that produced a file BuildKit would reject: a bug in a rule, kept from applying again.
     rejected: HashSet<(&'static str, String)>,
-    /// The text before the last round's fixes and those fixes, until the next parse shows they broke nothing.
-    unverified: Option<(String, Vec<RoundFix>)>,
-    /// The fixes each round applied, first round first.
-    history: Vec<Vec<RoundFix>>,
+    /// The text before the last round's fixes, the last in `history`, until the next parse shows they broke
+    /// nothing.
+    unverified: Option<String>,
+    /// The findings whose fixes each round applied, first round first.
+    history: Vec<Vec<Finding>>,
     unsafe_fixes: bool,
 }
 
@@ -234,30 +235,29 @@ impl Rounds {
         for f in chosen {
             *self.applied.entry(f.rule.code).or_default() += 1;
         }
-        let fixes: Vec<RoundFix> = chosen.iter().map(|f| RoundFix::of(f)).collect();
-        self.history.push(fixes.clone());
-        self.unverified = Some((std::mem::replace(&mut self.text, candidate), fixes));
+        self.history.push(chosen.iter().map(|&f| f.clone()).collect());
+        self.unverified = Some(std::mem::replace(&mut self.text, candidate));
     }
 
     /// The last round's fixes broke the file: go back, keep the first of them that does not, and set aside the
     /// ones that do. `false` when there was no such round: the input itself does not read.
     fn recover(&mut self) -> bool {
-        let Some((previous, fixes)) = self.unverified.take() else { return false };
+        let Some(previous) = self.unverified.take() else { return false };
         self.text = previous;
-        self.history.pop();
+        let fixes = self.history.pop().expect("the unverified fixes are the last applied");
         for fix in &fixes {
-            *self.applied.get_mut(fix.finding.rule.code).expect("counted when applied") -= 1;
+            *self.applied.get_mut(fix.rule.code).expect("counted when applied") -= 1;
         }
         for fix in fixes {
-            let one = apply(&self.text, &fix.edits);
+            let one = apply(&self.text, edits(&fix));
             if reads_cleanly(&one) {
-                *self.applied.entry(fix.finding.rule.code).or_default() += 1;
-                self.unverified = Some((self.text.clone(), Vec::new()));
+                // Verified here, by the parse that `reads_cleanly` makes.
+                *self.applied.entry(fix.rule.code).or_default() += 1;
                 self.history.push(vec![fix]);
                 self.text = one;
                 break;
             }
-            self.rejected.insert((fix.finding.rule.code, fix.finding.message));
+            self.rejected.insert((fix.rule.code, fix.message));
         }
         true
     }
@@ -267,13 +267,13 @@ impl Rounds {
     /// leaves to `--unsafe-fixes`.
     fn follow_ons(&self, initial: &[Finding], remaining: &[Finding]) -> Vec<Finding> {
         let maps: Vec<EditMap> =
-            self.history.iter().map(|fixes| EditMap::new(fixes.iter().flat_map(|f| &f.edits))).collect();
+            self.history.iter().map(|fixes| EditMap::new(fixes.iter().flat_map(edits))).collect();
         let applied = self
             .history
             .iter()
             .enumerate()
             .skip(1)
-            .flat_map(|(round, fixes)| fixes.iter().map(move |f| (round, &f.finding)));
+            .flat_map(|(round, fixes)| fixes.iter().map(move |f| (round, f)));
         let left_unsafe = remaining
             .iter()
             .filter(|f| !self.unsafe_fixes && f.fix.as_ref().is_some_and(|x| x.applicability == Applicability::Unsafe))
@@ -379,20 +379,9 @@ impl TakenEdits {
     }
 }
 
-/// A fix applied in a round, with the finding it fixes.
-#[derive(Clone)]
-struct RoundFix {
-    finding: Finding,
-    edits: Vec<Edit>,
-}
-
-impl RoundFix {
-    fn of(finding: &Finding) -> RoundFix {
-        RoundFix {
-            finding: finding.clone(),
-            edits: finding.fix.as_ref().expect("chosen findings have fixes").edits.clone(),
-        }
-    }
+/// The edits of a finding whose fix a round applied.
+fn edits(finding: &Finding) -> &[Edit] {
+    &finding.fix.as_ref().expect("chosen findings have fixes").edits
 }
 
 fn reads_cleanly(text: &str) -> bool {
