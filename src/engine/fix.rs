@@ -266,14 +266,9 @@ impl Rounds {
     /// original: the fixes of the second round on, and then the unsafe fixes of the fixed text that this run
     /// leaves to `--unsafe-fixes`.
     fn follow_ons(&self, initial: &[Finding], remaining: &[Finding]) -> Vec<Finding> {
-        let maps: Vec<EditMap> =
-            self.history.iter().map(|fixes| EditMap::new(fixes.iter().flat_map(edits))).collect();
-        let applied = self
-            .history
-            .iter()
-            .enumerate()
-            .skip(1)
-            .flat_map(|(round, fixes)| fixes.iter().map(move |f| (round, f)));
+        let maps: Vec<EditMap> = self.history.iter().map(|fixes| EditMap::new(fixes.iter().flat_map(edits))).collect();
+        let applied =
+            self.history.iter().enumerate().skip(1).flat_map(|(round, fixes)| fixes.iter().map(move |f| (round, f)));
         let left_unsafe = remaining
             .iter()
             .filter(|f| !self.unsafe_fixes && f.fix.as_ref().is_some_and(|x| x.applicability == Applicability::Unsafe))
