@@ -2,9 +2,7 @@
 //! cores, and its output written in path order.
 
 use crate::cli::args::{FileArgs, Mode, OutputArgs};
-use crate::cli::discover;
-use crate::cli::discover::is_stdin;
-use crate::cli::discover::Found;
+use crate::cli::discover::{self, is_stdin, Found};
 use crate::cli::inputs::{read_input, Inputs};
 use crate::cli::ordered::{cores, for_each_in_order};
 use crate::cli::output::{render, Output, Rendering, Shape};

@@ -409,8 +409,8 @@ impl BuildContext {
         let ignores = !self.ignore().patterns.is_empty();
         let kind = std::fs::symlink_metadata(&path).ok()?.file_type();
         let mut files = Vec::new();
-        // Each entry waits with its relative name and kind; only a directory needs its full path, to be listed.
-        let mut pending = vec![(relative.to_string(), kind, Some(path))];
+        // Each entry waits with its relative name and kind, and a directory with its full path, to be listed.
+        let mut pending = vec![(relative.to_string(), kind, kind.is_dir().then_some(path))];
         let mut seen = 0;
         while let Some((relative, kind, path)) = pending.pop() {
             seen += 1;
@@ -422,7 +422,7 @@ impl BuildContext {
             }
             if kind.is_file() {
                 files.push(relative);
-            } else if let Some(path) = path.filter(|_| kind.is_dir()) {
+            } else if let Some(path) = path {
                 for entry in std::fs::read_dir(&path).ok()? {
                     let entry = entry.ok()?;
                     let name = entry.file_name();
