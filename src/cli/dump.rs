@@ -2,7 +2,7 @@
 //! `official-parser.jsonl`), the concrete syntax tree as JSON, and BuildKit's own AST dump format.
 
 use crate::cli::args::ParseFormat;
-use crate::cli::inputs::read_input;
+use crate::cli::inputs::{read_input, Origin};
 use crate::engine::files::DEFAULT_MAX_FILE_SIZE;
 use crate::syntax::buildkit::go_quote;
 use crate::syntax::diagnostic::Diagnostic;
@@ -142,7 +142,7 @@ pub fn parse_command(files: &[PathBuf], cst: bool, format: ParseFormat) -> Resul
     let mut out = std::io::stdout().lock();
     let mut status = 0u8;
     for path in files {
-        let (name, source) = match read_input(path, DEFAULT_MAX_FILE_SIZE) {
+        let (name, source) = match read_input(path, Origin::Named, DEFAULT_MAX_FILE_SIZE) {
             Ok(input) => input,
             Err(d) => {
                 writeln!(std::io::stderr(), "{d}")?;

@@ -5,7 +5,7 @@ use crate::cli::args::FileArgs;
 use crate::cli::discover::{self, is_stdin, WalkOptions};
 use crate::engine::build_context::ContextCache;
 use crate::engine::config::{self, Overrides, Resolver};
-use crate::engine::files::{read_limited, read_regular};
+use crate::engine::files::{read_limited, read_regular, read_seen_regular};
 use crate::engine::rule::Rule;
 use crate::syntax::diagnostic::{decode, Diagnostic};
 use crate::transforms;
@@ -54,12 +54,28 @@ impl Inputs {
     }
 }
 
+/// Where a file to read was found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// Named on the command line: its type is looked up before it is opened, so that a named pipe or a device is
+    /// never opened.
+    Named,
+    /// Found by the walk, whose directory listing showed a regular file: it is opened at once, and checked again.
+    Walked,
+}
+
 /// Reads a regular file of at most `limit` bytes, or standard input for `-`, as UTF-8 text. Returns the name to
 /// report it by and its text.
-pub fn read_input(path: &Path, limit: u64) -> Result<(String, String), Diagnostic> {
+pub fn read_input(path: &Path, origin: Origin, limit: u64) -> Result<(String, String), Diagnostic> {
     // `Path::display` decodes through a lossy UTF-8 reader even when the path is valid UTF-8, as nearly all are.
     let name = path.to_str().map_or_else(|| path.display().to_string(), str::to_string);
-    let bytes = if is_stdin(path) { read_limited(std::io::stdin().lock(), limit) } else { read_regular(path, limit) };
+    let bytes = if is_stdin(path) {
+        read_limited(std::io::stdin().lock(), limit)
+    } else if origin == Origin::Walked {
+        read_seen_regular(path, limit)
+    } else {
+        read_regular(path, limit)
+    };
     let bytes = bytes.map_err(|e| Diagnostic::whole_file(&name, format!("cannot read: {e}"), e.help()))?;
     Ok((name.clone(), decode(&name, bytes)?))
 }
@@ -75,7 +91,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(OsStr::from_bytes(b"Dockerfile.\xff"));
         std::fs::write(&path, "FROM scratch\n").unwrap();
-        let (name, text) = read_input(&path, 1024).unwrap();
+        let (name, text) = read_input(&path, Origin::Named, 1024).unwrap();
         assert_eq!(name, format!("{}/Dockerfile.\u{fffd}", dir.path().display()));
         assert_eq!(text, "FROM scratch\n");
     }

@@ -3,7 +3,7 @@
 
 use crate::cli::args::{FileArgs, Mode, OutputArgs};
 use crate::cli::discover::{self, is_stdin, Found};
-use crate::cli::inputs::{read_input, Inputs};
+use crate::cli::inputs::{read_input, Inputs, Origin};
 use crate::cli::ordered::{cores, for_each_in_order};
 use crate::cli::output::{render, Output, Rendering, Shape};
 use crate::cli::report::{hunks, line_diff, FileReport, FileStatus, Summary};
@@ -150,10 +150,11 @@ impl<'a> FileRun<'a> {
             Ok(None) => return None,
             Err(error) => return Some(unreadable(error)),
         };
-        let (name, source) = match read_input(path, self.max_file_size) {
-            Ok(input) => input,
-            Err(error) => return Some(unreadable(error)),
-        };
+        let (name, source) =
+            match read_input(path, if explicit { Origin::Named } else { Origin::Walked }, self.max_file_size) {
+                Ok(input) => input,
+                Err(error) => return Some(unreadable(error)),
+            };
         let build = (!stdin).then(|| BuildContext::sharing(path, self.context, self.cache.clone()));
         let unsafe_fixes = settings.unsafe_fixes && self.mode != Mode::Check;
         // Check reports the findings of the file as it is and what fixing adds, never what is left after fixing.

@@ -89,8 +89,7 @@ pub fn kind_of(file_type: std::fs::FileType) -> &'static str {
 }
 
 /// Reads the regular file at `path` (following symlinks) if it holds at most `limit` bytes. The type is checked
-/// before opening, so a named pipe or device is never opened; the file is opened without blocking and checked
-/// again, in case it was swapped meanwhile; and no more than `limit` bytes are read, in case it grows.
+/// before opening, so a named pipe or device is never opened; then see [`read_seen_regular`].
 pub fn read_regular(path: &Path, limit: u64) -> Result<Vec<u8>, ReadError> {
     let metadata = std::fs::metadata(path)?;
     if !metadata.is_file() {
@@ -99,14 +98,24 @@ pub fn read_regular(path: &Path, limit: u64) -> Result<Vec<u8>, ReadError> {
     if metadata.len() > limit {
         return Err(ReadError::TooLarge { size: metadata.len(), limit });
     }
+    read_seen_regular(path, limit)
+}
+
+/// Reads the file at `path`, which was just seen to be a regular file (by [`read_regular`], or by the directory
+/// listing of the walk that found it), if it holds at most `limit` bytes. It is opened without blocking and checked
+/// again, in case it was swapped meanwhile; and no more than `limit` bytes are read, in case it grows.
+pub fn read_seen_regular(path: &Path, limit: u64) -> Result<Vec<u8>, ReadError> {
     let file = std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(path)?;
     let opened = file.metadata()?;
     if !opened.is_file() {
         return Err(ReadError::NotRegular(kind_of(opened.file_type())));
     }
+    if opened.len() > limit {
+        return Err(ReadError::TooLarge { size: opened.len(), limit });
+    }
     // Room for the whole file and one byte more: one read takes it all and the next sees its end, where an empty
     // buffer would take a series of growing reads.
-    read_limited_into(file, limit, Vec::with_capacity(opened.len().min(limit) as usize + 1))
+    read_limited_into(file, limit, Vec::with_capacity(opened.len() as usize + 1))
 }
 
 /// Reads a stream to its end, refusing it once it passes `limit` bytes.
@@ -245,6 +254,11 @@ mod tests {
         assert!(matches!(read_regular(&big, 100), Err(ReadError::TooLarge { size: 2147483648, limit: 100 })));
         std::fs::write(dir.path().join("small"), "FROM a\n").unwrap();
         assert_eq!(read_regular(&dir.path().join("small"), 100).unwrap(), b"FROM a\n");
+        // A file the walk listed as regular and that was swapped or grew before it was opened.
+        assert!(matches!(read_seen_regular(&fifo, 100), Err(ReadError::NotRegular("a named pipe"))));
+        assert!(matches!(read_seen_regular(dir.path(), 100), Err(ReadError::NotRegular("a directory"))));
+        assert!(matches!(read_seen_regular(&big, 100), Err(ReadError::TooLarge { size: 2147483648, limit: 100 })));
+        assert_eq!(read_seen_regular(&dir.path().join("small"), 100).unwrap(), b"FROM a\n");
         assert!(matches!(read_limited(&b"0123456789"[..], 9), Err(ReadError::TooLarge { .. })));
     }
 }
