@@ -11,6 +11,7 @@ use crate::syntax::diagnostic::{decode, Diagnostic};
 use crate::transforms;
 use anyhow::{bail, Result};
 use std::collections::HashSet;
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -19,7 +20,9 @@ pub struct Inputs {
     pub resolver: Resolver,
     pub paths: Vec<PathBuf>,
     /// Paths named on the command line rather than found by the walk: configured excludes do not apply to them.
-    pub explicit: HashSet<PathBuf>,
+    /// Kept by their bytes, as the walk hands them back, since `Path`'s own hash reads a path component by
+    /// component (see [`PathCache`](crate::engine::memo::PathCache)): a pre-commit hook names every file.
+    pub explicit: HashSet<OsString>,
     pub found: discover::Found,
     /// What the run reads of build contexts and directories, shared by every file.
     pub cache: Arc<ContextCache>,
@@ -49,7 +52,7 @@ impl Inputs {
                 config: args.config.clone(),
             },
         );
-        let explicit = paths.iter().filter(|p| !p.is_dir()).cloned().collect();
+        let explicit = paths.iter().filter(|p| !p.is_dir()).map(|p| p.as_os_str().to_owned()).collect();
         Ok(Inputs { rules, resolver, paths, explicit, found, cache })
     }
 }

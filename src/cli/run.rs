@@ -16,8 +16,9 @@ use crate::syntax::diagnostic::{printable, Diagnostic};
 use crate::syntax::text::LineIndex;
 use anyhow::Result;
 use std::collections::HashSet;
+use std::ffi::OsString;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -115,7 +116,7 @@ pub struct FileRun<'a> {
     resolver: &'a Resolver,
     /// Paths named on the command line: configured excludes do not apply to them, and fix writes through them
     /// when they are symlinks.
-    explicit: &'a HashSet<PathBuf>,
+    explicit: &'a HashSet<OsString>,
     mode: Mode,
     context: Option<&'a Path>,
     cache: Arc<ContextCache>,
@@ -142,7 +143,7 @@ impl<'a> FileRun<'a> {
     /// Checks or fixes one file. `None` when the configuration excludes it.
     pub fn process(&self, path: &Path) -> Option<FileReport> {
         let stdin = is_stdin(path);
-        let explicit = self.explicit.contains(path);
+        let explicit = self.explicit.contains(path.as_os_str());
         let unreadable =
             |error| error_report(&path.display().to_string(), FileStatus::Unreadable, String::new(), vec![error]);
         let settings = match settings_for(path, explicit, self.resolver) {
@@ -218,7 +219,11 @@ impl<'a> FileRun<'a> {
             }
             Mode::Diff { .. } => {}
             Mode::Fix { .. } if is_stdin(path) => report.stdout = Some(outcome.text.clone()),
-            Mode::Fix { .. } if changed => match self.scope.write(path, self.explicit.contains(path), &outcome.text) {
+            Mode::Fix { .. } if changed => match self.scope.write(
+                path,
+                self.explicit.contains(path.as_os_str()),
+                &outcome.text,
+            ) {
                 Ok(Written::Replaced) => {}
                 Ok(Written::HardLinkSplit(links)) => report.warnings.push(Diagnostic::whole_file(
                     &name,
