@@ -12,6 +12,7 @@
 use crate::engine::files::{self, read_regular, resolve_in_context, InContext, ReadError};
 use crate::engine::memo::{Memo, PathCache};
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
+use std::ffi::OsString;
 use std::io::Read;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Component, Path, PathBuf};
@@ -38,8 +39,21 @@ pub struct ContextCache {
     /// Whether each file a context holds is something other than an archive ADD would unpack.
     plain_entries: PathCache<bool>,
     ignores: PathCache<Arc<Ignore>>,
+    /// The files under a directory of a context, for the Dockerfiles whose context and ignore file those are.
+    files_under: Memo<FilesUnder, Option<Arc<Vec<String>>>>,
     /// The largest manifest read from a context.
     max_file_size: u64,
+}
+
+/// What [`BuildContext::files_under`] asks: the same of two Dockerfiles side by side (`Dockerfile` and
+/// `Dockerfile.dev`) that share a context and an ignore file. Paths are kept by their bytes, as in a
+/// [`PathCache`].
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct FilesUnder {
+    real_root: OsString,
+    ignore_file: Option<OsString>,
+    relative: String,
+    limit: usize,
 }
 
 impl Default for ContextCache {
@@ -55,6 +69,7 @@ impl ContextCache {
             real_paths: PathCache::default(),
             plain_entries: PathCache::default(),
             ignores: PathCache::default(),
+            files_under: Memo::default(),
             max_file_size,
         }
     }
@@ -215,7 +230,6 @@ pub struct BuildContext {
     /// Answers already found, since every fix round asks again.
     sources: Memo<String, Sources>,
     plain: Memo<String, bool>,
-    files: Memo<String, Option<Arc<Vec<String>>>>,
     globs_compiled: AtomicUsize,
 }
 
@@ -250,7 +264,6 @@ impl BuildContext {
             ignore: OnceLock::new(),
             sources: Memo::default(),
             plain: Memo::default(),
-            files: Memo::default(),
             globs_compiled: AtomicUsize::new(0),
         }
     }
@@ -395,10 +408,16 @@ impl BuildContext {
     /// The regular files under `relative` in the context (itself, when it is one), as relative paths, leaving out
     /// what `.dockerignore` excludes, in no set order. Symlinks are not followed, so nothing outside the context is
     /// listed. `None` when there are more than `limit` entries or something cannot be read: the caller cannot tell.
-    /// Each answer is kept, since every fix round asks again.
+    /// Each answer is kept for the run: every fix round asks again, and so do the other Dockerfiles with the same
+    /// context and ignore file.
     pub fn files_under(&self, relative: &str, limit: usize) -> Option<Arc<Vec<String>>> {
-        let relative = clean(relative);
-        self.files.get_or_insert_with(relative.as_str(), || self.walk(&relative, limit).map(Arc::new))
+        let question = FilesUnder {
+            real_root: self.real_root()?.as_os_str().to_owned(),
+            ignore_file: self.ignore().file.as_ref().map(|file| file.as_os_str().to_owned()),
+            relative: clean(relative),
+            limit,
+        };
+        self.cache.files_under.get_or_insert_with(&question, || self.walk(&question.relative, limit).map(Arc::new))
     }
 
     fn walk(&self, relative: &str, limit: usize) -> Option<Vec<String>> {
@@ -605,6 +624,29 @@ mod tests {
         // The answer for a directory stays what it was the first time it was asked.
         std::fs::remove_dir(real.join("repo/app/src")).unwrap();
         assert_eq!(cache.real_path(&real.join("link/app/src")), Some(real.join("repo/app/src")));
+    }
+
+    #[test]
+    fn dockerfiles_with_one_context_and_ignore_file_share_its_listing() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        for file in ["main.go", "notes.md", "Dockerfile", "Dockerfile.dev", "Dockerfile.prod"] {
+            std::fs::write(dir.join(file), "").unwrap();
+        }
+        std::fs::write(dir.join("Dockerfile.prod.dockerignore"), "*.md\n").unwrap();
+        let cache = Arc::new(ContextCache::default());
+        let files = |dockerfile: &str| {
+            let context = BuildContext::sharing(&dir.join(dockerfile), None, cache.clone());
+            let mut files = context.files_under(".", 100).unwrap();
+            Arc::make_mut(&mut files).sort();
+            files
+        };
+        let (plain, dev, prod) = (files("Dockerfile"), files("Dockerfile.dev"), files("Dockerfile.prod"));
+        assert!(plain.contains(&"notes.md".to_string()) && plain == dev);
+        assert!(!prod.contains(&"notes.md".to_string()), "Dockerfile.prod's own ignore file leaves it out: {prod:?}");
+        let shared = BuildContext::sharing(&dir.join("Dockerfile"), None, cache.clone()).files_under(".", 100);
+        let again = BuildContext::sharing(&dir.join("Dockerfile.dev"), None, cache.clone()).files_under(".", 100);
+        assert!(Arc::ptr_eq(&shared.unwrap(), &again.unwrap()), "one listing for both");
     }
 
     #[test]
