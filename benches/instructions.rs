@@ -2,7 +2,7 @@
 //! Dockerfiles of the corpus in path order, named on the command line as pre-commit names them (the subset the
 //! speed work is measured on), and of the whole corpus as a directory, each counted by
 //! `valgrind --tool=callgrind`. dockopt runs on one core, so that no two threads race to work out the same cached
-//! answer, and a count repeats exactly. `DOCKOPT_BIN` counts another build of dockopt in the same run, for a
+//! answer, and a count repeats to within a tenth of a million. `DOCKOPT_BIN` counts another build of dockopt in the same run, for a
 //! before and after. Needs valgrind. Run with `cargo bench --bench instructions`.
 
 // Only for where the corpus is: this bench chooses its files its own way.
@@ -77,18 +77,17 @@ fn main() -> ExitCode {
     let mut subset = files_named_like_dockerfiles(&corpus, prefix);
     subset.sort();
     subset.truncate(SUBSET);
-    let subset_args: Vec<String> = std::iter::once("check".to_string()).chain(subset).collect();
-    let corpus_args = ["check".to_string(), ".".to_string()];
+    let runs = [
+        (format!("check of {SUBSET} named files"), dir, std::iter::once("check".to_string()).chain(subset).collect()),
+        ("check .".to_string(), corpus.as_path(), vec!["check".to_string(), ".".to_string()]),
+    ];
 
     let this_build = env!("CARGO_BIN_EXE_dockopt").to_string();
     let builds: Vec<(&str, String)> = std::iter::once(("this build", this_build))
         .chain(std::env::var("DOCKOPT_BIN").ok().map(|other| ("DOCKOPT_BIN", other)))
         .collect();
     for (label, dockopt) in &builds {
-        for (what, args) in
-            [(format!("check of {SUBSET} named files"), &subset_args[..]), ("check .".into(), &corpus_args)]
-        {
-            let dir = if args == corpus_args { &corpus } else { dir };
+        for (what, dir, args) in &runs {
             match instructions(dockopt, dir, args) {
                 Ok(count) => println!("{label:<10}  {what:<28}  {:>8.1}M instructions", count as f64 / 1e6),
                 Err(why) => {
