@@ -7,8 +7,8 @@
 //!
 //! The build counted first is the one `cargo bench` makes, whose dependencies have the features the
 //! dev-dependencies turn on: it executes up to 0.6% more instructions than the `cargo build --release` binary
-//! users run. `DOCKOPT_BIN`, a list of paths as `PATH` is, counts other builds in the same run: the release binaries of
-//! two commits, for a before and after.
+//! users run. `DOCKOPT_BIN`, a list of paths as `PATH` is, counts other builds in the same run: the release
+//! binaries of two commits, for a before and after.
 
 // Only for where the corpus is: this bench chooses its files its own way.
 #[allow(dead_code)]
