@@ -2,7 +2,7 @@
 //! Dockerfiles of the corpus in path order, named on the command line as pre-commit names them (the subset the
 //! speed work is measured on), and of the whole corpus as a directory, each counted by
 //! `valgrind --tool=callgrind`. dockopt runs on one core, so that no two threads race to work out the same cached
-//! answer, and a count repeats to within a tenth of a million. Needs valgrind. Run with
+//! answer, and a count repeats to within two tenths of a million. Needs valgrind. Run with
 //! `cargo bench --bench instructions`.
 //!
 //! The build counted first is the one `cargo bench` makes, whose dependencies have the features the
