@@ -151,11 +151,11 @@ impl<'a> FileRun<'a> {
             Ok(None) => return None,
             Err(error) => return Some(unreadable(error)),
         };
-        let (name, source) =
-            match read_input(path, if explicit { Origin::Named } else { Origin::Walked }, self.max_file_size) {
-                Ok(input) => input,
-                Err(error) => return Some(unreadable(error)),
-            };
+        let origin = if explicit { Origin::Named } else { Origin::Walked };
+        let (name, source) = match read_input(path, origin, self.max_file_size) {
+            Ok(input) => input,
+            Err(error) => return Some(unreadable(error)),
+        };
         let build = (!stdin).then(|| BuildContext::sharing(path, self.context, self.cache.clone()));
         let unsafe_fixes = settings.unsafe_fixes && self.mode != Mode::Check;
         // Check reports the findings of the file as it is and what fixing adds, never what is left after fixing.
@@ -169,7 +169,7 @@ impl<'a> FileRun<'a> {
             return Some(error_report(&name, FileStatus::Unparseable, source, errors));
         }
         match outcome {
-            Ok(outcome) => Some(self.report_outcome(path, name, source, outcome, settings.fail_on_advice)),
+            Ok(outcome) => Some(self.report_outcome(path, origin, name, source, outcome, settings.fail_on_advice)),
             Err(errors) => {
                 let lines = LineIndex::new(&source);
                 let errors = errors.iter().map(|e| Diagnostic::from_syntax_error(&name, &source, &lines, e)).collect();
@@ -179,10 +179,11 @@ impl<'a> FileRun<'a> {
     }
 
     /// The report of a file that was read and fixed: its findings, and its diff, fixed text or write, as the mode
-    /// asks.
+    /// asks. A file named on the command line is written through when it is a symlink.
     fn report_outcome(
         &self,
         path: &Path,
+        origin: Origin,
         name: String,
         source: String,
         outcome: FixOutcome,
@@ -219,11 +220,7 @@ impl<'a> FileRun<'a> {
             }
             Mode::Diff { .. } => {}
             Mode::Fix { .. } if is_stdin(path) => report.stdout = Some(outcome.text.clone()),
-            Mode::Fix { .. } if changed => match self.scope.write(
-                path,
-                self.explicit.contains(path.as_os_str()),
-                &outcome.text,
-            ) {
+            Mode::Fix { .. } if changed => match self.scope.write(path, origin == Origin::Named, &outcome.text) {
                 Ok(Written::Replaced) => {}
                 Ok(Written::HardLinkSplit(links)) => report.warnings.push(Diagnostic::whole_file(
                     &name,

@@ -231,7 +231,7 @@ impl Rounds {
 
     /// Applies the chosen fixes, to be verified by the next round's parse.
     fn apply(&mut self, chosen: &[&Finding]) {
-        let candidate = apply(&self.text, chosen.iter().flat_map(|f| &f.fix.as_ref().expect("has fix").edits));
+        let candidate = apply(&self.text, chosen.iter().flat_map(|f| edits(f)));
         for f in chosen {
             *self.applied.entry(f.rule.code).or_default() += 1;
         }
