@@ -213,18 +213,23 @@ impl<'src> Dockerfile<'src> {
             if let Some(error) = unknown_instruction(&instruction) {
                 build_errors.push(error);
             }
-            let heredocs = syntax
-                .heredocs
-                .iter()
-                .map(|h| Heredoc {
-                    name: h.marker.name.clone(),
-                    file_descriptor: h.marker.file_descriptor,
-                    chomp: h.marker.chomp,
-                    expand: h.marker.expand,
-                    content: tree.text(h.body),
-                    body: h.body,
-                })
-                .collect();
+            // Few instructions have heredocs, and collecting from an empty iterator still costs a call.
+            let heredocs = if syntax.heredocs.is_empty() {
+                Vec::new()
+            } else {
+                syntax
+                    .heredocs
+                    .iter()
+                    .map(|h| Heredoc {
+                        name: h.marker.name.clone(),
+                        file_descriptor: h.marker.file_descriptor,
+                        chomp: h.marker.chomp,
+                        expand: h.marker.expand,
+                        content: tree.text(h.body),
+                        body: h.body,
+                    })
+                    .collect()
+            };
             statements.push(Statement {
                 instruction,
                 heredocs,
@@ -309,7 +314,12 @@ fn interpret<'src>(
     let kind = Kind::from_keyword(&cmd.text);
     let args = command.args.clone();
     let rest = &text[args.clone()];
-    let flags = command.flags.iter().map(|(f, r)| word(line, f.clone(), r.clone())).collect();
+    // Most instructions have no flags.
+    let flags = if command.flags.is_empty() {
+        Vec::new()
+    } else {
+        command.flags.iter().map(|(f, r)| word(line, f.clone(), r.clone())).collect()
+    };
     let mut instruction = Instruction {
         cmd,
         kind,

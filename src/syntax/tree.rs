@@ -378,12 +378,21 @@ fn continuation_marker(text: &str, escape: char) -> Option<usize> {
 /// BuildKit's `splitCommand`, on `line[range]`: the keyword, the flags and the trimmed arguments.
 fn split_command(line: &str, range: Range<usize>, depth: usize) -> CommandSyntax {
     let trimmed = buildkit::trim_space(line, range);
-    let mut parts = buildkit::split_re_whitespace(&line[trimmed.clone()], Some(2));
-    let at = |r: Range<usize>| trimmed.start + r.start..trimmed.start + r.end;
-    let keyword = parts.next().map_or(trimmed.start..trimmed.start, at);
-    let (flags, args) = match parts.next() {
-        Some(rest) => {
-            let rest = at(rest);
+    // The keyword ends at the first run of `reWhitespace`, an ASCII class, so bytes are compared.
+    let bytes = &line.as_bytes()[..trimmed.end];
+    let is_separator = |b: &u8| buildkit::is_re_whitespace(char::from(*b));
+    let keyword_end = bytes[trimmed.start..].iter().position(is_separator).map_or(trimmed.end, |i| trimmed.start + i);
+    let keyword = trimmed.start..keyword_end;
+    // The separator run is followed by more text, since `trimmed` ends in none of its characters.
+    let rest_start = bytes[keyword_end..].iter().position(|b| !is_separator(b)).map(|i| keyword_end + i);
+    let (flags, args) = match rest_start {
+        // After a separator, a text that does not start with `--` has no flags: `extractBuilderFlags` would stop
+        // at its first byte.
+        Some(rest_start) if !bytes[rest_start..].starts_with(b"--") => {
+            (Vec::new(), buildkit::trim_space(line, rest_start..trimmed.end))
+        }
+        Some(rest_start) => {
+            let rest = rest_start..trimmed.end;
             let (flags, args_start) = buildkit::extract_builder_flags(&line[rest.clone()]);
             let flags = flags
                 .into_iter()
