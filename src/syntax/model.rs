@@ -287,7 +287,8 @@ type Failure = (String, String);
 
 /// A value that is verbatim logical-line text.
 fn slice<'src>(line: &LogicalLine<'src>, logical: Range<usize>) -> Word<'src> {
-    Word { text: line.slice(logical.clone()), range: line.source_range(logical) }
+    let (text, range) = line.slice(logical);
+    Word { text, range }
 }
 
 /// A value BuildKit rewrote (quotes removed, JSON decoded), read from `logical`.

@@ -91,6 +91,8 @@ pub struct SyntaxError {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct LogicalLine<'src> {
     pub text: Cow<'src, str>,
+    /// The source the text was joined from.
+    source: &'src str,
     /// Source offset of logical offset 0.
     first: usize,
     /// `(logical offset, source offset)` where each further contiguous source segment starts.
@@ -105,7 +107,7 @@ impl<'src> LogicalLine<'src> {
         let mut segments = segments;
         let Some(first) = segments.next() else { return LogicalLine::default() };
         if count == 1 {
-            return LogicalLine { first: first.start, text: Cow::Borrowed(&source[first]), more: Vec::new() };
+            return LogicalLine { first: first.start, text: Cow::Borrowed(&source[first]), source, more: Vec::new() };
         }
         let mut text = String::with_capacity(len);
         let mut more = Vec::with_capacity(count - 1);
@@ -115,7 +117,7 @@ impl<'src> LogicalLine<'src> {
             more.push((text.len(), segment.start));
             text.push_str(&source[segment]);
         }
-        LogicalLine { text: Cow::Owned(text), first: first_start, more }
+        LogicalLine { text: Cow::Owned(text), source, first: first_start, more }
     }
 
     /// The source offset of a logical offset. The end of the text maps to the end of the last segment.
@@ -136,12 +138,22 @@ impl<'src> LogicalLine<'src> {
         TextRange::new(start, self.source_offset(logical.end - 1) + 1)
     }
 
-    /// The slice of the logical text at `range`, borrowed from the source when the line was not joined.
-    pub fn slice(&self, range: Range<usize>) -> Cow<'src, str> {
-        match &self.text {
-            Cow::Borrowed(text) => Cow::Borrowed(&text[range]),
-            Cow::Owned(text) => Cow::Owned(text[range].to_string()),
+    /// The slice of the logical text at `range`, and the source range it was read from. The text is borrowed from
+    /// the source when it lies on one line, as nearly every word does; only a value that spans a continuation is
+    /// copied.
+    pub fn slice(&self, range: Range<usize>) -> (Cow<'src, str>, TextRange) {
+        let i = self.more.partition_point(|&(l, _)| l <= range.start);
+        let (segment_logical, segment_source) = match i.checked_sub(1) {
+            Some(k) => self.more[k],
+            None => (0, self.first),
+        };
+        let segment_end = self.more.get(i).map_or(self.text.len(), |&(l, _)| l);
+        if range.end > segment_end {
+            return (Cow::Owned(self.text[range.clone()].to_string()), self.source_range(range));
         }
+        let start = segment_source + (range.start - segment_logical);
+        let end = start + range.len();
+        (Cow::Borrowed(&self.source[start..end]), TextRange::new(start, end))
     }
 }
 
@@ -833,5 +845,20 @@ mod tests {
         assert_eq!(ins.logical.source_range(b..b + 1), TextRange::new(19, 20));
         assert_eq!(tree.print(), tree.source());
         assert_eq!((ins.start_line, ins.end_line), (1, 3));
+    }
+
+    #[test]
+    fn a_slice_on_one_line_is_borrowed_and_one_across_lines_copied() {
+        let tree = SyntaxTree::parse("RUN a \\\n  bc\n");
+        let ins = &tree.instructions[0];
+        assert_eq!(ins.logical.text, "RUN a   bc");
+        let (bc, range) = ins.logical.slice(8..10);
+        assert!(matches!(bc, Cow::Borrowed("bc")));
+        assert_eq!(range, TextRange::new(10, 12));
+        let (args, range) = ins.logical.slice(4..10);
+        assert!(matches!(args, Cow::Owned(_)));
+        assert_eq!((args.as_ref(), range), ("a   bc", TextRange::new(4, 12)));
+        let (end, range) = ins.logical.slice(10..10);
+        assert_eq!((end.as_ref(), range), ("", TextRange::empty(12)));
     }
 }
