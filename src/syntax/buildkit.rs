@@ -307,6 +307,51 @@ pub fn parse_json_array(s: &str) -> JsonArgs {
     if !text.starts_with('[') {
         return JsonArgs::NotJson;
     }
+    match plain_string_array(text, lead) {
+        Some(strings) => JsonArgs::Strings(strings),
+        None => json_array(text, lead),
+    }
+}
+
+/// The strings of `text` when it is a JSON array of strings without escapes or control characters, and nothing
+/// after it but whitespace: the exec form nearly everyone writes, read without building JSON values. Ranges are
+/// offset by `base`. `None` for anything else, which [`json_array`] decides.
+fn plain_string_array(text: &str, base: usize) -> Option<Vec<SpannedWord>> {
+    let bytes = text.as_bytes();
+    let skip_whitespace = |mut i: usize| {
+        while i < bytes.len() && matches!(bytes[i], b' ' | b'\t' | b'\n' | b'\r') {
+            i += 1;
+        }
+        i
+    };
+    let mut strings = Vec::new();
+    let mut i = skip_whitespace(1);
+    if bytes.get(i) == Some(&b']') {
+        return (skip_whitespace(i + 1) == bytes.len()).then_some(strings);
+    }
+    loop {
+        if bytes.get(i) != Some(&b'"') {
+            return None;
+        }
+        let start = i + 1;
+        let len = bytes[start..].iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
+        let end = start + len;
+        if bytes[end] != b'"' {
+            return None;
+        }
+        strings.push((text[start..end].to_string(), base + i..base + end + 1));
+        i = skip_whitespace(end + 1);
+        match bytes.get(i) {
+            Some(b',') => i = skip_whitespace(i + 1),
+            Some(b']') => return (skip_whitespace(i + 1) == bytes.len()).then_some(strings),
+            _ => return None,
+        }
+    }
+}
+
+/// [`parse_json_array`] on `text`, which starts with `[`, by a full JSON parser: escapes, and values other than
+/// strings, which make the arguments invalid rather than shell form. Ranges are offset by `base`.
+fn json_array(text: &str, base: usize) -> JsonArgs {
     let Ok(values) = serde_json::from_str::<Vec<serde_json::Value>>(text) else {
         return JsonArgs::NotJson;
     };
@@ -318,7 +363,7 @@ pub fn parse_json_array(s: &str) -> JsonArgs {
             return JsonArgs::NotStringArray;
         };
         let r = ranges.next().unwrap_or(0..0);
-        strings.push((v, lead + r.start..lead + r.end));
+        strings.push((v, base + r.start..base + r.end));
     }
     JsonArgs::Strings(strings)
 }
@@ -584,6 +629,25 @@ mod tests {
     use super::*;
 
     proptest::proptest! {
+        #[test]
+        fn plain_string_arrays_read_as_the_json_parser_reads_them(
+            elements in proptest::collection::vec("[aé \\\\\"\u{01}]{0,3}", 0..4),
+            space in "[ \t\n]{0,2}",
+            after in "[ \n\\]x]{0,1}",
+        ) {
+            let quoted: Vec<String> = elements.iter().map(|e| format!("\"{e}\"")).collect();
+            let text = format!("[{space}{}{space}]{after}", quoted.join(&format!("{space},{space}")));
+            let json = json_array(&text, 2);
+            match plain_string_array(&text, 2) {
+                Some(strings) => proptest::prop_assert_eq!(JsonArgs::Strings(strings), json),
+                // Left to the JSON parser: anything but strings without escapes or control characters.
+                None => proptest::prop_assert!(
+                    !matches!(json, JsonArgs::Strings(_)) || text.contains(['\\', '\u{01}']),
+                    "{text:?} is {json:?}"
+                ),
+            }
+        }
+
         #[test]
         fn whitespace_is_measured_as_trim_measures_it(s in "[ \t\r\n\u{0b}\u{0c}\u{85}\u{a0}\u{2003}\u{3000}a-c#é]{0,12}") {
             proptest::prop_assert_eq!(leading_space_len(&s), s.len() - s.trim_start_matches(is_space).len());
