@@ -64,28 +64,43 @@ const fn pack(keyword: &str) -> u128 {
     u128::from_le_bytes(padded)
 }
 
-const PACKED_KINDS: [(u128, Kind); 18] = {
-    let mut packed = [(0, Kind::Unknown); 18];
+/// A keyword's slot in [`KEYWORD_SLOTS`], from its first two bytes and its length: no two keywords share one, so a
+/// word is told by one comparison, with no search whose length depends on which keyword it is.
+const fn keyword_slot(first: u8, second: u8, len: usize) -> usize {
+    (((first as usize) << 1) ^ second as usize ^ len) % 64
+}
+
+/// Each keyword, packed, with its kind, at its slot; the other slots hold 0, which no word of 1 to 16 bytes packs to.
+const KEYWORD_SLOTS: [(u128, Kind); 64] = {
+    let mut slots = [(0, Kind::Unknown); 64];
     let mut i = 0;
     while i < KINDS.len() {
-        packed[i] = (pack(KINDS[i].0), KINDS[i].1);
+        let keyword = KINDS[i].0.as_bytes();
+        let slot = keyword_slot(keyword[0], keyword[1], keyword.len());
+        assert!(slots[slot].0 == 0, "two keywords share a slot: change keyword_slot");
+        slots[slot] = (pack(KINDS[i].0), KINDS[i].1);
         i += 1;
     }
-    packed
+    slots
 };
 
 impl Kind {
     pub fn from_keyword(word: &str) -> Kind {
         // Every instruction has a keyword, so this runs once per instruction: the word, lower-cased, is compared
-        // as one 16-byte number with each keyword's.
-        if word.len() > 16 {
+        // as one 16-byte number with the keyword at its slot.
+        if word.is_empty() || word.len() > 16 {
             return Kind::Unknown;
         }
         let mut lower = [0u8; 16];
-        lower[..word.len()].copy_from_slice(word.as_bytes());
-        lower.make_ascii_lowercase();
-        let lower = u128::from_le_bytes(lower);
-        PACKED_KINDS.iter().find(|&&(k, _)| k == lower).map_or(Kind::Unknown, |&(_, kind)| kind)
+        for (l, b) in lower.iter_mut().zip(word.bytes()) {
+            *l = b.to_ascii_lowercase();
+        }
+        let (keyword, kind) = KEYWORD_SLOTS[keyword_slot(lower[0], lower[1], word.len())];
+        if keyword == u128::from_le_bytes(lower) {
+            kind
+        } else {
+            Kind::Unknown
+        }
     }
 
     /// The upper-case keyword; empty for [`Kind::Unknown`].
@@ -603,6 +618,22 @@ mod tests {
         assert_eq!(df.stages[1].base_stage, Some(0));
         assert_eq!(df.stages[2].depends_on, vec![0, 1]);
         assert_eq!(df.stages[0].statements, 0..2);
+    }
+
+    #[test]
+    fn keywords_are_told_in_any_case_and_nothing_else_is_one() {
+        for (keyword, kind) in KINDS {
+            assert_eq!(Kind::from_keyword(keyword), kind);
+            assert_eq!(Kind::from_keyword(&keyword.to_ascii_uppercase()), kind);
+            assert_eq!(kind.keyword(), keyword.to_ascii_uppercase());
+            // One byte more, one less, or one changed: not a keyword.
+            assert_eq!(Kind::from_keyword(&format!("{keyword}s")), Kind::Unknown);
+            assert_eq!(Kind::from_keyword(&keyword[1..]), Kind::Unknown);
+            assert_eq!(Kind::from_keyword(&format!("x{}", &keyword[1..])), Kind::Unknown);
+        }
+        for word in ["", "r", "rün", "healthcheckhealthcheck", "\u{0}"] {
+            assert_eq!(Kind::from_keyword(word), Kind::Unknown, "{word:?}");
+        }
     }
 
     #[test]
