@@ -1,10 +1,10 @@
 //! Time per instruction as one file grows: generated Dockerfiles of 1,000, 10,000 and 100,000 RUNs
-//! (`RUN apt-get install -y pkgN`), and files of 1, 2, 5 and 10 MB made of real RUN instructions taken from the
-//! corpus in order; and time per command as one RUN grows, to 1,000, 10,000 and 100,000 commands that every cache
-//! rule has something to say about. Each goes through `dockopt check`, `dockopt fix` (on a fresh copy) and
-//! `dockopt fix --diff`, as a user runs them. Linear work keeps the time per unit flat: the report gives, per
-//! command and kind of file, the ratio of the largest file's time per unit to the smallest's. Run with
-//! `cargo bench --bench scaling`.
+//! (`RUN apt-get install -y pkgN`), and files of 1, 2, 5 and 10 MB made of one block of 1 MB of real RUN
+//! instructions, taken from the corpus in order, written once, twice, five and ten times; and time per command as
+//! one RUN grows, to 1,000, 10,000 and 100,000 commands that every cache rule has something to say about. Each
+//! goes through `dockopt check`, `dockopt fix` (on a fresh copy) and `dockopt fix --diff`, as a user runs them.
+//! Linear work keeps the time per unit flat: the report gives, per command and kind of file, the ratio of the
+//! largest file's time per unit to the smallest's. Run with `cargo bench --bench scaling`.
 //!
 //! Best of several rounds (`BENCH_ROUNDS`, default 3): these machines are noisy.
 
@@ -67,18 +67,21 @@ fn corpus_runs(root: &Path) -> Vec<String> {
     runs
 }
 
-/// A file of about `megabytes` MB of corpus RUNs after one FROM.
+/// A file of one FROM and `megabytes` times the same 1 MB of corpus RUNs. Every size holds the same mix of RUNs:
+/// taking more of the corpus for a larger file took longer RUNs from later in it (172 bytes each in 10 MB against
+/// 128 in 1 MB), and the time per instruction grew with them rather than with the file.
 fn from_corpus(runs: &[String], megabytes: usize) -> Sample {
-    let mut text = String::from("FROM debian:12\n");
-    let mut instructions = 1;
+    let mut block = String::new();
+    let mut block_instructions = 0;
     for run in runs.iter().cycle() {
-        if text.len() >= megabytes << 20 {
+        if block.len() >= 1 << 20 {
             break;
         }
-        text.push_str(run);
-        instructions += 1;
+        block.push_str(run);
+        block_instructions += 1;
     }
-    Sample { name: format!("{megabytes} MB of corpus RUNs"), text, units: instructions }
+    let text = format!("FROM debian:12\n{}", block.repeat(megabytes));
+    Sample { name: format!("{megabytes} MB of corpus RUNs"), text, units: 1 + block_instructions * megabytes }
 }
 
 fn run(program: &str, args: &[&str]) -> Duration {
