@@ -191,8 +191,12 @@ struct Temporary {
     file: File,
 }
 
-/// The temporary files this process has in flight, so that a signal can remove them. Creating, renaming and
-/// removing happen under one lock, so none is created after the signal handler has cleaned up.
+/// The temporary files this process has in flight, so that a signal can remove them. Creating and removing
+/// happen under one lock, so none is created after the signal handler has cleaned up. Renaming does not hold it:
+/// a rename racing the handler's removal of the same temporary file either moves it first (the removal finds
+/// nothing) or finds it gone (the target keeps its old text), and with the lock held across it, writers waited
+/// on each other's renames (a `fix -q` of a copy of the corpus, five alternating pairs: 3.45–4.42 s that way,
+/// 2.98–3.71 s this way).
 struct InFlight {
     paths: Mutex<HashSet<PathBuf>>,
     /// Directories already cleared of stale temporary files this run.
@@ -226,12 +230,11 @@ impl InFlight {
     }
 
     fn rename(&self, temp: &Path, target: &Path) -> std::io::Result<()> {
-        let mut paths = self.paths.lock().expect("no panics while holding the lock");
         let renamed = std::fs::rename(temp, target);
         if renamed.is_err() {
             let _ = std::fs::remove_file(temp);
         }
-        paths.remove(temp);
+        self.paths.lock().expect("no panics while holding the lock").remove(temp);
         renamed
     }
 
