@@ -70,7 +70,8 @@ const fn keyword_slot(first: u8, second: u8, len: usize) -> usize {
     (((first as usize) << 1) ^ second as usize ^ len) % 64
 }
 
-/// Each keyword, packed, with its kind, at its slot; the other slots hold 0, which no word of 1 to 16 bytes packs to.
+/// Each keyword, packed, with its kind, at its slot; the other slots hold `(0, Unknown)`, so a word that lands on
+/// one is unknown whatever it packs to.
 const KEYWORD_SLOTS: [(u128, Kind); 64] = {
     let mut slots = [(0, Kind::Unknown); 64];
     let mut i = 0;

@@ -395,7 +395,8 @@ fn split_command(line: &str, range: Range<usize>, depth: usize) -> CommandSyntax
     let is_separator = |b: &u8| buildkit::is_re_whitespace(char::from(*b));
     let keyword_end = bytes[trimmed.start..].iter().position(is_separator).map_or(trimmed.end, |i| trimmed.start + i);
     let keyword = trimmed.start..keyword_end;
-    // The separator run is followed by more text, since `trimmed` ends in none of its characters.
+    // The arguments start after the separators; a separator is always followed by more text, since `trimmed`
+    // ends in none of its characters.
     let rest_start = bytes[keyword_end..].iter().position(|b| !is_separator(b)).map(|i| keyword_end + i);
     let (flags, args) = match rest_start {
         // After a separator, a text that does not start with `--` has no flags: `extractBuilderFlags` would stop
