@@ -194,9 +194,9 @@ struct Temporary {
 /// The temporary files this process has in flight, so that a signal can remove them. Creating and removing
 /// happen under one lock, so none is created after the signal handler has cleaned up. Renaming does not hold it:
 /// a rename racing the handler's removal of the same temporary file either moves it first (the removal finds
-/// nothing) or finds it gone (the target keeps its old text), and with the lock held across it, writers waited
-/// on each other's renames (a `fix -q` of a copy of the corpus, five alternating pairs: 3.45–4.42 s that way,
-/// 2.98–3.71 s this way).
+/// nothing) or finds it gone (the target keeps its old text). With the lock held across it, writers waited on
+/// each other's renames: a `fix -q` of a copy of the corpus made 54,400–54,600 futex calls that way and
+/// 39,200–39,600 this way.
 struct InFlight {
     paths: Mutex<HashSet<PathBuf>>,
     /// Directories already cleared of stale temporary files this run.
