@@ -519,10 +519,9 @@ fn stages(statements: &[Statement<'_>], build_errors: &mut Vec<SyntaxError>) -> 
     for (i, statement) in statements.iter().enumerate() {
         let ins = &statement.instruction;
         if ins.kind == Kind::From {
-            let value: Vec<&str> = ins.value.iter().map(|w| w.text.as_ref()).collect();
-            let name = match value.as_slice() {
+            let name = match ins.value.as_slice() {
                 [_] => None,
-                [_, as_, name] if as_.eq_ignore_ascii_case("as") => Some(name.to_ascii_lowercase()),
+                [_, as_, name] if as_.text.eq_ignore_ascii_case("as") => Some(name.text.to_ascii_lowercase()),
                 _ => {
                     build_errors.push(SyntaxError {
                         message: "FROM requires either one or three arguments".into(),
@@ -532,7 +531,7 @@ fn stages(statements: &[Statement<'_>], build_errors: &mut Vec<SyntaxError>) -> 
                     None
                 }
             };
-            let base = value.first().copied().unwrap_or_default().to_string();
+            let base = ins.value.first().map_or_else(String::new, |w| w.text.to_string());
             let base_stage = find_stage(&stages, &base);
             if let Some(last) = stages.last_mut() {
                 last.statements.end = i;
@@ -551,15 +550,15 @@ fn stages(statements: &[Statement<'_>], build_errors: &mut Vec<SyntaxError>) -> 
         let mut reads = Vec::new();
         for flag in &ins.flags {
             let reference = match (ins.kind, flag.text.strip_prefix("--from=")) {
-                (Kind::Copy | Kind::Add, Some(from)) => Some(from.to_string()),
+                (Kind::Copy | Kind::Add, Some(from)) => Some(from),
                 (Kind::Run, None) => flag
                     .text
                     .strip_prefix("--mount=")
-                    .and_then(|m| m.split(',').find_map(|kv| kv.strip_prefix("from=").map(str::to_string))),
+                    .and_then(|m| m.split(',').find_map(|kv| kv.strip_prefix("from="))),
                 _ => None,
             };
             let earlier = &stages[..stage.index];
-            if let Some(found) = reference.and_then(|r| find_stage(earlier, &r)) {
+            if let Some(found) = reference.and_then(|r| find_stage(earlier, r)) {
                 reads.push(found);
             }
         }
