@@ -120,13 +120,19 @@ impl<'src> LogicalLine<'src> {
         LogicalLine { text: Cow::Owned(text), source, first: first_start, more }
     }
 
+    /// The contiguous source segment that logical offset `logical` lies in: its logical start, its source start,
+    /// and its logical end (where the next segment starts, or the end of the text).
+    fn segment(&self, logical: usize) -> (usize, usize, usize) {
+        let next = self.more.partition_point(|&(l, _)| l <= logical);
+        let (start, source) = next.checked_sub(1).map_or((0, self.first), |k| self.more[k]);
+        let end = self.more.get(next).map_or(self.text.len(), |&(l, _)| l);
+        (start, source, end)
+    }
+
     /// The source offset of a logical offset. The end of the text maps to the end of the last segment.
     pub fn source_offset(&self, logical: usize) -> usize {
-        let i = self.more.partition_point(|&(l, _)| l <= logical);
-        match i.checked_sub(1) {
-            Some(i) => self.more[i].1 + (logical - self.more[i].0),
-            None => self.first + logical,
-        }
+        let (start, source, _) = self.segment(logical);
+        source + (logical - start)
     }
 
     /// The source range that a logical range was read from; it spans any continuation lines in between.
@@ -142,16 +148,11 @@ impl<'src> LogicalLine<'src> {
     /// the source when it lies on one line, as nearly every word does; only a value that spans a continuation is
     /// copied.
     pub fn slice(&self, range: Range<usize>) -> (Cow<'src, str>, TextRange) {
-        let i = self.more.partition_point(|&(l, _)| l <= range.start);
-        let (segment_logical, segment_source) = match i.checked_sub(1) {
-            Some(k) => self.more[k],
-            None => (0, self.first),
-        };
-        let segment_end = self.more.get(i).map_or(self.text.len(), |&(l, _)| l);
+        let (segment_start, segment_source, segment_end) = self.segment(range.start);
         if range.end > segment_end {
             return (Cow::Owned(self.text[range.clone()].to_string()), self.source_range(range));
         }
-        let start = segment_source + (range.start - segment_logical);
+        let start = segment_source + (range.start - segment_start);
         let end = start + range.len();
         (Cow::Borrowed(&self.source[start..end]), TextRange::new(start, end))
     }
