@@ -402,8 +402,15 @@ fn split_command(line: &str, range: Range<usize>, depth: usize) -> CommandSyntax
     let (flags, args) = match rest_start {
         // After a separator, a text that does not start with `--` has no flags: `extractBuilderFlags` would stop
         // at its first byte.
+        // `trimmed` ends in no space, and an ASCII byte that is no space starts the arguments as they are.
         Some(rest_start) if !bytes[rest_start..].starts_with(b"--") => {
-            (Vec::new(), buildkit::trim_space(line, rest_start..trimmed.end))
+            let first = bytes[rest_start];
+            let args = if first.is_ascii() && !buildkit::is_byte_space(first) {
+                rest_start..trimmed.end
+            } else {
+                buildkit::trim_space(line, rest_start..trimmed.end)
+            };
+            (Vec::new(), args)
         }
         Some(rest_start) => {
             let rest = rest_start..trimmed.end;
