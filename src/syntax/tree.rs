@@ -621,17 +621,15 @@ impl<'src> Parser<'src> {
         self.node(NodeKind::Directive(self.directives.len() - 1), line.start, line.end);
     }
 
-    /// Reads the instruction whose first line, just read, is `first_line`, and whose joining text is `text`.
-    fn instruction(&mut self, first_line: PhysicalLine, text: Range<usize>, continues: bool) {
-        let source = self.source;
-        let start_line = self.lines.count;
+    /// The logical line of an instruction whose first line, just read, continues: that line's `text` joined with
+    /// the text of the continuation lines, which are read, their comment lines noted.
+    fn joined_lines(&mut self, first_line: PhysicalLine, text: Range<usize>) -> LogicalLine<'src> {
         let mut parts = std::mem::take(&mut self.parts);
         parts.clear();
-        parts.push(InstructionLine::Text { line: first_line, text: text.clone() });
-        continuation_lines(source, self.escape, continues, &mut self.lines, &mut parts);
-
+        parts.push(InstructionLine::Text { line: first_line, text });
+        continuation_lines(self.source, self.escape, true, &mut self.lines, &mut parts);
         let logical = LogicalLine::join(
-            source,
+            self.source,
             parts.iter().filter_map(|part| match part {
                 InstructionLine::Text { text, .. } => Some(text.clone()),
                 _ => None,
@@ -642,6 +640,19 @@ impl<'src> Parser<'src> {
             _ => None,
         }));
         self.parts = parts;
+        logical
+    }
+
+    /// Reads the instruction whose first line, just read, is `first_line`, and whose joining text is `text`.
+    fn instruction(&mut self, first_line: PhysicalLine, text: Range<usize>, continues: bool) {
+        let source = self.source;
+        let start_line = self.lines.count;
+        // Most instructions are one line, which is its own logical line.
+        let logical = if continues {
+            self.joined_lines(first_line, text.clone())
+        } else {
+            LogicalLine::join(source, std::iter::once(text.clone()))
+        };
         let command = split_command(&logical.text, 0..logical.text.len(), 0);
         let markers =
             if takes_heredocs(&logical.text, &command) { buildkit::heredoc_markers(&logical.text) } else { Vec::new() };
