@@ -318,8 +318,9 @@ impl Iterator for Lines<'_> {
         }
         let newline = self.newlines.next().map(|i| self.base + i);
         let end = newline.map_or(self.bytes.len(), |i| i + 1);
-        let mut content_end = end;
-        while content_end > start && matches!(self.bytes[content_end - 1], b'\r' | b'\n') {
+        // The newline is the line's only `\n`: what may come before it is a run of `\r`.
+        let mut content_end = newline.unwrap_or(end);
+        while content_end > start && self.bytes[content_end - 1] == b'\r' {
             content_end -= 1;
         }
         let line = PhysicalLine { start, content_end, end };
