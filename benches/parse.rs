@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 // The allocator the dockopt binary uses (src/main.rs), so the figure is the one users get; both parsers share it.
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: dockopt::cli::allocator::Allocator = dockopt::cli::allocator::Allocator;
 
 fn corpus_files() -> Vec<String> {
     let root = std::env::var_os("DOCKOPT_CORPUS")

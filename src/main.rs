@@ -1,7 +1,6 @@
-// Parsing and fixing allocate many small strings and vectors; mimalloc serves them faster than the system
-// allocator (measured in benches/cli.rs).
+// mimalloc, asked as `cli::allocator` explains.
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: dockopt::cli::allocator::Allocator = dockopt::cli::allocator::Allocator;
 
 fn main() -> std::process::ExitCode {
     // Where the kernel gives huge pages to every process, each fault in the allocator's arenas zeroes 2 MiB, and a

@@ -1,6 +1,6 @@
 //! The `dockopt` command line: commands, finding files, output formats, writing fixes back.
 //!
-//! - [`args`]: the commands and options as the user types them;
+//! - [`args`]: the commands and options as the user types them; [`allocator`]: the program's memory allocator;
 //! - [`discover`]: finding Dockerfiles; [`inputs`]: the rules, configuration and files a command starts from;
 //! - [`run`]: `check`, `fix` and `fix --diff`, file by file on all cores ([`ordered`]), writing fixes back
 //!   ([`write`]);
@@ -10,6 +10,7 @@
 //!
 //! Uses every layer below it; nothing uses it.
 
+pub mod allocator;
 pub mod args;
 pub mod discover;
 pub mod dump;
