@@ -193,7 +193,12 @@ impl<'a, 'src> Context<'a, 'src> {
 
     /// The commands of RUN `i` with the programs they run, in order.
     pub fn invocations(&self, i: usize) -> Vec<(&Command<'_>, Invocation<'_>)> {
-        self.script(i).map_or_else(Vec::new, |s| s.commands.iter().filter_map(|c| Some((c, c.invocation()?))).collect())
+        let Some(script) = self.script(i) else { return Vec::new() };
+        // Room for every command at once: collected from a filter, the list grew and was copied a dozen times for
+        // a RUN of ten thousand commands, for each rule that asked.
+        let mut invocations = Vec::with_capacity(script.commands.len());
+        invocations.extend(script.commands.iter().filter_map(|c| Some((c, c.invocation()?))));
+        invocations
     }
 
     /// Where statement `i`'s script starts in its logical line: the arguments of the RUN, or of the RUN under
