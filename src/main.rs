@@ -1,4 +1,5 @@
-// mimalloc, asked as `cli::allocator` explains.
+// mimalloc, which serves the many small strings and vectors of parsing faster than the system allocator, asked for
+// memory as `cli::allocator` explains.
 #[global_allocator]
 static ALLOCATOR: dockopt::cli::allocator::Allocator = dockopt::cli::allocator::Allocator;
 

@@ -2,8 +2,8 @@
 //!
 //! Parsing and fixing allocate many small strings and vectors, which mimalloc serves faster than the system
 //! allocator (measured in `benches/cli.rs`). The `mimalloc` crate passes every request to mimalloc's aligned
-//! functions, and mimalloc 3 serves most of those by its generic path: over the corpus, 675,000 of the parse's
-//! 816,000 allocations took it, at 70 instructions each. A plain block already has the alignment nearly every
+//! functions, and mimalloc 3 serves most of those by its generic path: in the parse bench over the corpus, 675,000
+//! of 816,000 allocations took it, at 70 instructions each. A plain block already has the alignment nearly every
 //! request asks for, so those go to `mi_malloc`, as Rust's own system allocator does with `malloc`.
 
 use libmimalloc_sys as mi;

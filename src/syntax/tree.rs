@@ -402,8 +402,8 @@ fn split_command(line: &str, range: Range<usize>, depth: usize) -> CommandSyntax
     let rest_start = bytes[keyword_end..].iter().position(|b| !is_separator(b)).map(|i| keyword_end + i);
     let (flags, args) = match rest_start {
         // After a separator, a text that does not start with `--` has no flags: `extractBuilderFlags` would stop
-        // at its first byte.
-        // `trimmed` ends in no space, and an ASCII byte that is no space starts the arguments as they are.
+        // at its first byte. `trimmed` ends in no space, so when that byte is ASCII and no space either, the
+        // arguments are the rest as it is.
         Some(rest_start) if !bytes[rest_start..].starts_with(b"--") => {
             let first = bytes[rest_start];
             let args = if first.is_ascii() && !buildkit::is_byte_space(first) {
