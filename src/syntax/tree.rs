@@ -100,6 +100,11 @@ pub struct LogicalLine<'src> {
 }
 
 impl<'src> LogicalLine<'src> {
+    /// The logical line of one line: `source[segment]`, borrowed.
+    fn one(source: &'src str, segment: Range<usize>) -> Self {
+        LogicalLine { first: segment.start, text: Cow::Borrowed(&source[segment]), source, more: Vec::new() }
+    }
+
     /// The `segments` of `source` joined, in order. One segment is borrowed; several are copied into a string
     /// sized for all of them at once, since a RUN of many continuation lines would otherwise regrow it per line.
     fn join(source: &'src str, segments: impl Iterator<Item = Range<usize>> + Clone) -> Self {
@@ -107,7 +112,7 @@ impl<'src> LogicalLine<'src> {
         let mut segments = segments;
         let Some(first) = segments.next() else { return LogicalLine::default() };
         if count == 1 {
-            return LogicalLine { first: first.start, text: Cow::Borrowed(&source[first]), source, more: Vec::new() };
+            return LogicalLine::one(source, first);
         }
         let mut text = String::with_capacity(len);
         let mut more = Vec::with_capacity(count - 1);
@@ -652,7 +657,7 @@ impl<'src> Parser<'src> {
         let logical = if continues {
             self.joined_lines(first_line, text.clone())
         } else {
-            LogicalLine::join(source, std::iter::once(text.clone()))
+            LogicalLine::one(source, text.clone())
         };
         let command = split_command(&logical.text, 0..logical.text.len(), 0);
         let markers =
