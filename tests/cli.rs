@@ -3,8 +3,9 @@
 mod common;
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
+use tempfile::TempDir;
 
 fn dockopt(args: &[&str], stdin: &[u8]) -> Output {
     dockopt_in(Path::new("."), args, stdin)
@@ -64,8 +65,8 @@ fn parse_reports_buildkit_errors_with_a_location() {
 
 #[test]
 fn parse_refuses_non_utf8_and_goes_on() {
-    let dir = std::env::temp_dir().join(format!("dockopt-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let scratch = scratch_dir("cli");
+    let dir = scratch.path();
     let bad = dir.join("bad.Dockerfile");
     let good = dir.join("good.Dockerfile");
     std::fs::write(&bad, b"FROM a\nRUN echo \xff\n").unwrap();
@@ -75,7 +76,6 @@ fn parse_refuses_non_utf8_and_goes_on() {
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(stderr.contains("bad.Dockerfile:2:10: error: invalid UTF-8 (byte 0xff)"), "{stderr}");
     assert_eq!(String::from_utf8(out.stdout).unwrap().lines().count(), 1, "the good file is still parsed");
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
@@ -87,14 +87,20 @@ fn parse_buildkit_format_matches_buildkit_dump() {
     );
 }
 
-/// A fresh copy of the monorepo fixture, plus a git-ignored Dockerfile (which git would not have committed).
-fn monorepo(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("dockopt-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    copy_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/monorepo"), &dir);
+/// A fresh copy of the monorepo fixture, plus a git-ignored Dockerfile (which git would not have committed), in a
+/// directory that is removed when the test ends, however it ends.
+fn monorepo(name: &str) -> TempDir {
+    let scratch = scratch_dir(name);
+    let dir = scratch.path();
+    copy_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/monorepo"), dir);
     std::fs::create_dir_all(dir.join("ignored")).unwrap();
     std::fs::write(dir.join("ignored/Dockerfile"), "FROM alpine:3.20\nRUN apk add curl\n").unwrap();
-    dir
+    scratch
+}
+
+/// An empty temporary directory, removed when dropped.
+fn scratch_dir(name: &str) -> TempDir {
+    tempfile::Builder::new().prefix(&format!("dockopt-{name}-")).tempdir().unwrap()
 }
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -126,14 +132,16 @@ fn snapshot(name: &str, value: String) {
 
 #[test]
 fn check_text_walks_the_monorepo() {
-    let dir = monorepo("check-text");
-    snapshot("cli_check_text", shown(&dockopt_in(&dir, &["check"], b"")));
+    let scratch = monorepo("check-text");
+    let dir = scratch.path();
+    snapshot("cli_check_text", shown(&dockopt_in(dir, &["check"], b"")));
 }
 
 #[test]
 fn check_json() {
-    let dir = monorepo("check-json");
-    let mut out = dockopt_in(&dir, &["check", "--format", "json"], b"");
+    let scratch = monorepo("check-json");
+    let dir = scratch.path();
+    let mut out = dockopt_in(dir, &["check", "--format", "json"], b"");
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("the report is one JSON document");
     out.stdout = serde_json::to_vec_pretty(&json).unwrap();
     out.stdout.push(b'\n');
@@ -142,20 +150,23 @@ fn check_json() {
 
 #[test]
 fn check_github() {
-    let dir = monorepo("check-github");
-    snapshot("cli_check_github", shown(&dockopt_in(&dir, &["check", "--format", "github"], b"")));
+    let scratch = monorepo("check-github");
+    let dir = scratch.path();
+    snapshot("cli_check_github", shown(&dockopt_in(dir, &["check", "--format", "github"], b"")));
 }
 
 #[test]
 fn check_statistics() {
-    let dir = monorepo("check-statistics");
-    snapshot("cli_check_statistics", shown(&dockopt_in(&dir, &["check", "--statistics"], b"")));
+    let scratch = monorepo("check-statistics");
+    let dir = scratch.path();
+    snapshot("cli_check_statistics", shown(&dockopt_in(dir, &["check", "--statistics"], b"")));
 }
 
 #[test]
 fn check_sarif_validates_against_the_sarif_schema() {
-    let dir = monorepo("check-sarif");
-    let out = dockopt_in(&dir, &["check", "--format", "sarif"], b"");
+    let scratch = monorepo("check-sarif");
+    let dir = scratch.path();
+    let out = dockopt_in(dir, &["check", "--format", "sarif"], b"");
     let sarif: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let schema: serde_json::Value = serde_json::from_str(include_str!("schemas/sarif-2.1.0.json")).unwrap();
     let validator = jsonschema::validator_for(&schema).unwrap();
@@ -177,8 +188,9 @@ fn schema_errors(schema_file: &str, document: &serde_json::Value) -> Vec<String>
 
 #[test]
 fn rdjson_validates_against_reviewdogs_schema_and_carries_the_safe_fixes() {
-    let dir = monorepo("check-rdjson");
-    let out = dockopt_in(&dir, &["check", "--format", "rdjson"], b"");
+    let scratch = monorepo("check-rdjson");
+    let dir = scratch.path();
+    let out = dockopt_in(dir, &["check", "--format", "rdjson"], b"");
     let rdjson: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let errors = schema_errors("rdjson-DiagnosticResult.json", &rdjson);
     assert!(errors.is_empty(), "rdjson does not validate: {errors:#?}");
@@ -192,7 +204,7 @@ fn rdjson_validates_against_reviewdogs_schema_and_carries_the_safe_fixes() {
     assert!(diagnostics.iter().any(|d| d["severity"] == "INFO"), "advice is INFO");
 
     // With --diff, each diagnostic replaces whole lines with what fix would write.
-    let out = dockopt_in(&dir, &["fix", "--diff", "--format", "rdjson", "services/api/Dockerfile"], b"");
+    let out = dockopt_in(dir, &["fix", "--diff", "--format", "rdjson", "services/api/Dockerfile"], b"");
     let rdjson: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(schema_errors("rdjson-DiagnosticResult.json", &rdjson).is_empty());
     let hunk = &rdjson["diagnostics"][0];
@@ -207,8 +219,9 @@ fn rdjson_validates_against_reviewdogs_schema_and_carries_the_safe_fixes() {
 
 #[test]
 fn gitlab_code_quality_validates_against_gitlabs_format() {
-    let dir = monorepo("check-gitlab");
-    let out = dockopt_in(&dir, &["check", "--format", "gitlab"], b"");
+    let scratch = monorepo("check-gitlab");
+    let dir = scratch.path();
+    let out = dockopt_in(dir, &["check", "--format", "gitlab"], b"");
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let errors = schema_errors("gitlab-code-quality.json", &report);
     assert!(errors.is_empty(), "the GitLab report does not validate: {errors:#?}");
@@ -222,8 +235,9 @@ fn gitlab_code_quality_validates_against_gitlabs_format() {
 
 #[test]
 fn diff_as_json_gives_the_changed_lines_and_refuses_what_it_cannot_show() {
-    let dir = monorepo("diff-json");
-    let out = dockopt_in(&dir, &["fix", "--diff", "--format", "json", "services/api/Dockerfile"], b"");
+    let scratch = monorepo("diff-json");
+    let dir = scratch.path();
+    let out = dockopt_in(dir, &["fix", "--diff", "--format", "json", "services/api/Dockerfile"], b"");
     assert_eq!(out.status.code(), Some(1), "{}", shown(&out));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let file = &json["files"][0];
@@ -239,10 +253,10 @@ fn diff_as_json_gives_the_changed_lines_and_refuses_what_it_cannot_show() {
         file["hunks"][0]["content"].as_str().unwrap(),
         &before[end as usize..]
     );
-    let fixed = dockopt_in(&dir, &["fix", "-"], before.as_bytes());
+    let fixed = dockopt_in(dir, &["fix", "-"], before.as_bytes());
     assert_eq!(applied, String::from_utf8(fixed.stdout).unwrap(), "the hunk gives the fixed file");
 
-    let statistics = dockopt_in(&dir, &["check", "--statistics", "--format", "json"], b"");
+    let statistics = dockopt_in(dir, &["check", "--statistics", "--format", "json"], b"");
     let statistics: serde_json::Value = serde_json::from_slice(&statistics.stdout).unwrap();
     assert_eq!(statistics["rules"][0]["fix"], "safe");
     for (args, says) in [
@@ -251,7 +265,7 @@ fn diff_as_json_gives_the_changed_lines_and_refuses_what_it_cannot_show() {
         (&["check", "--statistics", "--format", "sarif"], "--statistics prints text or json"),
         (&["check", "-q", "--format", "json"], "--quiet leaves only the text summary"),
     ] {
-        let out = dockopt_in(&dir, args, b"");
+        let out = dockopt_in(dir, args, b"");
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         assert!(String::from_utf8_lossy(&out.stderr).contains(says), "{args:?}: {}", shown(&out));
     }
@@ -259,9 +273,10 @@ fn diff_as_json_gives_the_changed_lines_and_refuses_what_it_cannot_show() {
 
 #[test]
 fn quiet_prints_the_summary_only() {
-    let dir = monorepo("quiet");
+    let scratch = monorepo("quiet");
+    let dir = scratch.path();
     for args in [&["check", "-q"][..], &["fix", "--diff", "-q"], &["fix", "--quiet"]] {
-        let out = dockopt_in(&dir, args, b"");
+        let out = dockopt_in(dir, args, b"");
         assert!(out.stdout.is_empty(), "{args:?}: {}", shown(&out));
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(stderr.starts_with("4 files checked, 3 "), "{args:?}: {stderr}");
@@ -271,12 +286,13 @@ fn quiet_prints_the_summary_only() {
 
 #[test]
 fn the_walk_takes_dashed_names_and_shows_what_it_passes_over() {
-    let dir = monorepo("walk-names");
+    let scratch = monorepo("walk-names");
+    let dir = scratch.path();
     for name in ["Dockerfile-dev", "Dockerfile_prod", "Dockerfile_amd64"] {
         std::fs::write(dir.join("tools").join(name), "FROM alpine:3.20\nUSER nobody\n").unwrap();
     }
     std::fs::write(dir.join("tools/dockerfile"), "FROM alpine:3.20\n").unwrap();
-    let out = dockopt_in(&dir, &["check", "--show-files"], b"");
+    let out = dockopt_in(dir, &["check", "--show-files"], b"");
     assert_eq!(out.status.code(), Some(0));
     let listing = String::from_utf8(out.stdout).unwrap();
     for taken in ["./tools/Dockerfile-dev\n", "./tools/Dockerfile_prod\n", "./tools/Dockerfile_amd64\n"] {
@@ -284,14 +300,15 @@ fn the_walk_takes_dashed_names_and_shows_what_it_passes_over() {
     }
     assert!(listing.contains("./tools/Dockerfile.j2: passed over: a template input"), "{listing}");
     assert!(listing.contains("./tools/dockerfile: passed over: not a Dockerfile name"), "{listing}");
-    let out = dockopt_in(&dir, &["check"], b"");
+    let out = dockopt_in(dir, &["check"], b"");
     assert!(String::from_utf8_lossy(&out.stderr).contains("not checked: 2 passed over by the walk"), "{}", shown(&out));
 }
 
 #[test]
 fn fix_select_applies_exactly_that_rules_fixes() {
-    let dir = monorepo("select-one");
-    let out = dockopt_in(&dir, &["fix", "--select", "DO101"], b"");
+    let scratch = monorepo("select-one");
+    let dir = scratch.path();
+    let out = dockopt_in(dir, &["fix", "--select", "DO101"], b"");
     assert!(String::from_utf8_lossy(&out.stderr).contains("fixes applied: DO101 ×1\n"), "{}", shown(&out));
     let api = std::fs::read_to_string(dir.join("services/api/Dockerfile")).unwrap();
     assert!(api.contains("apt-get update \\\n && apt-get install") && !api.contains("rm -rf"), "{api}");
@@ -301,17 +318,19 @@ fn fix_select_applies_exactly_that_rules_fixes() {
 #[test]
 fn no_progress_bar_unless_both_streams_are_a_terminal() {
     // Here standard output and standard error are pipes: nothing but the summary reaches standard error.
-    let dir = monorepo("progress");
-    let out = dockopt_in(&dir, &["fix", "-q"], b"");
+    let scratch = monorepo("progress");
+    let dir = scratch.path();
+    let out = dockopt_in(dir, &["fix", "-q"], b"");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!stderr.contains('\r') && !stderr.contains("\x1b[") && !stderr.contains("files, "), "{stderr:?}");
 }
 
 #[test]
 fn hidden_and_ignored_files_are_skipped_unless_asked() {
-    let dir = monorepo("discovery");
+    let scratch = monorepo("discovery");
+    let dir = scratch.path();
     let listed = |args: &[&str]| -> Vec<String> {
-        let out = dockopt_in(&dir, args, b"");
+        let out = dockopt_in(dir, args, b"");
         let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         json["files"].as_array().unwrap().iter().map(|f| f["path"].as_str().unwrap().to_string()).collect()
     };
@@ -335,7 +354,7 @@ fn hidden_and_ignored_files_are_skipped_unless_asked() {
         [".hidden/Dockerfile", "ignored/Dockerfile"]
     );
     // A template is no Dockerfile until rendered, so the walk passes over `tools/Dockerfile.j2`; named, it is read.
-    let named = dockopt_in(&dir, &["check", "tools/Dockerfile.j2"], b"");
+    let named = dockopt_in(dir, &["check", "tools/Dockerfile.j2"], b"");
     assert_eq!(named.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&named.stderr).contains("tools/Dockerfile.j2:2:1: error: unknown instruction: {%"));
 }
@@ -368,10 +387,11 @@ fn exit_statuses() {
         (&["fix", "--exit-zero", "-"], UNSAFE_LEFT, 0, "fix: the pre-commit hook's --exit-zero"),
         (&["fix", "-"], BROKEN, 2, "fix: a parse error"),
     ];
-    let dir = monorepo("exit-statuses");
+    let scratch = monorepo("exit-statuses");
+    let dir = scratch.path();
     let mut wrong = Vec::new();
     for (args, stdin, expected, why) in table {
-        let out = dockopt_in(&dir, args, stdin);
+        let out = dockopt_in(dir, args, stdin);
         if out.status.code() != Some(*expected) {
             wrong.push(format!("{why}: {args:?} exited {:?}, not {expected}\n{}", out.status.code(), shown(&out)));
         }
@@ -383,26 +403,28 @@ fn exit_statuses() {
 fn the_pre_commit_hook_passes_on_a_file_it_has_fixed() {
     let hooks = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(".pre-commit-hooks.yaml")).unwrap();
     let entry = hooks.lines().find_map(|l| l.trim().strip_prefix("entry: dockopt fix")).expect("the dockopt-fix hook");
-    let dir = monorepo("pre-commit");
+    let scratch = monorepo("pre-commit");
+    let dir = scratch.path();
     let file = "services/api/Dockerfile";
     let hook: Vec<&str> = ["fix"].into_iter().chain(entry.split_whitespace()).chain([file]).collect();
-    let first = dockopt_in(&dir, &hook, b"");
+    let first = dockopt_in(dir, &hook, b"");
     assert_eq!(first.status.code(), Some(0), "{}", shown(&first));
     let fixed = std::fs::read_to_string(dir.join(file)).unwrap();
-    let second = dockopt_in(&dir, &hook, b"");
+    let second = dockopt_in(dir, &hook, b"");
     assert_eq!(second.status.code(), Some(0), "{}", shown(&second));
     assert_eq!(std::fs::read_to_string(dir.join(file)).unwrap(), fixed, "the second run changes nothing");
 }
 
 #[test]
 fn a_typo_in_the_configuration_select_is_an_error_at_its_place() {
-    let dir = monorepo("config-typo");
+    let scratch = monorepo("config-typo");
+    let dir = scratch.path();
     std::fs::write(dir.join("tools/dockopt.toml"), "# tools\nselect = [\"DO2\", \"DO999\"]\n").unwrap();
-    let out = dockopt_in(&dir, &["check", "tools/Containerfile"], b"");
+    let out = dockopt_in(dir, &["check", "tools/Containerfile"], b"");
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("tools/dockopt.toml:2:18: error: `DO999` names no rule"), "{stderr}");
-    let out = dockopt_in(&dir, &["check", "--config", "nope.toml", "tools/Containerfile"], b"");
+    let out = dockopt_in(dir, &["check", "--config", "nope.toml", "tools/Containerfile"], b"");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("nope.toml: error: cannot read the configuration"), "{stderr}");
     assert!(stderr.contains("help: check the path"), "{stderr}");
@@ -441,9 +463,10 @@ fn no_command_panics_on_a_closed_pipe() {
 
 #[test]
 fn fix_diff_writes_nothing_and_prints_in_path_order() {
-    let dir = monorepo("diff");
+    let scratch = monorepo("diff");
+    let dir = scratch.path();
     let before = std::fs::read_to_string(dir.join("services/api/Dockerfile")).unwrap();
-    let out = dockopt_in(&dir, &["fix", "--diff"], b"");
+    let out = dockopt_in(dir, &["fix", "--diff"], b"");
     assert_eq!(std::fs::read_to_string(dir.join("services/api/Dockerfile")).unwrap(), before);
     snapshot("cli_fix_diff", shown(&out));
 }
@@ -451,13 +474,14 @@ fn fix_diff_writes_nothing_and_prints_in_path_order() {
 #[test]
 fn fix_rewrites_in_place_keeps_permissions_and_leaves_clean_files() {
     use std::os::unix::fs::PermissionsExt;
-    let dir = monorepo("fix");
+    let scratch = monorepo("fix");
+    let dir = scratch.path();
     let api = dir.join("services/api/Dockerfile");
     std::fs::set_permissions(&api, std::fs::Permissions::from_mode(0o640)).unwrap();
     let clean = dir.join("tools/Containerfile");
     let clean_mtime = std::fs::metadata(&clean).unwrap().modified().unwrap();
     std::thread::sleep(std::time::Duration::from_millis(20));
-    let out = dockopt_in(&dir, &["fix"], b"");
+    let out = dockopt_in(dir, &["fix"], b"");
     snapshot("cli_fix", shown(&out));
     assert_eq!(
         std::fs::read_to_string(&api).unwrap(),
@@ -474,20 +498,19 @@ fn fix_rewrites_in_place_keeps_permissions_and_leaves_clean_files() {
 fn fix_in_more_directories_than_are_synced_one_by_one_writes_every_file() {
     // Past 32 directories the renames are made durable with one syncfs per file system instead of an fsync per
     // directory: every file is still replaced, and nothing is reported as failing.
-    let dir = std::env::temp_dir().join(format!("dockopt-many-dirs-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let scratch = scratch_dir("many-dirs");
+    let dir = scratch.path();
     let before = "FROM alpine:3.20\nRUN apk add curl\nUSER nobody\n";
     for k in 0..40 {
         std::fs::create_dir_all(dir.join(format!("service{k}"))).unwrap();
         std::fs::write(dir.join(format!("service{k}/Dockerfile")), before).unwrap();
     }
-    let out = dockopt_in(&dir, &["fix", "-q"], b"");
+    let out = dockopt_in(dir, &["fix", "-q"], b"");
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     for k in 0..40 {
         let after = std::fs::read_to_string(dir.join(format!("service{k}/Dockerfile"))).unwrap();
         assert_eq!(after, "FROM alpine:3.20\nRUN apk add --no-cache curl\nUSER nobody\n");
     }
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
@@ -504,11 +527,12 @@ fn fix_reads_stdin_and_writes_stdout() {
 #[test]
 fn read_only_files_and_bad_files_do_not_stop_the_others() {
     use std::os::unix::fs::PermissionsExt;
-    let dir = monorepo("read-only");
+    let scratch = monorepo("read-only");
+    let dir = scratch.path();
     let api = dir.join("services/api/Dockerfile");
     std::fs::set_permissions(&api, std::fs::Permissions::from_mode(0o444)).unwrap();
     std::fs::write(dir.join("tools/bad.Dockerfile"), b"FROM alpine:3.20\nRUN echo \xff\n").unwrap();
-    let out = dockopt_in(&dir, &["fix"], b"");
+    let out = dockopt_in(dir, &["fix"], b"");
     snapshot("cli_fix_read_only_and_non_utf8", shown(&out));
     assert!(std::fs::read_to_string(dir.join("services/web/web.Dockerfile"))
         .unwrap()
@@ -520,8 +544,8 @@ fn read_only_files_and_bad_files_do_not_stop_the_others() {
 fn reports_and_errors_on_one_stream_keep_the_order_of_the_files() {
     // Standard output is written in batches; what goes to standard error must still land between the files it
     // came between when both streams are one pipe.
-    let dir = std::env::temp_dir().join(format!("dockopt-interleaved-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let scratch = scratch_dir("interleaved");
+    let dir = scratch.path();
     for (name, text) in [
         ("a", "FROM alpine:3.20\nRUN a\nRUN b\n"),
         ("b", "FROM alpine:3.20\nRUNN x\n"),
@@ -533,7 +557,7 @@ fn reports_and_errors_on_one_stream_keep_the_order_of_the_files() {
     let out = Command::new("sh")
         .arg("-c")
         .arg(format!("'{}' check a/Dockerfile b/Dockerfile c/Dockerfile 2>&1", env!("CARGO_BIN_EXE_dockopt")))
-        .current_dir(&dir)
+        .current_dir(dir)
         .output()
         .unwrap();
     let text = String::from_utf8(out.stdout).unwrap();
@@ -541,14 +565,14 @@ fn reports_and_errors_on_one_stream_keep_the_order_of_the_files() {
     assert!(at("a/Dockerfile:3:1: DO101") < at("b/Dockerfile:2:1: error"), "{text}");
     assert!(at("b/Dockerfile:2:1: error") < at("c/Dockerfile:3:1: DO101"), "{text}");
     assert!(at("c/Dockerfile:3:1: DO101") < at("2 files checked"), "{text}");
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn configuration_discovery_and_precedence() {
-    let dir = monorepo("config");
+    let scratch = monorepo("config");
+    let dir = scratch.path();
     let codes = |args: &[&str]| -> Vec<String> {
-        let out = dockopt_in(&dir, args, b"");
+        let out = dockopt_in(dir, args, b"");
         let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
         let mut codes: Vec<String> = json["files"]
             .as_array()
@@ -581,7 +605,7 @@ fn configuration_discovery_and_precedence() {
     assert_eq!(codes(&["check", "--format", "json", "--config", "only-pip.toml", "legacy/Dockerfile.old"]), ["DO205"]);
     // An unknown key is an error that names it.
     std::fs::write(dir.join("dockopt.toml"), "ignore = []\nselct = [\"DO1\"]\n").unwrap();
-    let out = dockopt_in(&dir, &["check", "tools/Containerfile"], b"");
+    let out = dockopt_in(dir, &["check", "tools/Containerfile"], b"");
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(stderr.contains("dockopt.toml:2:1: error: unknown field `selct`"), "{stderr}");
@@ -589,12 +613,13 @@ fn configuration_discovery_and_precedence() {
 
 #[test]
 fn rule_options_from_the_configuration_apply() {
-    let dir = monorepo("rule-options");
+    let scratch = monorepo("rule-options");
+    let dir = scratch.path();
     std::fs::create_dir_all(dir.join("internal")).unwrap();
     std::fs::write(dir.join("internal/Dockerfile"), "FROM registry.example.com/base\nFROM debian\n").unwrap();
     let check = |config: &str| {
         std::fs::write(dir.join("internal/dockopt.toml"), config).unwrap();
-        let out = dockopt_in(&dir, &["check", "--select", "DO302,DO304", "internal/Dockerfile"], b"");
+        let out = dockopt_in(dir, &["check", "--select", "DO302,DO304", "internal/Dockerfile"], b"");
         String::from_utf8(out.stdout).unwrap()
     };
     let default = check("");
@@ -628,31 +653,32 @@ fn rules_and_rule() {
 
 #[test]
 fn symlinks_out_of_the_walked_directory_are_followed_only_when_asked() {
-    let dir = monorepo("symlinks");
-    let outside = std::env::temp_dir().join(format!("dockopt-outside-{}", std::process::id()));
-    std::fs::create_dir_all(&outside).unwrap();
+    let scratch = monorepo("symlinks");
+    let dir = scratch.path();
+    let outside_scratch = scratch_dir("outside");
+    let outside = outside_scratch.path();
     std::fs::write(outside.join("Dockerfile"), "FROM alpine:3.20\nRUN apk add curl\n").unwrap();
     std::os::unix::fs::symlink(outside.join("Dockerfile"), dir.join("tools/linked.Dockerfile")).unwrap();
     std::os::unix::fs::symlink(dir.join("tools/Containerfile"), dir.join("docs/inside.Dockerfile")).unwrap();
     let listed = |args: &[&str]| -> Vec<String> {
-        let json: serde_json::Value = serde_json::from_slice(&dockopt_in(&dir, args, b"").stdout).unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&dockopt_in(dir, args, b"").stdout).unwrap();
         json["files"].as_array().unwrap().iter().map(|f| f["path"].as_str().unwrap().to_string()).collect()
     };
     let plain = listed(&["check", "--format", "json"]);
     assert!(!plain.contains(&"./tools/linked.Dockerfile".to_string()), "{plain:?}");
     assert!(plain.contains(&"./docs/inside.Dockerfile".to_string()), "a link within the walked directory is taken");
     assert!(listed(&["check", "--format", "json", "--follow-links"]).contains(&"./tools/linked.Dockerfile".to_string()));
-    std::fs::remove_dir_all(outside).unwrap();
 }
 
 #[test]
 fn context_flag_names_the_build_context() {
-    let dir = monorepo("context");
+    let scratch = monorepo("context");
+    let dir = scratch.path();
     std::fs::create_dir_all(dir.join("build/app")).unwrap();
     std::fs::write(dir.join("build/app/main.py"), "print('hi')\n").unwrap();
     std::fs::write(dir.join("tools/add.Dockerfile"), "FROM python:3.12-slim\nADD app/main.py /app/\nUSER nobody\n")
         .unwrap();
-    let codes = |args: &[&str]| -> String { String::from_utf8(dockopt_in(&dir, args, b"").stdout).unwrap() };
+    let codes = |args: &[&str]| -> String { String::from_utf8(dockopt_in(dir, args, b"").stdout).unwrap() };
     // In the Dockerfile's own directory there is no app/main.py: ADD stays as it is.
     assert!(!codes(&["check", "tools/add.Dockerfile"]).contains("DO102"));
     assert!(codes(&["check", "--context", "build", "tools/add.Dockerfile"]).contains("DO102"));

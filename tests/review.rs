@@ -6,7 +6,7 @@
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 /// What the stand-in API knows and saw.
@@ -77,10 +77,11 @@ fn answer(api: &mut Api, method: &str, target: &str, authorization: &str, body: 
     }
 }
 
-/// A checkout of a pull request: three Dockerfiles it changes and the event GitHub would write.
-fn checkout(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("dockopt-review-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+/// A checkout of a pull request: three Dockerfiles it changes and the event GitHub would write, in a directory that
+/// is removed when the test ends.
+fn checkout(name: &str) -> tempfile::TempDir {
+    let scratch = tempfile::Builder::new().prefix(&format!("dockopt-review-{name}-")).tempdir().unwrap();
+    let dir = scratch.path();
     let write = |path: &str, text: &str| {
         std::fs::create_dir_all(dir.join(path).parent().unwrap()).unwrap();
         std::fs::write(dir.join(path), text).unwrap();
@@ -93,7 +94,7 @@ fn checkout(name: &str) -> PathBuf {
     write("legacy/Dockerfile", "FROM python:3.12\nRUN pip install flask\n");
     write("README.md", "# app\n");
     write("event.json", &json!({"pull_request": {"number": 7, "head": {"sha": "abc123"}}}).to_string());
-    dir
+    scratch
 }
 
 fn review(dir: &Path, api: &str) -> std::process::Output {
@@ -116,7 +117,8 @@ fn file(name: &str, patch: &str) -> Value {
 fn one_review_with_suggestions_and_nothing_twice() {
     let api = Arc::new(Mutex::new(Api::default()));
     let address = serve(api.clone());
-    let dir = checkout("full");
+    let scratch = checkout("full");
+    let dir = scratch.path();
     api.lock().unwrap().files = vec![
         file("api/Dockerfile", "@@ -1,3 +1,4 @@\n FROM debian:12.6\n RUN apt-get update\n+RUN apt-get install -y --no-install-recommends curl\n USER nobody"),
         file("worker/Dockerfile", "@@ -1,0 +1,4 @@\n+FROM debian:12.6"),
@@ -125,7 +127,7 @@ fn one_review_with_suggestions_and_nothing_twice() {
         file("README.md", "@@ -1 +1 @@\n-#\n+# app"),
         json!({ "filename": "old/Dockerfile", "status": "removed" }),
     ];
-    let out = review(&dir, &address);
+    let out = review(dir, &address);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
 
     let recorded = api.lock().unwrap();
@@ -168,7 +170,7 @@ fn one_review_with_suggestions_and_nothing_twice() {
     drop(recorded);
 
     // A second run finds every marker posted and posts nothing.
-    let again = review(&dir, &address);
+    let again = review(dir, &address);
     assert_eq!(again.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&again.stderr).contains("nothing new to post"));
     assert_eq!(api.lock().unwrap().requests.iter().filter(|r| r.0 == "POST").count(), 1, "no duplicates");
@@ -178,9 +180,10 @@ fn one_review_with_suggestions_and_nothing_twice() {
 fn nothing_is_posted_when_no_dockerfile_changes() {
     let api = Arc::new(Mutex::new(Api::default()));
     let address = serve(api.clone());
-    let dir = checkout("none");
+    let scratch = checkout("none");
+    let dir = scratch.path();
     api.lock().unwrap().files = vec![file("README.md", "@@ -1 +1 @@\n-#\n+# app")];
-    let out = review(&dir, &address);
+    let out = review(dir, &address);
     assert_eq!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stderr).contains("changes no Dockerfile"));
     assert!(api.lock().unwrap().requests.iter().all(|r| r.0 == "GET"));

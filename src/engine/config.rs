@@ -295,15 +295,13 @@ mod tests {
 
     #[test]
     fn unknown_keys_are_named_with_their_place() {
-        let dir = std::env::temp_dir().join(format!("dockopt-config-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("dockopt.toml");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("dockopt.toml");
         std::fs::write(&path, "select = [\"DO1\"]\nselct = [\"DO2\"]\n").unwrap();
         let error = read(&path, &[]).unwrap_err();
         assert_eq!((error.line, error.column), (2, 1));
         assert!(error.message.contains("unknown field `selct`"), "{}", error.message);
         std::fs::write(&path, "[rules.slim-base-image]\nimage = []\n").unwrap();
         assert!(read(&path, &[]).unwrap_err().message.contains("unknown field `image`"));
-        std::fs::remove_dir_all(dir).unwrap();
     }
 }
