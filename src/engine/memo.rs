@@ -5,12 +5,15 @@ use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::ffi::OsString;
 use std::hash::Hash;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
-/// A map whose each answer is computed the first time it is asked for.
+/// A map whose each answer is computed the first time it is asked for, once: a thread that asks while another
+/// is computing the same answer waits for it. Two threads that start on the Dockerfiles of one directory ask the
+/// same questions at the same moment; computed twice, `ADD *` in a context of 5,205 files opened each of them
+/// twice.
 #[derive(Debug)]
 pub struct Memo<K, V> {
-    entries: Mutex<HashMap<K, V>>,
+    entries: Mutex<HashMap<K, Arc<OnceLock<V>>>>,
 }
 
 /// A [`Memo`] keyed by a path's bytes: ask it with `path.as_os_str()`.
@@ -28,27 +31,68 @@ impl<K, V> Default for Memo<K, V> {
 }
 
 impl<K: Hash + Eq, V: Clone> Memo<K, V> {
-    /// The answer for `key`, from `compute` the first time. The lock is not held while `compute` runs, so it may
-    /// ask the memo about another key, such as a parent directory.
+    /// The answer for `key`, from `compute` the first time. The map is not locked while `compute` runs, so it
+    /// may ask the memo about another key, such as a parent directory; it must not ask about `key` itself.
     pub fn get_or_insert_with<Q>(&self, key: &Q, compute: impl FnOnce() -> V) -> V
     where
         K: Borrow<Q>,
         Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
     {
-        if let Some(found) = self.entries().get(key) {
-            return found.clone();
-        }
-        let value = compute();
-        self.entries().insert(key.to_owned(), value.clone());
-        value
+        let cell = {
+            let mut entries = self.entries();
+            match entries.get(key) {
+                Some(cell) => match cell.get() {
+                    Some(found) => return found.clone(),
+                    None => cell.clone(),
+                },
+                None => {
+                    let cell = Arc::new(OnceLock::new());
+                    entries.insert(key.to_owned(), cell.clone());
+                    cell
+                }
+            }
+        };
+        cell.get_or_init(compute).clone()
     }
 
     /// Answers found elsewhere, such as by the walk.
     pub fn extend(&self, known: impl IntoIterator<Item = (K, V)>) {
-        self.entries().extend(known);
+        self.entries().extend(known.into_iter().map(|(key, value)| (key, Arc::new(OnceLock::from(value)))));
     }
 
-    fn entries(&self) -> MutexGuard<'_, HashMap<K, V>> {
+    fn entries(&self) -> MutexGuard<'_, HashMap<K, Arc<OnceLock<V>>>> {
         self.entries.lock().expect("no panics while holding the lock")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[test]
+    fn an_answer_being_computed_is_waited_for_not_computed_again() {
+        let memo: Memo<u32, u32> = Memo::default();
+        let computed = AtomicUsize::new(0);
+        let (started, computing) = std::sync::mpsc::channel();
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                memo.get_or_insert_with(&1, || {
+                    computed.fetch_add(1, Ordering::SeqCst);
+                    started.send(()).unwrap();
+                    // Long enough for the other thread to ask meanwhile.
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                    7
+                })
+            });
+            computing.recv().unwrap();
+            let answer = memo.get_or_insert_with(&1, || {
+                computed.fetch_add(1, Ordering::SeqCst);
+                8
+            });
+            assert_eq!(answer, 7);
+        });
+        assert_eq!(computed.load(Ordering::SeqCst), 1);
+        assert_eq!(memo.get_or_insert_with(&2, || 9), 9, "another key is computed");
     }
 }
