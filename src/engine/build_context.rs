@@ -517,12 +517,16 @@ fn is_plain_entry(path: &Path) -> bool {
     let Ok(mut file) = std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(path) else {
         return false;
     };
-    if !file.metadata().is_ok_and(|m| m.is_file()) {
+    let Ok(metadata) = file.metadata() else { return false };
+    if !metadata.is_file() {
         return false;
     }
     let mut head = [0u8; 512];
+    // What the file holds of the head, by its size: a smaller file is read in one call, not two, the second
+    // finding its end.
+    let want = head.len().min(usize::try_from(metadata.len()).unwrap_or(usize::MAX));
     let mut len = 0;
-    while len < head.len() {
+    while len < want {
         match file.read(&mut head[len..]) {
             Ok(0) | Err(_) => break,
             Ok(n) => len += n,
