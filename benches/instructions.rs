@@ -1,9 +1,9 @@
 //! Instructions, which unlike time do not depend on how busy the machine is: `dockopt check` of the first 1,938
 //! Dockerfiles of the corpus in path order, named on the command line as pre-commit names them (the subset the
 //! speed work is measured on), and of the whole corpus as a directory, each counted by
-//! `valgrind --tool=callgrind`. dockopt runs on one core, so that no two threads race to work out the same cached
-//! answer, and a count repeats to within two tenths of a million. Needs valgrind. Run with
-//! `cargo bench --bench instructions`.
+//! `valgrind --tool=callgrind`. dockopt runs on one core, so that the count does not depend on how its threads
+//! take turns (waiting for an answer another thread is working out, for one), and a count repeats to within two
+//! tenths of a million. Needs valgrind. Run with `cargo bench --bench instructions`.
 //!
 //! The build counted first is the one `cargo bench` makes, whose dependencies have the features the
 //! dev-dependencies turn on: it executes up to 0.6% more instructions than the `cargo build --release` binary
