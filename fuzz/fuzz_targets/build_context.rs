@@ -18,14 +18,24 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 /// Outside every generated context: a directory holding a named pipe.
+static OUTSIDE: OnceLock<PathBuf> = OnceLock::new();
+
 fn outside() -> &'static Path {
-    static OUTSIDE: OnceLock<PathBuf> = OnceLock::new();
     OUTSIDE.get_or_init(|| {
         let dir = std::env::temp_dir().join(format!("dockopt-fuzz-outside-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         mkfifo(&dir.join("pipe"));
+        // libFuzzer ends a run with `exit`, which runs no destructor but does run this.
+        // SAFETY: registers a function that takes nothing and never unwinds.
+        unsafe { libc::atexit(remove_outside) };
         dir
     })
+}
+
+extern "C" fn remove_outside() {
+    if let Some(dir) = OUTSIDE.get() {
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }
 
 fn mkfifo(path: &Path) {
