@@ -150,6 +150,8 @@ case!(
 case!(apt_with_sudo, "FROM debian:12\nUSER builder\nRUN sudo apt-get update && sudo apt-get install -y curl\n");
 case!(apt_trailing_comment_and_semicolon, "FROM debian:12\nRUN apt-get update; apt-get install -y curl; # tools\n");
 case!(apt_background_job_is_left_alone, "FROM debian:12\nRUN apt-get update && apt-get install -y curl &\n");
+// A quote that does not end leaves the script unbalanced, and passes edit only balanced scripts.
+case!(apt_in_an_unbalanced_script_gets_no_fix, "FROM debian:12\nRUN apt-get update && apt-get install -y 'curl\n");
 
 // DO203 apk-no-cache
 case!(
@@ -160,6 +162,7 @@ case!(apk_no_cache_multiline, "FROM alpine:3.20\nRUN apk update && \\\n    apk a
 case!(apk_already_no_cache, "FROM alpine:3.20\nRUN apk add --no-cache curl\n");
 case!(apk_cache_mount, "FROM alpine:3.20\nRUN --mount=type=cache,target=/var/cache/apk apk add curl\n");
 case!(apk_upgrade_keeps_update, "FROM alpine:3.20\nRUN apk update && apk upgrade && apk add curl\n");
+case!(apk_in_an_unbalanced_script_gets_no_fix, "FROM alpine:3.20\nRUN apk update && apk add 'curl\n");
 
 // DO204 rpm-cache-clean
 case!(rpm_yum_dnf_microdnf_zypper, "FROM fedora:40\nRUN yum install -y httpd\nENV A=1\nRUN dnf -y install git\nENV B=1\nRUN microdnf install -y tar\nENV C=1\nRUN zypper --non-interactive install curl\n");
@@ -177,6 +180,9 @@ case!(
     pip_env_in_parent_stage,
     "FROM python:3.12-slim AS base\nENV PIP_NO_CACHE_DIR=1\nFROM base\nRUN pip install flask\n"
 );
+// After a quote that does not end, the subcommand's word runs to the end of the RUN: an option appended to it
+// would join the quoted string, and the next fix would append another (found by the `fix` fuzz target).
+case!(pip_after_a_quote_that_does_not_end_gets_no_fix, "FROM python:3.12-slim\nRUN pip install'flask\n");
 
 // DO206 node-cache-clean, DO207 gem-no-document, DO208 conda-clean
 case!(
@@ -193,6 +199,7 @@ case!(node_in_a_subshell_gets_no_fix, "FROM debian:12-slim\nRUN (. /opt/nvm/nvm.
 case!(node_in_a_branch_gets_no_fix, "FROM node:22-slim\nRUN if [ -f package.json ]; then npm install; fi\n");
 case!(node_cache_removed_by_rm, "FROM node:22-slim\nRUN npm install && rm -rf /root/.npm\n");
 case!(gem_no_document_is_unsafe, "FROM ruby:3.3-slim\nRUN gem install bundler\n");
+case!(gem_in_an_unbalanced_script_gets_no_fix, "FROM ruby:3.3-slim\nRUN gem install \"bundler\n");
 case!(conda_clean, "FROM continuumio/miniconda3:24.1.2-0\nRUN conda install -y numpy\n");
 
 // DO301-DO304 report only

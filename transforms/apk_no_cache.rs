@@ -1,6 +1,6 @@
 use super::cleanup::{mount_instead, CacheMount};
 use crate::engine::context::Context;
-use crate::engine::finding::{Applicability, Finding, Fix, RuleInfo, Safety, Severity};
+use crate::engine::finding::{Applicability, Edit, Finding, Fix, RuleInfo, Safety, Severity};
 use crate::engine::rule::Rule;
 use crate::shell::Invocation;
 
@@ -40,7 +40,8 @@ impl Rule for ApkNoCache {
                 .iter()
                 .filter(|(_, inv)| inv.subcommand() == Some("add") && !inv.has_option("--no-cache"))
                 .collect();
-            let mut edits: Vec<_> = adds
+            // `None` when the script is unbalanced, which takes no edit: its adds keep their finding, with no fix.
+            let inserts: Option<Vec<Edit>> = adds
                 .iter()
                 .map(|(_, inv)| {
                     ctx.insert_after(i, inv.args.iter().find(|w| w.is("add")).expect("subcommand is add"), "--no-cache")
@@ -61,14 +62,15 @@ impl Rule for ApkNoCache {
             // With every add already without a cache, a redundant `rm` (and an update whose index it removes)
             // cost nothing in the image: not worth a finding in a size optimizer. An update whose index stays is.
             let index_stays = !invocations.iter().any(|(_, inv)| removes_cache(inv));
+            let mut deletions = Vec::new();
             if only_adds && has_add && (!adds.is_empty() || index_stays) {
                 for (command, inv) in &invocations {
                     if is_update(inv) || (!adds.is_empty() && removes_cache(inv)) {
-                        edits.extend(ctx.delete_command(i, command));
+                        deletions.extend(ctx.delete_command(i, command));
                     }
                 }
             }
-            if edits.is_empty() {
+            if adds.is_empty() && deletions.is_empty() {
                 continue;
             }
             let message = if adds.is_empty() {
@@ -81,7 +83,10 @@ impl Rule for ApkNoCache {
                 rule: &INFO,
                 range: statement.range,
                 message,
-                fix: Some(Fix { applicability: Applicability::Safe, edits }),
+                fix: inserts.map(|mut edits| {
+                    edits.append(&mut deletions);
+                    Fix { applicability: Applicability::Safe, edits }
+                }),
                 instructions: vec![statement.index],
             };
             // A mount holds the index only where nothing in the RUN deletes it.

@@ -42,10 +42,9 @@ impl Rule for AptNoInstallRecommends {
                     range: ctx.source_range(i, command.range.clone()),
                     message: "`apt-get install` without `--no-install-recommends` installs recommended packages too"
                         .into(),
-                    fix: Some(Fix {
-                        applicability: Applicability::Unsafe,
-                        edits: vec![ctx.insert_after(i, install, "--no-install-recommends")],
-                    }),
+                    fix: ctx
+                        .insert_after(i, install, "--no-install-recommends")
+                        .map(|edit| Fix { applicability: Applicability::Unsafe, edits: vec![edit] }),
                     instructions: vec![ctx.statement(i).index],
                 });
             }

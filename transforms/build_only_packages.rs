@@ -179,7 +179,7 @@ fn alpine_finding(
         }
         (None, [add]) if Manager::Apk.packages(add).iter().all(|p| is_build_only(p)) => {
             let word = add.args.iter().find(|w| w.is("add")).expect("an apk add");
-            let edits = [Some(ctx.insert_after(i, word, "--virtual .build-deps")), ctx.append_command(i, APK_REMOVAL)];
+            let edits = [ctx.insert_after(i, word, "--virtual .build-deps"), ctx.append_command(i, APK_REMOVAL)];
             message += "; suggested (not applied: no Alpine build here proves it): add them as the virtual package \
                         `.build-deps`, keep the libraries the built files link against as `.rundeps`, and delete \
                         `.build-deps` at the end of this RUN";

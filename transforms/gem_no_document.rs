@@ -37,10 +37,9 @@ impl Rule for GemNoDocument {
                     rule: &INFO,
                     range: ctx.source_range(i, command.range.clone()),
                     message: "`gem install` without `--no-document` generates documentation".into(),
-                    fix: Some(Fix {
-                        applicability: Applicability::Unsafe,
-                        edits: vec![ctx.insert_after(i, install, "--no-document")],
-                    }),
+                    fix: ctx
+                        .insert_after(i, install, "--no-document")
+                        .map(|edit| Fix { applicability: Applicability::Unsafe, edits: vec![edit] }),
                     instructions: vec![ctx.statement(i).index],
                 });
             }

@@ -68,10 +68,9 @@ impl Rule for PipNoCacheDir {
                     rule: &INFO,
                     range: ctx.source_range(i, command.range.clone()),
                     message: format!("{tool} keeps downloaded packages in {cache}; add `{option}`"),
-                    fix: Some(Fix {
-                        applicability: Applicability::Safe,
-                        edits: vec![ctx.insert_after(i, subcommand_word, option)],
-                    }),
+                    fix: ctx
+                        .insert_after(i, subcommand_word, option)
+                        .map(|edit| Fix { applicability: Applicability::Safe, edits: vec![edit] }),
                     instructions: vec![ctx.statement(i).index],
                 };
                 mount_instead(ctx, i, &mut finding, CacheMount::at(cache));

@@ -452,20 +452,23 @@ impl<'a, 'src> Context<'a, 'src> {
     }
 
     /// Inserts the argument `text` right after a word of RUN `i`, such as an option after `install`: ` text` in a
-    /// script, `, "text"` in an exec-form array.
-    pub fn insert_after(&self, i: usize, word: &crate::shell::Word, text: &str) -> Edit {
+    /// script, `, "text"` in an exec-form array. `None` when the script is unbalanced: after a quote that does not
+    /// end, the word runs to the end of the script, and text inserted after it would join the quoted string
+    /// instead of the command's arguments.
+    pub fn insert_after(&self, i: usize, word: &crate::shell::Word, text: &str) -> Option<Edit> {
         let end = self.source_range(i, word.range.clone()).end;
         if self.is_exec_form(i) {
-            return Edit::insert(end, format!(", {}", serde_json::Value::from(text)));
+            return Some(Edit::insert(end, format!(", {}", serde_json::Value::from(text))));
         }
-        Edit::insert(end, format!(" {text}"))
+        self.script(i)?.balanced.then(|| Edit::insert(end, format!(" {text}")))
     }
 
     /// Deletes a whole top-level command from RUN `i` together with the operator that joins it to its
-    /// neighbour. `None` when that would also delete a comment line, or the command is not top-level.
+    /// neighbour. `None` when that would also delete a comment line, the command is not top-level, or the script
+    /// is unbalanced.
     pub fn delete_command(&self, i: usize, command: &Command) -> Option<Edit> {
         let script = self.script(i)?;
-        if self.is_exec_form(i) || !command.is_top_level() {
+        if self.is_exec_form(i) || !script.balanced || !command.is_top_level() {
             return None;
         }
         let index = script.commands.iter().position(|c| c == command)?;
