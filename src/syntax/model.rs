@@ -210,6 +210,7 @@ pub struct Dockerfile<'src> {
     pub errors: Vec<SyntaxError>,
     /// Input BuildKit's parser accepts but its next stage rejects, such as an unknown instruction.
     pub build_errors: Vec<SyntaxError>,
+    stage_names: StageNames,
 }
 
 impl<'src> Dockerfile<'src> {
@@ -257,8 +258,8 @@ impl<'src> Dockerfile<'src> {
             });
         }
         errors.sort_by_key(|e| e.range.start);
-        let stages = stages(&statements, &mut build_errors);
-        Dockerfile { tree, statements, stages, errors, build_errors }
+        let (stages, stage_names) = stages(&statements, &mut build_errors);
+        Dockerfile { tree, statements, stages, errors, build_errors, stage_names }
     }
 
     pub fn source(&self) -> &'src str {
@@ -290,7 +291,7 @@ impl<'src> Dockerfile<'src> {
     /// `statement`: one of the stages before the statement's own, as BuildKit resolves it.
     pub fn referenced_stage(&self, statement: usize, reference: &str) -> Option<usize> {
         let own = self.stage_of(statement)?.index;
-        find_stage(&self.stages[..own], reference)
+        self.stage_names.find(&self.stages, own, reference)
     }
 
     /// The logical line of a statement: continuations joined as BuildKit joins them.
@@ -514,70 +515,115 @@ fn edit_distance(word: &str, keyword: &str) -> usize {
 }
 
 /// Splits the statements into stages and records which earlier stages each one reads.
-fn stages(statements: &[Statement<'_>], build_errors: &mut Vec<SyntaxError>) -> Vec<Stage> {
+fn stages(statements: &[Statement<'_>], build_errors: &mut Vec<SyntaxError>) -> (Vec<Stage>, StageNames) {
     let mut stages: Vec<Stage> = Vec::new();
     for (i, statement) in statements.iter().enumerate() {
         let ins = &statement.instruction;
-        if ins.kind == Kind::From {
-            let name = match ins.value.as_slice() {
-                [_] => None,
-                [_, as_, name] if as_.text.eq_ignore_ascii_case("as") => Some(name.text.to_ascii_lowercase()),
-                _ => {
-                    build_errors.push(SyntaxError {
-                        message: "FROM requires either one or three arguments".into(),
-                        range: statement.range,
-                        help: "write `FROM image` or `FROM image AS name`".into(),
-                    });
-                    None
-                }
-            };
-            let base = ins.value.first().map_or_else(String::new, |w| w.text.to_string());
-            let base_stage = find_stage(&stages, &base);
-            if let Some(last) = stages.last_mut() {
-                last.statements.end = i;
-            }
-            stages.push(Stage {
-                index: stages.len(),
-                name,
-                base,
-                base_stage,
-                statements: i..statements.len(),
-                depends_on: base_stage.into_iter().collect(),
-            });
+        if ins.kind != Kind::From {
             continue;
         }
-        let Some(stage) = stages.last() else { continue };
-        let mut reads = Vec::new();
-        for flag in &ins.flags {
-            let reference = match (ins.kind, flag.text.strip_prefix("--from=")) {
-                (Kind::Copy | Kind::Add, Some(from)) => Some(from),
-                (Kind::Run, None) => flag
-                    .text
-                    .strip_prefix("--mount=")
-                    .and_then(|m| m.split(',').find_map(|kv| kv.strip_prefix("from="))),
-                _ => None,
-            };
-            let earlier = &stages[..stage.index];
-            if let Some(found) = reference.and_then(|r| find_stage(earlier, r)) {
-                reads.push(found);
+        let name = match ins.value.as_slice() {
+            [_] => None,
+            [_, as_, name] if as_.text.eq_ignore_ascii_case("as") => Some(name.text.to_ascii_lowercase()),
+            _ => {
+                build_errors.push(SyntaxError {
+                    message: "FROM requires either one or three arguments".into(),
+                    range: statement.range,
+                    help: "write `FROM image` or `FROM image AS name`".into(),
+                });
+                None
             }
+        };
+        let base = ins.value.first().map_or_else(String::new, |w| w.text.to_string());
+        if let Some(last) = stages.last_mut() {
+            last.statements.end = i;
         }
-        let stage = stages.last_mut().expect("checked above");
-        for r in reads {
-            if !stage.depends_on.contains(&r) {
-                stage.depends_on.push(r);
-            }
-        }
+        stages.push(Stage {
+            index: stages.len(),
+            name,
+            base,
+            base_stage: None,
+            statements: i..statements.len(),
+            depends_on: Vec::new(),
+        });
     }
-    stages
+    let names = StageNames::new(&stages);
+    // For each stage, the last stage that listed it among what it reads: a stage that copies from the same stage
+    // a thousand times lists it once, without searching its list a thousand times. Made at the first flag that
+    // names a stage, which most files do not have.
+    let mut listed_by: Option<Vec<Option<usize>>> = None;
+    for k in 0..stages.len() {
+        let base_stage = names.find(&stages, k, &stages[k].base);
+        let mut depends_on: Vec<usize> = base_stage.into_iter().collect();
+        for ins in statements[stages[k].statements.clone()].iter().map(|s| &s.instruction) {
+            for flag in &ins.flags {
+                let reference = match (ins.kind, flag.text.strip_prefix("--from=")) {
+                    (Kind::Copy | Kind::Add, Some(from)) => Some(from),
+                    (Kind::Run, None) => flag
+                        .text
+                        .strip_prefix("--mount=")
+                        .and_then(|m| m.split(',').find_map(|kv| kv.strip_prefix("from="))),
+                    _ => None,
+                };
+                if let Some(found) = reference.and_then(|r| names.find(&stages, k, r)) {
+                    let listed_by = listed_by.get_or_insert_with(|| vec![None; stages.len()]);
+                    // The base, listed first, is not marked in `listed_by`.
+                    if base_stage != Some(found) && listed_by[found] != Some(k) {
+                        listed_by[found] = Some(k);
+                        depends_on.push(found);
+                    }
+                }
+            }
+        }
+        stages[k].base_stage = base_stage;
+        stages[k].depends_on = depends_on;
+    }
+    (stages, names)
 }
 
-/// A stage referenced by name, or by index as `COPY --from=0` allows.
-fn find_stage(stages: &[Stage], reference: &str) -> Option<usize> {
-    if let Ok(index) = reference.parse::<usize>() {
-        return (index < stages.len()).then_some(index);
+/// The named stages, sorted by name and then by index, so that a reference is found by a binary search rather
+/// than by reading every stage before it: a file of thousands of stages took time that grew with the square of
+/// their number.
+#[derive(Clone, Debug)]
+struct StageNames {
+    /// Stage indices. Stage names are lower-cased, so byte order is the order of names.
+    sorted: Vec<usize>,
+}
+
+impl StageNames {
+    fn new(stages: &[Stage]) -> StageNames {
+        let mut sorted: Vec<usize> = stages.iter().filter(|s| s.name.is_some()).map(|s| s.index).collect();
+        // Stable: the stages of one name stay in order of index.
+        sorted.sort_by(|&a, &b| stages[a].name.cmp(&stages[b].name));
+        StageNames { sorted }
     }
-    stages.iter().rev().find(|s| s.name.as_deref().is_some_and(|n| n.eq_ignore_ascii_case(reference))).map(|s| s.index)
+
+    /// The stage that `reference` names among the first `count` of `stages`: the last one of that name, compared
+    /// without case, as BuildKit resolves it, or the one at that index, as `COPY --from=0` allows.
+    fn find(&self, stages: &[Stage], count: usize, reference: &str) -> Option<usize> {
+        // The first FROM of every file asks, with no stage before it.
+        if count == 0 {
+            return None;
+        }
+        if let Ok(index) = reference.parse::<usize>() {
+            return (index < count).then_some(index);
+        }
+        if self.sorted.is_empty() {
+            return None;
+        }
+        // Stage names are lower-cased; most references already are.
+        let reference: Cow<str> = if reference.bytes().any(|b| b.is_ascii_uppercase()) {
+            Cow::Owned(reference.to_ascii_lowercase())
+        } else {
+            Cow::Borrowed(reference)
+        };
+        let name = |i: usize| stages[i].name.as_deref().unwrap_or_default();
+        // Past the stages named before `reference`, and those of its name from `count` on, the one just before is
+        // the last stage of its name before `count`, if it has its name.
+        let end = self.sorted.partition_point(|&i| (name(i), i) < (&*reference, count));
+        let &found = self.sorted[..end].last()?;
+        (name(found) == reference).then_some(found)
+    }
 }
 
 #[cfg(test)]
@@ -618,6 +664,25 @@ mod tests {
         assert_eq!(df.stages[1].base_stage, Some(0));
         assert_eq!(df.stages[2].depends_on, vec![0, 1]);
         assert_eq!(df.stages[0].statements, 0..2);
+    }
+
+    #[test]
+    fn a_reference_names_the_last_earlier_stage_of_that_name_in_any_case() {
+        let df = Dockerfile::parse(
+            "FROM a AS x\nFROM b AS X\nFROM x AS y\nCOPY --from=X /a /a\nFROM y AS x\nCOPY --from=x /b /b\n\
+             COPY --from=0 /c /c\nCOPY --from=0 /d /d\nCOPY --from=4 /e /e\nCOPY --from=z /f /f\n",
+        );
+        let bases: Vec<_> = df.stages.iter().map(|s| s.base_stage).collect();
+        assert_eq!(bases, [None, None, Some(1), Some(2)]);
+        // Its own name names an earlier stage; an index names one only when it is earlier, and each is listed once.
+        assert_eq!(df.stages[2].depends_on, [1]);
+        assert_eq!(df.stages[3].depends_on, [2, 1, 0]);
+        assert_eq!(df.referenced_stage(5, "X"), Some(1));
+        assert_eq!(df.referenced_stage(5, "x"), Some(1));
+        assert_eq!(df.referenced_stage(3, "x"), Some(1));
+        assert_eq!(df.referenced_stage(3, "y"), None);
+        assert_eq!(df.referenced_stage(8, "4"), None);
+        assert_eq!(df.referenced_stage(8, "z"), None);
     }
 
     #[test]
