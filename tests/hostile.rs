@@ -274,6 +274,26 @@ fn inputs_are_bounded_in_size() {
 }
 
 #[test]
+fn a_chain_of_thousands_of_stages_does_not_exhaust_the_stack() {
+    // Each stage is built on the one before. The first leaves apt's lists and the last reads them: the rule that
+    // follows the lists from a stage to the stages built on it once did so by recursion, a call per stage, and
+    // aborted here.
+    let stages = 100_000;
+    let mut text = String::from("FROM debian:12 AS s0\nRUN apt-get update && apt-get install -y curl\n");
+    for n in 1..stages {
+        text.push_str(&format!("FROM s{} AS s{n}\nRUN true\n", n - 1));
+    }
+    text.push_str("RUN apt-get install -y x\n");
+    let dir = tempfile::tempdir().unwrap();
+    write(&dir.path().join("Dockerfile"), &text);
+
+    let out = run(dir.path(), &["check", "Dockerfile"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let reader = format!("stay in this layer for the stages built on it (the install on line {})", 2 * stages + 1);
+    assert!(stdout(&out).contains(&reader), "{}", stdout(&out));
+}
+
+#[test]
 fn messages_quoting_the_file_are_cut_and_escaped() {
     let dir = tempfile::tempdir().unwrap();
     let nuls = format!("FROM alpine:3\n{} x\n", "\0".repeat(60_000));

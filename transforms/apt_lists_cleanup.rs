@@ -116,21 +116,37 @@ fn lists_use(ctx: &Context, j: usize) -> ListsUse {
 }
 
 /// The RUNs that read the lists left by the statement before `from` in `stage`: the first that reads them in
-/// the stage unless an `apt-get update` comes first, else the first in each stage built on it.
-fn readers(ctx: &Context, stage: &Stage, from: usize) -> Vec<usize> {
-    for j in from..stage.statements.end {
-        match lists_use(ctx, j) {
-            ListsUse::Reads => return vec![j],
-            ListsUse::Refreshes => return Vec::new(),
-            ListsUse::Neither => {}
+/// the stage unless an `apt-get update` comes first, else the first in each stage built on it, and so on down.
+/// `derived` holds the stages built on each stage. The stages are walked with a stack rather than by recursion,
+/// so that no chain of stages, however long, exhausts the thread's stack.
+fn readers(ctx: &Context, derived: &[Vec<usize>], stage: &Stage, from: usize) -> Vec<usize> {
+    let mut found = Vec::new();
+    // The stages still to read, each with the statement to start at. The last one pushed is read first, so a
+    // stage's children are pushed in reverse to be read in order.
+    let mut pending = vec![(stage.index, from)];
+    while let Some((s, from)) = pending.pop() {
+        let statements = ctx.df.stages[s].statements.clone();
+        match (from..statements.end).map(|j| (j, lists_use(ctx, j))).find(|(_, u)| *u != ListsUse::Neither) {
+            Some((j, ListsUse::Reads)) => found.push(j),
+            Some(_) => {}
+            None => {
+                let children = derived[s].iter().rev();
+                pending.extend(children.map(|&child| (child, ctx.df.stages[child].statements.start)));
+            }
         }
     }
-    ctx.df
-        .stages
-        .iter()
-        .filter(|child| child.base_stage == Some(stage.index))
-        .flat_map(|child| readers(ctx, child, child.statements.start))
-        .collect()
+    found
+}
+
+/// The stages built on each stage, by index, found once for a file rather than once for each RUN that asks.
+fn derived_stages(stages: &[Stage]) -> Vec<Vec<usize>> {
+    let mut derived = vec![Vec::new(); stages.len()];
+    for stage in stages {
+        if let Some(base) = stage.base_stage {
+            derived[base].push(stage.index);
+        }
+    }
+    derived
 }
 
 impl Rule for AptListsCleanup {
@@ -139,6 +155,7 @@ impl Rule for AptListsCleanup {
     }
 
     fn check(&self, ctx: &Context, findings: &mut Vec<Finding>) {
+        let mut derived = None;
         for (i, script) in ctx.runs() {
             let invocations = ctx.invocations(i);
             let Some((update, _)) =
@@ -179,7 +196,8 @@ impl Rule for AptListsCleanup {
                 continue;
             }
             let Some(stage) = ctx.stage_of(i) else { continue };
-            let readers = readers(ctx, stage, i + 1);
+            let derived = derived.get_or_insert_with(|| derived_stages(&ctx.df.stages));
+            let readers = readers(ctx, derived, stage, i + 1);
             if readers.is_empty() {
                 let message = format!(
                     "apt lists downloaded on line {line} stay in this layer; remove /var/lib/apt/lists/* in the same RUN"
