@@ -1,7 +1,8 @@
 //! Time per instruction as one file grows: generated Dockerfiles of 1,000, 10,000 and 100,000 RUNs
 //! (`RUN apt-get install -y pkgN`), and files of 1, 2, 5 and 10 MB made of one block of 1 MB of real RUN
 //! instructions, taken from the corpus in order, written once, twice, five and ten times; and time per command as
-//! one RUN grows, to 1,000, 10,000 and 100,000 commands that every cache rule has something to say about. Each
+//! one RUN grows, to 1,000, 10,000 and 100,000 commands that every cache rule has something to say about; and time
+//! per stage as stages grow, to 1,000, 10,000 and 100,000 stages that name and copy from each other. Each
 //! goes through `dockopt check`, `dockopt fix` (on a fresh copy) and `dockopt fix --diff`, as a user runs them.
 //! Linear work keeps the time per unit flat: the report gives, per command and kind of file, the ratio of the
 //! largest file's time per unit to the smallest's. Run with `cargo bench --bench scaling`.
@@ -44,6 +45,25 @@ fn one_run(commands: usize) -> Sample {
         .collect();
     let text = format!("FROM debian:12\nRUN {}\n", lines.join(" && \\\n    "));
     Sample { name: format!("one RUN, {commands} commands"), text, units: commands }
+}
+
+/// `stages` stages, in pairs: a stage from an image that updates apt's lists and leaves them, and a stage built on
+/// it that installs with them; then a final stage that copies from every one. Each FROM, each `COPY --from` and
+/// each RUN that leaves the lists asks about the stages before it.
+fn many_stages(stages: usize) -> Sample {
+    let mut text = String::new();
+    for n in 0..stages {
+        if n % 2 == 0 {
+            text.push_str(&format!("FROM debian:12 AS s{n}\nRUN apt-get update && apt-get install -y pkg{n}\n"));
+        } else {
+            text.push_str(&format!("FROM s{} AS s{n}\nRUN apt-get install -y pkg{n}\n", n - 1));
+        }
+    }
+    text.push_str("FROM debian:12\n");
+    for n in 0..stages {
+        text.push_str(&format!("COPY --from=s{n} /usr/bin/pkg{n} /usr/bin/\n"));
+    }
+    Sample { name: format!("{stages} stages"), text, units: stages }
 }
 
 /// The corpus's RUN instructions, as written (continuations and all), in the order of a sorted walk.
@@ -123,6 +143,7 @@ fn main() {
     let mut kinds = vec![
         ("generated", "instruction", [1_000, 10_000, 100_000].map(generated).to_vec()),
         ("one RUN", "command", [1_000, 10_000, 100_000].map(one_run).to_vec()),
+        ("stages", "stage", [1_000, 10_000, 100_000].map(many_stages).to_vec()),
     ];
     if corpus.is_dir() {
         let runs = corpus_runs(&corpus);
