@@ -44,6 +44,7 @@ impl Rule for CopyManifestsFirst {
     fn check(&self, ctx: &Context, findings: &mut Vec<Finding>) {
         let Some(build) = ctx.build else { return };
         for stage in &ctx.df.stages {
+            let mut workdirs = Workdirs::new(stage.statements.start);
             for c in stage.statements.clone() {
                 let copy = &ctx.statement(c).instruction;
                 if copy.kind != Kind::Copy || copy.value.len() != 2 || !ctx.statement(c).heredocs.is_empty() {
@@ -69,7 +70,8 @@ impl Rule for CopyManifestsFirst {
                 if ctx.statement(r).instruction.kind != Kind::Run {
                     continue;
                 }
-                let workdir = workdir_before(ctx, stage.statements.start, c);
+                let (workdir, stage_sets_workdir) = workdirs.before(ctx, c);
+                let workdir = workdir.to_string();
                 let dest = resolve(&workdir, &copy.value[1].text);
                 if dest.contains('$') {
                     if plan(ctx, build, r, &workdir, &workdir).is_some() {
@@ -87,7 +89,7 @@ impl Rule for CopyManifestsFirst {
                 // it; a WORKDIR of the stage has created it already.
                 let sets_owner =
                     copy.flags.iter().any(|f| f.text.starts_with("--chown=") || f.text.starts_with("--chmod="));
-                let plan = if sets_owner && (dest != workdir || !stage_sets_workdir(ctx, stage.statements.start, c)) {
+                let plan = if sets_owner && (dest != workdir || !stage_sets_workdir) {
                     plan(ctx, build, r, &workdir, &dest)
                         .map(|p| p.and(Err(format!("the COPY sets owner or mode and {dest} may not exist before it"))))
                 } else {
@@ -113,23 +115,37 @@ impl Rule for CopyManifestsFirst {
     }
 }
 
-/// The WORKDIR in force before statement `upto`, from the stage's own WORKDIRs (the base image's is `/`).
-fn workdir_before(ctx: &Context, from: usize, upto: usize) -> String {
-    let mut dir = "/".to_string();
-    for j in from..upto {
-        let ins = &ctx.statement(j).instruction;
-        if ins.kind == Kind::Workdir {
-            if let Some(path) = ins.value.first() {
-                dir = resolve(&dir, &path.text);
-            }
-        }
-    }
-    dir
+/// The WORKDIRs of one stage, read forward as far as its COPYs ask: a stage of thousands of COPYs would otherwise
+/// read the statements before each one again, and the WORKDIRs after the last COPY that asks are never resolved.
+struct Workdirs {
+    /// The first statement not read yet.
+    next: usize,
+    /// The WORKDIR in force there (the base image's is `/`).
+    dir: String,
+    /// Whether the stage has a WORKDIR before there, which creates the directory.
+    set: bool,
 }
 
-/// The stage has a WORKDIR before statement `upto`, which creates the directory.
-fn stage_sets_workdir(ctx: &Context, from: usize, upto: usize) -> bool {
-    (from..upto).any(|j| ctx.statement(j).instruction.kind == Kind::Workdir)
+impl Workdirs {
+    fn new(stage_start: usize) -> Workdirs {
+        Workdirs { next: stage_start, dir: "/".to_string(), set: false }
+    }
+
+    /// The WORKDIR in force before statement `upto`, and whether the stage sets one before it. `upto` only grows
+    /// from one call to the next.
+    fn before(&mut self, ctx: &Context, upto: usize) -> (&str, bool) {
+        for j in self.next..upto {
+            let ins = &ctx.statement(j).instruction;
+            if ins.kind == Kind::Workdir {
+                if let Some(path) = ins.value.first() {
+                    self.dir = resolve(&self.dir, &path.text);
+                }
+                self.set = true;
+            }
+        }
+        self.next = self.next.max(upto);
+        (&self.dir, self.set)
+    }
 }
 
 /// What one command of the install RUN needs from the copied directory.
