@@ -5,7 +5,6 @@ use super::image_reference::ImageReference;
 use crate::engine::context::{is_root_user, Context, Variable};
 use crate::engine::finding::{Applicability, Edit, Finding, Fix, RuleInfo};
 use crate::shell::{Command, Invocation};
-use crate::syntax::model::Kind;
 
 /// Where `tool` (pip, uv, npm, yarn, pnpm, go for its build cache, go-modules for Go's module cache, or cargo
 /// for its home, which holds its registry) keeps its cache when `command` of RUN `i` runs it: from its own option
@@ -242,8 +241,7 @@ pub(super) fn mount_edits(ctx: &Context, i: usize, mount: &CacheMount) -> Option
 /// BuildKit or Buildah build is certain for (a `# syntax` directive, or a RUN that mounts already) and unsafe
 /// elsewhere, where a classic builder would fail on it.
 pub(super) fn mount_fix(ctx: &Context, finding: &mut Finding, mount: &CacheMount, edits: Vec<Edit>) {
-    let builder_certain = ctx.df.tree.directives.iter().any(|d| d.name == "syntax")
-        || ctx.df.statements.iter().any(|s| s.instruction.flags.iter().any(|f| f.text.starts_with("--mount")));
+    let builder_certain = ctx.builder_certain();
     // The rule's message says what is left in the layer, then what to do, which the mount replaces.
     let problem = finding.message.split_once("; ").map_or(finding.message.as_str(), |(problem, _)| problem);
     let (caches, keep) = if mount.targets.len() == 1 { ("a cache", "keeps it") } else { ("caches", "keep them") };
@@ -265,7 +263,5 @@ pub(super) fn mount_fix(ctx: &Context, finding: &mut Finding, mount: &CacheMount
 
 /// RUN `i` runs as root: no USER before it in its stage, or the last one names root.
 fn runs_as_root(ctx: &Context, i: usize) -> bool {
-    let Some(stage) = ctx.stage_of(i) else { return true };
-    let user = (stage.statements.start..i).rev().find(|&j| ctx.statement(j).instruction.kind == Kind::User);
-    user.and_then(|j| ctx.statement(j).instruction.value.first()).is_none_or(|w| is_root_user(&w.text))
+    ctx.user_before(i).and_then(|j| ctx.statement(j).instruction.value.first()).is_none_or(|w| is_root_user(&w.text))
 }

@@ -41,6 +41,10 @@ pub struct Context<'a, 'src> {
     append_points: Vec<OnceCell<Option<(usize, String)>>>,
     /// For each statement, the variables its shell assigns, found when first asked.
     shell_assignments: Vec<OnceCell<ShellAssignments<'src>>>,
+    /// Whether a BuildKit or Buildah build is certain for the file, found when first asked.
+    builder_certain: OnceCell<bool>,
+    /// For each statement, the last USER before it in its stage, found when first asked.
+    users_before: OnceCell<Vec<Option<usize>>>,
 }
 
 /// Per variable name, where each command of a RUN's shell that assigns it ends, and the value it gives, in order.
@@ -117,6 +121,8 @@ impl<'a, 'src> Context<'a, 'src> {
             definitions: OnceCell::new(),
             append_points: (0..df.statements.len()).map(|_| OnceCell::new()).collect(),
             shell_assignments: (0..df.statements.len()).map(|_| OnceCell::new()).collect(),
+            builder_certain: OnceCell::new(),
+            users_before: OnceCell::new(),
         };
         let posix = ctx.posix_shells();
         ctx.runs = (0..df.statements.len()).map(|i| ctx.read_run(i, posix[i])).collect();
@@ -220,6 +226,35 @@ impl<'a, 'src> Context<'a, 'src> {
 
     pub fn stage_of(&self, i: usize) -> Option<&Stage> {
         self.df.stage_of(i)
+    }
+
+    /// A BuildKit or Buildah build is certain for the file: it has a `# syntax` directive, or a RUN that mounts,
+    /// which the classic builder rejects. Asked for every fix that mounts a cache, so it is found once.
+    pub fn builder_certain(&self) -> bool {
+        *self.builder_certain.get_or_init(|| {
+            self.df.tree.directives.iter().any(|d| d.name == "syntax")
+                || self.df.statements.iter().any(|s| s.instruction.flags.iter().any(|f| f.text.starts_with("--mount")))
+        })
+    }
+
+    /// The last USER before statement `i` in its stage, if any. Found for every statement at once, the first time
+    /// it is asked: asked of every RUN, a search back to the start of the stage made a stage of thousands of RUNs
+    /// take time that grew with the square of their number.
+    pub fn user_before(&self, i: usize) -> Option<usize> {
+        let users = self.users_before.get_or_init(|| {
+            let mut users = vec![None; self.df.statements.len()];
+            for stage in &self.df.stages {
+                let mut last = None;
+                for j in stage.statements.clone() {
+                    users[j] = last;
+                    if self.statement(j).instruction.kind == Kind::User {
+                        last = Some(j);
+                    }
+                }
+            }
+            users
+        });
+        users.get(i).copied().flatten()
     }
 
     /// What variable `name` is for `command` of RUN `i`, as its shell sees it: from the command's own `NAME=value`
