@@ -2,7 +2,8 @@
 //! (`RUN apt-get install -y pkgN`), and files of 1, 2, 5 and 10 MB made of one block of 1 MB of real RUN
 //! instructions, taken from the corpus in order, written once, twice, five and ten times; and time per command as
 //! one RUN grows, to 1,000, 10,000 and 100,000 commands that every cache rule has something to say about; and time
-//! per stage as stages grow, to 1,000, 10,000 and 100,000 stages that name and copy from each other. Each
+//! per stage as stages grow, to 1,000, 10,000 and 100,000 stages that name and copy from each other; and one stage
+//! of 1,000, 10,000 and 100,000 instructions that give every kind of rule work, with every fix and cache mounts. Each
 //! goes through `dockopt check`, `dockopt fix` (on a fresh copy) and `dockopt fix --diff`, as a user runs them.
 //! Linear work keeps the time per unit flat: the report gives, per command and kind of file, the ratio of the
 //! largest file's time per unit to the smallest's. Run with `cargo bench --bench scaling`.
@@ -66,6 +67,20 @@ fn many_stages(stages: usize) -> Sample {
     Sample { name: format!("{stages} stages"), text, units: stages }
 }
 
+/// `instructions` instructions in one stage, in blocks that each give a rule of every kind something to do: a
+/// WORKDIR and a `COPY .` before an install, a USER, and apt, pip and apk installs. Measured with every fix and
+/// cache mounts, which ask about the statements before each RUN.
+fn every_rule(instructions: usize) -> Sample {
+    let mut text = String::from("FROM node:20\n");
+    for n in 0..instructions / 8 {
+        text.push_str(&format!(
+            "WORKDIR /app/d{n}\nCOPY . .\nRUN npm install\nUSER root\nRUN apt-get update && apt-get install -y p{n}\n\
+             RUN pip install p{n}\nRUN apk add p{n}\nENV V{n}=1\n"
+        ));
+    }
+    Sample { name: format!("{instructions} of every rule"), text, units: instructions / 8 * 8 + 1 }
+}
+
 /// The corpus's RUN instructions, as written (continuations and all), in the order of a sorted walk.
 fn corpus_runs(root: &Path) -> Vec<String> {
     let mut runs = Vec::new();
@@ -118,17 +133,24 @@ fn run(program: &str, args: &[&str]) -> Duration {
     wall
 }
 
-/// Best of `rounds` of one command on `path`; `fix` gets a fresh copy of the file each time.
-fn measure(dockopt: &str, rounds: usize, command: &str, path: &Path, text: &str) -> Duration {
+/// A quiet run of `command` with `options` on `path`, findings or not.
+fn arguments<'a>(command: &[&'a str], options: &[&'a str], path: &'a str) -> Vec<&'a str> {
+    [command, options, &["-q", "--exit-zero", path]].concat()
+}
+
+/// Best of `rounds` of one command on `path`, with `options` (`--unsafe-fixes` goes to `fix` only); `fix` gets a
+/// fresh copy of the file each time.
+fn measure(dockopt: &str, rounds: usize, command: &str, options: &[&str], path: &Path, text: &str) -> Duration {
     let path_arg = path.to_str().expect("UTF-8 temporary path");
+    let check_options: Vec<&str> = options.iter().copied().filter(|o| *o != "--unsafe-fixes").collect();
     (0..rounds)
         .map(|_| match command {
-            "check" => run(dockopt, &["check", "-q", "--exit-zero", path_arg]),
+            "check" => run(dockopt, &arguments(&["check"], &check_options, path_arg)),
             "fix" => {
                 std::fs::write(path, text).expect("write the sample");
-                run(dockopt, &["fix", "-q", "--exit-zero", path_arg])
+                run(dockopt, &arguments(&["fix"], options, path_arg))
             }
-            "fix --diff" => run(dockopt, &["fix", "--diff", "-q", "--exit-zero", path_arg]),
+            "fix --diff" => run(dockopt, &arguments(&["fix", "--diff"], options, path_arg)),
             other => unreachable!("no command {other}"),
         })
         .min()
@@ -140,25 +162,27 @@ fn main() {
     let rounds = std::env::var("BENCH_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(3);
     let corpus = common::corpus_root();
     let scratch = tempfile::tempdir().expect("temporary directory");
+    let every_fix: &[&str] = &["--unsafe-fixes", "--cache-mounts"];
     let mut kinds = vec![
-        ("generated", "instruction", [1_000, 10_000, 100_000].map(generated).to_vec()),
-        ("one RUN", "command", [1_000, 10_000, 100_000].map(one_run).to_vec()),
-        ("stages", "stage", [1_000, 10_000, 100_000].map(many_stages).to_vec()),
+        ("generated", "instruction", &[][..], [1_000, 10_000, 100_000].map(generated).to_vec()),
+        ("one RUN", "command", &[], [1_000, 10_000, 100_000].map(one_run).to_vec()),
+        ("stages", "stage", &[], [1_000, 10_000, 100_000].map(many_stages).to_vec()),
+        ("every rule", "instruction", every_fix, [1_000, 10_000, 100_000].map(every_rule).to_vec()),
     ];
     if corpus.is_dir() {
         let runs = corpus_runs(&corpus);
-        kinds.push(("corpus RUNs", "instruction", [1, 2, 5, 10].map(|mb| from_corpus(&runs, mb)).to_vec()));
+        kinds.push(("corpus RUNs", "instruction", &[], [1, 2, 5, 10].map(|mb| from_corpus(&runs, mb)).to_vec()));
     } else {
         println!("no corpus at {} (set DOCKOPT_CORPUS): generated files only", corpus.display());
     }
     println!("best of {rounds} rounds");
-    for (kind, unit, samples) in &kinds {
+    for (kind, unit, options, samples) in &kinds {
         for command in ["check", "fix", "fix --diff"] {
             let mut per_unit = Vec::new();
             for sample in samples {
                 let path = scratch.path().join("Dockerfile");
                 std::fs::write(&path, &sample.text).expect("write the sample");
-                let wall = measure(dockopt, rounds, command, &path, &sample.text);
+                let wall = measure(dockopt, rounds, command, options, &path, &sample.text);
                 let micros = wall.as_secs_f64() * 1e6 / sample.units as f64;
                 per_unit.push(micros);
                 println!(
