@@ -719,6 +719,10 @@ cache_mount_case!(
     cache_mount_for_apk_unless_the_run_deletes_the_cache,
     "# syntax=docker/dockerfile:1\nFROM alpine:3.20\nRUN apk update && apk add curl\nENV A=1\nRUN apk add git && rm -rf /var/cache/apk/*\n"
 );
+cache_mount_case!(
+    cache_mount_before_the_marker_that_ends_the_flags,
+    "# syntax=docker/dockerfile:1\nFROM debian:bookworm\nRUN -- apt-get update && apt-get install -y --no-install-recommends curl\nRUN --network=host \\\n  -- pip install flask\n"
+);
 case!(
     build_only_packages_on_alpine_are_a_suggestion,
     "FROM python:3.12-alpine\nRUN apk add --no-cache gcc musl-dev libffi-dev \\\n && pip install --no-cache-dir cffi\nCMD [\"python\"]\n"

@@ -224,7 +224,6 @@ pub(super) fn mount_edits(ctx: &Context, i: usize, mount: &CacheMount) -> Option
     if ctx.is_onbuild(i) || !runs_as_root(ctx, i) {
         return None;
     }
-    let statement = ctx.statement(i);
     let mut edits = Vec::new();
     if let Some(first) = mount.first {
         let start = ctx.script(i).filter(|_| !ctx.is_exec_form(i)).and_then(|s| s.content_start())?;
@@ -232,8 +231,7 @@ pub(super) fn mount_edits(ctx: &Context, i: usize, mount: &CacheMount) -> Option
     }
     let sharing = if mount.locked { ",sharing=locked" } else { "" };
     let flags: String = mount.targets.iter().map(|t| format!("--mount=type=cache,target={t}{sharing} ")).collect();
-    let args_start = ctx.df.logical(statement).source_offset(statement.instruction.args.start);
-    edits.insert(0, Edit::insert(args_start, flags));
+    edits.insert(0, Edit::insert(ctx.flag_insertion_offset(i), flags));
     Some(edits)
 }
 

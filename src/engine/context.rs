@@ -213,6 +213,18 @@ impl<'a, 'src> Context<'a, 'src> {
         self.run_instruction(i).unwrap_or(&self.statement(i).instruction).args.start
     }
 
+    /// The source offset where a flag added to statement `i` goes: after its flags, before its arguments, and before
+    /// the `--` that may end its flags, after which BuildKit reads a flag as an argument, a command for the shell.
+    pub fn flag_insertion_offset(&self, i: usize) -> usize {
+        let statement = self.statement(i);
+        let logical = self.df.logical(statement);
+        let command = &self.df.tree.instructions[statement.index].command;
+        let flags_end = command.flags.last().map_or(command.keyword.end, |(_, range)| range.end);
+        // Between the flags and the arguments there is only whitespace, or the `--` that ends the flags.
+        let marker = logical.text[flags_end..command.args.start].find("--");
+        logical.source_offset(marker.map_or(command.args.start, |k| flags_end + k))
+    }
+
     /// The source offset of an offset in statement `i`'s script.
     pub fn source_offset(&self, i: usize, offset: usize) -> usize {
         self.df.logical(self.statement(i)).source_offset(self.script_base(i) + offset)
