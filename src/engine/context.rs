@@ -45,6 +45,8 @@ pub struct Context<'a, 'src> {
     builder_certain: OnceCell<bool>,
     /// For each statement, the last USER before it in its stage, found when first asked.
     users_before: OnceCell<Vec<Option<usize>>>,
+    /// The value a variable has at the end of a stage, by name and stage, kept as found.
+    defined_at_stage_end: RefCell<HashMap<(&'a str, usize), Option<&'a str>>>,
 }
 
 /// Per variable name, where each command of a RUN's shell that assigns it ends, and the value it gives, in order.
@@ -123,6 +125,7 @@ impl<'a, 'src> Context<'a, 'src> {
             shell_assignments: (0..df.statements.len()).map(|_| OnceCell::new()).collect(),
             builder_certain: OnceCell::new(),
             users_before: OnceCell::new(),
+            defined_at_stage_end: RefCell::default(),
         };
         let posix = ctx.posix_shells();
         ctx.runs = (0..df.statements.len()).map(|i| ctx.read_run(i, posix[i])).collect();
@@ -295,22 +298,39 @@ impl<'a, 'src> Context<'a, 'src> {
 
     /// The value an ENV (or an ARG default) gives `name` before statement `i`, in its stage or the stages it is
     /// built on, nearest first; as written.
-    fn defined_before(&self, i: usize, name: &str) -> Option<&str> {
-        let definitions = self.definitions.get_or_init(|| definitions(self.df)).get(name)?;
-        let mut stage = self.stage_of(i);
-        let mut upto = i;
-        while let Some(s) = stage {
-            // The last definition in [stage start, upto).
-            let before = definitions.partition_point(|&(j, _)| j < upto);
-            if let Some(&(j, value)) = before.checked_sub(1).map(|k| &definitions[k]) {
-                if j >= s.statements.start {
-                    return Some(value);
-                }
-            }
-            stage = s.base_stage.map(|b| &self.df.stages[b]);
-            upto = stage.map_or(0, |s| s.statements.end);
+    fn defined_before(&self, i: usize, name: &str) -> Option<&'a str> {
+        let (name, definitions) = self.definitions.get_or_init(|| definitions(self.df)).get_key_value(name)?;
+        let stage = self.stage_of(i)?;
+        // The last definition in [stage start, i).
+        let before = definitions.partition_point(|&(j, _)| j < i);
+        match before.checked_sub(1).map(|k| definitions[k]) {
+            Some((j, value)) if j >= stage.statements.start => Some(value),
+            _ => stage.base_stage.and_then(|base| self.defined_at_end(base, name, definitions)),
         }
-        None
+    }
+
+    /// The value `name` has at the end of stage `stage`: from its last definition there, else from the stage it is
+    /// built on, and so on. Each answer is kept for the stages it passed through, so that the RUNs of a chain of
+    /// thousands of stages do not each walk the chain again.
+    fn defined_at_end(&self, stage: usize, name: &'a str, definitions: &[(usize, &'a str)]) -> Option<&'a str> {
+        let mut answers = self.defined_at_stage_end.borrow_mut();
+        let mut passed = Vec::new();
+        let mut current = Some(stage);
+        let value = loop {
+            let Some(s) = current else { break None };
+            if let Some(&known) = answers.get(&(name, s)) {
+                break known;
+            }
+            passed.push(s);
+            let statements = &self.df.stages[s].statements;
+            let before = definitions.partition_point(|&(j, _)| j < statements.end);
+            match before.checked_sub(1).map(|k| definitions[k]) {
+                Some((j, value)) if j >= statements.start => break Some(value),
+                _ => current = self.df.stages[s].base_stage,
+            }
+        };
+        answers.extend(passed.into_iter().map(|s| ((name, s), value)));
+        value
     }
 
     /// The last of `words` (`NAME=value` words of RUN `i`) that assigns `name`, if any.
@@ -570,6 +590,26 @@ mod tests {
             .map(|w| &source[ctx.source_range(1, w.range.clone()).as_range()])
             .collect();
         assert_eq!(words, ["apt-get", "install", "-y", "curl", "echo", "\"a b\""]);
+    }
+
+    #[test]
+    fn a_variable_comes_from_the_nearest_definition_up_the_chain_of_stages() {
+        let df = Dockerfile::parse(
+            "FROM alpine:3 AS s0\nENV A=1\nFROM s0 AS s1\nRUN echo\nFROM s1 AS s2\nRUN echo\nENV A=2\nRUN echo\n\
+             FROM s1 AS s3\nRUN echo\nFROM alpine:3\nRUN echo\n",
+        );
+        let ctx = Context::new(&df, None);
+        let a = |i: usize| {
+            let command = &ctx.script(i).unwrap().commands[0];
+            ctx.variable(i, command, "A")
+        };
+        let set = |value: &str| Variable::Set(value.to_string());
+        // Asked in this order, the later questions find what the first ones passed through.
+        assert_eq!(a(9), set("1"));
+        assert_eq!(a(5), set("1"));
+        assert_eq!(a(7), set("2"));
+        assert_eq!(a(3), set("1"));
+        assert_eq!(a(11), Variable::Unset);
     }
 
     #[test]
