@@ -94,10 +94,7 @@ pub(super) fn cache_dir(ctx: &Context, i: usize, command: &Command, tool: &str) 
 /// The official image (by short name: `golang`, `rust`) that the stage of statement `i` is built on, through the
 /// stages it is built FROM; `None` when a variable names it.
 fn root_image<'c>(ctx: &'c Context, i: usize) -> Option<&'c str> {
-    let mut stage = ctx.stage_of(i)?;
-    while let Some(base) = stage.base_stage {
-        stage = &ctx.df.stages[base];
-    }
+    let stage = &ctx.df.stages[ctx.stage_of(i)?.root];
     if stage.base.contains('$') {
         return None;
     }

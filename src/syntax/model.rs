@@ -194,6 +194,9 @@ pub struct Stage {
     pub base: String,
     /// Set when `base` names an earlier stage.
     pub base_stage: Option<usize>,
+    /// The stage at the top of the chain of base stages this one is built on: the first that is built FROM an
+    /// image rather than a stage. Itself when `base` names no stage.
+    pub root: usize,
     /// Statement indices, the FROM included.
     pub statements: Range<usize>,
     /// Earlier stages this one reads: its base, `COPY --from` and `RUN --mount=from=`.
@@ -543,6 +546,7 @@ fn stages(statements: &[Statement<'_>], build_errors: &mut Vec<SyntaxError>) -> 
             name,
             base,
             base_stage: None,
+            root: stages.len(),
             statements: i..statements.len(),
             depends_on: Vec::new(),
         });
@@ -576,6 +580,8 @@ fn stages(statements: &[Statement<'_>], build_errors: &mut Vec<SyntaxError>) -> 
             }
         }
         stages[k].base_stage = base_stage;
+        // A base stage comes before the stage, so its root is known.
+        stages[k].root = base_stage.map_or(k, |b| stages[b].root);
         stages[k].depends_on = depends_on;
     }
     (stages, names)
@@ -674,6 +680,8 @@ mod tests {
         );
         let bases: Vec<_> = df.stages.iter().map(|s| s.base_stage).collect();
         assert_eq!(bases, [None, None, Some(1), Some(2)]);
+        let roots: Vec<_> = df.stages.iter().map(|s| s.root).collect();
+        assert_eq!(roots, [0, 1, 1, 1]);
         // Its own name names an earlier stage; an index names one only when it is earlier, and each is listed once.
         assert_eq!(df.stages[2].depends_on, [1]);
         assert_eq!(df.stages[3].depends_on, [2, 1, 0]);
