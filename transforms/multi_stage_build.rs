@@ -420,10 +420,14 @@ fn plan(
     for i in stage.statements.start + 1..stage.statements.end {
         let statement = ctx.statement(i);
         let kind = statement.instruction.kind;
+        // The builds are in statement order, so those of this statement are found by binary search, not by
+        // reading them all for every statement of a stage that may hold thousands.
+        let later = &builds[builds.partition_point(|b| b.statement < i)..];
+        let here = &later[..later.partition_point(|b| b.statement == i)];
         if CONFIG_KINDS.contains(&kind) {
             lines.push(ctx.df.tree.text(statement.range).to_string());
-        } else if builds.iter().any(|b| b.statement == i) {
-            for output in builds.iter().filter(|b| b.statement == i).filter_map(|b| b.output.as_ref()) {
+        } else if !here.is_empty() {
+            for output in here.iter().filter_map(|b| b.output.as_ref()) {
                 match output {
                     Output::File(file) => lines.push(format!("COPY --from={builder_name} {file} {file}")),
                     Output::Directory(_) if output.holds(&binary) => {
