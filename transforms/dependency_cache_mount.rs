@@ -79,7 +79,7 @@ impl Rule for DependencyCacheMount {
 }
 
 /// Stages grouped with the stages built FROM them, directly or not: a cache one of them leaves in its image is
-/// in theirs too.
+/// in theirs too. Each family lists its stages in order.
 fn stage_families(ctx: &Context) -> Vec<Vec<usize>> {
     let mut family_of: Vec<usize> = Vec::with_capacity(ctx.df.stages.len());
     let mut families: Vec<Vec<usize>> = Vec::new();
@@ -133,8 +133,9 @@ fn check_family(ctx: &Context, family: &[usize], tool: &Downloader) -> Option<Fi
         fix: None,
         instructions: runs.iter().map(|&i| ctx.statement(i).index).collect(),
     };
+    // `runs` is in statement order, so membership is a binary search: a family may hold thousands of RUNs.
     let driver = statements()
-        .filter(|&i| i > first && ctx.statement(i).instruction.kind == Kind::Run && !runs.contains(&i))
+        .filter(|&i| i > first && ctx.statement(i).instruction.kind == Kind::Run && runs.binary_search(&i).is_err())
         .find(|&i| may_run_tools(ctx, i));
     let why_not = if caches.any(|other| other.as_deref() != Some(cache.as_str())) {
         Some("the RUNs do not agree on where the cache is".to_string())
@@ -213,7 +214,8 @@ fn copied_out(ctx: &Context, family: &[usize], targets: &[String]) -> bool {
     ctx.df.statements.iter().enumerate().any(|(i, statement)| {
         let ins = &statement.instruction;
         let Some(from) = ins.flags.iter().find_map(|f| f.text.strip_prefix("--from=")) else { return false };
-        let names_family = ctx.df.referenced_stage(i, from).is_some_and(|s| family.contains(&s));
+        // A family lists its stages in order, so membership is a binary search.
+        let names_family = ctx.df.referenced_stage(i, from).is_some_and(|s| family.binary_search(&s).is_ok());
         let sources = ins.value.split_last().map_or(&[][..], |(_, sources)| sources);
         ins.kind == Kind::Copy
             && names_family
