@@ -2,7 +2,8 @@
 //! (`RUN apt-get install -y pkgN`), and files of 1, 2, 5 and 10 MB made of one block of 1 MB of real RUN
 //! instructions, taken from the corpus in order, written once, twice, five and ten times; and time per command as
 //! one RUN grows, to 1,000, 10,000 and 100,000 commands that every cache rule has something to say about; and time
-//! per stage as stages grow, to 1,000, 10,000 and 100,000 stages that name and copy from each other; and one stage
+//! per stage as stages grow, to 1,000, 10,000 and 100,000 stages that name and copy from each other, or that each
+//! build on the one before (with every fix and cache mounts); and one stage
 //! of 1,000, 10,000 and 100,000 instructions that give every kind of rule work, with every fix and cache mounts. Each
 //! goes through `dockopt check`, `dockopt fix` (on a fresh copy) and `dockopt fix --diff`, as a user runs them.
 //! Linear work keeps the time per unit flat: the report gives, per command and kind of file, the ratio of the
@@ -65,6 +66,22 @@ fn many_stages(stages: usize) -> Sample {
         text.push_str(&format!("COPY --from=s{n} /usr/bin/pkg{n} /usr/bin/\n"));
     }
     Sample { name: format!("{stages} stages"), text, units: stages }
+}
+
+/// `stages` stages, each built on the one before, from a Go image with an ENV for pip: RUNs that update and install
+/// with apt, install with pip and build with Go each ask about the stages up the chain.
+fn stage_chain(stages: usize) -> Sample {
+    let mut text = String::from("FROM golang:1.22 AS s0\nENV PIP_NO_CACHE_DIR=1\n");
+    for n in 1..stages {
+        let run = match n % 4 {
+            0 => format!("apt-get update && apt-get install -y p{n}"),
+            1 => format!("apt-get install -y p{n}"),
+            2 => format!("pip install p{n}"),
+            _ => format!("go build -o /bin/a{n} ."),
+        };
+        text.push_str(&format!("FROM s{} AS s{n}\nRUN {run}\n", n - 1));
+    }
+    Sample { name: format!("chain of {stages} stages"), text, units: stages }
 }
 
 /// `instructions` instructions in one stage, in blocks that each give a rule of every kind something to do: a
@@ -167,6 +184,7 @@ fn main() {
         ("generated", "instruction", &[][..], [1_000, 10_000, 100_000].map(generated).to_vec()),
         ("one RUN", "command", &[], [1_000, 10_000, 100_000].map(one_run).to_vec()),
         ("stages", "stage", &[], [1_000, 10_000, 100_000].map(many_stages).to_vec()),
+        ("stage chain", "stage", every_fix, [1_000, 10_000, 100_000].map(stage_chain).to_vec()),
         ("every rule", "instruction", every_fix, [1_000, 10_000, 100_000].map(every_rule).to_vec()),
     ];
     if corpus.is_dir() {
