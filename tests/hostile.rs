@@ -294,6 +294,19 @@ fn a_chain_of_thousands_of_stages_does_not_exhaust_the_stack() {
 }
 
 #[test]
+fn a_tree_thousands_of_directories_deep_does_not_exhaust_the_stack() {
+    // The configuration of a directory is its own or its parent's: looked up by a call per directory, this depth
+    // aborted a walk. 2,000 levels keep the deepest path under the system's limit of 4,096 bytes.
+    let dir = tempfile::tempdir().unwrap();
+    let deep = ["a"; 2_000].join("/");
+    write(&dir.path().join(&deep).join("Dockerfile"), NEEDS_FIX);
+
+    let out = run(dir.path(), &["check", "."]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stdout(&out).contains("/a/Dockerfile:2:1: DO203"), "{}", stdout(&out));
+}
+
+#[test]
 fn messages_quoting_the_file_are_cut_and_escaped() {
     let dir = tempfile::tempdir().unwrap();
     let nuls = format!("FROM alpine:3\n{} x\n", "\0".repeat(60_000));

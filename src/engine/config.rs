@@ -176,22 +176,42 @@ impl Resolver {
     }
 
     /// A directory's settings: from its own configuration file, else its parent's. Each directory is looked
-    /// at once, so the ancestors that a monorepo's Dockerfiles share cost one look each.
+    /// at once, so the ancestors that a monorepo's Dockerfiles share cost one look each. The ancestors are walked
+    /// with a loop: a call per directory would exhaust the stack in a tree thousands of directories deep. Two
+    /// threads may look at the same new directory at once; both find the same answer.
     fn for_dir(&self, dir: &Path) -> Result<Arc<Settings>, ConfigError> {
-        self.cache.get_or_insert_with(dir.as_os_str(), || {
-            for name in NAMES {
-                let path = dir.join(name);
-                if path.is_file() {
-                    if let Some(file) = read(&path, &self.all_rules)? {
-                        return Ok(Arc::new(self.settings(dir.to_path_buf(), file)));
-                    }
+        let mut passed = Vec::new();
+        let mut current = dir;
+        let answer = loop {
+            if let Some(known) = self.cache.get(current.as_os_str()) {
+                break known;
+            }
+            passed.push(current);
+            if let Some(own) = self.own_settings(current) {
+                break own;
+            }
+            match current.parent() {
+                Some(parent) => current = parent,
+                None => break Ok(Arc::new(self.settings(current.to_path_buf(), ConfigFile::default()))),
+            }
+        };
+        self.cache.extend(passed.into_iter().map(|d| (d.as_os_str().to_owned(), answer.clone())));
+        answer
+    }
+
+    /// The settings from `dir`'s own configuration file, if it has one.
+    fn own_settings(&self, dir: &Path) -> Option<Result<Arc<Settings>, ConfigError>> {
+        for name in NAMES {
+            let path = dir.join(name);
+            if path.is_file() {
+                match read(&path, &self.all_rules) {
+                    Ok(Some(file)) => return Some(Ok(Arc::new(self.settings(dir.to_path_buf(), file)))),
+                    Ok(None) => {}
+                    Err(error) => return Some(Err(error)),
                 }
             }
-            match dir.parent() {
-                Some(parent) => self.for_dir(parent),
-                None => Ok(Arc::new(self.settings(dir.to_path_buf(), ConfigFile::default()))),
-            }
-        })
+        }
+        None
     }
 
     /// Combines a configuration file with the command line.

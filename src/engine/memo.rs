@@ -55,6 +55,15 @@ impl<K: Hash + Eq, V: Clone> Memo<K, V> {
         cell.get_or_init(compute).clone()
     }
 
+    /// The answer for `key`, if one has been computed.
+    pub fn get<Q>(&self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.entries().get(key).and_then(|cell| cell.get().cloned())
+    }
+
     /// Answers found elsewhere, such as by the walk.
     pub fn extend(&self, known: impl IntoIterator<Item = (K, V)>) {
         self.entries().extend(known.into_iter().map(|(key, value)| (key, Arc::new(OnceLock::from(value)))));
@@ -69,6 +78,15 @@ impl<K: Hash + Eq, V: Clone> Memo<K, V> {
 mod tests {
     use super::*;
     use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[test]
+    fn get_finds_only_answers_already_computed() {
+        let memo: Memo<u32, u32> = Memo::default();
+        assert_eq!(memo.get(&1), None);
+        assert_eq!(memo.get_or_insert_with(&1, || 10), 10);
+        memo.extend([(2, 20)]);
+        assert_eq!((memo.get(&1), memo.get(&2), memo.get(&3)), (Some(10), Some(20), None));
+    }
 
     #[test]
     fn an_answer_being_computed_is_waited_for_not_computed_again() {
