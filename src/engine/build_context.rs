@@ -11,7 +11,7 @@
 
 use crate::engine::files::{self, read_regular, resolve_in_context, InContext, ReadError};
 use crate::engine::memo::{Memo, PathCache};
-use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
+use globset::{Glob, GlobBuilder, GlobSet, GlobSetBuilder};
 use std::ffi::OsString;
 use std::io::Read;
 use std::os::unix::fs::OpenOptionsExt;
@@ -292,14 +292,12 @@ pub struct BuildContext {
 #[derive(Debug, Default)]
 struct Ignore {
     file: Option<PathBuf>,
-    patterns: Vec<IgnorePattern>,
+    /// The patterns that compiled, in order, as one set, so that a path is matched against all of them at once:
+    /// one at a time, 20,000 patterns took 50 s for a context of 5,000 files.
+    patterns: GlobSet,
+    /// For each pattern of `patterns`, whether it is an exception (`!pattern`).
+    exceptions: Vec<bool>,
     problems: Vec<ContextProblem>,
-}
-
-#[derive(Debug)]
-struct IgnorePattern {
-    exception: bool,
-    matcher: GlobSet,
 }
 
 impl BuildContext {
@@ -363,7 +361,7 @@ impl BuildContext {
                         message: "the .dockerignore is a symlink that leads out of the build context".into(),
                         help: "make it a regular file inside the context; dockopt reads nothing outside it".into(),
                     };
-                    return Arc::new(Ignore { file: Some(file), patterns: Vec::new(), problems: vec![problem] });
+                    return Arc::new(Ignore { file: Some(file), problems: vec![problem], ..Ignore::default() });
                 }
             }
             self.cache.ignore(&file, || read_ignore(&file))
@@ -383,25 +381,21 @@ impl BuildContext {
 
     /// `.dockerignore` leaves out `relative` (a path relative to the context root, `/`-separated).
     pub fn is_ignored(&self, relative: &str) -> bool {
+        let ignore = self.ignore();
         let path = clean(relative);
-        let mut ignored = false;
-        for pattern in &self.ignore().patterns {
-            // A pattern matches a path when it matches the path or one of its parent directories.
-            let mut candidate = path.as_str();
-            let hit = loop {
-                if pattern.matcher.is_match(candidate) {
-                    break true;
-                }
-                match candidate.rfind('/') {
-                    Some(slash) => candidate = &candidate[..slash],
-                    None => break false,
-                }
-            };
-            if hit {
-                ignored = !pattern.exception;
+        // The last pattern that matches the path or one of its parent directories decides.
+        let mut last = None;
+        let mut matched = Vec::new();
+        let mut candidate = path.as_str();
+        loop {
+            ignore.patterns.matches_into(candidate, &mut matched);
+            last = last.max(matched.iter().max().copied());
+            match candidate.rfind('/') {
+                Some(slash) => candidate = &candidate[..slash],
+                None => break,
             }
         }
-        ignored
+        last.is_some_and(|k| !ignore.exceptions[k])
     }
 
     /// The context entries a COPY or ADD source names.
@@ -572,13 +566,17 @@ pub fn is_archive_header(head: &[u8]) -> bool {
 /// A glob as BuildKit reads one (`*` and `?` stay within a path element), compiled with an error rather than a
 /// panic, and refused past [`MAX_GLOB_LEN`].
 pub fn compile_glob(pattern: &str) -> Result<GlobSet, String> {
+    let mut set = GlobSetBuilder::new();
+    set.add(parse_glob(pattern)?);
+    set.build().map_err(|e| format!("cannot compile the pattern: {}", e.kind()))
+}
+
+/// A pattern as a glob whose `*` does not cross `/`, or why it is not one.
+fn parse_glob(pattern: &str) -> Result<Glob, String> {
     if pattern.len() > MAX_GLOB_LEN {
         return Err(format!("the pattern is {} bytes long, over dockopt's limit of {MAX_GLOB_LEN}", pattern.len()));
     }
-    let glob = GlobBuilder::new(pattern).literal_separator(true).build().map_err(|e| e.kind().to_string())?;
-    let mut set = GlobSetBuilder::new();
-    set.add(glob);
-    set.build().map_err(|e| format!("cannot compile the pattern: {}", e.kind()))
+    GlobBuilder::new(pattern).literal_separator(true).build().map_err(|e| e.kind().to_string())
 }
 
 /// A context-relative path with `.`, empty elements and a leading `/` dropped, and `..` resolved by name.
@@ -613,19 +611,20 @@ fn read_ignore(path: &Path) -> Ignore {
         Err(e) => {
             let help = "dockopt reads only regular ignore files of at most 1 MiB";
             let problem = problem(1, 1, format!("cannot read the ignore file: {e}"), help);
-            return Ignore { file: Some(path.to_path_buf()), patterns: Vec::new(), problems: vec![problem] };
+            return Ignore { file: Some(path.to_path_buf()), problems: vec![problem], ..Ignore::default() };
         }
     };
     let text = String::from_utf8_lossy(&bytes);
-    let (patterns, problems) = parse_ignore(&text, &problem);
-    Ignore { file: Some(path.to_path_buf()), patterns, problems }
+    let (patterns, exceptions, problems) = parse_ignore(&text, &problem);
+    Ignore { file: Some(path.to_path_buf()), patterns, exceptions, problems }
 }
 
 fn parse_ignore(
     text: &str,
     problem: &dyn Fn(usize, usize, String, &str) -> ContextProblem,
-) -> (Vec<IgnorePattern>, Vec<ContextProblem>) {
-    let mut patterns = Vec::new();
+) -> (GlobSet, Vec<bool>, Vec<ContextProblem>) {
+    let mut patterns = GlobSetBuilder::new();
+    let mut exceptions = Vec::new();
     let mut problems = Vec::new();
     for (n, raw) in text.lines().enumerate() {
         let line = raw.trim();
@@ -637,14 +636,26 @@ fn parse_ignore(
             Some(rest) => (true, rest.trim()),
             None => (false, line),
         };
-        match compile_glob(&clean(pattern)) {
-            Ok(matcher) => patterns.push(IgnorePattern { exception, matcher }),
+        // Each pattern is compiled alone first, so that one that cannot be is named by its line.
+        let pattern = clean(pattern);
+        match compile_glob(&pattern).and_then(|_| parse_glob(&pattern)) {
+            Ok(glob) => {
+                patterns.add(glob);
+                exceptions.push(exception);
+            }
             Err(why) => {
                 problems.push(problem(n + 1, column, format!("invalid pattern: {why}"), "fix or remove the line"))
             }
         }
     }
-    (patterns, problems)
+    match patterns.build() {
+        Ok(patterns) => (patterns, exceptions, problems),
+        Err(e) => {
+            let message = format!("cannot compile the patterns together: {}", e.kind());
+            problems.push(problem(1, 1, message, "use fewer or simpler patterns"));
+            (GlobSet::empty(), Vec::new(), problems)
+        }
+    }
 }
 
 #[cfg(test)]
@@ -689,9 +700,9 @@ mod tests {
             message,
             help: help.to_string(),
         };
-        let (patterns, problems) = parse_ignore(ignore, &problem);
+        let (patterns, exceptions, problems) = parse_ignore(ignore, &problem);
         let context = BuildContext::for_dockerfile(Path::new("Dockerfile"), None);
-        context.ignore.set(Arc::new(Ignore { file: None, patterns, problems })).unwrap();
+        context.ignore.set(Arc::new(Ignore { file: None, patterns, exceptions, problems })).unwrap();
         context
     }
 
