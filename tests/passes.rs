@@ -98,6 +98,10 @@ case!(merge_export_runs_in_a_subshell, "FROM debian:12\nRUN export A=1\nRUN echo
 case!(merge_set_runs_in_a_subshell, "FROM debian:12\nRUN set -ex; false || true\nRUN false && echo never\n");
 case!(merge_exit_0_runs_in_a_subshell, "FROM debian:12\nRUN test -f /x || exit 0\nRUN echo after\n");
 case!(merge_or_chain_first_is_fine, "FROM debian:12\nRUN a || b\nRUN c\n");
+case!(
+    merge_indents_with_blanks_only,
+    "FROM debian:12\n\u{b}RUN apt-get update\n\u{b}RUN apt-get install -y --no-install-recommends curl\nRUN \\\n\u{b}\u{b}echo a \\\n\u{b}\u{b}&& echo b\nRUN echo c\n"
+);
 case!(merge_or_chain_later_is_grouped, "FROM debian:12\nRUN a\nRUN b || c\nRUN d; e\n");
 case!(merge_different_flags_stay_apart, "FROM debian:12\nRUN --mount=type=cache,target=/root/.cache make\nRUN make install\nRUN --network=none true\nRUN --network=none false\n");
 case!(merge_exec_form_stays_apart, "FROM debian:12\nRUN [\"echo\", \"a\"]\nRUN echo b\n");

@@ -1,6 +1,7 @@
 use crate::engine::context::Context;
 use crate::engine::finding::{Applicability, Edit, Finding, Fix, RuleInfo, Safety, Severity};
 use crate::engine::rule::Rule;
+use crate::engine::style::is_shell_blank;
 use crate::shell::Op;
 use crate::syntax::model::Kind;
 use crate::syntax::text::TextRange;
@@ -86,7 +87,10 @@ fn merge(ctx: &Context, first: usize, last: usize) -> Finding {
     let escape = ctx.df.tree.escape;
     let newline = ctx.newline();
     let style = ctx.continuation_style();
-    let fallback_indent = format!("{} ", ctx.indent(first));
+    // The RUN's own indentation goes into the script, on the continuation lines: only when the shell reads it as
+    // blanks.
+    let own_indent = Some(ctx.indent(first)).filter(|indent| is_shell_blank(indent)).unwrap_or_default();
+    let fallback_indent = format!("{own_indent} ");
     let mut edits = Vec::new();
     if wrap(first) {
         edits.push(Edit::insert(start(first), "( "));
@@ -100,7 +104,7 @@ fn merge(ctx: &Context, first: usize, last: usize) -> Finding {
         }
         if errexit {
             // No `&&` to align under the RUN's keyword: indent as a continued command.
-            let indent = style.indent.clone().unwrap_or_else(|| format!("{}    ", ctx.indent(first)));
+            let indent = style.indent.clone().unwrap_or_else(|| format!("{own_indent}    "));
             joint.push_str(&format!("; {escape}{newline}{comments}{indent}"));
         } else {
             joint.push_str(&style.and_joint(escape, newline, &comments, &fallback_indent));

@@ -10,8 +10,15 @@ use std::collections::HashMap;
 pub struct ContinuationStyle {
     /// `&&` ends the continued line rather than starting the next one.
     pub operator_at_end: bool,
-    /// The indentation of continuation lines, when the text has any.
+    /// The indentation of continuation lines, when the text has any made of spaces and tabs only.
     pub indent: Option<String>,
+}
+
+/// `indent` is made of spaces and tabs only, the blanks the shell reads between words. BuildKit keeps the
+/// indentation of continuation lines in the script, so an indentation of other whitespace (a vertical tab, a
+/// no-break space) would begin the command that follows it: the shell would run a program of that name.
+pub fn is_shell_blank(indent: &str) -> bool {
+    indent.bytes().all(|b| b == b' ' || b == b'\t')
 }
 
 impl ContinuationStyle {
@@ -83,7 +90,7 @@ impl<'t> Votes<'t> {
             self.lines += 1;
             self.leading += usize::from(rest.starts_with("&&") || rest.starts_with("||"));
             let indent = &line[..line.len() - rest.len()];
-            if !indent.is_empty() {
+            if !indent.is_empty() && is_shell_blank(indent) {
                 self.vote_indent(indent);
             }
         }
