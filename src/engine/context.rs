@@ -216,8 +216,9 @@ impl<'a, 'src> Context<'a, 'src> {
         self.run_instruction(i).unwrap_or(&self.statement(i).instruction).args.start
     }
 
-    /// The source offset where a flag added to statement `i` goes: after its flags, before its arguments, and before
-    /// the `--` that may end its flags, after which BuildKit reads a flag as an argument, a command for the shell.
+    /// The source offset where a flag added to statement `i`, an instruction not under ONBUILD, goes: after its
+    /// flags, before its arguments, and before the `--` that may end its flags, after which BuildKit reads a flag
+    /// as an argument, a command for the shell.
     pub fn flag_insertion_offset(&self, i: usize) -> usize {
         let statement = self.statement(i);
         let logical = self.df.logical(statement);
