@@ -296,8 +296,9 @@ fn a_chain_of_thousands_of_stages_does_not_exhaust_the_stack() {
 #[test]
 fn a_tree_thousands_of_directories_deep_does_not_exhaust_the_stack() {
     // The configuration of a directory is its own or its parent's: looked up by a call per directory, this depth
-    // aborted a walk. 2,000 levels keep the deepest path under the system's limit of 4,096 bytes.
-    let dir = tempfile::tempdir().unwrap();
+    // aborted a walk. 2,000 levels, in a directory of /tmp rather than wherever TMPDIR points, keep the deepest
+    // path under the system's limit of 4,096 bytes.
+    let dir = tempfile::Builder::new().prefix("d").tempdir_in("/tmp").unwrap();
     let deep = ["a"; 2_000].join("/");
     write(&dir.path().join(&deep).join("Dockerfile"), NEEDS_FIX);
 
