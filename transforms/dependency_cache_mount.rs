@@ -79,22 +79,14 @@ impl Rule for DependencyCacheMount {
 }
 
 /// Stages grouped with the stages built FROM them, directly or not: a cache one of them leaves in its image is
-/// in theirs too. Each family lists its stages in order.
+/// in theirs too. A family is the stages that share a root; each lists its stages in order.
 fn stage_families(ctx: &Context) -> Vec<Vec<usize>> {
-    let mut family_of: Vec<usize> = Vec::with_capacity(ctx.df.stages.len());
-    let mut families: Vec<Vec<usize>> = Vec::new();
+    let mut by_root: Vec<Vec<usize>> = vec![Vec::new(); ctx.df.stages.len()];
     for stage in &ctx.df.stages {
-        let family = match stage.base_stage {
-            Some(base) => family_of[base],
-            None => {
-                families.push(Vec::new());
-                families.len() - 1
-            }
-        };
-        family_of.push(family);
-        families[family].push(stage.index);
+        by_root[stage.root].push(stage.index);
     }
-    families
+    by_root.retain(|family| !family.is_empty());
+    by_root
 }
 
 fn check_family(ctx: &Context, family: &[usize], tool: &Downloader) -> Option<Finding> {
