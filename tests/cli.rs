@@ -272,6 +272,35 @@ fn diff_as_json_gives_the_changed_lines_and_refuses_what_it_cannot_show() {
 }
 
 #[test]
+fn diffs_count_lines_as_patch_does_a_lone_carriage_return_ends_none() {
+    // BuildKit, git and patch end lines at `\n` only: a comment holding lone `\r`s is one line to all of them.
+    let scratch = scratch_dir("lone-cr");
+    let dir = scratch.path();
+    let before = "FROM debian:12\n# a\rb\rc\n# x\nRUN apt-get update\nRUN apt-get install -y curl\n";
+    std::fs::write(dir.join("Dockerfile"), before).unwrap();
+    let fixed = String::from_utf8(dockopt_in(dir, &["fix", "-"], before.as_bytes()).stdout).unwrap();
+    assert!(fixed.contains("&& apt-get install -y curl"), "{fixed}");
+
+    let out = dockopt_in(dir, &["fix", "--diff", "Dockerfile"], b"");
+    let diff = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{diff}");
+    assert!(diff.contains("@@ -1,5 +1,6 @@\n FROM debian:12\n # a\rb\rc\n # x\n-RUN apt-get update\n"), "{diff:?}");
+
+    for format in ["json", "rdjson"] {
+        let out = dockopt_in(dir, &["fix", "--diff", "--format", format, "Dockerfile"], b"");
+        assert_eq!(out.status.code(), Some(1), "--format {format}: {}", shown(&out));
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).expect("a document");
+    }
+    let out = dockopt_in(dir, &["fix", "--diff", "--format", "json", "Dockerfile"], b"");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let hunk = &json["files"][0]["hunks"][0];
+    assert_eq!((&hunk["start_line"], &hunk["end_line"]), (&serde_json::json!(4), &serde_json::json!(5)));
+    let (start, end) = (hunk["range"][0].as_u64().unwrap() as usize, hunk["range"][1].as_u64().unwrap() as usize);
+    let applied = format!("{}{}{}", &before[..start], hunk["content"].as_str().unwrap(), &before[end..]);
+    assert_eq!(applied, fixed, "the hunk gives the fixed file");
+}
+
+#[test]
 fn quiet_prints_the_summary_only() {
     let scratch = monorepo("quiet");
     let dir = scratch.path();

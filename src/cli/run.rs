@@ -6,7 +6,7 @@ use crate::cli::discover::{self, is_stdin, Found};
 use crate::cli::inputs::{read_input, Inputs, Origin};
 use crate::cli::ordered::{cores, for_each_in_order};
 use crate::cli::output::{render, Output, Rendering, Shape};
-use crate::cli::report::{hunks, line_diff, FileReport, FileStatus, Summary};
+use crate::cli::report::{hunks, FileReport, FileStatus, Lines, Summary};
 use crate::cli::write::{clean_up_on_signals, sync_directories, WriteScope, Written};
 use crate::engine::build_context::{BuildContext, ContextCache, ContextProblem};
 use crate::engine::config::{Resolver, Settings};
@@ -215,8 +215,9 @@ impl<'a> FileRun<'a> {
                 return report;
             }
             Mode::Diff { .. } if changed => {
-                let diff = line_diff(&source, &outcome.text);
-                report.stdout = Some(diff.unified_diff().context_radius(3).header(&name, &name).to_string());
+                let lines = Lines::new(&source, &outcome.text);
+                let diff = lines.diff().unified_diff().context_radius(3).header(&name, &name).to_string();
+                report.stdout = Some(diff);
             }
             Mode::Diff { .. } => {}
             Mode::Fix { .. } if is_stdin(path) => report.stdout = Some(outcome.text.clone()),
