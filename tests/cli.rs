@@ -298,6 +298,13 @@ fn diffs_count_lines_as_patch_does_a_lone_carriage_return_ends_none() {
     let (start, end) = (hunk["range"][0].as_u64().unwrap() as usize, hunk["range"][1].as_u64().unwrap() as usize);
     let applied = format!("{}{}{}", &before[..start], hunk["content"].as_str().unwrap(), &before[end..]);
     assert_eq!(applied, fixed, "the hunk gives the fixed file");
+
+    // A last line that ends in a lone `\r` has no line end: the diff says so, or `patch` refuses it.
+    std::fs::write(dir.join("Dockerfile"), "FROM debian:12\nRUN apt-get update\nRUN apt-get install -y curl\r")
+        .unwrap();
+    let diff = String::from_utf8(dockopt_in(dir, &["fix", "--diff", "Dockerfile"], b"").stdout).unwrap();
+    assert!(diff.contains("-RUN apt-get install -y curl\r\n\\ No newline at end of file\n+RUN"), "{diff:?}");
+    assert!(diff.ends_with("/var/lib/apt/lists/*\r\n\\ No newline at end of file\n"), "{diff:?}");
 }
 
 #[test]

@@ -215,9 +215,7 @@ impl<'a> FileRun<'a> {
                 return report;
             }
             Mode::Diff { .. } if changed => {
-                let lines = Lines::new(&source, &outcome.text);
-                let diff = lines.diff().unified_diff().context_radius(3).header(&name, &name).to_string();
-                report.stdout = Some(diff);
+                report.stdout = Some(Lines::new(&source, &outcome.text).unified_diff(&name));
             }
             Mode::Diff { .. } => {}
             Mode::Fix { .. } if is_stdin(path) => report.stdout = Some(outcome.text.clone()),

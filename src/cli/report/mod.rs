@@ -104,6 +104,27 @@ impl<'t> Lines<'t> {
         similar::TextDiff::configure().deadline(deadline).newline_terminated(true).diff_slices(&self.old, &self.new)
     }
 
+    /// The unified diff from the old lines to the new, with three lines of context, as `git diff` and `patch` read
+    /// it. A last line without a `\n` is marked so; `similar`'s own writer takes a lone `\r` for a line end and
+    /// left the mark out, which `patch` then refused.
+    pub fn unified_diff(&self, name: &str) -> String {
+        let diff = self.diff();
+        let mut out = String::new();
+        for ops in diff.grouped_ops(3).iter().filter(|ops| !ops.is_empty()) {
+            if out.is_empty() {
+                writeln!(out, "--- {name}\n+++ {name}").unwrap();
+            }
+            writeln!(out, "{}", similar::udiff::UnifiedHunkHeader::new(ops)).unwrap();
+            for change in ops.iter().flat_map(|op| diff.iter_changes(op)) {
+                write!(out, "{}{}", change.tag(), change.value()).unwrap();
+                if !change.value().ends_with('\n') {
+                    out.push_str("\n\\ No newline at end of file\n");
+                }
+            }
+        }
+        out
+    }
+
     /// Any line diff deletes and inserts more than [`MAX_SEARCHED_CHANGES`] lines: so many lines of each are
     /// missing from the other, counting repeated lines as often as they repeat.
     fn too_many_changes_to_search(&self) -> bool {
