@@ -1,7 +1,7 @@
 //! GitLab's Code Quality report: a JSON array of issues, shown in merge requests. Warnings are `minor`, advice
 //! `info`, and files dockopt could not read `major`.
 
-use crate::cli::report::FileReport;
+use crate::cli::report::{json_text, FileReport};
 use crate::engine::finding::Severity;
 use crate::syntax::text::LineIndex;
 use serde_json::json;
@@ -29,25 +29,23 @@ pub fn file(r: &FileReport) -> Vec<String> {
             let (begin, _) = lines.line_col(&r.source, f.range.start);
             let (end, _) = lines.line_col(&r.source, f.range.end);
             let text = &r.source[f.range.as_range()];
-            json!({
+            json_text(&json!({
                 "description": format!("{} {}", f.rule.code, f.message),
                 "check_name": f.rule.code,
                 "fingerprint": fingerprint(&[path, f.rule.code, text]),
                 "severity": if f.rule.severity == Severity::Advice { "info" } else { "minor" },
                 "location": { "path": path, "lines": { "begin": begin, "end": end } },
-            })
-            .to_string()
+            }))
         })
         .collect();
     out.extend(r.errors.iter().map(|e| {
-        json!({
+        json_text(&json!({
             "description": format!("{} ({})", e.message, e.help),
             "check_name": "dockopt-error",
             "fingerprint": fingerprint(&[path, "error", &e.message]),
             "severity": "major",
             "location": { "path": path, "lines": { "begin": e.position().map_or(1, |(line, _)| line) } },
-        })
-        .to_string()
+        }))
     }));
     out
 }

@@ -2,7 +2,7 @@
 //! on GitHub, GitLab, Bitbucket and Gitea. With `fix --diff` each diagnostic is a hunk of lines the fixes replace,
 //! with the replacement as its suggestion.
 
-use crate::cli::report::{FileReport, Hunk};
+use crate::cli::report::{json_text, FileReport, Hunk};
 use crate::engine::finding::{Applicability, Severity};
 use crate::syntax::text::{LineIndex, TextRange};
 use serde_json::{json, Value};
@@ -39,7 +39,7 @@ fn severity(severity: Severity) -> &'static str {
 pub fn file(r: &FileReport, diff: bool) -> Vec<String> {
     let mut out = Vec::new();
     if diff {
-        out.extend(r.hunks.iter().map(|h| hunk(r, h).to_string()));
+        out.extend(r.hunks.iter().map(|h| json_text(&hunk(r, h))));
     } else {
         let lines = LineIndex::new(&r.source);
         for f in &r.findings {
@@ -57,7 +57,7 @@ pub fn file(r: &FileReport, diff: bool) -> Vec<String> {
                     .map(|e| json!({ "range": range(&lines, e.range), "text": e.replacement }))
                     .collect();
             }
-            out.push(diagnostic.to_string());
+            out.push(json_text(&diagnostic));
         }
     }
     for e in &r.errors {
@@ -65,10 +65,9 @@ pub fn file(r: &FileReport, diff: bool) -> Vec<String> {
         if let Some((line, column)) = e.position() {
             location["range"] = json!({ "start": { "line": line, "column": column } });
         }
-        out.push(
-            json!({ "message": format!("{} ({})", e.message, e.help), "location": location, "severity": "ERROR" })
-                .to_string(),
-        );
+        out.push(json_text(
+            &json!({ "message": format!("{} ({})", e.message, e.help), "location": location, "severity": "ERROR" }),
+        ));
     }
     out
 }

@@ -1,7 +1,7 @@
 //! SARIF 2.1.0, for GitHub code scanning and other tools: every rule's metadata, findings as results with their
 //! fixes as replacements, and files dockopt could not read as tool notifications.
 
-use crate::cli::report::FileReport;
+use crate::cli::report::{json_text, FileReport};
 use crate::engine::finding::{Applicability, Safety, Severity};
 use crate::engine::rule::Rule;
 use crate::syntax::text::{LineIndex, TextRange};
@@ -53,7 +53,7 @@ pub fn file(r: &FileReport, rules: &[&'static dyn Rule]) -> (Vec<String>, Vec<St
                 }],
             }]);
         }
-        results.push(result.to_string());
+        results.push(json_text(&result));
     }
     let notifications = r
         .errors
@@ -63,13 +63,12 @@ pub fn file(r: &FileReport, rules: &[&'static dyn Rule]) -> (Vec<String>, Vec<St
             if let Some((line, column)) = e.position() {
                 location["physicalLocation"]["region"] = json!({ "startLine": line, "startColumn": column });
             }
-            json!({
+            json_text(&json!({
                 "level": "error",
                 "message": { "text": format!("{} ({})", e.message, e.help) },
                 "locations": [location],
                 "descriptor": { "id": "parse-error" },
-            })
-            .to_string()
+            }))
         })
         .collect();
     (results, notifications)
