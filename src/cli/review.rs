@@ -19,7 +19,6 @@ use crate::engine::finding::Severity;
 use crate::syntax::text::LineIndex;
 use anyhow::{bail, Context as _, Result};
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 use std::collections::HashSet;
 use std::io::Write;
 use std::ops::RangeInclusive;
@@ -235,12 +234,7 @@ fn comment(path: &str, lines: RangeInclusive<usize>, body: &str) -> Value {
 
 /// A marker that names what a comment says, so a re-run can tell it was posted.
 fn marker(parts: &[&str]) -> String {
-    let mut hash = Sha256::new();
-    for part in parts {
-        hash.update(part.as_bytes());
-        hash.update([0]);
-    }
-    hash.finalize().iter().take(12).map(|b| format!("{b:02x}")).collect()
+    report::digest(parts, 12)
 }
 
 fn tag(marker: &str) -> String {

@@ -1,21 +1,15 @@
 //! GitLab's Code Quality report: a JSON array of issues, shown in merge requests. Warnings are `minor`, advice
 //! `info`, and files dockopt could not read `major`.
 
-use crate::cli::report::{json_text, FileReport};
+use crate::cli::report::{digest, json_text, FileReport};
 use crate::engine::finding::Severity;
 use crate::syntax::text::LineIndex;
 use serde_json::json;
-use sha2::{Digest, Sha256};
 
 /// A fingerprint that stays the same while the finding does: the path, the rule, and the text it is about, but not
 /// its line, so a finding keeps its identity when lines above it change.
 fn fingerprint(parts: &[&str]) -> String {
-    let mut hash = Sha256::new();
-    for part in parts {
-        hash.update(part.as_bytes());
-        hash.update([0]);
-    }
-    hash.finalize().iter().take(16).map(|b| format!("{b:02x}")).collect()
+    digest(parts, 16)
 }
 
 /// One file's issues, each as JSON text.

@@ -203,6 +203,25 @@ pub fn json_text(value: &serde_json::Value) -> String {
     serde_json::to_string(value).expect("a value serializes: its maps have string keys")
 }
 
+/// The first `bytes` bytes of the SHA-256 of `parts`, each followed by a NUL, in lower-case hex: a name for what a
+/// report item says that stays the same while it does (GitLab's fingerprints, the review's markers).
+pub fn digest(parts: &[&str], bytes: usize) -> String {
+    use sha2::{Digest, Sha256};
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut hash = Sha256::new();
+    for part in parts {
+        hash.update(part.as_bytes());
+        hash.update([0]);
+    }
+    // Two table lookups a byte: formatting each byte was a string allocated and dropped per byte.
+    let mut hex = String::with_capacity(2 * bytes);
+    for b in hash.finalize().iter().take(bytes) {
+        hex.push(char::from(HEX[usize::from(b >> 4)]));
+        hex.push(char::from(HEX[usize::from(b & 15)]));
+    }
+    hex
+}
+
 /// How a finding can be fixed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum FixKind {
@@ -433,6 +452,15 @@ mod tests {
     fn tags(before: &str, after: &str) -> Vec<(DiffTag, usize, usize)> {
         let lines = Lines::new(before, after);
         lines.diff().ops().iter().map(|op| (op.tag(), op.old_range().len(), op.new_range().len())).collect()
+    }
+
+    #[test]
+    fn digests_are_the_sha256_of_the_parts_each_ended_by_a_nul_in_hex() {
+        // GitLab keeps the fingerprints and the review finds its earlier comments by the markers: they must not
+        // change from one version to the next.
+        let parts = ["Dockerfile", "DO101", "RUN a"];
+        assert_eq!(digest(&parts, 16), "694b6983b10f7b8113095c9abb10760d");
+        assert_eq!(digest(&parts, 12), "694b6983b10f7b8113095c9a");
     }
 
     #[test]
