@@ -84,8 +84,8 @@ const MAX_SEARCHED_CHANGES: usize = 4096;
 /// apply it, and the hunks of the machine formats indexed past the lines. It also reads a character at a time,
 /// which was 12% of `fix --diff` over the first 1,938 corpus files.
 pub struct Lines<'t> {
-    pub old: Vec<&'t str>,
-    pub new: Vec<&'t str>,
+    old: Vec<&'t str>,
+    new: Vec<&'t str>,
 }
 
 impl<'t> Lines<'t> {
