@@ -566,8 +566,13 @@ pub fn is_archive_header(head: &[u8]) -> bool {
 /// A glob as BuildKit reads one (`*` and `?` stay within a path element), compiled with an error rather than a
 /// panic, and refused past [`MAX_GLOB_LEN`].
 pub fn compile_glob(pattern: &str) -> Result<GlobSet, String> {
+    compile_alone(parse_glob(pattern)?)
+}
+
+/// A set of one glob.
+fn compile_alone(glob: Glob) -> Result<GlobSet, String> {
     let mut set = GlobSetBuilder::new();
-    set.add(parse_glob(pattern)?);
+    set.add(glob);
     set.build().map_err(|e| format!("cannot compile the pattern: {}", e.kind()))
 }
 
@@ -638,7 +643,7 @@ fn parse_ignore(
         };
         // Each pattern is compiled alone first, so that one that cannot be is named by its line.
         let pattern = clean(pattern);
-        match compile_glob(&pattern).and_then(|_| parse_glob(&pattern)) {
+        match parse_glob(&pattern).and_then(|glob| compile_alone(glob.clone()).map(|_| glob)) {
             Ok(glob) => {
                 patterns.add(glob);
                 exceptions.push(exception);

@@ -1,6 +1,6 @@
 //! The JSON report: one document, `{"version": 1, "files": [...], "summary": {...}}` (schema in the README).
 
-use crate::cli::report::{per_rule_counts, Counts, FileReport, FileStatus, FixKind, Hunk, Summary};
+use crate::cli::report::{json_text, per_rule_counts, Counts, FileReport, FileStatus, FixKind, Hunk, Summary};
 use crate::engine::finding::Applicability;
 use crate::syntax::diagnostic::Diagnostic;
 use crate::syntax::text::{LineIndex, TextRange};
@@ -117,7 +117,7 @@ pub fn file(r: &FileReport) -> String {
         status: status(r.status),
         warnings: diagnostics(&r.warnings),
     };
-    serde_json::to_string(&entry).expect("a report serializes: its maps have string keys")
+    json_text(&entry)
 }
 
 fn diagnostics(list: &[Diagnostic]) -> Vec<Value> {
