@@ -153,6 +153,12 @@ impl<'src> LogicalLine<'src> {
     /// the source when it lies on one line, as nearly every word does; only a value that spans a continuation is
     /// copied.
     pub fn slice(&self, range: Range<usize>) -> (Cow<'src, str>, TextRange) {
+        // Most instructions are one line: their logical text is a slice of the source, with no segments to find.
+        if self.more.is_empty() {
+            let start = self.first + range.start;
+            let end = start + range.len();
+            return (Cow::Borrowed(&self.source[start..end]), TextRange::new(start, end));
+        }
         let (segment_start, segment_source, segment_end) = self.segment(range.start);
         if range.end > segment_end {
             return (Cow::Owned(self.text[range.clone()].to_string()), self.source_range(range));
