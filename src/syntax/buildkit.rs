@@ -35,6 +35,18 @@ const fn is_ascii_space(b: u8) -> bool {
 pub fn leading_space_len(s: &str) -> usize {
     let bytes = s.as_bytes();
     let mut i = 0;
+    // Continuation lines are mostly indented with spaces: eight bytes are compared at once, up to the first that is
+    // not a space, and the byte loop below goes on from there.
+    if bytes.first() == Some(&b' ') {
+        while let Some(chunk) = bytes.get(i..i + 8) {
+            let spaces = u64::from_le_bytes(chunk.try_into().expect("eight bytes")) ^ u64::from_le_bytes([b' '; 8]);
+            if spaces != 0 {
+                i += spaces.trailing_zeros() as usize / 8;
+                break;
+            }
+            i += 8;
+        }
+    }
     while i < bytes.len() && is_ascii_space(bytes[i]) {
         i += 1;
     }
