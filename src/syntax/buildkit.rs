@@ -265,6 +265,17 @@ pub fn extract_builder_flags(s: &str) -> (Vec<SpannedWord>, usize) {
                 pos += 1;
                 continue;
             }
+            if ch.is_ascii() && ch != b'\\' {
+                // A run of plain ASCII bytes, such as nearly all of `--mount=type=cache,target=/root/.cache`, is
+                // the word's text as it is: copied at once, where a byte at a time cost a push each.
+                let run = bytes[pos..]
+                    .iter()
+                    .position(|&b| !b.is_ascii() || is_byte_space(b) || matches!(b, b'\'' | b'"' | b'\\'))
+                    .map_or(bytes.len(), |n| pos + n);
+                word.push_str(&s[pos..run]);
+                pos = run;
+                continue;
+            }
             let mut c = ch;
             if ch == b'\\' {
                 if pos + 1 == bytes.len() {
@@ -776,6 +787,9 @@ mod tests {
         let (flags, rest) = extract_builder_flags("--doit -- [ ]");
         assert_eq!(texts(flags), ["--doit"]);
         assert_eq!(&"--doit -- [ ]"[rest..], " [ ]");
+        // An escaped byte is itself, and each byte of a multi-byte character is the Latin-1 character of its value.
+        let (flags, _) = extract_builder_flags("--x=a\\b\u{e9}c\"q r\"s t");
+        assert_eq!(texts(flags), ["--x=ab\u{c3}\u{a9}cq rs"]);
     }
 
     #[test]
