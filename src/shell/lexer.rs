@@ -60,13 +60,11 @@ impl Word<'_> {
 
 /// True for `NAME=…`, which the shell reads as an assignment before the command name.
 pub(super) fn is_assignment(text: &str) -> bool {
-    match text.find('=') {
-        Some(eq) if eq > 0 => {
-            let name = &text[..eq];
-            name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') && !name.as_bytes()[0].is_ascii_digit()
-        }
-        _ => false,
-    }
+    // Asked of the first word of every command: the name is read up to the first byte that cannot be in one, which
+    // ends most command names at once, rather than searching the whole word for `=`.
+    let bytes = text.as_bytes();
+    let name_len = bytes.iter().position(|&b| !(b.is_ascii_alphanumeric() || b == b'_')).unwrap_or(bytes.len());
+    name_len > 0 && bytes.get(name_len) == Some(&b'=') && !bytes[0].is_ascii_digit()
 }
 
 /// Tokens, the literal value of each word token in order (`None` for a word with an expansion), and whether

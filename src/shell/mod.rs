@@ -276,6 +276,23 @@ mod tests {
     }
 
     #[test]
+    fn an_assignment_is_a_name_then_equals() {
+        for (word, assigns) in [
+            ("A=1", true),
+            ("_a1=", true),
+            ("A==", true),
+            ("1A=x", false),
+            ("=x", false),
+            ("A-B=x", false),
+            ("A", false),
+            ("", false),
+            ("é=1", false),
+        ] {
+            assert_eq!(lexer::is_assignment(word), assigns, "{word}");
+        }
+    }
+
+    #[test]
     fn invocations_look_through_wrappers() {
         let s = Script::parse("sudo -E env PIP_NO_CACHE_DIR=1 /usr/bin/pip3.11 install -r r.txt && python3 -u -m pip wheel . && apt-get -y install x");
         let pip = s.commands[0].invocation().unwrap();
