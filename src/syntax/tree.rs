@@ -530,10 +530,12 @@ struct Parser<'src> {
 
 impl<'src> Parser<'src> {
     fn new(source: &'src str) -> Self {
-        // Lines average 33 bytes in the corpus, and about a third of them start an instruction.
+        // Room for a node per 20 bytes and an instruction per 40, which holds the nodes of 94% of the corpus's files
+        // and the instructions of 85%. With an instruction per 96 bytes, 60% of the files regrew the list, copying
+        // every instruction read so far. Comments are too few to reserve for.
         Parser {
-            nodes: Vec::with_capacity(source.len() / 32 + 1),
-            instructions: Vec::with_capacity(source.len() / 96 + 1),
+            nodes: Vec::with_capacity(source.len() / 20 + 1),
+            instructions: Vec::with_capacity(source.len() / 40 + 1),
             lines: Lines::new(source, 0..source.len()),
             source,
             comments: Vec::new(),
