@@ -331,9 +331,10 @@ impl Iterator for Lines<'_> {
         let end = newline.map_or(self.bytes.len(), |i| i + 1);
         // The newline is the line's only `\n`: what may come before it is a run of `\r`.
         let mut content_end = newline.unwrap_or(end);
+        let content = &self.bytes[start..content_end];
         // Nearly every line ends in a byte that is not `\r`: one look tells.
-        if self.bytes[start..content_end].last() == Some(&b'\r') {
-            content_end = start + self.bytes[start..content_end].iter().rposition(|&b| b != b'\r').map_or(0, |p| p + 1);
+        if content.last() == Some(&b'\r') {
+            content_end = start + content.iter().rposition(|&b| b != b'\r').map_or(0, |p| p + 1);
         }
         let line = PhysicalLine { start, content_end, end };
         if end - start - usize::from(newline.is_some()) > MAX_LINE_LEN && self.too_long.is_none() {
