@@ -419,6 +419,13 @@ impl BuildContext {
             return Sources::Unknown;
         }
         if !last.contains(['*', '?', '[']) {
+            // A path whose first name the top of the context, listed above for its `.dockerignore`, does not hold
+            // is not there: it is not looked up, which cost a system call per name and one more. Most of the
+            // sources the corpus's Dockerfiles name are missing, since it holds the Dockerfiles alone.
+            let first = relative.split('/').next().unwrap_or_default();
+            if !first.is_empty() && self.real_root().is_some() && !self.top_level().contains(first) {
+                return Sources::Found(Vec::new());
+            }
             return match self.locate(&relative) {
                 InContext::Inside(path) if relative.is_empty() || std::fs::symlink_metadata(&path).is_ok() => {
                     Sources::Found(vec![relative])
@@ -753,6 +760,35 @@ mod tests {
         let shared = BuildContext::sharing(&dir.join("Dockerfile"), None, cache.clone()).files_under(".", 100);
         let again = BuildContext::sharing(&dir.join("Dockerfile.dev"), None, cache.clone()).files_under(".", 100);
         assert!(Arc::ptr_eq(&shared.unwrap(), &again.unwrap()), "one listing for both");
+    }
+
+    #[test]
+    fn plain_sources_are_found_at_the_top_of_the_context_below_it_and_through_links() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(tmp.path()).unwrap().join("context");
+        std::fs::create_dir_all(root.join("src")).unwrap();
+        std::fs::write(root.join("app.py"), "").unwrap();
+        std::fs::write(root.join("src/main.py"), "").unwrap();
+        std::fs::write(root.join("Dockerfile"), "").unwrap();
+        std::os::unix::fs::symlink("src", root.join("inner")).unwrap();
+        std::os::unix::fs::symlink(tmp.path(), root.join("out")).unwrap();
+        let context = BuildContext::for_dockerfile(&root.join("Dockerfile"), None);
+        let found = |names: &[&str]| Sources::Found(names.iter().map(|n| n.to_string()).collect());
+        for (source, expected) in [
+            ("app.py", found(&["app.py"])),
+            ("./app.py", found(&["app.py"])),
+            ("src/main.py", found(&["src/main.py"])),
+            ("inner/main.py", found(&["inner/main.py"])),
+            ("out", found(&["out"])),
+            (".", found(&[""])),
+            ("missing.txt", found(&[])),
+            ("missing/deep/file", found(&[])),
+            ("src/missing.py", found(&[])),
+            ("inner/missing.py", found(&[])),
+            ("out/anything", Sources::Unknown),
+        ] {
+            assert_eq!(context.resolve(source), expected, "{source}");
+        }
     }
 
     #[test]
