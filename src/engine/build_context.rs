@@ -419,9 +419,11 @@ impl BuildContext {
             return Sources::Unknown;
         }
         if !last.contains(['*', '?', '[']) {
-            // A path whose first name the top of the context, listed above for its `.dockerignore`, does not hold
-            // is not there: it is not looked up, which cost a system call per name and one more. Most of the
-            // sources the corpus's Dockerfiles name are missing, since it holds the Dockerfiles alone.
+            // A path whose first name the top of the context lacks is not there. The context's listing, read once
+            // per run (above, to look for the `.dockerignore`, unless the Dockerfile has an ignore file of its own),
+            // tells so without a look-up, which cost a system call per name and one more; names are compared byte
+            // for byte, as wildcard sources already were. Most sources the corpus's Dockerfiles name are missing,
+            // since it holds the Dockerfiles alone.
             let first = relative.split('/').next().unwrap_or_default();
             if !first.is_empty() && self.real_root().is_some() && !self.top_level().contains(first) {
                 return Sources::Found(Vec::new());
