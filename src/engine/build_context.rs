@@ -38,6 +38,9 @@ pub struct ContextCache {
     real_paths: PathCache<Option<PathBuf>>,
     /// Whether each file a context holds is something other than an archive ADD would unpack.
     plain_entries: PathCache<bool>,
+    /// Where each context-relative path asked about leads, by the context's real root: the Dockerfiles that share
+    /// a context ask the same questions, and each answer cost a system call per name in the path.
+    locations: PathCache<Arc<Memo<String, InContext>>>,
     ignores: PathCache<Arc<Ignore>>,
     /// The files under a directory of a context, for the Dockerfiles whose context and ignore file those are.
     files_under: Memo<FilesUnder, Option<Arc<Vec<String>>>>,
@@ -68,6 +71,7 @@ impl ContextCache {
             listings: PathCache::default(),
             real_paths: PathCache::default(),
             plain_entries: PathCache::default(),
+            locations: PathCache::default(),
             ignores: PathCache::default(),
             files_under: Memo::default(),
             max_file_size,
@@ -97,6 +101,12 @@ impl ContextCache {
                 _ => std::fs::canonicalize(dir).ok(),
             }
         })
+    }
+
+    /// [`resolve_in_context`], once per run for each context root and path.
+    fn locate(&self, root: &Path, relative: &str) -> InContext {
+        let in_root = self.locations.get_or_insert_with(root.as_os_str(), Arc::default);
+        in_root.get_or_insert_with(relative, || resolve_in_context(root, relative))
     }
 
     /// The entries of `dir`, read once per run; empty when it cannot be read.
@@ -329,7 +339,7 @@ impl BuildContext {
     /// Where a cleaned context-relative path leads.
     fn locate(&self, relative: &str) -> InContext {
         match self.real_root() {
-            Some(root) => resolve_in_context(root, relative),
+            Some(root) => self.cache.locate(root, relative),
             None => InContext::Unreachable,
         }
     }
@@ -762,6 +772,24 @@ mod tests {
         let shared = BuildContext::sharing(&dir.join("Dockerfile"), None, cache.clone()).files_under(".", 100);
         let again = BuildContext::sharing(&dir.join("Dockerfile.dev"), None, cache.clone()).files_under(".", 100);
         assert!(Arc::ptr_eq(&shared.unwrap(), &again.unwrap()), "one listing for both");
+    }
+
+    #[test]
+    fn dockerfiles_of_one_context_look_up_where_a_path_leads_once() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(tmp.path()).unwrap();
+        std::fs::create_dir(root.join("src")).unwrap();
+        std::os::unix::fs::symlink("src", root.join("link")).unwrap();
+        let cache = Arc::new(ContextCache::default());
+        let first = BuildContext::sharing(&root.join("Dockerfile"), None, cache.clone());
+        assert_eq!(first.locate("link/main.py"), InContext::Inside(root.join("src/main.py")));
+        // The link now leads out of the context; the run keeps the answer it found first, for every Dockerfile.
+        std::fs::remove_file(root.join("link")).unwrap();
+        std::os::unix::fs::symlink("/", root.join("link")).unwrap();
+        let second = BuildContext::sharing(&root.join("Dockerfile.dev"), None, cache.clone());
+        assert_eq!(second.locate("link/main.py"), InContext::Inside(root.join("src/main.py")));
+        let unshared = BuildContext::for_dockerfile(&root.join("Dockerfile"), None);
+        assert_eq!(unshared.locate("link/main.py"), InContext::Unreachable);
     }
 
     #[test]
