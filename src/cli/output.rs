@@ -281,7 +281,7 @@ impl Output {
     }
 
     /// The end of the document or the statistics, then the summary (text only). Returns the summary.
-    pub fn finish(mut self, passed_over: usize) -> Result<Summary> {
+    pub fn finish(&mut self, passed_over: usize) -> Result<Summary> {
         if let Some(bar) = self.progress.take() {
             bar.finish_and_clear();
         }
