@@ -125,6 +125,7 @@ pub fn discover(paths: &[PathBuf], options: &WalkOptions) -> Result<Found, Strin
         let real_root = std::fs::canonicalize(path).ok();
         let root = real_root.clone().unwrap_or_else(|| path.clone());
         let files = Mutex::new(Vec::new());
+        let real_dirs = Mutex::new(Vec::new());
         let passed_over = Mutex::new(Vec::new());
         let errors = Mutex::new(Vec::new());
         let mut walk = WalkBuilder::new(path);
@@ -151,7 +152,16 @@ pub fn discover(paths: &[PathBuf], options: &WalkOptions) -> Result<Found, Strin
                                     .then_some("a symlink out of the searched directory (--follow-links follows it)")
                             });
                         match reason {
-                            None => files.lock().expect("no panics while holding the lock").push(entry.into_path()),
+                            None => {
+                                // Worked out on the walk's threads as each file is found: after the walk, for every
+                                // file of the corpus, it held back the start of the work by 8-11 ms.
+                                if let (false, Some(real_root)) = (options.follow_links, &real_root) {
+                                    if let Some(known) = real_dir(path, real_root, entry.path()) {
+                                        real_dirs.lock().expect("no panics while holding the lock").push(known);
+                                    }
+                                }
+                                files.lock().expect("no panics while holding the lock").push(entry.into_path())
+                            }
                             Some(reason) if looks_like_dockerfile(&name) => {
                                 let passed = (entry.into_path(), reason);
                                 passed_over.lock().expect("no panics while holding the lock").push(passed);
@@ -167,15 +177,8 @@ pub fn discover(paths: &[PathBuf], options: &WalkOptions) -> Result<Found, Strin
                 WalkState::Continue
             })
         });
-        let files = files.into_inner().expect("walk finished");
-        if let (false, Some(real_root)) = (options.follow_links, &real_root) {
-            for dir in files.iter().filter_map(|f| f.parent()) {
-                if let Ok(below) = dir.strip_prefix(path) {
-                    found.real_dirs.push((dir.to_path_buf(), real_root.join(below)));
-                }
-            }
-        }
-        found.files.extend(files);
+        found.files.extend(files.into_inner().expect("walk finished"));
+        found.real_dirs.extend(real_dirs.into_inner().expect("walk finished"));
         found.passed_over.extend(passed_over.into_inner().expect("walk finished"));
         found.errors.extend(errors.into_inner().expect("walk finished"));
     }
@@ -187,6 +190,14 @@ pub fn discover(paths: &[PathBuf], options: &WalkOptions) -> Result<Found, Strin
     found.passed_over.dedup();
     found.errors.sort();
     Ok(found)
+}
+
+/// The directory of `file`, which the walk of `root` found, with its path with every symlink resolved: a walk that
+/// follows no links enters only real directories, so that is `real_root` and the rest.
+fn real_dir(root: &Path, real_root: &Path, file: &Path) -> Option<(PathBuf, PathBuf)> {
+    let dir = file.parent()?;
+    let below = dir.strip_prefix(root).ok()?;
+    Some((dir.to_path_buf(), real_root.join(below)))
 }
 
 /// The bytes of `path` with each `/` made the lowest byte, so that byte order is path order: `a/b` before `a-b`.
