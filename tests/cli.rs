@@ -321,6 +321,16 @@ fn quiet_prints_the_summary_only() {
 }
 
 #[test]
+fn paths_that_overlap_check_each_file_once() {
+    let scratch = monorepo("overlap");
+    let args = ["check", "-q", ".", "./services", "./services/api/Dockerfile"];
+    let stderr = String::from_utf8(dockopt_in(scratch.path(), &args, b"").stderr).unwrap();
+    assert!(stderr.starts_with("4 files checked, 3 "), "{stderr}");
+    let stderr = String::from_utf8(dockopt_in(scratch.path(), &["check", "-q", "."], b"").stderr).unwrap();
+    assert!(stderr.starts_with("4 files checked, 3 "), "{stderr}");
+}
+
+#[test]
 fn the_walk_takes_dashed_names_and_shows_what_it_passes_over() {
     let scratch = monorepo("walk-names");
     let dir = scratch.path();

@@ -185,7 +185,11 @@ pub fn discover(paths: &[PathBuf], options: &WalkOptions) -> Result<Found, Strin
     // In path order, `/` before any other byte, as comparing components would put them; comparing one key per
     // path costs a fraction of comparing paths component by component.
     found.files.sort_by_cached_key(|path| path_order_key(path));
-    found.files.dedup();
+    // Paths that overlap (`.` and `./api`) find a file twice; one walk finds each file once, so with one path
+    // there is nothing to look for, and comparing 20,000 paths component by component took 3-4 ms.
+    if paths.len() > 1 {
+        found.files.dedup();
+    }
     found.passed_over.sort();
     found.passed_over.dedup();
     found.errors.sort();
