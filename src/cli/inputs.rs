@@ -38,9 +38,8 @@ impl Inputs {
         }
         let paths = if args.paths.is_empty() { vec![PathBuf::from(".")] } else { args.paths.clone() };
         let walk = WalkOptions { hidden: args.hidden, follow_links: args.follow_links, exclude: args.exclude.clone() };
-        let mut found = discover::discover(&paths, &walk).map_err(anyhow::Error::msg)?;
         let cache = Arc::new(ContextCache::new(args.max_file_size));
-        cache.know_real_paths(std::mem::take(&mut found.real_dirs));
+        let found = discover::discover(&paths, &walk, &cache).map_err(anyhow::Error::msg)?;
         let resolver = Resolver::new(
             rules.clone(),
             Overrides {
