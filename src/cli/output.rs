@@ -149,6 +149,9 @@ pub struct Output {
     watched: bool,
     first_entry: bool,
     notes: Vec<String>,
+    /// The run so far, counted in as each file is written: counting 20,000 files in at the end held back the exit.
+    totals: Summary,
+    /// Each file's counts, kept for `--statistics` alone.
     counts: Vec<Counts>,
     progress: Option<ProgressBar>,
     /// Files changed so far, for the progress bar.
@@ -179,6 +182,7 @@ impl Output {
             watched: std::io::stdout().is_terminal(),
             first_entry: true,
             notes: Vec::new(),
+            totals: Summary::default(),
             counts: Vec::new(),
             progress,
             changed: 0,
@@ -253,7 +257,10 @@ impl Output {
                 bar.set_message(format!("{} changed", self.changed));
             }
         }
-        self.counts.push(r.counts);
+        self.totals.add(&r.counts);
+        if self.how.shape == Shape::Statistics {
+            self.counts.push(r.counts);
+        }
         Ok(())
     }
 
@@ -285,7 +292,7 @@ impl Output {
         if let Some(bar) = self.progress.take() {
             bar.finish_and_clear();
         }
-        let summary = Summary::of(&self.counts, passed_over);
+        let summary = Summary { passed_over, ..std::mem::take(&mut self.totals) };
         match (self.how.shape, self.how.format) {
             (Shape::Document, Format::Json) => {
                 let end = format!("],\"summary\":{}}}\n", report::json::summary(&summary));

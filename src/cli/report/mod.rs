@@ -329,34 +329,31 @@ pub struct Summary {
 }
 
 impl Summary {
-    pub fn of<'c>(files: impl IntoIterator<Item = &'c Counts>, passed_over: usize) -> Summary {
-        let mut s = Summary { passed_over, ..Summary::default() };
-        for c in files {
-            match c.status {
-                FileStatus::Checked => s.files += 1,
-                FileStatus::Unreadable => s.unreadable += 1,
-                FileStatus::Unparseable => s.unparseable += 1,
-            }
-            s.changed += usize::from(c.changed);
-            s.errors += c.errors;
-            s.warnings += c.warnings;
-            for &(code, n) in &c.applied {
-                *s.applied.entry(code).or_default() += n;
-            }
-            for f in &c.findings {
-                s.findings += 1;
-                s.failing += usize::from(f.fails);
-                s.advice += usize::from(f.severity == Severity::Advice);
-                s.fixable += usize::from(f.fix == FixKind::Safe);
-                s.unsafe_fixable += usize::from(f.fix == FixKind::Unsafe);
-                *s.by_rule.entry(f.code).or_default() += 1;
-            }
-            if let Some((before, after)) = c.layers {
-                s.layers_before += before;
-                s.layers_after += after;
-            }
+    /// Counts one more file in.
+    pub fn add(&mut self, c: &Counts) {
+        match c.status {
+            FileStatus::Checked => self.files += 1,
+            FileStatus::Unreadable => self.unreadable += 1,
+            FileStatus::Unparseable => self.unparseable += 1,
         }
-        s
+        self.changed += usize::from(c.changed);
+        self.errors += c.errors;
+        self.warnings += c.warnings;
+        for &(code, n) in &c.applied {
+            *self.applied.entry(code).or_default() += n;
+        }
+        for f in &c.findings {
+            self.findings += 1;
+            self.failing += usize::from(f.fails);
+            self.advice += usize::from(f.severity == Severity::Advice);
+            self.fixable += usize::from(f.fix == FixKind::Safe);
+            self.unsafe_fixable += usize::from(f.fix == FixKind::Unsafe);
+            *self.by_rule.entry(f.code).or_default() += 1;
+        }
+        if let Some((before, after)) = c.layers {
+            self.layers_before += before;
+            self.layers_after += after;
+        }
     }
 
     /// The summary for standard error: a first line with files, changes, findings and layers, then the fixes
