@@ -68,10 +68,10 @@ pub fn run(args: &FileArgs, output: &OutputArgs, mode: Mode) -> Result<ExitCode>
         writeln!(std::io::stderr(), "{dir}: warning: cannot sync the directory after writing in it: {error}")?;
     }
     let summary = out.finish(found.passed_over.len())?;
-    // The run is over, and the process with it: what the run kept (configuration and context caches, the walk's
-    // paths, each file's counts) is left to the exit, which returns the memory at once. Freed here, one allocation
-    // at a time on this thread, much of it made by the workers, it held back the exit of a `check` of the corpus by
-    // 26-31 ms after the last line was written (2-3 ms now), 3.5% of the run's CPU time.
+    // The run is over, and the process with it: what the run kept (the configuration and context caches, the
+    // walk's paths, the output's state) is left to the exit, which returns the memory at once. Freed here, one
+    // allocation at a time on this thread, much of it made by the workers, it held back the exit of a `check` of the
+    // corpus by 26-31 ms after the last line was written (2-3 ms now), 3.5% of the run's CPU time.
     std::mem::forget(out);
     std::mem::forget(files);
     std::mem::forget(inputs);
