@@ -154,8 +154,8 @@ pub fn discover(paths: &[PathBuf], options: &WalkOptions, cache: &ContextCache) 
                                 // Told on the walk's threads as each file is found: after the walk, for every file
                                 // of the corpus, it held back the start of the work by 11-15 ms.
                                 if let (false, Some(real_root)) = (options.follow_links, &real_root) {
-                                    if let Some(known) = real_dir(path, real_root, entry.path()) {
-                                        cache.know_real_paths([known]);
+                                    if let Some((dir, real)) = real_dir(path, real_root, entry.path()) {
+                                        cache.know_real_path(dir, real);
                                     }
                                 }
                                 files.lock().expect("no panics while holding the lock").push(entry.into_path())

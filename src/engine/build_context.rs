@@ -78,9 +78,9 @@ impl ContextCache {
         }
     }
 
-    /// Takes the real paths of directories from someone who knows them, such as a walk that followed no links.
-    pub fn know_real_paths(&self, dirs: impl IntoIterator<Item = (PathBuf, PathBuf)>) {
-        self.real_paths.extend(dirs.into_iter().map(|(dir, real)| (dir.into_os_string(), Some(real))));
+    /// Takes the real path of a directory from someone who knows it, such as a walk that followed no links.
+    pub fn know_real_path(&self, dir: PathBuf, real: PathBuf) {
+        self.real_paths.extend([(dir.into_os_string(), Some(real))]);
     }
 
     /// `dir` with every symlink resolved, or `None` when it cannot be found. A directory that is not a symlink
