@@ -36,11 +36,14 @@ pub fn for_each_in_order<T: Sync, R: Send>(
         stop: AtomicBool::new(false),
         sink: Mutex::new(Sink { consume, failed: None }),
     };
-    std::thread::scope(|scope| {
-        for _ in 0..workers {
-            scope.spawn(|| queue.work(items, &work));
-        }
+    let panicked = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..workers).map(|_| scope.spawn(|| queue.work(items, &work))).collect();
+        workers.into_iter().filter_map(|worker| worker.join().err()).next()
     });
+    // A bug, not an error to report: the caller gets the panic itself, not the scope's word that one happened.
+    if let Some(panic) = panicked {
+        std::panic::resume_unwind(panic);
+    }
     let sink = queue.sink.into_inner().expect("no panics while holding the lock");
     if let Some(error) = sink.failed {
         return Err(error);
@@ -74,6 +77,9 @@ impl<R, C: FnMut(R) -> Result<()>> Queue<R, C> {
     /// A worker: takes the next item until none is left, staying within [`WINDOW`] of the output, and writes
     /// what is ready in order after each.
     fn work<T>(&self, items: &[T], work: &impl Fn(&T) -> R) {
+        // A worker that panics leaves its item without a result, and the output waits for it: the other workers
+        // would wait at the window's edge for ever.
+        let _stop_on_panic = StopOnPanic(&self.stop);
         loop {
             let i = self.next.fetch_add(1, Ordering::Relaxed);
             if i >= items.len() || self.stop.load(Ordering::Relaxed) {
@@ -122,6 +128,17 @@ impl<R, C: FnMut(R) -> Result<()>> Queue<R, C> {
     }
 }
 
+/// Stops the run when the worker holding it panics.
+struct StopOnPanic<'a>(&'a AtomicBool);
+
+impl Drop for StopOnPanic<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -143,6 +160,25 @@ mod tests {
         })
         .unwrap();
         assert_eq!(seen, items.iter().map(|n| n * 2).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_worker_that_panics_stops_the_run_instead_of_holding_it_up() {
+        // More items than the window: the other workers would wait for the output to pass the lost item.
+        let items: Vec<u32> = (0..10_000).collect();
+        let run = std::panic::catch_unwind(|| {
+            for_each_in_order(
+                &items,
+                cores().max(2),
+                |&n| {
+                    assert!(n != 5, "a bug met on item 5");
+                    n
+                },
+                |_| Ok(()),
+            )
+        });
+        let panic = run.unwrap_err();
+        assert_eq!(panic.downcast_ref::<&str>(), Some(&"a bug met on item 5"));
     }
 
     #[test]
