@@ -63,7 +63,9 @@ impl Rule for AddToCopy {
                 let Some(value) = source_value(&source.text, ins.json, ctx.df.tree.escape) else { return false };
                 match build.resolve(&value) {
                     Sources::Found(found) => {
-                        !found.is_empty() && found.iter().all(|entry| !build.is_ignored(entry) && build.is_plain(entry))
+                        !found.is_empty()
+                            && found.iter().all(|entry| !build.is_ignored(entry))
+                            && build.all_plain(&found)
                     }
                     Sources::Unknown => false,
                     Sources::Invalid(why) => {

@@ -129,6 +129,8 @@ fuzz_target!(|data: &[u8]| {
         let _ = build.resolve(name);
         let _ = build.read_text(name);
     }
+    let each_plain = names.iter().all(|name| build.is_plain(name));
+    assert_eq!(build.all_plain(&names), each_plain, "all_plain disagrees with is_plain of each entry");
     let rules = transforms::all();
     if let Ok(outcome) = fix::fix(&dockerfile, Some(&build), &rules, true) {
         let fixed = Dockerfile::parse(&outcome.text);

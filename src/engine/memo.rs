@@ -55,6 +55,28 @@ impl<K: Hash + Eq, V: Clone> Memo<K, V> {
         cell.get_or_init(compute).clone()
     }
 
+    /// [`Memo::get_or_insert_with`], but `None` at once, instead of waiting, when another thread is computing
+    /// the answer: the caller can ask about something else meanwhile, and ask again later.
+    pub fn get_or_insert_unless_computing<Q>(&self, key: &Q, compute: impl FnOnce() -> V) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
+    {
+        let cell = {
+            let mut entries = self.entries();
+            match entries.get(key) {
+                // A cell without an answer is one that another thread put there to compute it.
+                Some(cell) => return cell.get().cloned(),
+                None => {
+                    let cell = Arc::new(OnceLock::new());
+                    entries.insert(key.to_owned(), cell.clone());
+                    cell
+                }
+            }
+        };
+        Some(cell.get_or_init(compute).clone())
+    }
+
     /// The answer for `key`, if one has been computed.
     pub fn get<Q>(&self, key: &Q) -> Option<V>
     where
@@ -112,5 +134,27 @@ mod tests {
         });
         assert_eq!(computed.load(Ordering::SeqCst), 1);
         assert_eq!(memo.get_or_insert_with(&2, || 9), 9, "another key is computed");
+    }
+
+    #[test]
+    fn an_answer_being_computed_can_be_passed_over_instead_of_waited_for() {
+        let memo: Memo<u32, u32> = Memo::default();
+        let (started, computing) = std::sync::mpsc::channel();
+        let (asked, finish) = std::sync::mpsc::channel::<()>();
+        let memo = &memo;
+        std::thread::scope(|scope| {
+            scope.spawn(move || {
+                memo.get_or_insert_with(&1, || {
+                    started.send(()).unwrap();
+                    finish.recv().unwrap();
+                    7
+                })
+            });
+            computing.recv().unwrap();
+            assert_eq!(memo.get_or_insert_unless_computing(&1, || 8), None);
+            assert_eq!(memo.get_or_insert_unless_computing(&2, || 9), Some(9), "another key is computed");
+            asked.send(()).unwrap();
+        });
+        assert_eq!(memo.get_or_insert_unless_computing(&1, || 8), Some(7));
     }
 }
