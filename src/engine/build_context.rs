@@ -473,10 +473,7 @@ impl BuildContext {
     /// (gzip, bzip2, xz or zstd data, or a tar header, recognised by content as BuildKit does), reached without
     /// leaving the context. Anything else, or anything dockopt cannot read, is not.
     pub fn is_plain(&self, relative: &str) -> bool {
-        self.plain.get_or_insert_with(relative, || match self.locate(&clean(relative)) {
-            InContext::Inside(path) => self.cache.is_plain_entry(&path),
-            InContext::OutsideLink(_) | InContext::Unreachable => false,
-        })
+        self.plain_with(relative, |path| Some(self.cache.is_plain_entry(path))) == Some(true)
     }
 
     /// Every entry of `entries` (context-relative paths) [is plain](BuildContext::is_plain). The Dockerfiles of a
@@ -488,21 +485,27 @@ impl BuildContext {
     pub fn all_plain(&self, entries: &[String]) -> bool {
         let mut read_elsewhere = Vec::new();
         for entry in entries {
-            let plain = self.plain.get(entry.as_str()).or_else(|| {
-                let plain = match self.locate(&clean(entry)) {
-                    InContext::Inside(path) => self.cache.is_plain_entry_unless_read_elsewhere(&path)?,
-                    InContext::OutsideLink(_) | InContext::Unreachable => false,
-                };
-                self.plain.extend([(entry.clone(), plain)]);
-                Some(plain)
-            });
-            match plain {
+            match self.plain_with(entry, |path| self.cache.is_plain_entry_unless_read_elsewhere(path)) {
                 Some(true) => {}
                 Some(false) => return false,
                 None => read_elsewhere.push(entry),
             }
         }
         read_elsewhere.into_iter().all(|entry| self.is_plain(entry))
+    }
+
+    /// Whether the entry at `relative` is plain, kept for this Dockerfile's later rounds; an entry inside the
+    /// context is read with `read`, and `None` is its word that another thread is reading it now.
+    fn plain_with(&self, relative: &str, read: impl FnOnce(&Path) -> Option<bool>) -> Option<bool> {
+        if let Some(known) = self.plain.get(relative) {
+            return Some(known);
+        }
+        let plain = match self.locate(&clean(relative)) {
+            InContext::Inside(path) => read(&path)?,
+            InContext::OutsideLink(_) | InContext::Unreachable => false,
+        };
+        self.plain.extend([(relative.to_string(), plain)]);
+        Some(plain)
     }
 
     /// The regular files under `relative` in the context (itself, when it is one), as relative paths, leaving out

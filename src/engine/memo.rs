@@ -38,21 +38,10 @@ impl<K: Hash + Eq, V: Clone> Memo<K, V> {
         K: Borrow<Q>,
         Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
     {
-        let cell = {
-            let mut entries = self.entries();
-            match entries.get(key) {
-                Some(cell) => match cell.get() {
-                    Some(found) => return found.clone(),
-                    None => cell.clone(),
-                },
-                None => {
-                    let cell = Arc::new(OnceLock::new());
-                    entries.insert(key.to_owned(), cell.clone());
-                    cell
-                }
-            }
-        };
-        cell.get_or_init(compute).clone()
+        match self.lookup(key) {
+            Ok(found) => found,
+            Err((cell, _)) => cell.get_or_init(compute).clone(),
+        }
     }
 
     /// [`Memo::get_or_insert_with`], but `None` at once, instead of waiting, when another thread is computing
@@ -62,19 +51,29 @@ impl<K: Hash + Eq, V: Clone> Memo<K, V> {
         K: Borrow<Q>,
         Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
     {
-        let cell = {
-            let mut entries = self.entries();
-            match entries.get(key) {
-                // A cell without an answer is one that another thread put there to compute it.
-                Some(cell) => return cell.get().cloned(),
-                None => {
-                    let cell = Arc::new(OnceLock::new());
-                    entries.insert(key.to_owned(), cell.clone());
-                    cell
-                }
+        match self.lookup(key) {
+            Ok(found) => Some(found),
+            Err((cell, true)) => Some(cell.get_or_init(compute).clone()),
+            Err((_, false)) => None,
+        }
+    }
+
+    /// The answer for `key` if it has been computed; else its cell, and whether this call put the cell there, to
+    /// compute the answer. A cell without an answer that was there already is one another thread is computing.
+    fn lookup<Q>(&self, key: &Q) -> Result<V, (Arc<OnceLock<V>>, bool)>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
+    {
+        let mut entries = self.entries();
+        match entries.get(key) {
+            Some(cell) => cell.get().cloned().ok_or_else(|| (cell.clone(), false)),
+            None => {
+                let cell = Arc::new(OnceLock::new());
+                entries.insert(key.to_owned(), cell.clone());
+                Err((cell, true))
             }
-        };
-        Some(cell.get_or_init(compute).clone())
+        }
     }
 
     /// The answer for `key`, if one has been computed.
