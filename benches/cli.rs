@@ -9,6 +9,11 @@
 //! reported is the median of those paired ratios, with their range. CPU time (user and system, as the kernel
 //! counts it for the process and its threads) is reported beside wall time, since it depends less on what else
 //! the machine is doing. A walk before the first round warms the page cache.
+//!
+//! `fix -q` is also set against a floor of its own: walking a fresh copy of the corpus, reading every Dockerfile,
+//! and replacing each file `fix` rewrites with the very bytes `fix` writes, the way any safe rewrite must (a new
+//! file beside it, its data synced, renamed over it). On a file system where creating a file is costly, that is
+//! most of `fix -q`'s time, and the plain floor would hide it.
 
 mod common;
 
@@ -88,8 +93,9 @@ struct Floor {
 }
 
 /// The floor: the corpus walked as `dockopt` walks it (gitignore-aware, in parallel) and every Dockerfile read,
-/// nothing else. The bench does nothing else meanwhile, so the process's CPU time over the walk is the walk's.
-fn walk_and_read(root: &Path) -> Floor {
+/// nothing else; and for the floor of `fix -q`, each file in `rewrites` replaced with its fixed text (see
+/// [`replace`]). The bench does nothing else meanwhile, so the process's CPU time over the walk is the walk's.
+fn walk_and_read(root: &Path, rewrites: Option<&Rewrites>) -> Floor {
     let read = AtomicUsize::new(0);
     let cpu_before = cpu_time_of(libc::RUSAGE_SELF);
     let start = Instant::now();
@@ -102,11 +108,57 @@ fn walk_and_read(root: &Path) -> Floor {
                 let text = std::fs::read(entry.path()).unwrap_or_default();
                 std::hint::black_box(text);
                 read.fetch_add(1, Ordering::Relaxed);
+                let relative = entry.path().strip_prefix(root).expect("under the walked root");
+                if let Some(fixed) = rewrites.and_then(|r| r.get(relative)) {
+                    replace(entry.path(), fixed);
+                }
             }
             ignore::WalkState::Continue
         })
     });
     Floor { wall: start.elapsed(), cpu: cpu_time_of(libc::RUSAGE_SELF) - cpu_before, files: read.into_inner() }
+}
+
+/// What `fix` writes: each Dockerfile it changes, by its path relative to the corpus, with its fixed text.
+type Rewrites = std::collections::HashMap<std::path::PathBuf, Vec<u8>>;
+
+/// Runs `dockopt fix -q` on `copy`, a fresh copy of `corpus`, and keeps each file it changed with its new text.
+fn rewrites_of_fix(dockopt: &str, corpus: &Path, copy: &Path) -> Rewrites {
+    let _ = std::fs::remove_dir_all(copy);
+    copy_tree(corpus, copy);
+    run(dockopt, &["fix", "-q", "--exit-zero", copy.to_str().expect("UTF-8 temporary path")]);
+    common::dockerfiles(copy)
+        .into_iter()
+        .filter_map(|path| {
+            let relative = path.strip_prefix(copy).expect("under the copy").to_path_buf();
+            let fixed = std::fs::read(&path).ok()?;
+            (std::fs::read(corpus.join(&relative)).ok()? != fixed).then_some((relative, fixed))
+        })
+        .collect()
+}
+
+/// Replaces `path` with `text` as safely as `fix` does, and no more: a new file beside it, synced, renamed over it.
+fn replace(path: &Path, text: &[u8]) {
+    use std::io::Write;
+    let mut name = path.file_name().expect("a file name").to_os_string();
+    name.push(".floor-temporary");
+    let temporary = path.with_file_name(name);
+    let mut file = std::fs::File::options().write(true).create_new(true).open(&temporary).expect("temporary file");
+    file.write_all(text).expect("write the temporary file");
+    file.sync_data().expect("sync the temporary file");
+    std::fs::rename(&temporary, path).expect("rename over the file");
+}
+
+/// The best wall and CPU time of a floor's rounds.
+fn print_floor(name: &str, floors: &[Floor], what: &str) {
+    let wall = floors.iter().map(|f| f.wall).min().expect("at least one round");
+    let cpu = floors.iter().map(|f| f.cpu).min().expect("at least one round");
+    println!(
+        "{name}  {:>7.3} s wall  {:>7.3} s CPU  {what} (best of {} rounds)",
+        wall.as_secs_f64(),
+        cpu.as_secs_f64(),
+        floors.len()
+    );
 }
 
 /// The median of `values`, which are not empty, and their least and greatest.
@@ -162,34 +214,40 @@ fn main() {
         ("check named", named_args),
     ];
     // The first walk reads the corpus from disk, unless an earlier run left it in the page cache: it is no round.
-    walk_and_read(&corpus);
+    walk_and_read(&corpus, None);
+    let rewrites = rewrites_of_fix(dockopt, &corpus, &copy);
     let mut floors = Vec::new();
+    let mut rewrite_floors = Vec::new();
     let mut runs: Vec<Vec<Run>> = commands.iter().map(|_| Vec::new()).collect();
     for _ in 0..rounds {
-        floors.push(walk_and_read(&corpus));
+        floors.push(walk_and_read(&corpus, None));
         for ((label, args), runs) in commands.iter().zip(&mut runs) {
             if *label == "fix -q" {
+                let _ = std::fs::remove_dir_all(&copy);
+                copy_tree(&corpus, &copy);
+                rewrite_floors.push(walk_and_read(&copy, Some(&rewrites)));
                 let _ = std::fs::remove_dir_all(&copy);
                 copy_tree(&corpus, &copy);
             }
             runs.push(run(dockopt, args));
         }
     }
-    let floor_wall = floors.iter().map(|f| f.wall).min().expect("at least one round");
-    let floor_cpu = floors.iter().map(|f| f.cpu).min().expect("at least one round");
-    println!(
-        "floor: walk + read  {:>7.3} s wall  {:>7.3} s CPU  {} files (best of {rounds} rounds)",
-        floor_wall.as_secs_f64(),
-        floor_cpu.as_secs_f64(),
-        floors[0].files
+    print_floor("floor: walk + read", &floors, &format!("{} files", floors[0].files));
+    print_floor(
+        "floor of fix -q: walk + read + rewrite",
+        &rewrite_floors,
+        &format!("{} files rewritten", rewrites.len()),
     );
     for ((label, _), runs) in commands.iter().zip(&runs) {
         let best = runs.iter().min_by_key(|r| r.wall).expect("at least one round");
         let peak_kb = runs.iter().map(|r| r.peak_kb).max().unwrap_or(0);
-        let paired =
-            |of: fn(&Run, &Floor) -> f64| median_and_range(runs.iter().zip(&floors).map(|(r, f)| of(r, f)).collect());
-        let (wall_ratio, wall_least, wall_most) = paired(|r, f| r.wall.as_secs_f64() / f.wall.as_secs_f64());
-        let (cpu_ratio, _, _) = paired(|r, f| r.cpu.as_secs_f64() / f.cpu.as_secs_f64());
+        let paired_with = |floors: &[Floor], of: fn(&Run, &Floor) -> f64| {
+            median_and_range(runs.iter().zip(floors).map(|(r, f)| of(r, f)).collect())
+        };
+        let wall_to_floor = |r: &Run, f: &Floor| r.wall.as_secs_f64() / f.wall.as_secs_f64();
+        let cpu_to_floor = |r: &Run, f: &Floor| r.cpu.as_secs_f64() / f.cpu.as_secs_f64();
+        let (wall_ratio, wall_least, wall_most) = paired_with(&floors, wall_to_floor);
+        let (cpu_ratio, _, _) = paired_with(&floors, cpu_to_floor);
         // The summary's first line counts the files: "19557 files checked, …".
         let summary = best.stderr.lines().find(|l| l.contains(" checked, ")).unwrap_or_default();
         let files: f64 = summary.split_whitespace().next().and_then(|n| n.parse().ok()).unwrap_or(0.0);
@@ -201,6 +259,13 @@ fn main() {
             files / best.wall.as_secs_f64(),
             peak_kb as f64 / 1024.0,
         );
+        if *label == "fix -q" {
+            let (wall_ratio, wall_least, wall_most) = paired_with(&rewrite_floors, wall_to_floor);
+            let (cpu_ratio, _, _) = paired_with(&rewrite_floors, cpu_to_floor);
+            println!(
+                "        {label:<11} {wall_ratio:>5.2}x the floor of fix -q ({wall_least:.2}-{wall_most:.2}), CPU {cpu_ratio:.2}x"
+            );
+        }
     }
     let hadolint_present =
         Command::new("hadolint").arg("--version").stdout(Stdio::null()).status().is_ok_and(|s| s.success());
