@@ -91,7 +91,8 @@ fn show_files(found: &Found) -> Result<()> {
 }
 
 /// The exit status, written down once (the README's table says the same):
-/// - 2 when a file could not be read, parsed or written, or the command line or configuration is wrong;
+/// - 2 when a file could not be read, parsed or written, dockopt met a bug on one, or the command line or
+///   configuration is wrong;
 /// - else, with `--diff`, 1 when a file would change;
 /// - else 1 when findings that fail the run remain: warnings, and advice only with `--fail-on-advice` (for
 ///   `check` the findings of the file, for `fix` those left after fixing);
@@ -116,6 +117,29 @@ fn walk_error_report(path: &Path, error: &str) -> FileReport {
 
 fn error_report(path: &str, status: FileStatus, source: String, errors: Vec<Diagnostic>) -> FileReport {
     FileReport { path: path.to_string(), status, source, errors, ..FileReport::default() }
+}
+
+/// Runs the analysis of the file at `path`, and turns a panic in it (a bug in dockopt, most likely in one rule
+/// meeting a file it was not written for) into that file's error: one file must not end a run over thousands, nor
+/// keep the others from being checked or fixed. Nothing has been written when the analysis runs, so the file is
+/// left as it was. The panic's own message, with where in dockopt it happened, is on standard error above.
+fn contain_bug<T>(path: &str, analysis: impl FnOnce() -> T) -> Result<T, Diagnostic> {
+    // The analysis shares only caches with other files, each entry of which is whole or not there: a panic cannot
+    // leave one half-made for the files after it.
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(analysis)).map_err(|panic| {
+        let message = panic
+            .downcast_ref::<&str>()
+            .copied()
+            .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+            .unwrap_or("no message");
+        Diagnostic::whole_file(
+            path,
+            format!("dockopt met a bug on this file and left it as it was: {message}"),
+            "this is a bug in dockopt, not in the file: please report it with the file and the panic message \
+             above; the other files were checked as usual"
+                .to_string(),
+        )
+    })
 }
 
 /// What the files of one `check`, `fix` or `fix --diff` run share.
@@ -168,8 +192,13 @@ impl<'a> FileRun<'a> {
         // Check reports the findings of the file as it is and what fixing adds, never what is left after fixing.
         let remaining = if self.mode == Mode::Check { Remaining::Fixable } else { Remaining::All };
         // `fix` reads the file first and refuses what BuildKit would reject, with the errors to report.
-        let outcome =
-            fix::fix_with_options(&source, build.as_ref(), &settings.rules, unsafe_fixes, &settings.options, remaining);
+        let analysis = || {
+            fix::fix_with_options(&source, build.as_ref(), &settings.rules, unsafe_fixes, &settings.options, remaining)
+        };
+        let outcome = match contain_bug(&name, analysis) {
+            Ok(outcome) => outcome,
+            Err(bug) => return Some(error_report(&name, FileStatus::Failed, source, vec![bug])),
+        };
         let problems = build.as_ref().map_or(&[][..], |b| b.problems());
         if !problems.is_empty() {
             let errors = problems.iter().map(context_problem).collect();
@@ -289,4 +318,31 @@ fn settings_for(path: &Path, explicit: bool, resolver: &Resolver) -> Result<Opti
         help: "fix the glob in `exclude`".into(),
     })?;
     Ok((!discover::is_excluded(&matcher, &absolute, false)).then_some(settings))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::report::Counts;
+
+    #[test]
+    fn a_panic_in_the_analysis_is_that_files_error_and_fails_the_run() {
+        assert_eq!(contain_bug("Dockerfile", || 7).ok(), Some(7));
+        let bug = contain_bug("app/Dockerfile", || -> usize { panic!("index {} out of range", 3) }).unwrap_err();
+        assert_eq!((bug.path.as_str(), bug.position()), ("app/Dockerfile", None));
+        assert_eq!(bug.message, "dockopt met a bug on this file and left it as it was: index 3 out of range");
+        assert!(bug.help.starts_with("this is a bug in dockopt, not in the file"), "{}", bug.help);
+        let bug = contain_bug("Dockerfile", || -> usize { std::panic::panic_any(42) }).unwrap_err();
+        assert!(bug.message.ends_with("left it as it was: no message"), "{}", bug.message);
+
+        let report = error_report("app/Dockerfile", FileStatus::Failed, String::new(), vec![bug]);
+        let mut summary = Summary::default();
+        summary.add(&Counts::of(&report));
+        summary.add(&Counts { status: FileStatus::Checked, ..Counts::default() });
+        assert_eq!((summary.files, summary.failed, summary.errors), (1, 1, 1));
+        assert!(summary.text("check").ends_with("not checked: 1 met a bug in dockopt\n"), "{}", summary.text("check"));
+        // Like a file that cannot be read: 2, which `--exit-zero` does not turn into 0.
+        assert_eq!(status(&summary, Mode::Check, true), 2);
+        assert_eq!(crate::cli::report::json::status(report.status), "failed");
+    }
 }

@@ -79,6 +79,7 @@ pub fn status(s: FileStatus) -> &'static str {
         FileStatus::Checked => "checked",
         FileStatus::Unreadable => "unreadable",
         FileStatus::Unparseable => "unparseable",
+        FileStatus::Failed => "failed",
     }
 }
 
@@ -147,7 +148,7 @@ pub fn summary(s: &Summary) -> Value {
         "files": s.files, "changed": s.changed, "findings": s.findings, "fixable": s.fixable,
         "unsafe_fixable": s.unsafe_fixable, "advice": s.advice, "failing": s.failing,
         "errors": s.errors, "warnings": s.warnings,
-        "unreadable": s.unreadable, "unparseable": s.unparseable, "passed_over": s.passed_over,
+        "unreadable": s.unreadable, "unparseable": s.unparseable, "failed": s.failed, "passed_over": s.passed_over,
         "applied": s.applied, "by_rule": s.by_rule,
         "layers_before": s.layers_before, "layers_after": s.layers_after,
     })

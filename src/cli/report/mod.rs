@@ -25,6 +25,8 @@ pub enum FileStatus {
     Unreadable,
     /// It was read, but BuildKit would reject it, or its build context could not be read.
     Unparseable,
+    /// dockopt met a bug in itself while checking or fixing it, and left it as it was.
+    Failed,
 }
 
 /// What dockopt found and did in one file.
@@ -308,6 +310,8 @@ pub struct Summary {
     pub files: usize,
     pub unreadable: usize,
     pub unparseable: usize,
+    /// Files dockopt met a bug on (see [`FileStatus::Failed`]).
+    pub failed: usize,
     /// Files the walk saw and did not take (see `--show-files`).
     pub passed_over: usize,
     pub changed: usize,
@@ -335,6 +339,7 @@ impl Summary {
             FileStatus::Checked => self.files += 1,
             FileStatus::Unreadable => self.unreadable += 1,
             FileStatus::Unparseable => self.unparseable += 1,
+            FileStatus::Failed => self.failed += 1,
         }
         self.changed += usize::from(c.changed);
         self.errors += c.errors;
@@ -401,6 +406,9 @@ impl Summary {
         }
         if self.unparseable > 0 {
             not_checked.push(format!("{} could not be parsed", self.unparseable));
+        }
+        if self.failed > 0 {
+            not_checked.push(format!("{} met a bug in dockopt", self.failed));
         }
         if self.passed_over > 0 {
             not_checked.push(format!("{} passed over by the walk (--show-files lists them)", self.passed_over));
