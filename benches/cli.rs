@@ -108,9 +108,11 @@ fn walk_and_read(root: &Path, rewrites: Option<&Rewrites>) -> Floor {
                 let text = std::fs::read(entry.path()).unwrap_or_default();
                 std::hint::black_box(text);
                 read.fetch_add(1, Ordering::Relaxed);
-                let relative = entry.path().strip_prefix(root).expect("under the walked root");
-                if let Some(fixed) = rewrites.and_then(|r| r.get(relative)) {
-                    replace(entry.path(), fixed);
+                if let Some(rewrites) = rewrites {
+                    let relative = entry.path().strip_prefix(root).expect("under the walked root");
+                    if let Some(fixed) = rewrites.get(relative) {
+                        replace(entry.path(), fixed);
+                    }
                 }
             }
             ignore::WalkState::Continue
@@ -130,8 +132,7 @@ type Rewrites = std::collections::HashMap<std::path::PathBuf, Vec<u8>>;
 
 /// Runs `dockopt fix -q` on `copy`, a fresh copy of `corpus`, and keeps each file it changed with its new text.
 fn rewrites_of_fix(dockopt: &str, corpus: &Path, copy: &Path) -> Rewrites {
-    let _ = std::fs::remove_dir_all(copy);
-    copy_tree(corpus, copy);
+    fresh_copy(corpus, copy);
     run(dockopt, &["fix", "-q", "--exit-zero", copy.to_str().expect("UTF-8 temporary path")]);
     common::dockerfiles(copy)
         .into_iter()
@@ -174,6 +175,12 @@ fn median_and_range(mut values: Vec<f64>) -> (f64, f64, f64) {
     let n = values.len();
     let median = if n % 2 == 1 { values[n / 2] } else { (values[n / 2 - 1] + values[n / 2]) / 2.0 };
     (median, values[0], values[n - 1])
+}
+
+/// Makes `copy` a fresh copy of `corpus`, replacing what an earlier round wrote there.
+fn fresh_copy(corpus: &Path, copy: &Path) {
+    let _ = std::fs::remove_dir_all(copy);
+    copy_tree(corpus, copy);
 }
 
 /// Copies a directory tree of regular files (the corpus holds nothing else that matters to dockopt), writable.
@@ -230,11 +237,9 @@ fn main() {
         floors.push(walk_and_read(&corpus, None));
         for ((label, args), runs) in commands.iter().zip(&mut runs) {
             if *label == "fix -q" {
-                let _ = std::fs::remove_dir_all(&copy);
-                copy_tree(&corpus, &copy);
+                fresh_copy(&corpus, &copy);
                 rewrite_floors.push(walk_and_read(&copy, Some(&rewrites)));
-                let _ = std::fs::remove_dir_all(&copy);
-                copy_tree(&corpus, &copy);
+                fresh_copy(&corpus, &copy);
             }
             runs.push(run(dockopt, args));
         }

@@ -59,7 +59,9 @@ impl<K: Hash + Eq, V: Clone> Memo<K, V> {
     }
 
     /// The answer for `key` if it has been computed; else its cell, and whether this call put the cell there, to
-    /// compute the answer. A cell without an answer that was there already is one another thread is computing.
+    /// compute the answer. A cell without an answer that was there already is one another thread is computing, or
+    /// one whose computation panicked (a bug that the run reports for that file and goes on): the next
+    /// [`Memo::get_or_insert_with`] computes it again.
     fn lookup<Q>(&self, key: &Q) -> Result<V, (Arc<OnceLock<V>>, bool)>
     where
         K: Borrow<Q>,
