@@ -2,7 +2,7 @@ use super::cleanup::{mount_instead, CacheMount};
 use crate::engine::context::Context;
 use crate::engine::finding::{Applicability, Edit, Finding, Fix, RuleInfo, Safety, Severity};
 use crate::engine::rule::Rule;
-use crate::shell::Invocation;
+use crate::shell::{Invocation, Programs};
 
 pub struct ApkNoCache;
 
@@ -24,13 +24,15 @@ After:\n    RUN apk add --no-cache curl",
     hadolint: &["DL3019"],
 };
 
+const APK: Programs = Programs::new(&["apk"]);
+
 impl Rule for ApkNoCache {
     fn info(&self) -> &'static RuleInfo {
         &INFO
     }
 
     fn check(&self, ctx: &Context, findings: &mut Vec<Finding>) {
-        for (i, _) in ctx.runs().filter(|&(i, _)| ctx.runs_any_of(i, &["apk"])) {
+        for (i, _) in ctx.runs().filter(|&(i, _)| ctx.runs_any_of(i, &APK)) {
             if ctx.mount_covers(i, "/var/cache/apk") || ctx.mount_covers(i, "/etc/apk/cache") {
                 continue;
             }

@@ -2,7 +2,7 @@ use super::cleanup::{cleanup_finding, mount_instead, CacheMount};
 use crate::engine::context::Context;
 use crate::engine::finding::{Applicability, Edit, Finding, Fix, RuleInfo, Safety, Severity};
 use crate::engine::rule::Rule;
-use crate::shell::{Command, Invocation, Op};
+use crate::shell::{Command, Invocation, Op, Programs};
 use crate::syntax::model::{Kind, Stage};
 
 pub struct AptListsCleanup;
@@ -33,7 +33,7 @@ After:\n    RUN apt-get update && apt-get install -y curl && rm -rf /var/lib/apt
     hadolint: &["DL3009"],
 };
 
-const APT: &[&str] = &["apt-get", "apt", "aptitude", "apt-cache"];
+const APT: Programs = Programs::new(&["apt-get", "apt", "aptitude", "apt-cache"]);
 const LISTS: &str = "/var/lib/apt/lists";
 
 /// Variables that ENV and ARG may set between an `apt-get update` and its install without changing what the
@@ -77,7 +77,7 @@ fn removes_lists(invocation: &Invocation) -> bool {
             }
             path.len() > 1 && LISTS.strip_prefix(path).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
         }),
-        program => APT.contains(&program) && invocation.subcommand() == Some("dist-clean"),
+        program => APT.contains(program) && invocation.subcommand() == Some("dist-clean"),
     }
 }
 
@@ -101,8 +101,11 @@ fn lists_use(ctx: &Context, j: usize) -> ListsUse {
         let mentions = text.contains("apt") || statement.heredocs.iter().any(|h| h.content.contains("apt"));
         return if mentions { ListsUse::Reads } else { ListsUse::Neither };
     }
+    if !ctx.runs_any_of(j, &APT) {
+        return ListsUse::Neither;
+    }
     for (_, inv) in ctx.invocations(j) {
-        if APT.contains(&inv.program) {
+        if APT.contains(inv.program) {
             let sub = inv.subcommand();
             if sub == Some("update") {
                 return ListsUse::Refreshes;
@@ -156,10 +159,10 @@ impl Rule for AptListsCleanup {
 
     fn check(&self, ctx: &Context, findings: &mut Vec<Finding>) {
         let mut derived = None;
-        for (i, script) in ctx.runs() {
+        for (i, script) in ctx.runs().filter(|&(i, _)| ctx.runs_any_of(i, &APT)) {
             let invocations = ctx.invocations(i);
             let Some((update, _)) =
-                invocations.iter().find(|(_, inv)| APT.contains(&inv.program) && inv.subcommand() == Some("update"))
+                invocations.iter().find(|(_, inv)| APT.contains(inv.program) && inv.subcommand() == Some("update"))
             else {
                 continue;
             };
@@ -167,7 +170,7 @@ impl Rule for AptListsCleanup {
             let last_apt = invocations
                 .iter()
                 .filter(|(_, inv)| {
-                    APT.contains(&inv.program)
+                    APT.contains(inv.program)
                         && (inv.subcommand() == Some("update") || reads_lists(inv.program, inv.subcommand()))
                 })
                 .map(|(c, _)| c.range.start)
@@ -284,7 +287,7 @@ fn move_edits(
 ) -> Option<Vec<Edit>> {
     let script = ctx.script(i)?;
     let after_update =
-        invocations.iter().any(|(c, inv)| c.range.start > update.range.start && APT.contains(&inv.program));
+        invocations.iter().any(|(c, inv)| c.range.start > update.range.start && APT.contains(inv.program));
     if after_update || ctx.is_exec_form(i) {
         return None;
     }

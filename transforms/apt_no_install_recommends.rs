@@ -1,6 +1,7 @@
 use crate::engine::context::Context;
 use crate::engine::finding::{Applicability, Finding, Fix, RuleInfo, Safety, Severity};
 use crate::engine::rule::Rule;
+use crate::shell::Programs;
 
 pub struct AptNoInstallRecommends;
 
@@ -18,7 +19,7 @@ After:\n    RUN apt-get install -y --no-install-recommends curl",
     hadolint: &["DL3015"],
 };
 
-const APT: &[&str] = &["apt-get", "apt"];
+const APT: Programs = Programs::new(&["apt-get", "apt"]);
 
 impl Rule for AptNoInstallRecommends {
     fn info(&self) -> &'static RuleInfo {
@@ -26,9 +27,9 @@ impl Rule for AptNoInstallRecommends {
     }
 
     fn check(&self, ctx: &Context, findings: &mut Vec<Finding>) {
-        for (i, _) in ctx.runs().filter(|&(i, _)| ctx.runs_any_of(i, APT)) {
+        for (i, _) in ctx.runs().filter(|&(i, _)| ctx.runs_any_of(i, &APT)) {
             for (command, inv) in ctx.invocations(i) {
-                if !APT.contains(&inv.program) || inv.subcommand() != Some("install") {
+                if !APT.contains(inv.program) || inv.subcommand() != Some("install") {
                     continue;
                 }
                 let off = inv.has_option("--no-install-recommends")

@@ -2,6 +2,7 @@ use super::cleanup::{last_matching, tool_cleanup_finding};
 use crate::engine::context::Context;
 use crate::engine::finding::{Finding, RuleInfo, Safety, Severity};
 use crate::engine::rule::Rule;
+use crate::shell::Programs;
 
 pub struct CondaClean;
 
@@ -21,7 +22,7 @@ After:\n    RUN conda install -y numpy && conda clean -afy",
 };
 
 /// The programs that install conda packages and keep them in /opt/conda/pkgs.
-const CONDA: &[&str] = &["conda", "mamba", "micromamba"];
+const CONDA: Programs = Programs::new(&["conda", "mamba", "micromamba"]);
 
 impl Rule for CondaClean {
     fn info(&self) -> &'static RuleInfo {
@@ -29,9 +30,9 @@ impl Rule for CondaClean {
     }
 
     fn check(&self, ctx: &Context, findings: &mut Vec<Finding>) {
-        for (i, script) in ctx.runs().filter(|&(i, _)| ctx.runs_any_of(i, CONDA)) {
+        for (i, script) in ctx.runs().filter(|&(i, _)| ctx.runs_any_of(i, &CONDA)) {
             let invocations = ctx.invocations(i);
-            let is_conda = |p: &str| CONDA.contains(&p);
+            let is_conda = |p: &str| CONDA.contains(p);
             let installs = |inv: &crate::shell::Invocation| {
                 is_conda(inv.program) && matches!(inv.subcommand(), Some("install" | "create" | "update"))
             };

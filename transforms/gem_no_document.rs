@@ -1,6 +1,7 @@
 use crate::engine::context::Context;
 use crate::engine::finding::{Applicability, Finding, Fix, RuleInfo, Safety, Severity};
 use crate::engine::rule::Rule;
+use crate::shell::Programs;
 
 pub struct GemNoDocument;
 
@@ -18,13 +19,15 @@ After:\n    RUN gem install --no-document bundler",
     hadolint: &[],
 };
 
+const GEM: Programs = Programs::new(&["gem"]);
+
 impl Rule for GemNoDocument {
     fn info(&self) -> &'static RuleInfo {
         &INFO
     }
 
     fn check(&self, ctx: &Context, findings: &mut Vec<Finding>) {
-        for (i, _) in ctx.runs().filter(|&(i, _)| ctx.runs_any_of(i, &["gem"])) {
+        for (i, _) in ctx.runs().filter(|&(i, _)| ctx.runs_any_of(i, &GEM)) {
             for (command, inv) in ctx.invocations(i) {
                 if inv.program != "gem" || inv.subcommand() != Some("install") {
                     continue;

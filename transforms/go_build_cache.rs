@@ -2,7 +2,7 @@ use super::cleanup::{cache_dir, last_matching, mount_instead, tool_cleanup_findi
 use crate::engine::context::Context;
 use crate::engine::finding::{Finding, RuleInfo, Safety, Severity};
 use crate::engine::rule::Rule;
-use crate::shell::Invocation;
+use crate::shell::{Invocation, Programs};
 
 pub struct GoBuildCache;
 
@@ -24,13 +24,15 @@ After:\n    RUN go build -o /app . && go clean -cache",
     hadolint: &[],
 };
 
+const GO: Programs = Programs::new(&["go"]);
+
 impl Rule for GoBuildCache {
     fn info(&self) -> &'static RuleInfo {
         &INFO
     }
 
     fn check(&self, ctx: &Context, findings: &mut Vec<Finding>) {
-        for (i, script) in ctx.runs().filter(|&(i, _)| ctx.runs_any_of(i, &["go"])) {
+        for (i, script) in ctx.runs().filter(|&(i, _)| ctx.runs_any_of(i, &GO)) {
             let invocations = ctx.invocations(i);
             let builds = |inv: &Invocation| {
                 inv.program == "go" && matches!(inv.subcommand(), Some("build" | "install" | "test" | "vet" | "run"))

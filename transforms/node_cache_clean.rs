@@ -2,6 +2,7 @@ use super::cleanup::{cache_dir, cache_is_mounted, last_matching, mount_instead, 
 use crate::engine::context::Context;
 use crate::engine::finding::{Finding, RuleInfo, Safety, Severity};
 use crate::engine::rule::Rule;
+use crate::shell::Programs;
 
 pub struct NodeCacheClean;
 
@@ -58,13 +59,16 @@ const TOOLS: &[Tool] = &[
     },
 ];
 
+/// The names of [`TOOLS`].
+const TOOL_NAMES: Programs = Programs::new(&["npm", "yarn", "pnpm"]);
+
 impl Rule for NodeCacheClean {
     fn info(&self) -> &'static RuleInfo {
         &INFO
     }
 
     fn check(&self, ctx: &Context, findings: &mut Vec<Finding>) {
-        for (i, script) in ctx.runs().filter(|&(i, _)| TOOLS.iter().any(|t| ctx.runs_any_of(i, &[t.name]))) {
+        for (i, script) in ctx.runs().filter(|&(i, _)| ctx.runs_any_of(i, &TOOL_NAMES)) {
             let invocations = ctx.invocations(i);
             for Tool { name: tool, installs, root_cache, cache_ending, cleanup } in TOOLS {
                 let Some((last, _)) =
@@ -116,5 +120,15 @@ fn mount_target(tool: &str, cache: &str) -> String {
     match tool {
         "npm" => format!("{cache}/_cacache"),
         _ => cache.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tool_names_name_every_tool() {
+        assert!(TOOLS.iter().all(|t| TOOL_NAMES.contains(t.name)));
     }
 }

@@ -2,6 +2,7 @@ use super::cleanup::{cache_dir, cache_is_mounted, mount_instead, CacheMount};
 use crate::engine::context::{Context, Variable};
 use crate::engine::finding::{Applicability, Finding, Fix, RuleInfo, Safety, Severity};
 use crate::engine::rule::Rule;
+use crate::shell::Programs;
 
 pub struct PipNoCacheDir;
 
@@ -22,13 +23,15 @@ After:\n    RUN pip install --no-cache-dir -r requirements.txt",
     hadolint: &["DL3042"],
 };
 
+const PIP: Programs = Programs::new(&["pip", "uv"]);
+
 impl Rule for PipNoCacheDir {
     fn info(&self) -> &'static RuleInfo {
         &INFO
     }
 
     fn check(&self, ctx: &Context, findings: &mut Vec<Finding>) {
-        for (i, _) in ctx.runs().filter(|&(i, _)| ctx.runs_any_of(i, &["pip", "uv"])) {
+        for (i, _) in ctx.runs().filter(|&(i, _)| ctx.runs_any_of(i, &PIP)) {
             for (command, inv) in ctx.invocations(i) {
                 let (subcommand_word, option, variable, cache) = match inv.program {
                     "pip" if inv.subcommand() == Some("install") => (

@@ -2,7 +2,7 @@ use super::cleanup::{cleanup_finding, last_matching};
 use crate::engine::context::Context;
 use crate::engine::finding::{Finding, RuleInfo, Safety, Severity};
 use crate::engine::rule::Rule;
-use crate::shell::Invocation;
+use crate::shell::{Invocation, Programs};
 
 pub struct RpmCacheClean;
 
@@ -24,7 +24,7 @@ After:\n    RUN yum install -y httpd && yum clean all && rm -rf /var/cache/yum",
 /// A package manager whose downloads stay in a cache directory.
 struct Manager {
     /// The names it runs under.
-    programs: &'static [&'static str],
+    programs: Programs,
     /// Subcommands, with their documented aliases, that download packages or repository metadata into the cache.
     fills: &'static [&'static str],
     /// Where its cache is: dnf 4 and dnf 5 keep theirs in different places.
@@ -64,25 +64,25 @@ const DNF_FILLS: &[&str] = &[
 
 const MANAGERS: &[Manager] = &[
     Manager {
-        programs: &["yum"],
+        programs: Programs::new(&["yum"]),
         fills: DNF_FILLS,
         caches: &["/var/cache/yum"],
         cleanup: "{} clean all && rm -rf /var/cache/yum",
     },
     Manager {
-        programs: &["dnf", "dnf5"],
+        programs: Programs::new(&["dnf", "dnf5"]),
         fills: DNF_FILLS,
         caches: &["/var/cache/dnf", "/var/cache/libdnf5"],
         cleanup: "{} clean all && rm -rf /var/cache/dnf",
     },
     Manager {
-        programs: &["microdnf"],
+        programs: Programs::new(&["microdnf"]),
         fills: &["install", "reinstall", "update", "upgrade", "download", "makecache"],
         caches: &["/var/cache/yum", "/var/cache/dnf"],
         cleanup: "{} clean all",
     },
     Manager {
-        programs: &["zypper"],
+        programs: Programs::new(&["zypper"]),
         fills: &[
             "install",
             "in",
@@ -107,18 +107,18 @@ impl Rule for RpmCacheClean {
     }
 
     fn check(&self, ctx: &Context, findings: &mut Vec<Finding>) {
-        for (i, script) in ctx.runs().filter(|&(i, _)| MANAGERS.iter().any(|m| ctx.runs_any_of(i, m.programs))) {
+        for (i, script) in ctx.runs().filter(|&(i, _)| MANAGERS.iter().any(|m| ctx.runs_any_of(i, &m.programs))) {
             let invocations = ctx.invocations(i);
             for manager in MANAGERS {
                 let fills = |inv: &Invocation| {
-                    manager.programs.contains(&inv.program)
+                    manager.programs.contains(inv.program)
                         && inv.subcommand().is_some_and(|s| manager.fills.contains(&s))
                 };
                 let Some((last, last_inv)) = last_matching(&invocations, fills) else { continue };
                 let last_fill = last.range.start;
                 let cleaned = invocations.iter().any(|(c, inv)| {
                     c.range.start > last_fill
-                        && ((manager.programs.contains(&inv.program)
+                        && ((manager.programs.contains(inv.program)
                             && matches!(inv.subcommand(), Some("clean" | "cc")))
                             || (inv.program == "rm"
                                 && inv.args.iter().any(|w| {

@@ -11,7 +11,7 @@ use crate::engine::finding::{Edit, RuleInfo};
 use crate::engine::options::RuleOptions;
 use crate::engine::style::ContinuationStyle;
 use crate::engine::suppression::{line_comment_silences, FileSuppressions};
-use crate::shell::{Command, Invocation, Script};
+use crate::shell::{Command, Invocation, Programs, Script};
 use crate::syntax::buildkit::{parse_json_array, JsonArgs};
 use crate::syntax::model::{Dockerfile, Instruction, Kind, Stage, Statement};
 use crate::syntax::text::TextRange;
@@ -192,12 +192,10 @@ impl<'a, 'src> Context<'a, 'src> {
         self.runs.iter().enumerate().filter_map(|(i, r)| r.as_ref().map(|r| (i, &r.script)))
     }
 
-    /// Some command of RUN `i` runs one of `programs`. Rules about one tool ask this first: it costs a look at each
-    /// command, where [`Context::invocations`] gathers them all.
-    pub fn runs_any_of(&self, i: usize, programs: &[&str]) -> bool {
-        self.script(i).is_some_and(|s| {
-            s.commands.iter().any(|c| c.invocation().is_some_and(|inv| programs.contains(&inv.program)))
-        })
+    /// Some command of RUN `i` runs one of `programs`. Rules about one tool ask this first: most scripts are told
+    /// apart from the tool by the summary of their programs, where [`Context::invocations`] gathers every command.
+    pub fn runs_any_of(&self, i: usize, programs: &Programs) -> bool {
+        self.script(i).is_some_and(|s| s.runs_any_of(programs))
     }
 
     /// The commands of RUN `i` with the programs they run, in order.

@@ -60,6 +60,51 @@ impl<'a> Invocation<'a> {
     }
 }
 
+/// Program names a rule asks about, with a one-word summary of the set: a script keeps the same summary of the
+/// programs its commands run, so that one AND tells most scripts apart from the tools a rule is about. Rules ask
+/// it of every RUN: walking every script's commands for each rule that asked cost 1.6% more of `check`'s
+/// instructions over the corpus.
+#[derive(Clone, Copy, Debug)]
+pub struct Programs {
+    names: &'static [&'static str],
+    summary: u64,
+}
+
+impl Programs {
+    pub const fn new(names: &'static [&'static str]) -> Programs {
+        let mut summary = 0;
+        let mut i = 0;
+        while i < names.len() {
+            summary |= program_bit(names[i]);
+            i += 1;
+        }
+        Programs { names, summary }
+    }
+
+    pub fn contains(&self, program: &str) -> bool {
+        self.names.contains(&program)
+    }
+
+    /// Some program of a summary made with [`program_bit`] may be one of these; `false` when none is.
+    pub(super) fn may_meet(&self, summary: u64) -> bool {
+        self.summary & summary != 0
+    }
+}
+
+/// The bit that stands for `program` in a summary of programs, from its length and its first and last bytes,
+/// which tell apart the names rules ask about. Two names that share a bit only cost the look at the commands that
+/// the summary would have spared.
+pub(super) const fn program_bit(program: &str) -> u64 {
+    let bytes = program.as_bytes();
+    let (first, last) = match bytes {
+        [] => (0, 0),
+        [first, .., last] => (*first, *last),
+        [only] => (*only, *only),
+    };
+    let mixed = (first as u64).wrapping_mul(31) ^ (last as u64).wrapping_mul(7) ^ (bytes.len() as u64);
+    1 << (mixed % 64)
+}
+
 /// Where a command's program is among its words, once `sudo`, `env` and the like are looked through.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(super) struct Resolved<'t> {

@@ -17,7 +17,7 @@ pub mod invocation;
 pub mod lexer;
 
 pub use commands::{Command, Frame};
-pub use invocation::Invocation;
+pub use invocation::{Invocation, Programs};
 pub use lexer::{Op, Word};
 use lexer::{Token, TokenKind};
 use std::borrow::Cow;
@@ -42,6 +42,8 @@ pub struct Script<'t> {
     pub opaque: bool,
     top_level_lists: bool,
     outline: Outline,
+    /// The programs its commands run, summed up by [`invocation::program_bit`].
+    programs: u64,
 }
 
 /// What the passes ask of a script's tokens, read while they are at hand. The tokens are not kept: a script
@@ -92,6 +94,14 @@ impl Outline {
     }
 }
 
+/// The summary of the programs `commands` run, for [`Script::runs_any_of`].
+fn programs_run(commands: &[Command]) -> u64 {
+    commands
+        .iter()
+        .filter_map(Command::invocation)
+        .fold(0, |summary, inv| summary | invocation::program_bit(inv.program))
+}
+
 /// Commands whose effect on the shell (variables, directory, options, traps) outlives them.
 const STATE_CHANGING: &[&str] = &[
     "cd",
@@ -134,6 +144,7 @@ impl<'t> Script<'t> {
         balanced &= grouped.closed;
         Script {
             outline: Outline::of(tokens, Some(text)),
+            programs: programs_run(&grouped.commands),
             commands: grouped.commands,
             balanced,
             opaque: grouped.opaque,
@@ -146,10 +157,12 @@ impl<'t> Script<'t> {
     pub fn exec(strings: Vec<(String, Range<usize>)>) -> Script<'t> {
         let words: Vec<Word> =
             strings.into_iter().map(|(value, range)| Word { range, literal: Some(Cow::Owned(value)) }).collect();
-        let tokens = words.iter().map(|w| Token { kind: TokenKind::Word, range: w.range.clone() });
+        let outline = Outline::of(words.iter().map(|w| Token { kind: TokenKind::Word, range: w.range.clone() }), None);
+        let commands: Vec<Command> = commands::exec_command(words).into_iter().collect();
         Script {
-            outline: Outline::of(tokens, None),
-            commands: commands::exec_command(words).into_iter().collect(),
+            outline,
+            programs: programs_run(&commands),
+            commands,
             balanced: true,
             opaque: false,
             top_level_lists: false,
@@ -207,6 +220,12 @@ impl<'t> Script<'t> {
         self.commands.iter().filter(|c| {
             c.affects_shell() && (c.words.is_empty() || c.name().is_none_or(|n| STATE_CHANGING.contains(&n)))
         })
+    }
+
+    /// Some command runs one of `programs`, seen through its wrappers as [`Command::invocation`] sees it.
+    pub fn runs_any_of(&self, programs: &Programs) -> bool {
+        programs.may_meet(self.programs)
+            && self.commands.iter().any(|c| c.invocation().is_some_and(|inv| programs.contains(inv.program)))
     }
 
     /// Some command may end the shell early: `exit`, `exec`, `return`.
@@ -303,6 +322,20 @@ mod tests {
         let apt = s.commands[2].invocation().unwrap();
         assert_eq!((apt.program, apt.subcommand()), ("apt-get", Some("install")));
         assert!(apt.has_option("-y"));
+    }
+
+    #[test]
+    fn scripts_tell_which_programs_they_run() {
+        let s = Script::parse("sudo -E /usr/bin/pip3 install x && echo done");
+        assert!(s.runs_any_of(&Programs::new(&["pip"])));
+        assert!(s.runs_any_of(&Programs::new(&["apt-get", "echo"])));
+        assert!(!s.runs_any_of(&Programs::new(&["apt-get", "sudo"])), "sudo is looked through");
+        // `pap` shares `pip`'s bit in the summary: the commands decide.
+        assert_eq!(invocation::program_bit("pap"), invocation::program_bit("pip"));
+        assert!(!s.runs_any_of(&Programs::new(&["pap"])));
+        let exec = Script::exec(vec![("apk".into(), 1..6), ("add".into(), 8..13)]);
+        assert!(exec.runs_any_of(&Programs::new(&["apk"])));
+        assert!(!Script::parse("$TOOL install x").runs_any_of(&Programs::new(&["apk"])));
     }
 
     #[test]
