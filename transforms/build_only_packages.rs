@@ -1,7 +1,7 @@
 use crate::engine::context::Context;
 use crate::engine::finding::{Applicability, Edit, Finding, Fix, RuleInfo, Safety, Severity};
 use crate::engine::rule::Rule;
-use crate::shell::{Command, Invocation};
+use crate::shell::{Command, Invocation, Programs};
 use crate::syntax::model::{Kind, Stage};
 use crate::transforms::stage_commands::{apt_packages, find_in_statements, is_build_only, linked_packages};
 
@@ -76,6 +76,9 @@ impl Rule for BuildOnlyPackages {
                 continue;
             }
             // Most RUNs install nothing: look before gathering their commands.
+            if !ctx.runs_any_of(i, &MANAGERS) {
+                continue;
+            }
             let installs = |script: &crate::shell::Script| {
                 script.commands.iter().any(|c| c.invocation().is_some_and(|inv| installer(&inv).is_some()))
             };
@@ -230,6 +233,9 @@ impl Manager {
         }
     }
 }
+
+/// The programs [`installer`] knows.
+const MANAGERS: Programs = Programs::new(&["apt-get", "apt", "apk"]);
 
 /// The package manager of an install that leaves what it installs in the world: `apt-get install`, or an
 /// `apk add` that is not already a virtual package of its own.

@@ -1,7 +1,7 @@
 use crate::engine::context::Context;
 use crate::engine::finding::{Applicability, Edit, Finding, Fix, RuleInfo, Safety, Severity};
 use crate::engine::rule::Rule;
-use crate::shell::{Command, Invocation, Op};
+use crate::shell::{Command, Invocation, Op, Programs};
 use crate::syntax::text::TextRange;
 
 pub struct JoinInstalls;
@@ -37,6 +37,9 @@ const INSTALLS: &[(&str, &str)] = &[
     ("zypper", "install"),
 ];
 
+/// The managers of [`INSTALLS`].
+const MANAGERS: Programs = Programs::new(&["apt-get", "apt", "apk", "yum", "dnf", "microdnf", "zypper"]);
+
 /// An install split into what must match (everything but the packages, as written) and the packages.
 struct Install<'c> {
     command: &'c Command<'c>,
@@ -51,7 +54,7 @@ impl Rule for JoinInstalls {
     }
 
     fn check(&self, ctx: &Context, findings: &mut Vec<Finding>) {
-        for (i, script) in ctx.runs() {
+        for (i, script) in ctx.runs().filter(|&(i, _)| ctx.runs_any_of(i, &MANAGERS)) {
             if ctx.is_exec_form(i) || !script.balanced {
                 continue;
             }
@@ -149,4 +152,14 @@ fn join(ctx: &Context, i: usize, installs: &[&Install]) -> Option<Finding> {
         fix: Some(Fix { applicability: Applicability::Unsafe, edits: vec![edit] }),
         instructions: vec![statement.index],
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn managers_name_every_install() {
+        assert!(INSTALLS.iter().all(|(program, _)| MANAGERS.contains(program)));
+    }
 }
