@@ -75,7 +75,8 @@ impl Rule for BuildOnlyPackages {
             if ctx.statement(i).instruction.kind != Kind::Run {
                 continue;
             }
-            // Most RUNs install nothing: look before gathering their commands.
+            // Most RUNs install nothing: the summary of their programs tells most apart, and a look at their
+            // commands the rest, before they are gathered.
             if !ctx.runs_any_of(i, &MANAGERS) {
                 continue;
             }
