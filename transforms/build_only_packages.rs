@@ -75,15 +75,9 @@ impl Rule for BuildOnlyPackages {
             if ctx.statement(i).instruction.kind != Kind::Run {
                 continue;
             }
-            // Most RUNs install nothing: the summary of their programs tells most apart, and a look at their
-            // commands the rest, before they are gathered.
+            // Most RUNs run no package manager: the summary of their programs says so before their commands are
+            // gathered.
             if !ctx.runs_any_of(i, &MANAGERS) {
-                continue;
-            }
-            let installs = |script: &crate::shell::Script| {
-                script.commands.iter().any(|c| c.invocation().is_some_and(|inv| installer(&inv).is_some()))
-            };
-            if !ctx.script(i).is_some_and(installs) {
                 continue;
             }
             let invocations = ctx.invocations(i);
