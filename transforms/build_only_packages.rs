@@ -83,7 +83,7 @@ impl Rule for BuildOnlyPackages {
             let invocations = ctx.invocations(i);
             let Some(install) = invocations.iter().position(|(_, inv)| installer(inv).is_some()) else { continue };
             let manager = installer(&invocations[install].1).expect("an install");
-            let packages: Vec<String> = invocations[install..]
+            let packages: Vec<&str> = invocations[install..]
                 .iter()
                 .filter(|(_, inv)| installer(inv) == Some(manager))
                 .flat_map(|(_, inv)| manager.packages(inv))
@@ -108,7 +108,7 @@ impl Rule for BuildOnlyPackages {
 }
 
 /// The start of every finding: what is installed, and with what it builds.
-fn left_in_the_image(packages: &[String], build: &str) -> String {
+fn left_in_the_image(packages: &[&str], build: &str) -> String {
     format!(
         "{} {} installed to build with {build} and left in the image",
         packages.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(", "),
@@ -117,13 +117,13 @@ fn left_in_the_image(packages: &[String], build: &str) -> String {
 }
 
 /// Why the packages must stay, for the message, when a later instruction needs them.
-fn cannot_remove(ctx: &Context, stage: &Stage, i: usize, packages: &[String]) -> Option<String> {
+fn cannot_remove(ctx: &Context, stage: &Stage, i: usize, packages: &[&str]) -> Option<String> {
     let why = used_later(ctx, stage, i, packages)?;
     let pronoun = if packages.len() == 1 { "it" } else { "they" };
     Some(format!("; {pronoun} cannot be removed here: {why}"))
 }
 
-fn finding(ctx: &Context, stage: &Stage, i: usize, packages: &[String], build: &str) -> Finding {
+fn finding(ctx: &Context, stage: &Stage, i: usize, packages: &[&str], build: &str) -> Finding {
     let statement = ctx.statement(i);
     let mut message = left_in_the_image(packages, build);
     let fix = match cannot_remove(ctx, stage, i, packages) {
@@ -158,7 +158,7 @@ fn alpine_finding(
     stage: &Stage,
     i: usize,
     invocations: &[(&Command, Invocation)],
-    packages: &[String],
+    packages: &[&str],
     build: &str,
 ) -> Finding {
     let statement = ctx.statement(i);
@@ -210,9 +210,9 @@ enum Manager {
 
 impl Manager {
     /// The packages an install names, without versions, architectures or options' values.
-    fn packages(self, inv: &Invocation) -> Vec<String> {
+    fn packages<'a>(self, inv: &Invocation<'a>) -> Vec<&'a str> {
         match self {
-            Manager::Apt => apt_packages(inv.clone()),
+            Manager::Apt => apt_packages(inv),
             Manager::Apk => {
                 let mut words = inv.args.iter().filter_map(|w| w.literal.as_deref());
                 let mut packages = Vec::new();
@@ -220,7 +220,7 @@ impl Manager {
                     if matches!(word, "-X" | "--repository" | "-t" | "--virtual" | "-p" | "--root" | "--arch") {
                         words.next();
                     } else if !word.starts_with('-') && word != "add" {
-                        packages.push(word.split(['=', '<', '>', '~']).next().unwrap_or(word).to_string());
+                        packages.push(word.split(['=', '<', '>', '~']).next().unwrap_or(word));
                     }
                 }
                 packages
@@ -269,10 +269,15 @@ fn builds_with(inv: &Invocation) -> Option<&'static str> {
 }
 
 /// Why the packages must stay: a later instruction of the stage runs one of their programs, or builds again.
-fn used_later(ctx: &Context, stage: &Stage, i: usize, packages: &[String]) -> Option<String> {
+fn used_later(ctx: &Context, stage: &Stage, i: usize, packages: &[&str]) -> Option<String> {
     let provided: Vec<&str> = PROGRAMS
         .iter()
-        .filter(|(package, _)| packages.iter().any(|p| p == package || p.starts_with(&format!("{package}-"))))
+        // The package itself, or a version of it (`gcc-12`).
+        .filter(|(package, _)| {
+            packages
+                .iter()
+                .any(|p| p.strip_prefix(package).is_some_and(|rest| rest.is_empty() || rest.starts_with('-')))
+        })
         .flat_map(|(_, programs)| programs.iter().copied())
         .collect();
     find_in_statements(ctx, i + 1..stage.statements.end, |program, inv, line| {
@@ -286,7 +291,7 @@ fn used_later(ctx: &Context, stage: &Stage, i: usize, packages: &[String]) -> Op
 
 /// The commands that purge `packages` and keep what the built files link against, in the official images' way.
 /// `None` when the stage's WORKDIR is a variable, so the files to scan are not known.
-fn purge_command(ctx: &Context, stage: &Stage, i: usize, packages: &[String]) -> Option<String> {
+fn purge_command(ctx: &Context, stage: &Stage, i: usize, packages: &[&str]) -> Option<String> {
     let mut roots = vec!["/usr/local".to_string()];
     let workdir = stage.statements.clone().take_while(|&j| j < i).filter_map(|j| {
         let ins = &ctx.statement(j).instruction;

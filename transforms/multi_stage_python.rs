@@ -37,7 +37,7 @@ pub(super) struct PythonPlan {
 /// that compiles for pip.
 pub(super) fn compiles_for_pip(ctx: &Context, stage: &Stage) -> bool {
     let installs_build_only =
-        |i: usize| ctx.invocations(i).into_iter().any(|(_, inv)| apt_packages(inv).iter().any(|p| is_build_only(p)));
+        |i: usize| ctx.invocations(i).into_iter().any(|(_, inv)| apt_packages(&inv).iter().any(|p| is_build_only(p)));
     let runs_pip = |i: usize| ctx.invocations(i).iter().any(|(_, inv)| is_pip_install(inv));
     let runs = || stage.statements.clone().filter(|&i| ctx.statement(i).instruction.kind == Kind::Run);
     runs().find(|&i| installs_build_only(i)).is_some_and(|first| runs().any(|i| i >= first && runs_pip(i)))
@@ -79,9 +79,9 @@ pub(super) fn plan(ctx: &Context, stage: &Stage) -> Result<PythonPlan, String> {
                         last_pip = Some(i);
                         continue;
                     }
-                    let installed = apt_packages(inv.clone());
+                    let installed = apt_packages(&inv);
                     let (build_only, others): (Vec<String>, Vec<String>) =
-                        installed.iter().cloned().partition(|p| is_build_only(p));
+                        installed.iter().map(|p| p.to_string()).partition(|p| is_build_only(p));
                     if !others.is_empty() {
                         runtime_installs.push((i, others, inv.has_option("--no-install-recommends")));
                     }

@@ -200,6 +200,7 @@ struct Use {
 /// The first command of `stage` that only the full image provides and that no earlier install in the stage
 /// put there.
 fn needs_full_image(ctx: &Context, stage: &Stage, image: &str) -> Option<Use> {
+    // Owned: a CMD's script is read for the visit and gone after it.
     let mut installed: Vec<String> = Vec::new();
     find_in_statements(ctx, stage.statements.clone(), |program, inv, line| {
         let slim_has = match image {
@@ -214,7 +215,7 @@ fn needs_full_image(ctx: &Context, stage: &Stage, image: &str) -> Option<Use> {
         if let (Some(&(command, _)), false) = (missing, slim_has) {
             return Some(Use { command, line, what: "" });
         }
-        installed.extend(inv.map(apt_packages).unwrap_or_default());
+        installed.extend(inv.iter().flat_map(apt_packages).map(str::to_string));
         None
     })
 }

@@ -52,14 +52,14 @@ const BUILD_ONLY: &[&str] = &[
 const SHELLS: &[&str] = &["sh", "bash", "dash", "ash"];
 
 /// The Debian packages an `apt-get install` or `apt install` names, without versions or architectures.
-pub(super) fn apt_packages(inv: Invocation) -> Vec<String> {
+pub(super) fn apt_packages<'a>(inv: &Invocation<'a>) -> Vec<&'a str> {
     if !matches!(inv.program, "apt-get" | "apt") || inv.subcommand() != Some("install") {
         return Vec::new();
     }
     // The words after the subcommand that are not options.
     let words = inv.args.iter().filter_map(|w| w.literal.as_deref()).skip_while(|w| *w != "install").skip(1);
     let words = words.filter(|w| !w.starts_with('-'));
-    words.map(|w| w.split(['=', ':']).next().unwrap_or(w).to_string()).collect()
+    words.map(|w| w.split(['=', ':']).next().unwrap_or(w)).collect()
 }
 
 /// Calls `visit` with each program the statements run, in order, and the line it is on: the commands of RUNs
