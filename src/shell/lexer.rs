@@ -58,6 +58,68 @@ impl Word<'_> {
     }
 }
 
+/// What the passes ask of a script's tokens, noted as the lexer makes them. The tokens are not kept: a script
+/// lives as long as its file's analysis, which every rule reads through again, and the tokens, as the lexer
+/// reserves them, were a sixth of that analysis at its peak. Reading them again for this was 5% of a script's parse.
+#[derive(Clone, Debug)]
+pub(super) struct Outline {
+    /// The start of the first word or `(`.
+    pub content_start: Option<usize>,
+    /// The end of the last word or `)`.
+    pub content_end: Option<usize>,
+    pub comment: bool,
+    pub heredoc: bool,
+    pub background_job: bool,
+    /// Words alone: no operator, redirection, comment or here-document.
+    pub only_words: bool,
+    /// A `!` word, which negates a pipeline's status.
+    pub negation: bool,
+}
+
+impl Outline {
+    const EMPTY: Outline = Outline {
+        content_start: None,
+        content_end: None,
+        comment: false,
+        heredoc: false,
+        background_job: false,
+        only_words: true,
+        negation: false,
+    };
+
+    /// The outline of an exec form: words alone, which no shell reads, so nothing negates.
+    pub fn of_words(mut ranges: impl Iterator<Item = Range<usize>>) -> Outline {
+        let Some(first) = ranges.next() else { return Outline::EMPTY };
+        let end = ranges.last().map_or(first.end, |last| last.end);
+        Outline { content_start: Some(first.start), content_end: Some(end), ..Outline::EMPTY }
+    }
+
+    fn word(&mut self, text: &str, range: &Range<usize>) {
+        self.content_start.get_or_insert(range.start);
+        self.content_end = Some(range.end);
+        self.negation |= &text[range.clone()] == "!";
+    }
+
+    fn operator(&mut self, op: Op, range: &Range<usize>) {
+        self.only_words = false;
+        match op {
+            Op::Open => _ = self.content_start.get_or_insert(range.start),
+            Op::Close => self.content_end = Some(range.end),
+            Op::Amp => self.background_job = true,
+            _ => {}
+        }
+    }
+}
+
+/// A script's tokens, the literal value of each word token in order (`None` for a word with an expansion), whether
+/// everything closed, and the outline.
+pub(super) struct Lexed<'t> {
+    pub tokens: Vec<Token>,
+    pub literals: Vec<Option<Cow<'t, str>>>,
+    pub balanced: bool,
+    pub outline: Outline,
+}
+
 /// True for `NAME=…`, which the shell reads as an assignment before the command name.
 pub(super) fn is_assignment(text: &str) -> bool {
     // Asked of the first word of every command: the name is read up to the first byte that cannot be in one, which
@@ -67,9 +129,8 @@ pub(super) fn is_assignment(text: &str) -> bool {
     name_len > 0 && bytes.get(name_len) == Some(&b'=') && !bytes[0].is_ascii_digit()
 }
 
-/// Tokens, the literal value of each word token in order (`None` for a word with an expansion), and whether
-/// everything closed.
-pub(super) fn lex(text: &str) -> (Vec<Token>, Vec<Option<Cow<'_, str>>>, bool) {
+/// Reads `text` into tokens, noting its outline as they are made.
+pub(super) fn lex(text: &str) -> Lexed<'_> {
     let b = text.as_bytes();
     let mut tokens = Vec::with_capacity(text.len() / 4);
     // Words and the blanks around them take six bytes or more, more often than not.
@@ -78,6 +139,7 @@ pub(super) fn lex(text: &str) -> (Vec<Token>, Vec<Option<Cow<'_, str>>>, bool) {
     // Here-documents whose bodies start after the next newline: their delimiters, and whether `<<-` strips tabs.
     let mut pending_heredocs: Vec<(String, bool)> = Vec::new();
     let mut expect_delimiter: Option<bool> = None;
+    let mut outline = Outline::EMPTY;
     let mut i = 0;
     while i < b.len() {
         let c = b[i];
@@ -86,10 +148,16 @@ pub(super) fn lex(text: &str) -> (Vec<Token>, Vec<Option<Cow<'_, str>>>, bool) {
             b'\\' if b.get(i + 1) == Some(&b'\n') => i += 2,
             b'\n' => {
                 tokens.push(Token { kind: TokenKind::Op(Op::Newline), range: i..i + 1 });
+                outline.operator(Op::Newline, &(i..i + 1));
                 i += 1;
                 for (delimiter, strip_tabs) in std::mem::take(&mut pending_heredocs) {
                     let (end, found) = heredoc_body(text, i, &delimiter, strip_tabs);
                     balanced &= found;
+                    outline.heredoc = true;
+                    outline.only_words = false;
+                    // Any token that is `!` alone negates: here, a body that is only its `!` delimiter line, at the
+                    // end of the text.
+                    outline.negation |= &text[i..end] == "!";
                     tokens.push(Token { kind: TokenKind::HeredocBody, range: i..end });
                     i = end;
                 }
@@ -97,6 +165,8 @@ pub(super) fn lex(text: &str) -> (Vec<Token>, Vec<Option<Cow<'_, str>>>, bool) {
             b'#' => {
                 let end = text[i..].find('\n').map_or(b.len(), |n| i + n);
                 tokens.push(Token { kind: TokenKind::Comment, range: i..end });
+                outline.comment = true;
+                outline.only_words = false;
                 i = end;
             }
             b';' | b'&' | b'|' | b'(' | b')' | b'<' | b'>' => {
@@ -107,6 +177,7 @@ pub(super) fn lex(text: &str) -> (Vec<Token>, Vec<Option<Cow<'_, str>>>, bool) {
                     expect_delimiter = Some(false);
                 }
                 tokens.push(Token { kind: TokenKind::Op(op), range: i..i + len });
+                outline.operator(op, &(i..i + len));
                 i += len;
             }
             _ => {
@@ -116,6 +187,7 @@ pub(super) fn lex(text: &str) -> (Vec<Token>, Vec<Option<Cow<'_, str>>>, bool) {
                     let delimiter = literal.as_deref().map_or_else(|| unquote_loosely(&text[i..end]), str::to_string);
                     pending_heredocs.push((delimiter, strip_tabs));
                 }
+                outline.word(text, &(i..end));
                 tokens.push(Token { kind: TokenKind::Word, range: i..end });
                 literals.push(literal);
                 i = end.max(i + 1);
@@ -123,7 +195,7 @@ pub(super) fn lex(text: &str) -> (Vec<Token>, Vec<Option<Cow<'_, str>>>, bool) {
         }
     }
     balanced &= pending_heredocs.is_empty();
-    (tokens, literals, balanced)
+    Lexed { tokens, literals, balanced, outline }
 }
 
 /// The operator at the start of `rest`, which starts with one of `;&|()<>`, and its length.

@@ -18,8 +18,8 @@ pub mod lexer;
 
 pub use commands::{Command, Frame};
 pub use invocation::{Invocation, Programs};
+use lexer::Outline;
 pub use lexer::{Op, Word};
-use lexer::{Token, TokenKind};
 use std::borrow::Cow;
 use std::ops::Range;
 
@@ -44,54 +44,6 @@ pub struct Script<'t> {
     outline: Outline,
     /// The programs its commands run, summed up by [`invocation::program_bit`].
     programs: u64,
-}
-
-/// What the passes ask of a script's tokens, read while they are at hand. The tokens are not kept: a script
-/// lives as long as its file's analysis, which every rule reads through again, and the tokens, as the lexer
-/// reserves them, were a sixth of that analysis at its peak.
-#[derive(Clone, Debug)]
-struct Outline {
-    /// The start of the first word or `(`.
-    content_start: Option<usize>,
-    /// The end of the last word or `)`.
-    content_end: Option<usize>,
-    comment: bool,
-    heredoc: bool,
-    background_job: bool,
-    /// Words alone: no operator, redirection, comment or here-document.
-    only_words: bool,
-    /// A `!` word, which negates a pipeline's status.
-    negation: bool,
-}
-
-impl Outline {
-    /// The outline of `tokens`; `text`, which they are ranges of, is `None` for an exec form, which no shell
-    /// reads, so nothing negates.
-    fn of(tokens: impl IntoIterator<Item = Token>, text: Option<&str>) -> Outline {
-        let mut outline = Outline {
-            content_start: None,
-            content_end: None,
-            comment: false,
-            heredoc: false,
-            background_job: false,
-            only_words: true,
-            negation: false,
-        };
-        for token in tokens {
-            if matches!(token.kind, TokenKind::Word | TokenKind::Op(Op::Open)) && outline.content_start.is_none() {
-                outline.content_start = Some(token.range.start);
-            }
-            if matches!(token.kind, TokenKind::Word | TokenKind::Op(Op::Close)) {
-                outline.content_end = Some(token.range.end);
-            }
-            outline.comment |= token.kind == TokenKind::Comment;
-            outline.heredoc |= token.kind == TokenKind::HeredocBody;
-            outline.background_job |= token.kind == TokenKind::Op(Op::Amp);
-            outline.only_words &= token.kind == TokenKind::Word;
-            outline.negation |= text.is_some_and(|text| &text[token.range.clone()] == "!");
-        }
-        outline
-    }
 }
 
 /// The summary of the programs `commands` run, for [`Script::runs_any_of`].
@@ -139,14 +91,13 @@ const SHELL_ENDING: &[&str] = &["exit", "exec", "return", "logout"];
 
 impl<'t> Script<'t> {
     pub fn parse(text: &'t str) -> Script<'t> {
-        let (tokens, literals, mut balanced) = lexer::lex(text);
-        let grouped = commands::group(text, &tokens, literals);
-        balanced &= grouped.closed;
+        let lexed = lexer::lex(text);
+        let grouped = commands::group(text, &lexed.tokens, lexed.literals);
         Script {
-            outline: Outline::of(tokens, Some(text)),
+            balanced: lexed.balanced && grouped.closed,
+            outline: lexed.outline,
             programs: programs_run(&grouped.commands),
             commands: grouped.commands,
-            balanced,
             opaque: grouped.opaque,
             top_level_lists: grouped.top_level_lists,
         }
@@ -157,7 +108,7 @@ impl<'t> Script<'t> {
     pub fn exec(strings: Vec<(String, Range<usize>)>) -> Script<'t> {
         let words: Vec<Word> =
             strings.into_iter().map(|(value, range)| Word { range, literal: Some(Cow::Owned(value)) }).collect();
-        let outline = Outline::of(words.iter().map(|w| Token { kind: TokenKind::Word, range: w.range.clone() }), None);
+        let outline = Outline::of_words(words.iter().map(|w| w.range.clone()));
         let commands: Vec<Command> = commands::exec_command(words).into_iter().collect();
         Script {
             outline,
@@ -364,7 +315,11 @@ mod tests {
         assert!(s.negates() && s.has_background_job() && s.has_comment() && !s.is_only_words());
         let quoted = Script::parse("echo '!' done");
         assert!(!quoted.negates() && quoted.is_only_words() && !quoted.has_background_job());
-        assert!(!Script::exec(vec![("!".into(), 1..4)]).negates());
+        let exec = Script::exec(vec![("!".into(), 1..4), ("x".into(), 6..9)]);
+        assert!(!exec.negates() && exec.is_only_words() && !exec.has_comment());
+        assert_eq!((exec.content_start(), exec.content_end()), (Some(1), Some(9)));
+        let none = Script::exec(Vec::new());
+        assert_eq!((none.content_start(), none.content_end()), (None, None));
     }
 
     #[test]
