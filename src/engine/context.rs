@@ -16,6 +16,7 @@ use crate::syntax::buildkit::{parse_json_array, JsonArgs};
 use crate::syntax::model::{Dockerfile, Instruction, Kind, Stage, Statement};
 use crate::syntax::text::TextRange;
 use crate::syntax::tree::{NodeKind, SyntaxError};
+use std::borrow::Cow;
 use std::cell::{OnceCell, RefCell};
 use std::collections::HashMap;
 
@@ -87,9 +88,33 @@ pub enum Variable {
 
 /// A RUN's commands as dockopt reads them: the shell script of the shell form, or the one command of the exec form.
 struct RunView<'a> {
-    script: Script<'a>,
+    /// Borrowed when an earlier round of fixes read the same text: see [`KnownScripts`].
+    script: Cow<'a, Script<'a>>,
     /// Exec form (`RUN ["pip", "install", "x"]`): no shell, so no `&&` can be appended.
     exec: bool,
+}
+
+/// The shell-form scripts of an earlier round of fixes, each by where its RUN starts in the text that round's fixes
+/// wrote. A round reads again the whole file its fixes wrote, and most of its RUNs are as they were: a RUN that
+/// starts where one known here was moved to, with the same script text, has the same script, taken from here
+/// instead of parsed again.
+#[derive(Default)]
+pub struct KnownScripts<'a> {
+    /// In order of their start: the start, the script's text and the script.
+    by_start: Vec<(usize, &'a str, &'a Script<'a>)>,
+}
+
+impl<'a> KnownScripts<'a> {
+    pub fn is_empty(&self) -> bool {
+        self.by_start.is_empty()
+    }
+
+    /// The script known for a RUN that starts at `start` with script `text`.
+    fn get(&self, start: usize, text: &str) -> Option<&'a Script<'a>> {
+        let k = self.by_start.binary_search_by_key(&start, |&(known_start, _, _)| known_start).ok()?;
+        let (_, known_text, script) = self.by_start[k];
+        (known_text == text).then_some(script)
+    }
 }
 
 static DEFAULT_OPTIONS: RuleOptions = RuleOptions::DEFAULT;
@@ -103,6 +128,17 @@ impl<'a, 'src> Context<'a, 'src> {
     }
 
     pub fn with_options(df: &'a Dockerfile<'src>, build: Option<&'a BuildContext>, options: &'a RuleOptions) -> Self {
+        Self::reading(df, build, options, &KnownScripts::default())
+    }
+
+    /// [`Context::with_options`], taking the scripts whose text is among the `known` ones instead of parsing them
+    /// again.
+    pub fn reading(
+        df: &'a Dockerfile<'src>,
+        build: Option<&'a BuildContext>,
+        options: &'a RuleOptions,
+        known: &KnownScripts<'a>,
+    ) -> Self {
         let mut nodes = vec![usize::MAX; df.tree.instructions.len()];
         for (n, node) in df.tree.nodes.iter().enumerate() {
             if let NodeKind::Instruction(i) = node.kind {
@@ -128,28 +164,51 @@ impl<'a, 'src> Context<'a, 'src> {
             defined_at_stage_end: RefCell::default(),
         };
         let posix = ctx.posix_shells();
-        ctx.runs = (0..df.statements.len()).map(|i| ctx.read_run(i, posix[i])).collect();
+        ctx.runs = (0..df.statements.len()).map(|i| ctx.read_run(i, posix[i], known)).collect();
         ctx
+    }
+
+    /// Its shell-form scripts for the next round of fixes, which reads the text this round's fixes wrote: `moved`
+    /// tells where a statement's range here starts there, asked in order, or `None` when a fix changes it.
+    pub fn known_scripts(&self, mut moved: impl FnMut(TextRange) -> Option<usize>) -> KnownScripts<'_> {
+        let by_start = (0..self.runs.len())
+            .filter(|&i| self.runs[i].is_some() && !self.is_exec_form(i))
+            .filter_map(|i| Some((moved(self.statement(i).range)?, self.script_text(i)?, self.script(i)?)))
+            .collect();
+        KnownScripts { by_start }
     }
 
     /// The commands of statement `i` when it is a RUN, or an `ONBUILD RUN`, without heredocs: the shell form in a
     /// POSIX-shell stage, or the exec form in any stage.
-    fn read_run(&self, i: usize, posix: bool) -> Option<RunView<'a>> {
-        // The script borrows its words from the Dockerfile, which outlives this context.
-        let df = self.df;
-        let s = &df.statements[i];
+    fn read_run(&self, i: usize, posix: bool, known: &KnownScripts<'a>) -> Option<RunView<'a>> {
+        let s = &self.df.statements[i];
         let run = run_instruction(&s.instruction)?;
         if !s.heredocs.is_empty() {
             return None;
         }
-        let text = &df.logical(s).text[run.args.clone()];
+        let text = self.script_text(i)?;
         if !run.json {
-            return posix.then(|| RunView { script: Script::parse(text), exec: false });
+            if !posix {
+                return None;
+            }
+            let script = match known.get(s.range.start, text) {
+                Some(script) => Cow::Borrowed(script),
+                None => Cow::Owned(Script::parse(text)),
+            };
+            return Some(RunView { script, exec: false });
         }
         match parse_json_array(text) {
-            JsonArgs::Strings(strings) => Some(RunView { script: Script::exec(strings), exec: true }),
+            JsonArgs::Strings(strings) => Some(RunView { script: Cow::Owned(Script::exec(strings)), exec: true }),
             JsonArgs::NotJson | JsonArgs::NotStringArray => None,
         }
+    }
+
+    /// The arguments of RUN (or `ONBUILD RUN`) `i` in its logical line: its script. Borrowed from the Dockerfile,
+    /// which outlives this context, as the script's words are.
+    fn script_text(&self, i: usize) -> Option<&'a str> {
+        let df = self.df;
+        let s = &df.statements[i];
+        Some(&df.logical(s).text[run_instruction(&s.instruction)?.args.clone()])
     }
 
     /// The RUN instruction of statement `i`: itself, or the one ONBUILD wraps.
@@ -188,8 +247,8 @@ impl<'a, 'src> Context<'a, 'src> {
     }
 
     /// The RUNs (and `ONBUILD RUN`s) dockopt can read, with their scripts.
-    pub fn runs(&self) -> impl Iterator<Item = (usize, &Script<'_>)> + '_ {
-        self.runs.iter().enumerate().filter_map(|(i, r)| r.as_ref().map(|r| (i, &r.script)))
+    pub fn runs(&self) -> impl Iterator<Item = (usize, &Script<'a>)> + '_ {
+        self.runs.iter().enumerate().filter_map(|(i, r)| r.as_ref().map(|r| (i, &*r.script)))
     }
 
     /// Some command of RUN `i` runs one of `programs`. Rules about one tool ask this first: most scripts are told

@@ -5,7 +5,7 @@
 //! file, and repeats until nothing changes, so `fix(fix(x)) == fix(x)`. Bytes no edit touches never change.
 
 use crate::engine::build_context::BuildContext;
-use crate::engine::context::Context;
+use crate::engine::context::{Context, KnownScripts};
 use crate::engine::finding::{Applicability, Edit, Finding, Fix, Safety};
 use crate::engine::options::RuleOptions;
 use crate::engine::rule::{check, Rule};
@@ -68,50 +68,80 @@ pub fn fix_with_options(
     options: &RuleOptions,
     remaining: Remaining,
 ) -> Result<FixOutcome, Vec<SyntaxError>> {
-    let plan = RoundRules::new(rules, unsafe_fixes, remaining);
-    let mut rounds = Rounds {
-        text: source.to_string(),
-        applied: BTreeMap::new(),
-        rejected: HashSet::new(),
-        unverified: None,
-        history: Vec::new(),
-        unsafe_fixes,
+    let mut fixing = Fixing {
+        plan: RoundRules::new(rules, unsafe_fixes, remaining),
+        rules,
+        build,
+        options,
+        remaining,
+        rounds: Rounds { applied: BTreeMap::new(), rejected: HashSet::new(), history: Vec::new(), unsafe_fixes },
+        initial: None,
+        layers_before: None,
     };
-    // The first round's findings and layer count: the file's.
-    let mut initial = None;
-    let mut layers_before = None;
-    for round in 0..=MAX_ROUNDS {
-        let df = Dockerfile::parse(&rounds.text);
+    fixing.round(0, source.to_string(), None, &KnownScripts::default())
+}
+
+/// Fixing one file: what its rounds share.
+struct Fixing<'r> {
+    plan: RoundRules<'r>,
+    rules: &'r [&'r dyn Rule],
+    build: Option<&'r BuildContext>,
+    options: &'r RuleOptions,
+    remaining: Remaining,
+    rounds: Rounds,
+    /// The first round's findings: the file's.
+    initial: Option<Vec<Finding>>,
+    /// The first round's layer count: the file's.
+    layers_before: Option<usize>,
+}
+
+impl Fixing<'_> {
+    /// Round `number` on `text`: reads it, and applies the fixes found, if any, in the next round, which it calls.
+    /// Each round's reading outlives the rounds after it, so that they take the scripts their fixes did not change
+    /// from it, the `known` scripts, instead of parsing them again. `unverified` is the text before the last
+    /// round's fixes, until this round's parse shows they broke nothing.
+    fn round(
+        &mut self,
+        number: usize,
+        text: String,
+        unverified: Option<&str>,
+        known: &KnownScripts,
+    ) -> Result<FixOutcome, Vec<SyntaxError>> {
+        let df = Dockerfile::parse(&text);
         if !df.errors.is_empty() || !df.build_errors.is_empty() {
             let errors: Vec<SyntaxError> = df.errors.iter().chain(&df.build_errors).cloned().collect();
-            drop(df);
-            if rounds.recover() {
-                continue;
-            }
-            return Err(errors);
+            return match unverified {
+                Some(previous) => {
+                    let recovered = self.rounds.recover(previous);
+                    self.round(number + 1, recovered, None, known)
+                }
+                None => Err(errors),
+            };
         }
-        let ctx = Context::with_options(&df, build, options);
-        let mut findings = check(&ctx, if round == 0 { rules } else { &plan.fixing });
+        let ctx = Context::reading(&df, self.build, self.options, known);
+        let mut findings = check(&ctx, if number == 0 { self.rules } else { &self.plan.fixing });
         problems(&ctx)?;
         let layers = df.layer_count();
-        let layers_before = *layers_before.get_or_insert(layers);
-        let chosen = if round == MAX_ROUNDS { Vec::new() } else { rounds.choose(&findings) };
+        let layers_before = *self.layers_before.get_or_insert(layers);
+        let chosen = if number >= MAX_ROUNDS { Vec::new() } else { self.rounds.choose(&findings) };
         if chosen.is_empty() {
             // A first round that applies nothing is also the last: its findings are both the file's and those left.
-            let initial = initial.take().unwrap_or_else(|| findings.clone());
-            if round > 0 && !plan.last.is_empty() {
-                findings.extend(check(&ctx, &plan.last));
+            let initial = self.initial.take().unwrap_or_else(|| findings.clone());
+            if number > 0 && !self.plan.last.is_empty() {
+                findings.extend(check(&ctx, &self.plan.last));
                 findings.sort_by_key(|f| (f.range.start, f.rule.code));
                 problems(&ctx)?;
             }
-            if round == 0 && remaining == Remaining::Fixable {
+            if number == 0 && self.remaining == Remaining::Fixable {
                 // The first round ran every rule.
                 findings.retain(|f| f.rule.safety != Safety::ReportOnly);
             }
-            let follow_ons = rounds.follow_ons(&initial, &findings);
+            let follow_ons = self.rounds.follow_ons(&initial, &findings);
+            drop(ctx);
+            drop(df);
             return Ok(FixOutcome {
-                text: rounds.text,
-                applied: rounds.applied,
+                text,
+                applied: std::mem::take(&mut self.rounds.applied),
                 initial,
                 follow_ons,
                 remaining: findings,
@@ -119,13 +149,41 @@ pub fn fix_with_options(
                 layers,
             });
         }
-        rounds.apply(&chosen);
-        if initial.is_none() {
+        let fixed = self.rounds.apply(&text, &chosen);
+        let known = ctx.known_scripts(moved_by(chosen.iter().flat_map(|f| edits(f)).collect()));
+        if self.initial.is_none() {
             // The first round's findings are moved, not copied: the rounds after it read only their own.
-            initial = Some(findings);
+            self.initial = Some(findings);
         }
+        if known.is_empty() {
+            // Nothing of this round's reading is needed any more: a file of a hundred thousand RUNs that merge into
+            // one kept its first reading through the rounds after it, and needed a third more memory at its peak.
+            drop(known);
+            drop(ctx);
+            drop(df);
+            return self.round(number + 1, fixed, Some(&text), &KnownScripts::default());
+        }
+        self.round(number + 1, fixed, Some(&text), &known)
     }
-    unreachable!("the last round applies nothing and returns")
+}
+
+/// Where ranges, asked in order, start in the text that `edits` write: moved by the edits before them, or `None`
+/// when an edit changes them. Text inserted where a range starts is not in it; text added where it ends may
+/// continue it, as a merge continues a RUN's line.
+fn moved_by(mut edits: Vec<&Edit>) -> impl FnMut(TextRange) -> Option<usize> + '_ {
+    edits.sort_by_key(|e| (e.range.start, e.range.end));
+    let mut passed = 0;
+    let mut shift: isize = 0;
+    move |range| {
+        // Edits do not overlap, so their ends are in order too.
+        while let Some(edit) = edits.get(passed).filter(|e| e.range.end <= range.start) {
+            shift += edit.replacement.len() as isize - edit.range.len() as isize;
+            passed += 1;
+        }
+        let changed = edits.get(passed).is_some_and(|e| e.range.start <= range.end);
+        (!changed)
+            .then(|| range.start.checked_add_signed(shift).expect("an edit removes no more than the text before it"))
+    }
 }
 
 /// The problems the rules met in a text they could not read, as the run's error.
@@ -166,14 +224,10 @@ impl<'r> RoundRules<'r> {
 
 /// The state of fixing one file, round after round.
 struct Rounds {
-    text: String,
     /// How many fixes each rule applied.
     applied: BTreeMap<&'static str, usize>,
     /// Fixes that produced a file BuildKit would reject: a bug in a rule, kept from applying again.
     rejected: HashSet<(&'static str, String)>,
-    /// The text before the last round's fixes, the last in `history`, until the next parse shows they broke
-    /// nothing.
-    unverified: Option<String>,
     /// The findings whose fixes each round applied, first round first.
     history: Vec<Vec<Finding>>,
     unsafe_fixes: bool,
@@ -229,37 +283,33 @@ impl Rounds {
         chosen
     }
 
-    /// Applies the chosen fixes, to be verified by the next round's parse.
-    fn apply(&mut self, chosen: &[&Finding]) {
-        let candidate = apply(&self.text, chosen.iter().flat_map(|f| edits(f)));
+    /// `text` with the chosen fixes applied, to be verified by the next round's parse.
+    fn apply(&mut self, text: &str, chosen: &[&Finding]) -> String {
         for f in chosen {
             *self.applied.entry(f.rule.code).or_default() += 1;
         }
         self.history.push(chosen.iter().map(|&f| f.clone()).collect());
-        self.unverified = Some(std::mem::replace(&mut self.text, candidate));
+        apply(text, chosen.iter().flat_map(|f| edits(f)))
     }
 
-    /// The last round's fixes broke the file: go back, keep the first of them that does not, and set aside the
-    /// ones that do. `false` when there was no such round: the input itself does not read.
-    fn recover(&mut self) -> bool {
-        let Some(previous) = self.unverified.take() else { return false };
-        self.text = previous;
+    /// The last round's fixes broke the file: go back to the `previous` text, keep the first of them that does not
+    /// break it, and set aside the ones that do.
+    fn recover(&mut self, previous: &str) -> String {
         let fixes = self.history.pop().expect("the unverified fixes are the last applied");
         for fix in &fixes {
             *self.applied.get_mut(fix.rule.code).expect("counted when applied") -= 1;
         }
         for fix in fixes {
-            let one = apply(&self.text, edits(&fix));
+            let one = apply(previous, edits(&fix));
             if reads_cleanly(&one) {
                 // Verified here, by the parse that `reads_cleanly` makes.
                 *self.applied.entry(fix.rule.code).or_default() += 1;
                 self.history.push(vec![fix]);
-                self.text = one;
-                break;
+                return one;
             }
             self.rejected.insert((fix.rule.code, fix.message));
         }
-        true
+        previous.to_string()
     }
 
     /// What the applied fixes made possible that no finding of the original text foretold, located in the
@@ -506,6 +556,38 @@ mod tests {
         let left: Vec<&str> = outcome.remaining.iter().map(|f| f.message.as_str()).collect();
         assert_eq!(left, ["breaks"], "the breaking fix is found again, and left");
         assert!(outcome.follow_ons.is_empty());
+    }
+
+    #[test]
+    fn ranges_move_with_the_edits_before_them_unless_one_changes_them() {
+        // "abcdefghijkl" with "x" inserted at 1 and "de" replaced by "yyy": "axbcyyyfghijkl".
+        let edits = [Edit::insert(1, "x"), Edit::replace(TextRange::new(3, 5), "yyy")];
+        let mut moved = moved_by(edits.iter().collect());
+        let ranges = [(0, 1), (1, 2), (2, 3), (3, 4), (5, 6), (11, 12)];
+        let starts: Vec<Option<usize>> =
+            ranges.into_iter().map(|(start, end)| moved(TextRange::new(start, end))).collect();
+        // Text added where "a" ends may continue it; text inserted where "b" starts moves it; "c" ends where "de"
+        // starts.
+        assert_eq!(starts, [None, Some(2), None, None, Some(7), Some(13)]);
+    }
+
+    #[test]
+    fn a_round_takes_the_scripts_of_the_runs_the_fixes_left_alone() {
+        let text = "FROM a\nRUN apt-get update\nRUN make\nRUN make install\n";
+        let df = Dockerfile::parse(text);
+        let ctx = Context::new(&df, None);
+        let edits = [Edit::insert(text.find(" update").unwrap(), " -q"), Edit::insert(text.len() - 1, " -j2")];
+        let fixed = apply(text, &edits);
+        let known = ctx.known_scripts(moved_by(edits.iter().collect()));
+        let fixed_df = Dockerfile::parse(&fixed);
+        let next = Context::reading(&fixed_df, None, &RuleOptions::DEFAULT, &known);
+        let same = |i: usize| std::ptr::eq(next.script(i).unwrap(), ctx.script(i).unwrap());
+        assert_eq!([same(1), same(2), same(3)], [false, true, false], "only `make` is as it was");
+        let words = |i: usize| -> Vec<&str> {
+            next.script(i).unwrap().commands[0].words.iter().map(|w| w.literal.as_deref().unwrap()).collect()
+        };
+        assert_eq!(words(1), ["apt-get", "-q", "update"], "parsed again");
+        assert_eq!(words(3), ["make", "install", "-j2"], "parsed again");
     }
 
     #[test]
