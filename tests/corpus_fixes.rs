@@ -229,3 +229,70 @@ fn fix_rounds_find_what_running_every_rule_in_every_round_finds() {
     assert!(files > 0, "no corpus file was checked");
     assert!(differences.is_empty(), "{} files fixed differently", differences.len());
 }
+
+/// The scripts a fix round takes from the round before it, the same or joined from those a merge joined, are those
+/// that parsing its text gives. Every merge of the corpus is applied, and every script of the merged file compared.
+#[test]
+#[cfg_attr(not(dockopt_corpus), ignore = "needs the shared corpus (DOCKOPT_CORPUS, by default ../shared/corpus)")]
+fn scripts_taken_from_the_round_before_read_as_parsed() {
+    let corpus = common::corpus();
+    let merge_runs: Vec<&dyn Rule> = transforms::all().into_iter().filter(|r| r.info().code == "DO101").collect();
+    let (mut merged_files, mut merged_runs, mut joined, mut differences) = (0, 0, 0, Vec::new());
+    for (name, path) in common::files_under(&corpus) {
+        let Ok(source) = std::fs::read_to_string(&path) else { continue };
+        let df = Dockerfile::parse(&source);
+        if !df.errors.is_empty() || !df.build_errors.is_empty() {
+            continue;
+        }
+        let ctx = Context::new(&df, None);
+        let merges = rule::check(&ctx, &merge_runs);
+        let edits: Vec<&dockopt::engine::finding::Edit> =
+            merges.iter().flat_map(|f| &f.fix.as_ref().expect("merges fix").edits).collect();
+        if edits.is_empty() {
+            continue;
+        }
+        merged_files += 1;
+        let fixed = fix::apply(&source, edits.iter().copied());
+        let fixed_df = Dockerfile::parse(&fixed);
+        let known = ctx.known_scripts(edits);
+        let taken = Context::reading(&fixed_df, None, &RuleOptions::DEFAULT, &known);
+        let parsed = Context::new(&fixed_df, None);
+        for i in 0..fixed_df.statements.len() {
+            if format!("{:?}", taken.script(i)) != format!("{:?}", parsed.script(i)) {
+                differences.push(format!("{name}: statement {i}"));
+            }
+        }
+        // Each merged RUN, joined from the scripts of the RUNs it merges. The merges before it took their RUNs
+        // but the first out of the statements.
+        let mut merged_away = 0;
+        for merge in &merges {
+            let first = df.statements.iter().position(|s| s.index == merge.instructions[0]).expect("named");
+            let parts: Vec<(&str, &dockopt::shell::Script)> = (first..first + merge.instructions.len())
+                .map(|k| {
+                    let s = &df.statements[k];
+                    (&df.logical(s).text[s.instruction.args.clone()], ctx.script(k).expect("merged RUNs have scripts"))
+                })
+                .collect();
+            let merged = &fixed_df.statements[first - merged_away];
+            merged_away += merge.instructions.len() - 1;
+            let text = &fixed_df.logical(merged).text[merged.instruction.args.clone()];
+            merged_runs += 1;
+            if let Some(script) = dockopt::shell::Script::joined(text, &parts) {
+                joined += 1;
+                if format!("{script:?}") != format!("{:?}", dockopt::shell::Script::parse(text)) {
+                    differences.push(format!("{name}: the RUN merged at line {}", merged.start_line));
+                }
+            }
+        }
+    }
+    println!(
+        "scripts taken from the round before: {merged_files} files with merges, {joined} of {merged_runs} merged RUNs \
+         joined from their parts, {} differences from parsing",
+        differences.len()
+    );
+    for d in differences.iter().take(20) {
+        println!("DIFFERENT {d}");
+    }
+    assert!(joined > 0, "no merged RUN was joined from its parts");
+    assert!(differences.is_empty(), "{} scripts differ from their text parsed", differences.len());
+}

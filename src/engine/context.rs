@@ -94,26 +94,46 @@ struct RunView<'a> {
     exec: bool,
 }
 
-/// The shell-form scripts of an earlier round of fixes, each by where its RUN starts in the text that round's fixes
-/// wrote. A round reads again the whole file its fixes wrote, and most of its RUNs are as they were: a RUN that
-/// starts where one known here was moved to, with the same script text, has the same script, taken from here
-/// instead of parsed again.
+/// The shell-form scripts of an earlier round of fixes. A round reads again the whole file its fixes wrote, and
+/// most of its RUNs are as they were, or are RUNs that a merge joined: a RUN that starts where a known one was
+/// moved to takes its script from here, the same script when its text is the same, or one joined from the known
+/// scripts that its text joins (see [`Script::joined`]), instead of parsing its text again.
 #[derive(Default)]
 pub struct KnownScripts<'a> {
-    /// In order of their start: the start, the script's text and the script.
-    by_start: Vec<(usize, &'a str, &'a Script<'a>)>,
+    /// In order: each script's text and the script.
+    scripts: Vec<(&'a str, &'a Script<'a>)>,
+    /// In order: where a known script's RUN starts in the text the fixes wrote, when they left its start alone,
+    /// and the script's index in `scripts`.
+    starts: Vec<(usize, usize)>,
 }
 
 impl<'a> KnownScripts<'a> {
-    pub fn is_empty(&self) -> bool {
-        self.by_start.is_empty()
+    /// The script of a RUN that starts at `start` with script `text`, when it can be taken from the known ones.
+    fn get(&self, start: usize, text: &'a str) -> Option<Cow<'a, Script<'a>>> {
+        let k = self.starts.binary_search_by_key(&start, |&(known_start, _)| known_start).ok()?;
+        let from = self.starts[k].1;
+        let (known_text, script) = self.scripts[from];
+        if known_text == text {
+            return Some(Cow::Borrowed(script));
+        }
+        Script::joined(text, &self.scripts[from..]).map(Cow::Owned)
     }
+}
 
-    /// The script known for a RUN that starts at `start` with script `text`.
-    fn get(&self, start: usize, text: &str) -> Option<&'a Script<'a>> {
-        let k = self.by_start.binary_search_by_key(&start, |&(known_start, _, _)| known_start).ok()?;
-        let (_, known_text, script) = self.by_start[k];
-        (known_text == text).then_some(script)
+/// Where offsets, asked in order, lie in the text that `edits` write: moved by the edits before them, or `None`
+/// inside an edit's range. An offset where an edit inserts moves past the insertion.
+fn moved_by(mut edits: Vec<&Edit>) -> impl FnMut(usize) -> Option<usize> + '_ {
+    edits.sort_by_key(|e| (e.range.start, e.range.end));
+    let mut passed = 0;
+    let mut shift: isize = 0;
+    move |offset| {
+        // Edits do not overlap, so their ends are in order too.
+        while let Some(edit) = edits.get(passed).filter(|e| e.range.end <= offset) {
+            shift += edit.replacement.len() as isize - edit.range.len() as isize;
+            passed += 1;
+        }
+        let inside = edits.get(passed).is_some_and(|e| e.range.start < offset);
+        (!inside).then(|| offset.checked_add_signed(shift).expect("an edit removes no more than the text before it"))
     }
 }
 
@@ -168,14 +188,18 @@ impl<'a, 'src> Context<'a, 'src> {
         ctx
     }
 
-    /// Its shell-form scripts for the next round of fixes, which reads the text this round's fixes wrote: `moved`
-    /// tells where a statement's range here starts there, asked in order, or `None` when a fix changes it.
-    pub fn known_scripts(&self, mut moved: impl FnMut(TextRange) -> Option<usize>) -> KnownScripts<'_> {
-        let by_start = (0..self.runs.len())
-            .filter(|&i| self.runs[i].is_some() && !self.is_exec_form(i))
-            .filter_map(|i| Some((moved(self.statement(i).range)?, self.script_text(i)?, self.script(i)?)))
-            .collect();
-        KnownScripts { by_start }
+    /// Its shell-form scripts, for the next round of fixes to take from, which reads the text that `edits` write.
+    pub fn known_scripts(&self, edits: Vec<&Edit>) -> KnownScripts<'_> {
+        let mut moved = moved_by(edits);
+        let mut known = KnownScripts::default();
+        for i in (0..self.runs.len()).filter(|&i| !self.is_exec_form(i)) {
+            let (Some(text), Some(script)) = (self.script_text(i), self.script(i)) else { continue };
+            if let Some(start) = moved(self.statement(i).range.start) {
+                known.starts.push((start, known.scripts.len()));
+            }
+            known.scripts.push((text, script));
+        }
+        known
     }
 
     /// The commands of statement `i` when it is a RUN, or an `ONBUILD RUN`, without heredocs: the shell form in a
@@ -191,10 +215,7 @@ impl<'a, 'src> Context<'a, 'src> {
             if !posix {
                 return None;
             }
-            let script = match known.get(s.range.start, text) {
-                Some(script) => Cow::Borrowed(script),
-                None => Cow::Owned(Script::parse(text)),
-            };
+            let script = known.get(s.range.start, text).unwrap_or_else(|| Cow::Owned(Script::parse(text)));
             return Some(RunView { script, exec: false });
         }
         match parse_json_array(text) {
@@ -636,6 +657,34 @@ pub fn is_root_user(user: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn offsets_move_with_the_edits_before_them() {
+        // "abcdefghijkl" with "x" inserted at 1 and "de" replaced by "yyy": "axbcyyyfghijkl".
+        let edits = [Edit::insert(1, "x"), Edit::replace(TextRange::new(3, 5), "yyy")];
+        let mut moved = moved_by(edits.iter().collect());
+        let offsets: Vec<Option<usize>> = [0, 1, 3, 4, 5, 11].into_iter().map(&mut moved).collect();
+        assert_eq!(offsets, [Some(0), Some(2), Some(4), None, Some(7), Some(13)]);
+    }
+
+    #[test]
+    fn a_round_takes_the_scripts_of_the_runs_the_fixes_left_alone() {
+        let text = "FROM a\nRUN apt-get update\nRUN make\nRUN make install\n";
+        let df = Dockerfile::parse(text);
+        let ctx = Context::new(&df, None);
+        let edits = [Edit::insert(text.find(" update").unwrap(), " -q"), Edit::insert(text.len() - 1, " -j2")];
+        let fixed = "FROM a\nRUN apt-get -q update\nRUN make\nRUN make install -j2\n";
+        let known = ctx.known_scripts(edits.iter().collect());
+        let fixed_df = Dockerfile::parse(fixed);
+        let next = Context::reading(&fixed_df, None, &RuleOptions::DEFAULT, &known);
+        let same = |i: usize| std::ptr::eq(next.script(i).unwrap(), ctx.script(i).unwrap());
+        assert_eq!([same(1), same(2), same(3)], [false, true, false], "only `make` is as it was");
+        let words = |i: usize| -> Vec<&str> {
+            next.script(i).unwrap().commands[0].words.iter().map(|w| w.literal.as_deref().unwrap()).collect()
+        };
+        assert_eq!(words(1), ["apt-get", "-q", "update"], "parsed again");
+        assert_eq!(words(3), ["make", "install", "-j2"], "parsed again");
+    }
 
     #[test]
     fn shell_words_map_back_across_continuations_and_comment_lines() {

@@ -97,8 +97,8 @@ struct Fixing<'r> {
 
 impl Fixing<'_> {
     /// Round `number` on `text`: reads it, and applies the fixes found, if any, in the next round, which it calls.
-    /// Each round's reading outlives the rounds after it, so that they take the scripts their fixes did not change
-    /// from it, the `known` scripts, instead of parsing them again. `unverified` is the text before the last
+    /// Each round's reading outlives the rounds after it, so that they take from it, the `known` scripts, the scripts
+    /// their fixes left alone or joined, instead of parsing them again. `unverified` is the text before the last
     /// round's fixes, until this round's parse shows they broke nothing.
     fn round(
         &mut self,
@@ -150,39 +150,12 @@ impl Fixing<'_> {
             });
         }
         let fixed = self.rounds.apply(&text, &chosen);
-        let known = ctx.known_scripts(moved_by(chosen.iter().flat_map(|f| edits(f)).collect()));
+        let known = ctx.known_scripts(chosen.iter().flat_map(|f| edits(f)).collect());
         if self.initial.is_none() {
             // The first round's findings are moved, not copied: the rounds after it read only their own.
             self.initial = Some(findings);
         }
-        if known.is_empty() {
-            // Nothing of this round's reading is needed any more: a file of a hundred thousand RUNs that merge into
-            // one kept its first reading through the rounds after it, and needed a third more memory at its peak.
-            drop(known);
-            drop(ctx);
-            drop(df);
-            return self.round(number + 1, fixed, Some(&text), &KnownScripts::default());
-        }
         self.round(number + 1, fixed, Some(&text), &known)
-    }
-}
-
-/// Where ranges, asked in order, start in the text that `edits` write: moved by the edits before them, or `None`
-/// when an edit changes them. Text inserted where a range starts is not in it; text added where it ends may
-/// continue it, as a merge continues a RUN's line.
-fn moved_by(mut edits: Vec<&Edit>) -> impl FnMut(TextRange) -> Option<usize> + '_ {
-    edits.sort_by_key(|e| (e.range.start, e.range.end));
-    let mut passed = 0;
-    let mut shift: isize = 0;
-    move |range| {
-        // Edits do not overlap, so their ends are in order too.
-        while let Some(edit) = edits.get(passed).filter(|e| e.range.end <= range.start) {
-            shift += edit.replacement.len() as isize - edit.range.len() as isize;
-            passed += 1;
-        }
-        let changed = edits.get(passed).is_some_and(|e| e.range.start <= range.end);
-        (!changed)
-            .then(|| range.start.checked_add_signed(shift).expect("an edit removes no more than the text before it"))
     }
 }
 
@@ -556,38 +529,6 @@ mod tests {
         let left: Vec<&str> = outcome.remaining.iter().map(|f| f.message.as_str()).collect();
         assert_eq!(left, ["breaks"], "the breaking fix is found again, and left");
         assert!(outcome.follow_ons.is_empty());
-    }
-
-    #[test]
-    fn ranges_move_with_the_edits_before_them_unless_one_changes_them() {
-        // "abcdefghijkl" with "x" inserted at 1 and "de" replaced by "yyy": "axbcyyyfghijkl".
-        let edits = [Edit::insert(1, "x"), Edit::replace(TextRange::new(3, 5), "yyy")];
-        let mut moved = moved_by(edits.iter().collect());
-        let ranges = [(0, 1), (1, 2), (2, 3), (3, 4), (5, 6), (11, 12)];
-        let starts: Vec<Option<usize>> =
-            ranges.into_iter().map(|(start, end)| moved(TextRange::new(start, end))).collect();
-        // Text added where "a" ends may continue it; text inserted where "b" starts moves it; "c" ends where "de"
-        // starts.
-        assert_eq!(starts, [None, Some(2), None, None, Some(7), Some(13)]);
-    }
-
-    #[test]
-    fn a_round_takes_the_scripts_of_the_runs_the_fixes_left_alone() {
-        let text = "FROM a\nRUN apt-get update\nRUN make\nRUN make install\n";
-        let df = Dockerfile::parse(text);
-        let ctx = Context::new(&df, None);
-        let edits = [Edit::insert(text.find(" update").unwrap(), " -q"), Edit::insert(text.len() - 1, " -j2")];
-        let fixed = apply(text, &edits);
-        let known = ctx.known_scripts(moved_by(edits.iter().collect()));
-        let fixed_df = Dockerfile::parse(&fixed);
-        let next = Context::reading(&fixed_df, None, &RuleOptions::DEFAULT, &known);
-        let same = |i: usize| std::ptr::eq(next.script(i).unwrap(), ctx.script(i).unwrap());
-        assert_eq!([same(1), same(2), same(3)], [false, true, false], "only `make` is as it was");
-        let words = |i: usize| -> Vec<&str> {
-            next.script(i).unwrap().commands[0].words.iter().map(|w| w.literal.as_deref().unwrap()).collect()
-        };
-        assert_eq!(words(1), ["apt-get", "-q", "update"], "parsed again");
-        assert_eq!(words(3), ["make", "install", "-j2"], "parsed again");
     }
 
     #[test]

@@ -129,6 +129,11 @@ pub(super) fn is_assignment(text: &str) -> bool {
     name_len > 0 && bytes.get(name_len) == Some(&b'=') && !bytes[0].is_ascii_digit()
 }
 
+/// Bytes between tokens that only separate them.
+pub(super) fn is_blank(c: u8) -> bool {
+    matches!(c, b' ' | b'\t' | b'\r')
+}
+
 /// Reads `text` into tokens, noting its outline as they are made.
 pub(super) fn lex(text: &str) -> Lexed<'_> {
     let b = text.as_bytes();
@@ -144,7 +149,7 @@ pub(super) fn lex(text: &str) -> Lexed<'_> {
     while i < b.len() {
         let c = b[i];
         match c {
-            b' ' | b'\t' | b'\r' => i += 1,
+            c if is_blank(c) => i += 1,
             b'\\' if b.get(i + 1) == Some(&b'\n') => i += 2,
             b'\n' => {
                 tokens.push(Token { kind: TokenKind::Op(Op::Newline), range: i..i + 1 });

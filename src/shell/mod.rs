@@ -8,12 +8,14 @@
 //!
 //! - [`lexer`]: tokens with their ranges;
 //! - [`commands`]: simple commands with their frames and operators;
-//! - [`invocation`]: the program a command runs, seen through `sudo`, `env` and versioned names.
+//! - [`invocation`]: the program a command runs, seen through `sudo`, `env` and versioned names;
+//! - `join`: the script of a text that joins known scripts, as a merge of RUNs writes it, without parsing it.
 //!
 //! Uses nothing but the standard library: the text it reads is handed over by the rule engine.
 
 pub mod commands;
 pub mod invocation;
+mod join;
 pub mod lexer;
 
 pub use commands::{Command, Frame};
@@ -31,7 +33,8 @@ pub fn word_value(text: &str) -> Option<String> {
     (end == text.len() && closed).then_some(literal).flatten().map(Cow::into_owned)
 }
 
-/// Borrows from the text it was read from: words keep their values as slices of it where they can.
+/// Borrows from the text it was read from, or, joined ([`Script::joined`]), from its parts' texts: words keep their
+/// values as slices of them where they can.
 #[derive(Clone, Debug)]
 pub struct Script<'t> {
     pub commands: Vec<Command<'t>>,
