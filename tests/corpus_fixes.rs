@@ -230,14 +230,18 @@ fn fix_rounds_find_what_running_every_rule_in_every_round_finds() {
     assert!(differences.is_empty(), "{} files fixed differently", differences.len());
 }
 
-/// The scripts a fix round takes from the round before it, the same or joined from those a merge joined, are those
-/// that parsing its text gives. Every merge of the corpus is applied, and every script of the merged file compared.
+/// The scripts a fix round takes from the round before it, the same, or joined from those its fixes joined or
+/// added to, are those that parsing its text gives. Every merge of the corpus is joined from its parts; and each
+/// file is fixed for three rounds, with the safe fixes that do not touch one another, every script of each round
+/// compared with its text parsed.
 #[test]
 #[cfg_attr(not(dockopt_corpus), ignore = "needs the shared corpus (DOCKOPT_CORPUS, by default ../shared/corpus)")]
 fn scripts_taken_from_the_round_before_read_as_parsed() {
     let corpus = common::corpus();
-    let merge_runs: Vec<&dyn Rule> = transforms::all().into_iter().filter(|r| r.info().code == "DO101").collect();
-    let (mut merged_files, mut merged_runs, mut joined, mut differences) = (0, 0, 0, Vec::new());
+    let rules = transforms::all();
+    let merge_runs: Vec<&dyn Rule> = rules.iter().copied().filter(|r| r.info().code == "DO101").collect();
+    let (mut merged_runs, mut joined) = (0, 0);
+    let mut rounds = Rounds { scripts: 0, differences: Vec::new() };
     for (name, path) in common::files_under(&corpus) {
         let Ok(source) = std::fs::read_to_string(&path) else { continue };
         let df = Dockerfile::parse(&source);
@@ -245,25 +249,13 @@ fn scripts_taken_from_the_round_before_read_as_parsed() {
             continue;
         }
         let ctx = Context::new(&df, None);
-        let merges = rule::check(&ctx, &merge_runs);
-        let edits: Vec<&dockopt::engine::finding::Edit> =
-            merges.iter().flat_map(|f| &f.fix.as_ref().expect("merges fix").edits).collect();
-        if edits.is_empty() {
-            continue;
-        }
-        merged_files += 1;
-        let fixed = fix::apply(&source, edits.iter().copied());
-        let fixed_df = Dockerfile::parse(&fixed);
-        let known = ctx.known_scripts(edits);
-        let taken = Context::reading(&fixed_df, None, &RuleOptions::DEFAULT, &known);
-        let parsed = Context::new(&fixed_df, None);
-        for i in 0..fixed_df.statements.len() {
-            if format!("{:?}", taken.script(i)) != format!("{:?}", parsed.script(i)) {
-                differences.push(format!("{name}: statement {i}"));
-            }
-        }
+        rounds.follow(&name, &source, &ctx, &rules, 1);
         // Each merged RUN, joined from the scripts of the RUNs it merges. The merges before it took their RUNs
         // but the first out of the statements.
+        let merges = rule::check(&ctx, &merge_runs);
+        let edits = merges.iter().flat_map(|f| &f.fix.as_ref().expect("merges fix").edits);
+        let fixed = fix::apply(&source, edits);
+        let fixed_df = Dockerfile::parse(&fixed);
         let mut merged_away = 0;
         for merge in &merges {
             let first = df.statements.iter().position(|s| s.index == merge.instructions[0]).expect("named");
@@ -280,19 +272,69 @@ fn scripts_taken_from_the_round_before_read_as_parsed() {
             if let Some(script) = dockopt::shell::Script::joined(text, &parts) {
                 joined += 1;
                 if format!("{script:?}") != format!("{:?}", dockopt::shell::Script::parse(text)) {
-                    differences.push(format!("{name}: the RUN merged at line {}", merged.start_line));
+                    rounds.differences.push(format!("{name}: the RUN merged at line {}", merged.start_line));
                 }
             }
         }
     }
     println!(
-        "scripts taken from the round before: {merged_files} files with merges, {joined} of {merged_runs} merged RUNs \
-         joined from their parts, {} differences from parsing",
-        differences.len()
+        "scripts taken from the round before: {joined} of {merged_runs} merged RUNs joined from their parts; {} \
+         scripts read in three rounds of fixes; {} differences from parsing",
+        rounds.scripts,
+        rounds.differences.len()
     );
-    for d in differences.iter().take(20) {
+    for d in rounds.differences.iter().take(20) {
         println!("DIFFERENT {d}");
     }
-    assert!(joined > 0, "no merged RUN was joined from its parts");
-    assert!(differences.is_empty(), "{} scripts differ from their text parsed", differences.len());
+    assert!(joined > 0 && rounds.scripts > 0, "nothing was compared");
+    assert!(rounds.differences.is_empty(), "{} scripts differ from their text parsed", rounds.differences.len());
+}
+
+/// Rounds of fixes whose scripts are compared with their text parsed.
+struct Rounds {
+    scripts: usize,
+    differences: Vec<String>,
+}
+
+impl Rounds {
+    /// Applies the safe fixes found in `ctx`, the reading of `text`, that touch no other fix, and compares the
+    /// scripts the next round, round number `round`, takes from `ctx` with those parsed; and so on to the third.
+    fn follow(&mut self, name: &str, text: &str, ctx: &Context, rules: &[&dyn Rule], round: usize) {
+        if round > 3 {
+            return;
+        }
+        let mut findings: Vec<Finding> = rule::check(ctx, rules)
+            .into_iter()
+            .filter(|f| f.fix.as_ref().is_some_and(|fix| fix.applicability == Applicability::Safe))
+            .collect();
+        findings.sort_by_key(|f| (&f.rule.code[..3], f.range.start));
+        let mut edits: Vec<&dockopt::engine::finding::Edit> = Vec::new();
+        for finding in &findings {
+            let candidate = &finding.fix.as_ref().expect("kept with fixes").edits;
+            let touches = |a: &dockopt::engine::finding::Edit| {
+                edits.iter().any(|b| a.range.start <= b.range.end && b.range.start <= a.range.end)
+            };
+            if !candidate.iter().any(touches) {
+                edits.extend(candidate);
+            }
+        }
+        if edits.is_empty() {
+            return;
+        }
+        let fixed = fix::apply(text, edits.iter().copied());
+        let df = Dockerfile::parse(&fixed);
+        if !df.errors.is_empty() || !df.build_errors.is_empty() {
+            return;
+        }
+        let known = ctx.known_scripts(edits);
+        let taken = Context::reading(&df, None, &RuleOptions::DEFAULT, &known);
+        let parsed = Context::new(&df, None);
+        for i in 0..df.statements.len() {
+            self.scripts += usize::from(parsed.script(i).is_some());
+            if format!("{:?}", taken.script(i)) != format!("{:?}", parsed.script(i)) {
+                self.differences.push(format!("{name}: statement {i} in round {round}"));
+            }
+        }
+        self.follow(name, &fixed, &taken, rules, round + 1);
+    }
 }

@@ -95,9 +95,9 @@ struct RunView<'a> {
 }
 
 /// The shell-form scripts of an earlier round of fixes. A round reads again the whole file its fixes wrote, and
-/// most of its RUNs are as they were, or are RUNs that a merge joined: a RUN that starts where a known one was
-/// moved to takes its script from here, the same script when its text is the same, or one joined from the known
-/// scripts that its text joins (see [`Script::joined`]), instead of parsing its text again.
+/// most of its RUNs are as they were, or are RUNs that a merge joined or a cleanup added to: a RUN that starts
+/// where a known one was moved to takes its script from here, the same script when its text is the same, or one
+/// joined from the known scripts that its text joins (see [`Script::joined`]), instead of parsing its text again.
 #[derive(Default)]
 pub struct KnownScripts<'a> {
     /// In order: each script's text and the script.

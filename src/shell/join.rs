@@ -1,6 +1,7 @@
 //! A script read from the scripts it joins, instead of parsed: a merge of RUNs writes their scripts one after
-//! another, `&&` (or `;`) between them and some of them in a subshell each, and the fix round after it would
-//! otherwise read every one of them again. [`Script::joined`] gives what [`Script::parse`] would.
+//! another, `&&` (or `;`) between them and some of them in a subshell each, a cleanup appends a command to a
+//! script, and the fix round after them would otherwise read every one of those scripts again. [`Script::joined`]
+//! gives what [`Script::parse`] would, parsing only what was added.
 
 use crate::shell::lexer::{is_blank, Outline};
 use crate::shell::{Frame, Op, Script};
@@ -15,20 +16,39 @@ struct Placed {
     then: Option<Op>,
 }
 
+/// Where the parts lie in the joined text, and where the rest of it starts, if a part was not found there.
+struct Placement {
+    placed: Vec<Placed>,
+    /// Where the text goes on, after an operator, with something other than the next part: a command a fix
+    /// appended, or a part a fix changed. It is read alone.
+    rest: Option<usize>,
+}
+
 impl<'t> Script<'t> {
-    /// The script of `text` when it is the contents of two or more of `parts` (each with its text), the first of
-    /// them first, joined by `&&` or `;`, each part alone or in a subshell of its own (`( part )`), with blanks
-    /// between them. `None` when it is not, or a part could read otherwise once joined.
+    /// The script of `text` when it joins the contents of `parts` (each with its text), the first of them first,
+    /// by `&&` or `;`, each part alone or in a subshell of its own (`( part )`), with blanks between them, and
+    /// perhaps more text after the last of them found, after an operator. `None` when it does not, or a part
+    /// could read otherwise once joined.
     ///
     /// A part joins as it reads alone: it is balanced, with no comment, here-document or background job, and no
     /// token outside its content, so that the lexer starts its first word, and ends its last, as it does alone.
     /// What joining changes is what the grouper sees around it: the operator before its first command, the one
-    /// after its last, and the subshell around it.
+    /// after its last, and the subshell around it. The rest of the text is parsed alone, and joins as a part.
     pub fn joined(text: &'t str, parts: &[(&str, &Script<'t>)]) -> Option<Script<'t>> {
-        let placed = place(text, parts)?;
+        let Placement { mut placed, rest } = place(text, parts)?;
         let parts = &parts[..placed.len()];
+        let rest = match rest {
+            Some(at) => {
+                let script = Script::parse(&text[at..]);
+                readable_content(&text[at..], &script)?;
+                placed.push(Placed { at: at + script.content_start()?, wrapped: false, then: None });
+                Some(script)
+            }
+            None => None,
+        };
+        let pieces = parts.iter().map(|&(_, part)| part).chain(rest.as_ref());
         let mut script = Script {
-            commands: Vec::with_capacity(parts.iter().map(|(_, s)| s.commands.len()).sum()),
+            commands: Vec::with_capacity(pieces.clone().map(|s| s.commands.len()).sum()),
             balanced: true,
             opaque: false,
             top_level_lists: false,
@@ -44,7 +64,7 @@ impl<'t> Script<'t> {
             programs: 0,
         };
         let mut before = None;
-        for (&(_, part), place) in parts.iter().zip(&placed) {
+        for (part, place) in pieces.zip(&placed) {
             let content_start = part.content_start().expect("placed parts have content");
             let moved = |range: &std::ops::Range<usize>| {
                 range.start - content_start + place.at..range.end - content_start + place.at
@@ -84,41 +104,53 @@ impl<'t> Script<'t> {
     }
 }
 
-/// Where each part lies in `text`, in order, when `text` joins two or more of `parts`, the first first.
-fn place(text: &str, parts: &[(&str, &Script)]) -> Option<Vec<Placed>> {
-    let bytes = text.as_bytes();
+/// Where each part lies in `text`, in order, when `text` joins two or more of `parts`, the first first, or one or
+/// more of them and then the rest of the text.
+fn place(text: &str, parts: &[(&str, &Script)]) -> Option<Placement> {
     let mut placed = Vec::new();
     let mut at = blanks_from(text, 0);
     for &(part_text, part) in parts {
-        let content = readable_content(part_text, part)?;
-        let wrapped = !text[at..].starts_with(content);
-        if wrapped {
-            if !text[at..].strip_prefix("( ").is_some_and(|rest| rest.starts_with(content)) {
-                return None;
+        match place_part(text, at, part_text, part) {
+            Some((part, None)) => {
+                placed.push(part);
+                return (placed.len() >= 2).then_some(Placement { placed, rest: None });
             }
-            at += 2;
+            Some((part, Some(next))) => {
+                placed.push(part);
+                at = next;
+            }
+            None => break,
         }
-        let mut end = at + content.len();
-        if wrapped {
-            if !text[end..].starts_with(" )") {
-                return None;
-            }
-            end += 2;
-        }
-        let next = blanks_from(text, end);
-        let (then, width) = match &bytes[next..] {
-            [] => {
-                placed.push(Placed { at, wrapped, then: None });
-                return (placed.len() >= 2).then_some(placed);
-            }
-            [b'&', b'&', ..] => (Op::And, 2),
-            [b';', ..] => (Op::Semi, 1),
-            _ => return None,
-        };
-        placed.push(Placed { at, wrapped, then: Some(then) });
-        at = blanks_from(text, next + width);
     }
-    None
+    (!placed.is_empty()).then_some(Placement { placed, rest: Some(at) })
+}
+
+/// Where a part lies when the text has it at `at`, and where the next part starts: `None` when the text ends with
+/// it.
+fn place_part(text: &str, mut at: usize, part_text: &str, part: &Script) -> Option<(Placed, Option<usize>)> {
+    let content = readable_content(part_text, part)?;
+    let wrapped = !text[at..].starts_with(content);
+    if wrapped {
+        if !text[at..].strip_prefix("( ").is_some_and(|rest| rest.starts_with(content)) {
+            return None;
+        }
+        at += 2;
+    }
+    let mut end = at + content.len();
+    if wrapped {
+        if !text[end..].starts_with(" )") {
+            return None;
+        }
+        end += 2;
+    }
+    let next = blanks_from(text, end);
+    let (then, width) = match &text.as_bytes()[next..] {
+        [] => return Some((Placed { at, wrapped, then: None }, None)),
+        [b'&', b'&', ..] => (Op::And, 2),
+        [b';', ..] => (Op::Semi, 1),
+        _ => return None,
+    };
+    Some((Placed { at, wrapped, then: Some(then) }, Some(blanks_from(text, next + width))))
 }
 
 /// The content of a part that reads the same joined as alone: balanced, with no comment, here-document or
@@ -178,22 +210,45 @@ mod tests {
     }
 
     #[test]
-    fn a_text_that_is_not_a_joining_of_the_parts_is_left_to_the_parser() {
+    fn text_after_the_parts_found_is_read_alone_and_joined() {
         let cases: &[(&str, &[&str])] = &[
-            // One part is not a joining.
-            ("a", &["a", "b"]),
-            // Text added to a part, or a part that is not next.
+            // A command appended, as a cleanup is.
+            ("apt-get update && rm -rf /var/lib/apt/lists/*", &["apt-get update"]),
+            ("( cd x && make ) && b && rm -rf /tmp/*", &["cd x && make", "b"]),
+            // A part changed, or one that is not next.
             ("a && b -q", &["a", "b"]),
             ("a && c", &["a", "b", "c"]),
-            ("a || b", &["a", "b"]),
-            ("a & b", &["a", "b"]),
             ("a && (b)", &["a", "b"]),
-            // A part with tokens outside its content, or with a comment, could read otherwise joined.
-            ("a && b", &["a;", "b"]),
+            // A part that could read otherwise joined is read as the rest.
             ("a && b", &["a", "b # c"]),
             ("a && b", &["a", "'b"]),
             // The parts run out before the text does.
-            ("a && b && c", &["a", "b"]),
+            ("a; b && c || d", &["a", "b"]),
+        ];
+        for &(text, parts) in cases {
+            let (joined, parsed) = joined_and_parsed(text, parts).unwrap_or_else(|| panic!("{text:?} joins {parts:?}"));
+            assert_eq!(joined, parsed, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn a_text_that_does_not_join_the_parts_is_left_to_the_parser() {
+        let cases: &[(&str, &[&str])] = &[
+            // One part is not a joining.
+            ("a", &["a", "b"]),
+            // The first part is not there as it was.
+            ("a -q && b", &["a", "b"]),
+            ("b && a", &["a", "b"]),
+            // No `&&` or `;` after a part.
+            ("a || b", &["a", "b"]),
+            ("a & b", &["a", "b"]),
+            // A first part with tokens outside its content, or with a comment, could read otherwise joined.
+            ("a && b", &["a;", "b"]),
+            ("a && b", &["a # c", "b"]),
+            // The rest could read otherwise alone, or is missing.
+            ("a && b # c", &["a", "x"]),
+            ("a && 'b", &["a", "x"]),
+            ("a &&", &["a", "x"]),
         ];
         for &(text, parts) in cases {
             assert!(joined_and_parsed(text, parts).is_none(), "{text:?} from {parts:?}");

@@ -9,7 +9,8 @@
 //! - [`lexer`]: tokens with their ranges;
 //! - [`commands`]: simple commands with their frames and operators;
 //! - [`invocation`]: the program a command runs, seen through `sudo`, `env` and versioned names;
-//! - `join`: the script of a text that joins known scripts, as a merge of RUNs writes it, without parsing it.
+//! - `join`: the script of a text that joins known scripts, as a merge of RUNs or an appended cleanup writes it,
+//!   parsing only what is new.
 //!
 //! Uses nothing but the standard library: the text it reads is handed over by the rule engine.
 
