@@ -151,8 +151,8 @@ impl<'a, 'src> Context<'a, 'src> {
         Self::reading(df, build, options, &KnownScripts::default())
     }
 
-    /// [`Context::with_options`], taking the scripts whose text is among the `known` ones instead of parsing them
-    /// again.
+    /// [`Context::with_options`], taking from the `known` scripts of an earlier round of fixes the scripts it can,
+    /// instead of parsing them again.
     pub fn reading(
         df: &'a Dockerfile<'src>,
         build: Option<&'a BuildContext>,
@@ -682,8 +682,8 @@ mod tests {
         let words = |i: usize| -> Vec<&str> {
             next.script(i).unwrap().commands[0].words.iter().map(|w| w.literal.as_deref().unwrap()).collect()
         };
-        assert_eq!(words(1), ["apt-get", "-q", "update"], "parsed again");
-        assert_eq!(words(3), ["make", "install", "-j2"], "parsed again");
+        assert_eq!(words(1), ["apt-get", "-q", "update"], "read afresh");
+        assert_eq!(words(3), ["make", "install", "-j2"], "read afresh");
     }
 
     #[test]

@@ -112,8 +112,9 @@ impl Fixing<'_> {
             let errors: Vec<SyntaxError> = df.errors.iter().chain(&df.build_errors).cloned().collect();
             return match unverified {
                 Some(previous) => {
+                    // The known scripts were placed in the text that broke: the recovered one is read afresh.
                     let recovered = self.rounds.recover(previous);
-                    self.round(number + 1, recovered, None, known)
+                    self.round(number + 1, recovered, None, &KnownScripts::default())
                 }
                 None => Err(errors),
             };
@@ -137,6 +138,7 @@ impl Fixing<'_> {
                 findings.retain(|f| f.rule.safety != Safety::ReportOnly);
             }
             let follow_ons = self.rounds.follow_ons(&initial, &findings);
+            // The text goes to the outcome: its reading ends here.
             drop(ctx);
             drop(df);
             return Ok(FixOutcome {
