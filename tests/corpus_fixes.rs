@@ -326,7 +326,8 @@ impl Rounds {
         if !df.errors.is_empty() || !df.build_errors.is_empty() {
             return;
         }
-        let known = ctx.known_scripts(edits);
+        let moved = fix::EditMap::new(edits.iter().copied());
+        let known = ctx.known_scripts(|offset| moved.map_forward(offset));
         let taken = Context::reading(&df, None, &RuleOptions::DEFAULT, &known);
         let parsed = Context::new(&df, None);
         for i in 0..df.statements.len() {

@@ -152,7 +152,8 @@ impl Fixing<'_> {
             });
         }
         let fixed = self.rounds.apply(&text, &chosen);
-        let known = ctx.known_scripts(chosen.iter().flat_map(|f| edits(f)).collect());
+        let moved = EditMap::new(chosen.iter().flat_map(|f| edits(f)));
+        let known = ctx.known_scripts(|offset| moved.map_forward(offset));
         if self.initial.is_none() {
             // The first round's findings are moved, not copied: the rounds after it read only their own.
             self.initial = Some(findings);
@@ -324,11 +325,11 @@ impl Rounds {
     }
 }
 
-/// One round's edits, sorted once, for mapping offsets in the text after them to the text before them by binary
-/// search: a file with a hundred thousand follow-on fixes costs as many lookups, not their square.
-struct EditMap {
+/// One round's edits, sorted once, for mapping offsets between the text before them and the text after them by
+/// binary search: a file with a hundred thousand follow-on fixes costs as many lookups, not their square.
+pub struct EditMap {
     /// Per edit, by position: where it starts after the round's edits, its replacement's length, where it starts
-    /// before, and how far the text after it has moved.
+    /// and ends before, and how far the text after it has moved.
     edits: Vec<MappedEdit>,
 }
 
@@ -336,11 +337,12 @@ struct MappedEdit {
     start_after: usize,
     replacement_len: usize,
     start_before: usize,
+    end_before: usize,
     shift_after: isize,
 }
 
 impl EditMap {
-    fn new<'e>(edits: impl Iterator<Item = &'e Edit>) -> EditMap {
+    pub fn new<'e>(edits: impl Iterator<Item = &'e Edit>) -> EditMap {
         let mut all: Vec<&Edit> = edits.collect();
         all.sort_by_key(|e| (e.range.start, e.range.end));
         let mut shift: isize = 0;
@@ -353,6 +355,7 @@ impl EditMap {
                     start_after,
                     replacement_len: edit.replacement.len(),
                     start_before: edit.range.start,
+                    end_before: edit.range.end,
                     shift_after: shift,
                 }
             })
@@ -369,6 +372,18 @@ impl EditMap {
             return edit.start_before;
         }
         (offset as isize - edit.shift_after).max(0) as usize
+    }
+
+    /// Where an offset in the text before the edits lies in the text after them: moved by the edits before it, or
+    /// `None` inside an edit's range. An offset where an edit inserts moves past the insertion. Edits do not
+    /// overlap, so their ends are in order too.
+    pub fn map_forward(&self, offset: usize) -> Option<usize> {
+        let passed = self.edits.partition_point(|e| e.end_before <= offset);
+        if self.edits.get(passed).is_some_and(|e| e.start_before < offset) {
+            return None;
+        }
+        let shift = passed.checked_sub(1).map_or(0, |k| self.edits[k].shift_after);
+        Some(offset.checked_add_signed(shift).expect("an edit removes no more than the text before it"))
     }
 }
 
@@ -531,6 +546,15 @@ mod tests {
         let left: Vec<&str> = outcome.remaining.iter().map(|f| f.message.as_str()).collect();
         assert_eq!(left, ["breaks"], "the breaking fix is found again, and left");
         assert!(outcome.follow_ons.is_empty());
+    }
+
+    #[test]
+    fn offsets_move_with_the_edits_before_them() {
+        // "abcdefghijkl" with "x" inserted at 1 and "de" replaced by "yyy": "axbcyyyfghijkl".
+        let edits = [Edit::insert(1, "x"), Edit::replace(TextRange::new(3, 5), "yyy")];
+        let map = EditMap::new(edits.iter());
+        let offsets: Vec<Option<usize>> = [0, 1, 3, 4, 5, 11].into_iter().map(|o| map.map_forward(o)).collect();
+        assert_eq!(offsets, [Some(0), Some(2), Some(4), None, Some(7), Some(13)]);
     }
 
     #[test]

@@ -55,11 +55,8 @@ impl<'t> Script<'t> {
             outline: Outline {
                 content_start: Some(blanks_from(text, 0)),
                 content_end: Some(text.len() - text.bytes().rev().take_while(|&b| is_blank(b)).count()),
-                comment: false,
-                heredoc: false,
-                background_job: false,
                 only_words: false,
-                negation: false,
+                ..Outline::EMPTY
             },
             programs: 0,
         };

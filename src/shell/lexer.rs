@@ -77,7 +77,7 @@ pub(super) struct Outline {
 }
 
 impl Outline {
-    const EMPTY: Outline = Outline {
+    pub const EMPTY: Outline = Outline {
         content_start: None,
         content_end: None,
         comment: false,
