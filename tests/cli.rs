@@ -617,8 +617,8 @@ fn reports_and_errors_on_one_stream_keep_the_order_of_the_files() {
 fn configuration_discovery_and_precedence() {
     let scratch = monorepo("config");
     let dir = scratch.path();
-    let codes = |args: &[&str]| -> Vec<String> {
-        let out = dockopt_in(dir, args, b"");
+    let codes_in = |cwd: &Path, args: &[&str]| -> Vec<String> {
+        let out = dockopt_in(cwd, args, b"");
         let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
         let mut codes: Vec<String> = json["files"]
             .as_array()
@@ -630,8 +630,12 @@ fn configuration_discovery_and_precedence() {
         codes.dedup();
         codes
     };
+    let codes = |args: &[&str]| codes_in(dir, args);
     // The root config ignores DO304; services/web/.dockopt.toml selects only DO2xx there.
     assert_eq!(codes(&["check", "--format", "json", "legacy/Dockerfile.old"]), ["DO205", "DO301"]);
+    // The same from below the root config, which is then found above the working directory.
+    assert_eq!(codes_in(&dir.join("legacy"), &["check", "--format", "json", "Dockerfile.old"]), ["DO205", "DO301"]);
+    assert_eq!(codes_in(&dir.join("services/web"), &["check", "--format", "json", "."]), ["DO206"]);
     assert_eq!(codes(&["check", "--format", "json", "services/web/web.Dockerfile"]), ["DO206"]);
     // The command line wins over the file.
     assert_eq!(codes(&["check", "--format", "json", "--select", "DO304", "legacy/Dockerfile.old"]), ["DO304"]);

@@ -201,9 +201,26 @@ impl Resolver {
 
     /// The settings from `dir`'s own configuration file, if it has one.
     fn own_settings(&self, dir: &Path) -> Option<Result<Arc<Settings>, ConfigError>> {
+        use std::os::unix::ffi::OsStrExt;
+        // Three look-ups per directory, and nearly every one finds nothing: they are about a tenth of the CPU time of a
+        // `check` of the corpus, most of it in the kernel, whose cost for one grows with the directories it walks
+        // through to the name. Below the working directory, which stays the same for the run, the names are
+        // looked up from there: the look-ups for the corpus's 24,177 directories alone take 163 ms instead of
+        // 183 ms on one core. The paths are compared and built as bytes: `Path::strip_prefix` and `Path::join`
+        // parse components, which cost more instructions than the shorter look-ups saved.
+        let dir_bytes = dir.as_os_str().as_bytes();
+        let base =
+            self.cwd.as_deref().and_then(|cwd| below(dir_bytes, cwd.as_os_str().as_bytes())).unwrap_or(dir_bytes);
+        let mut probe = Vec::with_capacity(base.len() + 16);
         for name in NAMES {
-            let path = dir.join(name);
-            if path.is_file() {
+            probe.clear();
+            if !base.is_empty() {
+                probe.extend_from_slice(base);
+                probe.push(b'/');
+            }
+            probe.extend_from_slice(name.as_bytes());
+            if Path::new(std::ffi::OsStr::from_bytes(&probe)).is_file() {
+                let path = dir.join(name);
                 match read(&path, &self.all_rules) {
                     Ok(Some(file)) => return Some(Ok(Arc::new(self.settings(dir.to_path_buf(), file)))),
                     Ok(None) => {}
@@ -241,6 +258,16 @@ impl Resolver {
             exclude: file.exclude.unwrap_or_default(),
         }
     }
+}
+
+/// `path` relative to `dir`, both absolute and lexically clean (no `.`, `..`, doubled or trailing `/`): empty for
+/// `dir` itself, `None` when `path` is not below it.
+fn below<'p>(path: &'p [u8], dir: &[u8]) -> Option<&'p [u8]> {
+    let rest = path.strip_prefix(dir)?;
+    if rest.is_empty() || dir.ends_with(b"/") {
+        return Some(rest);
+    }
+    rest.strip_prefix(b"/")
 }
 
 /// An absolute path with `.` and `..` resolved by name, without a system call per file as `canonicalize`
@@ -310,6 +337,15 @@ mod tests {
                 }
             }
             proptest::prop_assert_eq!(lexically_absolute(path), by_components);
+        }
+
+        #[test]
+        fn below_is_strip_prefix(dir in "/((a|ab|b)/){0,2}(a|ab|b)?", path in "/((a|ab|b)/){0,3}(a|ab|b)?") {
+            let clean = |p: &str| if p.len() > 1 { p.trim_end_matches('/').to_string() } else { p.to_string() };
+            let (dir, path) = (clean(&dir), clean(&path));
+            let by_components = Path::new(&path).strip_prefix(&dir).ok().map(|rest| rest.to_str().unwrap().to_string());
+            let by_bytes = below(path.as_bytes(), dir.as_bytes()).map(|rest| String::from_utf8(rest.to_vec()).unwrap());
+            proptest::prop_assert_eq!(by_bytes, by_components);
         }
     }
 
