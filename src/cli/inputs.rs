@@ -10,7 +10,7 @@ use crate::engine::rule::Rule;
 use crate::syntax::diagnostic::{decode, Diagnostic};
 use crate::transforms;
 use anyhow::{bail, Result};
-use std::collections::HashSet;
+use foldhash::HashSet;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -15,7 +15,7 @@ use crate::engine::fix::{self, FixOutcome, Remaining};
 use crate::syntax::diagnostic::{printable, Diagnostic};
 use crate::syntax::text::LineIndex;
 use anyhow::Result;
-use std::collections::HashSet;
+use foldhash::HashSet;
 use std::ffi::OsString;
 use std::io::Write;
 use std::path::Path;

@@ -16,9 +16,9 @@ use crate::syntax::buildkit::{parse_json_array, JsonArgs};
 use crate::syntax::model::{Dockerfile, Instruction, Kind, Stage, Statement};
 use crate::syntax::text::TextRange;
 use crate::syntax::tree::{NodeKind, SyntaxError};
+use foldhash::HashMap;
 use std::borrow::Cow;
 use std::cell::{OnceCell, RefCell};
-use std::collections::HashMap;
 
 pub struct Context<'a, 'src> {
     pub df: &'a Dockerfile<'src>,
@@ -57,7 +57,7 @@ type ShellAssignments<'src> = HashMap<&'src str, Vec<(usize, Variable)>>;
 type Definitions<'a> = HashMap<&'a str, Vec<(usize, &'a str)>>;
 
 fn definitions<'a>(df: &'a Dockerfile) -> Definitions<'a> {
-    let mut out: Definitions = HashMap::new();
+    let mut out = Definitions::default();
     for (j, statement) in df.statements.iter().enumerate() {
         let ins = &statement.instruction;
         match ins.kind {
@@ -417,7 +417,7 @@ impl<'a, 'src> Context<'a, 'src> {
     /// `NAME=value` outside a subshell and a pipeline. Per name, where each assigning command ends and the value,
     /// in order, so that a question about one command is a binary search, however many commands the RUN has.
     fn read_shell_assignments(&self, i: usize) -> ShellAssignments<'src> {
-        let mut out: ShellAssignments = HashMap::new();
+        let mut out = ShellAssignments::default();
         for c in self.script(i).into_iter().flat_map(|s| &s.commands).filter(|c| c.affects_shell()) {
             let words = match c.name() {
                 Some("export") => &c.words[1..],

@@ -12,7 +12,8 @@ use crate::engine::rule::{check, Rule};
 use crate::syntax::model::Dockerfile;
 use crate::syntax::text::TextRange;
 use crate::syntax::tree::SyntaxError;
-use std::collections::{BTreeMap, HashSet};
+use foldhash::HashSet;
+use std::collections::BTreeMap;
 
 /// The result of fixing one file.
 #[derive(Debug)]
@@ -74,7 +75,7 @@ pub fn fix_with_options(
         build,
         options,
         remaining,
-        rounds: Rounds { applied: BTreeMap::new(), rejected: HashSet::new(), history: Vec::new(), unsafe_fixes },
+        rounds: Rounds { applied: BTreeMap::new(), rejected: HashSet::default(), history: Vec::new(), unsafe_fixes },
         initial: None,
         layers_before: None,
     };
@@ -304,7 +305,7 @@ impl Rounds {
         let foretold = |code: &str, start: usize| {
             initial.binary_search_by(|f| (f.range.start, f.rule.code).cmp(&(start, code))).is_ok()
         };
-        let mut found: HashSet<(&str, usize)> = HashSet::new();
+        let mut found: HashSet<(&str, usize)> = HashSet::default();
         let mut out: Vec<Finding> = Vec::new();
         for (round, finding) in applied.chain(left_unsafe) {
             let back = |offset| maps[..round].iter().rev().fold(offset, |at, earlier| earlier.map_back(at));

@@ -1,8 +1,8 @@
 //! [`Memo`]: answers a run works out once and shares between threads, such as a directory's listing, a path's
 //! real path, or the names a wildcard matches.
 
+use foldhash::HashMap;
 use std::borrow::Borrow;
-use std::collections::HashMap;
 use std::ffi::OsString;
 use std::hash::Hash;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};

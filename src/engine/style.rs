@@ -4,7 +4,7 @@
 
 use crate::syntax::buildkit::{leading_space_len, trailing_space_start};
 use crate::syntax::model::{Dockerfile, Kind};
-use std::collections::HashMap;
+use foldhash::HashMap;
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ContinuationStyle {

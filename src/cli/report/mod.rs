@@ -134,7 +134,8 @@ impl<'t> Lines<'t> {
         if old + new <= MAX_SEARCHED_CHANGES {
             return false;
         }
-        let mut counts: std::collections::HashMap<&str, usize> = std::collections::HashMap::with_capacity(old);
+        let mut counts: foldhash::HashMap<&str, usize> =
+            foldhash::HashMap::with_capacity_and_hasher(old, Default::default());
         for line in &self.old {
             *counts.entry(line).or_default() += 1;
         }
