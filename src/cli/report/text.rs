@@ -21,17 +21,19 @@ pub fn file(report: &FileReport, fixed: bool) -> String {
     // report is not copied again and again as it grows.
     out.reserve(report.findings.len() * (path.len() + 256));
     let mut lines = LineCursor::new(&report.source);
-    // Pieces are pushed rather than formatted: a check of a large tree writes tens of thousands of these.
-    let mut number = String::new();
+    // Pieces are pushed rather than formatted, numbers included, and a line of printable ASCII is quoted from the
+    // source without copies: a check of a large tree writes tens of thousands of these.
+    let (mut line_digits, mut col_digits) = (itoa::Buffer::new(), itoa::Buffer::new());
     for finding in &report.findings {
         let (line, col) = lines.line_col(finding.range.start);
         let label = FixKind::of(finding).label(finding.rule.severity);
-        number.clear();
-        write!(number, "{line}").unwrap();
+        let number = line_digits.format(line);
         out.push_str(&path);
         out.push(':');
-        out.push_str(&number);
-        write!(out, ":{col}: ").unwrap();
+        out.push_str(number);
+        out.push(':');
+        out.push_str(col_digits.format(col));
+        out.push_str(": ");
         out.push_str(finding.rule.code);
         out.push(' ');
         out.push_str(&printable(&finding.message, MAX_MESSAGE_CHARS));
@@ -39,10 +41,10 @@ pub fn file(report: &FileReport, fixed: bool) -> String {
             out.push(' ');
             out.push_str(label);
         }
-        let (text, indent, carets) = quote(&report.source, finding.range);
-        let gutter = " ".repeat(number.len());
-        for piece in ["\n", &gutter, " |\n", &number, " | ", &text, "\n", &gutter, " | ", &indent, &carets, "\n"] {
-            out.push_str(piece);
+        out.push('\n');
+        match quote(&report.source, finding.range) {
+            Quote::Ascii(quote) => quote.write(&mut out, number),
+            Quote::Any { text, indent, carets } => write_quote(&mut out, number, &text, &indent, &carets),
         }
     }
     out.push('\n');
@@ -59,44 +61,96 @@ pub fn diff_header(report: &FileReport) -> String {
 /// How much of a source line the text report quotes around a finding.
 const QUOTE_CHARS: usize = 160;
 
+/// How a finding's source line is quoted: see [`quote`].
+enum Quote<'s> {
+    Ascii(AsciiQuote<'s>),
+    Any { text: String, indent: String, carets: String },
+}
+
 /// The source line of `range` as the text report quotes it, printable and cut to a window around the range, with
 /// the indent and carets that point at the range under it.
-fn quote(source: &str, range: TextRange) -> (String, String, String) {
-    let line_start = source[..range.start].rfind('\n').map_or(0, |n| n + 1);
-    let line_end = source[range.start..].find('\n').map_or(source.len(), |n| range.start + n);
-    // Nearly every line is printable ASCII, where a byte is a character and nothing needs escaping: the window is
-    // cut by byte counts.
-    if is_printable_ascii(&source.as_bytes()[line_start..line_end]) {
-        quote_ascii(source, range, line_start, line_end)
+fn quote(source: &str, range: TextRange) -> Quote<'_> {
+    let bytes = source.as_bytes();
+    let line_start = memchr::memrchr(b'\n', &bytes[..range.start]).map_or(0, |n| n + 1);
+    let line_end = memchr::memchr(b'\n', &bytes[range.start..]).map_or(source.len(), |n| range.start + n);
+    if is_printable_ascii(&bytes[line_start..line_end]) {
+        Quote::Ascii(AsciiQuote::new(source, range, line_start, line_end))
     } else {
-        quote_any(source, range, line_start, line_end)
+        let (text, indent, carets) = quote_any(source, range, line_start, line_end);
+        Quote::Any { text, indent, carets }
     }
 }
 
-/// [`quote`] of a line of printable ASCII.
-fn quote_ascii(source: &str, range: TextRange, line_start: usize, line_end: usize) -> (String, String, String) {
-    let before = &source[line_start..range.start];
-    let lead = &before[before.len().saturating_sub(QUOTE_CHARS / 4)..];
-    let cut_lead = lead.len() < before.len();
-    let after = &source[range.start..line_end];
-    let room = QUOTE_CHARS.saturating_sub(lead.len() + usize::from(cut_lead)).max(1);
-    let rest = &after[..after.len().min(room)];
-    let cut_rest = rest.len() < after.len();
-    let mut text = String::with_capacity(lead.len() + rest.len() + 6);
-    let mut indent = String::with_capacity(lead.len() + 1);
-    if cut_lead {
-        text.push('…');
-        indent.push(' ');
+/// [`quote`] of a line of printable ASCII, which nearly every line is: a byte is a character and nothing needs
+/// escaping, so the window is cut by byte counts and the quote is slices of the source.
+struct AsciiQuote<'s> {
+    /// The line goes on before `lead`.
+    cut_lead: bool,
+    /// What is shown of the line before the range.
+    lead: &'s str,
+    /// What is shown of the line from the range on.
+    rest: &'s str,
+    /// The line goes on after `rest`.
+    cut_rest: bool,
+    /// How many carets point at the range.
+    carets: usize,
+}
+
+impl<'s> AsciiQuote<'s> {
+    fn new(source: &'s str, range: TextRange, line_start: usize, line_end: usize) -> Self {
+        let before = &source[line_start..range.start];
+        let lead = &before[before.len().saturating_sub(QUOTE_CHARS / 4)..];
+        let cut_lead = lead.len() < before.len();
+        let after = &source[range.start..line_end];
+        let room = QUOTE_CHARS.saturating_sub(lead.len() + usize::from(cut_lead)).max(1);
+        let rest = &after[..after.len().min(room)];
+        let cut_rest = rest.len() < after.len();
+        let shown = (rest.len() + usize::from(cut_rest)).max(1);
+        let marked = range.end.min(line_end).max(range.start) - range.start;
+        AsciiQuote { cut_lead, lead, rest, cut_rest, carets: marked.clamp(1, shown) }
     }
-    text.push_str(lead);
-    indent.extend(lead.bytes().map(|b| if b == b'\t' { '\t' } else { ' ' }));
-    text.push_str(rest);
-    if cut_rest {
-        text.push('…');
+
+    /// What [`write_quote`] writes of the same quote, written from the source.
+    fn write(&self, out: &mut String, number: &str) {
+        push_repeated(out, ' ', number.len());
+        out.push_str(" |\n");
+        out.push_str(number);
+        out.push_str(" | ");
+        if self.cut_lead {
+            out.push('…');
+        }
+        out.push_str(self.lead);
+        out.push_str(self.rest);
+        if self.cut_rest {
+            out.push('…');
+        }
+        out.push('\n');
+        push_repeated(out, ' ', number.len());
+        out.push_str(" | ");
+        if self.cut_lead {
+            out.push(' ');
+        }
+        out.extend(self.lead.chars().map(|c| if c == '\t' { '\t' } else { ' ' }));
+        push_repeated(out, '^', self.carets);
+        out.push('\n');
     }
-    let shown = (rest.len() + usize::from(cut_rest)).max(1);
-    let marked = range.end.min(line_end).max(range.start) - range.start;
-    (text, indent, "^".repeat(marked.clamp(1, shown)))
+}
+
+/// The lines under a finding's message: a bar in the gutter, then the quoted `text` after the line `number`, then
+/// the `indent` and `carets` that point at the finding under it.
+fn write_quote(out: &mut String, number: &str, text: &str, indent: &str, carets: &str) {
+    push_repeated(out, ' ', number.len());
+    for piece in [" |\n", number, " | ", text, "\n"] {
+        out.push_str(piece);
+    }
+    push_repeated(out, ' ', number.len());
+    for piece in [" | ", indent, carets, "\n"] {
+        out.push_str(piece);
+    }
+}
+
+fn push_repeated(out: &mut String, c: char, times: usize) {
+    out.extend(std::iter::repeat_n(c, times));
 }
 
 /// [`quote`] of any line: characters that are not printable are escaped, and the window is cut by characters.
@@ -123,7 +177,7 @@ mod tests {
     use super::*;
 
     proptest::proptest! {
-        /// The ASCII window is the general one, on lines where both apply.
+        /// The ASCII quote is the general one, on lines where both apply.
         #[test]
         fn an_ascii_line_is_quoted_as_any_line_is(
             line in "[ -~\t]{0,400}",
@@ -135,17 +189,26 @@ mod tests {
             let start = start.min(line.len());
             let range = TextRange::new(start, (start + len).min(source.len()));
             let line_end = line.len();
-            proptest::prop_assert_eq!(quote_ascii(&source, range, 0, line_end), quote_any(&source, range, 0, line_end));
+            let mut ascii = String::new();
+            AsciiQuote::new(&source, range, 0, line_end).write(&mut ascii, "12");
+            let (text, indent, carets) = quote_any(&source, range, 0, line_end);
+            let mut any = String::new();
+            write_quote(&mut any, "12", &text, &indent, &carets);
+            proptest::prop_assert_eq!(ascii, any);
         }
     }
 
     #[test]
     fn a_line_that_is_not_ascii_is_quoted_with_escapes_and_cut_by_characters() {
         let line = format!("RUN {}\u{7}é", "x".repeat(200));
-        let (text, indent, carets) = quote(&line, TextRange::new(4, 6));
+        let Quote::Any { text, indent, carets } = quote(&line, TextRange::new(4, 6)) else {
+            panic!("a line that is not ASCII is quoted with escapes")
+        };
         assert_eq!(text, format!("RUN {}…", "x".repeat(156)));
         assert_eq!((indent.as_str(), carets.as_str()), ("    ", "^^"));
-        let (text, _, _) = quote("RUN \u{7}é", TextRange::new(4, 5));
+        let Quote::Any { text, .. } = quote("RUN \u{7}é", TextRange::new(4, 5)) else {
+            panic!("a line that is not ASCII is quoted with escapes")
+        };
         assert_eq!(text, "RUN \\u{7}é");
     }
 }
