@@ -230,6 +230,11 @@ root_user_case!(
 root_user_case!(root_user_nonroot_image_not_reported, "FROM gcr.io/distroless/static:nonroot\nCOPY app /app\n");
 root_user_case!(root_user_variable_not_reported, "FROM debian:12\nUSER $APP_USER\n");
 root_user_case!(root_user_windows_not_reported, "FROM mcr.microsoft.com/windows/servercore:ltsc2022\nCMD [\"cmd\"]\n");
+// .NET Framework images are Windows images, though their names do not say so.
+root_user_case!(
+    root_user_dotnet_framework_not_reported,
+    "FROM mcr.microsoft.com/dotnet/framework/aspnet:4.8\nCOPY site /inetpub/wwwroot\n"
+);
 case!(report_unpinned_images, "FROM python AS build\nFROM node:latest\nFROM build\nFROM scratch\nFROM $BASE\nFROM alpine@sha256:0123\nFROM registry:5000/team/app\n");
 case!(report_rm_in_later_layer, "FROM debian:12\nRUN curl -o /tmp/big.tgz https://example.com/big.tgz && tar -xzf /tmp/big.tgz -C /opt\nENV A=1\nRUN rm -f /tmp/big.tgz\n");
 // A COPY writes its destination and what is under it, not a path that merely begins with the same letters; only

@@ -1,4 +1,4 @@
-use crate::engine::context::{is_root_user, Context};
+use crate::engine::context::{is_root_user, is_windows_image, Context};
 use crate::engine::finding::{Finding, RuleInfo, Safety, Severity};
 use crate::engine::rule::Rule;
 use crate::syntax::model::Kind;
@@ -49,7 +49,7 @@ impl Rule for RootUser {
                 );
                 findings.push(finding(last_stage.statements.start, message));
             }
-            None if runs_unprivileged(&last_stage.base) || is_windows(&last_stage.base) => {}
+            None if runs_unprivileged(&last_stage.base) || is_windows_image(&last_stage.base) => {}
             None => {
                 let message = format!(
                     "no USER in the final stage or the stages it is built on: the container runs as {}'s user, \
@@ -81,10 +81,4 @@ fn last_user<'c>(ctx: &'c Context, stage: &crate::syntax::model::Stage) -> Optio
 fn runs_unprivileged(image: &str) -> bool {
     let image = image.to_ascii_lowercase();
     image.contains("nonroot") || image.contains("rootless")
-}
-
-/// Windows images run as ContainerUser or ContainerAdministrator, which root does not describe.
-fn is_windows(image: &str) -> bool {
-    let image = image.to_ascii_lowercase();
-    ["windows", "nanoserver", "servercore"].iter().any(|w| image.contains(w))
 }

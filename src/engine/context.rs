@@ -16,9 +16,11 @@ use crate::syntax::buildkit::{parse_json_array, JsonArgs};
 use crate::syntax::model::{Dockerfile, Instruction, Kind, Stage, Statement};
 use crate::syntax::text::TextRange;
 use crate::syntax::tree::{NodeKind, SyntaxError};
+use aho_corasick::AhoCorasick;
 use foldhash::HashMap;
 use std::borrow::Cow;
 use std::cell::{OnceCell, RefCell};
+use std::sync::LazyLock;
 
 pub struct Context<'a, 'src> {
     pub df: &'a Dockerfile<'src>,
@@ -121,6 +123,19 @@ impl<'a> KnownScripts<'a> {
 }
 
 static DEFAULT_OPTIONS: RuleOptions = RuleOptions::DEFAULT;
+
+/// Whether `reference` names a Windows image, whose default shell is `cmd /S /C` and whose users are Windows
+/// accounts: by the names of Windows image families in it, in any case. Asked of every stage, so the names are
+/// looked for in one pass, without lower-casing a copy.
+pub fn is_windows_image(reference: &str) -> bool {
+    static WINDOWS_IMAGES: LazyLock<AhoCorasick> = LazyLock::new(|| {
+        AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .build(["windows", "nanoserver", "servercore", "mcr.microsoft.com/dotnet/framework"])
+            .expect("plain strings make an automaton")
+    });
+    WINDOWS_IMAGES.is_match(reference)
+}
 
 /// Shells whose syntax dockopt reads. A stage whose SHELL is anything else gets no shell-level fixes.
 const POSIX_SHELLS: &[&str] = &["sh", "bash", "dash", "ash", "zsh", "ksh", "mksh", "busybox"];
@@ -444,12 +459,7 @@ impl<'a, 'src> Context<'a, 'src> {
         for stage in &self.df.stages {
             let mut current = match stage.base_stage {
                 Some(b) => at_end[b],
-                None => {
-                    let base = stage.base.to_ascii_lowercase();
-                    !["windows", "nanoserver", "servercore", "mcr.microsoft.com/dotnet/framework"]
-                        .iter()
-                        .any(|w| base.contains(w))
-                }
+                None => !is_windows_image(&stage.base),
             };
             for i in stage.statements.clone() {
                 let ins = &self.statement(i).instruction;
@@ -694,6 +704,21 @@ mod tests {
         assert_eq!(a(7), set("2"));
         assert_eq!(a(3), set("1"));
         assert_eq!(a(11), Variable::Unset);
+    }
+
+    #[test]
+    fn windows_images_are_told_by_name_in_any_case() {
+        for windows in [
+            "mcr.microsoft.com/windows/nanoserver:ltsc2022",
+            "MCR.Microsoft.com/Windows/ServerCore:ltsc2019",
+            "python:3.12-windowsservercore-ltsc2022",
+            "mcr.microsoft.com/dotnet/framework/sdk:4.8",
+        ] {
+            assert!(is_windows_image(windows), "{windows}");
+        }
+        for other in ["debian:12", "mcr.microsoft.com/dotnet/sdk:8.0", "ghcr.io/acme/window-cleaner:1"] {
+            assert!(!is_windows_image(other), "{other}");
+        }
     }
 
     #[test]
