@@ -42,10 +42,7 @@ pub fn file(report: &FileReport, fixed: bool) -> String {
             out.push_str(label);
         }
         out.push('\n');
-        match quote(&report.source, finding.range) {
-            Quote::Ascii(quote) => quote.write(&mut out, number),
-            Quote::Any { text, indent, carets } => write_quote(&mut out, number, &text, &indent, &carets),
-        }
+        quote(&report.source, finding.range).write(&mut out, number);
     }
     out.push('\n');
     out
@@ -65,6 +62,32 @@ const QUOTE_CHARS: usize = 160;
 enum Quote<'s> {
     Ascii(AsciiQuote<'s>),
     Any { text: String, indent: String, carets: String },
+}
+
+impl Quote<'_> {
+    /// The lines under a finding's message: a bar in the gutter, then the quoted text after the line `number`,
+    /// then under it the indent and the carets that point at the finding.
+    fn write(&self, out: &mut String, number: &str) {
+        push_repeated(out, ' ', number.len());
+        out.push_str(" |\n");
+        out.push_str(number);
+        out.push_str(" | ");
+        match self {
+            Quote::Ascii(quote) => quote.write_text(out),
+            Quote::Any { text, .. } => out.push_str(text),
+        }
+        out.push('\n');
+        push_repeated(out, ' ', number.len());
+        out.push_str(" | ");
+        match self {
+            Quote::Ascii(quote) => quote.write_marks(out),
+            Quote::Any { indent, carets, .. } => {
+                out.push_str(indent);
+                out.push_str(carets);
+            }
+        }
+        out.push('\n');
+    }
 }
 
 /// The source line of `range` as the text report quotes it, printable and cut to a window around the range, with
@@ -110,12 +133,8 @@ impl<'s> AsciiQuote<'s> {
         AsciiQuote { cut_lead, lead, rest, cut_rest, carets: marked.clamp(1, shown) }
     }
 
-    /// What [`write_quote`] writes of the same quote, written from the source.
-    fn write(&self, out: &mut String, number: &str) {
-        push_repeated(out, ' ', number.len());
-        out.push_str(" |\n");
-        out.push_str(number);
-        out.push_str(" | ");
+    /// The quoted text, from the source.
+    fn write_text(&self, out: &mut String) {
         if self.cut_lead {
             out.push('…');
         }
@@ -124,28 +143,15 @@ impl<'s> AsciiQuote<'s> {
         if self.cut_rest {
             out.push('…');
         }
-        out.push('\n');
-        push_repeated(out, ' ', number.len());
-        out.push_str(" | ");
+    }
+
+    /// The indent under the quoted text, and the carets under the range.
+    fn write_marks(&self, out: &mut String) {
         if self.cut_lead {
             out.push(' ');
         }
         out.extend(self.lead.chars().map(|c| if c == '\t' { '\t' } else { ' ' }));
         push_repeated(out, '^', self.carets);
-        out.push('\n');
-    }
-}
-
-/// The lines under a finding's message: a bar in the gutter, then the quoted `text` after the line `number`, then
-/// the `indent` and `carets` that point at the finding under it.
-fn write_quote(out: &mut String, number: &str, text: &str, indent: &str, carets: &str) {
-    push_repeated(out, ' ', number.len());
-    for piece in [" |\n", number, " | ", text, "\n"] {
-        out.push_str(piece);
-    }
-    push_repeated(out, ' ', number.len());
-    for piece in [" | ", indent, carets, "\n"] {
-        out.push_str(piece);
     }
 }
 
@@ -190,10 +196,10 @@ mod tests {
             let range = TextRange::new(start, (start + len).min(source.len()));
             let line_end = line.len();
             let mut ascii = String::new();
-            AsciiQuote::new(&source, range, 0, line_end).write(&mut ascii, "12");
+            Quote::Ascii(AsciiQuote::new(&source, range, 0, line_end)).write(&mut ascii, "12");
             let (text, indent, carets) = quote_any(&source, range, 0, line_end);
             let mut any = String::new();
-            write_quote(&mut any, "12", &text, &indent, &carets);
+            Quote::Any { text, indent, carets }.write(&mut any, "12");
             proptest::prop_assert_eq!(ascii, any);
         }
     }
