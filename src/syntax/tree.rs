@@ -152,6 +152,9 @@ impl<'src> LogicalLine<'src> {
     /// The slice of the logical text at `range`, and the source range it was read from. The text is borrowed from
     /// the source when it lies on one line, as nearly every word does; only a value that spans a continuation is
     /// copied.
+    // Every value of every instruction is read through here. Inlined, a one-line instruction's value is made where
+    // it is used; returned through memory, it was read back before its last bytes were written, which stalls.
+    #[inline]
     pub fn slice(&self, range: Range<usize>) -> (Cow<'src, str>, TextRange) {
         // Most instructions are one line: their logical text is a slice of the source, with no segments to find.
         if self.more.is_empty() {
@@ -159,6 +162,11 @@ impl<'src> LogicalLine<'src> {
             let end = start + range.len();
             return (Cow::Borrowed(&self.source[start..end]), TextRange::new(start, end));
         }
+        self.slice_across(range)
+    }
+
+    /// [`LogicalLine::slice`] of an instruction with continuation lines.
+    fn slice_across(&self, range: Range<usize>) -> (Cow<'src, str>, TextRange) {
         let (segment_start, segment_source, segment_end) = self.segment(range.start);
         if range.end > segment_end {
             return (Cow::Owned(self.text[range.clone()].to_string()), self.source_range(range));
