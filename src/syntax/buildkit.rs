@@ -126,58 +126,75 @@ impl Iterator for WhitespaceSplit<'_> {
 pub type SpannedWord = (String, Range<usize>);
 
 /// BuildKit's `parseWords`: splits ENV, LABEL and ARG arguments on unquoted whitespace, keeping quotes and
-/// escape characters in the words. Each word is verbatim source text, so only its range is returned; an escape
-/// at the very end of the input is dropped, as BuildKit drops it.
+/// escape characters in the words. Each word is verbatim source text, so only its range is given; an escape
+/// at the very end of the input is dropped, as BuildKit drops it. The words are read as they are asked for, so
+/// that an instruction's values are made from them directly, with no list of ranges in between.
 ///
 /// Quotes and the escape are ASCII, so bytes are walked: runs of bytes that matter to none of the rules are
 /// skipped, and a character is decoded only where a non-ASCII one starts.
-pub fn parse_words(s: &str, escape: char) -> Vec<Range<usize>> {
-    let bytes = s.as_bytes();
-    let escape = escape as u8;
-    let mut words = Vec::new();
-    let mut i = 0;
-    loop {
-        while i < bytes.len() {
-            match space_len_at(s, i) {
-                0 => break,
-                n => i += n,
-            }
-        }
-        if i == bytes.len() {
-            return words;
-        }
-        let start = i;
-        // A word is kept when it is non-empty or was quoted (`""`).
-        let mut quoted = false;
-        let mut quote = None;
+pub fn parse_words(s: &str, escape: char) -> Words<'_> {
+    Words { s, escape: escape as u8, next: 0 }
+}
+
+/// The words of [`parse_words`].
+pub struct Words<'a> {
+    s: &'a str,
+    escape: u8,
+    /// Where the next word is looked for; the end of the text once the words are done.
+    next: usize,
+}
+
+impl Iterator for Words<'_> {
+    type Item = Range<usize>;
+
+    fn next(&mut self) -> Option<Range<usize>> {
+        let (s, escape) = (self.s, self.escape);
+        let bytes = s.as_bytes();
+        let mut i = self.next;
         loop {
-            while i < bytes.len() && !WORD_STOPS[usize::from(bytes[i])] {
-                i += 1;
-            }
-            let Some(&b) = bytes.get(i) else { break };
-            match quote {
-                None if space_len_at(s, i) > 0 => break,
-                None if b == b'\'' || b == b'"' => {
-                    quote = Some(b);
-                    quoted = true;
+            while i < bytes.len() {
+                match space_len_at(s, i) {
+                    0 => break,
+                    n => i += n,
                 }
-                Some(q) if b == q => quote = None,
-                _ => {}
             }
-            // The escape and the character after it stay in the word; an escape at the very end is dropped.
-            if b == escape && quote != Some(b'\'') {
-                if i + 1 == bytes.len() {
-                    if quoted || i > start {
-                        words.push(start..i);
+            if i == bytes.len() {
+                self.next = i;
+                return None;
+            }
+            let start = i;
+            // A word is kept when it is non-empty or was quoted (`""`).
+            let mut quoted = false;
+            let mut quote = None;
+            loop {
+                while i < bytes.len() && !WORD_STOPS[usize::from(bytes[i])] {
+                    i += 1;
+                }
+                let Some(&b) = bytes.get(i) else { break };
+                match quote {
+                    None if space_len_at(s, i) > 0 => break,
+                    None if b == b'\'' || b == b'"' => {
+                        quote = Some(b);
+                        quoted = true;
                     }
-                    return words;
+                    Some(q) if b == q => quote = None,
+                    _ => {}
+                }
+                // The escape and the character after it stay in the word; an escape at the very end is dropped,
+                // and ends the words.
+                if b == escape && quote != Some(b'\'') {
+                    if i + 1 == bytes.len() {
+                        self.next = bytes.len();
+                        return (quoted || i > start).then_some(start..i);
+                    }
+                    i += 1;
                 }
                 i += 1;
             }
-            i += 1;
-        }
-        if quoted || i > start {
-            words.push(start..i);
+            if quoted || i > start {
+                self.next = i;
+                return Some(start..i);
+            }
         }
     }
 }
@@ -743,7 +760,7 @@ mod tests {
             backtick in proptest::bool::ANY,
         ) {
             let escape = if backtick { '`' } else { '\\' };
-            proptest::prop_assert_eq!(parse_words(&s, escape), parse_words_by_char(&s, escape));
+            proptest::prop_assert_eq!(parse_words(&s, escape).collect::<Vec<_>>(), parse_words_by_char(&s, escape));
         }
     }
 
@@ -751,8 +768,8 @@ mod tests {
         words.into_iter().map(|(w, _)| w).collect()
     }
 
-    fn slices(s: &str, words: Vec<Range<usize>>) -> Vec<&str> {
-        words.into_iter().map(|r| &s[r]).collect()
+    fn slices<'a>(s: &'a str, words: Words) -> Vec<&'a str> {
+        words.map(|r| &s[r]).collect()
     }
 
     #[test]

@@ -320,10 +320,6 @@ fn words_at<'src>(line: &LogicalLine<'src>, base: usize, words: Vec<(String, Ran
     words.into_iter().map(|(w, r)| word(line, w, base + r.start..base + r.end)).collect()
 }
 
-fn slices_at<'src>(line: &LogicalLine<'src>, base: usize, ranges: Vec<Range<usize>>) -> Vec<Word<'src>> {
-    ranges.into_iter().map(|r| slice(line, base + r.start..base + r.end)).collect()
-}
-
 /// BuildKit's dispatch table: how each instruction's arguments become values.
 fn interpret<'src>(
     line: &LogicalLine<'src>,
@@ -369,7 +365,11 @@ fn interpret<'src>(
             JsonArgs::NotStringArray => return Err(not_string_array()),
             JsonArgs::NotJson => instruction.value = whitespace_words(line, args),
         },
-        Kind::Arg => instruction.value = slices_at(line, args.start, buildkit::parse_words(rest, escape)),
+        Kind::Arg => {
+            instruction.value = buildkit::parse_words(rest, escape)
+                .map(|r| slice(line, args.start + r.start..args.start + r.end))
+                .collect();
+        }
         Kind::Env | Kind::Label => {
             (instruction.legacy_key_value, instruction.value) = key_values(line, args, kind.keyword(), escape)?;
         }
@@ -443,8 +443,8 @@ fn key_values<'src>(
     escape: char,
 ) -> Result<(bool, Vec<Word<'src>>), Failure> {
     let rest = &line.text[args.clone()];
-    let words = buildkit::parse_words(rest, escape);
-    let Some(first) = words.first() else {
+    let mut words = buildkit::parse_words(rest, escape);
+    let Some(first) = words.next() else {
         return Ok((false, Vec::new()));
     };
     if !rest[first.clone()].contains('=') {
@@ -455,8 +455,8 @@ fn key_values<'src>(
         let at = |r: &Range<usize>| args.start + r.start..args.start + r.end;
         return Ok((true, vec![slice(line, at(&parts[0])), slice(line, at(&parts[1]))]));
     }
-    let mut values = Vec::with_capacity(words.len() * 2);
-    for r in words {
+    let mut values = Vec::new();
+    for r in std::iter::once(first).chain(words) {
         let w = &rest[r.clone()];
         let Some(eq) = w.find('=') else {
             return Err((
