@@ -294,6 +294,24 @@ fn a_chain_of_thousands_of_stages_does_not_exhaust_the_stack() {
 }
 
 #[test]
+fn quoted_substitutions_nested_thousands_deep_do_not_exhaust_the_stack() {
+    // `"$(` inside `"$(`, 20,000 deep, one level a continuation line. The shell lexer reads a quoted word inside a
+    // substitution by a call, and aborted here; past 500 levels the script now counts as one dockopt cannot read.
+    let depth = 20_000;
+    let mut text = String::from("FROM debian:12\nRUN echo \\\n");
+    text.push_str(&"\"$(\\\n".repeat(depth));
+    text.push_str("x \\\n");
+    text.push_str(&format!("{} \\\n", ")\"".repeat(1000)).repeat(depth / 1000));
+    text.push_str("\nUSER nobody\n");
+    let dir = tempfile::tempdir().unwrap();
+    write(&dir.path().join("Dockerfile"), &text);
+
+    let out = run(dir.path(), &["check", "Dockerfile"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).contains("Dockerfile:1:1: DO304 "), "{}", stdout(&out));
+}
+
+#[test]
 fn a_tree_thousands_of_directories_deep_does_not_exhaust_the_stack() {
     // The configuration of a directory is its own or its parent's: looked up by a call per directory, this depth
     // aborted a walk. 2,000 levels, in a directory of /tmp rather than wherever TMPDIR points, keep the deepest

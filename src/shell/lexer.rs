@@ -283,9 +283,19 @@ impl Value {
     }
 }
 
+/// How deep quoted words may nest in substitutions (`"$(… "$(…)" …)"`) before a word counts as one dockopt cannot
+/// read, as an unclosed one does. Each level is a call: a script nested ten thousand deep overflowed the stack, where
+/// real scripts nest a few deep.
+const MAX_NESTING: usize = 500;
+
 /// Scans one word from `start`. Returns its end, its literal value (if it has no expansion), and whether every
 /// quote and substitution in it was closed.
 pub(super) fn scan_word(text: &str, start: usize) -> (usize, Option<Cow<'_, str>>, bool) {
+    scan_nested_word(text, start, 0)
+}
+
+/// [`scan_word`] of a word inside `nesting` quoted words in substitutions.
+fn scan_nested_word(text: &str, start: usize, nesting: usize) -> (usize, Option<Cow<'_, str>>, bool) {
     let b = text.as_bytes();
     // Most words are plain: ordinary characters up to what ends the word, their value the text itself.
     let plain_end = b[start..].iter().position(|&c| ends_plain_run(c)).map_or(b.len(), |n| start + n);
@@ -340,13 +350,13 @@ pub(super) fn scan_word(text: &str, start: usize) -> (usize, Option<Cow<'_, str>
                             }
                             i += 1 + next.map_or(0, char::len_utf8);
                         }
-                        b'$' | b'`' => i = expansion(text, i, &mut literal, &mut closed),
+                        b'$' | b'`' => i = expansion(text, i, nesting, &mut literal, &mut closed),
                         _ => i = plain_run(text, i, |c| matches!(c, b'"' | b'\\' | b'$' | b'`'), &mut value),
                     }
                 }
                 closed &= ended;
             }
-            b'$' | b'`' => i = expansion(text, i, &mut literal, &mut closed),
+            b'$' | b'`' => i = expansion(text, i, nesting, &mut literal, &mut closed),
             _ => i = plain_run(text, i, ends_plain_run, &mut value),
         }
     }
@@ -354,9 +364,9 @@ pub(super) fn scan_word(text: &str, start: usize) -> (usize, Option<Cow<'_, str>
 }
 
 /// An expansion in a word: the word has no literal value. Returns where the expansion ends.
-fn expansion(text: &str, i: usize, literal: &mut bool, closed: &mut bool) -> usize {
+fn expansion(text: &str, i: usize, nesting: usize, literal: &mut bool, closed: &mut bool) -> usize {
     *literal = false;
-    let (end, ok) = scan_expansion(text, i);
+    let (end, ok) = scan_expansion(text, i, nesting);
     *closed &= ok;
     end
 }
@@ -391,9 +401,9 @@ fn plain_run(text: &str, i: usize, ends_run: impl Fn(u8) -> bool, value: &mut Va
     i + n
 }
 
-/// Scans `$name`, `${…}`, `$(…)`, `$((…))` or a backquoted command from `start`. Returns the end and whether it
-/// was closed.
-fn scan_expansion(text: &str, start: usize) -> (usize, bool) {
+/// Scans `$name`, `${…}`, `$(…)`, `$((…))` or a backquoted command from `start`, in a word inside `nesting` quoted
+/// words in substitutions. Returns the end and whether it was closed.
+fn scan_expansion(text: &str, start: usize, nesting: usize) -> (usize, bool) {
     let b = text.as_bytes();
     if b[start] == b'`' {
         let mut i = start + 1;
@@ -434,7 +444,10 @@ fn scan_expansion(text: &str, start: usize) -> (usize, bool) {
                 None => return (b.len(), false),
             },
             b'"' => {
-                let (end, _, ok) = scan_word(text, i);
+                if nesting == MAX_NESTING {
+                    return (b.len(), false);
+                }
+                let (end, _, ok) = scan_nested_word(text, i, nesting + 1);
                 if !ok {
                     return (b.len(), false);
                 }
