@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{dockopt_within, mkfifo};
+use common::{dockopt_within, dockopt_within_memory, mkfifo};
 use std::os::unix::fs::{symlink, FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::Path;
 use std::process::Output;
@@ -309,6 +309,27 @@ fn quoted_substitutions_nested_thousands_deep_do_not_exhaust_the_stack() {
     let out = run(dir.path(), &["check", "Dockerfile"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(stdout(&out).contains("Dockerfile:1:1: DO304 "), "{}", stdout(&out));
+}
+
+#[test]
+fn compound_commands_nested_hundreds_of_thousands_deep_take_memory_in_proportion() {
+    // 300,000 `if`s, each inside the one before. Every command once kept a list of the frames around it, so the
+    // script took memory that grew with the square of its depth: 874 MB at 40,000 levels, and tens of gigabytes
+    // here. Capped at 2 GB, such a run fails to allocate and aborts.
+    let depth = 300_000;
+    let mut text = String::from("FROM debian:12\nRUN \\\n");
+    text.push_str(&"if true; then \\\n".repeat(depth));
+    text.push_str("true; \\\n");
+    text.push_str(&format!("{} \\\n", "fi; ".repeat(1000)).repeat(depth / 1000));
+    text.push_str("\nRUN apt-get update && apt-get install -y curl\n");
+    let last_line = text.lines().count();
+    let dir = tempfile::tempdir().unwrap();
+    write(&dir.path().join("Dockerfile"), &text);
+
+    let out = dockopt_within_memory(dir.path(), &["check", "Dockerfile"], HANG, 2 << 30);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let install = format!("Dockerfile:{last_line}:23: DO202 ");
+    assert!(stdout(&out).contains(&install), "{}", stdout(&out));
 }
 
 #[test]

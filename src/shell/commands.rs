@@ -8,7 +8,7 @@ use std::ops::Range;
 
 /// What encloses a command.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Frame {
+enum Frame {
     /// `( … )`: changes inside do not reach the enclosing shell.
     Subshell,
     /// `{ …; }`
@@ -24,8 +24,8 @@ pub struct Command<'t> {
     pub words: Vec<Word<'t>>,
     /// From the first assignment or word to the last word or redirection target.
     pub range: Range<usize>,
-    /// The frames around the command, outermost first.
-    pub frames: Vec<Frame>,
+    /// The frames around the command.
+    pub frames: Frames,
     /// Part of a pipeline, so it runs in a subshell of its own.
     pub piped: bool,
     /// The operator before the command (`None` at the start of the script or of a frame).
@@ -36,15 +36,31 @@ pub struct Command<'t> {
     pub(super) resolved: Option<Resolved<'t>>,
 }
 
+/// The frames around a command (subshells, groups and compound commands), summed up as what is asked of them: how
+/// many there are, and whether one is a subshell. The list of them, copied into every command, made a script of
+/// thousands of nested `if`s take memory that grew with the square of their number.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Frames {
+    pub depth: usize,
+    pub in_subshell: bool,
+}
+
+impl Frames {
+    /// These frames inside one more subshell.
+    pub fn within_subshell(self) -> Frames {
+        Frames { depth: self.depth + 1, in_subshell: true }
+    }
+}
+
 impl Command<'_> {
     /// Top level: not inside a subshell, group, or compound command.
     pub fn is_top_level(&self) -> bool {
-        self.frames.is_empty()
+        self.frames.depth == 0
     }
 
     /// Its effects on variables, directory and options reach the commands after it.
     pub fn affects_shell(&self) -> bool {
-        !self.piped && !self.frames.contains(&Frame::Subshell)
+        !self.piped && !self.frames.in_subshell
     }
 
     pub fn name(&self) -> Option<&str> {
@@ -67,7 +83,7 @@ pub(super) fn exec_command(words: Vec<Word<'_>>) -> Option<Command<'_>> {
         assignments: Vec::new(),
         words,
         range,
-        frames: Vec::new(),
+        frames: Frames::default(),
         piped: false,
         before: None,
         after: None,
@@ -96,6 +112,7 @@ pub(super) fn group<'t>(text: &'t str, tokens: &[Token], literals: Vec<Option<Co
         literals: literals.into_iter(),
         out: Vec::with_capacity(most),
         frames: Vec::new(),
+        subshells: 0,
         reading: false,
         before: None,
         opaque: false,
@@ -120,7 +137,10 @@ struct Grouper<'t, 'k> {
     /// The literal values of the word tokens not read yet.
     literals: std::vec::IntoIter<Option<Cow<'t, str>>>,
     out: Vec<Command<'t>>,
+    /// The frames open where the grouping is, outermost first.
     frames: Vec<Frame>,
+    /// How many of `frames` are subshells.
+    subshells: usize,
     /// The last command in `out` is still being read. It is built where it stays: a command is 152 bytes.
     reading: bool,
     /// The operator seen last, for the next command's `before`.
@@ -197,24 +217,24 @@ impl<'t> Grouper<'t, '_> {
     fn reserved_word(&mut self, word: &Word) -> bool {
         match word.literal.as_deref() {
             Some("if" | "while" | "until") => {
-                self.frames.push(Frame::Compound);
+                self.push_frame(Frame::Compound);
                 self.before = None;
             }
             Some("for" | "select") => {
-                self.frames.push(Frame::Compound);
+                self.push_frame(Frame::Compound);
                 self.skip_until_do = true;
             }
             Some("case") => {
-                self.frames.push(Frame::Compound);
+                self.push_frame(Frame::Compound);
                 self.case_depth = 1;
                 self.opaque = true;
             }
             Some("{") => {
-                self.frames.push(Frame::Group);
+                self.push_frame(Frame::Group);
                 self.before = None;
             }
             Some("then" | "else" | "elif" | "do" | "!") => self.before = None,
-            Some("fi" | "done" | "}") => self.closed &= self.frames.pop().is_some(),
+            Some("fi" | "done" | "}") => self.closed &= self.pop_frame().is_some(),
             _ => return false,
         }
         true
@@ -227,7 +247,7 @@ impl<'t> Grouper<'t, '_> {
             Some("esac") => {
                 self.case_depth -= 1;
                 if self.case_depth == 0 {
-                    self.frames.pop();
+                    self.pop_frame();
                 }
             }
             _ => {}
@@ -278,15 +298,26 @@ impl<'t> Grouper<'t, '_> {
         self.piped_next = op == Op::Pipe;
         match op {
             Op::Open => {
-                self.frames.push(Frame::Subshell);
+                self.push_frame(Frame::Subshell);
                 self.before = None;
             }
             Op::Close => {
-                self.closed &= self.frames.pop() == Some(Frame::Subshell);
+                self.closed &= self.pop_frame() == Some(Frame::Subshell);
                 self.before = None;
             }
             _ => self.before = Some(op),
         }
+    }
+
+    fn push_frame(&mut self, frame: Frame) {
+        self.subshells += usize::from(frame == Frame::Subshell);
+        self.frames.push(frame);
+    }
+
+    fn pop_frame(&mut self) -> Option<Frame> {
+        let frame = self.frames.pop();
+        self.subshells -= usize::from(frame == Some(Frame::Subshell));
+        frame
     }
 
     /// A command starts at token `index`, inside the current frames, after the operator seen last.
@@ -302,7 +333,7 @@ impl<'t> Grouper<'t, '_> {
             assignments: Vec::new(),
             words: Vec::with_capacity(words),
             range: self.tokens[index].range.clone(),
-            frames: self.frames.clone(),
+            frames: Frames { depth: self.frames.len(), in_subshell: self.subshells > 0 },
             piped: std::mem::take(&mut self.piped_next),
             before: self.before.take(),
             after: None,

@@ -4,7 +4,7 @@
 //! gives what [`Script::parse`] would, parsing only what was added.
 
 use crate::shell::lexer::{is_blank, Outline};
-use crate::shell::{Frame, Op, Script};
+use crate::shell::{Op, Script};
 
 /// Where one part lies in the joined text, and what the text puts around it.
 struct Placed {
@@ -74,7 +74,7 @@ impl<'t> Script<'t> {
                     word.range = moved(&word.range);
                 }
                 if place.wrapped {
-                    command.frames.insert(0, Frame::Subshell);
+                    command.frames = command.frames.within_subshell();
                 }
                 command
             }));

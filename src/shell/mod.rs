@@ -19,7 +19,7 @@ pub mod invocation;
 mod join;
 pub mod lexer;
 
-pub use commands::{Command, Frame};
+pub use commands::{Command, Frames};
 pub use invocation::{Invocation, Programs};
 use lexer::Outline;
 pub use lexer::{Op, Word};
@@ -201,7 +201,7 @@ mod tests {
     fn commands_with_operators_and_nesting() {
         let s = Script::parse("set -ex; apt-get update && (cd /x && make) || { echo no; } | tee log &");
         assert_eq!(names(&s), ["set", "apt-get", "cd", "make", "echo", "tee"]);
-        assert!(s.commands[2].frames == [Frame::Subshell] && !s.commands[2].affects_shell());
+        assert!(s.commands[2].frames == Frames { depth: 1, in_subshell: true } && !s.commands[2].affects_shell());
         assert_eq!(s.commands[1].before, Some(Op::Semi));
         assert_eq!(s.commands[1].after, Some(Op::And));
         assert!(s.has_background_job());

@@ -67,15 +67,47 @@ pub fn snapshot_settings() -> insta::Settings {
 /// Runs dockopt with `args` in `dir`, failing the test if it has not finished after `limit`: a guard against hangs,
 /// not a measure of speed.
 pub fn dockopt_within(dir: &Path, args: &[&str], limit: std::time::Duration) -> std::process::Output {
-    use std::process::{Command, Stdio};
-    let mut child = Command::new(env!("CARGO_BIN_EXE_dockopt"))
-        .args(args)
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("dockopt runs");
+    finish_within(dockopt(dir, args), args, limit)
+}
+
+/// [`dockopt_within`], with dockopt's address space capped at `bytes`: a run that needs more fails to allocate and
+/// aborts, so a test can tell memory that grows out of bounds without the run taking the machine's.
+pub fn dockopt_within_memory(
+    dir: &Path,
+    args: &[&str],
+    limit: std::time::Duration,
+    bytes: u64,
+) -> std::process::Output {
+    use std::os::unix::process::CommandExt;
+    let mut command = dockopt(dir, args);
+    // SAFETY: between fork and exec the child only calls setrlimit, which allocates nothing and takes no lock.
+    unsafe {
+        command.pre_exec(move || {
+            let cap = libc::rlimit { rlim_cur: bytes, rlim_max: bytes };
+            match libc::setrlimit(libc::RLIMIT_AS, &cap) {
+                0 => Ok(()),
+                _ => Err(std::io::Error::last_os_error()),
+            }
+        });
+    }
+    finish_within(command, args, limit)
+}
+
+fn dockopt(dir: &Path, args: &[&str]) -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_dockopt"));
+    command.args(args).current_dir(dir);
+    command
+}
+
+/// Runs `command`, which runs dockopt with `args`, and waits for it as [`dockopt_within`] says.
+fn finish_within(
+    mut command: std::process::Command,
+    args: &[&str],
+    limit: std::time::Duration,
+) -> std::process::Output {
+    use std::process::Stdio;
+    let mut child =
+        command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("dockopt runs");
     // Drain the pipes on threads so a chatty child cannot block on a full pipe.
     let mut stdout = child.stdout.take().unwrap();
     let mut stderr = child.stderr.take().unwrap();
