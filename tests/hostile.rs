@@ -295,40 +295,43 @@ fn a_chain_of_thousands_of_stages_does_not_exhaust_the_stack() {
 
 #[test]
 fn quoted_substitutions_nested_thousands_deep_do_not_exhaust_the_stack() {
-    // `"$(` inside `"$(`, 20,000 deep, one level a continuation line. The shell lexer reads a quoted word inside a
-    // substitution by a call, and aborted here; past 500 levels the script now counts as one dockopt cannot read.
+    // `"$(` inside `"$(`, 20,000 deep, one level a continuation line, then an install in the same script. The
+    // shell lexer reads a quoted word inside a substitution by a call, and aborted here. Past 500 levels the script
+    // counts as one dockopt cannot read, as one with an unclosed quote does: the install gets no advice.
     let depth = 20_000;
     let mut text = String::from("FROM debian:12\nRUN echo \\\n");
     text.push_str(&"\"$(\\\n".repeat(depth));
     text.push_str("x \\\n");
     text.push_str(&format!("{} \\\n", ")\"".repeat(1000)).repeat(depth / 1000));
-    text.push_str("\nUSER nobody\n");
+    text.push_str("&& apt-get install -y curl\nUSER nobody\n");
     let dir = tempfile::tempdir().unwrap();
     write(&dir.path().join("Dockerfile"), &text);
 
     let out = run(dir.path(), &["check", "Dockerfile"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(stdout(&out).contains("Dockerfile:1:1: DO304 "), "{}", stdout(&out));
+    assert!(!stdout(&out).contains("DO202"), "{}", stdout(&out));
 }
 
 #[test]
 fn compound_commands_nested_hundreds_of_thousands_deep_take_memory_in_proportion() {
-    // 300,000 `if`s, each inside the one before. Every command once kept a list of the frames around it, so the
-    // script took memory that grew with the square of its depth: 874 MB at 40,000 levels, and tens of gigabytes
-    // here. Capped at 2 GB, such a run fails to allocate and aborts.
+    // 300,000 `if`s, each inside the one before, one a continuation line, then an install in the same script.
+    // Every command once kept a list of the frames around it, so the script took memory that grew with the square
+    // of its depth: 874 MB at 40,000 levels, and tens of gigabytes here. Capped at 2 GB, such a run fails to
+    // allocate and aborts. The script is read to its end: the install after the last `fi` gets its advice.
     let depth = 300_000;
     let mut text = String::from("FROM debian:12\nRUN \\\n");
     text.push_str(&"if true; then \\\n".repeat(depth));
     text.push_str("true; \\\n");
     text.push_str(&format!("{} \\\n", "fi; ".repeat(1000)).repeat(depth / 1000));
-    text.push_str("\nRUN apt-get update && apt-get install -y curl\n");
+    text.push_str("apt-get install -y curl\n");
     let last_line = text.lines().count();
     let dir = tempfile::tempdir().unwrap();
     write(&dir.path().join("Dockerfile"), &text);
 
     let out = dockopt_within_memory(dir.path(), &["check", "Dockerfile"], HANG, 2 << 30);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    let install = format!("Dockerfile:{last_line}:23: DO202 ");
+    let install = format!("Dockerfile:{last_line}:1: DO202 ");
     assert!(stdout(&out).contains(&install), "{}", stdout(&out));
 }
 
