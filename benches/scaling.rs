@@ -111,7 +111,7 @@ fn corpus_runs(root: &Path) -> Vec<String> {
         for statement in df.statements.iter().filter(|s| s.instruction.kind == Kind::Run) {
             let run = text[statement.range.as_range()].trim_end();
             // Heredocs end where their terminator does, past the instruction's own range: left out.
-            if statement.heredocs.is_empty() {
+            if df.heredocs(statement).is_empty() {
                 runs.push(format!("{run}\n"));
             }
         }

@@ -22,17 +22,16 @@ use dockopt::transforms;
 use std::collections::BTreeMap;
 
 /// What BuildKit sees in an instruction, without its position.
-fn meaning(s: &Statement) -> String {
+fn meaning(df: &Dockerfile, s: &Statement) -> String {
     let ins = &s.instruction;
-    let words = |w: &[dockopt::syntax::model::Word]| w.iter().map(|w| w.text.to_string()).collect::<Vec<_>>();
-    let heredocs: Vec<&str> = s.heredocs.iter().map(|h| h.content).collect();
+    let heredocs: Vec<&str> = df.heredocs(s).iter().map(|h| h.content).collect();
     format!(
         "{} {:?} {} {:?} {:?} {:?}",
-        ins.cmd.text,
-        words(&ins.flags),
+        df.text(&ins.cmd),
+        df.flag_texts(ins).collect::<Vec<_>>(),
         ins.json,
-        words(&ins.value),
-        ins.sub.as_ref().map(|s| (s.cmd.text.to_string(), words(&s.value))),
+        df.value_texts(ins).collect::<Vec<_>>(),
+        ins.sub.as_ref().map(|s| (df.text(&s.cmd), df.value_texts(s).collect::<Vec<_>>())),
         heredocs
     )
 }
@@ -55,10 +54,10 @@ fn check_single_fix(source: &str, df: &Dockerfile, finding: &Finding) -> Option<
         return Some(format!("{}: the fix breaks the file: {:?}", finding.rule.code, after.errors));
     }
     let before_named: Vec<String> =
-        df.statements.iter().filter(|s| s.line_range.end <= first.line_range.start).map(meaning).collect();
+        df.statements.iter().filter(|s| s.line_range.end <= first.line_range.start).map(|s| meaning(df, s)).collect();
     let after_named: Vec<String> =
-        df.statements.iter().filter(|s| s.line_range.start >= last.line_range.end).map(meaning).collect();
-    let new: Vec<String> = after.statements.iter().map(meaning).collect();
+        df.statements.iter().filter(|s| s.line_range.start >= last.line_range.end).map(|s| meaning(df, s)).collect();
+    let new: Vec<String> = after.statements.iter().map(|s| meaning(df, s)).collect();
     let unchanged = new.len() >= before_named.len() + after_named.len()
         && new[..before_named.len()] == before_named[..]
         && new[new.len() - after_named.len()..] == after_named[..];

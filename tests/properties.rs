@@ -69,13 +69,13 @@ fn dockerfile_like() -> impl Strategy<Value = String> {
     prop::collection::vec(prop::sample::select(FRAGMENTS), 0..48).prop_map(|parts| parts.concat())
 }
 
-fn check_instruction(source: &str, ins: &Instruction) {
-    for word in std::iter::once(&ins.cmd).chain(&ins.flags).chain(&ins.value) {
+fn check_instruction(source: &str, df: &Dockerfile, ins: &Instruction) {
+    for word in std::iter::once(&ins.cmd).chain(df.flags(ins)).chain(df.values(ins)) {
         assert!(word.range.end <= source.len(), "{word:?} out of bounds");
         assert!(source.get(word.range.as_range()).is_some(), "{word:?} not on char boundaries");
     }
     if let Some(sub) = &ins.sub {
-        check_instruction(source, sub);
+        check_instruction(source, df, sub);
     }
 }
 
@@ -92,9 +92,9 @@ fn check(source: &str) {
         df.tree.tokens().iter().filter(|t| t.kind == TokenKind::Comment).map(|t| t.range).collect();
     assert_eq!(df.tree.comments, comment_tokens, "the comment list is the comment tokens");
     for statement in &df.statements {
-        check_instruction(source, &statement.instruction);
+        check_instruction(source, &df, &statement.instruction);
         assert!(source.get(statement.range.as_range()).is_some());
-        for heredoc in &statement.heredocs {
+        for heredoc in df.heredocs(statement) {
             assert_eq!(heredoc.content, &source[heredoc.body.as_range()]);
         }
     }

@@ -33,7 +33,7 @@ fn render(input: &str) -> String {
     }
     writeln!(out, "\nbuildkit:\n{}", dump::buildkit_ast(&df)).unwrap();
     for s in &df.statements {
-        for h in &s.heredocs {
+        for h in df.heredocs(s) {
             writeln!(
                 out,
                 "heredoc line {} {:?} fd={} chomp={} expand={} content={:?}",

@@ -44,23 +44,26 @@ impl Rule for AddToCopy {
 
     fn check(&self, ctx: &Context, findings: &mut Vec<Finding>) {
         let Some(build) = ctx.build else { return };
-        for (i, statement) in ctx.df.statements.iter().enumerate() {
+        let df = ctx.df;
+        for (i, statement) in df.statements.iter().enumerate() {
             let ins = &statement.instruction;
-            if ins.kind != Kind::Add || !statement.heredocs.is_empty() || ins.value.len() < 2 {
+            let values = df.values(ins);
+            if ins.kind != Kind::Add || !df.heredocs(statement).is_empty() || values.len() < 2 {
                 continue;
             }
-            let flags_shared = ins
-                .flags
+            let flags_shared = df
+                .flag_texts(ins)
+                .all(|flag| SHARED_FLAGS.iter().any(|s| flag == *s || flag.starts_with(&format!("{s}="))));
+            let sources = &values[..values.len() - 1];
+            let local = sources
                 .iter()
-                .all(|f| SHARED_FLAGS.iter().any(|s| f.text == *s || f.text.starts_with(&format!("{s}="))));
-            let sources = &ins.value[..ins.value.len() - 1];
-            let local =
-                sources.iter().all(|w| !w.text.contains("://") && !w.text.starts_with("git@") && !w.text.contains('$'));
+                .map(|w| df.text(w))
+                .all(|w| !w.contains("://") && !w.starts_with("git@") && !w.contains('$'));
             if !flags_shared || !local {
                 continue;
             }
             let plain = sources.iter().all(|source| {
-                let Some(value) = source_value(&source.text, ins.json, ctx.df.tree.escape) else { return false };
+                let Some(value) = source_value(df.text(source), ins.json, df.tree.escape) else { return false };
                 match build.resolve(&value) {
                     Sources::Found(found) => {
                         !found.is_empty()
@@ -77,7 +80,7 @@ impl Rule for AddToCopy {
             if !plain {
                 continue;
             }
-            let copy = if ins.cmd.text.chars().all(|c| c.is_ascii_lowercase()) { "copy" } else { "COPY" };
+            let copy = if df.text(&ins.cmd).chars().all(|c| c.is_ascii_lowercase()) { "copy" } else { "COPY" };
             findings.push(Finding {
                 rule: &INFO,
                 range: ins.cmd.range,

@@ -98,7 +98,7 @@ fn lists_use(ctx: &Context, j: usize) -> ListsUse {
     }
     if ctx.script(j).is_none_or(|s| s.opaque) {
         let text = &ctx.df.source()[statement.range.as_range()];
-        let mentions = text.contains("apt") || statement.heredocs.iter().any(|h| h.content.contains("apt"));
+        let mentions = text.contains("apt") || ctx.df.heredocs(statement).iter().any(|h| h.content.contains("apt"));
         return if mentions { ListsUse::Reads } else { ListsUse::Neither };
     }
     if !ctx.runs_any_of(j, &APT) {
@@ -246,8 +246,8 @@ fn move_update(
     let blocking = between.clone().find_map(|k| {
         let ins = &ctx.statement(k).instruction;
         let names: Vec<&str> = match ins.kind {
-            Kind::Env => ins.value.chunks(2).map(|kv| kv[0].text.as_ref()).collect(),
-            Kind::Arg => ins.value.iter().map(|w| w.text.split('=').next().unwrap_or_default()).collect(),
+            Kind::Env => ctx.df.values(ins).chunks(2).map(|kv| ctx.df.text(&kv[0])).collect(),
+            Kind::Arg => ctx.df.value_texts(ins).map(|w| w.split('=').next().unwrap_or_default()).collect(),
             _ => Vec::new(),
         };
         names.into_iter().find(|n| !harmless(n)).map(|n| (k, n.to_string()))

@@ -295,7 +295,7 @@ fn purge_command(ctx: &Context, stage: &Stage, i: usize, packages: &[&str]) -> O
     let mut roots = vec!["/usr/local".to_string()];
     let workdir = stage.statements.clone().take_while(|&j| j < i).filter_map(|j| {
         let ins = &ctx.statement(j).instruction;
-        (ins.kind == Kind::Workdir).then(|| ins.value.first().map(|w| w.text.to_string()))
+        (ins.kind == Kind::Workdir).then(|| ctx.df.value_texts(ins).next().map(str::to_string))
     });
     if let Some(dir) = workdir.last() {
         let dir = dir?;

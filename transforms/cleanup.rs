@@ -258,5 +258,6 @@ pub(super) fn mount_fix(ctx: &Context, finding: &mut Finding, mount: &CacheMount
 
 /// RUN `i` runs as root: no USER before it in its stage, or the last one names root.
 fn runs_as_root(ctx: &Context, i: usize) -> bool {
-    ctx.user_before(i).and_then(|j| ctx.statement(j).instruction.value.first()).is_none_or(|w| is_root_user(&w.text))
+    let user = ctx.user_before(i).and_then(|j| ctx.df.value_texts(&ctx.statement(j).instruction).next());
+    user.is_none_or(is_root_user)
 }

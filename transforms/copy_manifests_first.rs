@@ -43,21 +43,22 @@ impl Rule for CopyManifestsFirst {
 
     fn check(&self, ctx: &Context, findings: &mut Vec<Finding>) {
         let Some(build) = ctx.build else { return };
-        for stage in &ctx.df.stages {
+        let df = ctx.df;
+        for stage in &df.stages {
             let mut workdirs = Workdirs::new(stage.statements.start);
             for c in stage.statements.clone() {
                 let copy = &ctx.statement(c).instruction;
-                if copy.kind != Kind::Copy || copy.value.len() != 2 || !ctx.statement(c).heredocs.is_empty() {
+                let values = df.values(copy);
+                if copy.kind != Kind::Copy || values.len() != 2 || !df.heredocs(ctx.statement(c)).is_empty() {
                     continue;
                 }
-                if copy
-                    .flags
-                    .iter()
-                    .any(|f| !(f.text.starts_with("--chown=") || f.text.starts_with("--chmod=") || f.text == "--link"))
+                if df
+                    .flag_texts(copy)
+                    .any(|f| !(f.starts_with("--chown=") || f.starts_with("--chmod=") || f == "--link"))
                 {
                     continue;
                 }
-                let source = copy.value[0].text.trim_end_matches('/');
+                let source = df.text(&values[0]).trim_end_matches('/');
                 if source != "." && !source.is_empty() {
                     continue;
                 }
@@ -72,7 +73,7 @@ impl Rule for CopyManifestsFirst {
                 }
                 let (workdir, stage_sets_workdir) = workdirs.before(ctx, c);
                 let workdir = workdir.to_string();
-                let dest = resolve(&workdir, &copy.value[1].text);
+                let dest = resolve(&workdir, df.text(&values[1]));
                 if dest.contains('$') {
                     if plan(ctx, build, r, &workdir, &workdir).is_some() {
                         findings.push(Finding {
@@ -87,8 +88,7 @@ impl Rule for CopyManifestsFirst {
                 }
                 // With --chown or --chmod, the destination's own owner and mode could depend on which COPY creates
                 // it; a WORKDIR of the stage has created it already.
-                let sets_owner =
-                    copy.flags.iter().any(|f| f.text.starts_with("--chown=") || f.text.starts_with("--chmod="));
+                let sets_owner = df.flag_texts(copy).any(|f| f.starts_with("--chown=") || f.starts_with("--chmod="));
                 let plan = if sets_owner && (dest != workdir || !stage_sets_workdir) {
                     plan(ctx, build, r, &workdir, &dest)
                         .map(|p| p.and(Err(format!("the COPY sets owner or mode and {dest} may not exist before it"))))
@@ -137,8 +137,8 @@ impl Workdirs {
         for j in self.next..upto {
             let ins = &ctx.statement(j).instruction;
             if ins.kind == Kind::Workdir {
-                if let Some(path) = ins.value.first() {
-                    self.dir = resolve(&self.dir, &path.text);
+                if let Some(path) = ctx.df.value_texts(ins).next() {
+                    self.dir = resolve(&self.dir, path);
                 }
                 self.set = true;
             }
@@ -504,8 +504,8 @@ fn finding(ctx: &Context, c: usize, r: usize, dest: &str, manifests: &[String]) 
     let source = ctx.df.source();
     let newline = ctx.newline();
     let indent = ctx.indent(c);
-    let flags: String = copy.instruction.flags.iter().map(|f| format!("{} ", f.text)).collect();
-    let keyword = &copy.instruction.cmd.text;
+    let flags: String = ctx.df.flag_texts(&copy.instruction).map(|f| format!("{f} ")).collect();
+    let keyword = ctx.df.text(&copy.instruction.cmd);
     // One COPY per directory of manifests, to the matching directory under the destination.
     let mut lines = String::new();
     let mut dirs: Vec<&str> = manifests.iter().map(|m| m.rsplit_once('/').map_or("", |(d, _)| d)).collect();

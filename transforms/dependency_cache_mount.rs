@@ -193,10 +193,10 @@ fn image_runs(ctx: &Context, family: &[usize], program: &str) -> bool {
     family.iter().flat_map(|&s| ctx.df.stages[s].statements.clone()).any(|i| {
         let ins = &ctx.statement(i).instruction;
         matches!(ins.kind, Kind::Cmd | Kind::Entrypoint)
-            && ins
-                .value
-                .iter()
-                .flat_map(|w| w.text.split_whitespace())
+            && ctx
+                .df
+                .value_texts(ins)
+                .flat_map(str::split_whitespace)
                 .any(|word| word.rsplit('/').next() == Some(program))
     })
 }
@@ -205,14 +205,14 @@ fn image_runs(ctx: &Context, family: &[usize], program: &str) -> bool {
 fn copied_out(ctx: &Context, family: &[usize], targets: &[String]) -> bool {
     ctx.df.statements.iter().enumerate().any(|(i, statement)| {
         let ins = &statement.instruction;
-        let Some(from) = ins.flags.iter().find_map(|f| f.text.strip_prefix("--from=")) else { return false };
+        let Some(from) = ctx.df.flag_texts(ins).find_map(|f| f.strip_prefix("--from=")) else { return false };
         // A family lists its stages in order, so membership is a binary search.
         let names_family = ctx.df.referenced_stage(i, from).is_some_and(|s| family.binary_search(&s).is_ok());
-        let sources = ins.value.split_last().map_or(&[][..], |(_, sources)| sources);
+        let sources = ctx.df.values(ins).split_last().map_or(&[][..], |(_, sources)| sources);
         ins.kind == Kind::Copy
             && names_family
             && sources.iter().any(|source| {
-                let path = source.text.trim_end_matches(['/', '*']);
+                let path = ctx.df.text(source).trim_end_matches(['/', '*']);
                 path.is_empty()
                     || path.contains(['$', '*', '?', '['])
                     || targets.iter().any(|target| {

@@ -43,11 +43,7 @@ impl Rule for MergeRuns {
             while j + 1 < statements.len()
                 && mergeable(ctx, j + 1)
                 && !ctx.is_suppressed(j + 1, &INFO)
-                && statements[j + 1].instruction.flags.iter().map(|f| &f.text).eq(statements[i]
-                    .instruction
-                    .flags
-                    .iter()
-                    .map(|f| &f.text))
+                && ctx.df.flag_texts(&statements[j + 1].instruction).eq(ctx.df.flag_texts(&statements[i].instruction))
             {
                 j += 1;
             }

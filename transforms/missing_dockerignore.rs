@@ -33,11 +33,12 @@ impl Rule for MissingDockerignore {
         let copies_all: Vec<usize> = (0..ctx.df.statements.len())
             .filter(|&i| {
                 let ins = &ctx.statement(i).instruction;
-                let from_context = !ins.flags.iter().any(|f| f.text.starts_with("--from="));
+                let from_context = !ctx.df.flag_texts(ins).any(|f| f.starts_with("--from="));
+                let values = ctx.df.values(ins);
                 matches!(ins.kind, Kind::Copy | Kind::Add)
                     && from_context
-                    && ins.value.len() >= 2
-                    && ins.value[..ins.value.len() - 1].iter().any(|w| matches!(w.text.as_ref(), "." | "./"))
+                    && values.len() >= 2
+                    && values[..values.len() - 1].iter().any(|w| matches!(ctx.df.text(w), "." | "./"))
             })
             .collect();
         // Look at the file system only for a file that copies its whole context.
@@ -68,7 +69,7 @@ impl Rule for MissingDockerignore {
             findings.push(Finding {
                 rule: &INFO,
                 range: statement.range,
-                message: format!("`{} .` {message}", statement.instruction.cmd.text),
+                message: format!("`{} .` {message}", ctx.df.text(&statement.instruction.cmd)),
                 fix: None,
                 instructions: vec![statement.index],
             });

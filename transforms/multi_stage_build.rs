@@ -479,12 +479,12 @@ fn run_command(ctx: &Context, stage: &Stage) -> Option<RunCommand> {
     let i = last_of(Kind::Entrypoint).or_else(|| last_of(Kind::Cmd))?;
     let statement = ctx.statement(i);
     let ins = &statement.instruction;
-    let first = ins.value.first()?;
+    let first = ctx.df.value_texts(ins).next()?;
     if ins.json {
-        let program = first.text.to_string();
+        let program = first.to_string();
         return Some(RunCommand { program, line: statement.start_line, shell_form: false });
     }
-    let script = Script::parse(&first.text);
+    let script = Script::parse(first);
     let program = script.commands.first().and_then(Command::name).unwrap_or_default().to_string();
     Some(RunCommand { program, line: statement.start_line, shell_form: true })
 }
@@ -495,7 +495,7 @@ fn healthcheck_needs_shell(ctx: &Context, stage: &Stage) -> bool {
         let ins = &ctx.statement(i).instruction;
         ins.kind == Kind::Healthcheck
             && !ins.json
-            && ins.value.first().is_some_and(|w| w.text.eq_ignore_ascii_case("cmd"))
+            && ctx.df.value_texts(ins).next().is_some_and(|w| w.eq_ignore_ascii_case("cmd"))
     })
 }
 
@@ -545,8 +545,8 @@ fn links_openssl(ctx: &Context) -> bool {
 /// The final USER is a name other than root, which the runtime stage must be able to look up.
 fn named_user(ctx: &Context, stage: &Stage) -> bool {
     let user = stage.statements.clone().rev().find(|&i| ctx.statement(i).instruction.kind == Kind::User);
-    user.and_then(|i| ctx.statement(i).instruction.value.first()).is_some_and(|w| {
-        let name = w.text.split(':').next().unwrap_or_default();
+    user.and_then(|i| ctx.df.value_texts(&ctx.statement(i).instruction).next()).is_some_and(|user| {
+        let name = user.split(':').next().unwrap_or_default();
         !is_root_user(name) && !name.chars().all(|c| c.is_ascii_digit())
     })
 }
@@ -555,13 +555,13 @@ fn named_user(ctx: &Context, stage: &Stage) -> bool {
 /// stage needs too. `Some(false)` for the build's inputs; `None` when dockopt cannot read the sources.
 fn copies_runtime_files(ctx: &Context, statement: &Statement) -> Option<bool> {
     let ins = &statement.instruction;
-    if ins.flags.iter().any(|f| f.text.starts_with("--from")) || !statement.heredocs.is_empty() {
+    if ctx.df.flag_texts(ins).any(|f| f.starts_with("--from")) || !ctx.df.heredocs(statement).is_empty() {
         return None;
     }
     let context = ctx.build?;
-    let sources = ins.value.split_last()?.1;
+    let sources = ctx.df.values(ins).split_last()?.1;
     for source in sources {
-        let text = source.text.as_ref();
+        let text = ctx.df.text(source);
         if text.contains("://") {
             return None;
         }

@@ -76,12 +76,12 @@ pub(super) fn plan(ctx: &Context, stage: &Stage, tag: &str, build: usize) -> Res
                     last_npm = Some(i);
                 }
             }
-            Kind::User if !ins.value.first().is_some_and(|w| is_root_user(&w.text)) && runs_later(ctx, stage, i) => {
+            Kind::User if !ctx.df.value_texts(ins).next().is_some_and(is_root_user) && runs_later(ctx, stage, i) => {
                 return Err(format!(
                     "line {line} builds as another user, whose files the copy from the builder would give to root"
                 ));
             }
-            Kind::Copy | Kind::Add if ins.flags.iter().any(|f| f.text.starts_with("--chown")) => {
+            Kind::Copy | Kind::Add if ctx.df.flag_texts(ins).any(|f| f.starts_with("--chown")) => {
                 return Err(format!("line {line} sets owners, which the copy from the builder would not keep"));
             }
             _ => {}
@@ -96,8 +96,8 @@ pub(super) fn plan(ctx: &Context, stage: &Stage, tag: &str, build: usize) -> Res
     edits.push(ctx.append_command(last_npm, prune).ok_or(format!("line {line} cannot take another command"))?);
 
     let from = ctx.statement(stage.statements.start);
-    let image = from.instruction.value.first().ok_or("the FROM has no image")?;
-    let mut lines = vec![format!("FROM {}", image.text)];
+    let image = ctx.df.value_texts(&from.instruction).next().ok_or("the FROM has no image")?;
+    let mut lines = vec![format!("FROM {image}")];
     for i in stage.statements.start + 1..stage.statements.end {
         let statement = ctx.statement(i);
         let ins = &statement.instruction;
@@ -107,11 +107,11 @@ pub(super) fn plan(ctx: &Context, stage: &Stage, tag: &str, build: usize) -> Res
             lines.push(format!("COPY --from={builder} {app} {app}"));
         } else if matches!(ins.kind, Kind::Copy | Kind::Add) {
             let line = statement.start_line;
-            if ins.flags.iter().any(|f| f.text.starts_with("--from")) || !statement.heredocs.is_empty() {
+            if ctx.df.flag_texts(ins).any(|f| f.starts_with("--from")) || !ctx.df.heredocs(statement).is_empty() {
                 return Err(format!("line {line} copies from elsewhere than the build context"));
             }
-            let destination = ins.value.last().ok_or(format!("line {line} has no destination"))?;
-            let destination = absolute(ctx, stage, i, &destination.text)
+            let destination = ctx.df.value_texts(ins).next_back().ok_or(format!("line {line} has no destination"))?;
+            let destination = absolute(ctx, stage, i, destination)
                 .ok_or(format!("line {line} copies to a destination dockopt cannot read"))?;
             // Files copied into the app's directory come with it; files copied elsewhere come from the context.
             if destination != app && !destination.starts_with(&format!("{app}/")) {
@@ -168,14 +168,14 @@ fn start_script_needs(ctx: &Context, stage: &Stage) -> Result<Option<String>, St
     let Some(i) = last_of(Kind::Entrypoint).or_else(|| last_of(Kind::Cmd)) else { return Ok(None) };
     let ins = &ctx.statement(i).instruction;
     let script = if ins.json {
-        let words: Vec<&str> = ins.value.iter().map(|w| w.text.as_ref()).collect();
+        let words: Vec<&str> = ctx.df.value_texts(ins).collect();
         match words.as_slice() {
             ["npm", "start", ..] => "start".to_string(),
             ["npm", "run" | "run-script", name, ..] => name.to_string(),
             _ => return Ok(None),
         }
     } else {
-        let Some(command) = ins.value.first().map(|w| Script::parse(&w.text)) else { return Ok(None) };
+        let Some(command) = ctx.df.value_texts(ins).next().map(Script::parse) else { return Ok(None) };
         let named = command.commands.first().and_then(|c| c.invocation()).filter(|inv| inv.program == "npm");
         match named.as_ref().and_then(npm_script) {
             Some(name) => name.to_string(),

@@ -100,11 +100,12 @@ pub(super) fn plan(ctx: &Context, stage: &Stage) -> Result<PythonPlan, String> {
                     packages.extend(build_only);
                 }
             }
-            Kind::User if !ins.value.first().is_some_and(|w| is_root_user(&w.text)) && pip_later(ctx, stage, i) => {
+            Kind::User if !ctx.df.value_texts(ins).next().is_some_and(is_root_user) && pip_later(ctx, stage, i) => {
                 return Err(format!("line {line} switches to another user before pip runs, who cannot write to it"));
             }
             Kind::Copy | Kind::Add
-                if ins.flags.iter().any(|f| f.text.starts_with("--from")) || !statement.heredocs.is_empty() =>
+                if ctx.df.flag_texts(ins).any(|f| f.starts_with("--from"))
+                    || !ctx.df.heredocs(statement).is_empty() =>
             {
                 return Err(format!("line {line} copies from elsewhere than the build context"));
             }
@@ -131,8 +132,8 @@ pub(super) fn plan(ctx: &Context, stage: &Stage) -> Result<PythonPlan, String> {
         format!("{}RUN {} > {RUNTIME_PACKAGES}{newline}", line_break(ctx, last.line_range.end), linked_packages(VENV)),
     ));
 
-    let image = from.instruction.value.first().ok_or("the FROM has no image")?;
-    let mut lines = vec![format!("FROM {}", image.text)];
+    let image = ctx.df.value_texts(&from.instruction).next().ok_or("the FROM has no image")?;
+    let mut lines = vec![format!("FROM {image}")];
     for i in stage.statements.start + 1..stage.statements.end {
         let statement = ctx.statement(i);
         let kind = statement.instruction.kind;

@@ -100,8 +100,8 @@ impl<'c> WrittenPaths<'c> {
                 }
             }
             Kind::Copy | Kind::Add => {
-                if let Some(dest) = ins.value.last().filter(|d| d.text.starts_with('/')) {
-                    self.copied_to.insert(dest.text.trim_end_matches('/'));
+                if let Some(dest) = ctx.df.value_texts(ins).next_back().filter(|d| d.starts_with('/')) {
+                    self.copied_to.insert(dest.trim_end_matches('/'));
                 }
             }
             _ => {}

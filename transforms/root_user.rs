@@ -69,7 +69,7 @@ fn last_user<'c>(ctx: &'c Context, stage: &crate::syntax::model::Stage) -> Optio
     while let Some(s) = current {
         let user = s.statements.clone().rev().find(|&i| ctx.statement(i).instruction.kind == Kind::User);
         if let Some(i) = user {
-            let name = ctx.statement(i).instruction.value.first().map(|w| w.text.as_ref());
+            let name = ctx.df.value_texts(&ctx.statement(i).instruction).next();
             return Some((i, name.filter(|n| !n.contains('$'))));
         }
         current = s.base_stage.map(|b| &ctx.df.stages[b]);

@@ -141,9 +141,9 @@ impl Rule for SlimBaseImage {
                         caveat.command, caveat.line, caveat.what
                     );
                 }
-                let image = statement.instruction.value.first();
+                let image = ctx.df.values(&statement.instruction).first();
                 image
-                    .filter(|w| ctx.df.tree.text(w.range) == w.text)
+                    .filter(|w| ctx.df.tree.text(w.range) == ctx.df.text(w))
                     .map(|w| Fix { applicability: Applicability::Unsafe, edits: vec![Edit::replace(w.range, slim)] })
             }
         };

@@ -97,16 +97,16 @@ fn scripts<'c>(ctx: &'c Context, i: usize) -> Vec<Cow<'c, Script<'c>>> {
     let ins = &ctx.statement(i).instruction;
     let values = match ins.kind {
         Kind::Run | Kind::Onbuild => return ctx.script(i).map(Cow::Borrowed).into_iter().collect(),
-        Kind::Cmd | Kind::Entrypoint => &ins.value[..],
+        Kind::Cmd | Kind::Entrypoint => ctx.df.values(ins),
         // `HEALTHCHECK CMD …`; the first value is `CMD` or `NONE`.
-        Kind::Healthcheck => ins.value.get(1..).unwrap_or_default(),
+        Kind::Healthcheck => ctx.df.values(ins).get(1..).unwrap_or_default(),
         _ => return Vec::new(),
     };
     let script = if ins.json {
-        Script::exec(values.iter().map(|w| (w.text.to_string(), 0..0)).collect())
+        Script::exec(values.iter().map(|w| (ctx.df.text(w).to_string(), 0..0)).collect())
     } else {
         match values.first() {
-            Some(text) => Script::parse(&text.text),
+            Some(text) => Script::parse(ctx.df.text(text)),
             None => return Vec::new(),
         }
     };
@@ -162,7 +162,7 @@ pub(super) fn workdir(ctx: &Context, stage: &Stage, i: usize) -> Option<String> 
         if ins.kind != Kind::Workdir {
             continue;
         }
-        let value = ins.value.first()?.text.as_ref();
+        let value = ctx.df.value_texts(ins).next()?;
         if value.contains('$') {
             return None;
         }
@@ -196,7 +196,7 @@ pub(super) fn builder_name(ctx: &Context, stage: &Stage, edits: &mut Vec<Edit>) 
         return Ok(name.clone());
     }
     let from = ctx.statement(stage.statements.start);
-    let image = from.instruction.value.first().ok_or("the FROM has no image")?;
+    let image = ctx.df.values(&from.instruction).first().ok_or("the FROM has no image")?;
     edits.push(Edit::insert(image.range.end, " AS build"));
     Ok("build".to_string())
 }

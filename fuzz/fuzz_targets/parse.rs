@@ -11,7 +11,7 @@ fuzz_target!(|data: &[u8]| {
     let df = Dockerfile::parse(&source);
     assert_eq!(df.tree.print(), source);
     for statement in &df.statements {
-        for word in &statement.instruction.value {
+        for word in df.values(&statement.instruction) {
             assert!(source.get(word.range.as_range()).is_some());
         }
     }

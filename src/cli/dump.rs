@@ -6,7 +6,7 @@ use crate::cli::inputs::{read_input, Origin};
 use crate::engine::files::DEFAULT_MAX_FILE_SIZE;
 use crate::syntax::buildkit::go_quote;
 use crate::syntax::diagnostic::Diagnostic;
-use crate::syntax::model::{Dockerfile, Instruction, Kind, Stage, Statement};
+use crate::syntax::model::{Dockerfile, Instruction, Kind, Stage, Statement, Word};
 use crate::syntax::text::{LineIndex, TextRange};
 use crate::syntax::tree::{NodeKind, SyntaxError, SyntaxTree};
 use anyhow::Result;
@@ -28,7 +28,7 @@ pub fn model_json(file: &str, df: &Dockerfile) -> Value {
         "directives": df.tree.directives,
         "errors": errors(&df.errors),
         "build_errors": errors(&df.build_errors),
-        "instructions": df.statements.iter().map(statement_json).collect::<Vec<_>>(),
+        "instructions": df.statements.iter().map(|s| statement_json(df, s)).collect::<Vec<_>>(),
         "stages": df.stages.iter().map(stage_json).collect::<Vec<_>>(),
     })
 }
@@ -38,19 +38,19 @@ fn error_json(source: &str, lines: &LineIndex, e: &SyntaxError) -> Value {
     json!({ "message": e.message, "help": e.help, "line": line, "column": column, "range": e.range })
 }
 
-fn statement_json(s: &Statement) -> Value {
+fn statement_json(df: &Dockerfile, s: &Statement) -> Value {
     let outer = &s.instruction;
     // For ONBUILD, BuildKit reports the sub-instruction's keyword, form and values, and the outer flags.
     let inner: &Instruction = outer.sub.as_deref().unwrap_or(outer);
-    let texts = |words: &[crate::syntax::model::Word]| words.iter().map(|w| w.text.to_string()).collect::<Vec<_>>();
-    let ranges = |words: &[crate::syntax::model::Word]| words.iter().map(|w| w.range).collect::<Vec<TextRange>>();
+    let texts = |words: &[Word]| words.iter().map(|w| df.text(w).to_string()).collect::<Vec<_>>();
+    let ranges = |words: &[Word]| words.iter().map(|w| w.range).collect::<Vec<TextRange>>();
     json!({
-        "cmd": outer.cmd.text,
-        "sub_cmd": outer.sub.as_ref().map(|sub| sub.cmd.text.to_string()),
+        "cmd": df.text(&outer.cmd),
+        "sub_cmd": outer.sub.as_ref().map(|sub| df.text(&sub.cmd)),
         "json": inner.json,
-        "flags": texts(&outer.flags),
-        "value": texts(&inner.value),
-        "heredocs": s.heredocs.iter().map(|h| json!({
+        "flags": texts(df.flags(outer)),
+        "value": texts(df.values(inner)),
+        "heredocs": df.heredocs(s).iter().map(|h| json!({
             "name": h.name,
             "file_descriptor": h.file_descriptor,
             "content": h.content,
@@ -63,9 +63,9 @@ fn statement_json(s: &Statement) -> Value {
         "range": s.range,
         "line_range": s.line_range,
         "cmd_range": outer.cmd.range,
-        "flag_ranges": ranges(&outer.flags),
-        "value_ranges": ranges(&inner.value),
-        "sub_flags": outer.sub.as_ref().map(|sub| texts(&sub.flags)),
+        "flag_ranges": ranges(df.flags(outer)),
+        "value_ranges": ranges(df.values(inner)),
+        "sub_flags": outer.sub.as_ref().map(|sub| texts(df.flags(sub))),
     })
 }
 
@@ -109,25 +109,25 @@ pub fn buildkit_ast(df: &Dockerfile) -> String {
     let mut out = String::new();
     for s in &df.statements {
         out.push('(');
-        out.push_str(&dump_instruction(&s.instruction));
+        out.push_str(&dump_instruction(df, &s.instruction));
         out.push_str(")\n");
     }
     out.trim_end().to_string()
 }
 
-fn dump_instruction(ins: &Instruction) -> String {
-    let mut out = ins.cmd.text.to_lowercase();
-    if !ins.flags.is_empty() {
-        let flags: Vec<String> = ins.flags.iter().map(|f| go_quote(&f.text)).collect();
+fn dump_instruction(df: &Dockerfile, ins: &Instruction) -> String {
+    let mut out = df.text(&ins.cmd).to_lowercase();
+    if !df.flags(ins).is_empty() {
+        let flags: Vec<String> = df.flag_texts(ins).map(go_quote).collect();
         out.push_str(&format!(" [{}]", flags.join(" ")));
     }
     if let Some(sub) = &ins.sub {
-        out.push_str(&format!(" ({})", dump_instruction(sub)));
+        out.push_str(&format!(" ({})", dump_instruction(df, sub)));
     }
     let separator = if ins.legacy_key_value { "" } else { "=" };
-    for (i, value) in ins.value.iter().enumerate() {
+    for (i, value) in df.value_texts(ins).enumerate() {
         out.push(' ');
-        out.push_str(&go_quote(&value.text));
+        out.push_str(&go_quote(value));
         // ENV and LABEL nodes carry a separator after each key and value pair.
         if matches!(ins.kind, Kind::Env | Kind::Label) && i % 2 == 1 {
             out.push(' ');

@@ -162,11 +162,8 @@ fn file_to_touch(dockerfile: &Path, context: &Path, touch: Option<&str>) -> Resu
     let copies_all = df.statements.iter().any(|s| {
         let ins = &s.instruction;
         matches!(ins.kind, Kind::Copy | Kind::Add)
-            && !ins.flags.iter().any(|f| f.text.starts_with("--from"))
-            && ins
-                .value
-                .split_last()
-                .is_some_and(|(_, sources)| sources.iter().any(|w| matches!(w.text.as_ref(), "." | "./")))
+            && !df.flag_texts(ins).any(|f| f.starts_with("--from"))
+            && df.value_texts(ins).rev().skip(1).any(|w| matches!(w, "." | "./"))
     });
     if !copies_all {
         return Err("the Dockerfile copies no whole build context (`COPY . …`), so no source change is certain to \

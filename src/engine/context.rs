@@ -64,12 +64,12 @@ fn definitions<'a>(df: &'a Dockerfile) -> Definitions<'a> {
         let ins = &statement.instruction;
         match ins.kind {
             Kind::Env => {
-                for kv in ins.value.chunks(2).filter(|kv| kv.len() == 2) {
-                    out.entry(kv[0].text.as_ref()).or_default().push((j, kv[1].text.as_ref()));
+                for kv in df.values(ins).chunks(2).filter(|kv| kv.len() == 2) {
+                    out.entry(df.text(&kv[0])).or_default().push((j, df.text(&kv[1])));
                 }
             }
             Kind::Arg => {
-                for (name, value) in ins.value.iter().filter_map(|w| w.text.split_once('=')) {
+                for (name, value) in df.values(ins).iter().filter_map(|w| df.text(w).split_once('=')) {
                     out.entry(name).or_default().push((j, value));
                 }
             }
@@ -205,7 +205,7 @@ impl<'a, 'src> Context<'a, 'src> {
     fn read_run(&self, i: usize, posix: bool, known: &KnownScripts<'a>) -> Option<RunView<'a>> {
         let s = &self.df.statements[i];
         let run = run_instruction(&s.instruction)?;
-        if !s.heredocs.is_empty() {
+        if !self.df.heredocs(s).is_empty() {
             return None;
         }
         let text = self.script_text(i)?;
@@ -325,7 +325,11 @@ impl<'a, 'src> Context<'a, 'src> {
     pub fn builder_certain(&self) -> bool {
         *self.builder_certain.get_or_init(|| {
             self.df.tree.directives.iter().any(|d| d.name == "syntax")
-                || self.df.statements.iter().any(|s| s.instruction.flags.iter().any(|f| f.text.starts_with("--mount")))
+                || self
+                    .df
+                    .statements
+                    .iter()
+                    .any(|s| self.df.flag_texts(&s.instruction).any(|f| f.starts_with("--mount")))
         })
     }
 
@@ -464,8 +468,8 @@ impl<'a, 'src> Context<'a, 'src> {
             for i in stage.statements.clone() {
                 let ins = &self.statement(i).instruction;
                 if ins.kind == Kind::Shell {
-                    current = ins.value.first().is_some_and(|w| {
-                        let program = w.text.rsplit(['/', '\\']).next().unwrap_or(&w.text);
+                    current = self.df.value_texts(ins).next().is_some_and(|shell| {
+                        let program = shell.rsplit(['/', '\\']).next().unwrap_or(shell);
                         POSIX_SHELLS.contains(&program.trim_end_matches(".exe"))
                     });
                 }
@@ -478,11 +482,11 @@ impl<'a, 'src> Context<'a, 'src> {
 
     /// The targets of the cache and tmpfs mounts of RUN (or `ONBUILD RUN`) `i`.
     pub fn cache_mounts(&self, i: usize) -> Vec<&str> {
-        let flags = &self.run_instruction(i).unwrap_or(&self.statement(i).instruction).flags;
-        flags
-            .iter()
+        let run = self.run_instruction(i).unwrap_or(&self.statement(i).instruction);
+        self.df
+            .flag_texts(run)
             .filter_map(|flag| {
-                let spec = flag.text.strip_prefix("--mount=")?;
+                let spec = flag.strip_prefix("--mount=")?;
                 let mut kind = "bind";
                 let mut target = None;
                 for field in spec.split(',') {

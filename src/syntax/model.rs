@@ -134,8 +134,8 @@ impl Kind {
 /// them too.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Word<'src> {
-    /// Borrowed from the source when it is verbatim source text.
-    pub text: Cow<'src, str>,
+    /// Borrowed from the source when it is verbatim source text. Read through [`Dockerfile::text`].
+    text: Cow<'src, str>,
     pub range: TextRange,
 }
 
@@ -157,12 +157,14 @@ pub struct Instruction<'src> {
     /// The keyword as written (BuildKit keeps the spelling).
     pub cmd: Word<'src>,
     pub kind: Kind,
-    /// Flags as BuildKit reads them: `--from=build`, quotes and escapes resolved.
-    pub flags: Vec<Word<'src>>,
+    /// Flags as BuildKit reads them: `--from=build`, quotes and escapes resolved. Read through
+    /// [`Dockerfile::flags`].
+    flags: Vec<Word<'src>>,
     /// Exec form: the arguments were a JSON array of strings.
     pub json: bool,
-    /// The arguments, split the way BuildKit splits this instruction's arguments.
-    pub value: Vec<Word<'src>>,
+    /// The arguments, split the way BuildKit splits this instruction's arguments. Read through
+    /// [`Dockerfile::values`].
+    value: Vec<Word<'src>>,
     /// ENV and LABEL: the legacy `KEY value` form rather than `KEY=value`.
     pub legacy_key_value: bool,
     /// The arguments after the flags, unsplit, in logical-line offsets.
@@ -175,7 +177,8 @@ pub struct Instruction<'src> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Statement<'src> {
     pub instruction: Instruction<'src>,
-    pub heredocs: Vec<Heredoc<'src>>,
+    /// Read through [`Dockerfile::heredocs`].
+    heredocs: Vec<Heredoc<'src>>,
     pub range: TextRange,
     pub line_range: TextRange,
     pub start_line: usize,
@@ -295,6 +298,37 @@ impl<'src> Dockerfile<'src> {
     pub fn referenced_stage(&self, statement: usize, reference: &str) -> Option<usize> {
         let own = self.stage_of(statement)?.index;
         self.stage_names.find(&self.stages, own, reference)
+    }
+
+    /// The text BuildKit reads for `word`: the source it spans, or what BuildKit made of it (quotes removed, JSON
+    /// decoded, continuation lines joined).
+    pub fn text<'d>(&'d self, word: &'d Word<'src>) -> &'d str {
+        &word.text
+    }
+
+    /// An instruction's arguments, split the way BuildKit splits that instruction's arguments.
+    pub fn values<'d>(&'d self, instruction: &'d Instruction<'src>) -> &'d [Word<'src>] {
+        &instruction.value
+    }
+
+    /// An instruction's flags as BuildKit reads them: `--from=build`, quotes and escapes resolved.
+    pub fn flags<'d>(&'d self, instruction: &'d Instruction<'src>) -> &'d [Word<'src>] {
+        &instruction.flags
+    }
+
+    /// The text of each of an instruction's values.
+    pub fn value_texts<'d>(&'d self, instruction: &'d Instruction<'src>) -> impl DoubleEndedIterator<Item = &'d str> {
+        self.values(instruction).iter().map(|w| self.text(w))
+    }
+
+    /// The text of each of an instruction's flags.
+    pub fn flag_texts<'d>(&'d self, instruction: &'d Instruction<'src>) -> impl Iterator<Item = &'d str> {
+        self.flags(instruction).iter().map(|w| self.text(w))
+    }
+
+    /// A statement's heredocs, in the order of their markers.
+    pub fn heredocs<'d>(&'d self, statement: &'d Statement<'src>) -> &'d [Heredoc<'src>] {
+        &statement.heredocs
     }
 
     /// The logical line of a statement: continuations joined as BuildKit joins them.
