@@ -5,7 +5,6 @@ mod common;
 
 use dockopt::cli::dump;
 use dockopt::syntax::model::Dockerfile;
-use dockopt::syntax::tree::SyntaxTree;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -50,7 +49,8 @@ const FOLLOWS_CURRENT_BUILDKIT: &[(&str, &str)] = &[
 
 /// Asserts that the tokens spell the input and that nodes cover the tokens in order.
 fn assert_lossless(name: &str, source: &str) {
-    let tree = SyntaxTree::parse(source);
+    let df = Dockerfile::parse(source);
+    let tree = &df.tree;
     assert_eq!(tree.print(), source, "{name}: printing the tree must give the input back");
     let mut end = 0;
     for node in &tree.nodes {

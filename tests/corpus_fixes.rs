@@ -57,7 +57,7 @@ fn check_single_fix(source: &str, df: &Dockerfile, finding: &Finding) -> Option<
         df.statements.iter().filter(|s| s.line_range.end <= first.line_range.start).map(|s| meaning(df, s)).collect();
     let after_named: Vec<String> =
         df.statements.iter().filter(|s| s.line_range.start >= last.line_range.end).map(|s| meaning(df, s)).collect();
-    let new: Vec<String> = after.statements.iter().map(|s| meaning(df, s)).collect();
+    let new: Vec<String> = after.statements.iter().map(|s| meaning(&after, s)).collect();
     let unchanged = new.len() >= before_named.len() + after_named.len()
         && new[..before_named.len()] == before_named[..]
         && new[new.len() - after_named.len()..] == after_named[..];

@@ -21,10 +21,15 @@ fn render(input: &str) -> String {
             NodeKind::Blank => "blank".to_string(),
             NodeKind::Comment => "comment".to_string(),
             NodeKind::Directive(i) => format!("directive {}={:?}", tree.directives[i].name, tree.directives[i].value),
-            NodeKind::Instruction(i) => {
-                let ins = &tree.instructions[i];
-                format!("instruction lines {}-{} logical {:?}", ins.start_line, ins.end_line, ins.logical.text)
-            }
+            NodeKind::Instruction(i) => match df.statements.iter().find(|s| s.index == i) {
+                Some(s) => {
+                    format!("instruction lines {}-{} logical {:?}", s.start_line, s.end_line, df.logical(s).text)
+                }
+                None => {
+                    let line = |offset: usize| LineIndex::new(input).line_col(input, offset).0;
+                    format!("instruction lines {}-{} rejected", line(node.range.start), line(node.range.end - 1))
+                }
+            },
         };
         writeln!(out, "{kind}").unwrap();
         for token in tree.node_tokens(node) {

@@ -15,7 +15,7 @@ use crate::shell::{Command, Invocation, Programs, Script};
 use crate::syntax::buildkit::{parse_json_array, JsonArgs};
 use crate::syntax::model::{Dockerfile, Instruction, Kind, Stage, Statement};
 use crate::syntax::text::TextRange;
-use crate::syntax::tree::{NodeKind, SyntaxError};
+use crate::syntax::tree::{CommandSyntax, NodeKind, SyntaxError};
 use aho_corasick::AhoCorasick;
 use foldhash::HashMap;
 use std::borrow::Cow;
@@ -157,13 +157,12 @@ impl<'a, 'src> Context<'a, 'src> {
         options: &'a RuleOptions,
         known: &KnownScripts<'a>,
     ) -> Self {
-        let mut nodes = vec![usize::MAX; df.tree.instructions.len()];
-        for (n, node) in df.tree.nodes.iter().enumerate() {
-            if let NodeKind::Instruction(i) = node.kind {
-                nodes[i] = n;
-            }
-        }
-        let nodes = df.statements.iter().map(|s| nodes[s.index]).collect();
+        // The nodes of the instructions, which come in order: a statement's is that of its index.
+        let instruction_nodes: Vec<usize> = (df.tree.nodes.iter().enumerate())
+            .filter(|(_, node)| matches!(node.kind, NodeKind::Instruction(_)))
+            .map(|(n, _)| n)
+            .collect();
+        let nodes = df.statements.iter().map(|s| instruction_nodes[s.index]).collect();
         let suppressions = FileSuppressions::new(df);
         let mut ctx = Context {
             df,
@@ -231,7 +230,7 @@ impl<'a, 'src> Context<'a, 'src> {
     }
 
     /// The RUN instruction of statement `i`: itself, or the one ONBUILD wraps.
-    fn run_instruction(&self, i: usize) -> Option<&Instruction<'src>> {
+    fn run_instruction(&self, i: usize) -> Option<&Instruction> {
         run_instruction(&self.statement(i).instruction)
     }
 
@@ -245,7 +244,7 @@ impl<'a, 'src> Context<'a, 'src> {
         self.problems.take()
     }
 
-    pub fn statement(&self, i: usize) -> &Statement<'src> {
+    pub fn statement(&self, i: usize) -> &Statement {
         &self.df.statements[i]
     }
 
@@ -298,7 +297,7 @@ impl<'a, 'src> Context<'a, 'src> {
     pub fn flag_insertion_offset(&self, i: usize) -> usize {
         let statement = self.statement(i);
         let logical = self.df.logical(statement);
-        let command = &self.df.tree.instructions[statement.index].command;
+        let command = CommandSyntax::read(logical.text);
         let flags_end = command.flags.last().map_or(command.keyword.end, |(_, range)| range.end);
         // Between the flags and the arguments there is only whitespace, or the `--` that ends the flags.
         let marker = logical.text[flags_end..command.args.start].find("--");
@@ -638,7 +637,7 @@ impl<'a, 'src> Context<'a, 'src> {
 }
 
 /// A RUN instruction itself, or the RUN that an ONBUILD wraps.
-fn run_instruction<'i, 'src>(ins: &'i Instruction<'src>) -> Option<&'i Instruction<'src>> {
+fn run_instruction(ins: &Instruction) -> Option<&Instruction> {
     match ins.kind {
         Kind::Run => Some(ins),
         Kind::Onbuild => ins.sub.as_deref().filter(|sub| sub.kind == Kind::Run),

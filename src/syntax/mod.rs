@@ -1,14 +1,15 @@
-//! The syntax layer: bytes → lossless tree → model.
+//! The syntax layer: bytes → lossless tree and model, in one pass.
 //!
 //! [`tree`] groups the bytes into tokens and nodes exactly as BuildKit groups lines, losing nothing; [`buildkit`]
 //! holds BuildKit's own small lexers (words, flags, JSON arrays, heredoc markers); [`model`] is what BuildKit
-//! sees: instructions and stages, every value with its source range. [`text`] has byte ranges and line:column,
-//! and [`diagnostic`] the `file:line:col` errors a user reads.
+//! sees: instructions and stages, every value with its source range. [`parse`] reads a file into both at once.
+//! [`text`] has byte ranges and line:column, and [`diagnostic`] the `file:line:col` errors a user reads.
 //!
 //! Uses nothing else in the crate: everything above is built on it.
 
 pub mod buildkit;
 pub mod diagnostic;
 pub mod model;
+pub mod parse;
 pub mod text;
 pub mod tree;

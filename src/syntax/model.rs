@@ -1,9 +1,12 @@
 //! What BuildKit sees in a Dockerfile: instructions with their keyword, flags, arguments and heredocs, and the
-//! stages they form. Built over the [`SyntaxTree`]; every value keeps the source range it was read from.
+//! stages they form, beside the lossless [`SyntaxTree`]. Every value keeps the source range it was read from.
+//!
+//! The records are flat, so that reading a file allocates little: an instruction's flags and values are ranges
+//! into one list of [`Word`]s for the file, and a word's text is the source it spans unless BuildKit rewrote it.
+//! Read them through the [`Dockerfile`]: [`Dockerfile::values`], [`Dockerfile::flags`], [`Dockerfile::text`].
 
-use crate::syntax::buildkit::{self, JsonArgs};
 use crate::syntax::text::TextRange;
-use crate::syntax::tree::{CommandSyntax, LogicalLine, SyntaxError, SyntaxTree};
+use crate::syntax::tree::{LogicalLine, SyntaxError, SyntaxTree};
 use std::borrow::Cow;
 use std::ops::Range;
 
@@ -131,12 +134,36 @@ impl Kind {
 }
 
 /// A value and the source range it was read from. For a value that spans continuation lines, the range covers
-/// them too.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Word<'src> {
-    /// Borrowed from the source when it is verbatim source text. Read through [`Dockerfile::text`].
-    text: Cow<'src, str>,
+/// them too. Its text is read through [`Dockerfile::text`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Word {
     pub range: TextRange,
+    /// Index into [`Dockerfile`]'s rewritten texts, or [`VERBATIM`] when the text is the source at `range`.
+    text: u32,
+}
+
+/// A [`Word`] whose text is its source.
+const VERBATIM: u32 = u32::MAX;
+
+/// A run of consecutive items of one of [`Dockerfile`]'s lists: an instruction's words, a statement's heredocs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) struct Span {
+    start: u32,
+    end: u32,
+}
+
+impl Span {
+    pub(super) fn new(start: usize, end: usize) -> Span {
+        Span { start: start as u32, end: end as u32 }
+    }
+
+    pub(super) fn start(self) -> usize {
+        self.start as usize
+    }
+
+    fn range(self) -> Range<usize> {
+        self.start as usize..self.end as usize
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -153,38 +180,58 @@ pub struct Heredoc<'src> {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Instruction<'src> {
+pub struct Instruction {
     /// The keyword as written (BuildKit keeps the spelling).
-    pub cmd: Word<'src>,
+    pub cmd: Word,
     pub kind: Kind,
-    /// Flags as BuildKit reads them: `--from=build`, quotes and escapes resolved. Read through
-    /// [`Dockerfile::flags`].
-    flags: Vec<Word<'src>>,
     /// Exec form: the arguments were a JSON array of strings.
     pub json: bool,
-    /// The arguments, split the way BuildKit splits this instruction's arguments. Read through
-    /// [`Dockerfile::values`].
-    value: Vec<Word<'src>>,
     /// ENV and LABEL: the legacy `KEY value` form rather than `KEY=value`.
     pub legacy_key_value: bool,
+    /// Flags as BuildKit reads them: `--from=build`, quotes and escapes resolved. Read through
+    /// [`Dockerfile::flags`].
+    pub(super) flags: Span,
+    /// The arguments, split the way BuildKit splits this instruction's arguments. Read through
+    /// [`Dockerfile::values`].
+    pub(super) values: Span,
     /// The arguments after the flags, unsplit, in logical-line offsets.
     pub args: Range<usize>,
     /// The instruction under ONBUILD.
-    pub sub: Option<Box<Instruction<'src>>>,
+    pub sub: Option<Box<Instruction>>,
+}
+
+/// Where a statement's logical line is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Logical {
+    /// A one-line instruction's logical line is its source up to `end`, from the keyword.
+    Line { end: usize },
+    /// Index into [`Dockerfile`]'s joined lines.
+    Joined(u32),
 }
 
 /// One instruction of the file with everything that locates it.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Statement<'src> {
-    pub instruction: Instruction<'src>,
+pub struct Statement {
+    pub instruction: Instruction,
     /// Read through [`Dockerfile::heredocs`].
-    heredocs: Vec<Heredoc<'src>>,
+    pub(super) heredocs: Span,
+    pub(super) logical: Logical,
     pub range: TextRange,
     pub line_range: TextRange,
     pub start_line: usize,
     pub end_line: usize,
-    /// Index into [`SyntaxTree::instructions`].
+    /// The instruction's position among the file's instructions, those BuildKit rejects included: its node in the
+    /// tree is [`NodeKind::Instruction`](crate::syntax::tree::NodeKind::Instruction) of it.
     pub index: usize,
+}
+
+/// Continuation lines joined as BuildKit joins them: the text, where it starts in the source, and `(logical
+/// offset, source offset)` where each further contiguous source segment starts.
+#[derive(Clone, Debug)]
+pub(super) struct JoinedLine {
+    pub(super) text: String,
+    pub(super) first: usize,
+    pub(super) more: Vec<(usize, usize)>,
 }
 
 /// A build stage: a FROM and the instructions after it.
@@ -210,64 +257,42 @@ pub struct Stage {
 pub struct Dockerfile<'src> {
     pub tree: SyntaxTree<'src>,
     /// The instructions BuildKit's parser accepts, in order; one it rejects is listed in `errors` instead.
-    pub statements: Vec<Statement<'src>>,
+    pub statements: Vec<Statement>,
     pub stages: Vec<Stage>,
     /// Input BuildKit's parser rejects.
     pub errors: Vec<SyntaxError>,
     /// Input BuildKit's parser accepts but its next stage rejects, such as an unknown instruction.
     pub build_errors: Vec<SyntaxError>,
-    stage_names: StageNames,
+    pub(super) words: Vec<Word>,
+    /// The texts BuildKit rewrote (quotes removed, JSON decoded, continuation lines joined), for [`Word::text`].
+    pub(super) texts: Vec<String>,
+    pub(super) joined: Vec<JoinedLine>,
+    pub(super) heredocs: Vec<Heredoc<'src>>,
+    pub(super) stage_names: StageNames,
 }
 
-impl<'src> Dockerfile<'src> {
-    pub fn parse(source: &'src str) -> Dockerfile<'src> {
-        let tree = SyntaxTree::parse(source);
-        let mut errors = tree.errors.clone();
-        let mut build_errors = Vec::new();
-        let mut statements = Vec::with_capacity(tree.instructions.len());
-        for (index, syntax) in tree.instructions.iter().enumerate() {
-            let instruction = match interpret(&syntax.logical, &syntax.command, tree.escape) {
-                Ok(instruction) => instruction,
-                Err((message, help)) => {
-                    errors.push(SyntaxError { message, range: syntax.range, help });
-                    continue;
-                }
-            };
-            if let Some(error) = unknown_instruction(&instruction) {
-                build_errors.push(error);
-            }
-            // Few instructions have heredocs, and collecting from an empty iterator still costs a call.
-            let heredocs = if syntax.heredocs.is_empty() {
-                Vec::new()
-            } else {
-                syntax
-                    .heredocs
-                    .iter()
-                    .map(|h| Heredoc {
-                        name: h.marker.name.clone(),
-                        file_descriptor: h.marker.file_descriptor,
-                        chomp: h.marker.chomp,
-                        expand: h.marker.expand,
-                        content: tree.text(h.body),
-                        body: h.body,
-                    })
-                    .collect()
-            };
-            statements.push(Statement {
-                instruction,
-                heredocs,
-                range: syntax.range,
-                line_range: syntax.line_range,
-                start_line: syntax.start_line,
-                end_line: syntax.end_line,
-                index,
-            });
-        }
-        errors.sort_by_key(|e| e.range.start);
-        let (stages, stage_names) = stages(&statements, &mut build_errors);
-        Dockerfile { tree, statements, stages, errors, build_errors, stage_names }
+impl Word {
+    /// A word whose text is the source at `range`.
+    pub(super) fn verbatim(range: TextRange) -> Word {
+        Word { range, text: VERBATIM }
     }
 
+    /// A word whose text is `texts[index]`.
+    pub(super) fn rewritten(range: TextRange, index: usize) -> Word {
+        Word { range, text: index as u32 }
+    }
+
+    /// Its text, in the file of `source` whose rewritten texts are `texts`.
+    pub(super) fn text_in<'a>(&self, source: &'a str, texts: &'a [String]) -> &'a str {
+        match self.text {
+            VERBATIM => &source[self.range.as_range()],
+            k => &texts[k as usize],
+        }
+    }
+}
+
+/// Read with `Dockerfile::parse`, in [`crate::syntax::parse`]'s module, which builds the records.
+impl<'src> Dockerfile<'src> {
     pub fn source(&self) -> &'src str {
         self.tree.source()
     }
@@ -302,218 +327,51 @@ impl<'src> Dockerfile<'src> {
 
     /// The text BuildKit reads for `word`: the source it spans, or what BuildKit made of it (quotes removed, JSON
     /// decoded, continuation lines joined).
-    pub fn text<'d>(&'d self, word: &'d Word<'src>) -> &'d str {
-        &word.text
+    pub fn text(&self, word: &Word) -> &str {
+        word.text_in(self.tree.source(), &self.texts)
     }
 
     /// An instruction's arguments, split the way BuildKit splits that instruction's arguments.
-    pub fn values<'d>(&'d self, instruction: &'d Instruction<'src>) -> &'d [Word<'src>] {
-        &instruction.value
+    pub fn values(&self, instruction: &Instruction) -> &[Word] {
+        &self.words[instruction.values.range()]
     }
 
     /// An instruction's flags as BuildKit reads them: `--from=build`, quotes and escapes resolved.
-    pub fn flags<'d>(&'d self, instruction: &'d Instruction<'src>) -> &'d [Word<'src>] {
-        &instruction.flags
+    pub fn flags(&self, instruction: &Instruction) -> &[Word] {
+        &self.words[instruction.flags.range()]
     }
 
     /// The text of each of an instruction's values.
-    pub fn value_texts<'d>(&'d self, instruction: &'d Instruction<'src>) -> impl DoubleEndedIterator<Item = &'d str> {
+    pub fn value_texts<'d>(&'d self, instruction: &Instruction) -> impl DoubleEndedIterator<Item = &'d str> {
         self.values(instruction).iter().map(|w| self.text(w))
     }
 
     /// The text of each of an instruction's flags.
-    pub fn flag_texts<'d>(&'d self, instruction: &'d Instruction<'src>) -> impl Iterator<Item = &'d str> {
+    pub fn flag_texts<'d>(&'d self, instruction: &Instruction) -> impl Iterator<Item = &'d str> {
         self.flags(instruction).iter().map(|w| self.text(w))
     }
 
     /// A statement's heredocs, in the order of their markers.
-    pub fn heredocs<'d>(&'d self, statement: &'d Statement<'src>) -> &'d [Heredoc<'src>] {
-        &statement.heredocs
+    pub fn heredocs(&self, statement: &Statement) -> &[Heredoc<'src>] {
+        &self.heredocs[statement.heredocs.range()]
     }
 
     /// The logical line of a statement: continuations joined as BuildKit joins them.
-    pub fn logical(&self, statement: &Statement) -> &LogicalLine<'src> {
-        &self.tree.instructions[statement.index].logical
-    }
-}
-
-type Failure = (String, String);
-
-/// A value that is verbatim logical-line text.
-fn slice<'src>(line: &LogicalLine<'src>, logical: Range<usize>) -> Word<'src> {
-    let (text, range) = line.slice(logical);
-    Word { text, range }
-}
-
-/// A value BuildKit rewrote (quotes removed, JSON decoded), read from `logical`.
-fn word<'src>(line: &LogicalLine<'src>, text: String, logical: Range<usize>) -> Word<'src> {
-    Word { text: Cow::Owned(text), range: line.source_range(logical) }
-}
-
-fn words_at<'src>(line: &LogicalLine<'src>, base: usize, words: Vec<(String, Range<usize>)>) -> Vec<Word<'src>> {
-    words.into_iter().map(|(w, r)| word(line, w, base + r.start..base + r.end)).collect()
-}
-
-/// BuildKit's dispatch table: how each instruction's arguments become values.
-fn interpret<'src>(
-    line: &LogicalLine<'src>,
-    command: &CommandSyntax,
-    escape: char,
-) -> Result<Instruction<'src>, Failure> {
-    let text: &str = &line.text;
-    let cmd = slice(line, command.keyword.clone());
-    let kind = Kind::from_keyword(&cmd.text);
-    let args = command.args.clone();
-    let rest = &text[args.clone()];
-    // Most instructions have no flags.
-    let flags = if command.flags.is_empty() {
-        Vec::new()
-    } else {
-        command.flags.iter().map(|(f, r)| word(line, f.clone(), r.clone())).collect()
-    };
-    let mut instruction = Instruction {
-        cmd,
-        kind,
-        flags,
-        json: false,
-        value: Vec::new(),
-        legacy_key_value: false,
-        args: args.clone(),
-        sub: None,
-    };
-    match kind {
-        Kind::From | Kind::Expose => instruction.value = whitespace_words(line, args),
-        Kind::Maintainer | Kind::Stopsignal | Kind::User | Kind::Workdir => {
-            if !rest.is_empty() {
-                instruction.value = vec![slice(line, args)];
+    pub fn logical(&self, statement: &Statement) -> LogicalLine<'_> {
+        match statement.logical {
+            Logical::Line { end } => {
+                LogicalLine::new(&self.source()[statement.range.start..end], statement.range.start, &[])
+            }
+            Logical::Joined(k) => {
+                let joined = &self.joined[k as usize];
+                LogicalLine::new(&joined.text, joined.first, &joined.more)
             }
         }
-        Kind::Run | Kind::Cmd | Kind::Entrypoint | Kind::Shell => {
-            (instruction.json, instruction.value) = maybe_json(line, args)?;
-        }
-        Kind::Add | Kind::Copy | Kind::Volume => match buildkit::parse_json_array(rest) {
-            JsonArgs::Strings(strings) => {
-                instruction.json = true;
-                instruction.value = words_at(line, args.start, strings);
-            }
-            JsonArgs::NotStringArray => return Err(not_string_array()),
-            JsonArgs::NotJson => instruction.value = whitespace_words(line, args),
-        },
-        Kind::Arg => {
-            instruction.value = buildkit::parse_words(rest, escape)
-                .map(|r| slice(line, args.start + r.start..args.start + r.end))
-                .collect();
-        }
-        Kind::Env | Kind::Label => {
-            (instruction.legacy_key_value, instruction.value) = key_values(line, args, kind.keyword(), escape)?;
-        }
-        Kind::Healthcheck => {
-            let bytes = rest.as_bytes();
-            let sep = bytes.iter().position(|&b| buildkit::is_byte_space(b)).unwrap_or(bytes.len());
-            if sep > 0 {
-                let next =
-                    bytes[sep..].iter().position(|&b| !buildkit::is_byte_space(b)).map_or(bytes.len(), |i| sep + i);
-                let sep = ceil_boundary(rest, sep);
-                let next = ceil_boundary(rest, next.max(sep));
-                let (json, cmd) = maybe_json(line, args.start + next..args.end)?;
-                instruction.json = json;
-                instruction.value = std::iter::once(slice(line, args.start..args.start + sep)).chain(cmd).collect();
-            }
-        }
-        Kind::Onbuild => {
-            if let Some(sub) = &command.sub {
-                let sub = interpret(line, sub, escape)?;
-                instruction.json = sub.json;
-                instruction.sub = Some(Box::new(sub));
-            }
-        }
-        // BuildKit keeps an unknown instruction as one empty value.
-        Kind::Unknown => instruction.value = vec![slice(line, args.start..args.start)],
-    }
-    Ok(instruction)
-}
-
-fn ceil_boundary(s: &str, mut i: usize) -> usize {
-    while i < s.len() && !s.is_char_boundary(i) {
-        i += 1;
-    }
-    i.min(s.len())
-}
-
-fn not_string_array() -> Failure {
-    (
-        "when using JSON array syntax, arrays must be comprised of strings only".into(),
-        "quote every element of the JSON array, or write the arguments in shell form".into(),
-    )
-}
-
-/// BuildKit's `parseMaybeJSON`: exec form when the arguments are a JSON array of strings, else one shell string.
-fn maybe_json<'src>(line: &LogicalLine<'src>, args: Range<usize>) -> Result<(bool, Vec<Word<'src>>), Failure> {
-    let rest = &line.text[args.clone()];
-    if rest.is_empty() {
-        return Ok((false, Vec::new()));
-    }
-    match buildkit::parse_json_array(rest) {
-        JsonArgs::Strings(strings) => Ok((true, words_at(line, args.start, strings))),
-        JsonArgs::NotStringArray => Err(not_string_array()),
-        JsonArgs::NotJson => Ok((false, vec![slice(line, args)])),
     }
 }
 
-/// BuildKit's `parseStringsWhitespaceDelimited`.
-fn whitespace_words<'src>(line: &LogicalLine<'src>, args: Range<usize>) -> Vec<Word<'src>> {
-    let rest = &line.text[args.clone()];
-    if rest.is_empty() {
-        return Vec::new();
-    }
-    buildkit::split_re_whitespace(rest, None).map(|r| slice(line, args.start + r.start..args.start + r.end)).collect()
-}
-
-/// BuildKit's `parseNameVal` for ENV and LABEL: `KEY value` or `KEY=value ...`, flattened to key, value, ….
-fn key_values<'src>(
-    line: &LogicalLine<'src>,
-    args: Range<usize>,
-    keyword: &str,
-    escape: char,
-) -> Result<(bool, Vec<Word<'src>>), Failure> {
-    let rest = &line.text[args.clone()];
-    let mut words = buildkit::parse_words(rest, escape);
-    let Some(first) = words.next() else {
-        return Ok((false, Vec::new()));
-    };
-    if !rest[first.clone()].contains('=') {
-        let parts: Vec<Range<usize>> = buildkit::split_re_whitespace(rest, Some(2)).collect();
-        if parts.len() < 2 {
-            return Err((format!("{keyword} must have two arguments"), format!("write `{keyword} name=value`")));
-        }
-        let at = |r: &Range<usize>| args.start + r.start..args.start + r.end;
-        return Ok((true, vec![slice(line, at(&parts[0])), slice(line, at(&parts[1]))]));
-    }
-    let mut values = Vec::new();
-    for r in std::iter::once(first).chain(words) {
-        let w = &rest[r.clone()];
-        let Some(eq) = w.find('=') else {
-            return Err((
-                format!("Syntax error - can't find = in {}. Must be of the form: name=value", buildkit::go_quote(w)),
-                format!("write every {keyword} item as `name=value`, quoting values that hold spaces"),
-            ));
-        };
-        let start = args.start + r.start;
-        values.push(slice(line, start..start + eq));
-        values.push(slice(line, start + eq + 1..args.start + r.end));
-    }
-    Ok((false, values))
-}
-
-fn unknown_instruction(instruction: &Instruction) -> Option<SyntaxError> {
-    let instruction = match &instruction.sub {
-        Some(sub) => sub,
-        None => instruction,
-    };
-    if instruction.kind != Kind::Unknown {
-        return None;
-    }
-    let word = &instruction.cmd.text;
+/// The error for an instruction of unknown keyword `word`, at `range`, with the keyword it may be a typo of.
+pub(super) fn unknown_instruction(word: &str, range: TextRange) -> SyntaxError {
     let lower = word.to_ascii_lowercase();
     // Words whose length differs from a keyword's by more than 2 are more than 2 edits away from it.
     let suggestion = KINDS
@@ -524,11 +382,11 @@ fn unknown_instruction(instruction: &Instruction) -> Option<SyntaxError> {
         .min()
         .map(|(_, k)| format!("did you mean `{}`? ", k.to_ascii_uppercase()))
         .unwrap_or_default();
-    Some(SyntaxError {
+    SyntaxError {
         message: format!("unknown instruction: {word}"),
-        range: instruction.cmd.range,
+        range,
         help: format!("{suggestion}Dockerfile instructions are FROM, RUN, COPY, ADD, ENV, ARG, WORKDIR, USER, LABEL, EXPOSE, VOLUME, CMD, ENTRYPOINT, SHELL, HEALTHCHECK, STOPSIGNAL, ONBUILD and MAINTAINER"),
-    })
+    }
 }
 
 /// The edit distance between `word` and `keyword`, one of [`KINDS`]: at most 11 ASCII letters, so the one row
@@ -552,16 +410,17 @@ fn edit_distance(word: &str, keyword: &str) -> usize {
 }
 
 /// Splits the statements into stages and records which earlier stages each one reads.
-fn stages(statements: &[Statement<'_>], build_errors: &mut Vec<SyntaxError>) -> (Vec<Stage>, StageNames) {
+pub(super) fn stages(df: &Dockerfile, build_errors: &mut Vec<SyntaxError>) -> (Vec<Stage>, StageNames) {
+    let statements = &df.statements;
     let mut stages: Vec<Stage> = Vec::new();
     for (i, statement) in statements.iter().enumerate() {
         let ins = &statement.instruction;
         if ins.kind != Kind::From {
             continue;
         }
-        let name = match ins.value.as_slice() {
+        let name = match df.values(ins) {
             [_] => None,
-            [_, as_, name] if as_.text.eq_ignore_ascii_case("as") => Some(name.text.to_ascii_lowercase()),
+            [_, as_, name] if df.text(as_).eq_ignore_ascii_case("as") => Some(df.text(name).to_ascii_lowercase()),
             _ => {
                 build_errors.push(SyntaxError {
                     message: "FROM requires either one or three arguments".into(),
@@ -571,7 +430,7 @@ fn stages(statements: &[Statement<'_>], build_errors: &mut Vec<SyntaxError>) -> 
                 None
             }
         };
-        let base = ins.value.first().map_or_else(String::new, |w| w.text.to_string());
+        let base = df.value_texts(ins).next().unwrap_or_default().to_string();
         if let Some(last) = stages.last_mut() {
             last.statements.end = i;
         }
@@ -594,13 +453,12 @@ fn stages(statements: &[Statement<'_>], build_errors: &mut Vec<SyntaxError>) -> 
         let base_stage = names.find(&stages, k, &stages[k].base);
         let mut depends_on: Vec<usize> = base_stage.into_iter().collect();
         for ins in statements[stages[k].statements.clone()].iter().map(|s| &s.instruction) {
-            for flag in &ins.flags {
-                let reference = match (ins.kind, flag.text.strip_prefix("--from=")) {
+            for flag in df.flag_texts(ins) {
+                let reference = match (ins.kind, flag.strip_prefix("--from=")) {
                     (Kind::Copy | Kind::Add, Some(from)) => Some(from),
-                    (Kind::Run, None) => flag
-                        .text
-                        .strip_prefix("--mount=")
-                        .and_then(|m| m.split(',').find_map(|kv| kv.strip_prefix("from="))),
+                    (Kind::Run, None) => {
+                        flag.strip_prefix("--mount=").and_then(|m| m.split(',').find_map(|kv| kv.strip_prefix("from=")))
+                    }
                     _ => None,
                 };
                 if let Some(found) = reference.and_then(|r| names.find(&stages, k, r)) {
@@ -624,8 +482,8 @@ fn stages(statements: &[Statement<'_>], build_errors: &mut Vec<SyntaxError>) -> 
 /// The named stages, sorted by name and then by index, so that a reference is found by a binary search rather
 /// than by reading every stage before it: a file of thousands of stages took time that grew with the square of
 /// their number.
-#[derive(Clone, Debug)]
-struct StageNames {
+#[derive(Clone, Debug, Default)]
+pub(super) struct StageNames {
     /// Stage indices. Stage names are lower-cased, so byte order is the order of names.
     sorted: Vec<usize>,
 }
@@ -671,11 +529,8 @@ mod tests {
     use super::*;
 
     fn values(src: &str) -> Vec<Vec<String>> {
-        Dockerfile::parse(src)
-            .statements
-            .iter()
-            .map(|s| s.instruction.value.iter().map(|w| w.text.to_string()).collect())
-            .collect()
+        let df = Dockerfile::parse(src);
+        df.statements.iter().map(|s| df.value_texts(&s.instruction).map(str::to_string).collect()).collect()
     }
 
     #[test]
@@ -683,9 +538,9 @@ mod tests {
         let df =
             Dockerfile::parse("FROM alpine AS build\nENV A=1 \\\n  B=\"x y\"\nCOPY --from=build [\"a\", \"b\"] /\n");
         for s in &df.statements {
-            for w in &s.instruction.value {
-                let source = df.tree.text(w.range);
-                assert!(source.contains(w.text.trim_matches('"')) || w.text.is_empty(), "{w:?} vs {source:?}");
+            for w in df.values(&s.instruction) {
+                let (source, text) = (df.tree.text(w.range), df.text(w));
+                assert!(source.contains(text.trim_matches('"')) || text.is_empty(), "{w:?} vs {source:?}");
             }
         }
         assert_eq!(df.stages[0].name.as_deref(), Some("build"));

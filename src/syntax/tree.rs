@@ -3,17 +3,16 @@
 //! Every byte of the input belongs to exactly one [`Node`]: one per blank line, comment line, parser directive, and
 //! instruction (with its continuation lines, the comment lines inside them, and its heredoc bodies). Within nodes,
 //! every byte belongs to exactly one [`Token`]; the tokens, in order, spell the input back byte for byte. Most
-//! readers need only the nodes, the instructions and the comments, so the tokens are built the first time they are
-//! asked for ([`SyntaxTree::tokens`]).
+//! readers need only the nodes and the comments, so the tokens are built the first time they are asked for
+//! ([`SyntaxTree::tokens`]).
 //!
 //! Lines are grouped exactly as BuildKit's parser groups them, so that an instruction node holds precisely the
-//! lines BuildKit reads as that instruction. Each instruction also keeps its *logical line*: the continuation
-//! lines joined the way BuildKit joins them, with a map from every logical byte back to the source.
+//! lines BuildKit reads as that instruction. The tree is built in the same pass over the lines as the model (see
+//! [`crate::syntax::parse`]); this module holds the line reading they share.
 
-use crate::syntax::buildkit::{self, HeredocMarker, JsonArgs, SpannedWord};
+use crate::syntax::buildkit::{self, SpannedWord};
 use crate::syntax::text::TextRange;
 use serde::Serialize;
-use std::borrow::Cow;
 use std::ops::Range;
 use std::sync::OnceLock;
 
@@ -56,7 +55,8 @@ pub enum NodeKind {
     Comment,
     /// Index into [`SyntaxTree::directives`].
     Directive(usize),
-    /// Index into [`SyntaxTree::instructions`].
+    /// The instruction's position among the file's instructions, those BuildKit rejects included: see
+    /// [`crate::syntax::model::Statement::index`].
     Instruction(usize),
 }
 
@@ -86,43 +86,20 @@ pub struct SyntaxError {
     pub help: String,
 }
 
-/// Continuation lines joined the way BuildKit joins them, with a map back to the source. A one-line
-/// instruction borrows its text from the source; only joined lines are copied.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct LogicalLine<'src> {
-    pub text: Cow<'src, str>,
-    /// The source the text was joined from.
-    source: &'src str,
+/// An instruction's logical line: its continuation lines joined the way BuildKit joins them, with a map from every
+/// logical byte back to the source. A one-line instruction's is a slice of the source.
+#[derive(Clone, Copy, Debug)]
+pub struct LogicalLine<'a> {
+    pub text: &'a str,
     /// Source offset of logical offset 0.
     first: usize,
     /// `(logical offset, source offset)` where each further contiguous source segment starts.
-    more: Vec<(usize, usize)>,
+    more: &'a [(usize, usize)],
 }
 
-impl<'src> LogicalLine<'src> {
-    /// The logical line of one line: `source[segment]`, borrowed.
-    fn one(source: &'src str, segment: Range<usize>) -> Self {
-        LogicalLine { first: segment.start, text: Cow::Borrowed(&source[segment]), source, more: Vec::new() }
-    }
-
-    /// The `segments` of `source` joined, in order. One segment is borrowed; several are copied into a string
-    /// sized for all of them at once, since a RUN of many continuation lines would otherwise regrow it per line.
-    fn join(source: &'src str, segments: impl Iterator<Item = Range<usize>> + Clone) -> Self {
-        let (count, len) = segments.clone().fold((0, 0), |(count, len), r| (count + 1, len + r.len()));
-        let mut segments = segments;
-        let Some(first) = segments.next() else { return LogicalLine::default() };
-        if count == 1 {
-            return LogicalLine::one(source, first);
-        }
-        let mut text = String::with_capacity(len);
-        let mut more = Vec::with_capacity(count - 1);
-        let first_start = first.start;
-        text.push_str(&source[first]);
-        for segment in segments {
-            more.push((text.len(), segment.start));
-            text.push_str(&source[segment]);
-        }
-        LogicalLine { text: Cow::Owned(text), source, first: first_start, more }
+impl<'a> LogicalLine<'a> {
+    pub(super) fn new(text: &'a str, first: usize, more: &'a [(usize, usize)]) -> Self {
+        LogicalLine { text, first, more }
     }
 
     /// The contiguous source segment that logical offset `logical` lies in: its logical start, its source start,
@@ -136,6 +113,9 @@ impl<'src> LogicalLine<'src> {
 
     /// The source offset of a logical offset. The end of the text maps to the end of the last segment.
     pub fn source_offset(&self, logical: usize) -> usize {
+        if self.more.is_empty() {
+            return self.first + logical;
+        }
         let (start, source, _) = self.segment(logical);
         source + (logical - start)
     }
@@ -149,31 +129,23 @@ impl<'src> LogicalLine<'src> {
         TextRange::new(start, self.source_offset(logical.end - 1) + 1)
     }
 
-    /// The slice of the logical text at `range`, and the source range it was read from. The text is borrowed from
-    /// the source when it lies on one line, as nearly every word does; only a value that spans a continuation is
-    /// copied.
-    // Every value of every instruction is read through here. Inlined, a one-line instruction's value is made where
-    // it is used; returned through memory, it was read back before its last bytes were written, which stalls.
+    /// The source range of a logical range, and whether the source there is the logical text itself: true when
+    /// the range lies on one line, as nearly every word does, false when it spans a continuation.
+    // Every value of every instruction is located through here. Inlined, a one-line instruction's value is made
+    // where it is used.
     #[inline]
-    pub fn slice(&self, range: Range<usize>) -> (Cow<'src, str>, TextRange) {
+    pub(super) fn locate(&self, range: Range<usize>) -> (TextRange, bool) {
         // Most instructions are one line: their logical text is a slice of the source, with no segments to find.
         if self.more.is_empty() {
             let start = self.first + range.start;
-            let end = start + range.len();
-            return (Cow::Borrowed(&self.source[start..end]), TextRange::new(start, end));
+            return (TextRange::new(start, start + range.len()), true);
         }
-        self.slice_across(range)
-    }
-
-    /// [`LogicalLine::slice`] of an instruction with continuation lines.
-    fn slice_across(&self, range: Range<usize>) -> (Cow<'src, str>, TextRange) {
         let (segment_start, segment_source, segment_end) = self.segment(range.start);
         if range.end > segment_end {
-            return (Cow::Owned(self.text[range.clone()].to_string()), self.source_range(range));
+            return (self.source_range(range), false);
         }
         let start = segment_source + (range.start - segment_start);
-        let end = start + range.len();
-        (Cow::Borrowed(&self.source[start..end]), TextRange::new(start, end))
+        (TextRange::new(start, start + range.len()), true)
     }
 }
 
@@ -189,63 +161,46 @@ pub struct CommandSyntax {
     pub sub: Option<Box<CommandSyntax>>,
 }
 
-/// A heredoc attached to a RUN, COPY or ADD instruction.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct HeredocSyntax {
-    pub marker: HeredocMarker,
-    /// The body lines, each with its newline, exactly as written.
-    pub body: TextRange,
-    /// The line that ends the heredoc, without its newline; `None` when the file ends first.
-    pub terminator: Option<TextRange>,
-}
+impl CommandSyntax {
+    /// BuildKit's `splitCommand` of a logical line.
+    pub fn read(line: &str) -> CommandSyntax {
+        CommandSyntax::of(line, 0..line.len(), 0)
+    }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct InstructionSyntax<'src> {
-    /// From the keyword to the end of the last line (continuation or heredoc terminator), without its newline.
-    pub range: TextRange,
-    /// Whole lines: from the start of the first line to the end of the last, with its newline.
-    pub line_range: TextRange,
-    /// 1-based, as BuildKit counts them.
-    pub start_line: usize,
-    pub end_line: usize,
-    pub logical: LogicalLine<'src>,
-    pub command: CommandSyntax,
-    pub heredocs: Vec<HeredocSyntax>,
+    fn of(line: &str, range: Range<usize>, depth: usize) -> CommandSyntax {
+        let (keyword, flags, args) = split_command(line, range);
+        let sub =
+            (line[keyword.clone()].eq_ignore_ascii_case("onbuild") && !args.is_empty() && depth < MAX_ONBUILD_DEPTH)
+                .then(|| Box::new(CommandSyntax::of(line, args.clone(), depth + 1)));
+        CommandSyntax { keyword, flags, args, sub }
+    }
 }
 
 #[derive(Clone, Debug)]
 pub struct SyntaxTree<'src> {
-    source: &'src str,
+    pub(super) source: &'src str,
     /// Built from the nodes on first use: see [`SyntaxTree::tokens`].
-    tokens: OnceLock<Vec<Token>>,
+    pub(super) tokens: OnceLock<Vec<Token>>,
     pub nodes: Vec<Node>,
     /// Every comment line, from its `#` to the end of the line, without the newline: the lines that are nodes of
     /// their own and those among an instruction's continuation lines, in order.
     pub comments: Vec<TextRange>,
     pub directives: Vec<Directive>,
-    pub instructions: Vec<InstructionSyntax<'src>>,
     /// The escape character in force: `\` or `` ` ``.
     pub escape: char,
-    pub errors: Vec<SyntaxError>,
+    /// The lines that end heredocs, without their newlines, in order: the tokens tell them from body lines.
+    pub(super) heredoc_terminators: Vec<TextRange>,
 }
 
 /// ONBUILD may wrap ONBUILD; BuildKit rejects that later, and dockopt stops descending here so that no input can
 /// exhaust the stack.
-const MAX_ONBUILD_DEPTH: usize = 8;
+pub(super) const MAX_ONBUILD_DEPTH: usize = 8;
 
 /// The longest line BuildKit's parser reads, newline aside (Go's `bufio.MaxScanTokenSize` - 1); a longer one is an
 /// error there, and so here.
 pub const MAX_LINE_LEN: usize = 65535;
 
-const KNOWN_DIRECTIVES: [&str; 3] = ["syntax", "escape", "check"];
-
 impl<'src> SyntaxTree<'src> {
-    /// Reads a whole Dockerfile. Never fails: problems are listed in [`SyntaxTree::errors`] and the tree still
-    /// holds every byte.
-    pub fn parse(source: &'src str) -> SyntaxTree<'src> {
-        Parser::new(source).run()
-    }
-
     pub fn source(&self) -> &'src str {
         self.source
     }
@@ -284,15 +239,15 @@ impl<'src> SyntaxTree<'src> {
 }
 
 #[derive(Clone, Copy)]
-struct PhysicalLine {
-    start: usize,
+pub(super) struct PhysicalLine {
+    pub(super) start: usize,
     /// Where the trailing run of `\r` and `\n` starts (BuildKit's `trimNewline`).
-    content_end: usize,
-    end: usize,
+    pub(super) content_end: usize,
+    pub(super) end: usize,
 }
 
 /// The physical lines of `source[range]`, where `range` starts at the start of a line, read one at a time.
-struct Lines<'s> {
+pub(super) struct Lines<'s> {
     bytes: &'s [u8],
     start: usize,
     /// One memchr pass over the whole range: a search per line pays the searcher's setup on every short line.
@@ -300,15 +255,15 @@ struct Lines<'s> {
     /// Where the range starts, which is where `newlines` counts from.
     base: usize,
     /// How many lines have been read.
-    count: usize,
+    pub(super) count: usize,
     /// The last line read.
-    last: PhysicalLine,
+    pub(super) last: PhysicalLine,
     /// The first line read that is longer than BuildKit reads.
-    too_long: Option<PhysicalLine>,
+    pub(super) too_long: Option<PhysicalLine>,
 }
 
 impl<'s> Lines<'s> {
-    fn new(source: &'s str, range: Range<usize>) -> Self {
+    pub(super) fn new(source: &'s str, range: Range<usize>) -> Self {
         let bytes = &source.as_bytes()[..range.end];
         Lines {
             bytes,
@@ -322,7 +277,7 @@ impl<'s> Lines<'s> {
     }
 
     /// Where the next line starts: the end of the range when there is none.
-    fn next_start(&self) -> usize {
+    pub(super) fn next_start(&self) -> usize {
         self.start
     }
 }
@@ -357,7 +312,7 @@ impl Iterator for Lines<'_> {
 
 /// A line's text without its indentation and without the continuation escape, if it has one: what it joins to
 /// the logical line. The flag says whether it has the escape, so that the next line continues it.
-fn line_text(source: &str, line: PhysicalLine, escape: char) -> (Range<usize>, bool) {
+pub(super) fn line_text(source: &str, line: PhysicalLine, escape: char) -> (Range<usize>, bool) {
     let content = &source[line.start..line.content_end];
     let text_start = line.start + buildkit::leading_space_len(content);
     let marker = continuation_marker(&source[text_start..line.content_end], escape);
@@ -365,7 +320,7 @@ fn line_text(source: &str, line: PhysicalLine, escape: char) -> (Range<usize>, b
 }
 
 /// A parser directive (`# key = value`) as BuildKit recognises it: name and value ranges within `text`.
-fn directive_parts(text: &str) -> Option<(Range<usize>, Range<usize>)> {
+pub(super) fn directive_parts(text: &str) -> Option<(Range<usize>, Range<usize>)> {
     use nom::bytes::complete::take_while;
     use nom::character::complete::{char, satisfy};
     use nom::combinator::recognize;
@@ -396,7 +351,7 @@ fn directive_parts(text: &str) -> Option<(Range<usize>, Range<usize>)> {
 /// Where the line-continuation escape starts in `text`, following BuildKit's
 /// `([^E])E[ \t]*$|^E[ \t]*$`: an escaped escape at the end of a line does not continue it.
 /// The escape is ASCII, so bytes are compared: no byte of a multi-byte character equals it.
-fn continuation_marker(text: &str, escape: char) -> Option<usize> {
+pub(super) fn continuation_marker(text: &str, escape: char) -> Option<usize> {
     let escape = escape as u8;
     let bytes = text.as_bytes();
     let mut end = bytes.len();
@@ -410,8 +365,9 @@ fn continuation_marker(text: &str, escape: char) -> Option<usize> {
     (marker == 0 || bytes[marker - 1] != escape).then_some(marker)
 }
 
-/// BuildKit's `splitCommand`, on `line[range]`: the keyword, the flags and the trimmed arguments.
-fn split_command(line: &str, range: Range<usize>, depth: usize) -> CommandSyntax {
+/// BuildKit's `splitCommand`, on `line[range]`: the keyword, the flags and the trimmed arguments. An instruction
+/// under ONBUILD is in the arguments, for the caller to split in turn.
+pub(super) fn split_command(line: &str, range: Range<usize>) -> (Range<usize>, Vec<SpannedWord>, Range<usize>) {
     let trimmed = buildkit::trim_space(line, range);
     // The keyword ends at the first run of `reWhitespace`, an ASCII class, so bytes are compared.
     let bytes = &line.as_bytes()[..trimmed.end];
@@ -446,12 +402,10 @@ fn split_command(line: &str, range: Range<usize>, depth: usize) -> CommandSyntax
         }
         None => (Vec::new(), trimmed.end..trimmed.end),
     };
-    let sub = (line[keyword.clone()].eq_ignore_ascii_case("onbuild") && !args.is_empty() && depth < MAX_ONBUILD_DEPTH)
-        .then(|| Box::new(split_command(line, args.clone(), depth + 1)));
-    CommandSyntax { keyword, flags, args, sub }
+    (keyword, flags, args)
 }
 
-fn ceil_char_boundary(s: &str, mut i: usize) -> usize {
+pub(super) fn ceil_char_boundary(s: &str, mut i: usize) -> usize {
     while i < s.len() && !s.is_char_boundary(i) {
         i += 1;
     }
@@ -472,19 +426,8 @@ fn snap_to_chars(s: &str, r: Range<usize>) -> Range<usize> {
 
 /// True when BuildKit reads heredocs for this instruction: RUN, COPY or ADD (also under ONBUILD) in shell form,
 /// with a `<<` somewhere. One memchr for `<<` spares most lines reading JSON, and the heredoc lexer.
-fn takes_heredocs(line: &str, command: &CommandSyntax) -> bool {
-    let command = match &command.sub {
-        Some(sub) if line[command.keyword.clone()].eq_ignore_ascii_case("onbuild") => sub,
-        _ => command,
-    };
-    let keyword = &line[command.keyword.clone()];
-    ["run", "copy", "add"].iter().any(|k| keyword.eq_ignore_ascii_case(k))
-        && buildkit::has_heredoc_operator(line)
-        && buildkit::parse_json_array(&line[command.args.clone()]) == JsonArgs::NotJson
-}
-
 /// One physical line of an instruction.
-enum InstructionLine {
+pub(super) enum InstructionLine {
     /// Text that joins the logical line: before `text` is dropped indentation, after it the continuation escape
     /// and the newline.
     Text {
@@ -501,7 +444,7 @@ enum InstructionLine {
 
 /// Reads the continuation lines that follow an instruction's first line, when it `continues`, from `lines` into
 /// `parts`: comment and blank lines, and text lines until one that does not end in the escape.
-fn continuation_lines(
+pub(super) fn continuation_lines(
     source: &str,
     escape: char,
     mut continues: bool,
@@ -525,216 +468,26 @@ fn continuation_lines(
     }
 }
 
-struct Parser<'src> {
-    source: &'src str,
-    lines: Lines<'src>,
-    nodes: Vec<Node>,
-    comments: Vec<TextRange>,
-    directives: Vec<Directive>,
-    instructions: Vec<InstructionSyntax<'src>>,
-    errors: Vec<SyntaxError>,
-    escape: char,
-    /// Scratch buffer, reused from one instruction to the next.
-    parts: Vec<InstructionLine>,
-}
-
-impl<'src> Parser<'src> {
-    fn new(source: &'src str) -> Self {
-        // Room for a node per 20 bytes and an instruction per 40, which holds the nodes of 94% of the corpus's files
-        // and the instructions of 85%. With an instruction per 96 bytes, 60% of the files regrew the list, copying
-        // every instruction read so far. Reserving for comments, which half the files have none of, cost more than
-        // it saved.
-        Parser {
-            nodes: Vec::with_capacity(source.len() / 20 + 1),
-            instructions: Vec::with_capacity(source.len() / 40 + 1),
-            lines: Lines::new(source, 0..source.len()),
-            source,
-            comments: Vec::new(),
-            directives: Vec::new(),
-            errors: Vec::new(),
-            escape: '\\',
-            // Room for the lines of most instructions, so that it seldom regrows.
-            parts: Vec::with_capacity(16),
-        }
-    }
-
-    fn node(&mut self, kind: NodeKind, start: usize, end: usize) {
-        if start < end {
-            self.nodes.push(Node { kind, range: TextRange::new(start, end) });
-        }
-    }
-
-    fn run(mut self) -> SyntaxTree<'src> {
-        let mut directives_done = false;
-        while let Some(mut line) = self.lines.next() {
-            if self.lines.count == 1 && self.source.starts_with('\u{feff}') {
-                self.node(NodeKind::Bom, 0, 3);
-                line.start = 3;
-            }
-            let (text, continues) = line_text(self.source, line, self.escape);
-            let unindented = &self.source[text.start..line.content_end];
-            if !directives_done {
-                match directive_parts(unindented) {
-                    Some((name, value))
-                        if KNOWN_DIRECTIVES.iter().any(|k| unindented[name.clone()].eq_ignore_ascii_case(k)) =>
-                    {
-                        self.directive(line, text.start, name, value);
-                        continue;
-                    }
-                    _ => directives_done = true,
-                }
-            }
-            if unindented.starts_with('#') {
-                self.comments.push(TextRange::new(text.start, line.content_end));
-                self.node(NodeKind::Comment, line.start, line.end);
-                continue;
-            }
-            if !continues && unindented.is_empty() {
-                self.node(NodeKind::Blank, line.start, line.end);
-                continue;
-            }
-            self.instruction(line, text, continues);
-        }
-        if let Some(line) = self.lines.too_long {
-            self.errors.push(SyntaxError {
-                message: format!("dockerfile line greater than max allowed size of {MAX_LINE_LEN}"),
-                range: TextRange::empty(line.start),
-                help: "split the line with continuation lines: BuildKit reads no line longer than 64 KiB".into(),
-            });
-        }
-        if self.instructions.is_empty() {
-            self.errors.push(SyntaxError {
-                message: "file with no instructions".into(),
-                range: TextRange::empty(self.source.len()),
-                help: "a Dockerfile needs at least one instruction, such as `FROM image`".into(),
-            });
-        }
-        SyntaxTree {
-            source: self.source,
-            tokens: OnceLock::new(),
-            nodes: self.nodes,
-            comments: self.comments,
-            directives: self.directives,
-            instructions: self.instructions,
-            escape: self.escape,
-            errors: self.errors,
-        }
-    }
-
-    fn directive(&mut self, line: PhysicalLine, text_start: usize, name: Range<usize>, value: Range<usize>) {
-        let name = self.source[text_start + name.start..text_start + name.end].to_ascii_lowercase();
-        let value = self.source[text_start + value.start..text_start + value.end].to_string();
-        let range = TextRange::new(text_start, line.content_end);
-        if self.directives.iter().any(|d| d.name == name) {
-            self.errors.push(SyntaxError {
-                message: format!("only one {name} parser directive can be used"),
-                range,
-                help: format!("remove all but one `# {name}=` line"),
-            });
-        } else if name == "escape" {
-            match value.as_str() {
-                "\\" => self.escape = '\\',
-                "`" => self.escape = '`',
-                _ => self.errors.push(SyntaxError {
-                    message: format!("invalid escape token '{value}' does not match ` or \\"),
-                    range,
-                    help: "write `# escape=\\` or `# escape=``".into(),
-                }),
-            }
-        }
-        self.directives.push(Directive { name, value, range, line: self.lines.count });
-        self.node(NodeKind::Directive(self.directives.len() - 1), line.start, line.end);
-    }
-
-    /// The logical line of an instruction whose first line, just read, continues: that line's `text` joined with
-    /// the text of the continuation lines, which are read, their comment lines noted.
-    fn joined_lines(&mut self, first_line: PhysicalLine, text: Range<usize>) -> LogicalLine<'src> {
-        let mut parts = std::mem::take(&mut self.parts);
-        parts.clear();
-        parts.push(InstructionLine::Text { line: first_line, text });
-        continuation_lines(self.source, self.escape, true, &mut self.lines, &mut parts);
-        let logical = LogicalLine::join(
-            self.source,
-            parts.iter().filter_map(|part| match part {
-                InstructionLine::Text { text, .. } => Some(text.clone()),
-                _ => None,
-            }),
-        );
-        self.comments.extend(parts.iter().filter_map(|part| match part {
-            InstructionLine::Comment { text, .. } => Some(TextRange::new(text.start, text.end)),
-            _ => None,
-        }));
-        self.parts = parts;
-        logical
-    }
-
-    /// Reads the instruction whose first line, just read, is `first_line`, and whose joining text is `text`.
-    fn instruction(&mut self, first_line: PhysicalLine, text: Range<usize>, continues: bool) {
-        let source = self.source;
-        let start_line = self.lines.count;
-        // Most instructions are one line, which is its own logical line.
-        let logical = if continues {
-            self.joined_lines(first_line, text.clone())
-        } else {
-            LogicalLine::one(source, text.clone())
-        };
-        let command = split_command(&logical.text, 0..logical.text.len(), 0);
-        let markers =
-            if takes_heredocs(&logical.text, &command) { buildkit::heredoc_markers(&logical.text) } else { Vec::new() };
-
-        let mut heredocs = Vec::with_capacity(markers.len());
-        for marker in markers {
-            let body_start = self.lines.next_start();
-            let mut terminator = None;
-            for line in self.lines.by_ref() {
-                let content = &self.source[line.start..line.content_end];
-                let candidate = if marker.chomp { content.trim_start_matches('\t') } else { content };
-                if candidate == marker.name {
-                    terminator = Some(line);
-                    break;
-                }
-            }
-            let body_end = terminator.map_or(self.source.len(), |l| l.start);
-            if terminator.is_none() {
-                self.errors.push(SyntaxError {
-                    message: format!("unterminated heredoc: no line `{}` ends it", marker.name),
-                    range: TextRange::new(text.start, first_line.content_end),
-                    help: format!("add a line holding only `{}` after the heredoc body", marker.name),
-                });
-            }
-            heredocs.push(HeredocSyntax {
-                marker,
-                body: TextRange::new(body_start, body_end),
-                terminator: terminator.map(|l| TextRange::new(l.start, l.content_end)),
-            });
-        }
-
-        let last = self.lines.last;
-        self.instructions.push(InstructionSyntax {
-            range: TextRange::new(text.start, last.content_end.max(text.start)),
-            line_range: TextRange::new(first_line.start, last.end),
-            start_line,
-            end_line: self.lines.count,
-            logical,
-            command,
-            heredocs,
-        });
-        self.node(NodeKind::Instruction(self.instructions.len() - 1), first_line.start, last.end);
-    }
-}
-
-/// Builds the tokens of a parsed tree, node by node, reading each node's lines again.
+/// Builds the tokens of a parsed tree, node by node, reading each node's lines again: an instruction's keyword,
+/// flags and arguments are found again in its logical line.
 struct Tokenizer<'t, 'src> {
     tree: &'t SyntaxTree<'src>,
     tokens: Vec<Token>,
     /// Scratch buffers, reused from one instruction to the next.
     parts: Vec<InstructionLine>,
     spans: Vec<(usize, TokenKind)>,
+    logical: String,
 }
 
 impl<'t, 'src> Tokenizer<'t, 'src> {
     fn new(tree: &'t SyntaxTree<'src>) -> Self {
-        Tokenizer { tree, tokens: Vec::with_capacity(tree.nodes.len() * 4), parts: Vec::new(), spans: Vec::new() }
+        Tokenizer {
+            tree,
+            tokens: Vec::with_capacity(tree.nodes.len() * 4),
+            parts: Vec::new(),
+            spans: Vec::new(),
+            logical: String::new(),
+        }
     }
 
     fn token(&mut self, kind: TokenKind, start: usize, end: usize) {
@@ -752,7 +505,7 @@ impl<'t, 'src> Tokenizer<'t, 'src> {
                 NodeKind::Blank => self.line(TokenKind::Whitespace, lines.next()),
                 NodeKind::Comment => self.line(TokenKind::Comment, lines.next()),
                 NodeKind::Directive(_) => self.line(TokenKind::Directive, lines.next()),
-                NodeKind::Instruction(i) => self.instruction(&tree.instructions[i], &mut lines),
+                NodeKind::Instruction(_) => self.instruction(&mut lines),
             }
         }
         debug_assert!(self.tokens.windows(2).all(|w| w[0].range.end == w[1].range.start));
@@ -771,7 +524,7 @@ impl<'t, 'src> Tokenizer<'t, 'src> {
 
     /// Keyword, flags and arguments where the logical line says they are, and indentation, continuation escapes,
     /// comment lines, heredoc lines and newlines around them.
-    fn instruction(&mut self, syntax: &InstructionSyntax, lines: &mut impl Iterator<Item = PhysicalLine>) {
+    fn instruction(&mut self, lines: &mut impl Iterator<Item = PhysicalLine>) {
         let source = self.tree.source;
         let escape = self.tree.escape;
         let Some(first) = lines.next() else { return };
@@ -780,8 +533,14 @@ impl<'t, 'src> Tokenizer<'t, 'src> {
         parts.clear();
         parts.push(InstructionLine::Text { line: first, text });
         continuation_lines(source, escape, continues, lines, &mut parts);
+        self.logical.clear();
+        for part in &parts {
+            if let InstructionLine::Text { text, .. } = part {
+                self.logical.push_str(&source[text.clone()]);
+            }
+        }
         let mut spans = std::mem::take(&mut self.spans);
-        classify(&syntax.logical.text, &syntax.command, &mut spans);
+        classify(&self.logical, &CommandSyntax::read(&self.logical), &mut spans);
         let mut span_index = 0;
         let mut logical_pos = 0;
         for part in &parts {
@@ -818,7 +577,7 @@ impl<'t, 'src> Tokenizer<'t, 'src> {
         // The lines left are the heredocs' bodies and terminators.
         for line in lines {
             let content = TextRange::new(line.start, line.content_end);
-            let ends_heredoc = syntax.heredocs.iter().any(|h| h.terminator == Some(content));
+            let ends_heredoc = self.tree.heredoc_terminators.binary_search_by_key(&content.start, |t| t.start).is_ok();
             let kind = if ends_heredoc { TokenKind::HeredocTerminator } else { TokenKind::HeredocLine };
             self.token(kind, line.start, line.content_end);
             self.token(TokenKind::Newline, line.content_end, line.end);
@@ -879,31 +638,5 @@ mod tests {
         let (name, value) = directive_parts(text).unwrap();
         assert_eq!((&text[name], &text[value]), ("escape", "`"));
         assert!(directive_parts("# not a directive").is_none());
-    }
-
-    #[test]
-    fn logical_line_maps_back_across_continuations() {
-        let tree = SyntaxTree::parse("RUN a \\\n  # note\n  b\n");
-        let ins = &tree.instructions[0];
-        assert_eq!(ins.logical.text, "RUN a   b");
-        let b = ins.logical.text.find('b').unwrap();
-        assert_eq!(ins.logical.source_range(b..b + 1), TextRange::new(19, 20));
-        assert_eq!(tree.print(), tree.source());
-        assert_eq!((ins.start_line, ins.end_line), (1, 3));
-    }
-
-    #[test]
-    fn a_slice_on_one_line_is_borrowed_and_one_across_lines_copied() {
-        let tree = SyntaxTree::parse("RUN a \\\n  bc\n");
-        let ins = &tree.instructions[0];
-        assert_eq!(ins.logical.text, "RUN a   bc");
-        let (bc, range) = ins.logical.slice(8..10);
-        assert!(matches!(bc, Cow::Borrowed("bc")));
-        assert_eq!(range, TextRange::new(10, 12));
-        let (args, range) = ins.logical.slice(4..10);
-        assert!(matches!(args, Cow::Owned(_)));
-        assert_eq!((args.as_ref(), range), ("a   bc", TextRange::new(4, 12)));
-        let (end, range) = ins.logical.slice(10..10);
-        assert_eq!((end.as_ref(), range), ("", TextRange::empty(12)));
     }
 }

@@ -1,0 +1,568 @@
+//! Reading a Dockerfile: one pass over its lines that builds the lossless tree and the model together.
+//!
+//! Lines are grouped into the tree's nodes as BuildKit's parser groups them, and each instruction is read as
+//! BuildKit reads it the moment its lines are known, straight into the model's flat records: its words go to the
+//! file's one list of words, as source ranges, and only a text BuildKit rewrote is copied. A second pass over
+//! per-instruction records, or a list of words per instruction, cost a third more time than this.
+
+use crate::syntax::buildkit::{self, JsonArgs};
+use crate::syntax::model::{
+    self, Dockerfile, Heredoc, Instruction, JoinedLine, Kind, Logical, Span, StageNames, Statement, Word,
+};
+use crate::syntax::text::TextRange;
+use crate::syntax::tree::{
+    continuation_lines, directive_parts, line_text, split_command, Directive, InstructionLine, Lines, LogicalLine,
+    Node, NodeKind, PhysicalLine, SyntaxError, SyntaxTree, MAX_LINE_LEN, MAX_ONBUILD_DEPTH,
+};
+use std::ops::Range;
+use std::sync::OnceLock;
+
+const KNOWN_DIRECTIVES: [&str; 3] = ["syntax", "escape", "check"];
+
+impl<'src> Dockerfile<'src> {
+    /// Reads a whole Dockerfile. Never fails: problems are listed in [`Dockerfile::errors`] and
+    /// [`Dockerfile::build_errors`], and the tree still holds every byte.
+    pub fn parse(source: &'src str) -> Dockerfile<'src> {
+        Parser::new(source).run()
+    }
+}
+
+struct Parser<'src> {
+    source: &'src str,
+    lines: Lines<'src>,
+    escape: char,
+    nodes: Vec<Node>,
+    comments: Vec<TextRange>,
+    directives: Vec<Directive>,
+    heredoc_terminators: Vec<TextRange>,
+    /// Problems with the lines: directives, line lengths, heredocs.
+    errors: Vec<SyntaxError>,
+    /// Instructions BuildKit's parser rejects.
+    rejected: Vec<SyntaxError>,
+    build_errors: Vec<SyntaxError>,
+    /// How many instructions have been read, those rejected included.
+    instruction_count: usize,
+    statements: Vec<Statement>,
+    words: Words,
+    joined: Vec<JoinedLine>,
+    heredocs: Vec<Heredoc<'src>>,
+    /// Scratch buffer, reused from one instruction to the next.
+    parts: Vec<InstructionLine>,
+}
+
+/// The file's words and the texts BuildKit rewrote, which instructions' words are added to.
+struct Words {
+    words: Vec<Word>,
+    texts: Vec<String>,
+}
+
+impl<'src> Parser<'src> {
+    fn new(source: &'src str) -> Self {
+        // Room for a node per 20 bytes and an instruction per 40, which holds the nodes of 94% of the corpus's files
+        // and the instructions of 85%; a list that regrows copies every record read so far. Room for a comment per
+        // 64 bytes and a word per 20 likewise.
+        Parser {
+            source,
+            lines: Lines::new(source, 0..source.len()),
+            escape: '\\',
+            nodes: Vec::with_capacity(source.len() / 20 + 1),
+            comments: Vec::with_capacity(source.len() / 64 + 1),
+            directives: Vec::new(),
+            heredoc_terminators: Vec::new(),
+            errors: Vec::new(),
+            rejected: Vec::new(),
+            build_errors: Vec::new(),
+            instruction_count: 0,
+            statements: Vec::with_capacity(source.len() / 40 + 1),
+            words: Words { words: Vec::with_capacity(source.len() / 20 + 1), texts: Vec::new() },
+            joined: Vec::with_capacity(source.len() / 256 + 1),
+            heredocs: Vec::new(),
+            // Room for the lines of most instructions, so that it seldom regrows.
+            parts: Vec::with_capacity(16),
+        }
+    }
+
+    fn node(&mut self, kind: NodeKind, start: usize, end: usize) {
+        if start < end {
+            self.nodes.push(Node { kind, range: TextRange::new(start, end) });
+        }
+    }
+
+    fn run(mut self) -> Dockerfile<'src> {
+        let mut directives_done = false;
+        while let Some(mut line) = self.lines.next() {
+            if self.lines.count == 1 && self.source.starts_with('\u{feff}') {
+                self.node(NodeKind::Bom, 0, 3);
+                line.start = 3;
+            }
+            let (text, continues) = line_text(self.source, line, self.escape);
+            let unindented = &self.source[text.start..line.content_end];
+            if !directives_done {
+                match directive_parts(unindented) {
+                    Some((name, value))
+                        if KNOWN_DIRECTIVES.iter().any(|k| unindented[name.clone()].eq_ignore_ascii_case(k)) =>
+                    {
+                        self.directive(line, text.start, name, value);
+                        continue;
+                    }
+                    _ => directives_done = true,
+                }
+            }
+            if unindented.starts_with('#') {
+                self.comments.push(TextRange::new(text.start, line.content_end));
+                self.node(NodeKind::Comment, line.start, line.end);
+                continue;
+            }
+            if !continues && unindented.is_empty() {
+                self.node(NodeKind::Blank, line.start, line.end);
+                continue;
+            }
+            self.instruction(line, text, continues);
+        }
+        if let Some(line) = self.lines.too_long {
+            self.errors.push(SyntaxError {
+                message: format!("dockerfile line greater than max allowed size of {MAX_LINE_LEN}"),
+                range: TextRange::empty(line.start),
+                help: "split the line with continuation lines: BuildKit reads no line longer than 64 KiB".into(),
+            });
+        }
+        if self.instruction_count == 0 {
+            self.errors.push(SyntaxError {
+                message: "file with no instructions".into(),
+                range: TextRange::empty(self.source.len()),
+                help: "a Dockerfile needs at least one instruction, such as `FROM image`".into(),
+            });
+        }
+        let mut errors = self.errors;
+        errors.append(&mut self.rejected);
+        errors.sort_by_key(|e| e.range.start);
+        let tree = SyntaxTree {
+            source: self.source,
+            tokens: OnceLock::new(),
+            nodes: self.nodes,
+            comments: self.comments,
+            directives: self.directives,
+            escape: self.escape,
+            heredoc_terminators: self.heredoc_terminators,
+        };
+        let mut df = Dockerfile {
+            tree,
+            statements: self.statements,
+            stages: Vec::new(),
+            errors,
+            build_errors: Vec::new(),
+            words: self.words.words,
+            texts: self.words.texts,
+            joined: self.joined,
+            heredocs: self.heredocs,
+            stage_names: StageNames::default(),
+        };
+        let mut build_errors = self.build_errors;
+        (df.stages, df.stage_names) = model::stages(&df, &mut build_errors);
+        df.build_errors = build_errors;
+        df
+    }
+
+    fn directive(&mut self, line: PhysicalLine, text_start: usize, name: Range<usize>, value: Range<usize>) {
+        let name = self.source[text_start + name.start..text_start + name.end].to_ascii_lowercase();
+        let value = self.source[text_start + value.start..text_start + value.end].to_string();
+        let range = TextRange::new(text_start, line.content_end);
+        if self.directives.iter().any(|d| d.name == name) {
+            self.errors.push(SyntaxError {
+                message: format!("only one {name} parser directive can be used"),
+                range,
+                help: format!("remove all but one `# {name}=` line"),
+            });
+        } else if name == "escape" {
+            match value.as_str() {
+                "\\" => self.escape = '\\',
+                "`" => self.escape = '`',
+                _ => self.errors.push(SyntaxError {
+                    message: format!("invalid escape token '{value}' does not match ` or \\"),
+                    range,
+                    help: "write `# escape=\\` or `# escape=``".into(),
+                }),
+            }
+        }
+        self.directives.push(Directive { name, value, range, line: self.lines.count });
+        self.node(NodeKind::Directive(self.directives.len() - 1), line.start, line.end);
+    }
+
+    /// Reads the continuation lines of an instruction whose first line, just read, continues, noting their comment
+    /// lines, and adds that line's `text` joined with theirs to the joined lines.
+    fn join_lines(&mut self, first_line: PhysicalLine, text: Range<usize>) {
+        let mut parts = std::mem::take(&mut self.parts);
+        parts.clear();
+        parts.push(InstructionLine::Text { line: first_line, text: text.clone() });
+        continuation_lines(self.source, self.escape, true, &mut self.lines, &mut parts);
+        // Sized at once: a RUN of many continuation lines would otherwise regrow its text line after line.
+        let (count, len) = parts.iter().fold((0, 0), |(count, len), part| match part {
+            InstructionLine::Text { text, .. } => (count + 1, len + text.len()),
+            _ => (count, len),
+        });
+        let mut joined =
+            JoinedLine { text: String::with_capacity(len), first: text.start, more: Vec::with_capacity(count - 1) };
+        for (k, part) in parts.iter().enumerate() {
+            match part {
+                InstructionLine::Text { text, .. } => {
+                    // The first line is where the logical line starts; each later one starts a segment.
+                    if k > 0 {
+                        joined.more.push((joined.text.len(), text.start));
+                    }
+                    joined.text.push_str(&self.source[text.clone()]);
+                }
+                InstructionLine::Comment { text, .. } => self.comments.push(TextRange::new(text.start, text.end)),
+                InstructionLine::Blank(_) => {}
+            }
+        }
+        self.joined.push(joined);
+        self.parts = parts;
+    }
+
+    /// Reads the instruction whose first line, just read, is `first_line`, and whose joining text is `text`.
+    fn instruction(&mut self, first_line: PhysicalLine, text: Range<usize>, continues: bool) {
+        let source = self.source;
+        let start_line = self.lines.count;
+        let index = self.instruction_count;
+        self.instruction_count += 1;
+        if continues {
+            self.join_lines(first_line, text.clone());
+        }
+        // Most instructions are one line, which is its own logical line.
+        let logical = if let (true, Some(joined)) = (continues, self.joined.last()) {
+            LogicalLine::new(&joined.text, joined.first, &joined.more)
+        } else {
+            LogicalLine::new(&source[text.clone()], text.start, &[])
+        };
+        let (words_before, texts_before) = (self.words.words.len(), self.words.texts.len());
+        let instruction = interpret(&logical, 0..logical.text.len(), self.escape, &mut self.words, 0);
+        // BuildKit reads heredocs for RUN, COPY and ADD in shell form, also under ONBUILD, when there is a `<<`.
+        let takes_heredocs = instruction.as_ref().is_ok_and(|ins| {
+            let ins = ins.sub.as_deref().unwrap_or(ins);
+            matches!(ins.kind, Kind::Run | Kind::Copy | Kind::Add) && !ins.json
+        }) && buildkit::has_heredoc_operator(logical.text);
+        let markers = if takes_heredocs { buildkit::heredoc_markers(logical.text) } else { Vec::new() };
+        let logical_end = logical.text.len() + text.start;
+
+        let heredocs_start = self.heredocs.len();
+        for marker in markers {
+            let body_start = self.lines.next_start();
+            let mut terminator = None;
+            for line in self.lines.by_ref() {
+                let content = &source[line.start..line.content_end];
+                let candidate = if marker.chomp { content.trim_start_matches('\t') } else { content };
+                if candidate == marker.name {
+                    terminator = Some(line);
+                    break;
+                }
+            }
+            let body_end = terminator.map_or(source.len(), |l| l.start);
+            match terminator {
+                Some(l) => self.heredoc_terminators.push(TextRange::new(l.start, l.content_end)),
+                None => self.errors.push(SyntaxError {
+                    message: format!("unterminated heredoc: no line `{}` ends it", marker.name),
+                    range: TextRange::new(text.start, first_line.content_end),
+                    help: format!("add a line holding only `{}` after the heredoc body", marker.name),
+                }),
+            }
+            self.heredocs.push(Heredoc {
+                name: marker.name,
+                file_descriptor: marker.file_descriptor,
+                chomp: marker.chomp,
+                expand: marker.expand,
+                content: &source[body_start..body_end],
+                body: TextRange::new(body_start, body_end),
+            });
+        }
+
+        let last = self.lines.last;
+        let range = TextRange::new(text.start, last.content_end.max(text.start));
+        self.node(NodeKind::Instruction(index), first_line.start, last.end);
+        let instruction = match instruction {
+            Ok(instruction) => instruction,
+            Err((message, help)) => {
+                self.words.words.truncate(words_before);
+                self.words.texts.truncate(texts_before);
+                self.rejected.push(SyntaxError { message, range, help });
+                return;
+            }
+        };
+        let inner = instruction.sub.as_deref().unwrap_or(&instruction);
+        if inner.kind == Kind::Unknown {
+            let keyword = self.words.text(source, &inner.cmd);
+            self.build_errors.push(model::unknown_instruction(keyword, inner.cmd.range));
+        }
+        self.statements.push(Statement {
+            instruction,
+            heredocs: Span::new(heredocs_start, self.heredocs.len()),
+            logical: if continues {
+                Logical::Joined(self.joined.len() as u32 - 1)
+            } else {
+                Logical::Line { end: logical_end }
+            },
+            range,
+            line_range: TextRange::new(first_line.start, last.end),
+            start_line,
+            end_line: self.lines.count,
+            index,
+        });
+    }
+}
+
+type Failure = (String, String);
+
+impl Words {
+    fn len(&self) -> usize {
+        self.words.len()
+    }
+
+    fn text<'a>(&'a self, source: &'a str, word: &Word) -> &'a str {
+        word.text_in(source, &self.texts)
+    }
+
+    /// The word of logical-line text `logical`: verbatim source when it lies on one line, else a copy.
+    #[inline]
+    fn located(&mut self, line: &LogicalLine, logical: Range<usize>) -> Word {
+        let (range, verbatim) = line.locate(logical.clone());
+        if verbatim {
+            Word::verbatim(range)
+        } else {
+            self.texts.push(line.text[logical].to_string());
+            Word::rewritten(range, self.texts.len() - 1)
+        }
+    }
+
+    /// Adds a value that is logical-line text.
+    #[inline]
+    fn slice(&mut self, line: &LogicalLine, logical: Range<usize>) {
+        let word = self.located(line, logical);
+        self.words.push(word);
+    }
+
+    /// Adds a value BuildKit rewrote (quotes removed, JSON decoded), read from `logical`.
+    fn rewritten(&mut self, line: &LogicalLine, text: String, logical: Range<usize>) {
+        self.texts.push(text);
+        self.words.push(Word::rewritten(line.source_range(logical), self.texts.len() - 1));
+    }
+
+    fn rewritten_at(&mut self, line: &LogicalLine, base: usize, words: Vec<(String, Range<usize>)>) {
+        for (w, r) in words {
+            self.rewritten(line, w, base + r.start..base + r.end);
+        }
+    }
+
+    /// BuildKit's `parseStringsWhitespaceDelimited`.
+    fn whitespace_words(&mut self, line: &LogicalLine, args: Range<usize>) {
+        let rest = &line.text[args.clone()];
+        if rest.is_empty() {
+            return;
+        }
+        for r in buildkit::split_re_whitespace(rest, None) {
+            self.slice(line, args.start + r.start..args.start + r.end);
+        }
+    }
+
+    /// BuildKit's `parseMaybeJSON`: exec form when the arguments are a JSON array of strings, else one shell
+    /// string. True for the exec form.
+    fn maybe_json(&mut self, line: &LogicalLine, args: Range<usize>) -> Result<bool, Failure> {
+        let rest = &line.text[args.clone()];
+        if rest.is_empty() {
+            return Ok(false);
+        }
+        match buildkit::parse_json_array(rest) {
+            JsonArgs::Strings(strings) => {
+                self.rewritten_at(line, args.start, strings);
+                Ok(true)
+            }
+            JsonArgs::NotStringArray => Err(not_string_array()),
+            JsonArgs::NotJson => {
+                self.slice(line, args);
+                Ok(false)
+            }
+        }
+    }
+
+    /// BuildKit's `parseNameVal` for ENV and LABEL: `KEY value` or `KEY=value ...`, flattened to key, value, ….
+    /// True for the legacy `KEY value` form.
+    fn key_values(
+        &mut self,
+        line: &LogicalLine,
+        args: Range<usize>,
+        keyword: &str,
+        escape: char,
+    ) -> Result<bool, Failure> {
+        let rest = &line.text[args.clone()];
+        let mut words = buildkit::parse_words(rest, escape);
+        let Some(first) = words.next() else {
+            return Ok(false);
+        };
+        let at = |r: Range<usize>| args.start + r.start..args.start + r.end;
+        if !rest[first.clone()].contains('=') {
+            let mut parts = buildkit::split_re_whitespace(rest, Some(2));
+            let (Some(key), Some(value)) = (parts.next(), parts.next()) else {
+                return Err((format!("{keyword} must have two arguments"), format!("write `{keyword} name=value`")));
+            };
+            self.slice(line, at(key));
+            self.slice(line, at(value));
+            return Ok(true);
+        }
+        for r in std::iter::once(first).chain(words) {
+            let w = &rest[r.clone()];
+            let Some(eq) = w.find('=') else {
+                return Err((
+                    format!(
+                        "Syntax error - can't find = in {}. Must be of the form: name=value",
+                        buildkit::go_quote(w)
+                    ),
+                    format!("write every {keyword} item as `name=value`, quoting values that hold spaces"),
+                ));
+            };
+            let start = args.start + r.start;
+            self.slice(line, start..start + eq);
+            self.slice(line, start + eq + 1..args.start + r.end);
+        }
+        Ok(false)
+    }
+}
+
+/// BuildKit's dispatch table: how the instruction at `range` of a logical line, nested `depth` deep in ONBUILDs,
+/// is split into keyword, flags and arguments, and its arguments into values, added to `words`.
+fn interpret(
+    line: &LogicalLine,
+    range: Range<usize>,
+    escape: char,
+    words: &mut Words,
+    depth: usize,
+) -> Result<Instruction, Failure> {
+    let text = line.text;
+    let (keyword, flags, args) = split_command(text, range);
+    let cmd = words.located(line, keyword.clone());
+    let kind = Kind::from_keyword(&text[keyword]);
+    let rest = &text[args.clone()];
+    let flags_start = words.len();
+    for (flag, range) in flags {
+        // Most flags are written without quotes or escapes: their text is their source.
+        if flag == line.text[range.clone()] {
+            words.slice(line, range);
+        } else {
+            words.rewritten(line, flag, range);
+        }
+    }
+    let flags = Span::new(flags_start, words.len());
+    let mut instruction = Instruction {
+        cmd,
+        kind,
+        json: false,
+        legacy_key_value: false,
+        flags,
+        values: Span::new(words.len(), words.len()),
+        args: args.clone(),
+        sub: None,
+    };
+    match kind {
+        Kind::From | Kind::Expose => words.whitespace_words(line, args),
+        Kind::Maintainer | Kind::Stopsignal | Kind::User | Kind::Workdir => {
+            if !rest.is_empty() {
+                words.slice(line, args);
+            }
+        }
+        Kind::Run | Kind::Cmd | Kind::Entrypoint | Kind::Shell => instruction.json = words.maybe_json(line, args)?,
+        Kind::Add | Kind::Copy | Kind::Volume => match buildkit::parse_json_array(rest) {
+            JsonArgs::Strings(strings) => {
+                instruction.json = true;
+                words.rewritten_at(line, args.start, strings);
+            }
+            JsonArgs::NotStringArray => return Err(not_string_array()),
+            JsonArgs::NotJson => words.whitespace_words(line, args),
+        },
+        Kind::Arg => {
+            for r in buildkit::parse_words(rest, escape) {
+                words.slice(line, args.start + r.start..args.start + r.end);
+            }
+        }
+        Kind::Env | Kind::Label => {
+            instruction.legacy_key_value = words.key_values(line, args, kind.keyword(), escape)?;
+        }
+        Kind::Healthcheck => {
+            let bytes = rest.as_bytes();
+            let sep = bytes.iter().position(|&b| buildkit::is_byte_space(b)).unwrap_or(bytes.len());
+            if sep > 0 {
+                let next =
+                    bytes[sep..].iter().position(|&b| !buildkit::is_byte_space(b)).map_or(bytes.len(), |i| sep + i);
+                let sep = ceil_boundary(rest, sep);
+                let next = ceil_boundary(rest, next.max(sep));
+                words.slice(line, args.start..args.start + sep);
+                instruction.json = words.maybe_json(line, args.start + next..args.end)?;
+            }
+        }
+        Kind::Onbuild => {
+            if !args.is_empty() && depth < MAX_ONBUILD_DEPTH {
+                let sub = interpret(line, args.clone(), escape, words, depth + 1)?;
+                instruction.json = sub.json;
+                instruction.sub = Some(Box::new(sub));
+            }
+        }
+        // BuildKit keeps an unknown instruction as one empty value.
+        Kind::Unknown => words.slice(line, args.start..args.start),
+    }
+    if instruction.sub.is_none() {
+        instruction.values = Span::new(instruction.values.start(), words.len());
+    }
+    Ok(instruction)
+}
+
+fn ceil_boundary(s: &str, mut i: usize) -> usize {
+    while i < s.len() && !s.is_char_boundary(i) {
+        i += 1;
+    }
+    i.min(s.len())
+}
+
+fn not_string_array() -> Failure {
+    (
+        "when using JSON array syntax, arrays must be comprised of strings only".into(),
+        "quote every element of the JSON array, or write the arguments in shell form".into(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn logical_line_maps_back_across_continuations() {
+        let df = Dockerfile::parse("RUN a \\\n  # note\n  b\n");
+        let statement = &df.statements[0];
+        let logical = df.logical(statement);
+        assert_eq!(logical.text, "RUN a   b");
+        let b = logical.text.find('b').unwrap();
+        assert_eq!(logical.source_range(b..b + 1), TextRange::new(19, 20));
+        assert_eq!(df.tree.print(), df.source());
+        assert_eq!((statement.start_line, statement.end_line), (1, 3));
+    }
+
+    #[test]
+    fn a_value_on_one_line_is_its_source_and_one_across_lines_a_copy() {
+        let df = Dockerfile::parse("RUN a \\\n  bc\nRUN de\n");
+        let logical = df.logical(&df.statements[0]);
+        assert_eq!(logical.text, "RUN a   bc");
+        assert_eq!(logical.locate(8..10), (TextRange::new(10, 12), true));
+        assert_eq!(logical.locate(4..10), (TextRange::new(4, 12), false));
+        assert_eq!(logical.locate(10..10), (TextRange::empty(12), true));
+        let script = df.values(&df.statements[0].instruction)[0];
+        assert_eq!((df.text(&script), script.range), ("a   bc", TextRange::new(4, 12)));
+        assert_eq!(df.texts, ["a   bc"], "the one value that spans lines is the one copied");
+        let one_line = df.values(&df.statements[1].instruction)[0];
+        assert_eq!((df.text(&one_line), one_line.range), ("de", TextRange::new(17, 19)));
+    }
+
+    #[test]
+    fn a_rejected_instruction_leaves_no_words_behind() {
+        let df = Dockerfile::parse("FROM a\nENV A=1 B\nENV C=2\n");
+        assert_eq!(df.errors.len(), 1);
+        assert_eq!(df.statements.len(), 2);
+        assert_eq!(df.value_texts(&df.statements[1].instruction).collect::<Vec<_>>(), ["C", "2"]);
+        assert_eq!(df.words.len(), 3, "FROM's image and ENV C=2's name and value");
+        assert_eq!(df.statements[1].index, 2, "the rejected instruction keeps its place in the count");
+    }
+}
