@@ -30,8 +30,9 @@ const fn is_ascii_space(b: u8) -> bool {
 /// How many bytes of whitespace ([`is_space`]) `s` starts with. Lines are nearly all ASCII, so bytes are read
 /// without decoding until the first non-ASCII one.
 // Asked of every line by the parser. Left to its own judgement, the compiler stopped inlining it there as other
-// callers came, which cost 2% more parse instructions.
-#[inline]
+// callers came, which cost 2% more parse instructions; since the parser reads the model in the same pass, even a
+// hint does not keep it inlined there.
+#[inline(always)]
 pub fn leading_space_len(s: &str) -> usize {
     let bytes = s.as_bytes();
     let mut i = 0;
