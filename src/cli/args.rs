@@ -1,6 +1,7 @@
 //! The command line as the user types it: commands, their options, and what a file command was asked to do.
 
 use crate::measure::builder::BuilderKind;
+use crate::syntax::parse::MAX_SOURCE_LEN;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
@@ -167,7 +168,8 @@ pub struct FileArgs {
     pub cache_mounts: bool,
 }
 
-/// `1048576`, `1024KiB`, `1MiB` or `1M`: a size in bytes.
+/// `1048576`, `1024KiB`, `1MiB` or `1M`: a size in bytes, below the 2 GiB that dockopt's model can address (see
+/// [`MAX_SOURCE_LEN`]).
 fn parse_size(text: &str) -> Result<u64, String> {
     let digits = text.trim().trim_end_matches(|c: char| c.is_ascii_alphabetic());
     let unit = &text.trim()[digits.len()..];
@@ -179,7 +181,8 @@ fn parse_size(text: &str) -> Result<u64, String> {
         _ => return Err(format!("unknown unit `{unit}`; use bytes, KiB, MiB or GiB")),
     };
     let number: u64 = digits.trim().parse().map_err(|_| format!("`{text}` is not a size such as 16MiB"))?;
-    number.checked_mul(multiplier).ok_or_else(|| format!("`{text}` is too large"))
+    let size = number.checked_mul(multiplier).filter(|&size| size <= MAX_SOURCE_LEN as u64);
+    size.ok_or_else(|| format!("`{text}` is too large: dockopt reads files of less than 2GiB"))
 }
 
 #[derive(Args)]
@@ -258,5 +261,7 @@ mod tests {
         assert_eq!(parse_size("100"), Ok(100));
         assert!(parse_size("3 parsecs").is_err());
         assert!(parse_size("99999999999999GiB").is_err());
+        assert_eq!(parse_size("2147483647"), Ok(2_147_483_647));
+        assert!(parse_size("2GiB").is_err(), "past what the model can count");
     }
 }

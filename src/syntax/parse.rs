@@ -3,7 +3,7 @@
 //! Lines are grouped into the tree's nodes as BuildKit's parser groups them, and each instruction is read as
 //! BuildKit reads it the moment its lines are known, straight into the model's flat records: its words go to the
 //! file's one list of words, as source ranges, and only a text BuildKit rewrote is copied. A second pass over
-//! per-instruction records, or a list of words per instruction, cost a third more time than this.
+//! per-instruction records, or a list of words per instruction, cost a quarter more time than this.
 
 use crate::syntax::buildkit::{self, JsonArgs};
 use crate::syntax::model::{
@@ -19,10 +19,19 @@ use std::sync::OnceLock;
 
 const KNOWN_DIRECTIVES: [&str; 3] = ["syntax", "escape", "check"];
 
+/// The longest source [`Dockerfile::parse`] reads, 2 GiB: the model counts words in 32 bits, and a file has at
+/// most twice as many words as bytes (`ENV =` has two).
+pub const MAX_SOURCE_LEN: usize = (u32::MAX / 2) as usize;
+
 impl<'src> Dockerfile<'src> {
     /// Reads a whole Dockerfile. Never fails: problems are listed in [`Dockerfile::errors`] and
     /// [`Dockerfile::build_errors`], and the tree still holds every byte.
+    ///
+    /// # Panics
+    ///
+    /// When `source` is longer than [`MAX_SOURCE_LEN`]; the command line refuses such files before reading them.
     pub fn parse(source: &'src str) -> Dockerfile<'src> {
+        assert!(source.len() <= MAX_SOURCE_LEN, "a Dockerfile of 2 GiB or more");
         Parser::new(source).run()
     }
 }
@@ -281,8 +290,12 @@ impl<'src> Parser<'src> {
         let instruction = match instruction {
             Ok(instruction) => instruction,
             Err((message, help)) => {
+                // A rejected instruction is in the tree only: it leaves nothing in the model.
                 self.words.words.truncate(words_before);
                 self.words.texts.truncate(texts_before);
+                if continues {
+                    self.joined.pop();
+                }
                 self.rejected.push(SyntaxError { message, range, help });
                 return;
             }
@@ -565,6 +578,9 @@ mod tests {
         assert_eq!(df.statements.len(), 2);
         assert_eq!(df.value_texts(&df.statements[1].instruction).collect::<Vec<_>>(), ["C", "2"]);
         assert_eq!(df.words.len(), 3, "FROM's image and ENV C=2's name and value");
+        let continued = Dockerfile::parse("FROM a\nENV A=1 \\\n  B\nRUN x \\\n  y\n");
+        assert_eq!(continued.joined.len(), 1, "only the RUN's joined line is kept");
+        assert_eq!(continued.logical(&continued.statements[1]).text, "RUN x   y");
         assert_eq!(df.statements[1].index, 2, "the rejected instruction keeps its place in the count");
     }
 }
