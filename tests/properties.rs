@@ -1,5 +1,8 @@
 //! Property tests: for any input, parsing never panics, the tree prints the input back, and every range the
-//! model reports lies inside the input on character boundaries.
+//! model reports lies inside the input on character boundaries; and reading a text after edits, taking what the
+//! edits left alone from the reading before them, reads it as reading it afresh does.
+
+mod common;
 
 use dockopt::syntax::model::{Dockerfile, Instruction};
 use dockopt::syntax::tree::TokenKind;
@@ -103,8 +106,89 @@ fn check(source: &str) {
     }
 }
 
+/// `source` with `source[start..end]` replaced by `insert`, where `start` and `end` are fractions of its length.
+fn edited(source: &str, start: f64, end: f64, insert: &str) -> (String, usize, usize) {
+    let at = |fraction: f64| {
+        let mut k = (source.len() as f64 * fraction) as usize;
+        while !source.is_char_boundary(k) {
+            k -= 1;
+        }
+        k
+    };
+    let (start, end) = (at(start.min(end)), at(start.max(end)));
+    (format!("{}{insert}{}", &source[..start], &source[end..]), start, end)
+}
+
+fn check_reading_after_edits(source: &str, start: f64, end: f64, insert: &str) {
+    let (text, start, end) = edited(source, start, end, insert);
+    check_reading_after_edit(source, &text, start, end, insert);
+}
+
+/// `text` is `source` with `source[start..end]` replaced by `insert`.
+fn check_reading_after_edit(source: &str, text: &str, start: usize, end: usize, insert: &str) {
+    // Where an offset of the new text was before the edit; the inserted text maps to where it was made.
+    let offset_before = |offset: usize| match offset {
+        _ if offset < start => offset,
+        _ if offset < start + insert.len() => start,
+        _ => offset - insert.len() + (end - start),
+    };
+    let earlier = Dockerfile::parse(source);
+    let after = Dockerfile::parse_after_edits(text, &earlier, &offset_before);
+    // Everything, the private lists included, is in the debug form.
+    assert_eq!(format!("{after:?}"), format!("{:?}", Dockerfile::parse(text)), "{source:?} became {text:?}");
+}
+
+#[test]
+#[cfg_attr(not(dockopt_corpus), ignore = "needs the shared corpus (DOCKOPT_CORPUS, by default ../shared/corpus)")]
+fn reading_after_edits_reads_the_corpus_as_afresh() {
+    let files = common::files_under(&common::corpus());
+    let mut read = 0;
+    for (_, path) in &files {
+        let Ok(source) = std::fs::read_to_string(path) else { continue };
+        // A RUN inserted at the start of the middle line, and the first line deleted, as fixes do.
+        let middle = source.as_bytes()[..source.len() / 2].iter().rposition(|&b| b == b'\n').map_or(0, |k| k + 1);
+        let inserted = "RUN inserted\n";
+        let text = format!("{}{inserted}{}", &source[..middle], &source[middle..]);
+        check_reading_after_edit(&source, &text, middle, middle, inserted);
+        let first_line = source.find('\n').map_or(source.len(), |k| k + 1);
+        check_reading_after_edit(&source, &source[first_line..], 0, first_line, "");
+        read += 1;
+    }
+    println!("read after edits: {read} files");
+    assert!(read > 0, "the corpus is empty");
+}
+
+#[test]
+fn reading_after_edits_takes_what_they_left_alone_as_it_was() {
+    let source = "# escape=\\
+FROM a AS b
+RUN x \\
+  # note
+  && y
+COPY <<EOF /f
+body
+EOF
+ONBUILD RUN [\"a\", \"b\"]
+                  ENV A=\"1 2\" B=3
+RUN --mount=type=cache,target=/c z
+LABEL x=y";
+    for (start, end, insert) in [(0.5, 0.5, "RUN new\n"), (0.2, 0.4, ""), (0.0, 0.0, "\n"), (0.9, 1.0, "\\\n")] {
+        check_reading_after_edits(source, start, end, insert);
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(4000))]
+
+    #[test]
+    fn reading_after_edits_reads_as_afresh(
+        source in dockerfile_like(),
+        start in 0.0..1.0f64,
+        end in 0.0..1.0f64,
+        insert in dockerfile_like(),
+    ) {
+        check_reading_after_edits(&source, start, end, &insert);
+    }
 
     #[test]
     fn dockerfile_like_input_round_trips(source in dockerfile_like()) {

@@ -79,7 +79,7 @@ pub fn fix_with_options(
         initial: None,
         layers_before: None,
     };
-    fixing.round(0, source.to_string(), None, &KnownScripts::default())
+    fixing.round(0, source.to_string(), None, None, &KnownScripts::default())
 }
 
 /// Fixing one file: what its rounds share.
@@ -98,24 +98,29 @@ struct Fixing<'r> {
 
 impl Fixing<'_> {
     /// Round `number` on `text`: reads it, and applies the fixes found, if any, in the next round, which it calls.
-    /// Each round's reading outlives the rounds after it, so that they take from it, the `known` scripts, the scripts
-    /// their fixes left alone or joined, instead of parsing them again. `unverified` is the text before the last
-    /// round's fixes, until this round's parse shows they broke nothing.
+    /// Each round's reading outlives the rounds after it, so that they take from it instead of reading again: the
+    /// `earlier` reading, with the edits that made `text` from its text, for the instructions the edits left alone,
+    /// and the `known` scripts, the scripts their fixes left alone or joined. `unverified` is the text before the
+    /// last round's fixes, until this round's parse shows they broke nothing.
     fn round(
         &mut self,
         number: usize,
         text: String,
         unverified: Option<&str>,
+        earlier: Option<(&Dockerfile, &EditMap)>,
         known: &KnownScripts,
     ) -> Result<FixOutcome, Vec<SyntaxError>> {
-        let df = Dockerfile::parse(&text);
+        let df = match earlier {
+            Some((earlier, edits)) => Dockerfile::parse_after_edits(&text, earlier, &|offset| edits.map_back(offset)),
+            None => Dockerfile::parse(&text),
+        };
         if !df.errors.is_empty() || !df.build_errors.is_empty() {
             let errors: Vec<SyntaxError> = df.errors.iter().chain(&df.build_errors).cloned().collect();
             return match unverified {
                 Some(previous) => {
                     // The known scripts were placed in the text that broke: the recovered one is read afresh.
                     let recovered = self.rounds.recover(previous);
-                    self.round(number + 1, recovered, None, &KnownScripts::default())
+                    self.round(number + 1, recovered, None, None, &KnownScripts::default())
                 }
                 None => Err(errors),
             };
@@ -159,7 +164,7 @@ impl Fixing<'_> {
             // The first round's findings are moved, not copied: the rounds after it read only their own.
             self.initial = Some(findings);
         }
-        self.round(number + 1, fixed, Some(&text), &known)
+        self.round(number + 1, fixed, Some(&text), Some((&df, &moved)), &known)
     }
 }
 

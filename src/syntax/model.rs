@@ -282,6 +282,11 @@ impl Word {
         Word { range, text: index as u32 }
     }
 
+    /// Where its text is among the rewritten texts; `None` when it is its source.
+    pub(super) fn text_index(&self) -> Option<usize> {
+        (self.text != VERBATIM).then_some(self.text as usize)
+    }
+
     /// Its text, in the file of `source` whose rewritten texts are `texts`.
     pub(super) fn text_in<'a>(&self, source: &'a str, texts: &'a [String]) -> &'a str {
         match self.text {

@@ -32,12 +32,37 @@ impl<'src> Dockerfile<'src> {
     /// When `source` is longer than [`MAX_SOURCE_LEN`]; the command line refuses such files before reading them.
     pub fn parse(source: &'src str) -> Dockerfile<'src> {
         assert!(source.len() <= MAX_SOURCE_LEN, "a Dockerfile of 2 GiB or more");
-        Parser::new(source).run()
+        Parser::new(source, None).run()
+    }
+
+    /// [`Dockerfile::parse`] of `source`, a text that edits made from the text of `earlier`; `offset_before` says
+    /// where an offset of `source` was in that text, and may be wrong inside the text the edits wrote. Each
+    /// instruction whose lines are those of an instruction of `earlier`, byte for byte, where the edits moved it,
+    /// is taken from there, moved, instead of being read again: its reading depends on nothing but its lines and
+    /// the escape character. A round of fixes rewrites a few instructions of a file, and the next round reads all
+    /// of it.
+    pub fn parse_after_edits(
+        source: &'src str,
+        earlier: &Dockerfile<'_>,
+        offset_before: &dyn Fn(usize) -> usize,
+    ) -> Dockerfile<'src> {
+        assert!(source.len() <= MAX_SOURCE_LEN, "a Dockerfile of 2 GiB or more");
+        // In a file BuildKit rejects, a statement may be missing, or an instruction read past what it holds.
+        let earlier = (earlier.errors.is_empty() && earlier.build_errors.is_empty())
+            .then_some(Earlier { df: earlier, offset_before });
+        Parser::new(source, earlier).run()
     }
 }
 
-struct Parser<'src> {
+/// The reading of a text that edits made the text being read from: see [`Dockerfile::parse_after_edits`].
+struct Earlier<'e> {
+    df: &'e Dockerfile<'e>,
+    offset_before: &'e dyn Fn(usize) -> usize,
+}
+
+struct Parser<'src, 'e> {
     source: &'src str,
+    earlier: Option<Earlier<'e>>,
     lines: Lines<'src>,
     escape: char,
     nodes: Vec<Node>,
@@ -65,13 +90,14 @@ struct Words {
     texts: Vec<String>,
 }
 
-impl<'src> Parser<'src> {
-    fn new(source: &'src str) -> Self {
+impl<'src, 'e> Parser<'src, 'e> {
+    fn new(source: &'src str, earlier: Option<Earlier<'e>>) -> Self {
         // Room for a node per 20 bytes and an instruction per 40, which holds the nodes of 94% of the corpus's files
         // and the instructions of 85%; a list that regrows copies every record read so far. Room for a comment per
         // 64 bytes and a word per 20 likewise.
         Parser {
             source,
+            earlier,
             lines: Lines::new(source, 0..source.len()),
             escape: '\\',
             nodes: Vec::with_capacity(source.len() / 20 + 1),
@@ -126,7 +152,9 @@ impl<'src> Parser<'src> {
                 self.node(NodeKind::Blank, line.start, line.end);
                 continue;
             }
-            self.instruction(line, text, continues);
+            if !self.take_earlier(line) {
+                self.instruction(line, text, continues);
+            }
         }
         if let Some(line) = self.lines.too_long {
             self.errors.push(SyntaxError {
@@ -195,6 +223,69 @@ impl<'src> Parser<'src> {
         }
         self.directives.push(Directive { name, value, range, line: self.lines.count });
         self.node(NodeKind::Directive(self.directives.len() - 1), line.start, line.end);
+    }
+
+    /// Takes the instruction whose first line, just read, is `first_line` from the earlier reading, when it has one
+    /// whose lines are these, byte for byte, where the edits moved it. True when it was taken.
+    fn take_earlier(&mut self, first_line: PhysicalLine) -> bool {
+        let Some(Earlier { df: earlier, offset_before }) = self.earlier else { return false };
+        if earlier.tree.escape != self.escape {
+            return false;
+        }
+        let (to, from) = (first_line.start, offset_before(first_line.start));
+        let statements = &earlier.statements;
+        let Ok(k) = statements.binary_search_by_key(&from, |s| s.line_range.start) else { return false };
+        let taken = &statements[k];
+        let len = taken.line_range.len();
+        let (source, before) = (self.source.as_bytes(), earlier.source().as_bytes());
+        // One that ran to the end of its text could run on into what follows it here.
+        if taken.line_range.end == before.len() || source.get(to..to + len) != Some(&before[from..from + len]) {
+            return false;
+        }
+        let moved = |range: TextRange| TextRange::new(range.start - from + to, range.end - from + to);
+        let index = self.instruction_count;
+        self.instruction_count += 1;
+        let instruction = self.words.moved(earlier, &taken.instruction, &moved);
+        let heredocs_start = self.heredocs.len();
+        for heredoc in earlier.heredocs(taken) {
+            let body = moved(heredoc.body);
+            self.heredocs.push(Heredoc {
+                name: heredoc.name.clone(),
+                content: &self.source[body.as_range()],
+                body,
+                ..*heredoc
+            });
+        }
+        let logical = match taken.logical {
+            Logical::Line { end } => Logical::Line { end: end - from + to },
+            Logical::Joined(j) => {
+                let joined = &earlier.joined[j as usize];
+                let more = joined.more.iter().map(|&(logical, source)| (logical, source - from + to)).collect();
+                self.joined.push(JoinedLine { text: joined.text.clone(), first: joined.first - from + to, more });
+                Logical::Joined(self.joined.len() as u32 - 1)
+            }
+        };
+        self.comments.extend(earlier.tree.comments_in(taken.line_range).iter().map(|&c| moved(c)));
+        let terminators = &earlier.tree.heredoc_terminators;
+        let first_terminator = terminators.partition_point(|t| t.start < taken.line_range.start);
+        let in_instruction = terminators[first_terminator..].iter().take_while(|t| t.end <= taken.line_range.end);
+        self.heredoc_terminators.extend(in_instruction.map(|&t| moved(t)));
+        let line_range = moved(taken.line_range);
+        self.node(NodeKind::Instruction(index), line_range.start, line_range.end);
+        let start_line = self.lines.count;
+        let end_line = start_line + (taken.end_line - taken.start_line);
+        self.lines.skip_to(line_range.end, end_line - start_line);
+        self.statements.push(Statement {
+            instruction,
+            heredocs: Span::new(heredocs_start, self.heredocs.len()),
+            logical,
+            range: moved(taken.range),
+            line_range,
+            start_line,
+            end_line,
+            index,
+        });
+        true
     }
 
     /// Reads the continuation lines of an instruction whose first line, just read, continues, noting their comment
@@ -327,6 +418,49 @@ type Failure = (String, String);
 impl Words {
     fn len(&self) -> usize {
         self.words.len()
+    }
+
+    /// `instruction` of `earlier`, its words added here with their ranges `moved`.
+    fn moved(
+        &mut self,
+        earlier: &Dockerfile,
+        instruction: &Instruction,
+        moved: &impl Fn(TextRange) -> TextRange,
+    ) -> Instruction {
+        let cmd = self.moved_word(earlier, &instruction.cmd, moved);
+        let flags_start = self.words.len();
+        for word in earlier.flags(instruction) {
+            let word = self.moved_word(earlier, word, moved);
+            self.words.push(word);
+        }
+        let values_start = self.words.len();
+        for word in earlier.values(instruction) {
+            let word = self.moved_word(earlier, word, moved);
+            self.words.push(word);
+        }
+        let values = Span::new(values_start, self.words.len());
+        let sub = instruction.sub.as_ref().map(|sub| Box::new(self.moved(earlier, sub, moved)));
+        Instruction {
+            cmd,
+            kind: instruction.kind,
+            json: instruction.json,
+            legacy_key_value: instruction.legacy_key_value,
+            flags: Span::new(flags_start, values_start),
+            values,
+            args: instruction.args.clone(),
+            sub,
+        }
+    }
+
+    /// `word` of `earlier`, with its range `moved`.
+    fn moved_word(&mut self, earlier: &Dockerfile, word: &Word, moved: &impl Fn(TextRange) -> TextRange) -> Word {
+        match word.text_index() {
+            None => Word::verbatim(moved(word.range)),
+            Some(k) => {
+                self.texts.push(earlier.texts[k].clone());
+                Word::rewritten(moved(word.range), self.texts.len() - 1)
+            }
+        }
     }
 
     fn text<'a>(&'a self, source: &'a str, word: &Word) -> &'a str {

@@ -280,6 +280,14 @@ impl<'s> Lines<'s> {
     pub(super) fn next_start(&self) -> usize {
         self.start
     }
+
+    /// Passes over the `lines` lines that end at `end`, as if they were read, without reading them.
+    pub(super) fn skip_to(&mut self, end: usize, lines: usize) {
+        self.start = end;
+        self.base = end;
+        self.newlines = memchr::memchr_iter(b'\n', &self.bytes[end..]);
+        self.count += lines;
+    }
 }
 
 impl Iterator for Lines<'_> {
