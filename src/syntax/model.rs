@@ -146,6 +146,7 @@ pub struct Word {
 const VERBATIM: u32 = u32::MAX;
 
 /// A run of consecutive items of one of [`Dockerfile`]'s lists: an instruction's words, a statement's heredocs.
+/// 32 bits hold any index of a file [`Dockerfile::parse`] reads.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(super) struct Span {
     start: u32,
@@ -264,7 +265,8 @@ pub struct Dockerfile<'src> {
     /// Input BuildKit's parser accepts but its next stage rejects, such as an unknown instruction.
     pub build_errors: Vec<SyntaxError>,
     pub(super) words: Vec<Word>,
-    /// The texts BuildKit rewrote (quotes removed, JSON decoded, continuation lines joined), for [`Word::text`].
+    /// The texts BuildKit rewrote (quotes removed, JSON decoded, continuation lines joined): see
+    /// [`Dockerfile::text`].
     pub(super) texts: Vec<String>,
     pub(super) joined: Vec<JoinedLine>,
     pub(super) heredocs: Vec<Heredoc<'src>>,
@@ -296,7 +298,8 @@ impl Word {
     }
 }
 
-/// Read with `Dockerfile::parse`, in [`crate::syntax::parse`]'s module, which builds the records.
+/// `Dockerfile::parse` and `Dockerfile::parse_after_edits` are in [`crate::syntax::parse`], which builds the
+/// records.
 impl<'src> Dockerfile<'src> {
     pub fn source(&self) -> &'src str {
         self.tree.source()
