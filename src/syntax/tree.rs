@@ -361,7 +361,7 @@ pub(super) fn directive_parts(text: &str) -> Option<(Range<usize>, Range<usize>)
 /// Where the line-continuation escape starts in `text`, following BuildKit's
 /// `([^E])E[ \t]*$|^E[ \t]*$`: an escaped escape at the end of a line does not continue it.
 /// The escape is ASCII, so bytes are compared: no byte of a multi-byte character equals it.
-pub(super) fn continuation_marker(text: &str, escape: char) -> Option<usize> {
+fn continuation_marker(text: &str, escape: char) -> Option<usize> {
     let escape = escape as u8;
     let bytes = text.as_bytes();
     let mut end = bytes.len();
@@ -415,7 +415,7 @@ pub(super) fn split_command(line: &str, range: Range<usize>) -> (Range<usize>, V
     (keyword, flags, args)
 }
 
-pub(super) fn ceil_char_boundary(s: &str, mut i: usize) -> usize {
+fn ceil_char_boundary(s: &str, mut i: usize) -> usize {
     while i < s.len() && !s.is_char_boundary(i) {
         i += 1;
     }
