@@ -11,8 +11,8 @@ use crate::syntax::model::{
 };
 use crate::syntax::text::TextRange;
 use crate::syntax::tree::{
-    continuation_lines, directive_parts, line_text, split_command, Directive, InstructionLine, Lines, LogicalLine,
-    Node, NodeKind, PhysicalLine, SyntaxError, SyntaxTree, MAX_LINE_LEN, MAX_ONBUILD_DEPTH,
+    ceil_char_boundary, continuation_lines, directive_parts, line_text, split_command, Directive, InstructionLine,
+    Lines, LogicalLine, Node, NodeKind, PhysicalLine, SyntaxError, SyntaxTree, MAX_LINE_LEN, MAX_ONBUILD_DEPTH,
 };
 use std::ops::Range;
 use std::sync::OnceLock;
@@ -638,8 +638,8 @@ fn interpret(
             if sep > 0 {
                 let next =
                     bytes[sep..].iter().position(|&b| !buildkit::is_byte_space(b)).map_or(bytes.len(), |i| sep + i);
-                let sep = ceil_boundary(rest, sep);
-                let next = ceil_boundary(rest, next.max(sep));
+                let sep = ceil_char_boundary(rest, sep);
+                let next = ceil_char_boundary(rest, next.max(sep));
                 words.slice(line, args.start..args.start + sep);
                 instruction.json = words.maybe_json(line, args.start + next..args.end)?;
             }
@@ -658,13 +658,6 @@ fn interpret(
         instruction.values = Span::new(instruction.values.start(), words.len());
     }
     Ok(instruction)
-}
-
-fn ceil_boundary(s: &str, mut i: usize) -> usize {
-    while i < s.len() && !s.is_char_boundary(i) {
-        i += 1;
-    }
-    i.min(s.len())
 }
 
 fn not_string_array() -> Failure {

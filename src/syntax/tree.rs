@@ -415,7 +415,7 @@ pub(super) fn split_command(line: &str, range: Range<usize>) -> (Range<usize>, V
     (keyword, flags, args)
 }
 
-fn ceil_char_boundary(s: &str, mut i: usize) -> usize {
+pub(super) fn ceil_char_boundary(s: &str, mut i: usize) -> usize {
     while i < s.len() && !s.is_char_boundary(i) {
         i += 1;
     }
