@@ -170,6 +170,8 @@ body
 EOF
 ONBUILD RUN [\"a\", \"b\"]
                   ENV A=\"1 2\" B=3
+# between instructions
+
 RUN --mount=type=cache,target=/c z
 LABEL x=y";
     for (start, end, insert) in [(0.5, 0.5, "RUN new\n"), (0.2, 0.4, ""), (0.0, 0.0, "\n"), (0.9, 1.0, "\\\n")] {

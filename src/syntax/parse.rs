@@ -39,8 +39,9 @@ impl<'src> Dockerfile<'src> {
     /// where an offset of `source` was in that text, and may be wrong inside the text the edits wrote. Each
     /// instruction whose lines are those of an instruction of `earlier`, byte for byte, where the edits moved it,
     /// is taken from there, moved, instead of being read again: its reading depends on nothing but its lines and
-    /// the escape character. A round of fixes rewrites a few instructions of a file, and the next round reads all
-    /// of it.
+    /// the escape character. So are the instructions after it that are still as they were, moved as far, with the
+    /// comment and blank lines between them, at once. A round of fixes rewrites a few instructions of a file, and
+    /// the next round reads all of it.
     pub fn parse_after_edits(
         source: &'src str,
         earlier: &Dockerfile<'_>,
@@ -226,7 +227,9 @@ impl<'src, 'e> Parser<'src, 'e> {
     }
 
     /// Takes the instruction whose first line, just read, is `first_line` from the earlier reading, when it has one
-    /// whose lines are these, byte for byte, where the edits moved it. True when it was taken.
+    /// whose lines are these, byte for byte, where the edits moved it, and with it the instructions after it that
+    /// are here as they were, the lines between them included, moved as far: a round of fixes edits a few places,
+    /// and leaves the text between them as it was. True when something was taken.
     fn take_earlier(&mut self, first_line: PhysicalLine) -> bool {
         let Some(Earlier { df: earlier, offset_before }) = self.earlier else { return false };
         if earlier.tree.escape != self.escape {
@@ -234,57 +237,76 @@ impl<'src, 'e> Parser<'src, 'e> {
         }
         let (to, from) = (first_line.start, offset_before(first_line.start));
         let statements = &earlier.statements;
-        let Ok(k) = statements.binary_search_by_key(&from, |s| s.line_range.start) else { return false };
-        let taken = &statements[k];
-        let len = taken.line_range.len();
+        let Ok(first) = statements.binary_search_by_key(&from, |s| s.line_range.start) else { return false };
         let (source, before) = (self.source.as_bytes(), earlier.source().as_bytes());
-        // One that ran to the end of its text could run on into what follows it here.
-        if taken.line_range.end == before.len() || source.get(to..to + len) != Some(&before[from..from + len]) {
+        // Statement `k`, and the lines from `region_start` up to it, are here as they were. Read from where an
+        // instruction ends, such lines read as they did, since nothing before them bears on how they read but the
+        // escape character. One that ran to the end of its text could run on into what follows it here.
+        let unchanged = |k: usize, region_start: usize| {
+            let end = statements[k].line_range.end;
+            end != before.len()
+                && source.get(region_start - from + to..end - from + to) == Some(&before[region_start..end])
+        };
+        if !unchanged(first, from) {
             return false;
         }
+        let mut last = first;
+        while last + 1 < statements.len() && unchanged(last + 1, statements[last].line_range.end) {
+            last += 1;
+        }
+        let region = TextRange::new(from, statements[last].line_range.end);
         let moved = |range: TextRange| TextRange::new(range.start - from + to, range.end - from + to);
-        let index = self.instruction_count;
-        self.instruction_count += 1;
-        let instruction = self.words.moved(earlier, &taken.instruction, &moved);
-        let heredocs_start = self.heredocs.len();
-        for heredoc in earlier.heredocs(taken) {
-            let body = moved(heredoc.body);
-            self.heredocs.push(Heredoc {
-                name: heredoc.name.clone(),
-                content: &self.source[body.as_range()],
-                body,
-                ..*heredoc
+        // The lines and instructions before the region are counted afresh; those in it keep their distances.
+        let (first_line_number, first_index) = (statements[first].start_line, statements[first].index);
+        let (line_number, index) = (self.lines.count, self.instruction_count);
+        let nodes = &earlier.tree.nodes;
+        let first_node = nodes.partition_point(|n| n.range.start < region.start);
+        for node in nodes[first_node..].iter().take_while(|n| n.range.end <= region.end) {
+            let kind = match node.kind {
+                NodeKind::Instruction(i) => NodeKind::Instruction(i - first_index + index),
+                kind => kind,
+            };
+            self.nodes.push(Node { kind, range: moved(node.range) });
+        }
+        self.comments.extend(earlier.tree.comments_in(region).iter().map(|&c| moved(c)));
+        let terminators = &earlier.tree.heredoc_terminators;
+        let first_terminator = terminators.partition_point(|t| t.start < region.start);
+        let in_region = terminators[first_terminator..].iter().take_while(|t| t.end <= region.end);
+        self.heredoc_terminators.extend(in_region.map(|&t| moved(t)));
+        for taken in &statements[first..=last] {
+            let instruction = self.words.moved(earlier, &taken.instruction, &moved);
+            let heredocs_start = self.heredocs.len();
+            for heredoc in earlier.heredocs(taken) {
+                let body = moved(heredoc.body);
+                self.heredocs.push(Heredoc {
+                    name: heredoc.name.clone(),
+                    content: &self.source[body.as_range()],
+                    body,
+                    ..*heredoc
+                });
+            }
+            let logical = match taken.logical {
+                Logical::Line { end } => Logical::Line { end: end - from + to },
+                Logical::Joined(j) => {
+                    let joined = &earlier.joined[j as usize];
+                    let more = joined.more.iter().map(|&(logical, source)| (logical, source - from + to)).collect();
+                    self.joined.push(JoinedLine { text: joined.text.clone(), first: joined.first - from + to, more });
+                    Logical::Joined(self.joined.len() as u32 - 1)
+                }
+            };
+            self.statements.push(Statement {
+                instruction,
+                heredocs: Span::new(heredocs_start, self.heredocs.len()),
+                logical,
+                range: moved(taken.range),
+                line_range: moved(taken.line_range),
+                start_line: taken.start_line - first_line_number + line_number,
+                end_line: taken.end_line - first_line_number + line_number,
+                index: taken.index - first_index + index,
             });
         }
-        let logical = match taken.logical {
-            Logical::Line { end } => Logical::Line { end: end - from + to },
-            Logical::Joined(j) => {
-                let joined = &earlier.joined[j as usize];
-                let more = joined.more.iter().map(|&(logical, source)| (logical, source - from + to)).collect();
-                self.joined.push(JoinedLine { text: joined.text.clone(), first: joined.first - from + to, more });
-                Logical::Joined(self.joined.len() as u32 - 1)
-            }
-        };
-        self.comments.extend(earlier.tree.comments_in(taken.line_range).iter().map(|&c| moved(c)));
-        let terminators = &earlier.tree.heredoc_terminators;
-        let first_terminator = terminators.partition_point(|t| t.start < taken.line_range.start);
-        let in_instruction = terminators[first_terminator..].iter().take_while(|t| t.end <= taken.line_range.end);
-        self.heredoc_terminators.extend(in_instruction.map(|&t| moved(t)));
-        let line_range = moved(taken.line_range);
-        self.node(NodeKind::Instruction(index), line_range.start, line_range.end);
-        let start_line = self.lines.count;
-        let end_line = start_line + (taken.end_line - taken.start_line);
-        self.lines.skip_to(line_range.end, end_line - start_line);
-        self.statements.push(Statement {
-            instruction,
-            heredocs: Span::new(heredocs_start, self.heredocs.len()),
-            logical,
-            range: moved(taken.range),
-            line_range,
-            start_line,
-            end_line,
-            index,
-        });
+        self.instruction_count += last - first + 1;
+        self.lines.skip_to(moved(region).end, statements[last].end_line - first_line_number);
         true
     }
 
