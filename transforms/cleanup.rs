@@ -215,10 +215,10 @@ pub(super) fn mount_instead(ctx: &Context, i: usize, finding: &mut Finding, moun
 }
 
 /// The edits that mount `mount` on RUN `i`; `None` where it cannot take one. The deletion stays for an ONBUILD
-/// RUN, whose builder dockopt cannot see, and for a RUN as a user other than root, who cannot write a cache mount
-/// root owns.
+/// RUN, whose builder dockopt cannot see, for a RUN as a user other than root, who cannot write a cache mount
+/// root owns, and for a target the flag cannot hold as it is.
 pub(super) fn mount_edits(ctx: &Context, i: usize, mount: &CacheMount) -> Option<Vec<Edit>> {
-    if ctx.is_onbuild(i) || !runs_as_root(ctx, i) {
+    if ctx.is_onbuild(i) || !runs_as_root(ctx, i) || !mount.targets.iter().all(|t| writes_verbatim(t)) {
         return None;
     }
     let mut edits = Vec::new();
@@ -230,6 +230,13 @@ pub(super) fn mount_edits(ctx: &Context, i: usize, mount: &CacheMount) -> Option
     let flags: String = mount.targets.iter().map(|t| format!("--mount=type=cache,target={t}{sharing} ")).collect();
     edits.insert(0, Edit::insert(ctx.flag_insertion_offset(i), flags));
     Some(edits)
+}
+
+/// `target` reads back as itself in `--mount=type=cache,target=…`: BuildKit splits the flag's fields at commas,
+/// unquotes and unescapes them, and expands variables, and a blank or a line break would end the flag. A target
+/// read back otherwise would not cover the directory, and each round would mount it again.
+fn writes_verbatim(target: &str) -> bool {
+    !target.chars().any(|c| c.is_whitespace() || c.is_control() || matches!(c, ',' | '"' | '\'' | '\\' | '`' | '$'))
 }
 
 /// Makes `edits`, which mount `mount`, the finding's fix, and says so in its message. It is safe in a file that a
