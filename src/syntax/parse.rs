@@ -239,13 +239,13 @@ impl<'src, 'e> Parser<'src, 'e> {
         let statements = &earlier.statements;
         let Ok(first) = statements.binary_search_by_key(&from, |s| s.line_range.start) else { return false };
         let (source, before) = (self.source.as_bytes(), earlier.source().as_bytes());
+        let shift = |offset: usize| offset - from + to;
         // Statement `k`, and the lines from `region_start` up to it, are here as they were. Read from where an
         // instruction ends, such lines read as they did, since nothing before them bears on how they read but the
         // escape character. One that ran to the end of its text could run on into what follows it here.
         let unchanged = |k: usize, region_start: usize| {
             let end = statements[k].line_range.end;
-            end != before.len()
-                && source.get(region_start - from + to..end - from + to) == Some(&before[region_start..end])
+            end != before.len() && source.get(shift(region_start)..shift(end)) == Some(&before[region_start..end])
         };
         if !unchanged(first, from) {
             return false;
@@ -255,7 +255,7 @@ impl<'src, 'e> Parser<'src, 'e> {
             last += 1;
         }
         let region = TextRange::new(from, statements[last].line_range.end);
-        let moved = |range: TextRange| TextRange::new(range.start - from + to, range.end - from + to);
+        let moved = |range: TextRange| TextRange::new(shift(range.start), shift(range.end));
         // The lines and instructions before the region are counted afresh; those in it keep their distances.
         let (first_line_number, first_index) = (statements[first].start_line, statements[first].index);
         let (line_number, index) = (self.lines.count, self.instruction_count);
@@ -269,10 +269,7 @@ impl<'src, 'e> Parser<'src, 'e> {
             self.nodes.push(Node { kind, range: moved(node.range) });
         }
         self.comments.extend(earlier.tree.comments_in(region).iter().map(|&c| moved(c)));
-        let terminators = &earlier.tree.heredoc_terminators;
-        let first_terminator = terminators.partition_point(|t| t.start < region.start);
-        let in_region = terminators[first_terminator..].iter().take_while(|t| t.end <= region.end);
-        self.heredoc_terminators.extend(in_region.map(|&t| moved(t)));
+        self.heredoc_terminators.extend(earlier.tree.heredoc_terminators_in(region).iter().map(|&t| moved(t)));
         for taken in &statements[first..=last] {
             let instruction = self.words.moved(earlier, &taken.instruction, &moved);
             let heredocs_start = self.heredocs.len();
@@ -286,11 +283,11 @@ impl<'src, 'e> Parser<'src, 'e> {
                 });
             }
             let logical = match taken.logical {
-                Logical::Line { end } => Logical::Line { end: end - from + to },
+                Logical::Line { end } => Logical::Line { end: shift(end) },
                 Logical::Joined(j) => {
                     let joined = &earlier.joined[j as usize];
-                    let more = joined.more.iter().map(|&(logical, source)| (logical, source - from + to)).collect();
-                    self.joined.push(JoinedLine { text: joined.text.clone(), first: joined.first - from + to, more });
+                    let more = joined.more.iter().map(|&(logical, source)| (logical, shift(source))).collect();
+                    self.joined.push(JoinedLine { text: joined.text.clone(), first: shift(joined.first), more });
                     Logical::Joined(self.joined.len() as u32 - 1)
                 }
             };

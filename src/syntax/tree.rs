@@ -232,10 +232,20 @@ impl<'src> SyntaxTree<'src> {
 
     /// The comment lines that lie inside `range`.
     pub fn comments_in(&self, range: TextRange) -> &[TextRange] {
-        let start = self.comments.partition_point(|c| c.start < range.start);
-        let end = self.comments.partition_point(|c| c.end <= range.end);
-        &self.comments[start..end.max(start)]
+        ranges_within(&self.comments, range)
     }
+
+    /// The heredoc terminator lines that lie inside `range`.
+    pub(super) fn heredoc_terminators_in(&self, range: TextRange) -> &[TextRange] {
+        ranges_within(&self.heredoc_terminators, range)
+    }
+}
+
+/// The ranges of `ranges`, in order and apart, that lie inside `range`.
+fn ranges_within(ranges: &[TextRange], range: TextRange) -> &[TextRange] {
+    let start = ranges.partition_point(|r| r.start < range.start);
+    let end = ranges.partition_point(|r| r.end <= range.end);
+    &ranges[start..end.max(start)]
 }
 
 #[derive(Clone, Copy)]
