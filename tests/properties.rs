@@ -174,7 +174,9 @@ ONBUILD RUN [\"a\", \"b\"]
 
 RUN --mount=type=cache,target=/c z
 LABEL x=y";
-    for (start, end, insert) in [(0.5, 0.5, "RUN new\n"), (0.2, 0.4, ""), (0.0, 0.0, "\n"), (0.9, 1.0, "\\\n")] {
+    for (start, end, insert) in
+        [(0.5, 0.5, "RUN new\n"), (0.2, 0.4, ""), (0.0, 0.0, "\n"), (0.9, 1.0, "\\\n"), (1.0, 1.0, " z\nRUN appended")]
+    {
         check_reading_after_edits(source, start, end, insert);
     }
 }

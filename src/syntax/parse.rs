@@ -242,10 +242,12 @@ impl<'src, 'e> Parser<'src, 'e> {
         let shift = |offset: usize| offset - from + to;
         // Statement `k`, and the lines from `region_start` up to it, are here as they were. Read from where an
         // instruction ends, such lines read as they did, since nothing before them bears on how they read but the
-        // escape character. One that ran to the end of its text could run on into what follows it here.
+        // escape character. One that ran to the end of its text could run on into what follows it here, unless
+        // nothing does.
         let unchanged = |k: usize, region_start: usize| {
             let end = statements[k].line_range.end;
-            end != before.len() && source.get(shift(region_start)..shift(end)) == Some(&before[region_start..end])
+            (end != before.len() || shift(end) == source.len())
+                && source.get(shift(region_start)..shift(end)) == Some(&before[region_start..end])
         };
         if !unchanged(first, from) {
             return false;
