@@ -12,6 +12,7 @@ pub mod text;
 use crate::engine::finding::{Applicability, Finding, Severity};
 use crate::syntax::diagnostic::Diagnostic;
 use crate::syntax::text::LineIndex;
+use similar::{DiffOp, DiffTag};
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::time::{Duration, Instant};
@@ -95,32 +96,60 @@ impl<'t> Lines<'t> {
         Lines { old: before.split_inclusive('\n').collect(), new: after.split_inclusive('\n').collect() }
     }
 
-    /// The line diff from the old lines to the new.
-    pub fn diff(&self) -> similar::TextDiff<'t, 't, '_, str> {
+    /// The line diff from the old lines to the new: its operations, in order. Each is placed in both files by the
+    /// lengths of those before it: `similar`'s Myers diff can place a deletion wrongly in the new lines
+    /// (mitsuhiko/similar#78), and a hunk then took the new lines backwards from there.
+    pub fn diff(&self) -> Vec<DiffOp> {
         let deadline = if self.too_many_changes_to_search() {
             // A deadline already passed: the search stops before it starts, after the common first and last lines.
             Instant::now().checked_sub(Duration::from_secs(1)).unwrap_or_else(Instant::now)
         } else {
             Instant::now() + DIFF_DEADLINE
         };
-        similar::TextDiff::configure().deadline(deadline).newline_terminated(true).diff_slices(&self.old, &self.new)
+        let diff = similar::TextDiff::configure()
+            .deadline(deadline)
+            .newline_terminated(true)
+            .diff_slices(&self.old, &self.new);
+        let (mut old_index, mut new_index) = (0, 0);
+        let mut ops = Vec::with_capacity(diff.ops().len());
+        for op in diff.ops() {
+            let (old_len, new_len) = (op.old_range().len(), op.new_range().len());
+            ops.push(match op.tag() {
+                DiffTag::Equal => DiffOp::Equal { old_index, new_index, len: old_len },
+                DiffTag::Delete => DiffOp::Delete { old_index, old_len, new_index },
+                DiffTag::Insert => DiffOp::Insert { old_index, new_index, new_len },
+                DiffTag::Replace => DiffOp::Replace { old_index, old_len, new_index, new_len },
+            });
+            (old_index, new_index) = (old_index + old_len, new_index + new_len);
+        }
+        ops
     }
 
     /// The unified diff from the old lines to the new, with three lines of context, as `git diff` and `patch` read
     /// it. A last line without a `\n` is marked so; `similar`'s own writer takes a lone `\r` for a line end and
     /// left the mark out, which `patch` then refused.
     pub fn unified_diff(&self, name: &str) -> String {
-        let diff = self.diff();
         let mut out = String::new();
-        for ops in diff.grouped_ops(3).iter().filter(|ops| !ops.is_empty()) {
+        for ops in similar::group_diff_ops(self.diff(), 3).iter().filter(|ops| !ops.is_empty()) {
             if out.is_empty() {
                 writeln!(out, "--- {name}\n+++ {name}").unwrap();
             }
             writeln!(out, "{}", similar::udiff::UnifiedHunkHeader::new(ops)).unwrap();
-            for change in ops.iter().flat_map(|op| diff.iter_changes(op)) {
-                write!(out, "{}{}", change.tag(), change.value()).unwrap();
-                if !change.value().ends_with('\n') {
-                    out.push_str("\n\\ No newline at end of file\n");
+            for op in ops {
+                let (tag, old, new) = op.as_tag_tuple();
+                // A replacement shows its old lines, then its new ones.
+                let (context, deleted, inserted) = match tag {
+                    DiffTag::Equal => (&self.old[old], &[][..], &[][..]),
+                    _ => (&[][..], &self.old[old], &self.new[new]),
+                };
+                let changes = (context.iter().map(|line| (' ', line)))
+                    .chain(deleted.iter().map(|line| ('-', line)))
+                    .chain(inserted.iter().map(|line| ('+', line)));
+                for (sign, line) in changes {
+                    write!(out, "{sign}{line}").unwrap();
+                    if !line.ends_with('\n') {
+                        out.push_str("\n\\ No newline at end of file\n");
+                    }
                 }
             }
         }
@@ -154,7 +183,6 @@ impl<'t> Lines<'t> {
 /// whose fixes were applied) that touch its lines.
 pub fn hunks(before: &str, after: &str, fixes: &[&Finding]) -> Vec<Hunk> {
     let lines = Lines::new(before, after);
-    let diff = lines.diff();
     // Where each old line starts, and one past the last.
     let line_starts: Vec<usize> = std::iter::once(0)
         .chain(lines.old.iter().scan(0, |at, line| {
@@ -165,7 +193,7 @@ pub fn hunks(before: &str, after: &str, fixes: &[&Finding]) -> Vec<Hunk> {
     let mut out: Vec<Hunk> = Vec::new();
     // The 0-based old lines each hunk touches; an insertion touches the lines on either side of it.
     let mut touched: Vec<(usize, usize)> = Vec::new();
-    for group in diff.grouped_ops(0) {
+    for group in similar::group_diff_ops(lines.diff(), 0) {
         let (Some(first), Some(last)) = (group.first(), group.last()) else { continue };
         let old = first.old_range().start..last.old_range().end;
         let new = first.new_range().start..last.new_range().end;
@@ -453,11 +481,10 @@ pub fn statistics<'c>(files: impl IntoIterator<Item = &'c Counts>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use similar::DiffTag;
 
     fn tags(before: &str, after: &str) -> Vec<(DiffTag, usize, usize)> {
         let lines = Lines::new(before, after);
-        lines.diff().ops().iter().map(|op| (op.tag(), op.old_range().len(), op.new_range().len())).collect()
+        lines.diff().iter().map(|op| (op.tag(), op.old_range().len(), op.new_range().len())).collect()
     }
 
     #[test]
@@ -467,6 +494,23 @@ mod tests {
         let parts = ["Dockerfile", "DO101", "RUN a"];
         assert_eq!(digest(&parts, 16), "694b6983b10f7b8113095c9abb10760d");
         assert_eq!(digest(&parts, 12), "694b6983b10f7b8113095c9a");
+    }
+
+    #[test]
+    fn hunks_and_diffs_take_the_new_lines_from_where_they_are() {
+        // `similar`'s Myers diff of these (a file that a fuzzed Dockerfile's fixes rewrote, a letter for each
+        // line) places the deletion of the last old line at new line 23, before the lines it follows
+        // (mitsuhiko/similar#78): a hunk sliced the new lines from 25 back to 22, and panicked.
+        let lines = |letters: &str| -> String { letters.chars().map(|c| format!("{c}\n")).collect() };
+        let (before, after) = (lines("abcdbefghibjkbefl"), lines("mbcdbefghibjnbefobpdefqef"));
+        let mut patched = before.clone();
+        for hunk in hunks(&before, &after, &[]).iter().rev() {
+            patched.replace_range(hunk.start..hunk.end, &hunk.replacement);
+        }
+        assert_eq!(patched, after);
+        let diff = Lines::new(&before, &after).unified_diff("f");
+        let headers: Vec<&str> = diff.lines().filter(|line| line.starts_with("@@")).collect();
+        assert_eq!(headers, ["@@ -1,4 +1,4 @@", "@@ -10,8 +10,16 @@"], "{diff}");
     }
 
     #[test]
