@@ -530,6 +530,11 @@ multi_stage_case!(
     "FROM golang:1.22\nWORKDIR /src\nCOPY . .\nRUN go build -o /app .\nCMD [\"/app\"]\n"
 );
 multi_stage_case!(
+    multi_stage_go_binary_with_a_blank_is_copied_in_exec_form,
+    None,
+    "FROM golang:1.22-bookworm\nWORKDIR /src\nCOPY . .\nRUN go build -o \"/usr/local/bin/my app\" .\nCMD [\"/usr/local/bin/my app\"]\n"
+);
+multi_stage_case!(
     multi_stage_go_binary_named_by_a_variable_gets_no_fix,
     None,
     "FROM golang:1.22-bookworm\nARG OUT=/app\nWORKDIR /src\nCOPY . .\nRUN go build -o $OUT .\nCMD [\"/app\"]\n"
@@ -647,6 +652,16 @@ multi_stage_case!(
     multi_stage_node_built_as_another_user_is_withheld,
     None,
     "FROM node:20\nUSER node\nWORKDIR /home/node/app\nCOPY --chown=node:node . .\nRUN npm ci && npm run build\nCMD [\"node\", \"dist/index.js\"]\n"
+);
+multi_stage_case!(
+    multi_stage_node_app_directory_with_a_blank_is_copied_in_exec_form,
+    None,
+    "FROM node:20\nWORKDIR /srv/my app\nCOPY . .\nRUN npm ci && npm run build\nCMD [\"node\", \"dist/index.js\"]\n"
+);
+multi_stage_case!(
+    multi_stage_node_app_directory_copy_cannot_name_gets_no_fix,
+    None,
+    "FROM node:20\nWORKDIR /srv/app\u{7}\nCOPY . .\nRUN npm ci && npm run build\nCMD [\"node\", \"dist/index.js\"]\n"
 );
 multi_stage_case!(
     multi_stage_node_not_without_a_workdir_a_build_or_a_command,

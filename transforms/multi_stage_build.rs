@@ -7,7 +7,9 @@ use crate::syntax::model::{Kind, Stage, Statement};
 use crate::transforms::image_reference::ImageReference;
 use crate::transforms::multi_stage_node;
 use crate::transforms::multi_stage_python;
-use crate::transforms::stage_commands::{absolute, append_stage, builder_name, normalize, workdir, CONFIG_KINDS};
+use crate::transforms::stage_commands::{
+    absolute, append_stage, builder_name, copy_from, normalize, workdir, CONFIG_KINDS,
+};
 
 pub struct MultiStageBuild;
 
@@ -429,10 +431,8 @@ fn plan(
         } else if !here.is_empty() {
             for output in here.iter().filter_map(|b| b.output.as_ref()) {
                 match output {
-                    Output::File(file) => lines.push(format!("COPY --from={builder_name} {file} {file}")),
-                    Output::Directory(_) if output.holds(&binary) => {
-                        lines.push(format!("COPY --from={builder_name} {binary} {binary}"))
-                    }
+                    Output::File(file) => lines.push(copy_from(&builder_name, file)?),
+                    Output::Directory(_) if output.holds(&binary) => lines.push(copy_from(&builder_name, &binary)?),
                     Output::Directory(_) => {}
                 }
             }

@@ -4,7 +4,7 @@
 //! runtime stage never has npm's cache, the devDependencies, or the files the builder's other commands wrote
 //! outside the app's directory, so a build that runs anything but npm gets no fix.
 
-use super::stage_commands::{absolute, append_stage, builder_name, read_whole_run, workdir, CONFIG_KINDS};
+use super::stage_commands::{absolute, append_stage, builder_name, copy_from, read_whole_run, workdir, CONFIG_KINDS};
 use crate::engine::context::{is_root_user, Context};
 use crate::engine::finding::Edit;
 use crate::shell::{Invocation, Script};
@@ -104,7 +104,7 @@ pub(super) fn plan(ctx: &Context, stage: &Stage, tag: &str, build: usize) -> Res
         if CONFIG_KINDS.contains(&ins.kind) {
             lines.push(ctx.df.tree.text(statement.range).to_string());
         } else if i == last_npm {
-            lines.push(format!("COPY --from={builder} {app} {app}"));
+            lines.push(copy_from(&builder, &app)?);
         } else if matches!(ins.kind, Kind::Copy | Kind::Add) {
             let line = statement.start_line;
             if ctx.df.flag_texts(ins).any(|f| f.starts_with("--from")) || !ctx.df.heredocs(statement).is_empty() {
