@@ -482,6 +482,8 @@ fn copy_manifests_first_reads_the_build_context() {
         "cargo",
         "cargo-bin",
         "pip-chmod",
+        "pip-blank-workdir",
+        "pip-quoted-destination",
     ] {
         let dockerfile = base.join(case).join("Dockerfile");
         let input = std::fs::read_to_string(&dockerfile).unwrap();

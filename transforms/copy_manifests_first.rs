@@ -4,6 +4,7 @@ use crate::engine::finding::{Applicability, Edit, Finding, Fix, RuleInfo, Safety
 use crate::engine::rule::Rule;
 use crate::shell::Invocation;
 use crate::syntax::model::Kind;
+use crate::transforms::copy_paths::copy_paths;
 use crate::transforms::stage_commands::resolve;
 
 pub struct CopyManifestsFirst;
@@ -95,10 +96,8 @@ impl Rule for CopyManifestsFirst {
                 } else {
                     plan(ctx, build, r, &workdir, &dest)
                 };
-                match plan {
-                    Some(Ok(manifests)) if !manifests.is_empty() => {
-                        findings.push(finding(ctx, c, r, &dest, &manifests))
-                    }
+                match plan.map(|plan| plan.and_then(|manifests| finding(ctx, c, r, &dest, &manifests))) {
+                    Some(Ok(Some(finding))) => findings.push(finding),
                     Some(Err(reason)) => findings.push(Finding {
                         rule: &INFO,
                         range: ctx.statement(c).range,
@@ -108,7 +107,7 @@ impl Rule for CopyManifestsFirst {
                         fix: None,
                         instructions: vec![ctx.statement(c).index],
                     }),
-                    Some(Ok(_)) | None => {}
+                    Some(Ok(None)) | None => {}
                 }
             }
         }
@@ -498,7 +497,12 @@ fn is_local_path(arg: &str) -> bool {
             || (arg.contains('/') && !arg.contains("://") && !arg.contains('@')))
 }
 
-fn finding(ctx: &Context, c: usize, r: usize, dest: &str, manifests: &[String]) -> Finding {
+/// The finding, with its fix, of COPY `c` of the whole context to `dest` before install `r`, which needs
+/// `manifests` from it: `None` when it needs none, an error when a COPY of them cannot be written.
+fn finding(ctx: &Context, c: usize, r: usize, dest: &str, manifests: &[String]) -> Result<Option<Finding>, String> {
+    if manifests.is_empty() {
+        return Ok(None);
+    }
     let copy = ctx.statement(c);
     let run = ctx.statement(r);
     let source = ctx.df.source();
@@ -518,7 +522,8 @@ fn finding(ctx: &Context, c: usize, r: usize, dest: &str, manifests: &[String]) 
         } else {
             format!("{}/{dir}/", dest.trim_end_matches('/'))
         };
-        lines.push_str(&format!("{indent}{keyword} {flags}{} {target}{newline}", files.join(" ")));
+        let paths: Vec<&str> = files.into_iter().chain([target.as_str()]).collect();
+        lines.push_str(&format!("{indent}{keyword} {flags}{}{newline}", copy_paths(&paths)?));
     }
     // The full COPY moves, whole lines and all, to after the install.
     let copy_text = &source[copy.line_range.as_range()];
@@ -536,7 +541,7 @@ fn finding(ctx: &Context, c: usize, r: usize, dest: &str, manifests: &[String]) 
         Edit::insert(run.line_range.start, lines),
         Edit::insert(run.line_range.end, after),
     ];
-    Finding {
+    Ok(Some(Finding {
         rule: &INFO,
         range: copy.range,
         message: format!(
@@ -546,5 +551,5 @@ fn finding(ctx: &Context, c: usize, r: usize, dest: &str, manifests: &[String]) 
         ),
         fix: Some(Fix { applicability: Applicability::Safe, edits }),
         instructions: (c..=r).map(|k| ctx.statement(k).index).collect(),
-    }
+    }))
 }

@@ -12,6 +12,7 @@ mod build_only_packages;
 mod cleanup;
 mod conda_clean;
 mod copy_manifests_first;
+mod copy_paths;
 mod dependency_cache_mount;
 mod gem_no_document;
 mod go_build_cache;

@@ -2,6 +2,7 @@
 //! HEALTHCHECK and the scripts they hand to `sh -c`), the packages an apt install names, the paths its WORKDIRs
 //! make absolute, and the edits that split it into a builder and a runtime stage.
 
+use super::copy_paths::copy_paths;
 use crate::engine::context::Context;
 use crate::engine::finding::Edit;
 use crate::shell::{Command, Invocation, Script};
@@ -201,21 +202,9 @@ pub(super) fn builder_name(ctx: &Context, stage: &Stage, edits: &mut Vec<Edit>) 
     Ok("build".to_string())
 }
 
-/// The runtime stage's copy of `path`, which the builder made, to the same place: in shell form, or in exec form
-/// when the path holds more than letters, digits and `/._-+@%:,=~`, since the shell form splits paths at blanks
-/// and reads quotes and escapes in them (`WORKDIR /my app` is one directory). An error for a path with a `$`,
-/// which BuildKit expands in either form, or a control character.
+/// The runtime stage's copy of `path`, which the builder made, to the same place.
 pub(super) fn copy_from(builder: &str, path: &str) -> Result<String, String> {
-    if path.contains(|c: char| c == '$' || c.is_control()) {
-        return Err(format!("COPY cannot name {path:?}, which holds a `$` or a control character"));
-    }
-    let plain = |b: u8| b.is_ascii_alphanumeric() || b"/._-+@%:,=~".contains(&b);
-    Ok(if path.bytes().all(plain) {
-        format!("COPY --from={builder} {path} {path}")
-    } else {
-        let path = serde_json::Value::from(path);
-        format!("COPY --from={builder} [{path}, {path}]")
-    })
+    Ok(format!("COPY --from={builder} {}", copy_paths(&[path, path])?))
 }
 
 /// The edit that appends a stage of `lines` to the file, after a blank line, in the file's own newlines.
