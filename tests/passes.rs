@@ -484,6 +484,7 @@ fn copy_manifests_first_reads_the_build_context() {
         "pip-chmod",
         "pip-blank-workdir",
         "pip-quoted-destination",
+        "pip-chown-quoted",
     ] {
         let dockerfile = base.join(case).join("Dockerfile");
         let input = std::fs::read_to_string(&dockerfile).unwrap();

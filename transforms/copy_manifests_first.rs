@@ -508,7 +508,17 @@ fn finding(ctx: &Context, c: usize, r: usize, dest: &str, manifests: &[String]) 
     let source = ctx.df.source();
     let newline = ctx.newline();
     let indent = ctx.indent(c);
-    let flags: String = ctx.df.flag_texts(&copy.instruction).map(|f| format!("{f} ")).collect();
+    // The flags as written, which read as they did in the COPY they come from; as BuildKit read them, a quoted
+    // value would lose its quotes.
+    let mut flags = String::new();
+    for flag in ctx.df.flags(&copy.instruction) {
+        let written = ctx.df.tree.text(flag.range);
+        if written.contains('\n') {
+            return Err(format!("the COPY's flag {:?} runs over more than one line", ctx.df.text(flag)));
+        }
+        flags.push_str(written);
+        flags.push(' ');
+    }
     let keyword = ctx.df.text(&copy.instruction.cmd);
     // One COPY per directory of manifests, to the matching directory under the destination.
     let mut lines = String::new();
