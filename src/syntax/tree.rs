@@ -260,10 +260,9 @@ pub(super) struct PhysicalLine {
 pub(super) struct Lines<'s> {
     bytes: &'s [u8],
     start: usize,
-    /// One memchr pass over the whole range: a search per line pays the searcher's setup on every short line.
-    newlines: memchr::Memchr<'s>,
-    /// Where the range starts, which is where `newlines` counts from.
-    base: usize,
+    /// The newlines of the 64 bytes from `block` on, as bits, those already read cleared.
+    newlines: u64,
+    block: usize,
     /// How many lines have been read.
     pub(super) count: usize,
     /// The last line read.
@@ -278,8 +277,8 @@ impl<'s> Lines<'s> {
         Lines {
             bytes,
             start: range.start,
-            newlines: memchr::memchr_iter(b'\n', &bytes[range.start..]),
-            base: range.start,
+            newlines: newline_mask(bytes, range.start),
+            block: range.start,
             count: 0,
             last: PhysicalLine { start: range.start, content_end: range.start, end: range.start },
             too_long: None,
@@ -294,10 +293,69 @@ impl<'s> Lines<'s> {
     /// Passes over the `lines` lines that end at `end`, as if they were read, without reading them.
     pub(super) fn skip_to(&mut self, end: usize, lines: usize) {
         self.start = end;
-        self.base = end;
-        self.newlines = memchr::memchr_iter(b'\n', &self.bytes[end..]);
+        self.block = end;
+        self.newlines = newline_mask(self.bytes, end);
         self.count += lines;
     }
+
+    /// The next newline, found through the bit mask of 64 bytes at a time.
+    #[inline]
+    fn next_newline(&mut self) -> Option<usize> {
+        loop {
+            if self.newlines != 0 {
+                let at = self.block + self.newlines.trailing_zeros() as usize;
+                self.newlines &= self.newlines - 1;
+                return Some(at);
+            }
+            self.block += 64;
+            if self.block >= self.bytes.len() {
+                return None;
+            }
+            self.newlines = newline_mask(self.bytes, self.block);
+        }
+    }
+}
+
+/// Which of the 64 bytes of `bytes` from `at` on are newlines, as the bits of a mask. A line ends where a bit is
+/// set, so its end is found without a branch per byte or a search whose setup each short line pays, as with
+/// memchr.
+#[inline]
+fn newline_mask(bytes: &[u8], at: usize) -> u64 {
+    if let Some(block) = bytes.get(at..).and_then(<[u8]>::first_chunk::<64>) {
+        return newline_mask_of_block(block);
+    }
+    // Fewer than 64 bytes are left: the last 64 of the text, shifted past those before `at`.
+    match bytes.last_chunk::<64>() {
+        // Nothing is left when `at` is the end: the shift is by all 64 bits.
+        Some(block) => newline_mask_of_block(block).checked_shr((at + 64 - bytes.len()) as u32).unwrap_or(0),
+        None => newline_bits(&bytes[at..]),
+    }
+}
+
+/// The newline mask of up to 64 bytes, a byte at a time.
+fn newline_bits(bytes: &[u8]) -> u64 {
+    bytes.iter().enumerate().fold(0, |mask, (k, &b)| mask | u64::from(b == b'\n') << k)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[inline]
+fn newline_mask_of_block(block: &[u8; 64]) -> u64 {
+    use std::arch::x86_64::{_mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_set1_epi8};
+    let mut mask = 0;
+    for (k, lanes) in block.chunks_exact(16).enumerate() {
+        // SAFETY: SSE2 is part of every x86_64 target, and the load reads the 16 bytes of `lanes`, unaligned.
+        let lanes = unsafe {
+            let equal = _mm_cmpeq_epi8(_mm_loadu_si128(lanes.as_ptr().cast()), _mm_set1_epi8(b'\n' as i8));
+            _mm_movemask_epi8(equal) as u16
+        };
+        mask |= u64::from(lanes) << (16 * k);
+    }
+    mask
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn newline_mask_of_block(block: &[u8; 64]) -> u64 {
+    newline_bits(block)
 }
 
 impl Iterator for Lines<'_> {
@@ -310,7 +368,7 @@ impl Iterator for Lines<'_> {
         if start >= self.bytes.len() {
             return None;
         }
-        let newline = self.newlines.next().map(|i| self.base + i);
+        let newline = self.next_newline();
         let end = newline.map_or(self.bytes.len(), |i| i + 1);
         // The newline is the line's only `\n`: what may come before it is a run of `\r`.
         let mut content_end = newline.unwrap_or(end);
@@ -668,6 +726,36 @@ mod tests {
         assert_eq!(continuation_marker("\\", '\\'), Some(0));
         assert_eq!(continuation_marker("RUN a `", '`'), Some(6));
         assert_eq!(continuation_marker("RUN a \\", '`'), None);
+    }
+
+    #[test]
+    fn newline_masks_mark_the_newlines_from_where_they_start() {
+        // Texts shorter and longer than a block, with newlines in each lane and at both ends, read from every
+        // offset, the end included.
+        let texts: Vec<String> = (0..150)
+            .map(|len| {
+                (0..len).map(|k: usize| if k.wrapping_mul(7919) % 11 < 3 || k == 63 { '\n' } else { 'a' }).collect()
+            })
+            .collect();
+        for text in &texts {
+            let bytes = text.as_bytes();
+            for at in 0..=bytes.len() {
+                let expected =
+                    (0..64).filter(|k| bytes.get(at + k) == Some(&b'\n')).fold(0u64, |mask, k| mask | 1 << k);
+                assert_eq!(newline_mask(bytes, at), expected, "{} bytes from {at}", bytes.len());
+            }
+        }
+    }
+
+    #[test]
+    fn lines_end_after_each_newline() {
+        let text = format!("{}\r\n\n{}\nlast", "a".repeat(70), "b\n".repeat(40));
+        let lines: Vec<&str> = Lines::new(&text, 0..text.len()).map(|l| &text[l.start..l.end]).collect();
+        assert_eq!(lines, text.split_inclusive('\n').collect::<Vec<_>>());
+        // From the middle of the text, as the tokens of one node read it.
+        let from = text.find('b').unwrap();
+        let lines: Vec<&str> = Lines::new(&text, from..from + 6).map(|l| &text[l.start..l.end]).collect();
+        assert_eq!(lines, ["b\n", "b\n", "b\n"]);
     }
 
     #[test]
