@@ -362,7 +362,9 @@ impl Iterator for Lines<'_> {
     type Item = PhysicalLine;
 
     // Every line of every file is read here: called rather than inlined, each line cost 20 more instructions.
-    #[inline]
+    // Since the mask of newlines, the compiler no longer inlines it on a hint: parse + model took 3.7% more
+    // instructions and 2% more time.
+    #[inline(always)]
     fn next(&mut self) -> Option<PhysicalLine> {
         let start = self.start;
         if start >= self.bytes.len() {
