@@ -104,7 +104,7 @@ fn scripts<'c>(ctx: &'c Context, i: usize) -> Vec<Cow<'c, Script<'c>>> {
         _ => return Vec::new(),
     };
     let script = if ins.json {
-        Script::exec(values.iter().map(|w| (ctx.df.text(w).to_string(), 0..0)).collect())
+        Script::exec(values.iter().map(|w| (Cow::Borrowed(ctx.df.text(w)), 0..0)).collect())
     } else {
         match values.first() {
             Some(text) => Script::parse(ctx.df.text(text)),

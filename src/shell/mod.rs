@@ -109,9 +109,8 @@ impl<'t> Script<'t> {
 
     /// The view of an exec-form RUN: one command whose words are the array's strings, each with the range of its
     /// string literal (quotes included) and its decoded value.
-    pub fn exec(strings: Vec<(String, Range<usize>)>) -> Script<'t> {
-        let words: Vec<Word> =
-            strings.into_iter().map(|(value, range)| Word { range, literal: Some(Cow::Owned(value)) }).collect();
+    pub fn exec(strings: Vec<(Cow<'t, str>, Range<usize>)>) -> Script<'t> {
+        let words: Vec<Word> = strings.into_iter().map(|(value, range)| Word { range, literal: Some(value) }).collect();
         let outline = Outline::of_words(words.iter().map(|w| w.range.clone()));
         let commands: Vec<Command> = commands::exec_command(words).into_iter().collect();
         Script {

@@ -4,6 +4,7 @@
 //! Every function works on a `&str` and reports positions as byte offsets into it, so callers can map each value
 //! back to the source. None of them panics on any input.
 
+use std::borrow::Cow;
 use std::ops::Range;
 
 /// Go's `unicode.IsSpace`. Rust's `White_Space` property is the same set of code points.
@@ -329,20 +330,24 @@ pub fn extract_builder_flags(s: &str) -> (Vec<SpannedWord>, usize) {
     (flags, bytes.len())
 }
 
+/// A string of a JSON array and the range of its literal, quotes included. Borrowed when it has no escape: then
+/// it is the literal without its quotes.
+pub type JsonString<'a> = (Cow<'a, str>, Range<usize>);
+
 /// What BuildKit makes of arguments that might be a JSON array.
 #[derive(Debug, PartialEq)]
-pub enum JsonArgs {
+pub enum JsonArgs<'a> {
     /// Not a JSON array: the arguments are shell form.
     NotJson,
-    /// A JSON array of strings (exec form), each with the range of its string literal.
-    Strings(Vec<SpannedWord>),
+    /// A JSON array of strings (exec form).
+    Strings(Vec<JsonString<'a>>),
     /// A JSON array holding something other than strings, which BuildKit rejects.
     NotStringArray,
 }
 
 /// BuildKit's `parseJSON`: the arguments are exec form when, after leading whitespace, they are one JSON array
 /// and nothing else.
-pub fn parse_json_array(s: &str) -> JsonArgs {
+pub fn parse_json_array(s: &str) -> JsonArgs<'_> {
     let lead = leading_space_len(s);
     let text = &s[lead..];
     if !text.starts_with('[') {
@@ -357,7 +362,7 @@ pub fn parse_json_array(s: &str) -> JsonArgs {
 /// The strings of `text` when it is a JSON array of strings without escapes or control characters, and nothing
 /// after it but whitespace: the exec form nearly everyone writes, read without building JSON values. Ranges are
 /// offset by `base`. `None` for anything else, which [`json_array`] decides.
-fn plain_string_array(text: &str, base: usize) -> Option<Vec<SpannedWord>> {
+fn plain_string_array(text: &str, base: usize) -> Option<Vec<JsonString<'_>>> {
     let bytes = text.as_bytes();
     let skip_whitespace = |mut i: usize| {
         while i < bytes.len() && matches!(bytes[i], b' ' | b'\t' | b'\n' | b'\r') {
@@ -380,7 +385,7 @@ fn plain_string_array(text: &str, base: usize) -> Option<Vec<SpannedWord>> {
         if bytes[end] != b'"' {
             return None;
         }
-        strings.push((text[start..end].to_string(), base + i..base + end + 1));
+        strings.push((Cow::Borrowed(&text[start..end]), base + i..base + end + 1));
         i = skip_whitespace(end + 1);
         match bytes.get(i) {
             Some(b',') => i = skip_whitespace(i + 1),
@@ -392,7 +397,7 @@ fn plain_string_array(text: &str, base: usize) -> Option<Vec<SpannedWord>> {
 
 /// [`parse_json_array`] on `text`, which starts with `[`, by a full JSON parser: escapes, and values other than
 /// strings, which make the arguments invalid rather than shell form. Ranges are offset by `base`.
-fn json_array(text: &str, base: usize) -> JsonArgs {
+fn json_array(text: &str, base: usize) -> JsonArgs<'_> {
     let Ok(values) = serde_json::from_str::<Vec<serde_json::Value>>(text) else {
         return JsonArgs::NotJson;
     };
@@ -404,7 +409,7 @@ fn json_array(text: &str, base: usize) -> JsonArgs {
             return JsonArgs::NotStringArray;
         };
         let r = ranges.next().unwrap_or(0..0);
-        strings.push((v, base + r.start..base + r.end));
+        strings.push((Cow::Owned(v), base + r.start..base + r.end));
     }
     JsonArgs::Strings(strings)
 }

@@ -138,12 +138,14 @@ impl Kind {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Word {
     pub range: TextRange,
-    /// Index into [`Dockerfile`]'s rewritten texts, or [`VERBATIM`] when the text is the source at `range`.
+    /// Index into [`Dockerfile`]'s rewritten texts, or [`VERBATIM`] or [`UNQUOTED`] when the text is the source.
     text: u32,
 }
 
 /// A [`Word`] whose text is its source.
 const VERBATIM: u32 = u32::MAX;
+/// A [`Word`] whose text is its source without the quotes around it: a JSON string with no escape.
+const UNQUOTED: u32 = u32::MAX - 1;
 
 /// A run of consecutive items of one of [`Dockerfile`]'s lists: an instruction's words, a statement's heredocs.
 /// 32 bits hold any index of a file [`Dockerfile::parse`] reads.
@@ -279,20 +281,31 @@ impl Word {
         Word { range, text: VERBATIM }
     }
 
+    /// A word whose text is the source at `range` without its first and last byte, its quotes.
+    pub(super) fn unquoted(range: TextRange) -> Word {
+        Word { range, text: UNQUOTED }
+    }
+
     /// A word whose text is `texts[index]`.
     pub(super) fn rewritten(range: TextRange, index: usize) -> Word {
         Word { range, text: index as u32 }
     }
 
+    /// The same word, read from `range`: where the edits of a round moved it.
+    pub(super) fn moved_to(&self, range: TextRange) -> Word {
+        Word { range, ..*self }
+    }
+
     /// Where its text is among the rewritten texts; `None` when it is its source.
     pub(super) fn text_index(&self) -> Option<usize> {
-        (self.text != VERBATIM).then_some(self.text as usize)
+        (self.text < UNQUOTED).then_some(self.text as usize)
     }
 
     /// Its text, in the file of `source` whose rewritten texts are `texts`.
     pub(super) fn text_in<'a>(&self, source: &'a str, texts: &'a [String]) -> &'a str {
         match self.text {
             VERBATIM => &source[self.range.as_range()],
+            UNQUOTED => &source[self.range.start + 1..self.range.end - 1],
             k => &texts[k as usize],
         }
     }
@@ -552,6 +565,21 @@ mod tests {
             }
         }
         assert_eq!(df.stages[0].name.as_deref(), Some("build"));
+    }
+
+    #[test]
+    fn json_strings_are_read_from_their_source_or_decoded() {
+        // Without escapes, on one line, across lines, with an escape, and a literal split by a continuation.
+        let src = "CMD [\"a b\", \\\n  \"c\"]\nCMD [\"d\\\"e\", \"\\u0066\"]\nCMD [\"g\\\nh\"]\n";
+        assert_eq!(values(src), [vec!["a b", "c"], vec!["d\"e", "f"], vec!["gh"]]);
+        // The same words when a later round takes the instructions from the earlier reading.
+        let df = Dockerfile::parse(src);
+        let edited = format!("# new\n{src}");
+        let again = Dockerfile::parse_after_edits(&edited, &df, &|offset| offset.saturating_sub(6));
+        let texts = |df: &Dockerfile| -> Vec<String> {
+            df.statements.iter().flat_map(|s| df.value_texts(&s.instruction).map(str::to_string)).collect()
+        };
+        assert_eq!(texts(&again), texts(&df));
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! file's one list of words, as source ranges, and only a text BuildKit rewrote is copied. A second pass over
 //! per-instruction records, or a list of words per instruction, cost a quarter more time than this.
 
-use crate::syntax::buildkit::{self, JsonArgs};
+use crate::syntax::buildkit::{self, JsonArgs, JsonString};
 use crate::syntax::model::{
     self, Dockerfile, Heredoc, Instruction, JoinedLine, Kind, Logical, Span, StageNames, Statement, Word,
 };
@@ -14,6 +14,7 @@ use crate::syntax::tree::{
     ceil_char_boundary, continuation_lines, directive_parts, line_text, split_command, Directive, InstructionLine,
     Lines, LogicalLine, Node, NodeKind, PhysicalLine, SyntaxError, SyntaxTree, MAX_LINE_LEN, MAX_ONBUILD_DEPTH,
 };
+use std::borrow::Cow;
 use std::ops::Range;
 use std::sync::OnceLock;
 
@@ -476,7 +477,7 @@ impl Words {
     /// `word` of `earlier`, with its range `moved`.
     fn moved_word(&mut self, earlier: &Dockerfile, word: &Word, moved: &impl Fn(TextRange) -> TextRange) -> Word {
         match word.text_index() {
-            None => Word::verbatim(moved(word.range)),
+            None => word.moved_to(moved(word.range)),
             Some(k) => {
                 self.texts.push(earlier.texts[k].clone());
                 Word::rewritten(moved(word.range), self.texts.len() - 1)
@@ -515,9 +516,15 @@ impl Words {
         self.words.push(Word::rewritten(line.source_range(logical), self.texts.len() - 1));
     }
 
-    fn rewritten_at(&mut self, line: &LogicalLine, base: usize, words: Vec<(String, Range<usize>)>) {
-        for (w, r) in words {
-            self.rewritten(line, w, base + r.start..base + r.end);
+    /// Adds the strings of a JSON array whose literals are at `base` of the logical line. A string without escapes
+    /// whose literal lies on one line is its source without the quotes, so its text is not copied.
+    fn json_strings(&mut self, line: &LogicalLine, base: usize, strings: Vec<JsonString>) {
+        for (value, r) in strings {
+            let logical = base + r.start..base + r.end;
+            match (value, line.locate(logical.clone())) {
+                (Cow::Borrowed(_), (range, true)) => self.words.push(Word::unquoted(range)),
+                (value, _) => self.rewritten(line, value.into_owned(), logical),
+            }
         }
     }
 
@@ -541,7 +548,7 @@ impl Words {
         }
         match buildkit::parse_json_array(rest) {
             JsonArgs::Strings(strings) => {
-                self.rewritten_at(line, args.start, strings);
+                self.json_strings(line, args.start, strings);
                 Ok(true)
             }
             JsonArgs::NotStringArray => Err(not_string_array()),
@@ -640,7 +647,7 @@ fn interpret(
         Kind::Add | Kind::Copy | Kind::Volume => match buildkit::parse_json_array(rest) {
             JsonArgs::Strings(strings) => {
                 instruction.json = true;
-                words.rewritten_at(line, args.start, strings);
+                words.json_strings(line, args.start, strings);
             }
             JsonArgs::NotStringArray => return Err(not_string_array()),
             JsonArgs::NotJson => words.whitespace_words(line, args),
