@@ -792,7 +792,7 @@ cache_mount_case!(
 );
 cache_mount_case!(
     cache_mount_not_at_a_target_the_flag_cannot_hold,
-    "# syntax=docker/dockerfile:1\nFROM golang:1.22\nENV GOPATH=/go\\\\path\nRUN go mod download\nENV PIP_CACHE_DIR=\"/pip cache\"\nRUN pip install flask\n"
+    "# syntax=docker/dockerfile:1\nFROM golang:1.22\nENV GOPATH=/go\\\\path\nRUN go mod download\nENV PIP_CACHE_DIR=\"/pip cache\"\nRUN pip install flask\nENV PIP_CACHE_DIR=/caché\nRUN pip install requests\n"
 );
 #[test]
 fn dependency_cache_mount_needs_the_option() {

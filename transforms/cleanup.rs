@@ -233,10 +233,14 @@ pub(super) fn mount_edits(ctx: &Context, i: usize, mount: &CacheMount) -> Option
 }
 
 /// `target` reads back as itself in `--mount=type=cache,target=…`: BuildKit splits the flag's fields at commas,
-/// unquotes and unescapes them, and expands variables, and a blank or a line break would end the flag. A target
-/// read back otherwise would not cover the directory, and each round would mount it again.
+/// unquotes and unescapes them, and expands variables, and a blank or a line break would end the flag. It also
+/// reads a flag a byte at a time, each byte a character of its own, so `é` would mount at `Ã©`. A target read back
+/// otherwise would not cover the directory, and each round would mount it again.
 fn writes_verbatim(target: &str) -> bool {
-    !target.chars().any(|c| c.is_whitespace() || c.is_control() || matches!(c, ',' | '"' | '\'' | '\\' | '`' | '$'))
+    target.is_ascii()
+        && !target
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || matches!(c, ',' | '"' | '\'' | '\\' | '`' | '$'))
 }
 
 /// Makes `edits`, which mount `mount`, the finding's fix, and says so in its message. It is safe in a file that a
