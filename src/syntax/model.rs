@@ -138,8 +138,18 @@ impl Kind {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Word {
     pub range: TextRange,
-    /// Index into [`Dockerfile`]'s rewritten texts, or [`VERBATIM`] or [`UNQUOTED`] when the text is the source.
+    /// Index into [`Dockerfile`]'s texts, or [`VERBATIM`] or [`UNQUOTED`] when the text is the source.
     text: u32,
+}
+
+/// The text of a [`Word`] that is not its source as it stands.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) enum Text {
+    /// What BuildKit rewrote: quotes removed, escapes resolved, JSON decoded.
+    Rewritten(String),
+    /// A value that spans continuation lines, read where BuildKit reads it, in the line they join into:
+    /// `joined[line].text[start..end]`.
+    Joined { line: u32, start: u32, end: u32 },
 }
 
 /// A [`Word`] whose text is its source.
@@ -269,7 +279,7 @@ pub struct Dockerfile<'src> {
     pub(super) words: Vec<Word>,
     /// The texts BuildKit rewrote (quotes removed, JSON decoded, continuation lines joined): see
     /// [`Dockerfile::text`].
-    pub(super) texts: Vec<String>,
+    pub(super) texts: Vec<Text>,
     pub(super) joined: Vec<JoinedLine>,
     pub(super) heredocs: Vec<Heredoc<'src>>,
     pub(super) stage_names: StageNames,
@@ -301,12 +311,15 @@ impl Word {
         (self.text < UNQUOTED).then_some(self.text as usize)
     }
 
-    /// Its text, in the file of `source` whose rewritten texts are `texts`.
-    pub(super) fn text_in<'a>(&self, source: &'a str, texts: &'a [String]) -> &'a str {
+    /// Its text, in the file of `source` whose texts and joined lines are `texts` and `joined`.
+    pub(super) fn text_in<'a>(&self, source: &'a str, texts: &'a [Text], joined: &'a [JoinedLine]) -> &'a str {
         match self.text {
             VERBATIM => &source[self.range.as_range()],
             UNQUOTED => &source[self.range.start + 1..self.range.end - 1],
-            k => &texts[k as usize],
+            k => match &texts[k as usize] {
+                Text::Rewritten(text) => text,
+                &Text::Joined { line, start, end } => &joined[line as usize].text[start as usize..end as usize],
+            },
         }
     }
 }
@@ -349,7 +362,7 @@ impl<'src> Dockerfile<'src> {
     /// The text BuildKit reads for `word`: the source it spans, or what BuildKit made of it (quotes removed, JSON
     /// decoded, continuation lines joined).
     pub fn text(&self, word: &Word) -> &str {
-        word.text_in(self.tree.source(), &self.texts)
+        word.text_in(self.tree.source(), &self.texts, &self.joined)
     }
 
     /// An instruction's arguments, split the way BuildKit splits that instruction's arguments.

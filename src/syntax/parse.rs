@@ -7,7 +7,7 @@
 
 use crate::syntax::buildkit::{self, JsonArgs, JsonString};
 use crate::syntax::model::{
-    self, Dockerfile, Heredoc, Instruction, JoinedLine, Kind, Logical, Span, StageNames, Statement, Word,
+    self, Dockerfile, Heredoc, Instruction, JoinedLine, Kind, Logical, Span, StageNames, Statement, Text, Word,
 };
 use crate::syntax::text::TextRange;
 use crate::syntax::tree::{
@@ -86,10 +86,12 @@ struct Parser<'src, 'e> {
     parts: Vec<InstructionLine>,
 }
 
-/// The file's words and the texts BuildKit rewrote, which instructions' words are added to.
+/// The file's words and the texts that are not their source as it stands, which instructions' words are added to.
 struct Words {
     words: Vec<Word>,
-    texts: Vec<String>,
+    texts: Vec<Text>,
+    /// The joined line of the instruction being read, when it has one: where a value that spans its lines is read.
+    joined_line: u32,
 }
 
 impl<'src, 'e> Parser<'src, 'e> {
@@ -111,7 +113,7 @@ impl<'src, 'e> Parser<'src, 'e> {
             build_errors: Vec::new(),
             instruction_count: 0,
             statements: Vec::with_capacity(source.len() / 40 + 1),
-            words: Words { words: Vec::with_capacity(source.len() / 20 + 1), texts: Vec::new() },
+            words: Words { words: Vec::with_capacity(source.len() / 20 + 1), texts: Vec::new(), joined_line: 0 },
             joined: Vec::with_capacity(source.len() / 256 + 1),
             heredocs: Vec::new(),
             // Room for the lines of most instructions, so that it seldom regrows.
@@ -274,6 +276,17 @@ impl<'src, 'e> Parser<'src, 'e> {
         self.comments.extend(earlier.tree.comments_in(region).iter().map(|&c| moved(c)));
         self.heredoc_terminators.extend(earlier.tree.heredoc_terminators_in(region).iter().map(|&t| moved(t)));
         for taken in &statements[first..=last] {
+            // The joined line first: the words that span its lines are read from it.
+            let logical = match taken.logical {
+                Logical::Line { end } => Logical::Line { end: shift(end) },
+                Logical::Joined(j) => {
+                    let joined = &earlier.joined[j as usize];
+                    let more = joined.more.iter().map(|&(logical, source)| (logical, shift(source))).collect();
+                    self.joined.push(JoinedLine { text: joined.text.clone(), first: shift(joined.first), more });
+                    self.words.joined_line = self.joined.len() as u32 - 1;
+                    Logical::Joined(self.words.joined_line)
+                }
+            };
             let instruction = self.words.moved(earlier, &taken.instruction, &moved);
             let heredocs_start = self.heredocs.len();
             for heredoc in earlier.heredocs(taken) {
@@ -285,15 +298,6 @@ impl<'src, 'e> Parser<'src, 'e> {
                     ..*heredoc
                 });
             }
-            let logical = match taken.logical {
-                Logical::Line { end } => Logical::Line { end: shift(end) },
-                Logical::Joined(j) => {
-                    let joined = &earlier.joined[j as usize];
-                    let more = joined.more.iter().map(|&(logical, source)| (logical, shift(source))).collect();
-                    self.joined.push(JoinedLine { text: joined.text.clone(), first: shift(joined.first), more });
-                    Logical::Joined(self.joined.len() as u32 - 1)
-                }
-            };
             self.statements.push(Statement {
                 instruction,
                 heredocs: Span::new(heredocs_start, self.heredocs.len()),
@@ -349,6 +353,7 @@ impl<'src, 'e> Parser<'src, 'e> {
         self.instruction_count += 1;
         if continues {
             self.join_lines(first_line, text.clone());
+            self.words.joined_line = self.joined.len() as u32 - 1;
         }
         // Most instructions are one line, which is its own logical line.
         let logical = if let (true, Some(joined)) = (continues, self.joined.last()) {
@@ -415,7 +420,7 @@ impl<'src, 'e> Parser<'src, 'e> {
         };
         let inner = instruction.sub.as_deref().unwrap_or(&instruction);
         if inner.kind == Kind::Unknown {
-            let keyword = self.words.text(source, &inner.cmd);
+            let keyword = inner.cmd.text_in(source, &self.words.texts, &self.joined);
             self.build_errors.push(model::unknown_instruction(keyword, inner.cmd.range));
         }
         self.statements.push(Statement {
@@ -474,22 +479,24 @@ impl Words {
         }
     }
 
-    /// `word` of `earlier`, with its range `moved`.
+    /// `word` of `earlier`, with its range `moved`. A word that spans lines is read from the joined line taken with
+    /// its instruction.
     fn moved_word(&mut self, earlier: &Dockerfile, word: &Word, moved: &impl Fn(TextRange) -> TextRange) -> Word {
         match word.text_index() {
             None => word.moved_to(moved(word.range)),
             Some(k) => {
-                self.texts.push(earlier.texts[k].clone());
+                let text = match &earlier.texts[k] {
+                    Text::Rewritten(text) => Text::Rewritten(text.clone()),
+                    &Text::Joined { start, end, .. } => Text::Joined { line: self.joined_line, start, end },
+                };
+                self.texts.push(text);
                 Word::rewritten(moved(word.range), self.texts.len() - 1)
             }
         }
     }
 
-    fn text<'a>(&'a self, source: &'a str, word: &Word) -> &'a str {
-        word.text_in(source, &self.texts)
-    }
-
-    /// The word of logical-line text `logical`: verbatim source when it lies on one line, else a copy.
+    /// The word of logical-line text `logical`: verbatim source when it lies on one line, else read from the line
+    /// the instruction's lines join into, which is `line`.
     // Every keyword and most values are made here: a call each cost 13M of the 594M instructions that parsing the
     // corpus takes, and a hint did not inline it.
     #[inline(always)]
@@ -498,7 +505,8 @@ impl Words {
         if verbatim {
             Word::verbatim(range)
         } else {
-            self.texts.push(line.text[logical].to_string());
+            let (start, end) = (logical.start as u32, logical.end as u32);
+            self.texts.push(Text::Joined { line: self.joined_line, start, end });
             Word::rewritten(range, self.texts.len() - 1)
         }
     }
@@ -512,7 +520,7 @@ impl Words {
 
     /// Adds a value BuildKit rewrote (quotes removed, JSON decoded), read from `logical`.
     fn rewritten(&mut self, line: &LogicalLine, text: String, logical: Range<usize>) {
-        self.texts.push(text);
+        self.texts.push(Text::Rewritten(text));
         self.words.push(Word::rewritten(line.source_range(logical), self.texts.len() - 1));
     }
 
@@ -712,7 +720,7 @@ mod tests {
     }
 
     #[test]
-    fn a_value_on_one_line_is_its_source_and_one_across_lines_a_copy() {
+    fn a_value_on_one_line_is_its_source_and_one_across_lines_is_read_from_the_joined_line() {
         let df = Dockerfile::parse("RUN a \\\n  bc\nRUN de\n");
         let logical = df.logical(&df.statements[0]);
         assert_eq!(logical.text, "RUN a   bc");
@@ -721,9 +729,16 @@ mod tests {
         assert_eq!(logical.locate(10..10), (TextRange::empty(12), true));
         let script = df.values(&df.statements[0].instruction)[0];
         assert_eq!((df.text(&script), script.range), ("a   bc", TextRange::new(4, 12)));
-        assert_eq!(df.texts, ["a   bc"], "the one value that spans lines is the one copied");
+        assert_eq!(df.texts, [Text::Joined { line: 0, start: 4, end: 10 }], "the value that spans lines is not copied");
         let one_line = df.values(&df.statements[1].instruction)[0];
         assert_eq!((df.text(&one_line), one_line.range), ("de", TextRange::new(17, 19)));
+        // Taken by a later round, after an edit that joins a line of its own before it: the value is read from
+        // the joined line taken with it, which is the second.
+        let edited = "RUN x \\\n  y\nRUN a \\\n  bc\nRUN de\n";
+        let again = Dockerfile::parse_after_edits(edited, &df, &|offset| offset.saturating_sub(12));
+        let script = again.values(&again.statements[1].instruction)[0];
+        assert_eq!((again.text(&script), script.range), ("a   bc", TextRange::new(16, 24)));
+        assert_eq!(again.texts[1], Text::Joined { line: 1, start: 4, end: 10 });
     }
 
     #[test]
