@@ -4,6 +4,7 @@
 //! Every function works on a `&str` and reports positions as byte offsets into it, so callers can map each value
 //! back to the source. None of them panics on any input.
 
+use crate::syntax::scan::byte_mask;
 use std::borrow::Cow;
 use std::ops::Range;
 
@@ -466,11 +467,20 @@ pub fn heredoc_markers(line: &str) -> Vec<HeredocMarker> {
     words.iter().filter_map(|w| heredoc_marker(w)).collect()
 }
 
-/// True when `line` holds `<<`, without which it has no heredoc marker.
+/// True when `line` holds `<<`, without which it has no heredoc marker. Each `<` is found through the mask of the
+/// 64 bytes around it, and the byte after it looked at.
 pub fn has_heredoc_operator(line: &str) -> bool {
-    // memchr for `<` and a look at the next byte: `str::contains` would build a substring searcher for every line.
     let bytes = line.as_bytes();
-    memchr::memchr_iter(b'<', bytes).any(|i| bytes.get(i + 1) == Some(&b'<'))
+    (0..bytes.len()).step_by(64).any(|block| {
+        let mut opening = byte_mask(bytes, block, b'<');
+        while opening != 0 {
+            if bytes.get(block + opening.trailing_zeros() as usize + 1) == Some(&b'<') {
+                return true;
+            }
+            opening &= opening - 1;
+        }
+        false
+    })
 }
 
 /// BuildKit's `ParseHeredoc` on one word: `^(\d*)<<(-?)([^<]*)$`, whose last part must read as one shell word.
@@ -821,6 +831,23 @@ mod tests {
         assert_eq!(parse_json_array(r#"["a"] b"#), JsonArgs::NotJson);
         assert_eq!(parse_json_array(r#"'["a"]'"#), JsonArgs::NotJson);
         assert_eq!(parse_json_array("[1]"), JsonArgs::NotStringArray);
+    }
+
+    #[test]
+    fn a_heredoc_operator_is_two_angle_brackets_anywhere() {
+        // `<<` within a block, across the boundary of two, at either end, and lines with `<` alone.
+        for at in [0, 1, 30, 62, 63, 64, 65, 126, 127, 200] {
+            for len in [at + 2, at + 3, 130, 260] {
+                let mut line = vec![b'a'; len.max(at + 2)];
+                line[at..at + 2].copy_from_slice(b"<<");
+                let line = String::from_utf8(line).unwrap();
+                assert!(has_heredoc_operator(&line), "<< at {at} of {}", line.len());
+                let apart = line.replacen("<<", "< ", 1);
+                assert!(!has_heredoc_operator(&apart), "< at {at} of {}", apart.len());
+            }
+        }
+        assert!(!has_heredoc_operator(""));
+        assert!(!has_heredoc_operator("<"));
     }
 
     #[test]

@@ -11,6 +11,7 @@
 //! [`crate::syntax::parse`]); this module holds the line reading they share.
 
 use crate::syntax::buildkit::{self, SpannedWord};
+use crate::syntax::scan::byte_mask;
 use crate::syntax::text::TextRange;
 use serde::Serialize;
 use std::ops::Range;
@@ -277,7 +278,7 @@ impl<'s> Lines<'s> {
         Lines {
             bytes,
             start: range.start,
-            newlines: newline_mask(bytes, range.start),
+            newlines: byte_mask(bytes, range.start, b'\n'),
             block: range.start,
             count: 0,
             last: PhysicalLine { start: range.start, content_end: range.start, end: range.start },
@@ -294,7 +295,7 @@ impl<'s> Lines<'s> {
     pub(super) fn skip_to(&mut self, end: usize, lines: usize) {
         self.start = end;
         self.block = end;
-        self.newlines = newline_mask(self.bytes, end);
+        self.newlines = byte_mask(self.bytes, end, b'\n');
         self.count += lines;
     }
 
@@ -311,51 +312,9 @@ impl<'s> Lines<'s> {
             if self.block >= self.bytes.len() {
                 return None;
             }
-            self.newlines = newline_mask(self.bytes, self.block);
+            self.newlines = byte_mask(self.bytes, self.block, b'\n');
         }
     }
-}
-
-/// Which of the 64 bytes of `bytes` from `at` on are newlines, as the bits of a mask. A line ends where a bit is
-/// set, so its end is found without a branch per byte or a search whose setup each short line pays, as with
-/// memchr.
-#[inline]
-fn newline_mask(bytes: &[u8], at: usize) -> u64 {
-    if let Some(block) = bytes.get(at..).and_then(<[u8]>::first_chunk::<64>) {
-        return newline_mask_of_block(block);
-    }
-    // Fewer than 64 bytes are left: the last 64 of the text, shifted past those before `at`.
-    match bytes.last_chunk::<64>() {
-        // Nothing is left when `at` is the end: the shift is by all 64 bits.
-        Some(block) => newline_mask_of_block(block).checked_shr((at + 64 - bytes.len()) as u32).unwrap_or(0),
-        None => newline_bits(&bytes[at..]),
-    }
-}
-
-/// The newline mask of up to 64 bytes, a byte at a time.
-fn newline_bits(bytes: &[u8]) -> u64 {
-    bytes.iter().enumerate().fold(0, |mask, (k, &b)| mask | u64::from(b == b'\n') << k)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[inline]
-fn newline_mask_of_block(block: &[u8; 64]) -> u64 {
-    use std::arch::x86_64::{_mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_set1_epi8};
-    let mut mask = 0;
-    for (k, lanes) in block.chunks_exact(16).enumerate() {
-        // SAFETY: SSE2 is part of every x86_64 target, and the load reads the 16 bytes of `lanes`, unaligned.
-        let lanes = unsafe {
-            let equal = _mm_cmpeq_epi8(_mm_loadu_si128(lanes.as_ptr().cast()), _mm_set1_epi8(b'\n' as i8));
-            _mm_movemask_epi8(equal) as u16
-        };
-        mask |= u64::from(lanes) << (16 * k);
-    }
-    mask
-}
-
-#[cfg(not(target_arch = "x86_64"))]
-fn newline_mask_of_block(block: &[u8; 64]) -> u64 {
-    newline_bits(block)
 }
 
 impl Iterator for Lines<'_> {
@@ -728,25 +687,6 @@ mod tests {
         assert_eq!(continuation_marker("\\", '\\'), Some(0));
         assert_eq!(continuation_marker("RUN a `", '`'), Some(6));
         assert_eq!(continuation_marker("RUN a \\", '`'), None);
-    }
-
-    #[test]
-    fn newline_masks_mark_the_newlines_from_where_they_start() {
-        // Texts shorter and longer than a block, with newlines in each lane and at both ends, read from every
-        // offset, the end included.
-        let texts: Vec<String> = (0..150)
-            .map(|len| {
-                (0..len).map(|k: usize| if k.wrapping_mul(7919) % 11 < 3 || k == 63 { '\n' } else { 'a' }).collect()
-            })
-            .collect();
-        for text in &texts {
-            let bytes = text.as_bytes();
-            for at in 0..=bytes.len() {
-                let expected =
-                    (0..64).filter(|k| bytes.get(at + k) == Some(&b'\n')).fold(0u64, |mask, k| mask | 1 << k);
-                assert_eq!(newline_mask(bytes, at), expected, "{} bytes from {at}", bytes.len());
-            }
-        }
     }
 
     #[test]
