@@ -1,5 +1,5 @@
 //! Any bytes: decoding either refuses them with a location or yields text whose tree prints it back, and
-//! building the model never panics.
+//! building the model and reading its words never panic.
 #![no_main]
 
 use dockopt::syntax::diagnostic::decode;
@@ -11,8 +11,9 @@ fuzz_target!(|data: &[u8]| {
     let df = Dockerfile::parse(&source);
     assert_eq!(df.tree.print(), source);
     for statement in &df.statements {
-        for word in df.values(&statement.instruction) {
+        for word in df.values(&statement.instruction).iter().chain(df.flags(&statement.instruction)) {
             assert!(source.get(word.range.as_range()).is_some());
+            std::hint::black_box(df.text(word));
         }
     }
 });
