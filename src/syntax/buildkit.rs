@@ -78,6 +78,11 @@ pub fn trailing_space_start(s: &str) -> usize {
 /// Go's `strings.TrimSpace`, as a sub-range of `r`.
 pub fn trim_space(s: &str, r: Range<usize>) -> Range<usize> {
     let text = &s[r.clone()];
+    // Nearly every instruction starts and ends in an ASCII byte that is not a space: then there is nothing to trim.
+    let plain = |b: Option<&u8>| b.is_some_and(|&b| b.is_ascii() && !is_ascii_space(b));
+    if plain(text.as_bytes().first()) && plain(text.as_bytes().last()) {
+        return r;
+    }
     let start = r.start + leading_space_len(text);
     let end = r.start + trailing_space_start(text);
     if start >= end {
@@ -770,6 +775,19 @@ mod tests {
     }
 
     proptest::proptest! {
+        #[test]
+        fn trim_space_trims_what_go_trims(
+            s in "[ \t\r\n\u{0b}\u{85}\u{a0}\u{2003}\u{1c}aé]{0,8}",
+            prefix in "[ a]{0,2}",
+        ) {
+            // Within a larger text, as the parser trims an instruction's part of its line.
+            let text = format!("{prefix}{s}");
+            let trimmed = s.trim_matches(is_space);
+            let start = prefix.len() + (s.len() - s.trim_start_matches(is_space).len());
+            let expected = if trimmed.is_empty() { start..start } else { start..start + trimmed.len() };
+            proptest::prop_assert_eq!(trim_space(&text, prefix.len()..text.len()), expected);
+        }
+
         #[test]
         fn words_split_as_a_walk_over_characters_splits_them(
             s in "[ \t\u{85}\u{a0}\u{2003}\u{3000}a=é'\"\\\\`]{0,16}",
