@@ -472,8 +472,8 @@ pub fn heredoc_markers(line: &str) -> Vec<HeredocMarker> {
     words.iter().filter_map(|w| heredoc_marker(w)).collect()
 }
 
-/// True when `line` holds `<<`, without which it has no heredoc marker. Each `<` is found through the mask of the
-/// 64 bytes around it, and the byte after it looked at.
+/// True when `line` holds `<<`, without which it has no heredoc marker. Each `<` is found through the byte mask of
+/// the 64-byte block it lies in, and the byte after it is looked at.
 pub fn has_heredoc_operator(line: &str) -> bool {
     let bytes = line.as_bytes();
     (0..bytes.len()).step_by(64).any(|block| {
