@@ -4,7 +4,7 @@
 //! Every function works on a `&str` and reports positions as byte offsets into it, so callers can map each value
 //! back to the source. None of them panics on any input.
 
-use crate::syntax::scan::byte_mask;
+use crate::syntax::scan::BytePositions;
 use std::borrow::Cow;
 use std::ops::Range;
 
@@ -472,20 +472,11 @@ pub fn heredoc_markers(line: &str) -> Vec<HeredocMarker> {
     words.iter().filter_map(|w| heredoc_marker(w)).collect()
 }
 
-/// True when `line` holds `<<`, without which it has no heredoc marker. Each `<` is found through the byte mask of
-/// the 64-byte block it lies in, and the byte after it is looked at.
+/// True when `line` holds `<<`, without which it has no heredoc marker: each `<` found, and the byte after it
+/// looked at.
 pub fn has_heredoc_operator(line: &str) -> bool {
     let bytes = line.as_bytes();
-    (0..bytes.len()).step_by(64).any(|block| {
-        let mut opening = byte_mask(bytes, block, b'<');
-        while opening != 0 {
-            if bytes.get(block + opening.trailing_zeros() as usize + 1) == Some(&b'<') {
-                return true;
-            }
-            opening &= opening - 1;
-        }
-        false
-    })
+    BytePositions::new(bytes, 0, b'<').any(|i| bytes.get(i + 1) == Some(&b'<'))
 }
 
 /// BuildKit's `ParseHeredoc` on one word: `^(\d*)<<(-?)([^<]*)$`, whose last part must read as one shell word.

@@ -90,7 +90,8 @@ struct Parser<'src, 'e> {
 struct Words {
     words: Vec<Word>,
     texts: Vec<Text>,
-    /// The joined line of the instruction being read, when it has one: where a value that spans its lines is read.
+    /// The last joined line added, that of the instruction being read when it has one: where a value that spans
+    /// its lines is read.
     joined_line: u32,
 }
 
@@ -282,9 +283,11 @@ impl<'src, 'e> Parser<'src, 'e> {
                 Logical::Joined(j) => {
                     let joined = &earlier.joined[j as usize];
                     let more = joined.more.iter().map(|&(logical, source)| (logical, shift(source))).collect();
-                    self.joined.push(JoinedLine { text: joined.text.clone(), first: shift(joined.first), more });
-                    self.words.joined_line = self.joined.len() as u32 - 1;
-                    Logical::Joined(self.words.joined_line)
+                    Logical::Joined(self.push_joined(JoinedLine {
+                        text: joined.text.clone(),
+                        first: shift(joined.first),
+                        more,
+                    }))
                 }
             };
             let instruction = self.words.moved(earlier, &taken.instruction, &moved);
@@ -341,8 +344,15 @@ impl<'src, 'e> Parser<'src, 'e> {
                 InstructionLine::Blank(_) => {}
             }
         }
-        self.joined.push(joined);
+        self.push_joined(joined);
         self.parts = parts;
+    }
+
+    /// Adds the joined line of the instruction being read, which its words that span lines are read from.
+    fn push_joined(&mut self, joined: JoinedLine) -> u32 {
+        self.joined.push(joined);
+        self.words.joined_line = self.joined.len() as u32 - 1;
+        self.words.joined_line
     }
 
     /// Reads the instruction whose first line, just read, is `first_line`, and whose joining text is `text`.
@@ -353,7 +363,6 @@ impl<'src, 'e> Parser<'src, 'e> {
         self.instruction_count += 1;
         if continues {
             self.join_lines(first_line, text.clone());
-            self.words.joined_line = self.joined.len() as u32 - 1;
         }
         // Most instructions are one line, which is its own logical line.
         let logical = if let (true, Some(joined)) = (continues, self.joined.last()) {
@@ -427,7 +436,7 @@ impl<'src, 'e> Parser<'src, 'e> {
             instruction,
             heredocs: Span::new(heredocs_start, self.heredocs.len()),
             logical: if continues {
-                Logical::Joined(self.joined.len() as u32 - 1)
+                Logical::Joined(self.words.joined_line)
             } else {
                 Logical::Line { end: logical_end }
             },

@@ -1,10 +1,47 @@
 //! Finding one byte 64 bytes at a time, as the bits of a mask: the ends of lines, and `<` for heredocs. A search
 //! per line, as with memchr, pays its setup on every short line, and a byte loop mispredicts where it stops.
 
+/// Where `byte` is in `bytes` from an offset on, in order: the bit mask of one block of 64 bytes at a time.
+#[derive(Clone, Copy)]
+pub(super) struct BytePositions<'b> {
+    bytes: &'b [u8],
+    byte: u8,
+    /// Where the block starts.
+    block: usize,
+    /// Where `byte` is in the block, those already given cleared.
+    found: u64,
+}
+
+impl<'b> BytePositions<'b> {
+    pub(super) fn new(bytes: &'b [u8], at: usize, byte: u8) -> Self {
+        BytePositions { bytes, byte, block: at, found: byte_mask(bytes, at, byte) }
+    }
+}
+
+impl Iterator for BytePositions<'_> {
+    type Item = usize;
+
+    #[inline]
+    fn next(&mut self) -> Option<usize> {
+        loop {
+            if self.found != 0 {
+                let at = self.block + self.found.trailing_zeros() as usize;
+                self.found &= self.found - 1;
+                return Some(at);
+            }
+            self.block += 64;
+            if self.block >= self.bytes.len() {
+                return None;
+            }
+            self.found = byte_mask(self.bytes, self.block, self.byte);
+        }
+    }
+}
+
 /// Which of the 64 bytes of `bytes` from `at` on are `byte`, as the bits of a mask: bit `k` for `bytes[at + k]`.
 /// Bits past the end of `bytes` are clear.
 #[inline]
-pub(super) fn byte_mask(bytes: &[u8], at: usize, byte: u8) -> u64 {
+fn byte_mask(bytes: &[u8], at: usize, byte: u8) -> u64 {
     if let Some(block) = bytes.get(at..).and_then(<[u8]>::first_chunk::<64>) {
         return block_mask(block, byte);
     }
@@ -64,6 +101,16 @@ mod tests {
                 assert_eq!(byte_mask(bytes, at, b'\n'), expected, "{} bytes from {at}", bytes.len());
                 assert_eq!(byte_mask(bytes, at, b'a') & expected, 0);
             }
+        }
+    }
+
+    #[test]
+    fn positions_are_those_of_the_byte_from_where_they_start() {
+        let text = format!("{}\n{}\n\n", "a".repeat(63), "b".repeat(70));
+        let bytes = text.as_bytes();
+        for at in [0, 1, 63, 64, 100, bytes.len()] {
+            let expected: Vec<usize> = (at..bytes.len()).filter(|&k| bytes[k] == b'\n').collect();
+            assert_eq!(BytePositions::new(bytes, at, b'\n').collect::<Vec<_>>(), expected, "from {at}");
         }
     }
 }

@@ -11,7 +11,7 @@
 //! [`crate::syntax::parse`]); this module holds the line reading they share.
 
 use crate::syntax::buildkit::{self, SpannedWord};
-use crate::syntax::scan::byte_mask;
+use crate::syntax::scan::BytePositions;
 use crate::syntax::text::TextRange;
 use serde::Serialize;
 use std::ops::Range;
@@ -261,9 +261,7 @@ pub(super) struct PhysicalLine {
 pub(super) struct Lines<'s> {
     bytes: &'s [u8],
     start: usize,
-    /// The newlines of the 64 bytes from `block` on, as bits, those already read cleared.
-    newlines: u64,
-    block: usize,
+    newlines: BytePositions<'s>,
     /// How many lines have been read.
     pub(super) count: usize,
     /// The last line read.
@@ -278,8 +276,7 @@ impl<'s> Lines<'s> {
         Lines {
             bytes,
             start: range.start,
-            newlines: byte_mask(bytes, range.start, b'\n'),
-            block: range.start,
+            newlines: BytePositions::new(bytes, range.start, b'\n'),
             count: 0,
             last: PhysicalLine { start: range.start, content_end: range.start, end: range.start },
             too_long: None,
@@ -294,26 +291,8 @@ impl<'s> Lines<'s> {
     /// Passes over the `lines` lines that end at `end`, as if they were read, without reading them.
     pub(super) fn skip_to(&mut self, end: usize, lines: usize) {
         self.start = end;
-        self.block = end;
-        self.newlines = byte_mask(self.bytes, end, b'\n');
+        self.newlines = BytePositions::new(self.bytes, end, b'\n');
         self.count += lines;
-    }
-
-    /// The next newline, found through the bit mask of 64 bytes at a time.
-    #[inline]
-    fn next_newline(&mut self) -> Option<usize> {
-        loop {
-            if self.newlines != 0 {
-                let at = self.block + self.newlines.trailing_zeros() as usize;
-                self.newlines &= self.newlines - 1;
-                return Some(at);
-            }
-            self.block += 64;
-            if self.block >= self.bytes.len() {
-                return None;
-            }
-            self.newlines = byte_mask(self.bytes, self.block, b'\n');
-        }
     }
 }
 
@@ -329,7 +308,7 @@ impl Iterator for Lines<'_> {
         if start >= self.bytes.len() {
             return None;
         }
-        let newline = self.next_newline();
+        let newline = self.newlines.next();
         let end = newline.map_or(self.bytes.len(), |i| i + 1);
         // The newline is the line's only `\n`: what may come before it is a run of `\r`.
         let mut content_end = newline.unwrap_or(end);
