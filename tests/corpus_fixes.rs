@@ -39,7 +39,7 @@ fn meaning(df: &Dockerfile, s: &Statement) -> String {
 /// Applies one finding's fix alone and checks what it may and may not change. Returns a problem, if any.
 fn check_single_fix(source: &str, df: &Dockerfile, finding: &Finding) -> Option<String> {
     let edits = &finding.fix.as_ref()?.edits;
-    let named: Vec<&Statement> = df.statements.iter().filter(|s| finding.instructions.contains(&s.index)).collect();
+    let named: Vec<&Statement> = df.statements.iter().filter(|s| finding.instructions.contains(&s.index())).collect();
     let (first, last) = (named.first()?, named.last()?);
     let allowed = dockopt::syntax::text::TextRange::new(first.line_range.start, last.line_range.end);
     if let Some(e) = edits.iter().find(|e| !allowed.contains_range(e.range)) {
@@ -257,21 +257,21 @@ fn scripts_taken_from_the_round_before_read_as_parsed() {
         let fixed_df = Dockerfile::parse(&fixed);
         let mut merged_away = 0;
         for merge in &merges {
-            let first = df.statements.iter().position(|s| s.index == merge.instructions[0]).expect("named");
+            let first = df.statements.iter().position(|s| s.index() == merge.instructions[0]).expect("named");
             let parts: Vec<(&str, &dockopt::shell::Script)> = (first..first + merge.instructions.len())
                 .map(|k| {
                     let s = &df.statements[k];
-                    (&df.logical(s).text[s.instruction.args.clone()], ctx.script(k).expect("merged RUNs have scripts"))
+                    (&df.logical(s).text[s.instruction.args()], ctx.script(k).expect("merged RUNs have scripts"))
                 })
                 .collect();
             let merged = &fixed_df.statements[first - merged_away];
             merged_away += merge.instructions.len() - 1;
-            let text = &fixed_df.logical(merged).text[merged.instruction.args.clone()];
+            let text = &fixed_df.logical(merged).text[merged.instruction.args()];
             merged_runs += 1;
             if let Some(script) = dockopt::shell::Script::joined(text, &parts) {
                 joined += 1;
                 if format!("{script:?}") != format!("{:?}", dockopt::shell::Script::parse(text)) {
-                    rounds.differences.push(format!("{name}: the RUN merged at line {}", merged.start_line));
+                    rounds.differences.push(format!("{name}: the RUN merged at line {}", merged.start_line()));
                 }
             }
         }

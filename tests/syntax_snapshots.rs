@@ -21,9 +21,9 @@ fn render(input: &str) -> String {
             NodeKind::Blank => "blank".to_string(),
             NodeKind::Comment => "comment".to_string(),
             NodeKind::Directive(i) => format!("directive {}={:?}", tree.directives[i].name, tree.directives[i].value),
-            NodeKind::Instruction(i) => match df.statements.iter().find(|s| s.index == i) {
+            NodeKind::Instruction(i) => match df.statements.iter().find(|s| s.index() == i) {
                 Some(s) => {
-                    format!("instruction lines {}-{} logical {:?}", s.start_line, s.end_line, df.logical(s).text)
+                    format!("instruction lines {}-{} logical {:?}", s.start_line(), s.end_line(), df.logical(s).text)
                 }
                 None => {
                     let line = |offset: usize| LineIndex::new(input).line_col(input, offset).0;
@@ -42,7 +42,12 @@ fn render(input: &str) -> String {
             writeln!(
                 out,
                 "heredoc line {} {:?} fd={} chomp={} expand={} content={:?}",
-                s.start_line, h.name, h.file_descriptor, h.chomp, h.expand, h.content
+                s.start_line(),
+                h.name,
+                h.file_descriptor,
+                h.chomp,
+                h.expand,
+                h.content
             )
             .unwrap();
         }

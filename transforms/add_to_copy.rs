@@ -86,7 +86,7 @@ impl Rule for AddToCopy {
                 range: ins.cmd.range,
                 message: "ADD of local files that are not archives; COPY does the same and says so".into(),
                 fix: Some(Fix { applicability: Applicability::Safe, edits: vec![Edit::replace(ins.cmd.range, copy)] }),
-                instructions: vec![ctx.statement(i).index],
+                instructions: vec![ctx.statement(i).index()],
             });
         }
     }

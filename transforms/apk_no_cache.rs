@@ -89,7 +89,7 @@ impl Rule for ApkNoCache {
                     edits.append(&mut deletions);
                     Fix { applicability: Applicability::Safe, edits }
                 }),
-                instructions: vec![statement.index],
+                instructions: vec![statement.index()],
             };
             // A mount holds the index only where nothing in the RUN deletes it.
             if !adds.is_empty() && index_stays {

@@ -185,7 +185,7 @@ impl Rule for AptListsCleanup {
             }
             let sudo = if update.words.first().is_some_and(|w| w.is("sudo")) { "sudo " } else { "" };
             let cleanup = format!("{sudo}rm -rf /var/lib/apt/lists/*");
-            let line = ctx.statement(i).start_line;
+            let line = ctx.statement(i).start_line();
             if ctx.is_onbuild(i) {
                 let message = format!(
                     "apt lists downloaded on line {line} stay in the layer of every image built FROM this one; remove \
@@ -252,19 +252,19 @@ fn move_update(
         };
         names.into_iter().find(|n| !harmless(n)).map(|n| (k, n.to_string()))
     });
-    let (line, install_line) = (ctx.statement(i).start_line, ctx.statement(j).start_line);
+    let (line, install_line) = (ctx.statement(i).start_line(), ctx.statement(j).start_line());
     let mut finding = Finding {
         rule: &INFO,
         range: ctx.statement(i).range,
         message: String::new(),
         fix: None,
-        instructions: (i..=j).map(|k| ctx.statement(k).index).collect(),
+        instructions: (i..=j).map(|k| ctx.statement(k).index()).collect(),
     };
     if let Some((k, name)) = blocking {
         finding.message = format!(
             "apt lists downloaded on line {line} stay in this layer for the install on line {install_line}; run the \
              update in that RUN and clean there (dockopt does not move it past {name}, set on line {})",
-            ctx.statement(k).start_line
+            ctx.statement(k).start_line()
         );
         return Some(finding);
     }
@@ -316,8 +316,8 @@ fn prepend(ctx: &Context, j: usize, command: &str) -> Option<Edit> {
 /// The lists of RUN `i` are read only in stages built on its stage: an unsafe fix cleans them here and runs the
 /// update in each of those RUNs, which then resolve packages against lists of their own.
 fn update_in_children(ctx: &Context, i: usize, update: &Command, readers: &[usize], cleanup: &str) -> Option<Finding> {
-    let line = ctx.statement(i).start_line;
-    let lines: Vec<String> = readers.iter().map(|&j| ctx.statement(j).start_line.to_string()).collect();
+    let line = ctx.statement(i).start_line();
+    let lines: Vec<String> = readers.iter().map(|&j| ctx.statement(j).start_line().to_string()).collect();
     let message = format!(
         "apt lists downloaded on line {line} stay in this layer for the stages built on it (the install on line {}); \
          update there and clean here (unsafe: the install then resolves packages against lists of its own)",
@@ -334,7 +334,7 @@ fn update_in_children(ctx: &Context, i: usize, update: &Command, readers: &[usiz
         range: statement.range,
         message,
         fix: Some(Fix { applicability: Applicability::Unsafe, edits }),
-        instructions: std::iter::once(i).chain(readers.iter().copied()).map(|k| ctx.statement(k).index).collect(),
+        instructions: std::iter::once(i).chain(readers.iter().copied()).map(|k| ctx.statement(k).index()).collect(),
     })
 }
 

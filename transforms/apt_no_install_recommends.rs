@@ -46,7 +46,7 @@ impl Rule for AptNoInstallRecommends {
                     fix: ctx
                         .insert_after(i, install, "--no-install-recommends")
                         .map(|edit| Fix { applicability: Applicability::Unsafe, edits: vec![edit] }),
-                    instructions: vec![ctx.statement(i).index],
+                    instructions: vec![ctx.statement(i).index()],
                 });
             }
         }

@@ -147,7 +147,7 @@ fn finding(ctx: &Context, stage: &Stage, i: usize, packages: &[&str], build: &st
             }
         },
     };
-    Finding { rule: &INFO, range: statement.range, message, fix, instructions: vec![statement.index] }
+    Finding { rule: &INFO, range: statement.range, message, fix, instructions: vec![statement.index()] }
 }
 
 /// Alpine's form: the build-only packages as a virtual package, deleted at the end of the RUN once the libraries
@@ -192,7 +192,7 @@ fn alpine_finding(
             None
         }
     };
-    Finding { rule: &INFO, range: statement.range, message, fix, instructions: vec![statement.index] }
+    Finding { rule: &INFO, range: statement.range, message, fix, instructions: vec![statement.index()] }
 }
 
 /// What Alpine's official images run after a build: the shared libraries the files under /usr/local link

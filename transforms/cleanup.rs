@@ -179,7 +179,7 @@ pub(super) fn cleanup_finding(
         range: statement.range,
         message,
         fix: ctx.append_command(i, cleanup).map(|edit| Fix { applicability: Applicability::Safe, edits: vec![edit] }),
-        instructions: vec![statement.index],
+        instructions: vec![statement.index()],
     }
 }
 

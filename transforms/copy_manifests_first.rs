@@ -82,7 +82,7 @@ impl Rule for CopyManifestsFirst {
                             range: ctx.statement(c).range,
                             message: "dependencies install after copying all the source, but dockopt cannot move them: the destination uses a variable".into(),
                             fix: None,
-                            instructions: vec![ctx.statement(c).index],
+                            instructions: vec![ctx.statement(c).index()],
                         });
                     }
                     continue;
@@ -105,7 +105,7 @@ impl Rule for CopyManifestsFirst {
                             "dependencies install after copying all the source, but dockopt cannot move them: {reason}"
                         ),
                         fix: None,
-                        instructions: vec![ctx.statement(c).index],
+                        instructions: vec![ctx.statement(c).index()],
                     }),
                     Some(Ok(None)) | None => {}
                 }
@@ -556,10 +556,10 @@ fn finding(ctx: &Context, c: usize, r: usize, dest: &str, manifests: &[String]) 
         range: copy.range,
         message: format!(
             "the install on line {} reruns whenever any source file changes; copy {} first and the rest after it",
-            run.start_line,
+            run.start_line(),
             manifests.join(", ")
         ),
         fix: Some(Fix { applicability: Applicability::Safe, edits }),
-        instructions: (c..=r).map(|k| ctx.statement(k).index).collect(),
+        instructions: (c..=r).map(|k| ctx.statement(k).index()).collect(),
     }))
 }

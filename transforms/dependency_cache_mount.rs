@@ -123,7 +123,7 @@ fn check_family(ctx: &Context, family: &[usize], tool: &Downloader) -> Option<Fi
             targets.join(" and ")
         ),
         fix: None,
-        instructions: runs.iter().map(|&i| ctx.statement(i).index).collect(),
+        instructions: runs.iter().map(|&i| ctx.statement(i).index()).collect(),
     };
     // `runs` is in statement order, so membership is a binary search: a family may hold thousands of RUNs.
     let driver = statements()
@@ -132,7 +132,7 @@ fn check_family(ctx: &Context, family: &[usize], tool: &Downloader) -> Option<Fi
     let why_not = if caches.any(|other| other.as_deref() != Some(cache.as_str())) {
         Some("the RUNs do not agree on where the cache is".to_string())
     } else if let Some(i) = driver {
-        let line = ctx.statement(i).start_line;
+        let line = ctx.statement(i).start_line();
         Some(format!("line {line} runs a script or build tool that may run {} without the mount", tool.program))
     } else if image_runs(ctx, family, tool.program) {
         Some(format!("the image runs {}, which would look for them", tool.program))
@@ -152,7 +152,7 @@ fn check_family(ctx: &Context, family: &[usize], tool: &Downloader) -> Option<Fi
             Some(more) => edits.extend(more),
             None => {
                 finding.message +=
-                    &format!(" (no fix: line {} cannot take a cache mount)", ctx.statement(i).start_line);
+                    &format!(" (no fix: line {} cannot take a cache mount)", ctx.statement(i).start_line());
                 return Some(finding);
             }
         }

@@ -43,7 +43,7 @@ impl Rule for GemNoDocument {
                     fix: ctx
                         .insert_after(i, install, "--no-document")
                         .map(|edit| Fix { applicability: Applicability::Unsafe, edits: vec![edit] }),
-                    instructions: vec![ctx.statement(i).index],
+                    instructions: vec![ctx.statement(i).index()],
                 });
             }
         }

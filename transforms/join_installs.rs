@@ -150,7 +150,7 @@ fn join(ctx: &Context, i: usize, installs: &[&Install]) -> Option<Finding> {
             installs.len()
         ),
         fix: Some(Fix { applicability: Applicability::Unsafe, edits: vec![edit] }),
-        instructions: vec![statement.index],
+        instructions: vec![statement.index()],
     })
 }
 

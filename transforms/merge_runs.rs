@@ -123,12 +123,12 @@ fn merge(ctx: &Context, first: usize, last: usize) -> Finding {
         message: format!(
             "{} consecutive RUN instructions (lines {}-{}) make {} layers; merge them into one",
             last - first + 1,
-            a.start_line,
-            b.end_line,
+            a.start_line(),
+            b.end_line(),
             last - first + 1
         ),
         fix: Some(Fix { applicability: Applicability::Safe, edits }),
-        instructions: (first..=last).map(|k| ctx.statement(k).index).collect(),
+        instructions: (first..=last).map(|k| ctx.statement(k).index()).collect(),
     }
 }
 

@@ -71,7 +71,7 @@ impl Rule for MissingDockerignore {
                 range: statement.range,
                 message: format!("`{} .` {message}", ctx.df.text(&statement.instruction.cmd)),
                 fix: None,
-                instructions: vec![statement.index],
+                instructions: vec![statement.index()],
             });
         }
     }

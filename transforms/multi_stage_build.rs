@@ -143,7 +143,7 @@ fn split_finding(
 
 /// Every instruction of the stage, which a split rewrites as a whole.
 fn stage_instructions(ctx: &Context, stage: &Stage) -> Vec<usize> {
-    stage.statements.clone().map(|i| ctx.statement(i).index).collect()
+    stage.statements.clone().map(|i| ctx.statement(i).index()).collect()
 }
 
 /// The finding for a single-stage Node.js build that runs `npm run build`, and an image that runs something.
@@ -318,7 +318,7 @@ fn plan(
     tag: &str,
 ) -> Result<Plan, String> {
     if let Some(build) = builds.iter().find(|b| b.output.is_none()) {
-        let line = ctx.statement(build.statement).start_line;
+        let line = ctx.statement(build.statement).start_line();
         return Err(match toolchain {
             Toolchain::Go => {
                 format!("the `go build` of line {line} writes where dockopt cannot tell: no `-o` with a literal path")
@@ -439,8 +439,10 @@ fn plan(
         } else if matches!(kind, Kind::Copy | Kind::Add) {
             match copies_runtime_files(ctx, statement) {
                 Some(true) => lines.push(ctx.df.tree.text(statement.range).to_string()),
-                Some(false) => source_lines.push(statement.start_line.to_string()),
-                None => caveats.push(format!("the files of line {}, which dockopt cannot read", statement.start_line)),
+                Some(false) => source_lines.push(statement.start_line().to_string()),
+                None => {
+                    caveats.push(format!("the files of line {}, which dockopt cannot read", statement.start_line()))
+                }
             }
         }
     }
@@ -482,11 +484,11 @@ fn run_command(ctx: &Context, stage: &Stage) -> Option<RunCommand> {
     let first = ctx.df.value_texts(ins).next()?;
     if ins.json {
         let program = first.to_string();
-        return Some(RunCommand { program, line: statement.start_line, shell_form: false });
+        return Some(RunCommand { program, line: statement.start_line(), shell_form: false });
     }
     let script = Script::parse(first);
     let program = script.commands.first().and_then(Command::name).unwrap_or_default().to_string();
-    Some(RunCommand { program, line: statement.start_line, shell_form: true })
+    Some(RunCommand { program, line: statement.start_line(), shell_form: true })
 }
 
 /// A shell-form HEALTHCHECK needs `/bin/sh` in the image.

@@ -52,7 +52,7 @@ pub(super) fn plan(ctx: &Context, stage: &Stage, tag: &str, build: usize) -> Res
     let mut last_npm = None;
     for i in stage.statements.clone() {
         let statement = ctx.statement(i);
-        let line = statement.start_line;
+        let line = statement.start_line();
         let ins = &statement.instruction;
         match ins.kind {
             Kind::Run => {
@@ -92,7 +92,7 @@ pub(super) fn plan(ctx: &Context, stage: &Stage, tag: &str, build: usize) -> Res
     let mut edits = Vec::new();
     let builder = builder_name(ctx, stage, &mut edits)?;
     let prune = if npm_before_7(tag) { "npm prune --production" } else { "npm prune --omit=dev" };
-    let line = ctx.statement(last_npm).start_line;
+    let line = ctx.statement(last_npm).start_line();
     edits.push(ctx.append_command(last_npm, prune).ok_or(format!("line {line} cannot take another command"))?);
 
     let from = ctx.statement(stage.statements.start);
@@ -106,7 +106,7 @@ pub(super) fn plan(ctx: &Context, stage: &Stage, tag: &str, build: usize) -> Res
         } else if i == last_npm {
             lines.push(copy_from(&builder, &app)?);
         } else if matches!(ins.kind, Kind::Copy | Kind::Add) {
-            let line = statement.start_line;
+            let line = statement.start_line();
             if ctx.df.flag_texts(ins).any(|f| f.starts_with("--from")) || !ctx.df.heredocs(statement).is_empty() {
                 return Err(format!("line {line} copies from elsewhere than the build context"));
             }

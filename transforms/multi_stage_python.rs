@@ -57,7 +57,7 @@ pub(super) fn plan(ctx: &Context, stage: &Stage) -> Result<PythonPlan, String> {
     let mut last_pip = None;
     for i in stage.statements.clone() {
         let statement = ctx.statement(i);
-        let line = statement.start_line;
+        let line = statement.start_line();
         let ins = &statement.instruction;
         match ins.kind {
             Kind::Run => {

@@ -74,7 +74,7 @@ impl Rule for PipNoCacheDir {
                     fix: ctx
                         .insert_after(i, subcommand_word, option)
                         .map(|edit| Fix { applicability: Applicability::Safe, edits: vec![edit] }),
-                    instructions: vec![ctx.statement(i).index],
+                    instructions: vec![ctx.statement(i).index()],
                 };
                 mount_instead(ctx, i, &mut finding, CacheMount::at(cache));
                 findings.push(finding);

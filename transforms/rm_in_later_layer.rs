@@ -52,7 +52,7 @@ impl Rule for RmInLaterLayer {
                              creates it"
                         ),
                         fix: None,
-                        instructions: vec![statement.index],
+                        instructions: vec![statement.index()],
                     });
                 }
             }

@@ -32,7 +32,7 @@ impl Rule for RootUser {
             range: ctx.statement(i).range,
             message,
             fix: None,
-            instructions: vec![ctx.statement(i).index],
+            instructions: vec![ctx.statement(i).index()],
         };
         match last_user(ctx, last_stage) {
             // A user named by a variable may be anyone: dockopt cannot tell.
@@ -42,7 +42,7 @@ impl Rule for RootUser {
                 findings.push(finding(i, "the final stage's last USER is root; switch to an unprivileged user".into()))
             }
             Some((i, _)) => {
-                let line = ctx.statement(i).start_line;
+                let line = ctx.statement(i).start_line();
                 let message = format!(
                     "the final stage inherits USER root from the stage it is built on (line {line}); add a USER \
                      with an unprivileged user"

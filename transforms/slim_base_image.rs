@@ -152,7 +152,7 @@ impl Rule for SlimBaseImage {
             range: statement.range,
             message,
             fix,
-            instructions: vec![statement.index],
+            instructions: vec![statement.index()],
         });
     }
 }

@@ -73,7 +73,7 @@ pub(super) fn find_in_statements<T>(
     mut visit: impl FnMut(&str, Option<Invocation>, usize) -> Option<T>,
 ) -> Option<T> {
     for i in statements {
-        let line = ctx.statement(i).start_line;
+        let line = ctx.statement(i).start_line();
         for script in scripts(ctx, i) {
             for command in &script.commands {
                 let Some(program) = program_name(command) else { continue };
@@ -248,7 +248,7 @@ pub(super) fn linked_packages(roots: &str) -> String {
 /// A split reads every command of RUN `i`: an error, for the finding's message, when dockopt cannot.
 pub(super) fn read_whole_run(ctx: &Context, i: usize) -> Result<(), String> {
     if ctx.script(i).is_none_or(|s| s.opaque) {
-        return Err(format!("line {} is shell that dockopt cannot read", ctx.statement(i).start_line));
+        return Err(format!("line {} is shell that dockopt cannot read", ctx.statement(i).start_line()));
     }
     Ok(())
 }

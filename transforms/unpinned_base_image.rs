@@ -53,7 +53,7 @@ impl Rule for UnpinnedBaseImage {
                 range: statement.range,
                 message,
                 fix: None,
-                instructions: vec![statement.index],
+                instructions: vec![statement.index()],
             });
         }
     }

@@ -162,7 +162,7 @@ impl<'a, 'src> Context<'a, 'src> {
             .filter(|(_, node)| matches!(node.kind, NodeKind::Instruction(_)))
             .map(|(n, _)| n)
             .collect();
-        let nodes = df.statements.iter().map(|s| instruction_nodes[s.index]).collect();
+        let nodes = df.statements.iter().map(|s| instruction_nodes[s.index()]).collect();
         let suppressions = FileSuppressions::new(df);
         let mut ctx = Context {
             df,
@@ -226,7 +226,7 @@ impl<'a, 'src> Context<'a, 'src> {
     fn script_text(&self, i: usize) -> Option<&'a str> {
         let df = self.df;
         let s = &df.statements[i];
-        Some(&df.logical(s).text[run_instruction(&s.instruction)?.args.clone()])
+        Some(&df.logical(s).text[run_instruction(&s.instruction)?.args()])
     }
 
     /// The RUN instruction of statement `i`: itself, or the one ONBUILD wraps.
@@ -288,7 +288,7 @@ impl<'a, 'src> Context<'a, 'src> {
     /// Where statement `i`'s script starts in its logical line: the arguments of the RUN, or of the RUN under
     /// ONBUILD.
     fn script_base(&self, i: usize) -> usize {
-        self.run_instruction(i).unwrap_or(&self.statement(i).instruction).args.start
+        self.run_instruction(i).unwrap_or(&self.statement(i).instruction).args().start
     }
 
     /// The source offset where a flag added to statement `i`, an instruction not under ONBUILD, goes: after its
@@ -571,7 +571,7 @@ impl<'a, 'src> Context<'a, 'src> {
         }
         let end = self.source_range(i, 0..script.content_end()?).end;
         let s = self.statement(i);
-        if s.start_line == s.end_line {
+        if s.start_line() == s.end_line() {
             return Some((end, " && ".to_string()));
         }
         let source = self.df.source();

@@ -26,7 +26,7 @@ impl ContinuationStyle {
     pub fn of_file(df: &Dockerfile) -> ContinuationStyle {
         let source = df.source();
         let mut votes = Votes::default();
-        for s in df.statements.iter().filter(|s| s.instruction.kind == Kind::Run && s.start_line != s.end_line) {
+        for s in df.statements.iter().filter(|s| s.instruction.kind == Kind::Run && s.start_line() != s.end_line()) {
             votes.count(&source[s.range.as_range()], df.tree.escape);
         }
         votes.style()

@@ -263,7 +263,7 @@ impl<'src, 'e> Parser<'src, 'e> {
         let region = TextRange::new(from, statements[last].line_range.end);
         let moved = |range: TextRange| TextRange::new(shift(range.start), shift(range.end));
         // The lines and instructions before the region are counted afresh; those in it keep their distances.
-        let (first_line_number, first_index) = (statements[first].start_line, statements[first].index);
+        let (first_line_number, first_index) = (statements[first].start_line(), statements[first].index());
         let (line_number, index) = (self.lines.count, self.instruction_count);
         let nodes = &earlier.tree.nodes;
         let first_node = nodes.partition_point(|n| n.range.start < region.start);
@@ -279,7 +279,7 @@ impl<'src, 'e> Parser<'src, 'e> {
         for taken in &statements[first..=last] {
             // The joined line first: the words that span its lines are read from it.
             let logical = match taken.logical {
-                Logical::Line { end } => Logical::Line { end: shift(end) },
+                Logical::Line { end } => Logical::Line { end: shift(end as usize) as u32 },
                 Logical::Joined(j) => {
                     let joined = &earlier.joined[j as usize];
                     let more = joined.more.iter().map(|&(logical, source)| (logical, shift(source))).collect();
@@ -307,13 +307,13 @@ impl<'src, 'e> Parser<'src, 'e> {
                 logical,
                 range: moved(taken.range),
                 line_range: moved(taken.line_range),
-                start_line: taken.start_line - first_line_number + line_number,
-                end_line: taken.end_line - first_line_number + line_number,
-                index: taken.index - first_index + index,
+                start_line: (taken.start_line() - first_line_number + line_number) as u32,
+                end_line: (taken.end_line() - first_line_number + line_number) as u32,
+                index: (taken.index() - first_index + index) as u32,
             });
         }
         self.instruction_count += last - first + 1;
-        self.lines.skip_to(moved(region).end, statements[last].end_line - first_line_number);
+        self.lines.skip_to(moved(region).end, statements[last].end_line() - first_line_number);
         true
     }
 
@@ -438,13 +438,13 @@ impl<'src, 'e> Parser<'src, 'e> {
             logical: if continues {
                 Logical::Joined(self.words.joined_line)
             } else {
-                Logical::Line { end: logical_end }
+                Logical::Line { end: logical_end as u32 }
             },
             range,
             line_range: TextRange::new(first_line.start, last.end),
-            start_line,
-            end_line: self.lines.count,
-            index,
+            start_line: start_line as u32,
+            end_line: self.lines.count as u32,
+            index: index as u32,
         });
     }
 }
@@ -483,7 +483,7 @@ impl Words {
             legacy_key_value: instruction.legacy_key_value,
             flags: Span::new(flags_start, values_start),
             values,
-            args: instruction.args.clone(),
+            args: instruction.args,
             sub,
         }
     }
@@ -650,7 +650,7 @@ fn interpret(
         legacy_key_value: false,
         flags,
         values: Span::new(words.len(), words.len()),
-        args: args.clone(),
+        args: Span::new(args.start, args.end),
         sub: None,
     };
     match kind {
