@@ -438,31 +438,33 @@ impl<'src> Dockerfile<'src> {
 
 /// The error for an instruction of unknown keyword `word`, at `range`, with the keyword it may be a typo of.
 pub(super) fn unknown_instruction(word: &str, range: TextRange) -> SyntaxError {
+    const KNOWN: &str = "Dockerfile instructions are FROM, RUN, COPY, ADD, ENV, ARG, WORKDIR, USER, LABEL, EXPOSE, \
+                         VOLUME, CMD, ENTRYPOINT, SHELL, HEALTHCHECK, STOPSIGNAL, ONBUILD and MAINTAINER";
     let lower = word.to_ascii_lowercase();
     // Words whose length differs from a keyword's by more than 2 are more than 2 edits away from it.
     let suggestion = KINDS
         .iter()
         .filter(|(k, _)| lower.len().abs_diff(k.len()) <= 2)
-        .map(|(k, _)| (edit_distance(&lower, k), k))
-        .filter(|&(d, _)| d <= 2)
-        .min()
-        .map(|(_, k)| format!("did you mean `{}`? ", k.to_ascii_uppercase()))
-        .unwrap_or_default();
-    SyntaxError {
-        message: format!("unknown instruction: {word}"),
-        range,
-        help: format!("{suggestion}Dockerfile instructions are FROM, RUN, COPY, ADD, ENV, ARG, WORKDIR, USER, LABEL, EXPOSE, VOLUME, CMD, ENTRYPOINT, SHELL, HEALTHCHECK, STOPSIGNAL, ONBUILD and MAINTAINER"),
-    }
+        .filter_map(|(k, _)| Some((edit_distance_up_to_2(&lower, k)?, k)))
+        .min();
+    let help = match suggestion {
+        Some((_, keyword)) => format!("did you mean `{}`? {KNOWN}", keyword.to_ascii_uppercase()),
+        None => KNOWN.to_string(),
+    };
+    SyntaxError { message: ["unknown instruction: ", word].concat(), range, help }
 }
 
-/// The edit distance between `word` and `keyword`, one of [`KINDS`]: at most 11 ASCII letters, so the one row
-/// of distances fits on the stack. The corpus has tens of thousands of unknown instructions, from templates.
-fn edit_distance(word: &str, keyword: &str) -> usize {
+/// The edit distance between `word` and `keyword`, one of [`KINDS`], when it is at most 2: a suggestion is never
+/// further. `keyword` is at most 11 ASCII letters, so the one row of distances fits on the stack. The corpus has
+/// tens of thousands of unknown instructions, from templates, whose words are mostly nothing like a keyword: once
+/// a row has no distance of 2 or less, none that follows has, and the search stops.
+fn edit_distance_up_to_2(word: &str, keyword: &str) -> Option<usize> {
     let keyword = keyword.as_bytes();
     let mut row = [0usize; 12];
     for (j, distance) in row.iter_mut().enumerate() {
         *distance = j;
     }
+    let row = &mut row[..=keyword.len()];
     for (i, c) in word.chars().enumerate() {
         let mut prev = row[0];
         row[0] = i + 1;
@@ -471,8 +473,11 @@ fn edit_distance(word: &str, keyword: &str) -> usize {
             row[j + 1] = (prev + usize::from(c != char::from(k))).min(row[j] + 1).min(cur + 1);
             prev = cur;
         }
+        if row.iter().all(|&distance| distance > 2) {
+            return None;
+        }
     }
-    row[keyword.len()]
+    Some(row[keyword.len()]).filter(|&distance| distance <= 2)
 }
 
 /// Splits the statements into stages and records which earlier stages each one reads.
@@ -680,12 +685,46 @@ mod tests {
     }
 
     #[test]
-    fn edit_distance_counts_characters() {
-        assert_eq!(edit_distance("expost", "expose"), 1);
-        assert_eq!(edit_distance("", "healthcheck"), 11);
-        assert_eq!(edit_distance("rün", "run"), 1);
-        assert_eq!(edit_distance("maintanerr", "maintainer"), 2);
-        assert_eq!(edit_distance("form", "from"), 2);
+    fn edit_distance_counts_characters_up_to_2() {
+        assert_eq!(edit_distance_up_to_2("expost", "expose"), Some(1));
+        assert_eq!(edit_distance_up_to_2("", "healthcheck"), None);
+        assert_eq!(edit_distance_up_to_2("rün", "run"), Some(1));
+        assert_eq!(edit_distance_up_to_2("maintanerr", "maintainer"), Some(2));
+        assert_eq!(edit_distance_up_to_2("form", "from"), Some(2));
+        assert_eq!(edit_distance_up_to_2("copy", "copy"), Some(0));
+        // Three edits: one more than a suggestion may be, found at the last character or long before it.
+        assert_eq!(edit_distance_up_to_2("fxxx", "from"), None);
+        assert_eq!(edit_distance_up_to_2("{{ru", "run"), None);
+        assert_eq!(edit_distance_up_to_2("xxxxxun", "run"), None);
+    }
+
+    #[test]
+    fn stopping_at_a_row_beyond_2_edits_finds_what_the_whole_search_finds() {
+        fn edit_distance(word: &str, keyword: &str) -> usize {
+            let (word, keyword): (Vec<char>, Vec<char>) = (word.chars().collect(), keyword.chars().collect());
+            let mut row: Vec<usize> = (0..=keyword.len()).collect();
+            for (i, &c) in word.iter().enumerate() {
+                let mut prev = row[0];
+                row[0] = i + 1;
+                for (j, &k) in keyword.iter().enumerate() {
+                    let cur = row[j + 1];
+                    row[j + 1] = (prev + usize::from(c != k)).min(row[j] + 1).min(cur + 1);
+                    prev = cur;
+                }
+            }
+            row[keyword.len()]
+        }
+        let pieces = ["", "r", "u", "n", "x", "ü", "{", "un", "ro", "fr", "om", "ea", "th"];
+        for (keyword, _) in KINDS {
+            for a in pieces {
+                for b in pieces {
+                    for word in [format!("{a}{keyword}{b}"), format!("{a}{b}"), format!("{}{a}{b}", &keyword[1..])] {
+                        let whole = edit_distance(&word, keyword);
+                        assert_eq!(edit_distance_up_to_2(&word, keyword), (whole <= 2).then_some(whole), "{word}");
+                    }
+                }
+            }
+        }
     }
 
     #[test]
