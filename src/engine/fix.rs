@@ -274,24 +274,41 @@ impl Rounds {
         apply(text, chosen.iter().flat_map(|f| edits(f)))
     }
 
-    /// The last round's fixes broke the file: go back to the `previous` text, keep the first of them that does not
-    /// break it, and set aside the ones that do.
+    /// The last round's fixes broke the file: go back to the `previous` text, keep the most of them, in the order
+    /// they were chosen, that read cleanly together, and set aside the one after those if it breaks the file on
+    /// its own. The fixes after it go back to the next round. The most found by halving, this takes a few parses
+    /// and keeps all but one fix of a round where one broke the file; keeping one fix a recovery took two rounds a
+    /// fix, and a round whose last fix broke the file ran out of rounds before reaching it, so that fixing the
+    /// fixed file changed it again (found by the `fix` fuzz target).
     fn recover(&mut self, previous: &str) -> String {
         let fixes = self.history.pop().expect("the unverified fixes are the last applied");
         for fix in &fixes {
             *self.applied.get_mut(fix.rule.code).expect("counted when applied") -= 1;
         }
-        for fix in fixes {
-            let one = apply(previous, edits(&fix));
-            if reads_cleanly(&one) {
-                // Verified here, by the parse that `reads_cleanly` makes.
-                *self.applied.entry(fix.rule.code).or_default() += 1;
-                self.history.push(vec![fix]);
-                return one;
+        // The first `kept` fixes read cleanly together (none, at first) and the first `broken` do not (all of
+        // them, which broke the file): halve the difference until they are one apart.
+        let (mut kept, mut broken, mut kept_text) = (0, fixes.len(), None);
+        while broken - kept > 1 {
+            let middle = (kept + broken) / 2;
+            let text = apply(previous, fixes[..middle].iter().flat_map(edits));
+            if reads_cleanly(&text) {
+                (kept, kept_text) = (middle, Some(text));
+            } else {
+                broken = middle;
             }
-            self.rejected.insert((fix.rule.code, fix.message));
         }
-        previous.to_string()
+        // With none kept, the first fix is the one that broke the file alone.
+        let breaking = &fixes[kept];
+        if kept == 0 || !reads_cleanly(&apply(previous, edits(breaking))) {
+            self.rejected.insert((breaking.rule.code, breaking.message.clone()));
+        }
+        let Some(text) = kept_text else { return previous.to_string() };
+        // Verified here, by the parse that `reads_cleanly` made.
+        for fix in &fixes[..kept] {
+            *self.applied.entry(fix.rule.code).or_default() += 1;
+        }
+        self.history.push(fixes[..kept].to_vec());
+        text
     }
 
     /// What the applied fixes made possible that no finding of the original text foretold, located in the
@@ -552,6 +569,48 @@ mod tests {
         let left: Vec<&str> = outcome.remaining.iter().map(|f| f.message.as_str()).collect();
         assert_eq!(left, ["breaks"], "the breaking fix is found again, and left");
         assert!(outcome.follow_ons.is_empty());
+    }
+
+    /// Appends ` c` to every `RUN b…` line, and turns the last line, `RUN z`, into an unterminated heredoc.
+    struct BreaksTheLast;
+
+    impl Rule for BreaksTheLast {
+        fn info(&self) -> &'static RuleInfo {
+            &BREAKS_ONE
+        }
+
+        fn check(&self, ctx: &Context, findings: &mut Vec<Finding>) {
+            let source = ctx.df.source();
+            for s in &ctx.df.statements {
+                let line = &source[s.range.as_range()];
+                let (by, message) = match line {
+                    "RUN z" => (" <<EOF", "breaks"),
+                    _ if line.starts_with("RUN b") && !line.ends_with(" c") => (" c", "fixes"),
+                    _ => continue,
+                };
+                findings.push(Finding {
+                    rule: &BREAKS_ONE,
+                    range: s.range,
+                    message: message.to_string(),
+                    fix: Some(Fix { applicability: Applicability::Safe, edits: vec![Edit::insert(s.range.end, by)] }),
+                    instructions: Vec::new(),
+                });
+            }
+        }
+    }
+
+    #[test]
+    fn a_round_whose_last_fix_breaks_the_file_keeps_the_others_and_reaches_a_fixpoint() {
+        // More fixes before the breaking one than there are rounds: keeping one of them a recovery left some out.
+        let runs: String = (0..2 * MAX_ROUNDS).map(|k| format!("RUN b{k}\n")).collect();
+        let source = format!("FROM a\n{runs}RUN z\n");
+        let outcome = fix(&source, None, &[&BreaksTheLast], false).unwrap();
+        let fixed: String = (0..2 * MAX_ROUNDS).map(|k| format!("RUN b{k} c\n")).collect();
+        assert_eq!(outcome.text, format!("FROM a\n{fixed}RUN z\n"));
+        assert_eq!(outcome.applied.get("DO999"), Some(&(2 * MAX_ROUNDS)));
+        let left: Vec<&str> = outcome.remaining.iter().map(|f| f.message.as_str()).collect();
+        assert_eq!(left, ["breaks"]);
+        assert_eq!(fix(&outcome.text, None, &[&BreaksTheLast], false).unwrap().text, outcome.text);
     }
 
     #[test]
