@@ -584,6 +584,10 @@ build_only_case!(
     build_only_packages_purged_after_a_pip_build,
     "FROM python:3.12-slim\nRUN apt-get update && apt-get install -y --no-install-recommends gcc libpq-dev \\\n && pip install --no-cache-dir psycopg2 \\\n && rm -rf /var/lib/apt/lists/*\nCMD [\"python\"]\n"
 );
+build_only_case!(
+    build_only_packages_quote_a_workdir_the_shell_would_split,
+    "FROM python:3.12-slim\nWORKDIR /srv/it's my app\nRUN apt-get update && apt-get install -y --no-install-recommends gcc libpq-dev \\\n && pip install --no-cache-dir psycopg2 \\\n && rm -rf /var/lib/apt/lists/*\nCMD [\"python\"]\n"
+);
 case!(
     build_only_packages_keep_what_is_not_for_building,
     "FROM node:20-bookworm-slim\nWORKDIR /app\nCOPY . .\nRUN apt-get update && apt-get install -y --no-install-recommends curl python3 make g++ && npm ci && rm -rf /var/lib/apt/lists/*\nCMD [\"node\", \"index.js\"]\n"

@@ -195,6 +195,17 @@ fn alpine_finding(
     Finding { rule: &INFO, range: statement.range, message, fix, instructions: vec![statement.index()] }
 }
 
+/// `path` as one shell word: as it is when the shell reads it so, else in single quotes. A WORKDIR of `/srv/my
+/// app` written as it is had `find` scan `/srv/my` and `app`, and one holding `;` or `<<` ran or read more than a
+/// path.
+fn shell_word(path: &str) -> String {
+    if path.bytes().all(|b| b.is_ascii_alphanumeric() || b"/._-+@%,:=".contains(&b)) {
+        path.to_string()
+    } else {
+        format!("'{}'", path.replace('\'', r"'\''"))
+    }
+}
+
 /// What Alpine's official images run after a build: the shared libraries the files under /usr/local link
 /// against, as `so:` dependencies of a virtual package, and the build-only packages deleted.
 const APK_REMOVAL: &str = "runDeps=\"$(find /usr/local -type f -exec ldd '{}' ';' 2> /dev/null | awk '/=>/ { print $1 }' \
@@ -290,7 +301,8 @@ fn used_later(ctx: &Context, stage: &Stage, i: usize, packages: &[&str]) -> Opti
 }
 
 /// The commands that purge `packages` and keep what the built files link against, in the official images' way.
-/// `None` when the stage's WORKDIR is a variable, so the files to scan are not known.
+/// `None` when the stage's WORKDIR is a variable, so the files to scan are not known, or holds a NUL, which no
+/// shell word can.
 fn purge_command(ctx: &Context, stage: &Stage, i: usize, packages: &[&str]) -> Option<String> {
     let mut roots = vec!["/usr/local".to_string()];
     let workdir = stage.statements.clone().take_while(|&j| j < i).filter_map(|j| {
@@ -299,11 +311,11 @@ fn purge_command(ctx: &Context, stage: &Stage, i: usize, packages: &[&str]) -> O
     });
     if let Some(dir) = workdir.last() {
         let dir = dir?;
-        if dir.contains('$') || !dir.starts_with('/') {
+        if dir.contains(['$', '\0']) || !dir.starts_with('/') {
             return None;
         }
         if dir != "/" && !dir.starts_with("/usr/local") {
-            roots.push(dir);
+            roots.push(shell_word(&dir));
         }
     }
     Some(format!(
