@@ -274,12 +274,12 @@ impl Rounds {
         apply(text, chosen.iter().flat_map(|f| edits(f)))
     }
 
-    /// The last round's fixes broke the file: go back to the `previous` text, keep the most of them, in the order
-    /// they were chosen, that read cleanly together, and set aside the one after those if it breaks the file on
-    /// its own. The fixes after it go back to the next round. The most found by halving, this takes a few parses
-    /// and keeps all but one fix of a round where one broke the file; keeping one fix a recovery took two rounds a
-    /// fix, and a round whose last fix broke the file ran out of rounds before reaching it, so that fixing the
-    /// fixed file changed it again (found by the `fix` fuzz target).
+    /// The last round's fixes broke the file: go back to the `previous` text and keep the longest run of them, in
+    /// the order they were chosen, that reads cleanly, found by halving in a few parses. The fix after that run is
+    /// set aside if it breaks the file on its own, and the next round chooses the ones after it again. Keeping only
+    /// the first fix that read cleanly took two rounds a fix: where the fix that broke the file came late in a
+    /// round of many, the rounds ran out before reaching it, and fixing the fixed file changed it again (found by
+    /// the `fix` fuzz target).
     fn recover(&mut self, previous: &str) -> String {
         let fixes = self.history.pop().expect("the unverified fixes are the last applied");
         for fix in &fixes {
