@@ -115,13 +115,13 @@ impl<'t> Lines<'t> {
     /// lengths of those before it: `similar`'s Myers diff can place a deletion wrongly in the new lines
     /// (mitsuhiko/similar#78), and a hunk then took the new lines backwards from there.
     pub fn diff(&self) -> Vec<DiffOp> {
-        let deadline = if self.too_many_changes_to_search() {
+        let (old, new) = self.numbered();
+        let deadline = if too_many_changes_to_search(&old, &new) {
             // A deadline already passed: the search stops before it starts, after the common first and last lines.
             Instant::now().checked_sub(Duration::from_secs(1)).unwrap_or_else(Instant::now)
         } else {
             Instant::now() + DIFF_DEADLINE
         };
-        let (old, new) = self.numbered();
         let found =
             similar::capture_diff_deadline(Algorithm::Myers, &old, 0..old.len(), &new, 0..new.len(), Some(deadline));
         let (mut old_index, mut new_index) = (0, 0);
@@ -186,28 +186,28 @@ impl<'t> Lines<'t> {
         let new = self.new.iter().map(|&line| number(line)).collect();
         (old, new)
     }
+}
 
-    /// Any line diff deletes and inserts more than [`MAX_SEARCHED_CHANGES`] lines: so many lines of each are
-    /// missing from the other, counting repeated lines as often as they repeat.
-    fn too_many_changes_to_search(&self) -> bool {
-        let (old, new) = (self.old.len(), self.new.len());
-        if old + new <= MAX_SEARCHED_CHANGES {
-            return false;
-        }
-        let mut counts: foldhash::HashMap<&str, usize> =
-            foldhash::HashMap::with_capacity_and_hasher(old, Default::default());
-        for line in &self.old {
-            *counts.entry(line).or_default() += 1;
-        }
-        let mut shared = 0;
-        for line in &self.new {
-            if let Some(count) = counts.get_mut(line).filter(|c| **c > 0) {
-                *count -= 1;
-                shared += 1;
-            }
-        }
-        old + new - 2 * shared > MAX_SEARCHED_CHANGES
+/// Any line diff between the numbered lines `old` and `new` (see [`Lines::numbered`]) deletes and inserts more
+/// than [`MAX_SEARCHED_CHANGES`] lines: so many lines of each are missing from the other, counting repeated lines
+/// as often as they repeat. The numbers run from 0 up, one per distinct line, so they index the counts.
+fn too_many_changes_to_search(old: &[u32], new: &[u32]) -> bool {
+    let lines = old.len() + new.len();
+    if lines <= MAX_SEARCHED_CHANGES {
+        return false;
     }
+    let mut counts = vec![0usize; lines];
+    for &line in old {
+        counts[line as usize] += 1;
+    }
+    let mut shared = 0;
+    for &line in new {
+        if counts[line as usize] > 0 {
+            counts[line as usize] -= 1;
+            shared += 1;
+        }
+    }
+    lines - 2 * shared > MAX_SEARCHED_CHANGES
 }
 
 /// The line hunks that turn `before` into `after`, each credited to the rules of `fixes` (findings in `before`
@@ -523,6 +523,22 @@ mod tests {
         for text in ["", "\n", "a", "a\n", "a\nb", "a\r\nb\r\n", "a\rb\n\n", "é\nü"] {
             assert_eq!(lines_of(text), text.split_inclusive('\n').collect::<Vec<_>>(), "{text:?}");
         }
+    }
+
+    #[test]
+    fn too_many_changes_count_repeated_lines_as_often_as_they_repeat() {
+        let changes = |old: Vec<String>, new: Vec<String>| {
+            let (old, new) = (old.concat(), new.concat());
+            let (old, new) = Lines::new(&old, &new).numbered();
+            too_many_changes_to_search(&old, &new)
+        };
+        let numbered = |from: usize, to: usize| (from..to).map(|k| format!("{k}\n")).collect::<Vec<_>>();
+        assert!(!changes(numbered(0, 5000), numbered(0, 5000)));
+        // 2,100 lines each: 4,200 changed lines with nothing shared, 4,080 with 60 shared.
+        assert!(changes(numbered(0, 2100), numbered(2100, 4200)));
+        assert!(!changes(numbered(0, 2100), numbered(2040, 4140)));
+        // A line repeated 3,000 times in one file and once in the other is shared once.
+        assert!(changes(vec!["a\n".to_string(); 3000], [vec!["a\n".to_string()], numbered(0, 2000)].concat()));
     }
 
     #[test]
