@@ -122,6 +122,10 @@ case!(
 );
 case!(merge_with_different_set_options_uses_subshells, "FROM debian:12\nRUN set -eux; a; b\nRUN set -x; c\n");
 case!(merge_with_set_e_and_a_last_and_list_uses_subshells, "FROM debian:12\nRUN set -eux; a && b\nRUN set -eux; c\n");
+case!(
+    merge_with_set_e_and_a_case_statement,
+    "FROM debian:12\nRUN set -e; apt-get update\nRUN case \"$(uname -m)\" in x86_64) echo amd64 ;; esac\n"
+);
 case!(merge_cleans_a_cache_once_at_the_end, "FROM node:22-slim\nRUN npm install -g pnpm\nRUN npm install -g yarn\n");
 case!(merge_background_job_stays_apart, "FROM debian:12\nRUN sleep 10 &\nRUN echo b\n");
 case!(merge_shell_comment_stays_apart, "FROM debian:12\nRUN echo a # note\nRUN echo b\n");

@@ -146,6 +146,11 @@ fn shared_errexit(ctx: &Context, first: usize, last: usize) -> bool {
     };
     let Some(prefix) = opening(first) else { return false };
     (first..=last).all(|k| {
+        // Asked first: a script may list no command (a `case` statement's, which dockopt does not read), and one
+        // that opens with the `set` has it first.
+        if opening(k).as_ref() != Some(&prefix) {
+            return false;
+        }
         let script = ctx.script(k).expect("mergeable RUNs have scripts");
         let negates = script.negates();
         let opening_set = &script.commands[0];
@@ -155,7 +160,7 @@ fn shared_errexit(ctx: &Context, first: usize, last: usize) -> bool {
             || script.commands.iter().rev().find(|c| c.is_top_level()).is_some_and(|c| {
                 !matches!(c.before, Some(Op::And | Op::Or)) && !matches!(c.after, Some(Op::And | Op::Or))
             });
-        opening(k).as_ref() == Some(&prefix) && !negates && !others_change_state && last_is_a_pipeline
+        !negates && !others_change_state && last_is_a_pipeline
     })
 }
 
