@@ -142,6 +142,18 @@ case!(
     "FROM debian:12 AS base\nRUN apt-get update && apt-get install -y curl\nFROM base\nRUN apt-get install -y git\n"
 );
 case!(apt_later_run_needs_the_lists, "FROM debian:12\nRUN apt-get update\nENV X=1\nRUN apt-get install -y curl\n");
+case!(
+    apt_cleanup_after_a_case_statement,
+    "FROM debian:12\nRUN apt-get update && apt-get install -y curl \\\n && case \"$(uname -m)\" in x86_64) echo amd64 > /arch ;; esac\n"
+);
+case!(
+    apt_cleanup_lands_once_runs_merge_into_a_case_statement,
+    "FROM debian:12\nRUN apt-get update && apt-get install -y curl\nRUN case \"$(uname -m)\" in x86_64) echo amd64 > /arch ;; esac\n"
+);
+case!(
+    apt_no_cleanup_where_a_case_statement_may_clean,
+    "FROM debian:12\nRUN apt-get update && case \"$(uname -m)\" in x86_64) apt-get install -y curl; rm -rf /var/lib/apt/lists/* ;; esac\n"
+);
 case!(apt_later_run_has_its_own_update, "FROM debian:12\nRUN apt-get update && apt-get install -y curl\nENV X=1\nRUN apt-get update && apt-get install -y git\n");
 case!(
     apt_cache_mount_holds_the_lists,

@@ -14,8 +14,9 @@ static INFO: RuleInfo = RuleInfo {
     doc: "`apt-get update` downloads package lists into /var/lib/apt/lists, tens of megabytes that the image \
 never uses again. They must be removed in the RUN that downloaded them: a later RUN's `rm` only hides them. \
 dockopt appends `rm -rf /var/lib/apt/lists/*` to the RUN that runs `apt-get update`, unless that RUN already \
-removes them (`rm` of the lists or of /var/lib/apt, or `apt-get dist-clean` in apt 2.7 and later) or a cache or \
-tmpfs mount holds them. When a later RUN installs with these lists, without an `apt-get update` of its own (or \
+removes them (`rm` of the lists or of /var/lib/apt, or `apt-get dist-clean` in apt 2.7 and later; in a RUN with a \
+`case` statement or a function, whose commands dockopt does not list, any mention of /var/lib/apt or dist-clean) \
+or a cache or tmpfs mount holds them. When a later RUN installs with these lists, without an `apt-get update` of its own (or \
 one run in between), they must stay, and then:\n\
 - if only metadata stands between (ENV, ARG, LABEL, EXPOSE) and none of it can change what `apt-get update` \
 does (DEBIAN_FRONTEND, TZ, LANG, LC_*, … but never PATH, proxies or APT_*), the update moves into the \
@@ -176,8 +177,14 @@ impl Rule for AptListsCleanup {
                 .map(|(c, _)| c.range.start)
                 .max();
             let cleaned = invocations.iter().any(|(c, inv)| Some(c.range.start) > last_apt && removes_lists(inv));
+            // A script with a `case` statement or a function runs commands that dockopt does not list, which may
+            // remove the lists: it is left alone when its text names them or apt's clean-up anywhere. Otherwise
+            // the clean-up goes at its end, after every command it runs. A merge of RUNs makes such a script of
+            // the RUN that downloads the lists and one with a `case`.
+            let text = &ctx.df.source()[ctx.statement(i).range.as_range()];
+            let may_clean_unlisted = script.opaque && (text.contains("/var/lib/apt") || text.contains("dist-clean"));
             if cleaned
-                || script.opaque
+                || may_clean_unlisted
                 || ctx.mount_covers(i, LISTS)
                 || ctx.mount_covers(i, "/var/lib/apt/lists/partial")
             {
