@@ -16,8 +16,8 @@ never uses again. They must be removed in the RUN that downloaded them: a later 
 dockopt appends `rm -rf /var/lib/apt/lists/*` to the RUN that runs `apt-get update`, unless that RUN already \
 removes them (`rm` of the lists or of /var/lib/apt, or `apt-get dist-clean` in apt 2.7 and later; in a RUN with a \
 `case` statement or a function, whose commands dockopt does not list, any mention of /var/lib/apt or dist-clean) \
-or a cache or tmpfs mount holds them. When a later RUN installs with these lists, without an `apt-get update` of its own (or \
-one run in between), they must stay, and then:\n\
+or a cache or tmpfs mount holds them. When a later RUN installs with these lists, without an `apt-get update` of \
+its own (or one run in between), they must stay, and then:\n\
 - if only metadata stands between (ENV, ARG, LABEL, EXPOSE) and none of it can change what `apt-get update` \
 does (DEBIAN_FRONTEND, TZ, LANG, LC_*, … but never PATH, proxies or APT_*), the update moves into the \
 install's RUN, a safe fix; otherwise that is only reported;\n\
@@ -179,8 +179,8 @@ impl Rule for AptListsCleanup {
             let cleaned = invocations.iter().any(|(c, inv)| Some(c.range.start) > last_apt && removes_lists(inv));
             // A script with a `case` statement or a function runs commands that dockopt does not list, which may
             // remove the lists: it is left alone when its text names them or apt's clean-up anywhere. Otherwise
-            // the clean-up goes at its end, after every command it runs. A merge of RUNs makes such a script of
-            // the RUN that downloads the lists and one with a `case`.
+            // the clean-up goes at its end, after every command it runs. Merging the RUN that downloads the lists
+            // with one that holds a `case` makes such a script.
             let text = &ctx.df.source()[ctx.statement(i).range.as_range()];
             let may_clean_unlisted = script.opaque && (text.contains("/var/lib/apt") || text.contains("dist-clean"));
             if cleaned
