@@ -13,7 +13,7 @@ mod common;
 
 use dockopt::engine::build_context::BuildContext;
 use dockopt::engine::context::Context;
-use dockopt::engine::finding::{Applicability, Finding, RuleInfo, Safety};
+use dockopt::engine::finding::{Applicability, Finding, Safety};
 use dockopt::engine::options::RuleOptions;
 use dockopt::engine::rule::Rule;
 use dockopt::engine::{fix, rule};
@@ -167,37 +167,12 @@ fn fixes_hold_their_invariants_on_the_corpus() {
     assert!(problems.is_empty(), "{} invariant violations", problems.len());
 }
 
-/// A rule that says its fixes may be safe, whatever they are, so that every fix round runs it, as every round ran
-/// every rule before the rounds left some out.
-struct EveryRound {
-    rule: &'static dyn Rule,
-    info: &'static RuleInfo,
-}
-
-impl Rule for EveryRound {
-    fn info(&self) -> &'static RuleInfo {
-        self.info
-    }
-
-    fn check(&self, ctx: &Context, findings: &mut Vec<Finding>) {
-        self.rule.check(ctx, findings)
-    }
-}
-
 #[test]
 #[cfg_attr(not(dockopt_corpus), ignore = "needs the shared corpus (DOCKOPT_CORPUS, by default ../shared/corpus)")]
 fn fix_rounds_find_what_running_every_rule_in_every_round_finds() {
     let corpus = common::corpus();
     let rules = transforms::all();
-    let every_round: Vec<EveryRound> = rules
-        .iter()
-        .map(|&rule| {
-            let i = rule.info();
-            let info = RuleInfo { safety: Safety::Safe, hadolint: i.hadolint, ..*i };
-            EveryRound { rule, info: Box::leak(Box::new(info)) }
-        })
-        .collect();
-    let every_round: Vec<&dyn Rule> = every_round.iter().map(|r| r as &dyn Rule).collect();
+    let every_round = common::every_round::every_round();
     let options = RuleOptions::DEFAULT;
     let (mut files, mut differences) = (0, Vec::new());
     for (name, path) in common::files_under(&corpus) {

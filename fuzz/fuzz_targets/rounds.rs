@@ -5,51 +5,22 @@
 //! the same on real Dockerfiles.
 #![no_main]
 
-use dockopt::engine::context::Context;
-use dockopt::engine::finding::{Finding, RuleInfo, Safety};
+use dockopt::engine::finding::Safety;
 use dockopt::engine::fix::{self, Remaining};
 use dockopt::engine::options::RuleOptions;
 use dockopt::engine::rule::Rule;
 use dockopt::syntax::diagnostic::decode;
 use dockopt::transforms;
 use libfuzzer_sys::fuzz_target;
-use std::sync::OnceLock;
 
-/// A rule that says its fixes may be safe, whatever they are, so that every round runs it.
-struct EveryRound {
-    rule: &'static dyn Rule,
-    info: &'static RuleInfo,
-}
-
-impl Rule for EveryRound {
-    fn info(&self) -> &'static RuleInfo {
-        self.info
-    }
-
-    fn check(&self, ctx: &Context, findings: &mut Vec<Finding>) {
-        self.rule.check(ctx, findings)
-    }
-}
-
-/// Every rule, wrapped. Made once: the wrappers' infos live as long as the process.
-fn every_round() -> Vec<&'static dyn Rule> {
-    static RULES: OnceLock<Vec<EveryRound>> = OnceLock::new();
-    let rules = RULES.get_or_init(|| {
-        transforms::all()
-            .into_iter()
-            .map(|rule| {
-                let info = RuleInfo { safety: Safety::Safe, ..*rule.info() };
-                EveryRound { rule, info: Box::leak(Box::new(info)) }
-            })
-            .collect()
-    });
-    rules.iter().map(|r| r as &dyn Rule).collect()
-}
+// The wrapped rules that the corpus test of the fix rounds uses too.
+#[path = "../../tests/common/every_round.rs"]
+mod every_round;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(source) = decode("fuzz", data.to_vec()) else { return };
     let rules = transforms::all();
-    let every_round = every_round();
+    let every_round = every_round::every_round();
     for unsafe_fixes in [false, true] {
         let run = |rules: &[&dyn Rule], remaining| {
             fix::fix_with_options(&source, None, rules, unsafe_fixes, &RuleOptions::DEFAULT, remaining)

@@ -5,6 +5,8 @@
 
 #![allow(dead_code)] // each test binary uses its own part of this module
 
+pub mod every_round;
+
 use std::path::{Path, PathBuf};
 
 fn shared_path(var: &str, default: &str) -> PathBuf {
