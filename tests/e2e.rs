@@ -359,6 +359,7 @@ cases! {
     trap_child_stage_uses_parent_lists: "tests/e2e/trap-child-stage", manifests [];
     trap_comments_between_runs: "tests/e2e/trap-comments", manifests [];
     trap_case_statement_after_apt: "tests/e2e/trap-case-statement", manifests [];
+    trap_case_statement_installs_after_update: "tests/e2e/trap-case-install", manifests [];
     add_to_copy_but_not_for_an_archive: "tests/e2e/add-to-copy", manifests [];
     go_build_cache_cleaned: "tests/e2e/go-split", manifests [];
 }

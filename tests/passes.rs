@@ -183,6 +183,11 @@ case!(apk_already_no_cache, "FROM alpine:3.20\nRUN apk add --no-cache curl\n");
 case!(apk_cache_mount, "FROM alpine:3.20\nRUN --mount=type=cache,target=/var/cache/apk apk add curl\n");
 case!(apk_upgrade_keeps_update, "FROM alpine:3.20\nRUN apk update && apk upgrade && apk add curl\n");
 case!(apk_in_an_unbalanced_script_gets_no_fix, "FROM alpine:3.20\nRUN apk update && apk add 'curl\n");
+// The `case` arm between the two commands would go with the update.
+case!(
+    apk_update_stays_before_a_case_statement,
+    "FROM alpine:3.20\nRUN apk update; case x in x) apk add curl;; esac; apk add --no-cache wget\n"
+);
 
 // DO204 rpm-cache-clean
 case!(rpm_yum_dnf_microdnf_zypper, "FROM fedora:40\nRUN yum install -y httpd\nENV A=1\nRUN dnf -y install git\nENV B=1\nRUN microdnf install -y tar\nENV C=1\nRUN zypper --non-interactive install curl\n");
@@ -410,6 +415,20 @@ case!(
 case!(
     apt_update_stays_behind_path_and_is_reported,
     "FROM debian:12\nRUN apt-get update\nENV PATH=/opt/bin:$PATH\nRUN apt-get install -y curl\n"
+);
+// The update stays where a `case` arm or a quote that does not end may hide an install after it: moving it
+// deleted the case statement with it, or carried the unseen commands into the install's RUN.
+case!(
+    apt_update_stays_before_a_case_statement,
+    "FROM debian:12\nRUN apt-get update; case x in x) apt-get install -y curl;; esac\nENV LANG=C\nRUN apt-get install -y wget\n"
+);
+case!(
+    apt_update_stays_before_a_case_statement_and_more,
+    "FROM debian:12\nRUN apt-get update && case x in x) apt-get install -y curl;; esac && echo done\nENV LANG=C\nRUN apt-get install -y wget\n"
+);
+case!(
+    apt_update_stays_in_an_unbalanced_script,
+    "FROM debian:12\nRUN apt-get update `echo\nENV LANG=C\nRUN apt-get install -y curl\n"
 );
 case!(
     apt_update_with_other_work_stays,

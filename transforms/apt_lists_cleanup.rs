@@ -20,7 +20,8 @@ or a cache or tmpfs mount holds them. When a later RUN installs with these lists
 its own (or one run in between), they must stay, and then:\n\
 - if only metadata stands between (ENV, ARG, LABEL, EXPOSE) and none of it can change what `apt-get update` \
 does (DEBIAN_FRONTEND, TZ, LANG, LC_*, … but never PATH, proxies or APT_*), the update moves into the \
-install's RUN, a safe fix; otherwise that is only reported;\n\
+install's RUN, a safe fix; otherwise, or when the update's RUN has a `case` statement or a function, where an \
+install may follow it unseen, that is only reported;\n\
 - if the installs are in stages built on this one, an unsafe fix updates there and cleans here: the child then \
 resolves packages against lists of its own.\n\
 Under ONBUILD the fix is unsafe: a Dockerfile built FROM the image may install with those lists. With \
@@ -293,9 +294,12 @@ fn move_edits(
     j: usize,
 ) -> Option<Vec<Edit>> {
     let script = ctx.script(i)?;
+    // An apt command after the update reads its lists here. In an unbalanced or opaque script the commands
+    // listed are not all the script runs: an install may follow unseen, in a `case` arm or after a quote that
+    // does not end, and the update must stay.
     let after_update =
         invocations.iter().any(|(c, inv)| c.range.start > update.range.start && APT.contains(inv.program));
-    if after_update || ctx.is_exec_form(i) {
+    if after_update || ctx.is_exec_form(i) || !script.balanced || script.opaque {
         return None;
     }
     let removal = if script.commands.len() == 1 {

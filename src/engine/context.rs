@@ -608,8 +608,9 @@ impl<'a, 'src> Context<'a, 'src> {
     }
 
     /// Deletes a whole top-level command from RUN `i` together with the operator that joins it to its
-    /// neighbour. `None` when that would also delete a comment line, the command is not top-level, or the script
-    /// is unbalanced.
+    /// neighbour. `None` when that would also delete a comment line or anything but the operator between the
+    /// two (a `case` statement, whose commands are not listed, or a `!`), the command is not top-level, or the
+    /// script is unbalanced.
     pub fn delete_command(&self, i: usize, command: &Command) -> Option<Edit> {
         let script = self.script(i)?;
         if self.is_exec_form(i) || !script.balanced || !command.is_top_level() {
@@ -618,18 +619,25 @@ impl<'a, 'src> Context<'a, 'src> {
         let index = script.commands.iter().position(|c| c == command)?;
         let joins = |op| matches!(op, Some(crate::shell::Op::And | crate::shell::Op::Semi));
         let next = script.commands.get(index + 1).filter(|n| n.is_top_level() && joins(command.after));
-        let range = match next {
-            Some(next) => self.source_offset(i, command.range.start)..self.source_offset(i, next.range.start),
+        let command_range = self.source_range(i, command.range.clone());
+        let (range, joint) = match next {
+            Some(next) => {
+                let next_start = self.source_offset(i, next.range.start);
+                (command_range.start..next_start, command_range.end..next_start)
+            }
             None => {
                 let previous = index
                     .checked_sub(1)
                     .map(|p| &script.commands[p])
                     .filter(|p| p.is_top_level() && joins(command.before))?;
-                self.source_range(i, previous.range.clone()).end..self.source_range(i, command.range.clone()).end
+                let previous_end = self.source_range(i, previous.range.clone()).end;
+                (previous_end..command_range.end, previous_end..command_range.start)
             }
         };
         let source = self.df.source();
-        if source[range.clone()].contains('#') {
+        let escape = self.df.tree.escape;
+        let operator_only = source[joint].chars().all(|c| c.is_whitespace() || c == '&' || c == ';' || c == escape);
+        if !operator_only || source[range.clone()].contains('#') {
             return None;
         }
         Some(Edit::delete(TextRange::new(range.start, range.end)))
