@@ -426,6 +426,11 @@ case!(
     apt_update_stays_before_a_case_statement_and_more,
     "FROM debian:12\nRUN apt-get update && case x in x) apt-get install -y curl;; esac && echo done\nENV LANG=C\nRUN apt-get install -y wget\n"
 );
+// A RUN that opens with `apt-get update` reads lists of its own, even in its `case` arms: the RUN before it cleans.
+case!(
+    apt_lists_refreshed_before_a_case_statement,
+    "FROM debian:12\nRUN apt-get update && apt-get install -y a\nENV LANG=C\nRUN apt-get update; case x in x) apt-get install -y b;; esac\n"
+);
 case!(
     apt_update_stays_in_an_unbalanced_script,
     "FROM debian:12\nRUN apt-get update `echo\nENV LANG=C\nRUN apt-get install -y curl\n"

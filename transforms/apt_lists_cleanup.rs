@@ -99,6 +99,9 @@ fn lists_use(ctx: &Context, j: usize) -> ListsUse {
         return ListsUse::Neither;
     }
     if ctx.script(j).is_none_or(|s| s.opaque) {
+        if opens_with_update(ctx, j) {
+            return ListsUse::Refreshes;
+        }
         let text = &ctx.df.source()[statement.range.as_range()];
         let mentions = text.contains("apt") || ctx.df.heredocs(statement).iter().any(|h| h.content.contains("apt"));
         return if mentions { ListsUse::Reads } else { ListsUse::Neither };
@@ -118,6 +121,19 @@ fn lists_use(ctx: &Context, j: usize) -> ListsUse {
         }
     }
     ListsUse::Neither
+}
+
+/// The script of RUN `j` runs `apt-get update` before anything else, so that even the commands dockopt does not
+/// list (in `case` arms) read lists of its own.
+fn opens_with_update(ctx: &Context, j: usize) -> bool {
+    let Some(start) = ctx.script(j).and_then(|s| s.content_start()) else { return false };
+    ctx.invocations(j).first().is_some_and(|(command, inv)| {
+        command.range.start == start
+            && command.is_top_level()
+            && !command.piped
+            && APT.contains(inv.program)
+            && inv.subcommand() == Some("update")
+    })
 }
 
 /// The RUNs that read the lists left by the statement before `from` in `stage`: the first that reads them in
