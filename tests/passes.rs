@@ -183,11 +183,12 @@ case!(apk_already_no_cache, "FROM alpine:3.20\nRUN apk add --no-cache curl\n");
 case!(apk_cache_mount, "FROM alpine:3.20\nRUN --mount=type=cache,target=/var/cache/apk apk add curl\n");
 case!(apk_upgrade_keeps_update, "FROM alpine:3.20\nRUN apk update && apk upgrade && apk add curl\n");
 case!(apk_in_an_unbalanced_script_gets_no_fix, "FROM alpine:3.20\nRUN apk update && apk add 'curl\n");
-// The `case` arm between the two commands would go with the update.
+// A `case` statement or a `!` between the two commands would go with the update.
 case!(
     apk_update_stays_before_a_case_statement,
     "FROM alpine:3.20\nRUN apk update; case x in x) apk add curl;; esac; apk add --no-cache wget\n"
 );
+case!(apk_update_stays_before_a_negation, "FROM alpine:3.20\nRUN apk update; ! apk add --no-cache curl\n");
 
 // DO204 rpm-cache-clean
 case!(rpm_yum_dnf_microdnf_zypper, "FROM fedora:40\nRUN yum install -y httpd\nENV A=1\nRUN dnf -y install git\nENV B=1\nRUN microdnf install -y tar\nENV C=1\nRUN zypper --non-interactive install curl\n");
