@@ -154,6 +154,29 @@ case!(
     apt_no_cleanup_where_a_case_statement_may_clean,
     "FROM debian:12\nRUN apt-get update && case \"$(uname -m)\" in x86_64) apt-get install -y curl; rm -rf /var/lib/apt/lists/* ;; esac\n"
 );
+// The other cache clean-ups in a script with a `case` statement, whose commands dockopt does not list: a clean-up
+// named in its text may run there; a tool's own clean-up is appended only when no word of the script may remove
+// the tool.
+case!(
+    rpm_cleanup_after_a_case_statement,
+    "FROM fedora:40\nRUN case \"$(uname -m)\" in x86_64) arch=amd64 ;; esac; dnf install -y curl\n"
+);
+case!(
+    rpm_no_cleanup_where_a_case_statement_may_clean,
+    "FROM fedora:40\nRUN dnf install -y curl; case \"$(uname -m)\" in x86_64) dnf clean all ;; esac\n"
+);
+case!(
+    go_cleanup_lands_once_runs_merge_into_a_case_statement,
+    "FROM golang:1.22\nRUN go build -o /app .\nRUN case \"$(uname -m)\" in x86_64) echo amd64 > /arch ;; esac\n"
+);
+case!(
+    node_cleanup_withheld_where_a_case_statement_may_remove_npm,
+    "FROM node:22\nRUN npm install; case \"$(uname -m)\" in x86_64) apt-get purge -y nodejs ;; esac\n"
+);
+case!(
+    conda_no_cleanup_where_a_case_statement_may_clean,
+    "FROM continuumio/miniconda3\nRUN conda install -y numpy; case \"$(uname -m)\" in x86_64) conda clean -afy ;; esac\n"
+);
 case!(apt_later_run_has_its_own_update, "FROM debian:12\nRUN apt-get update && apt-get install -y curl\nENV X=1\nRUN apt-get update && apt-get install -y git\n");
 case!(
     apt_cache_mount_holds_the_lists,

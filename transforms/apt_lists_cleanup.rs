@@ -1,4 +1,4 @@
-use super::cleanup::{cleanup_finding, mount_instead, CacheMount};
+use super::cleanup::{cleanup_finding, may_clean_unlisted, mount_instead, CacheMount};
 use crate::engine::context::Context;
 use crate::engine::finding::{Applicability, Edit, Finding, Fix, RuleInfo, Safety, Severity};
 use crate::engine::rule::Rule;
@@ -177,7 +177,7 @@ impl Rule for AptListsCleanup {
 
     fn check(&self, ctx: &Context, findings: &mut Vec<Finding>) {
         let mut derived = None;
-        for (i, script) in ctx.runs().filter(|&(i, _)| ctx.runs_any_of(i, &APT)) {
+        for (i, _) in ctx.runs().filter(|&(i, _)| ctx.runs_any_of(i, &APT)) {
             let invocations = ctx.invocations(i);
             let Some((update, _)) =
                 invocations.iter().find(|(_, inv)| APT.contains(inv.program) && inv.subcommand() == Some("update"))
@@ -194,14 +194,10 @@ impl Rule for AptListsCleanup {
                 .map(|(c, _)| c.range.start)
                 .max();
             let cleaned = invocations.iter().any(|(c, inv)| Some(c.range.start) > last_apt && removes_lists(inv));
-            // A script with a `case` statement or a function runs commands that dockopt does not list, which may
-            // remove the lists: it is left alone when its text names them or apt's clean-up anywhere. Otherwise
-            // the clean-up goes at its end, after every command it runs. Merging the RUN that downloads the lists
-            // with one that holds a `case` makes such a script.
-            let text = &ctx.df.source()[ctx.statement(i).range.as_range()];
-            let may_clean_unlisted = script.opaque && (text.contains("/var/lib/apt") || text.contains("dist-clean"));
+            // Elsewhere in a script with a `case` statement, the clean-up goes at its end, after every command it
+            // runs.
             if cleaned
-                || may_clean_unlisted
+                || may_clean_unlisted(ctx, i, &["/var/lib/apt", "dist-clean"])
                 || ctx.mount_covers(i, LISTS)
                 || ctx.mount_covers(i, "/var/lib/apt/lists/partial")
             {

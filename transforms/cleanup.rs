@@ -148,8 +148,32 @@ fn may_remove(invocation: &Invocation, tool: &str) -> bool {
     }
 }
 
+/// RUN `i`'s script has a `case` statement or a function, whose commands dockopt does not list, and its text names
+/// one of `cleanups` (a clean-up command or the cache's path): one of those unlisted commands may clean the cache
+/// already, so the cleanup rules leave such a RUN alone. Any other script with a `case` statement gets its finding:
+/// merging a RUN that installs with one that holds a `case` makes such a script.
+pub(super) fn may_clean_unlisted(ctx: &Context, i: usize, cleanups: &[&str]) -> bool {
+    ctx.script(i).is_some_and(|script| script.opaque) && {
+        let text = &ctx.df.source()[ctx.statement(i).range.as_range()];
+        cleanups.iter().any(|cleanup| text.contains(cleanup))
+    }
+}
+
+/// The words that name a command [`may_remove`] counts, programs or subcommands.
+const REMOVAL_WORDS: &[&str] =
+    &["del", "remove", "purge", "autoremove", "erase", "rm", "uninstall", "deactivate", "unload", "dpkg", "pacman"];
+
+/// RUN `i` has a `case` statement or a function, whose commands dockopt does not list, and its text has a word
+/// that may belong to a command that removes a tool.
+fn unlisted_may_remove(ctx: &Context, i: usize) -> bool {
+    ctx.script(i).is_none_or(|script| script.opaque) && {
+        let text = &ctx.df.source()[ctx.statement(i).range.as_range()];
+        text.split(|c: char| !c.is_ascii_alphanumeric()).any(|word| REMOVAL_WORDS.contains(&word))
+    }
+}
+
 /// A [`cleanup_finding`] whose cleanup is a command of the tool that ran `install`: without a fix when that tool
-/// may be gone by the end of the RUN (see [`tool_remains`]).
+/// may be gone by the end of the RUN (see [`tool_remains`]), also by a command that dockopt does not list.
 pub(super) fn tool_cleanup_finding(
     ctx: &Context,
     i: usize,
@@ -159,7 +183,7 @@ pub(super) fn tool_cleanup_finding(
     (invocations, install, tool): (&[(&Command, Invocation<'_>)], &Command, &str),
 ) -> Finding {
     let mut finding = cleanup_finding(ctx, i, rule, message, cleanup);
-    if !tool_remains(invocations, install, tool) {
+    if unlisted_may_remove(ctx, i) || !tool_remains(invocations, install, tool) {
         finding.fix = None;
     }
     finding

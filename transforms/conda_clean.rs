@@ -1,4 +1,4 @@
-use super::cleanup::{last_matching, tool_cleanup_finding};
+use super::cleanup::{last_matching, may_clean_unlisted, tool_cleanup_finding};
 use crate::engine::context::Context;
 use crate::engine::finding::{Finding, RuleInfo, Safety, Severity};
 use crate::engine::rule::Rule;
@@ -30,7 +30,7 @@ impl Rule for CondaClean {
     }
 
     fn check(&self, ctx: &Context, findings: &mut Vec<Finding>) {
-        for (i, script) in ctx.runs().filter(|&(i, _)| ctx.runs_any_of(i, &CONDA)) {
+        for (i, _) in ctx.runs().filter(|&(i, _)| ctx.runs_any_of(i, &CONDA)) {
             let invocations = ctx.invocations(i);
             let is_conda = |p: &str| CONDA.contains(p);
             let installs = |inv: &crate::shell::Invocation| {
@@ -41,7 +41,8 @@ impl Rule for CondaClean {
             let cleaned = invocations.iter().any(|(c, inv)| {
                 c.range.start > last_install && is_conda(inv.program) && inv.subcommand() == Some("clean")
             });
-            if cleaned || script.opaque || ctx.mount_covers(i, "/opt/conda/pkgs") {
+            let may_clean = may_clean_unlisted(ctx, i, &["clean", "/pkgs"]);
+            if cleaned || may_clean || ctx.mount_covers(i, "/opt/conda/pkgs") {
                 continue;
             }
             let cleanup = format!("{program} clean -afy");

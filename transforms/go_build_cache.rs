@@ -1,4 +1,4 @@
-use super::cleanup::{cache_dir, last_matching, mount_instead, tool_cleanup_finding, CacheMount};
+use super::cleanup::{cache_dir, last_matching, may_clean_unlisted, mount_instead, tool_cleanup_finding, CacheMount};
 use crate::engine::context::Context;
 use crate::engine::finding::{Finding, RuleInfo, Safety, Severity};
 use crate::engine::rule::Rule;
@@ -32,7 +32,7 @@ impl Rule for GoBuildCache {
     }
 
     fn check(&self, ctx: &Context, findings: &mut Vec<Finding>) {
-        for (i, script) in ctx.runs().filter(|&(i, _)| ctx.runs_any_of(i, &GO)) {
+        for (i, _) in ctx.runs().filter(|&(i, _)| ctx.runs_any_of(i, &GO)) {
             let invocations = ctx.invocations(i);
             let builds = |inv: &Invocation| {
                 inv.program == "go" && matches!(inv.subcommand(), Some("build" | "install" | "test" | "vet" | "run"))
@@ -49,7 +49,7 @@ impl Rule for GoBuildCache {
                         && inv.args.iter().any(|w| w.is("-cache")))
                         || (inv.program == "rm" && inv.args.iter().any(|w| removes(w.literal.as_deref(), &cache))))
             });
-            if cleaned || script.opaque || ctx.mount_covers(i, &cache) {
+            if cleaned || may_clean_unlisted(ctx, i, &["clean", &cache]) || ctx.mount_covers(i, &cache) {
                 continue;
             }
             let cleanup = "go clean -cache";

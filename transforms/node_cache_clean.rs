@@ -1,4 +1,6 @@
-use super::cleanup::{cache_dir, cache_is_mounted, last_matching, mount_instead, tool_cleanup_finding, CacheMount};
+use super::cleanup::{
+    cache_dir, cache_is_mounted, last_matching, may_clean_unlisted, mount_instead, tool_cleanup_finding, CacheMount,
+};
 use crate::engine::context::Context;
 use crate::engine::finding::{Finding, RuleInfo, Safety, Severity};
 use crate::engine::rule::Rule;
@@ -68,7 +70,7 @@ impl Rule for NodeCacheClean {
     }
 
     fn check(&self, ctx: &Context, findings: &mut Vec<Finding>) {
-        for (i, script) in ctx.runs().filter(|&(i, _)| ctx.runs_any_of(i, &TOOL_NAMES)) {
+        for (i, _) in ctx.runs().filter(|&(i, _)| ctx.runs_any_of(i, &TOOL_NAMES)) {
             let invocations = ctx.invocations(i);
             for Tool { name: tool, installs, root_cache, cache_ending, cleanup } in TOOLS {
                 let Some((last, _)) =
@@ -102,7 +104,7 @@ impl Rule for NodeCacheClean {
                 let mounted = cache_is_mounted(ctx, i, last, tool)
                     || ctx.mount_covers(i, root_cache)
                     || ctx.mount_covers(i, &target);
-                if cleaned || mounted || script.opaque {
+                if cleaned || mounted || may_clean_unlisted(ctx, i, &["cache", "store", cache_ending]) {
                     continue;
                 }
                 let message = format!("{tool} leaves its package cache in the layer; run `{cleanup}` in the same RUN");

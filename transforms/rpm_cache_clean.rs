@@ -1,4 +1,4 @@
-use super::cleanup::{cleanup_finding, last_matching};
+use super::cleanup::{cleanup_finding, last_matching, may_clean_unlisted};
 use crate::engine::context::Context;
 use crate::engine::finding::{Finding, RuleInfo, Safety, Severity};
 use crate::engine::rule::Rule;
@@ -107,7 +107,7 @@ impl Rule for RpmCacheClean {
     }
 
     fn check(&self, ctx: &Context, findings: &mut Vec<Finding>) {
-        for (i, script) in ctx.runs().filter(|&(i, _)| MANAGERS.iter().any(|m| ctx.runs_any_of(i, &m.programs))) {
+        for (i, _) in ctx.runs().filter(|&(i, _)| MANAGERS.iter().any(|m| ctx.runs_any_of(i, &m.programs))) {
             let invocations = ctx.invocations(i);
             for manager in MANAGERS {
                 let fills = |inv: &Invocation| {
@@ -128,7 +128,8 @@ impl Rule for RpmCacheClean {
                                 })))
                 });
                 let cache = manager.caches[0];
-                if cleaned || script.opaque || manager.caches.iter().any(|c| ctx.mount_covers(i, c)) {
+                let may_clean = may_clean_unlisted(ctx, i, &["clean", "/var/cache"]);
+                if cleaned || may_clean || manager.caches.iter().any(|c| ctx.mount_covers(i, c)) {
                     continue;
                 }
                 let program = last_inv.program;
