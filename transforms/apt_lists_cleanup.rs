@@ -194,8 +194,8 @@ impl Rule for AptListsCleanup {
                 .map(|(c, _)| c.range.start)
                 .max();
             let cleaned = invocations.iter().any(|(c, inv)| Some(c.range.start) > last_apt && removes_lists(inv));
-            // Elsewhere in a script with a `case` statement, the clean-up goes at its end, after every command it
-            // runs.
+            // A script with a `case` statement that does not name the lists gets the clean-up at its end, after
+            // every command it runs.
             if cleaned
                 || may_clean_unlisted(ctx, i, &["/var/lib/apt", "dist-clean"])
                 || ctx.mount_covers(i, LISTS)

@@ -166,7 +166,7 @@ const REMOVAL_WORDS: &[&str] =
 /// RUN `i` has a `case` statement or a function, whose commands dockopt does not list, and its text has a word
 /// that may belong to a command that removes a tool.
 fn unlisted_may_remove(ctx: &Context, i: usize) -> bool {
-    ctx.script(i).is_none_or(|script| script.opaque) && {
+    ctx.script(i).is_some_and(|script| script.opaque) && {
         let text = &ctx.df.source()[ctx.statement(i).range.as_range()];
         text.split(|c: char| !c.is_ascii_alphanumeric()).any(|word| REMOVAL_WORDS.contains(&word))
     }
