@@ -206,9 +206,9 @@ fn make_debian_base(builds: &Builds, root: &Path) -> Result<(), String> {
     debootstrap().or_else(|first| debootstrap().map_err(|second| format!("{first}\nand again:\n{second}")))?;
     std::fs::write(rootfs.join("etc/apt/apt.conf.d/docker-clean"), DOCKER_CLEAN).map_err(|e| e.to_string())?;
     // The official images hold no package lists either; debootstrap leaves the main archive's, about 50 MB.
-    // With them in the base, a RUN's `rm -rf /var/lib/apt/lists/*` hides the base's copy, and the next
-    // `apt-get update` downloads it again into its own layer, where on the official images it would download it
-    // either way.
+    // With them in the base, a RUN's `rm -rf /var/lib/apt/lists/*` hides the base's copy and the next
+    // `apt-get update` downloads it again into its own layer, a cost the official images, which have no copy to
+    // reuse, pay in every update.
     let lists = rootfs.join("var/lib/apt/lists");
     for entry in std::fs::read_dir(&lists).map_err(|e| e.to_string())? {
         let path = entry.map_err(|e| e.to_string())?.path();
