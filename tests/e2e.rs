@@ -574,6 +574,17 @@ fn cache_mounts_keep_the_files_of_a_cargo_build() {
     prove_mounts_and_run("tests/e2e/cargo-registry", "/app/target/release/hello", "hello from greet 1.0.0\n");
 }
 
+/// DO209's `go clean -cache` after a `case` statement, which DO101 merged into the RUN that builds: the images hold
+/// the same files outside caches, and the program prints the same architecture, which the `case` recorded.
+#[test]
+#[cfg_attr(not(dockopt_e2e), ignore = "builds images: set DOCKOPT_E2E=1 (needs root, buildah and debootstrap)")]
+fn go_build_cache_cleaned_after_a_merged_case_statement() {
+    let file = prove_with("tests/e2e/trap-case-go", &[], &["--run", "arch-of-image"]);
+    let run = &file["run"];
+    assert_eq!(run["same"], true, "{run:#}");
+    assert!(matches!(run["fixed"]["stdout"].as_str(), Some("x86-64\n" | "other\n")), "{run:#}");
+}
+
 /// Proves the `--cache-mounts` fixes on `case` like [`prove`], and that `smoke` prints `expected` in both images.
 fn prove_mounts_and_run(case: &str, smoke: &str, expected: &str) {
     let file = prove_with(case, &[], &["--cache-mounts", "--run", smoke]);
