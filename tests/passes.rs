@@ -212,6 +212,9 @@ case!(
     "FROM alpine:3.20\nRUN apk update; case x in x) apk add curl;; esac; apk add --no-cache wget\n"
 );
 case!(apk_update_stays_before_a_negation, "FROM alpine:3.20\nRUN apk update; ! apk add --no-cache curl\n");
+// `rm` with options alone removes nothing: it stays, and is no reason to count the cache as removed. Counting it
+// so made a RUN of many such segments take one fix per round, past the 32 rounds.
+case!(apk_rm_of_options_alone_is_kept, "FROM alpine:3.20\nRUN apk update && apk add curl && rm -f\n");
 
 // DO204 rpm-cache-clean
 case!(rpm_yum_dnf_microdnf_zypper, "FROM fedora:40\nRUN yum install -y httpd\nENV A=1\nRUN dnf -y install git\nENV B=1\nRUN microdnf install -y tar\nENV C=1\nRUN zypper --non-interactive install curl\n");

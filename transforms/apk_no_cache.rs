@@ -54,12 +54,15 @@ impl Rule for ApkNoCache {
             let only_adds = apk.iter().all(|(_, inv)| matches!(inv.subcommand(), Some("add" | "del" | "update")));
             let has_add = apk.iter().any(|(_, inv)| inv.subcommand() == Some("add"));
             let is_update = |inv: &Invocation| inv.program == "apk" && inv.subcommand() == Some("update");
+            // An `rm` of the cache and nothing else: options alone (`rm -f`) remove nothing.
             let removes_cache = |inv: &Invocation| {
+                let cache_path = |a: &str| a.starts_with("/var/cache/apk");
                 inv.program == "rm"
-                    && !inv.args.is_empty()
-                    && inv.args.iter().all(|w| {
-                        w.literal.as_deref().is_some_and(|a| a.starts_with('-') || a.starts_with("/var/cache/apk"))
-                    })
+                    && inv.args.iter().any(|w| w.literal.as_deref().is_some_and(cache_path))
+                    && inv
+                        .args
+                        .iter()
+                        .all(|w| w.literal.as_deref().is_some_and(|a| a.starts_with('-') || cache_path(a)))
             };
             // With every add already without a cache, a redundant `rm` (and an update whose index it removes)
             // cost nothing in the image: not worth a finding in a size optimizer. An update whose index stays is.
