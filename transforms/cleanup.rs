@@ -148,28 +148,30 @@ fn may_remove(invocation: &Invocation, tool: &str) -> bool {
     }
 }
 
-/// RUN `i`'s script has a `case` statement or a function, whose commands dockopt does not list, and its text names
-/// one of `cleanups` (a clean-up command or the cache's path): one of those unlisted commands may clean the cache
-/// already, so the cleanup rules leave such a RUN alone. Any other script with a `case` statement gets its finding:
-/// merging a RUN that installs with one that holds a `case` makes such a script.
+/// The text of RUN `i` when its script has a `case` statement or a function, whose commands dockopt does not list:
+/// the text is all that tells what they may do.
+fn unlisted_text<'s>(ctx: &Context<'_, 's>, i: usize) -> Option<&'s str> {
+    let opaque = ctx.script(i).is_some_and(|script| script.opaque);
+    opaque.then(|| &ctx.df.source()[ctx.statement(i).range.as_range()])
+}
+
+/// RUN `i`'s script has a `case` statement or a function and its text names one of `cleanups` (a clean-up command
+/// or the cache's path): one of the commands dockopt does not list may clean the cache already, so the cleanup
+/// rules leave such a RUN alone. Any other script with a `case` statement gets its finding: merging a RUN that
+/// installs with one that holds a `case` makes such a script.
 pub(super) fn may_clean_unlisted(ctx: &Context, i: usize, cleanups: &[&str]) -> bool {
-    ctx.script(i).is_some_and(|script| script.opaque) && {
-        let text = &ctx.df.source()[ctx.statement(i).range.as_range()];
-        cleanups.iter().any(|cleanup| text.contains(cleanup))
-    }
+    unlisted_text(ctx, i).is_some_and(|text| cleanups.iter().any(|cleanup| text.contains(cleanup)))
 }
 
 /// The words that name a command [`may_remove`] counts, programs or subcommands.
 const REMOVAL_WORDS: &[&str] =
     &["del", "remove", "purge", "autoremove", "erase", "rm", "uninstall", "deactivate", "unload", "dpkg", "pacman"];
 
-/// RUN `i` has a `case` statement or a function, whose commands dockopt does not list, and its text has a word
-/// that may belong to a command that removes a tool.
+/// RUN `i` has a `case` statement or a function, and its text has a word that may belong to a command that
+/// removes a tool.
 fn unlisted_may_remove(ctx: &Context, i: usize) -> bool {
-    ctx.script(i).is_some_and(|script| script.opaque) && {
-        let text = &ctx.df.source()[ctx.statement(i).range.as_range()];
-        text.split(|c: char| !c.is_ascii_alphanumeric()).any(|word| REMOVAL_WORDS.contains(&word))
-    }
+    unlisted_text(ctx, i)
+        .is_some_and(|text| text.split(|c: char| !c.is_ascii_alphanumeric()).any(|word| REMOVAL_WORDS.contains(&word)))
 }
 
 /// A [`cleanup_finding`] whose cleanup is a command of the tool that ran `install`: without a fix when that tool
