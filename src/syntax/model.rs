@@ -460,6 +460,13 @@ pub(super) fn unknown_instruction(word: &str, range: TextRange) -> SyntaxError {
 /// tens of thousands of unknown instructions, from templates, whose words are mostly nothing like a keyword: once
 /// a row has no distance of 2 or less, none that follows has, and the search stops.
 fn edit_distance_up_to_2(word: &str, keyword: &str) -> Option<usize> {
+    // An edit brings in at most one character and takes away at most one: a word that lacks more than 2 of the
+    // keyword's letters, or holds more than 2 kinds of character the keyword lacks, is more than 2 edits away.
+    // Comparing the two sets costs a fraction of one row of distances, and most unknown words stop here.
+    let (in_word, in_keyword) = (letters(word), letters(keyword));
+    if (in_keyword & !in_word).count_ones() > 2 || (in_word & !in_keyword).count_ones() > 2 {
+        return None;
+    }
     let keyword = keyword.as_bytes();
     let mut row = [0usize; 12];
     for (j, distance) in row.iter_mut().enumerate() {
@@ -479,6 +486,12 @@ fn edit_distance_up_to_2(word: &str, keyword: &str) -> Option<usize> {
         }
     }
     Some(row[keyword.len()]).filter(|&distance| distance <= 2)
+}
+
+/// The set of lower-case ASCII letters in `word`, one bit each, and one more bit for any other character: lumping
+/// those together can only make two words look closer than they are, never further.
+fn letters(word: &str) -> u32 {
+    word.chars().fold(0, |set, c| set | if c.is_ascii_lowercase() { 1 << (c as u32 - 'a' as u32) } else { 1 << 26 })
 }
 
 /// Splits the statements into stages and records which earlier stages each one reads.
@@ -700,7 +713,7 @@ mod tests {
     }
 
     #[test]
-    fn stopping_at_a_row_beyond_2_edits_finds_what_the_whole_search_finds() {
+    fn stopping_early_finds_what_the_whole_search_finds() {
         fn edit_distance(word: &str, keyword: &str) -> usize {
             let (word, keyword): (Vec<char>, Vec<char>) = (word.chars().collect(), keyword.chars().collect());
             let mut row: Vec<usize> = (0..=keyword.len()).collect();
