@@ -749,3 +749,21 @@ fn check_reports_what_the_fixes_make_possible() {
     let again = dockopt(&["check", "--select", "DO104", "-"], &fixed);
     assert!(String::from_utf8_lossy(&again.stdout).contains(&format!("-:3:5: {join} [unsafe fix]")));
 }
+
+/// `check` labels a finding as `fix` leaves it: a cleanup whose fix a merge makes impossible (the merged script has
+/// a case statement beside an `rm`, so dockopt cannot tell whether it removes go) is reported with no fix, the count
+/// of fixable findings agrees with the fixes to apply, and `fix` leaves the finding, with no fix, in the fixed text.
+#[test]
+fn check_takes_off_a_fix_that_the_other_fixes_keep_from_applying() {
+    let input = b"FROM golang:1.22\nRUN go build ./...\nRUN case x in x) echo;; esac && rm -f /tmp/x\nUSER nobody\n";
+    let out = dockopt(&["check", "-"], input);
+    let report = String::from_utf8_lossy(&out.stdout);
+    let cache = "DO209 go leaves its build cache in /root/.cache/go-build; run `go clean -cache` in the same RUN";
+    assert!(report.contains(&format!("-:2:1: {cache} (no fix once the other fixes apply)\n")), "{report}");
+    let summary = String::from_utf8_lossy(&out.stderr);
+    assert!(summary.contains("2 findings (1 fixable)"), "{summary}");
+    assert!(summary.contains("fixes to apply: DO101 ×1\n"), "{summary}");
+    let fixed = dockopt(&["fix", "-"], input).stdout;
+    let again = String::from_utf8_lossy(&dockopt(&["check", "-"], &fixed).stdout).into_owned();
+    assert!(again.contains(&format!("-:2:1: {cache}\n")), "{again}");
+}

@@ -874,3 +874,41 @@ fn dependency_cache_mount_needs_the_option() {
     let with = render_with_options(input, None, &rules_but(&[]), &options);
     assert!(with.contains("DO210"), "{with}");
 }
+
+/// A finding of the original text keeps the fix `check` labels it with unless no round applied a fix of its rule
+/// where it is and the fixed text still has it: `check` says what `fix` does.
+#[test]
+fn a_fix_the_other_fixes_keep_from_applying_is_taken_off_only_where_the_finding_is_left() {
+    let rules = rules_but(&["DO301", "DO304"]);
+    // The fix of the finding of rule `code` at `line` whose message names `about`, in what `check` reads.
+    let fix_at = |input: &str, code: &str, line: usize, about: &str| {
+        let outcome = fix::fix_with_options(input, None, &rules, false, &RuleOptions::DEFAULT, fix::Remaining::Fixable)
+            .expect("fixable");
+        let lines = LineIndex::new(input);
+        let finding = outcome
+            .initial
+            .into_iter()
+            .find(|f| f.rule.code == code && lines.line_byte_col(f.range.start).0 == line && f.message.contains(about))
+            .expect("the finding");
+        (finding.fix.map(|f| f.applicability), finding.message)
+    };
+    // The merge puts the go build before a case statement beside an `rm`: DO209 cannot clean the merged RUN.
+    let merged = "FROM golang:1.22\nRUN go build ./...\nRUN case x in x) echo;; esac && rm -f /x\n";
+    let (fix, message) = fix_at(merged, "DO209", 2, "go");
+    assert_eq!(fix, None);
+    assert!(message.ends_with(" (no fix once the other fixes apply)"), "{message}");
+    // The merge brings in the second build's cleanup, which covers the first's. The install after it leaves a
+    // finding of another rule, DO202, in the fixed text.
+    let covered = "FROM golang:1.22\nRUN go build ./a\nRUN go build ./b\nWORKDIR /w\n\
+                   RUN apt-get update && apt-get install -y curl && rm -rf /var/lib/apt/lists/*\n";
+    let (fix, message) = fix_at(covered, "DO209", 2, "go");
+    assert_eq!(fix, Some(Applicability::Safe), "{message}");
+    // The cleanup waits for the merge and lands once, at the end of the merged RUN.
+    let apt = "FROM debian:12\nRUN apt-get update && apt-get install -y curl\nRUN echo hi\n";
+    let (fix, message) = fix_at(apt, "DO201", 2, "apt");
+    assert_eq!(fix, Some(Applicability::Safe), "{message}");
+    // npm's cleanup applies; yarn's finding on the same RUN, which has no fix, stays.
+    let both = "FROM node:20\nRUN npm i -g coffeescript && (cd backend; yarn install)\n";
+    let (fix, message) = fix_at(both, "DO206", 2, "npm");
+    assert_eq!(fix, Some(Applicability::Safe), "{message}");
+}

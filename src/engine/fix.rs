@@ -143,7 +143,10 @@ impl Fixing<'_> {
                 // The first round ran every rule.
                 findings.retain(|f| f.rule.safety != Safety::ReportOnly);
             }
-            let follow_ons = self.rounds.follow_ons(&initial, &findings);
+            let mut initial = initial;
+            let maps = self.rounds.maps();
+            self.rounds.mark_withheld(&maps, &mut initial, &findings);
+            let follow_ons = self.rounds.follow_ons(&maps, &initial, &findings);
             // The text goes to the outcome: its reading ends here.
             drop(ctx);
             drop(df);
@@ -216,6 +219,16 @@ struct Rounds {
 }
 
 impl Rounds {
+    /// Whether this run applies a fix of this applicability.
+    fn applicable(&self, applicability: Applicability) -> bool {
+        applicability == Applicability::Safe || (self.unsafe_fixes && applicability == Applicability::Unsafe)
+    }
+
+    /// Each round's edits as a map from the text after them to the text before, first round first.
+    fn maps(&self) -> Vec<EditMap> {
+        self.history.iter().map(|fixes| EditMap::new(fixes.iter().flat_map(edits))).collect()
+    }
+
     /// The fixes to apply this round: applicable, not rejected before, and not clashing with one chosen earlier.
     /// Fixes that shape layers (DO1xx) are taken first, in source order, then cache cleanups (DO2xx), then the
     /// rewrites that shrink the image (DO3xx): a cleanup waits for a merge it clashes with, and lands once, at the
@@ -225,8 +238,6 @@ impl Rounds {
     /// fix (a multi-stage split that moves pip into a virtual environment and a purge that keeps only what the
     /// files outside it link against break the image together).
     fn choose<'f>(&self, findings: &'f [Finding]) -> Vec<&'f Finding> {
-        let applicable =
-            |a: Applicability| a == Applicability::Safe || (self.unsafe_fixes && a == Applicability::Unsafe);
         let mut ordered: Vec<&Finding> = findings.iter().collect();
         let family = |code: &str| match code.get(..3) {
             Some("DO1") => 0,
@@ -240,7 +251,7 @@ impl Rounds {
         let mut named: Vec<bool> = Vec::new();
         for finding in ordered {
             let Some(fix) = &finding.fix else { continue };
-            if !applicable(fix.applicability) || fix.edits.is_empty() {
+            if !self.applicable(fix.applicability) || fix.edits.is_empty() {
                 continue;
             }
             // Nearly always empty: the lookup's key copies the message.
@@ -311,11 +322,38 @@ impl Rounds {
         text
     }
 
+    /// Takes off the original text's findings the fixes that this run could apply but no round did, where the
+    /// fixed text still has the finding, and says so in their messages: another fix changed what they would edit
+    /// first (a merge that brings a later RUN's `apt-get install` into the RUN whose lists they would remove), or
+    /// the rounds ran out. `check` then labels a finding as `fix` leaves it. A finding counts as fixed when a fix of
+    /// the same rule applied, in any round, to a range that overlaps it in the original text (a cleanup withheld for
+    /// a merge lands once, on the merged RUN, which spans both), and as left when a finding of the same rule in the
+    /// fixed text overlaps it there; a finding neither fixed nor left was resolved by the other fixes (a merge that
+    /// brings in a RUN that cleans), as its label says.
+    fn mark_withheld(&self, maps: &[EditMap], initial: &mut [Finding], remaining: &[Finding]) {
+        let withheld = |f: &Finding| f.fix.as_ref().is_some_and(|x| self.applicable(x.applicability));
+        if remaining.is_empty() || !initial.iter().any(withheld) {
+            return;
+        }
+        let original = |round: usize, f: &Finding| (f.rule.code, in_original(maps, round, f.range));
+        let fixed = RangesByRule::new(
+            self.history.iter().enumerate().flat_map(|(round, fixes)| fixes.iter().map(move |f| (round, f))),
+            &original,
+        );
+        let left = RangesByRule::new(remaining.iter().map(|f| (maps.len(), f)), &original);
+        for finding in initial.iter_mut().filter(|f| withheld(f)) {
+            let (code, range) = (finding.rule.code, finding.range);
+            if !fixed.overlaps(code, range) && left.overlaps(code, range) {
+                finding.fix = None;
+                finding.message.push_str(" (no fix once the other fixes apply)");
+            }
+        }
+    }
+
     /// What the applied fixes made possible that no finding of the original text foretold, located in the
     /// original: the fixes of the second round on, and then the unsafe fixes of the fixed text that this run
     /// leaves to `--unsafe-fixes`.
-    fn follow_ons(&self, initial: &[Finding], remaining: &[Finding]) -> Vec<Finding> {
-        let maps: Vec<EditMap> = self.history.iter().map(|fixes| EditMap::new(fixes.iter().flat_map(edits))).collect();
+    fn follow_ons(&self, maps: &[EditMap], initial: &[Finding], remaining: &[Finding]) -> Vec<Finding> {
         let applied =
             self.history.iter().enumerate().skip(1).flat_map(|(round, fixes)| fixes.iter().map(move |f| (round, f)));
         let left_unsafe = remaining
@@ -330,8 +368,7 @@ impl Rounds {
         let mut found: HashSet<(&str, usize)> = HashSet::default();
         let mut out: Vec<Finding> = Vec::new();
         for (round, finding) in applied.chain(left_unsafe) {
-            let back = |offset| maps[..round].iter().rev().fold(offset, |at, earlier| earlier.map_back(at));
-            let range = TextRange::new(back(finding.range.start), back(finding.range.end));
+            let range = in_original(maps, round, finding.range);
             if foretold(finding.rule.code, range.start) || !found.insert((finding.rule.code, range.start)) {
                 continue;
             }
@@ -345,6 +382,41 @@ impl Rounds {
             });
         }
         out
+    }
+}
+
+/// Where `range`, in the text that the first `round` rounds of fixes made, lies in the original text.
+fn in_original(maps: &[EditMap], round: usize, range: TextRange) -> TextRange {
+    let back = |offset| maps[..round].iter().rev().fold(offset, |at, earlier: &EditMap| earlier.map_back(at));
+    TextRange::new(back(range.start), back(range.end))
+}
+
+/// Findings' ranges in the original text, by rule and start, each with the furthest end of those of its rule
+/// before it: whether any overlaps a range is then one binary search, not a scan, however many fixes a file takes.
+struct RangesByRule<'f> {
+    ranges: Vec<(&'f str, TextRange)>,
+    furthest: Vec<usize>,
+}
+
+impl<'f> RangesByRule<'f> {
+    fn new<'a>(
+        findings: impl Iterator<Item = (usize, &'a Finding)>,
+        original: &impl Fn(usize, &'a Finding) -> (&'f str, TextRange),
+    ) -> RangesByRule<'f> {
+        let mut ranges: Vec<(&str, TextRange)> = findings.map(|(round, f)| original(round, f)).collect();
+        ranges.sort_by_key(|&(code, range)| (code, range.start));
+        let mut furthest: Vec<usize> = Vec::with_capacity(ranges.len());
+        for (k, &(code, range)) in ranges.iter().enumerate() {
+            let before = k.checked_sub(1).filter(|&j| ranges[j].0 == code).map_or(0, |j| furthest[j]);
+            furthest.push(range.end.max(before));
+        }
+        RangesByRule { ranges, furthest }
+    }
+
+    /// Whether a range of rule `code` shares a byte with `range`.
+    fn overlaps(&self, code: &str, range: TextRange) -> bool {
+        let k = self.ranges.partition_point(|&(c, r)| (c, r.start) < (code, range.end));
+        k.checked_sub(1).is_some_and(|j| self.ranges[j].0 == code && self.furthest[j] > range.start)
     }
 }
 
