@@ -332,7 +332,10 @@ impl Rounds {
     /// brings in a RUN that cleans), as its label says.
     fn mark_withheld(&self, maps: &[EditMap], initial: &mut [Finding], remaining: &[Finding]) {
         let withheld = |f: &Finding| f.fix.as_ref().is_some_and(|x| self.applicable(x.applicability));
-        if remaining.is_empty() || !initial.iter().any(withheld) {
+        // The first round chooses among these findings: when it applied as many fixes as they carry, it applied
+        // them all, as it does in most files.
+        let first_round = self.history.first().map_or(0, Vec::len);
+        if remaining.is_empty() || initial.iter().filter(|f| withheld(f)).count() == first_round {
             return;
         }
         let original = |round: usize, f: &Finding| (f.rule.code, in_original(maps, round, f.range));
