@@ -250,6 +250,13 @@ case!(
 case!(node_in_a_subshell_gets_no_fix, "FROM debian:12-slim\nRUN (. /opt/nvm/nvm.sh && npm install)\n");
 case!(node_in_a_branch_gets_no_fix, "FROM node:22-slim\nRUN if [ -f package.json ]; then npm install; fi\n");
 case!(node_cache_removed_by_rm, "FROM node:22-slim\nRUN npm install && rm -rf /root/.npm\n");
+// A cleanup appended after `exit` never runs; after `|| exit 1`, or an `exit` in an `if`, it runs where the
+// install succeeded.
+case!(
+    cleanup_after_exit_gets_no_fix,
+    "FROM node:22-slim\nRUN npm install; exit 0\nENV A=1\nRUN npm ci && exec true\nENV B=1\nRUN npm ci || exit 1\n\
+     ENV C=1\nRUN if [ ! -f package.json ]; then exit 1; fi; npm ci\n"
+);
 case!(gem_no_document_is_unsafe, "FROM ruby:3.3-slim\nRUN gem install bundler\n");
 case!(gem_in_an_unbalanced_script_gets_no_fix, "FROM ruby:3.3-slim\nRUN gem install \"bundler\n");
 case!(conda_clean, "FROM continuumio/miniconda3:24.1.2-0\nRUN conda install -y numpy\n");

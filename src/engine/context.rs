@@ -566,7 +566,9 @@ impl<'a, 'src> Context<'a, 'src> {
     /// RUN's style takes the whole RUN, so it is done once per RUN, however many rules append to it.
     fn append_point(&self, i: usize) -> Option<(usize, String)> {
         let script = self.script(i)?;
-        if self.is_exec_form(i) || !script.balanced || script.has_background_job() {
+        // After a script that may end the shell, an appended command may never run: its fix would do nothing.
+        if self.is_exec_form(i) || !script.balanced || script.has_background_job() || script.may_end_shell_on_success()
+        {
             return None;
         }
         let end = self.source_range(i, 0..script.content_end()?).end;

@@ -184,7 +184,20 @@ impl<'t> Script<'t> {
 
     /// Some command may end the shell early: `exit`, `exec`, `return`.
     pub fn may_end_shell(&self) -> bool {
-        self.commands.iter().any(|c| c.affects_shell() && c.name().is_some_and(|n| SHELL_ENDING.contains(&n)))
+        self.shell_ending().next().is_some()
+    }
+
+    /// Some command may end the shell where the commands before it succeeded, so that a command appended to the
+    /// script with `&&` may never run: one at the top level but after `||`, which runs only when the command
+    /// before it failed (`make || exit 1`). One in an `if`, a loop or a group runs on some paths only, in the corpus
+    /// those that fail (`if [ -z "$x" ]; then echo missing; exit 1; fi`).
+    pub fn may_end_shell_on_success(&self) -> bool {
+        self.shell_ending().any(|c| c.is_top_level() && c.before != Some(Op::Or))
+    }
+
+    /// The commands that may end the shell: those named so whose effects reach the commands after them.
+    fn shell_ending(&self) -> impl Iterator<Item = &Command<'t>> {
+        self.commands.iter().filter(|c| c.affects_shell() && c.name().is_some_and(|n| SHELL_ENDING.contains(&n)))
     }
 }
 
