@@ -767,3 +767,15 @@ fn check_takes_off_a_fix_that_the_other_fixes_keep_from_applying() {
     let again = String::from_utf8_lossy(&dockopt(&["check", "-"], &fixed).stdout).into_owned();
     assert!(again.contains(&format!("-:2:1: {cache}\n")), "{again}");
 }
+
+/// A finding with no fix of its own does not foretell the fix that a merge makes possible where it starts: `check`
+/// reports that fix too. A cleanup after `exit 0` would never run, so the first RUN's finding has none; merged,
+/// the `exit` runs in a subshell, and the cleanup lands at the end of the merged RUN, which starts there.
+#[test]
+fn check_reports_a_fix_that_a_finding_without_one_does_not_foretell() {
+    let input = b"FROM centos:7\nRUN yum update -y; exit 0\nRUN yum install -y x\nRUN adduser foo\nUSER nobody\n";
+    let report = String::from_utf8_lossy(&dockopt(&["check", "--select", "DO1,DO2", "-"], input).stdout).into_owned();
+    let cache = "-:2:1: DO204 yum leaves its cache in /var/cache/yum; clean it in the same RUN";
+    assert!(report.contains(&format!("{cache}\n")), "{report}");
+    assert!(report.contains(&format!("{cache} (applies after the other fixes) [safe fix]\n")), "{report}");
+}

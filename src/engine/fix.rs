@@ -363,19 +363,27 @@ impl Rounds {
             .iter()
             .filter(|f| !self.unsafe_fixes && f.fix.as_ref().is_some_and(|x| x.applicability == Applicability::Unsafe))
             .map(|f| (maps.len(), f));
-        // `check` sorts the original text's findings by start and code, so they are looked up by binary search
-        // rather than hashed, all of them, for the few follow-ons there are.
-        let foretold = |code: &str, start: usize| {
-            initial.binary_search_by(|f| (f.range.start, f.rule.code).cmp(&(start, code))).is_ok()
+        // A finding of the original text foretells one that starts where it does, of its rule, whose fix it labels
+        // alike: one with no fix does not foretell a fix that the merge of its RUN into an earlier one makes
+        // possible. `check` sorts the original text's findings by start and code, so they are looked up by binary
+        // search rather than hashed, all of them, for the few follow-ons there are.
+        let foretold = |code: &str, start: usize, applicability: Applicability| {
+            let first = initial.partition_point(|f| (f.range.start, f.rule.code) < (start, code));
+            initial[first..]
+                .iter()
+                .take_while(|f| (f.range.start, f.rule.code) == (start, code))
+                .any(|f| f.fix.as_ref().is_some_and(|x| x.applicability == applicability))
         };
         let mut found: HashSet<(&str, usize)> = HashSet::default();
         let mut out: Vec<Finding> = Vec::new();
         for (round, finding) in applied.chain(left_unsafe) {
             let range = in_original(maps, round, finding.range);
-            if foretold(finding.rule.code, range.start) || !found.insert((finding.rule.code, range.start)) {
+            let applicability = finding.fix.as_ref().map_or(Applicability::Safe, |f| f.applicability);
+            if foretold(finding.rule.code, range.start, applicability)
+                || !found.insert((finding.rule.code, range.start))
+            {
                 continue;
             }
-            let applicability = finding.fix.as_ref().map_or(Applicability::Safe, |f| f.applicability);
             out.push(Finding {
                 range,
                 message: format!("{} (applies after the other fixes)", finding.message),
