@@ -188,9 +188,9 @@ impl<'t> Script<'t> {
     }
 
     /// Some command may end the shell where the commands before it succeeded, so that a command appended to the
-    /// script with `&&` may never run: one at the top level but after `||`, which runs only when the command
-    /// before it failed (`make || exit 1`). One in an `if`, a loop or a group runs on some paths only, in the corpus
-    /// those that fail (`if [ -z "$x" ]; then echo missing; exit 1; fi`).
+    /// script with `&&` may never run: one at the top level, unless it follows `||`, which runs it only when the
+    /// command before failed (`make || exit 1`). One in an `if`, a loop or a group runs on some paths only, in the
+    /// corpus those that fail (`if [ -z "$x" ]; then echo missing; exit 1; fi`).
     pub fn may_end_shell_on_success(&self) -> bool {
         self.shell_ending().any(|c| c.is_top_level() && c.before != Some(Op::Or))
     }
