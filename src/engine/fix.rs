@@ -133,7 +133,7 @@ impl Fixing<'_> {
         let chosen = if number >= MAX_ROUNDS { Vec::new() } else { self.rounds.choose(&findings) };
         if chosen.is_empty() {
             // A first round that applies nothing is also the last: its findings are both the file's and those left.
-            let initial = self.initial.take().unwrap_or_else(|| findings.clone());
+            let mut initial = self.initial.take().unwrap_or_else(|| findings.clone());
             if number > 0 && !self.plan.last.is_empty() {
                 findings.extend(check(&ctx, &self.plan.last));
                 findings.sort_by_key(|f| (f.range.start, f.rule.code));
@@ -143,7 +143,6 @@ impl Fixing<'_> {
                 // The first round ran every rule.
                 findings.retain(|f| f.rule.safety != Safety::ReportOnly);
             }
-            let mut initial = initial;
             let maps = self.rounds.maps();
             self.rounds.mark_withheld(&maps, &mut initial, &findings);
             let follow_ons = self.rounds.follow_ons(&maps, &initial, &findings);
@@ -222,6 +221,12 @@ impl Rounds {
     /// Whether this run applies a fix of this applicability.
     fn applicable(&self, applicability: Applicability) -> bool {
         applicability == Applicability::Safe || (self.unsafe_fixes && applicability == Applicability::Unsafe)
+    }
+
+    /// The findings whose fixes were applied, each with the round that applied it: its range is in the text that
+    /// round read.
+    fn applied(&self) -> impl Iterator<Item = (usize, &Finding)> {
+        self.history.iter().enumerate().flat_map(|(round, fixes)| fixes.iter().map(move |f| (round, f)))
     }
 
     /// Each round's edits as a map from the text after them to the text before, first round first.
@@ -338,12 +343,9 @@ impl Rounds {
         if remaining.is_empty() || initial.iter().filter(|f| withheld(f)).count() == first_round {
             return;
         }
-        let original = |round: usize, f: &Finding| (f.rule.code, in_original(maps, round, f.range));
-        let fixed = RangesByRule::new(
-            self.history.iter().enumerate().flat_map(|(round, fixes)| fixes.iter().map(move |f| (round, f))),
-            &original,
-        );
-        let left = RangesByRule::new(remaining.iter().map(|f| (maps.len(), f)), &original);
+        let original = |(round, f): (usize, &Finding)| (f.rule.code, in_original(maps, round, f.range));
+        let fixed = RangesByRule::new(self.applied().map(original));
+        let left = RangesByRule::new(remaining.iter().map(|f| original((maps.len(), f))));
         for finding in initial.iter_mut().filter(|f| withheld(f)) {
             let (code, range) = (finding.rule.code, finding.range);
             if !fixed.overlaps(code, range) && left.overlaps(code, range) {
@@ -357,8 +359,7 @@ impl Rounds {
     /// original: the fixes of the second round on, and then the unsafe fixes of the fixed text that this run
     /// leaves to `--unsafe-fixes`.
     fn follow_ons(&self, maps: &[EditMap], initial: &[Finding], remaining: &[Finding]) -> Vec<Finding> {
-        let applied =
-            self.history.iter().enumerate().skip(1).flat_map(|(round, fixes)| fixes.iter().map(move |f| (round, f)));
+        let applied = self.applied().filter(|&(round, _)| round > 0);
         let left_unsafe = remaining
             .iter()
             .filter(|f| !self.unsafe_fixes && f.fix.as_ref().is_some_and(|x| x.applicability == Applicability::Unsafe))
@@ -410,11 +411,8 @@ struct RangesByRule<'f> {
 }
 
 impl<'f> RangesByRule<'f> {
-    fn new<'a>(
-        findings: impl Iterator<Item = (usize, &'a Finding)>,
-        original: &impl Fn(usize, &'a Finding) -> (&'f str, TextRange),
-    ) -> RangesByRule<'f> {
-        let mut ranges: Vec<(&str, TextRange)> = findings.map(|(round, f)| original(round, f)).collect();
+    fn new(ranges: impl Iterator<Item = (&'f str, TextRange)>) -> RangesByRule<'f> {
+        let mut ranges: Vec<(&str, TextRange)> = ranges.collect();
         ranges.sort_by_key(|&(code, range)| (code, range.start));
         let mut furthest: Vec<usize> = Vec::with_capacity(ranges.len());
         for (k, &(code, range)) in ranges.iter().enumerate() {
