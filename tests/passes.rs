@@ -257,6 +257,12 @@ case!(
     "FROM node:22-slim\nRUN npm install; exit 0\nENV A=1\nRUN npm ci && exec true\nENV B=1\nRUN npm ci || exit 1\n\
      ENV C=1\nRUN if [ ! -f package.json ]; then exit 1; fi; npm ci\n"
 );
+// A group runs whenever the commands before it do, so an `exit` in it ends the shell as one outside it would;
+// after `||`, it runs only where the install failed.
+case!(
+    cleanup_after_exit_in_a_group,
+    "FROM node:22-slim\nRUN { npm install; exit 0; }\nENV A=1\nRUN npm ci || { echo failed; exit 1; }\n"
+);
 case!(gem_no_document_is_unsafe, "FROM ruby:3.3-slim\nRUN gem install bundler\n");
 case!(gem_in_an_unbalanced_script_gets_no_fix, "FROM ruby:3.3-slim\nRUN gem install \"bundler\n");
 case!(conda_clean, "FROM continuumio/miniconda3:24.1.2-0\nRUN conda install -y numpy\n");

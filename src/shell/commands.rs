@@ -43,12 +43,15 @@ pub struct Command<'t> {
 pub struct Frames {
     pub depth: usize,
     pub in_subshell: bool,
+    /// One of them runs on some paths only: an `if`, a loop or a `case`, or a group or subshell after `||`
+    /// (`make || { echo failed; exit 1; }`). A group opened otherwise runs whenever the commands before it do.
+    pub conditional: bool,
 }
 
 impl Frames {
     /// These frames inside one more subshell.
     pub fn within_subshell(self) -> Frames {
-        Frames { depth: self.depth + 1, in_subshell: true }
+        Frames { depth: self.depth + 1, in_subshell: true, ..self }
     }
 }
 
@@ -113,6 +116,7 @@ pub(super) fn group<'t>(text: &'t str, tokens: &[Token], literals: Vec<Option<Co
         out: Vec::with_capacity(most),
         frames: Vec::new(),
         subshells: 0,
+        conditionals: 0,
         reading: false,
         before: None,
         opaque: false,
@@ -137,10 +141,12 @@ struct Grouper<'t, 'k> {
     /// The literal values of the word tokens not read yet.
     literals: std::vec::IntoIter<Option<Cow<'t, str>>>,
     out: Vec<Command<'t>>,
-    /// The frames open where the grouping is, outermost first.
-    frames: Vec<Frame>,
+    /// The frames open where the grouping is, outermost first, each with whether it runs on some paths only.
+    frames: Vec<(Frame, bool)>,
     /// How many of `frames` are subshells.
     subshells: usize,
+    /// How many of `frames` run on some paths only: see [`Frames::conditional`].
+    conditionals: usize,
     /// The last command in `out` is still being read. It is built where it stays: a command is 152 bytes.
     reading: bool,
     /// The operator seen last, for the next command's `before`.
@@ -309,15 +315,20 @@ impl<'t> Grouper<'t, '_> {
         }
     }
 
+    /// Opens `frame`, before `self.before` is reset: a frame after `||` runs only where the command before it
+    /// failed.
     fn push_frame(&mut self, frame: Frame) {
+        let conditional = frame == Frame::Compound || self.before == Some(Op::Or);
         self.subshells += usize::from(frame == Frame::Subshell);
-        self.frames.push(frame);
+        self.conditionals += usize::from(conditional);
+        self.frames.push((frame, conditional));
     }
 
     fn pop_frame(&mut self) -> Option<Frame> {
-        let frame = self.frames.pop();
-        self.subshells -= usize::from(frame == Some(Frame::Subshell));
-        frame
+        let (frame, conditional) = self.frames.pop()?;
+        self.subshells -= usize::from(frame == Frame::Subshell);
+        self.conditionals -= usize::from(conditional);
+        Some(frame)
     }
 
     /// A command starts at token `index`, inside the current frames, after the operator seen last.
@@ -333,7 +344,11 @@ impl<'t> Grouper<'t, '_> {
             assignments: Vec::new(),
             words: Vec::with_capacity(words),
             range: self.tokens[index].range.clone(),
-            frames: Frames { depth: self.frames.len(), in_subshell: self.subshells > 0 },
+            frames: Frames {
+                depth: self.frames.len(),
+                in_subshell: self.subshells > 0,
+                conditional: self.conditionals > 0,
+            },
             piped: std::mem::take(&mut self.piped_next),
             before: self.before.take(),
             after: None,

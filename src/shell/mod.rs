@@ -188,11 +188,12 @@ impl<'t> Script<'t> {
     }
 
     /// Some command may end the shell where the commands before it succeeded, so that a command appended to the
-    /// script with `&&` may never run: one at the top level, unless it follows `||`, which runs it only when the
-    /// command before failed (`make || exit 1`). One in an `if`, a loop or a group runs on some paths only, in the
-    /// corpus those that fail (`if [ -z "$x" ]; then echo missing; exit 1; fi`).
+    /// script with `&&` may never run: one at the top level or in a group that runs with it (`{ make; exit 0; }`),
+    /// unless it follows `||`, which runs it only when the command before failed (`make || exit 1`). One in an
+    /// `if`, a loop, or a group after `||` runs on some paths only, in the corpus those that fail
+    /// (`if [ -z "$x" ]; then echo missing; exit 1; fi`, `make || { echo failed; exit 1; }`).
     pub fn may_end_shell_on_success(&self) -> bool {
-        self.shell_ending().any(|c| c.is_top_level() && c.before != Some(Op::Or))
+        self.shell_ending().any(|c| !c.frames.conditional && c.before != Some(Op::Or))
     }
 
     /// The commands that may end the shell: those named so whose effects reach the commands after them.
@@ -213,11 +214,36 @@ mod tests {
     fn commands_with_operators_and_nesting() {
         let s = Script::parse("set -ex; apt-get update && (cd /x && make) || { echo no; } | tee log &");
         assert_eq!(names(&s), ["set", "apt-get", "cd", "make", "echo", "tee"]);
-        assert!(s.commands[2].frames == Frames { depth: 1, in_subshell: true } && !s.commands[2].affects_shell());
+        assert!(
+            s.commands[2].frames == Frames { depth: 1, in_subshell: true, conditional: false }
+                && !s.commands[2].affects_shell()
+        );
         assert_eq!(s.commands[1].before, Some(Op::Semi));
         assert_eq!(s.commands[1].after, Some(Op::And));
         assert!(s.has_background_job());
         assert!(s.balanced);
+    }
+
+    #[test]
+    fn a_shell_may_end_on_success_where_an_exit_runs_with_the_commands_before_it() {
+        let ends = |text: &str| Script::parse(text).may_end_shell_on_success();
+        for text in
+            ["make; exit 0", "make && exec true", "{ make; exit 0; }", "make && { echo; exit 0; }", "{ { exit; }; }"]
+        {
+            assert!(ends(text), "{text}");
+        }
+        for text in [
+            "make || exit 1",
+            "make || { echo failed; exit 1; }",
+            "make || { { exit 1; }; }",
+            "if true; then exit 1; fi",
+            "while true; do exit; done",
+            "(exit 0)",
+            "{ make || exit 1; }",
+            "echo | exit",
+        ] {
+            assert!(!ends(text), "{text}");
+        }
     }
 
     #[test]
