@@ -888,6 +888,37 @@ fn dependency_cache_mount_needs_the_option() {
     assert!(with.contains("DO210"), "{with}");
 }
 
+/// A finding with no fix, of a rule that may fix, says when the other fixes resolve it, as `fix` leaves nothing
+/// there; one they leave says nothing more, nor does one of a rule that only reports.
+#[test]
+fn a_finding_with_no_fix_says_when_the_other_fixes_resolve_it() {
+    let rules = rules_but(&["DO304"]);
+    let resolved = " (resolved once the other fixes apply)";
+    let message_at = |input: &str, code: &str, line: usize| {
+        let outcome = fix::fix_with_options(input, None, &rules, false, &RuleOptions::DEFAULT, fix::Remaining::Fixable)
+            .expect("fixable");
+        let lines = LineIndex::new(input);
+        let finding = outcome
+            .initial
+            .into_iter()
+            .find(|f| f.rule.code == code && lines.line_byte_col(f.range.start).0 == line)
+            .expect("the finding");
+        assert_eq!(finding.fix, None, "{}", finding.message);
+        finding.message
+    };
+    // The merge brings the update, in a subshell for its `exit`, into the RUN that installs and cleans.
+    let cleaned = "FROM centos:7\nRUN yum update -y; exit 0\nRUN yum install -y httpd && yum clean all\n";
+    assert!(message_at(cleaned, "DO204", 2).ends_with(resolved));
+    // The merge of two other RUNs leaves the cache.
+    let left = "FROM centos:7\nRUN yum update -y; exit 0\nENV A=1\nRUN echo a\nRUN echo b\n";
+    assert!(!message_at(left, "DO204", 2).contains(resolved));
+    // The merge makes room for the cleanup, which `check` reports as a follow-on of its own.
+    let followed = "FROM centos:7\nRUN yum update -y; exit 0\nRUN echo hi\n";
+    assert!(!message_at(followed, "DO204", 2).contains(resolved));
+    // DO301 only reports, and the merge does not change what it reads.
+    assert!(!message_at(cleaned, "DO301", 1).contains(resolved));
+}
+
 /// A finding of the original text keeps the fix `check` labels it with unless no round applied a fix of its rule
 /// where it is and the fixed text still has it: `check` says what `fix` does.
 #[test]

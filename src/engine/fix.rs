@@ -144,7 +144,7 @@ impl Fixing<'_> {
                 findings.retain(|f| f.rule.safety != Safety::ReportOnly);
             }
             let maps = self.rounds.maps();
-            self.rounds.mark_withheld(&maps, &mut initial, &findings);
+            self.rounds.label_by_outcome(&maps, &mut initial, &findings);
             let follow_ons = self.rounds.follow_ons(&maps, &initial, &findings);
             // The text goes to the outcome: its reading ends here.
             drop(ctx);
@@ -327,30 +327,44 @@ impl Rounds {
         text
     }
 
-    /// Takes off the original text's findings the fixes that this run could apply but no round did, where the
-    /// fixed text still has the finding, and says so in their messages: another fix changed what they would edit
-    /// first (a merge that brings a later RUN's `apt-get install` into the RUN whose lists they would remove), or
-    /// the rounds ran out. `check` then labels a finding as `fix` leaves it. A finding counts as fixed when a fix of
-    /// the same rule applied, in any round, to a range that overlaps it in the original text (a cleanup withheld for
-    /// a merge lands once, on the merged RUN, which spans both), and as left when a finding of the same rule in the
-    /// fixed text overlaps it there; a finding neither fixed nor left was resolved by the other fixes (a merge that
-    /// brings in a RUN that cleans), as its label says.
-    fn mark_withheld(&self, maps: &[EditMap], initial: &mut [Finding], remaining: &[Finding]) {
+    /// Labels the original text's findings as `fix` leaves them, in their messages, so that `check` says what
+    /// `fix` would do. A finding counts as fixed when a fix of the same rule applied, in any round, to a range that
+    /// overlaps it in the original text (a cleanup withheld for a merge lands once, on the merged RUN, which spans
+    /// both), and as left when a finding of the same rule in the fixed text overlaps it there.
+    ///
+    /// - A fix that this run could apply but no round did, where the finding is left, is taken off: another fix
+    ///   changed what it would edit first (a merge that brings a later RUN's `apt-get install` into the RUN whose
+    ///   lists it would remove), or the rounds ran out. A finding neither fixed nor left was resolved by the other
+    ///   fixes (a merge that brings in a RUN that cleans), as its label already says.
+    /// - A finding with no fix, of a rule that may fix, that is neither fixed nor left was resolved by the other
+    ///   fixes (a yum cache left by `yum update; exit 0`, once a merge brings in the RUN that cleans): `fix` takes
+    ///   care of it. One that a fix of its rule reaches once the other fixes apply is reported as a follow-on.
+    fn label_by_outcome(&self, maps: &[EditMap], initial: &mut [Finding], remaining: &[Finding]) {
+        if self.history.iter().all(Vec::is_empty) {
+            return;
+        }
         let withheld = |f: &Finding| f.fix.as_ref().is_some_and(|x| self.applicable(x.applicability));
+        let unfixed = |f: &Finding| f.fix.is_none() && f.rule.safety != Safety::ReportOnly;
         // The first round chooses among these findings: when it applied as many fixes as they carry, it applied
         // them all, as it does in most files.
         let first_round = self.history.first().map_or(0, Vec::len);
-        if remaining.is_empty() || initial.iter().filter(|f| withheld(f)).count() == first_round {
+        let all_applied = initial.iter().filter(|f| withheld(f)).count() == first_round;
+        if all_applied && !initial.iter().any(unfixed) {
             return;
         }
         let original = |(round, f): (usize, &Finding)| (f.rule.code, in_original(maps, round, f.range));
         let fixed = RangesByRule::new(self.applied().map(original));
         let left = RangesByRule::new(remaining.iter().map(|f| original((maps.len(), f))));
-        for finding in initial.iter_mut().filter(|f| withheld(f)) {
+        for finding in initial.iter_mut() {
             let (code, range) = (finding.rule.code, finding.range);
-            if !fixed.overlaps(code, range) && left.overlaps(code, range) {
+            if fixed.overlaps(code, range) {
+                continue;
+            }
+            if !all_applied && withheld(finding) && left.overlaps(code, range) {
                 finding.fix = None;
                 finding.message.push_str(" (no fix once the other fixes apply)");
+            } else if unfixed(finding) && !left.overlaps(code, range) {
+                finding.message.push_str(" (resolved once the other fixes apply)");
             }
         }
     }
