@@ -585,6 +585,17 @@ fn go_build_cache_cleaned_after_a_merged_case_statement() {
     assert!(matches!(run["fixed"]["stdout"].as_str(), Some("x86-64\n" | "other\n")), "{run:#}");
 }
 
+/// DO206's `npm cache clean --force` after a `case` statement, which DO101 merged into the RUN that installs: the
+/// images hold the same files outside caches, and the `case` recorded the same architecture in both.
+#[test]
+#[cfg_attr(not(dockopt_e2e), ignore = "builds images: set DOCKOPT_E2E=1 (needs root, buildah and debootstrap)")]
+fn npm_cache_cleaned_after_a_merged_case_statement() {
+    let file = prove_with("tests/e2e/trap-case-npm", &[], &["--run", "cat /srv/arch"]);
+    let run = &file["run"];
+    assert_eq!(run["same"], true, "{run:#}");
+    assert!(matches!(run["fixed"]["stdout"].as_str(), Some("x86-64\n" | "other\n")), "{run:#}");
+}
+
 /// Proves the `--cache-mounts` fixes on `case` like [`prove`], and that `smoke` prints `expected` in both images.
 fn prove_mounts_and_run(case: &str, smoke: &str, expected: &str) {
     let file = prove_with(case, &[], &["--cache-mounts", "--run", smoke]);
