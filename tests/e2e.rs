@@ -579,10 +579,7 @@ fn cache_mounts_keep_the_files_of_a_cargo_build() {
 #[test]
 #[cfg_attr(not(dockopt_e2e), ignore = "builds images: set DOCKOPT_E2E=1 (needs root, buildah and debootstrap)")]
 fn go_build_cache_cleaned_after_a_merged_case_statement() {
-    let file = prove_with("tests/e2e/trap-case-go", &[], &["--run", "arch-of-image"]);
-    let run = &file["run"];
-    assert_eq!(run["same"], true, "{run:#}");
-    assert!(matches!(run["fixed"]["stdout"].as_str(), Some("x86-64\n" | "other\n")), "{run:#}");
+    prove_case_statement_runs("tests/e2e/trap-case-go", "arch-of-image");
 }
 
 /// DO206's `npm cache clean --force` after a `case` statement, which DO101 merged into the RUN that installs: the
@@ -590,7 +587,13 @@ fn go_build_cache_cleaned_after_a_merged_case_statement() {
 #[test]
 #[cfg_attr(not(dockopt_e2e), ignore = "builds images: set DOCKOPT_E2E=1 (needs root, buildah and debootstrap)")]
 fn npm_cache_cleaned_after_a_merged_case_statement() {
-    let file = prove_with("tests/e2e/trap-case-npm", &[], &["--run", "cat /srv/arch"]);
+    prove_case_statement_runs("tests/e2e/trap-case-npm", "cat /srv/arch");
+}
+
+/// Proves the fixes on `case` like [`prove`], and that `show`, run in both images, prints the same architecture,
+/// which the `case` statement in the merged RUN recorded.
+fn prove_case_statement_runs(case: &str, show: &str) {
+    let file = prove_with(case, &[], &["--run", show]);
     let run = &file["run"];
     assert_eq!(run["same"], true, "{run:#}");
     assert!(matches!(run["fixed"]["stdout"].as_str(), Some("x86-64\n" | "other\n")), "{run:#}");

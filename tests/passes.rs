@@ -6,7 +6,7 @@ mod common;
 
 use dockopt::engine::build_context::BuildContext;
 use dockopt::engine::context::Context;
-use dockopt::engine::finding::Applicability;
+use dockopt::engine::finding::{Applicability, Finding};
 use dockopt::engine::options::RuleOptions;
 use dockopt::engine::{fix, rule};
 use dockopt::syntax::model::Dockerfile;
@@ -888,6 +888,19 @@ fn dependency_cache_mount_needs_the_option() {
     assert!(with.contains("DO210"), "{with}");
 }
 
+/// The finding of rule `code` at `line` whose message holds `about`, among the original text's findings that
+/// `check` reads: labelled as `fix` leaves it.
+fn checked_finding(input: &str, rules: &[&dyn rule::Rule], code: &str, line: usize, about: &str) -> Finding {
+    let outcome = fix::fix_with_options(input, None, rules, false, &RuleOptions::DEFAULT, fix::Remaining::Fixable)
+        .expect("fixable");
+    let lines = LineIndex::new(input);
+    outcome
+        .initial
+        .into_iter()
+        .find(|f| f.rule.code == code && lines.line_byte_col(f.range.start).0 == line && f.message.contains(about))
+        .expect("the finding")
+}
+
 /// A finding with no fix, of a rule that may fix, says when the other fixes resolve it, as `fix` leaves nothing
 /// there; one they leave says nothing more, nor does one of a rule that only reports.
 #[test]
@@ -895,14 +908,7 @@ fn a_finding_with_no_fix_says_when_the_other_fixes_resolve_it() {
     let rules = rules_but(&["DO304"]);
     let resolved = " (resolved once the other fixes apply)";
     let message_at = |input: &str, code: &str, line: usize| {
-        let outcome = fix::fix_with_options(input, None, &rules, false, &RuleOptions::DEFAULT, fix::Remaining::Fixable)
-            .expect("fixable");
-        let lines = LineIndex::new(input);
-        let finding = outcome
-            .initial
-            .into_iter()
-            .find(|f| f.rule.code == code && lines.line_byte_col(f.range.start).0 == line)
-            .expect("the finding");
+        let finding = checked_finding(input, &rules, code, line, "");
         assert_eq!(finding.fix, None, "{}", finding.message);
         finding.message
     };
@@ -924,16 +930,8 @@ fn a_finding_with_no_fix_says_when_the_other_fixes_resolve_it() {
 #[test]
 fn a_fix_the_other_fixes_keep_from_applying_is_taken_off_only_where_the_finding_is_left() {
     let rules = rules_but(&["DO301", "DO304"]);
-    // The fix of the finding of rule `code` at `line` whose message names `about`, in what `check` reads.
     let fix_at = |input: &str, code: &str, line: usize, about: &str| {
-        let outcome = fix::fix_with_options(input, None, &rules, false, &RuleOptions::DEFAULT, fix::Remaining::Fixable)
-            .expect("fixable");
-        let lines = LineIndex::new(input);
-        let finding = outcome
-            .initial
-            .into_iter()
-            .find(|f| f.rule.code == code && lines.line_byte_col(f.range.start).0 == line && f.message.contains(about))
-            .expect("the finding");
+        let finding = checked_finding(input, &rules, code, line, about);
         (finding.fix.map(|f| f.applicability), finding.message)
     };
     // The merge puts the go build before a case statement beside an `rm`: DO209 cannot clean the merged RUN.
