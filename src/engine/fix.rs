@@ -340,15 +340,13 @@ impl Rounds {
     ///   fixes (a yum cache left by `yum update; exit 0`, once a merge brings in the RUN that cleans): `fix` takes
     ///   care of it. One that a fix of its rule reaches once the other fixes apply is reported as a follow-on.
     fn label_by_outcome(&self, maps: &[EditMap], initial: &mut [Finding], remaining: &[Finding]) {
-        if self.history.iter().all(Vec::is_empty) {
-            return;
-        }
-        let withheld = |f: &Finding| f.fix.as_ref().is_some_and(|x| self.applicable(x.applicability));
+        // Each round in the history applied at least one fix.
+        let Some(first_round) = self.history.first() else { return };
+        let fixable_here = |f: &Finding| f.fix.as_ref().is_some_and(|x| self.applicable(x.applicability));
         let unfixed = |f: &Finding| f.fix.is_none() && f.rule.safety != Safety::ReportOnly;
-        // The first round chooses among these findings: when it applied as many fixes as they carry, it applied
-        // them all, as it does in most files.
-        let first_round = self.history.first().map_or(0, Vec::len);
-        let all_applied = initial.iter().filter(|f| withheld(f)).count() == first_round;
+        // The first round chooses among the findings fixable here: when it applied as many fixes as they carry, it
+        // applied them all, as it does in most files.
+        let all_applied = initial.iter().filter(|f| fixable_here(f)).count() == first_round.len();
         if all_applied && !initial.iter().any(unfixed) {
             return;
         }
@@ -360,7 +358,7 @@ impl Rounds {
             if fixed.overlaps(code, range) {
                 continue;
             }
-            if !all_applied && withheld(finding) && left.overlaps(code, range) {
+            if !all_applied && fixable_here(finding) && left.overlaps(code, range) {
                 finding.fix = None;
                 finding.message.push_str(" (no fix once the other fixes apply)");
             } else if unfixed(finding) && !left.overlaps(code, range) {
