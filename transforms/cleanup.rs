@@ -94,11 +94,11 @@ pub(super) fn cache_dir(ctx: &Context, i: usize, command: &Command, tool: &str) 
 /// The official image (by short name: `golang`, `rust`) that the stage of statement `i` is built on, through the
 /// stages it is built FROM; `None` when a variable names it.
 fn root_image<'c>(ctx: &'c Context, i: usize) -> Option<&'c str> {
-    let stage = &ctx.df.stages[ctx.stage_of(i)?.root];
-    if stage.base.contains('$') {
+    let base = ctx.df.base(&ctx.df.stages[ctx.stage_of(i)?.root]);
+    if base.contains('$') {
         return None;
     }
-    Some(ImageReference::parse(stage.base.split('@').next().unwrap_or_default()).short_name())
+    Some(ImageReference::parse(base.split('@').next().unwrap_or_default()).short_name())
 }
 
 /// A cache mount of RUN `i` holds `tool`'s cache, so its cache must not be cleaned or avoided: the mount keeps it

@@ -79,10 +79,11 @@ impl Rule for MultiStageBuild {
 
     fn check(&self, ctx: &Context, findings: &mut Vec<Finding>) {
         let [stage] = ctx.df.stages.as_slice() else { return };
-        if stage.base.contains('$') {
+        let base = ctx.df.base(stage);
+        if base.contains('$') {
             return;
         }
-        let reference = ImageReference::parse(stage.base.split('@').next().unwrap_or_default());
+        let reference = ImageReference::parse(base.split('@').next().unwrap_or_default());
         let tag = reference.tag.unwrap_or("latest");
         // Windows images have no scratch and no Debian slim counterpart.
         if tag.contains("windows") || tag.contains("nanoserver") {

@@ -49,12 +49,12 @@ impl Rule for RootUser {
                 );
                 findings.push(finding(last_stage.statements.start, message));
             }
-            None if runs_unprivileged(&last_stage.base) || is_windows_image(&last_stage.base) => {}
+            None if runs_unprivileged(ctx.df.base(last_stage)) || is_windows_image(ctx.df.base(last_stage)) => {}
             None => {
                 let message = format!(
                     "no USER in the final stage or the stages it is built on: the container runs as {}'s user, \
                      root for most images; add a USER with an unprivileged user",
-                    last_stage.base
+                    ctx.df.base(last_stage)
                 );
                 findings.push(finding(last_stage.statements.start, message));
             }

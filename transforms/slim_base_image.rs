@@ -106,10 +106,11 @@ impl Rule for SlimBaseImage {
 
     fn check(&self, ctx: &Context, findings: &mut Vec<Finding>) {
         let Some(stage) = ctx.df.stages.last() else { return };
-        if stage.base_stage.is_some() || stage.base.contains('$') || stage.base.contains('@') {
+        let base = ctx.df.base(stage);
+        if stage.base_stage.is_some() || base.contains('$') || base.contains('@') {
             return;
         }
-        let reference = ImageReference::parse(&stage.base);
+        let reference = ImageReference::parse(base);
         let (name, tag) = (reference.short_name(), reference.tag.unwrap_or("latest"));
         let configured = ctx.options.slim_base_image.as_ref().map(|o| &o.images);
         let known = configured.map_or(WITH_SLIM.contains(&name), |images| images.iter().any(|i| i == name));
@@ -119,7 +120,7 @@ impl Rule for SlimBaseImage {
         let Some(slim_tag) = slim_tag(name, tag) else { return };
         let slim = format!("{}:{slim_tag}", reference.repository);
         let statement = ctx.statement(stage.statements.start);
-        let mut message = format!("the final image builds on `{}`; `{slim}` is much smaller", stage.base);
+        let mut message = format!("the final image builds on `{base}`; `{slim}` is much smaller");
         // Debian's full and slim tags hold the same packages (slim leaves out documentation and locales); the
         // other images' full tags add compilers, headers and tools.
         let adds_tools = name != "debian";

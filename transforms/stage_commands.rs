@@ -193,8 +193,9 @@ pub(super) fn normalize(path: &str) -> String {
 
 /// The name the runtime stage copies from: the stage's own, or `build`, which `edits` then give it.
 pub(super) fn builder_name(ctx: &Context, stage: &Stage, edits: &mut Vec<Edit>) -> Result<String, String> {
-    if let Some(name) = &stage.name {
-        return Ok(name.clone());
+    // Lower-cased, as BuildKit matches it.
+    if let Some(name) = ctx.df.stage_name(stage) {
+        return Ok(name.to_ascii_lowercase());
     }
     let from = ctx.statement(stage.statements.start);
     let image = ctx.df.values(&from.instruction).first().ok_or("the FROM has no image")?;

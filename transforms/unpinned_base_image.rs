@@ -26,7 +26,7 @@ impl Rule for UnpinnedBaseImage {
 
     fn check(&self, ctx: &Context, findings: &mut Vec<Finding>) {
         for stage in &ctx.df.stages {
-            let image = stage.base.as_str();
+            let image = ctx.df.base(stage);
             if stage.base_stage.is_some()
                 || image.eq_ignore_ascii_case("scratch")
                 || image.contains('$')

@@ -29,7 +29,7 @@ pub fn model_json(file: &str, df: &Dockerfile) -> Value {
         "errors": errors(&df.errors),
         "build_errors": errors(&df.build_errors),
         "instructions": df.statements.iter().map(|s| statement_json(df, s)).collect::<Vec<_>>(),
-        "stages": df.stages.iter().map(stage_json).collect::<Vec<_>>(),
+        "stages": df.stages.iter().map(|stage| stage_json(df, stage)).collect::<Vec<_>>(),
     })
 }
 
@@ -69,11 +69,12 @@ fn statement_json(df: &Dockerfile, s: &Statement) -> Value {
     })
 }
 
-fn stage_json(stage: &Stage) -> Value {
+fn stage_json(df: &Dockerfile, stage: &Stage) -> Value {
     json!({
         "index": stage.index,
-        "name": stage.name,
-        "base": stage.base,
+        // Lower-cased, as BuildKit matches it.
+        "name": df.stage_name(stage).map(str::to_ascii_lowercase),
+        "base": df.base(stage),
         "base_stage": stage.base_stage,
         "instructions": [stage.statements.start, stage.statements.end],
         "depends_on": stage.depends_on,

@@ -462,7 +462,7 @@ impl<'a, 'src> Context<'a, 'src> {
         for stage in &self.df.stages {
             let mut current = match stage.base_stage {
                 Some(b) => at_end[b],
-                None => !is_windows_image(&stage.base),
+                None => !is_windows_image(self.df.base(stage)),
             };
             for i in stage.statements.clone() {
                 let ins = &self.statement(i).instruction;

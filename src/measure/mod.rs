@@ -173,10 +173,10 @@ pub fn base_images(text: &str) -> Vec<String> {
     let dockerfile = Dockerfile::parse(text);
     let mut bases: Vec<String> = Vec::new();
     for stage in &dockerfile.stages {
-        let base = &stage.base;
+        let base = dockerfile.base(stage);
         let external = stage.base_stage.is_none() && !base.contains('$') && !base.eq_ignore_ascii_case("scratch");
-        if external && !bases.contains(base) {
-            bases.push(base.clone());
+        if external && !bases.iter().any(|b| b == base) {
+            bases.push(base.to_string());
         }
     }
     bases

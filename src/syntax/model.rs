@@ -7,7 +7,7 @@
 
 use crate::syntax::text::TextRange;
 use crate::syntax::tree::{LogicalLine, SyntaxError, SyntaxTree};
-use std::borrow::Cow;
+use std::cmp::Ordering;
 use std::ops::Range;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -280,14 +280,15 @@ pub(super) struct JoinedLine {
     pub(super) more: Vec<(usize, usize)>,
 }
 
-/// A build stage: a FROM and the instructions after it.
+/// A build stage: a FROM and the instructions after it. Its name and base are words of the file, read through the
+/// [`Dockerfile`], which copies no text but what BuildKit rewrote.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Stage {
     pub index: usize,
-    /// Lower-cased, as BuildKit matches stage names.
-    pub name: Option<String>,
-    /// The image or stage reference after FROM, as written.
-    pub base: String,
+    /// The word after `AS`: read through [`Dockerfile::stage_name`].
+    name: Option<Word>,
+    /// The image or stage reference after FROM: read through [`Dockerfile::base`].
+    base: Option<Word>,
     /// Set when `base` names an earlier stage.
     pub base_stage: Option<usize>,
     /// The stage at the top of the chain of base stages this one is built on: the first that is built FROM an
@@ -389,7 +390,17 @@ impl<'src> Dockerfile<'src> {
     /// `statement`: one of the stages before the statement's own, as BuildKit resolves it.
     pub fn referenced_stage(&self, statement: usize, reference: &str) -> Option<usize> {
         let own = self.stage_of(statement)?.index;
-        self.stage_names.find(&self.stages, own, reference)
+        self.stage_names.find(self, &self.stages, own, reference)
+    }
+
+    /// The image or stage reference after a stage's FROM, as written; empty when the FROM has none.
+    pub fn base(&self, stage: &Stage) -> &str {
+        stage.base.as_ref().map_or("", |word| self.text(word))
+    }
+
+    /// The name a stage's FROM gives it after `AS`, as written: BuildKit matches it without ASCII case.
+    pub fn stage_name(&self, stage: &Stage) -> Option<&str> {
+        stage.name.as_ref().map(|word| self.text(word))
     }
 
     /// The text BuildKit reads for `word`: the source it spans, or what BuildKit made of it (quotes removed, JSON
@@ -505,7 +516,7 @@ pub(super) fn stages(df: &Dockerfile, build_errors: &mut Vec<SyntaxError>) -> (V
         }
         let name = match df.values(ins) {
             [_] => None,
-            [_, as_, name] if df.text(as_).eq_ignore_ascii_case("as") => Some(df.text(name).to_ascii_lowercase()),
+            &[_, as_, name] if df.text(&as_).eq_ignore_ascii_case("as") => Some(name),
             _ => {
                 build_errors.push(SyntaxError {
                     message: "FROM requires either one or three arguments".into(),
@@ -515,7 +526,7 @@ pub(super) fn stages(df: &Dockerfile, build_errors: &mut Vec<SyntaxError>) -> (V
                 None
             }
         };
-        let base = df.value_texts(ins).next().unwrap_or_default().to_string();
+        let base = df.values(ins).first().copied();
         if let Some(last) = stages.last_mut() {
             last.statements.end = i;
         }
@@ -529,13 +540,13 @@ pub(super) fn stages(df: &Dockerfile, build_errors: &mut Vec<SyntaxError>) -> (V
             depends_on: Vec::new(),
         });
     }
-    let names = StageNames::new(&stages);
+    let names = StageNames::new(df, &stages);
     // For each stage, the last stage that listed it among what it reads: a stage that copies from the same stage
     // a thousand times lists it once, without searching its list a thousand times. Made at the first flag that
     // names a stage, which most files do not have.
     let mut listed_by: Option<Vec<Option<usize>>> = None;
     for k in 0..stages.len() {
-        let base_stage = names.find(&stages, k, &stages[k].base);
+        let base_stage = names.find(df, &stages, k, df.base(&stages[k]));
         let mut depends_on: Vec<usize> = base_stage.into_iter().collect();
         for ins in statements[stages[k].statements.clone()].iter().map(|s| &s.instruction) {
             for flag in df.flag_texts(ins) {
@@ -546,7 +557,7 @@ pub(super) fn stages(df: &Dockerfile, build_errors: &mut Vec<SyntaxError>) -> (V
                     }
                     _ => None,
                 };
-                if let Some(found) = reference.and_then(|r| names.find(&stages, k, r)) {
+                if let Some(found) = reference.and_then(|r| names.find(df, &stages, k, r)) {
                     let listed_by = listed_by.get_or_insert_with(|| vec![None; stages.len()]);
                     // The base, listed first, is not marked in `listed_by`.
                     if base_stage != Some(found) && listed_by[found] != Some(k) {
@@ -569,21 +580,29 @@ pub(super) fn stages(df: &Dockerfile, build_errors: &mut Vec<SyntaxError>) -> (V
 /// their number.
 #[derive(Clone, Debug, Default)]
 pub(super) struct StageNames {
-    /// Stage indices. Stage names are lower-cased, so byte order is the order of names.
+    /// Stage indices. Names are compared without ASCII case, as BuildKit matches them.
     sorted: Vec<usize>,
 }
 
+/// The order of stage names, which BuildKit matches without ASCII case: that of their lower-cased bytes, compared
+/// as they are read, so that no name is copied to be lower-cased.
+fn cmp_names(a: &str, b: &str) -> Ordering {
+    let lower = |byte: u8| byte.to_ascii_lowercase();
+    a.bytes().map(lower).cmp(b.bytes().map(lower))
+}
+
 impl StageNames {
-    fn new(stages: &[Stage]) -> StageNames {
+    fn new(df: &Dockerfile, stages: &[Stage]) -> StageNames {
         let mut sorted: Vec<usize> = stages.iter().filter(|s| s.name.is_some()).map(|s| s.index).collect();
+        let name = |i: usize| df.stage_name(&stages[i]).unwrap_or_default();
         // Stable: the stages of one name stay in order of index.
-        sorted.sort_by(|&a, &b| stages[a].name.cmp(&stages[b].name));
+        sorted.sort_by(|&a, &b| cmp_names(name(a), name(b)));
         StageNames { sorted }
     }
 
     /// The stage that `reference` names among the first `count` of `stages`: the last one of that name, compared
     /// without case, as BuildKit resolves it, or the one at that index, as `COPY --from=0` allows.
-    fn find(&self, stages: &[Stage], count: usize, reference: &str) -> Option<usize> {
+    fn find(&self, df: &Dockerfile, stages: &[Stage], count: usize, reference: &str) -> Option<usize> {
         // The first FROM of every file asks, with no stage before it.
         if count == 0 {
             return None;
@@ -594,18 +613,12 @@ impl StageNames {
         if self.sorted.is_empty() {
             return None;
         }
-        // Stage names are lower-cased; most references already are.
-        let reference: Cow<str> = if reference.bytes().any(|b| b.is_ascii_uppercase()) {
-            Cow::Owned(reference.to_ascii_lowercase())
-        } else {
-            Cow::Borrowed(reference)
-        };
-        let name = |i: usize| stages[i].name.as_deref().unwrap_or_default();
+        let name = |i: usize| df.stage_name(&stages[i]).unwrap_or_default();
         // Past the stages named before `reference`, and those of its name from `count` on, the one just before is
         // the last stage of its name before `count`, if it has its name.
-        let end = self.sorted.partition_point(|&i| (name(i), i) < (&*reference, count));
+        let end = self.sorted.partition_point(|&i| cmp_names(name(i), reference).then(i.cmp(&count)).is_lt());
         let &found = self.sorted[..end].last()?;
-        (name(found) == reference).then_some(found)
+        name(found).eq_ignore_ascii_case(reference).then_some(found)
     }
 }
 
@@ -628,7 +641,7 @@ mod tests {
                 assert!(source.contains(text.trim_matches('"')) || text.is_empty(), "{w:?} vs {source:?}");
             }
         }
-        assert_eq!(df.stages[0].name.as_deref(), Some("build"));
+        assert_eq!(df.stage_name(&df.stages[0]), Some("build"));
     }
 
     #[test]
