@@ -354,21 +354,38 @@ pub enum JsonArgs<'a> {
 /// BuildKit's `parseJSON`: the arguments are exec form when, after leading whitespace, they are one JSON array
 /// and nothing else.
 pub fn parse_json_array(s: &str) -> JsonArgs<'_> {
-    let lead = leading_space_len(s);
-    let text = &s[lead..];
-    if !text.starts_with('[') {
-        return JsonArgs::NotJson;
-    }
-    match plain_string_array(text, lead) {
-        Some(strings) => JsonArgs::Strings(strings),
-        None => json_array(text, lead),
+    let mut strings = Vec::new();
+    match plain_json_strings(s, |text, range| strings.push((Cow::Borrowed(text), range))) {
+        PlainJson::NotJson => JsonArgs::NotJson,
+        PlainJson::Plain => JsonArgs::Strings(strings),
+        PlainJson::Other => {
+            let lead = leading_space_len(s);
+            json_array(&s[lead..], lead)
+        }
     }
 }
 
-/// The strings of `text` when it is a JSON array of strings without escapes or control characters, and nothing
-/// after it but whitespace: the exec form nearly everyone writes, read without building JSON values. Ranges are
-/// offset by `base`. `None` for anything else, which [`json_array`] decides.
-fn plain_string_array(text: &str, base: usize) -> Option<Vec<JsonString<'_>>> {
+/// What [`plain_json_strings`] found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PlainJson {
+    /// Not a JSON array: the arguments are shell form.
+    NotJson,
+    /// A JSON array of strings without escapes or control characters, and nothing after it but whitespace: the
+    /// exec form nearly everyone writes. Each of its strings was handed over.
+    Plain,
+    /// Some other array, which [`parse_json_array`] decides. Some of its strings may have been handed over.
+    Other,
+}
+
+/// [`parse_json_array`] for the exec form nearly everyone writes, read without building JSON values: each string's
+/// text, without its quotes, is handed to `string` with the range of its literal as it is read, so that the parser
+/// adds it to the file's words without a list made for each instruction.
+pub fn plain_json_strings<'t>(s: &'t str, mut string: impl FnMut(&'t str, Range<usize>)) -> PlainJson {
+    let base = leading_space_len(s);
+    let text = &s[base..];
+    if !text.starts_with('[') {
+        return PlainJson::NotJson;
+    }
     let bytes = text.as_bytes();
     let skip_whitespace = |mut i: usize| {
         while i < bytes.len() && matches!(bytes[i], b' ' | b'\t' | b'\n' | b'\r') {
@@ -376,27 +393,30 @@ fn plain_string_array(text: &str, base: usize) -> Option<Vec<JsonString<'_>>> {
         }
         i
     };
-    let mut strings = Vec::new();
+    // Plain when nothing but whitespace follows the `]` at `i`.
+    let closes = |i: usize| if skip_whitespace(i + 1) == bytes.len() { PlainJson::Plain } else { PlainJson::Other };
     let mut i = skip_whitespace(1);
     if bytes.get(i) == Some(&b']') {
-        return (skip_whitespace(i + 1) == bytes.len()).then_some(strings);
+        return closes(i);
     }
     loop {
         if bytes.get(i) != Some(&b'"') {
-            return None;
+            return PlainJson::Other;
         }
         let start = i + 1;
-        let len = bytes[start..].iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
+        let Some(len) = bytes[start..].iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20) else {
+            return PlainJson::Other;
+        };
         let end = start + len;
         if bytes[end] != b'"' {
-            return None;
+            return PlainJson::Other;
         }
-        strings.push((Cow::Borrowed(&text[start..end]), base + i..base + end + 1));
+        string(&text[start..end], base + i..base + end + 1);
         i = skip_whitespace(end + 1);
         match bytes.get(i) {
             Some(b',') => i = skip_whitespace(i + 1),
-            Some(b']') => return (skip_whitespace(i + 1) == bytes.len()).then_some(strings),
-            _ => return None,
+            Some(b']') => return closes(i),
+            _ => return PlainJson::Other,
         }
     }
 }
@@ -690,13 +710,16 @@ mod tests {
             let quoted: Vec<String> = elements.iter().map(|e| format!("\"{e}\"")).collect();
             let text = format!("[{space}{}{space}]{after}", quoted.join(&format!("{space},{space}")));
             let json = json_array(&text, 2);
-            match plain_string_array(&text, 2) {
-                Some(strings) => proptest::prop_assert_eq!(JsonArgs::Strings(strings), json),
+            // After two blanks, which the ranges count.
+            let mut strings = Vec::new();
+            match plain_json_strings(&format!("  {text}"), |s, range| strings.push((Cow::Owned(s.to_string()), range))) {
+                PlainJson::Plain => proptest::prop_assert_eq!(JsonArgs::Strings(strings), json),
                 // Left to the JSON parser: anything but strings without escapes or control characters.
-                None => proptest::prop_assert!(
+                PlainJson::Other => proptest::prop_assert!(
                     !matches!(json, JsonArgs::Strings(_)) || text.contains(['\\', '\u{01}']),
                     "{text:?} is {json:?}"
                 ),
+                PlainJson::NotJson => proptest::prop_assert!(false, "{text:?} starts with `[`"),
             }
         }
 

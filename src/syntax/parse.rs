@@ -5,7 +5,7 @@
 //! file's one list of words, as source ranges, and only a text BuildKit rewrote is copied. A second pass over
 //! per-instruction records, or a list of words per instruction, cost a quarter more time than this.
 
-use crate::syntax::buildkit::{self, JsonArgs, JsonString};
+use crate::syntax::buildkit::{self, JsonArgs, JsonString, PlainJson};
 use crate::syntax::model::{
     self, Dockerfile, Heredoc, Instruction, JoinedLine, Kind, Logical, Span, StageNames, Statement, Text, Word,
 };
@@ -556,24 +556,48 @@ impl Words {
         }
     }
 
+    /// Adds the strings of the arguments at `args` of the logical line as values when they are a JSON array of
+    /// strings, the exec form. True when they are; false, adding nothing, when they are not JSON.
+    fn json_values(&mut self, line: &LogicalLine, args: Range<usize>) -> Result<bool, Failure> {
+        let rest = &line.text[args.clone()];
+        let (words_before, texts_before) = (self.words.len(), self.texts.len());
+        // Most arrays are plain strings: each is added as it is read, with no list of them made first.
+        let plain = buildkit::plain_json_strings(rest, |text, r| {
+            let logical = args.start + r.start..args.start + r.end;
+            match line.locate(logical.clone()) {
+                (range, true) => self.words.push(Word::unquoted(range)),
+                _ => self.rewritten(line, text.to_string(), logical),
+            }
+        });
+        match plain {
+            PlainJson::NotJson => Ok(false),
+            PlainJson::Plain => Ok(true),
+            PlainJson::Other => {
+                self.words.truncate(words_before);
+                self.texts.truncate(texts_before);
+                match buildkit::parse_json_array(rest) {
+                    JsonArgs::Strings(strings) => {
+                        self.json_strings(line, args.start, strings);
+                        Ok(true)
+                    }
+                    JsonArgs::NotStringArray => Err(not_string_array()),
+                    JsonArgs::NotJson => Ok(false),
+                }
+            }
+        }
+    }
+
     /// BuildKit's `parseMaybeJSON`: exec form when the arguments are a JSON array of strings, else one shell
     /// string. True for the exec form.
     fn maybe_json(&mut self, line: &LogicalLine, args: Range<usize>) -> Result<bool, Failure> {
-        let rest = &line.text[args.clone()];
-        if rest.is_empty() {
+        if args.is_empty() {
             return Ok(false);
         }
-        match buildkit::parse_json_array(rest) {
-            JsonArgs::Strings(strings) => {
-                self.json_strings(line, args.start, strings);
-                Ok(true)
-            }
-            JsonArgs::NotStringArray => Err(not_string_array()),
-            JsonArgs::NotJson => {
-                self.slice(line, args);
-                Ok(false)
-            }
+        let json = self.json_values(line, args.clone())?;
+        if !json {
+            self.slice(line, args);
         }
+        Ok(json)
     }
 
     /// BuildKit's `parseNameVal` for ENV and LABEL: `KEY value` or `KEY=value ...`, flattened to key, value, ….
@@ -661,14 +685,12 @@ fn interpret(
             }
         }
         Kind::Run | Kind::Cmd | Kind::Entrypoint | Kind::Shell => instruction.json = words.maybe_json(line, args)?,
-        Kind::Add | Kind::Copy | Kind::Volume => match buildkit::parse_json_array(rest) {
-            JsonArgs::Strings(strings) => {
-                instruction.json = true;
-                words.json_strings(line, args.start, strings);
+        Kind::Add | Kind::Copy | Kind::Volume => {
+            instruction.json = words.json_values(line, args.clone())?;
+            if !instruction.json {
+                words.whitespace_words(line, args);
             }
-            JsonArgs::NotStringArray => return Err(not_string_array()),
-            JsonArgs::NotJson => words.whitespace_words(line, args),
-        },
+        }
         Kind::Arg => {
             for r in buildkit::parse_words(rest, escape) {
                 words.slice(line, args.start + r.start..args.start + r.end);
