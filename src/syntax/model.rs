@@ -607,8 +607,12 @@ impl StageNames {
         if count == 0 {
             return None;
         }
-        if let Ok(index) = reference.parse::<usize>() {
-            return (index < count).then_some(index);
+        // Most references are image names, which cannot be indices: only what starts like a number is parsed as
+        // one.
+        if matches!(reference.as_bytes().first(), Some(b'0'..=b'9' | b'+')) {
+            if let Ok(index) = reference.parse::<usize>() {
+                return (index < count).then_some(index);
+            }
         }
         if self.sorted.is_empty() {
             return None;
@@ -693,6 +697,10 @@ mod tests {
         assert_eq!(df.referenced_stage(3, "y"), None);
         assert_eq!(df.referenced_stage(8, "4"), None);
         assert_eq!(df.referenced_stage(8, "z"), None);
+        // An index is read as Go's `strconv.Atoi` reads it, a sign included; a name that starts with a digit is a
+        // name.
+        assert_eq!(df.referenced_stage(8, "+2"), Some(2));
+        assert_eq!(df.referenced_stage(8, "2x"), None);
     }
 
     #[test]
