@@ -300,8 +300,14 @@ impl<'a, 'src> Context<'a, 'src> {
         let command = CommandSyntax::read(logical.text);
         let flags_end = command.flags.last().map_or(command.keyword.end, |(_, range)| range.end);
         // Between the flags and the arguments there is only whitespace, or the `--` that ends the flags.
-        let marker = logical.text[flags_end..command.args.start].find("--");
-        logical.source_offset(marker.map_or(command.args.start, |k| flags_end + k))
+        let gap = &logical.text[flags_end..command.args.start];
+        let at = match gap.find("--") {
+            Some(k) => flags_end + k,
+            // BuildKit reads a flag only up to the first byte after the ASCII blanks that is not one: a flag written
+            // after other whitespace (`RUN \u{a0} apk add`) is an argument, and fixing again would add it again.
+            None => flags_end + gap.bytes().take_while(|&b| matches!(b, b' ' | b'\t' | 0x0b | 0x0c | b'\r')).count(),
+        };
+        logical.source_offset(at)
     }
 
     /// The source offset of an offset in statement `i`'s script.
