@@ -12,7 +12,7 @@ use crate::engine::options::RuleOptions;
 use crate::engine::style::ContinuationStyle;
 use crate::engine::suppression::{line_comment_silences, FileSuppressions};
 use crate::shell::{Command, Invocation, Programs, Script};
-use crate::syntax::buildkit::{parse_json_array, JsonArgs};
+use crate::syntax::buildkit::{is_re_whitespace, parse_json_array, JsonArgs};
 use crate::syntax::model::{Dockerfile, Instruction, Kind, Stage, Statement};
 use crate::syntax::text::TextRange;
 use crate::syntax::tree::{CommandSyntax, NodeKind, SyntaxError};
@@ -305,7 +305,7 @@ impl<'a, 'src> Context<'a, 'src> {
             Some(k) => flags_end + k,
             // BuildKit reads a flag only up to the first byte after the ASCII blanks that is not one: a flag written
             // after other whitespace (`RUN \u{a0} apk add`) is an argument, and fixing again would add it again.
-            None => flags_end + gap.bytes().take_while(|&b| matches!(b, b' ' | b'\t' | 0x0b | 0x0c | b'\r')).count(),
+            None => flags_end + gap.bytes().take_while(|&b| is_re_whitespace(char::from(b))).count(),
         };
         logical.source_offset(at)
     }

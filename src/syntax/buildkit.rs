@@ -358,11 +358,15 @@ pub fn parse_json_array(s: &str) -> JsonArgs<'_> {
     match plain_json_strings(s, |text, range| strings.push((Cow::Borrowed(text), range))) {
         PlainJson::NotJson => JsonArgs::NotJson,
         PlainJson::Plain => JsonArgs::Strings(strings),
-        PlainJson::Other => {
-            let lead = leading_space_len(s);
-            json_array(&s[lead..], lead)
-        }
+        PlainJson::Other => decoded_json_array(s),
     }
+}
+
+/// [`parse_json_array`] of arguments that [`plain_json_strings`] found to be [`PlainJson::Other`], by a full JSON
+/// parser, without reading them plainly again.
+pub fn decoded_json_array(s: &str) -> JsonArgs<'_> {
+    let lead = leading_space_len(s);
+    json_array(&s[lead..], lead)
 }
 
 /// What [`plain_json_strings`] found.

@@ -575,7 +575,7 @@ impl Words {
             PlainJson::Other => {
                 self.words.truncate(words_before);
                 self.texts.truncate(texts_before);
-                match buildkit::parse_json_array(rest) {
+                match buildkit::decoded_json_array(rest) {
                     JsonArgs::Strings(strings) => {
                         self.json_strings(line, args.start, strings);
                         Ok(true)
