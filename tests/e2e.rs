@@ -126,14 +126,74 @@ impl Builds {
 }
 
 fn run(command: &mut Command) -> Result<String, String> {
-    let output = command.output().map_err(|e| format!("cannot run {command:?}: {e}"))?;
+    let what = format!("{command:?}");
+    let output = run_again_if_transient(|| command.output(), &what).map_err(|e| format!("cannot run {what}: {e}"))?;
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         let tail: Vec<&str> = stderr.lines().rev().take(20).collect();
         let tail: Vec<&str> = tail.into_iter().rev().collect();
-        return Err(format!("{command:?} failed with {}:\n{}", output.status, tail.join("\n")));
+        return Err(format!("{what} failed with {}:\n{}", output.status, tail.join("\n")));
     }
     Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+/// What Buildah prints when it cannot start a build step for a reason of the machine's, not of the build's.
+/// Before each step, Buildah runs itself again from a copy of its binary in a sealed memfd (containers/storage's
+/// `unshare`), and the kernel refuses the write seal with EBUSY while a page of the copy still has another
+/// reference. Under load that happens now and then: one CI run failed every end-to-end test on it, at a base
+/// image step that the run before had built.
+const TRANSIENT_BUILDER_FAILURE: &str = "sealing memfd copy";
+
+/// How many times a command that fails with [`TRANSIENT_BUILDER_FAILURE`] is run in all.
+const ATTEMPTS: u32 = 3;
+
+/// Runs `command` until it does not fail with [`TRANSIENT_BUILDER_FAILURE`], at most [`ATTEMPTS`] times, pausing
+/// before it runs it again and saying so. Any other failure is returned at once.
+fn run_again_if_transient(
+    mut command: impl FnMut() -> std::io::Result<std::process::Output>,
+    what: &str,
+) -> std::io::Result<std::process::Output> {
+    let mut attempt = 1;
+    loop {
+        let output = command()?;
+        let transient = |stream: &[u8]| String::from_utf8_lossy(stream).contains(TRANSIENT_BUILDER_FAILURE);
+        if output.status.success() || attempt == ATTEMPTS || !(transient(&output.stderr) || transient(&output.stdout)) {
+            return Ok(output);
+        }
+        eprintln!("e2e: {what} failed with \"{TRANSIENT_BUILDER_FAILURE}\" (attempt {attempt} of {ATTEMPTS}); running it again");
+        // The other reference goes when its holder is done with the page; a pause gives it the time.
+        std::thread::sleep(std::time::Duration::from_secs(attempt.into()));
+        attempt += 1;
+    }
+}
+
+/// Runs on every machine: the retry needs no builder.
+#[test]
+fn only_the_transient_builder_failure_is_run_again() {
+    use std::os::unix::process::ExitStatusExt;
+    let output = |code: i32, stderr: &str| std::process::Output {
+        status: std::process::ExitStatus::from_raw(code << 8),
+        stdout: Vec::new(),
+        stderr: stderr.as_bytes().to_vec(),
+    };
+    let busy = "Close_Fd sealing memfd copy: Device or resource busy\nsubprocess exited with status 1";
+    let runs_until = |outputs: Vec<std::process::Output>| {
+        let mut outputs = outputs.into_iter();
+        let mut runs = 0;
+        let last = run_again_if_transient(
+            || {
+                runs += 1;
+                Ok(outputs.next().expect("no more runs than outputs"))
+            },
+            "a test command",
+        )
+        .expect("an output");
+        (runs, last.status.code())
+    };
+    assert_eq!(runs_until(vec![output(1, busy), output(0, "")]), (2, Some(0)));
+    assert_eq!(runs_until(vec![output(1, busy), output(1, busy), output(1, busy)]), (ATTEMPTS, Some(1)));
+    assert_eq!(runs_until(vec![output(1, "E: Unable to locate package nodejs")]), (1, Some(1)));
+    assert_eq!(runs_until(vec![output(0, busy)]), (1, Some(0)));
 }
 
 /// The base images, made once per test run and kept in the storage under the target directory, so a second run
@@ -287,13 +347,9 @@ fn measure(builds: &Builds, case: &str, options: &[&str]) -> (Value, std::proces
     let _alone = cached.then(store_alone);
     let _shared = (!cached).then(|| STORE.read().unwrap_or_else(|poisoned| poisoned.into_inner()));
     let dockerfile = Path::new(env!("CARGO_MANIFEST_DIR")).join(case).join("Dockerfile");
-    let output = builds
-        .command(env!("CARGO_BIN_EXE_dockopt"))
-        .args(["measure", "--builder", "buildah", "--json"])
-        .args(options)
-        .arg(&dockerfile)
-        .output()
-        .expect("dockopt runs");
+    let mut command = builds.command(env!("CARGO_BIN_EXE_dockopt"));
+    command.args(["measure", "--builder", "buildah", "--json"]).args(options).arg(&dockerfile);
+    let output = run_again_if_transient(|| command.output(), &format!("measure of {case}")).expect("dockopt runs");
     let report: Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
         panic!("{case}: measure printed no JSON ({e}); stderr:\n{}", String::from_utf8_lossy(&output.stderr))
     });
