@@ -137,11 +137,11 @@ fn run(command: &mut Command) -> Result<String, String> {
     Ok(String::from_utf8_lossy(&output.stdout).into_owned())
 }
 
-/// What Buildah prints when it cannot start a build step for a reason of the machine's, not of the build's.
-/// Before each step, Buildah runs itself again from a copy of its binary in a sealed memfd (containers/storage's
+/// What Buildah prints when it cannot start a build step for a reason of the machine's, not of the build's. To run a
+/// step, Buildah starts itself again from a copy of its binary in a memfd that it seals (containers/storage's
 /// `unshare`), and the kernel refuses the write seal with EBUSY while a page of the copy still has another
-/// reference. Under load that happens now and then: one CI run failed every end-to-end test on it, at a base
-/// image step that the run before had built.
+/// reference. That happens now and then: one CI run failed every end-to-end test on it, at a base image step that
+/// the run before had built.
 const TRANSIENT_BUILDER_FAILURE: &str = "sealing memfd copy";
 
 /// How many times a command that fails with [`TRANSIENT_BUILDER_FAILURE`] is run in all.
