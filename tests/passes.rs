@@ -809,7 +809,8 @@ cache_mount_case!(
     cache_mount_for_npm_yarn_and_pnpm,
     "# syntax=docker/dockerfile:1\nFROM node:22-slim\nRUN npm ci\nENV A=1\nRUN yarn install --frozen-lockfile\nENV B=1\nRUN pnpm install\n"
 );
-// A no-break space after RUN is whitespace to the shell but not to BuildKit's flag reader: the mount goes before it.
+// BuildKit's flag reader stops at a no-break space after RUN, so a mount written after it would be an argument: the
+// mount goes before it.
 cache_mount_case!(cache_mount_before_a_no_break_space, "FROM alpine:3.20\nRUN \u{a0} apk update && apk add gcc\n");
 cache_mount_case!(
     cache_mount_for_apt_is_unsafe,
