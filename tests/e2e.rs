@@ -127,7 +127,8 @@ impl Builds {
 
 fn run(command: &mut Command) -> Result<String, String> {
     let what = format!("{command:?}");
-    let output = run_again_if_transient(|| command.output(), &what).map_err(|e| format!("cannot run {what}: {e}"))?;
+    let output =
+        run_again_if_transient(|| command.output(), &what, PAUSE).map_err(|e| format!("cannot run {what}: {e}"))?;
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         let tail: Vec<&str> = stderr.lines().rev().take(20).collect();
@@ -137,39 +138,65 @@ fn run(command: &mut Command) -> Result<String, String> {
     Ok(String::from_utf8_lossy(&output.stdout).into_owned())
 }
 
-/// What Buildah prints when it cannot start a build step for a reason of the machine's, not of the build's. To run a
-/// step, Buildah starts itself again from a copy of its binary in a memfd that it seals (containers/storage's
-/// `unshare`), and the kernel refuses the write seal with EBUSY while a page of the copy still has another
-/// reference. That happens now and then: one CI run failed every end-to-end test on it, at a base image step that
-/// the run before had built.
-const TRANSIENT_BUILDER_FAILURE: &str = "sealing memfd copy";
+/// What a command prints when it failed for a passing reason of the machine's or the network's, not of the build's:
+/// run again, it may well succeed.
+///
+/// - Buildah's "sealing memfd copy". To run a step, Buildah starts itself again from a copy of its binary in a
+///   memfd that it seals (containers/storage's `unshare`), and the kernel refuses the write seal with EBUSY while a
+///   page of the copy still has another reference. One CI run failed every end-to-end test on it, at a base image
+///   step that the run before had built.
+/// - A mirror or registry that did not answer, as apt, pip and npm say so: the builds fetch from Debian's mirror,
+///   PyPI and npm. A package that is not there (`Unable to locate package`, `No matching distribution`, a 404) is
+///   not among them: that fails again.
+const TRANSIENT_FAILURES: &[&str] = &[
+    "sealing memfd copy",
+    // apt, curl and Python's resolver.
+    "Temporary failure resolving",
+    "Temporary failure in name resolution",
+    "Could not resolve host",
+    "Connection timed out",
+    "Connection reset by peer",
+    "Hash Sum mismatch",
+    "503  Service Unavailable",
+    // pip.
+    "Read timed out",
+    // npm.
+    "ECONNRESET",
+    "ETIMEDOUT",
+    "EAI_AGAIN",
+];
 
-/// How many times a command that fails with [`TRANSIENT_BUILDER_FAILURE`] is run in all.
+/// How many times a command that fails with one of the [`TRANSIENT_FAILURES`] is run in all.
 const ATTEMPTS: u32 = 3;
 
-/// Runs `command` until it does not fail with [`TRANSIENT_BUILDER_FAILURE`], at most [`ATTEMPTS`] times, pausing
-/// before it runs it again and saying so. Any other failure is returned at once.
+/// The pause before the second run of a command that failed in passing; before each later run it grows by as much.
+/// A mirror that stopped answering mostly answers again within seconds.
+const PAUSE: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// Runs `command` until it does not fail with one of the [`TRANSIENT_FAILURES`], at most [`ATTEMPTS`] times, saying
+/// so each time and pausing first for `pause` times the runs so far. Any other failure is returned at once.
 fn run_again_if_transient(
     mut command: impl FnMut() -> std::io::Result<std::process::Output>,
     what: &str,
+    pause: std::time::Duration,
 ) -> std::io::Result<std::process::Output> {
     let mut attempt = 1;
     loop {
         let output = command()?;
-        let transient = |stream: &[u8]| String::from_utf8_lossy(stream).contains(TRANSIENT_BUILDER_FAILURE);
-        if output.status.success() || attempt == ATTEMPTS || !(transient(&output.stderr) || transient(&output.stdout)) {
+        let printed = [&output.stderr, &output.stdout].map(|stream| String::from_utf8_lossy(stream).into_owned());
+        let transient = TRANSIENT_FAILURES.iter().find(|failure| printed.iter().any(|text| text.contains(*failure)));
+        let Some(failure) = transient.filter(|_| !output.status.success() && attempt < ATTEMPTS) else {
             return Ok(output);
-        }
-        eprintln!("e2e: {what} failed with \"{TRANSIENT_BUILDER_FAILURE}\" (attempt {attempt} of {ATTEMPTS}); running it again");
-        // The other reference goes when its holder is done with the page; a pause gives it the time.
-        std::thread::sleep(std::time::Duration::from_secs(attempt.into()));
+        };
+        eprintln!("e2e: {what} failed with \"{failure}\" (attempt {attempt} of {ATTEMPTS}); running it again");
+        std::thread::sleep(pause * attempt);
         attempt += 1;
     }
 }
 
 /// Runs on every machine: the retry needs no builder.
 #[test]
-fn only_the_transient_builder_failure_is_run_again() {
+fn only_transient_failures_are_run_again() {
     use std::os::unix::process::ExitStatusExt;
     let output = |code: i32, stderr: &str| std::process::Output {
         status: std::process::ExitStatus::from_raw(code << 8),
@@ -177,6 +204,8 @@ fn only_the_transient_builder_failure_is_run_again() {
         stderr: stderr.as_bytes().to_vec(),
     };
     let busy = "Close_Fd sealing memfd copy: Device or resource busy\nsubprocess exited with status 1";
+    let offline = "W: Failed to fetch http://deb.debian.org/debian/dists/bookworm/InRelease  \
+                   Temporary failure resolving 'deb.debian.org'";
     let runs_until = |outputs: Vec<std::process::Output>| {
         let mut outputs = outputs.into_iter();
         let mut runs = 0;
@@ -186,12 +215,14 @@ fn only_the_transient_builder_failure_is_run_again() {
                 Ok(outputs.next().expect("no more runs than outputs"))
             },
             "a test command",
+            std::time::Duration::from_millis(1),
         )
         .expect("an output");
         (runs, last.status.code())
     };
     assert_eq!(runs_until(vec![output(1, busy), output(0, "")]), (2, Some(0)));
-    assert_eq!(runs_until(vec![output(1, busy), output(1, busy), output(1, busy)]), (ATTEMPTS, Some(1)));
+    assert_eq!(runs_until(vec![output(100, offline), output(0, "")]), (2, Some(0)));
+    assert_eq!(runs_until(vec![output(1, busy), output(1, offline), output(1, busy)]), (ATTEMPTS, Some(1)));
     assert_eq!(runs_until(vec![output(1, "E: Unable to locate package nodejs")]), (1, Some(1)));
     assert_eq!(runs_until(vec![output(0, busy)]), (1, Some(0)));
 }
@@ -349,7 +380,8 @@ fn measure(builds: &Builds, case: &str, options: &[&str]) -> (Value, std::proces
     let dockerfile = Path::new(env!("CARGO_MANIFEST_DIR")).join(case).join("Dockerfile");
     let mut command = builds.command(env!("CARGO_BIN_EXE_dockopt"));
     command.args(["measure", "--builder", "buildah", "--json"]).args(options).arg(&dockerfile);
-    let output = run_again_if_transient(|| command.output(), &format!("measure of {case}")).expect("dockopt runs");
+    let output =
+        run_again_if_transient(|| command.output(), &format!("measure of {case}"), PAUSE).expect("dockopt runs");
     let report: Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
         panic!("{case}: measure printed no JSON ({e}); stderr:\n{}", String::from_utf8_lossy(&output.stderr))
     });
