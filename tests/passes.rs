@@ -877,6 +877,11 @@ cache_mount_case!(
     cache_mount_for_go_modules_withheld,
     "# syntax=docker/dockerfile:1\nFROM golang:1.22 AS runs-go\nRUN go mod download\nCMD go run .\nFROM golang:1.22 AS copied\nRUN go mod download\nFROM alpine AS uses\nCOPY --from=copied /go /go\nFROM golang:1.22 AS make\nRUN go mod download\nCOPY . .\nRUN make build\nFROM golang:1.22 AS user\nRUN go mod download\nUSER app\nRUN go build -o /tmp/app .\nFROM golang:1.22 AS moved\nRUN go mod download\nENV GOMODCACHE=/mods\nRUN go build -o /app .\nFROM golang:1.22 AS mounted\nRUN --mount=type=cache,target=/go/pkg/mod go build -o /app .\nFROM $BASE AS unknown\nRUN go build -o /app .\n"
 );
+// The cache directories that HOME and XDG_CACHE_HOME move, where no variable of the tool's own does.
+cache_mount_case!(
+    cache_mount_where_home_or_the_xdg_cache_puts_the_cache,
+    "# syntax=docker/dockerfile:1\nFROM python:3.12-slim AS xdg\nENV XDG_CACHE_HOME=/xdg\nRUN pip install flask\nFROM python:3.12-slim AS home\nENV HOME=/home/app\nRUN pip install flask\nFROM node:22-slim AS yarn\nENV HOME=/home/app\nRUN yarn install\nFROM golang:1.22-bookworm AS go\nENV XDG_CACHE_HOME=/xdg\nRUN go build -o /app .\n"
+);
 cache_mount_case!(
     cache_mount_not_at_a_target_the_flag_cannot_hold,
     "# syntax=docker/dockerfile:1\nFROM golang:1.22\nENV GOPATH=/go\\\\path\nRUN go mod download\nENV PIP_CACHE_DIR=\"/pip cache\"\nRUN pip install flask\nENV PIP_CACHE_DIR=/caché\nRUN pip install requests\n"
