@@ -41,7 +41,13 @@ pub(super) fn cache_dir(ctx: &Context, i: usize, command: &Command, tool: &str) 
         Variable::Unknown => None,
     };
     let home = var("HOME")?.unwrap_or_else(|| "/root".to_string());
-    let xdg_cache = var("XDG_CACHE_HOME")?.unwrap_or_else(|| format!("{home}/.cache"));
+    let xdg_cache_home = var("XDG_CACHE_HOME")?;
+    // `name` in the XDG cache directory, made only for a tool that no variable of its own moves. Joined, not
+    // formatted: this is asked of every install command in every round of fixes.
+    let in_xdg_cache = |name: &str| match &xdg_cache_home {
+        Some(dir) => [dir, "/", name].concat(),
+        None => [&home, "/.cache/", name].concat(),
+    };
     let first_set = |names: &[&str]| -> Option<Option<String>> {
         for name in names {
             if let Some(value) = var(name)? {
@@ -51,9 +57,9 @@ pub(super) fn cache_dir(ctx: &Context, i: usize, command: &Command, tool: &str) 
         Some(None)
     };
     Some(match tool {
-        "pip" => first_set(&["PIP_CACHE_DIR"])?.unwrap_or(format!("{xdg_cache}/pip")),
-        "uv" => first_set(&["UV_CACHE_DIR"])?.unwrap_or(format!("{xdg_cache}/uv")),
-        "go" => first_set(&["GOCACHE"])?.unwrap_or(format!("{xdg_cache}/go-build")),
+        "pip" => first_set(&["PIP_CACHE_DIR"])?.unwrap_or_else(|| in_xdg_cache("pip")),
+        "uv" => first_set(&["UV_CACHE_DIR"])?.unwrap_or_else(|| in_xdg_cache("uv")),
+        "go" => first_set(&["GOCACHE"])?.unwrap_or_else(|| in_xdg_cache("go-build")),
         "go-modules" => match (first_set(&["GOMODCACHE"])?, var("GOPATH")?) {
             (Some(cache), _) => cache,
             (None, Some(path)) => format!("{}/pkg/mod", path.split(':').next().unwrap_or_default()),
@@ -69,13 +75,13 @@ pub(super) fn cache_dir(ctx: &Context, i: usize, command: &Command, tool: &str) 
                 _ => format!("{home}/.cargo"),
             },
         },
-        "npm" => first_set(&["npm_config_cache", "NPM_CONFIG_CACHE"])?.unwrap_or(format!("{home}/.npm")),
+        "npm" => first_set(&["npm_config_cache", "NPM_CONFIG_CACHE"])?.unwrap_or_else(|| format!("{home}/.npm")),
         // Yarn 1 keeps root's cache out of /root.
         "yarn" => first_set(&["YARN_CACHE_FOLDER"])?.unwrap_or_else(|| {
             if home == "/root" {
                 "/usr/local/share/.cache/yarn".to_string()
             } else {
-                format!("{xdg_cache}/yarn")
+                in_xdg_cache("yarn")
             }
         }),
         _ => match first_set(&["PNPM_STORE_DIR", "npm_config_store_dir"])? {
