@@ -565,6 +565,7 @@ fn copy_manifests_first_reads_the_build_context() {
         "pip-blank-workdir",
         "pip-quoted-destination",
         "pip-chown-quoted",
+        "pip-target",
     ] {
         let dockerfile = base.join(case).join("Dockerfile");
         let input = std::fs::read_to_string(&dockerfile).unwrap();
