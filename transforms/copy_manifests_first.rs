@@ -268,7 +268,6 @@ fn needs_manifest_words(script: &crate::shell::Script) -> bool {
 fn needs_of(inv: &Invocation, build: &BuildContext, cwd: &str, dest: &str) -> Option<Result<Needs, String>> {
     let words: Vec<&str> = inv.args.iter().map(|w| w.literal.as_deref().unwrap_or("$")).collect();
     let positional: Vec<&str> = words.iter().copied().filter(|w| !w.starts_with('-')).collect();
-    let has = |option: &str| words.iter().any(|w| *w == option || w.starts_with(&format!("{option}=")));
     let read = |file: &str| build.read_text(&if cwd.is_empty() { file.to_string() } else { format!("{cwd}/{file}") });
     let manifests = |required: &[&str], optional: &[&str]| {
         Ok(Needs::Manifests {
@@ -278,7 +277,7 @@ fn needs_of(inv: &Invocation, build: &BuildContext, cwd: &str, dest: &str) -> Op
     };
     Some(match (inv.program, positional.first().copied()) {
         ("pip", Some("install")) => {
-            if let Some(option) = REFUSED_PIP_OPTIONS.iter().find(|o| has(o)) {
+            if let Some(option) = REFUSED_PIP_OPTIONS.iter().find(|o| inv.has_option(o)) {
                 return Some(Err(format!("pip runs with `{option}`")));
             }
             let files = requirement_files(inv);
@@ -330,9 +329,9 @@ fn needs_of(inv: &Invocation, build: &BuildContext, cwd: &str, dest: &str) -> Op
             let classmap = json
                 .as_ref()
                 .is_some_and(|j| j.pointer("/autoload/classmap").is_some() || j.pointer("/autoload/files").is_some());
-            if scripts && !has("--no-scripts") {
+            if scripts && !inv.has_option("--no-scripts") {
                 Err("composer.json has scripts; add --no-scripts to install without them".to_string())
-            } else if classmap && !has("--no-autoloader") {
+            } else if classmap && !inv.has_option("--no-autoloader") {
                 Err("composer's autoloader scans source files (classmap); add --no-autoloader".to_string())
             } else {
                 manifests(&["composer.json"], &["composer.lock"])
@@ -344,13 +343,13 @@ fn needs_of(inv: &Invocation, build: &BuildContext, cwd: &str, dest: &str) -> Op
             }
             _ => manifests(&["Pipfile"], &["Pipfile.lock"]),
         },
-        ("poetry", Some("install")) if has("--no-root") || has("--only-root") => {
+        ("poetry", Some("install")) if inv.has_option("--no-root") || inv.has_option("--only-root") => {
             manifests(&["pyproject.toml"], &["poetry.lock"])
         }
         ("poetry", Some("install")) => {
             Err("`poetry install` also installs the project from its source; add --no-root".to_string())
         }
-        ("uv", Some("sync")) if has("--no-install-project") || has("--no-install-workspace") => {
+        ("uv", Some("sync")) if inv.has_option("--no-install-project") || inv.has_option("--no-install-workspace") => {
             match read("pyproject.toml") {
                 Some(pyproject) if pyproject.contains("[tool.uv.workspace]") => {
                     Err("a uv workspace needs every member's pyproject.toml".to_string())
