@@ -82,6 +82,8 @@ impl Rule for BuildOnlyPackages {
             }
             let invocations = ctx.invocations(i);
             let Some(install) = invocations.iter().position(|(_, inv)| installer(inv).is_some()) else { continue };
+            // Asked before the packages are gathered: most installs build nothing after them.
+            let Some(build) = invocations[install..].iter().find_map(|(_, inv)| builds_with(inv)) else { continue };
             let manager = installer(&invocations[install].1).expect("an install");
             let packages: Vec<&str> = invocations[install..]
                 .iter()
@@ -89,7 +91,6 @@ impl Rule for BuildOnlyPackages {
                 .flat_map(|(_, inv)| manager.packages(inv))
                 .filter(|p| is_build_only(p))
                 .collect();
-            let Some(build) = invocations[install..].iter().find_map(|(_, inv)| builds_with(inv)) else { continue };
             if packages.is_empty() {
                 continue;
             }
