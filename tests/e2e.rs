@@ -183,9 +183,13 @@ fn run_again_if_transient(
     let mut attempt = 1;
     loop {
         let output = command()?;
-        let printed = [&output.stderr, &output.stdout].map(|stream| String::from_utf8_lossy(stream).into_owned());
-        let transient = TRANSIENT_FAILURES.iter().find(|failure| printed.iter().any(|text| text.contains(*failure)));
-        let Some(failure) = transient.filter(|_| !output.status.success() && attempt < ATTEMPTS) else {
+        if output.status.success() || attempt == ATTEMPTS {
+            return Ok(output);
+        }
+        let printed = [&output.stderr, &output.stdout].map(|stream| String::from_utf8_lossy(stream));
+        let Some(failure) =
+            TRANSIENT_FAILURES.iter().find(|failure| printed.iter().any(|text| text.contains(*failure)))
+        else {
             return Ok(output);
         };
         eprintln!("e2e: {what} failed with \"{failure}\" (attempt {attempt} of {ATTEMPTS}); running it again");
