@@ -89,6 +89,24 @@ const DERIVED: &[(&str, &str, &str, &[&str])] = &[
          ENV CARGO_HOME=/usr/local/cargo PATH=/usr/local/cargo/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
         &["rust:1.75-bookworm"],
     ),
+    (
+        "localhost/dockopt-e2e/fedora:bookworm",
+        BASE,
+        // Neither Fedora's image nor its repositories can be reached, so Debian's dnf stands in, with a repository
+        // of its own: one package, built here, which dnf installs as Fedora's would, its metadata kept in
+        // /var/cache/dnf.
+        "RUN apt-get update && apt-get install -y --no-install-recommends dnf rpm createrepo-c \
+         && rm -rf /var/lib/apt/lists/* \
+         && mkdir -p /root/rpmbuild/SPECS /srv/repo /etc/yum.repos.d \
+         && printf '%s\\n' 'Name: hello' 'Version: 1.0' 'Release: 1' 'Summary: hello' 'License: MIT' \
+            'BuildArch: noarch' '%description' 'hello' '%install' 'mkdir -p %{buildroot}/usr/share/hello' \
+            'echo hello 1.0 > %{buildroot}/usr/share/hello/greeting' '%files' '/usr/share/hello/greeting' \
+            > /root/rpmbuild/SPECS/hello.spec \
+         && rpmbuild -bb /root/rpmbuild/SPECS/hello.spec && cp /root/rpmbuild/RPMS/noarch/*.rpm /srv/repo/ \
+         && createrepo_c /srv/repo && rm -rf /root/rpmbuild \
+         && printf '[local]\\nname=local\\nbaseurl=file:///srv/repo\\ngpgcheck=0\\n' > /etc/yum.repos.d/local.repo",
+        &["fedora:40"],
+    ),
 ];
 
 const DEBIAN_NAMES: &[&str] = &["debian:bookworm", "debian:bookworm-slim", "debian:bookworm-20240722"];
@@ -480,6 +498,7 @@ cases! {
     trap_case_statement_installs_after_update: "tests/e2e/trap-case-install", manifests [];
     add_to_copy_but_not_for_an_archive: "tests/e2e/add-to-copy", manifests [];
     go_build_cache_cleaned: "tests/e2e/go-split", manifests [];
+    dnf_cache_cleaned: "tests/e2e/dnf-cache", manifests [];
 }
 
 /// DO306's split of a single-stage Go build: the runtime stage `FROM scratch` holds the binary, the CA bundle,

@@ -62,6 +62,11 @@ const TIME_STAMPED: &[&str] = &[
     // Cargo's record of what rustc answered, keyed by hashes that change from build to build: four builds of one
     // Dockerfile wrote three different ones.
     "**/target/.rustc_info.json",
+    // rpm's database records when each package was installed, and dnf's history when each transaction ran: two
+    // builds of one `dnf install` differ in both, and in the SQLite journals beside them. The database is in
+    // /var/lib/rpm or /usr/lib/sysimage/rpm on Fedora and its kin, and in ~/.rpmdb under Debian's rpm.
+    "**/rpmdb.sqlite*",
+    "/var/lib/dnf/history.sqlite*",
 ];
 
 fn glob_set(patterns: &[&str]) -> GlobSet {
@@ -135,6 +140,10 @@ mod tests {
         assert!(time_stamped().is_match("/usr/lib/python3/dist-packages/flask/__pycache__/app.cpython-311.pyc"));
         assert!(time_stamped().is_match("/var/log/apt/history.log"));
         assert!(time_stamped().is_match("/app/target/.rustc_info.json"));
+        assert!(time_stamped().is_match("/usr/lib/sysimage/rpm/rpmdb.sqlite"));
+        assert!(time_stamped().is_match("/var/lib/rpm/rpmdb.sqlite-shm"));
+        assert!(time_stamped().is_match("/var/lib/dnf/history.sqlite-wal"));
+        assert!(!time_stamped().is_match("/var/lib/dnf/repos"));
         assert!(!time_stamped().is_match("/usr/lib/python3/dist-packages/flask/app.py"));
     }
 }
