@@ -90,6 +90,12 @@ const DERIVED: &[(&str, &str, &str, &[&str])] = &[
         &["rust:1.75-bookworm"],
     ),
     (
+        "localhost/dockopt-e2e/ruby:bookworm",
+        BASE,
+        "RUN apt-get update && apt-get install -y --no-install-recommends ruby && rm -rf /var/lib/apt/lists/*",
+        &["ruby:3.1-slim-bookworm"],
+    ),
+    (
         "localhost/dockopt-e2e/fedora:bookworm",
         BASE,
         // Neither Fedora's image nor its repositories can be reached, so Debian's dnf stands in, with a repository
@@ -588,6 +594,20 @@ fn build_only_packages_purged_and_the_extension_still_imports() {
     let proof = prove_unsafe_fix("tests/e2e/pip-build-deps", "DO307", smoke, "2.9.10");
     assert!(proof.fixed + 50_000_000 < proof.original, "less than 50 MB saved: {proof:?}");
     assert!(!proof.kept("/usr/bin/x86_64-linux-gnu-gcc-12"), "gcc is gone");
+}
+
+/// DO207's `--no-document`: a gem built and installed from the context requires and answers the same, and its
+/// documentation, which is why the fix is not safe, is all that is gone.
+#[test]
+#[cfg_attr(not(dockopt_e2e), ignore = "builds images: set DOCKOPT_E2E=1 (needs root, buildah and debootstrap)")]
+fn gem_installed_without_documentation_runs_the_same() {
+    let smoke = "ruby -e 'require %q(hello); puts Hello.greeting'";
+    let proof = prove_unsafe_fix("tests/e2e/gem-docs", "DO207", smoke, "hello 1.0.0\n");
+    assert!(proof.fixed < proof.original, "{proof:?}");
+    assert!(proof.kept("/var/lib/gems/3.1.0/gems/hello-1.0.0/lib/hello.rb"), "{proof:?}");
+    assert!(!proof.kept("/var/lib/gems/3.1.0/doc/hello-1.0.0"), "the documentation is gone: {proof:?}");
+    let outside_docs = |d: &&Value| !d["path"].as_str().is_some_and(|p| p.starts_with("/var/lib/gems/3.1.0/doc/"));
+    assert_eq!(proof.differences.iter().filter(outside_docs).count(), 0, "{proof:?}");
 }
 
 /// DO306's split of a single-stage Rust build: the runtime stage on the builder's Debian slim release holds the
