@@ -26,7 +26,7 @@ const BASE: &str = "localhost/dockopt-e2e/debian:bookworm";
 
 /// The directory under the target's temporary directory that keeps the images between runs. Its number goes up
 /// whenever the stand-ins are made otherwise, so that a store kept from before is not used with old images.
-const STORE_DIR: &str = "e2e-2";
+const STORE_DIR: &str = "e2e-3";
 
 /// apt's configuration in the official Debian and Ubuntu images, which the stand-in carries too: after every
 /// install and update, apt deletes the packages it downloaded and keeps no binary caches of its lists
@@ -64,10 +64,12 @@ const DERIVED: &[(&str, &str, &str, &[&str])] = &[
     (
         "localhost/dockopt-e2e/node:bookworm",
         BASE,
-        // The official images have a `node` user, and Node.js reads its own CA list unless told of the system's.
-        "RUN apt-get update && apt-get install -y --no-install-recommends nodejs npm \
-         && rm -rf /var/lib/apt/lists/* && useradd --uid 1000 --create-home node\n\
-         ENV NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt",
+        // The official images have a `node` user and yarn 1, and Node.js reads its own CA list unless told of the
+        // system's.
+        "ENV NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt\n\
+         RUN apt-get update && apt-get install -y --no-install-recommends nodejs npm \
+         && rm -rf /var/lib/apt/lists/* && useradd --uid 1000 --create-home node \
+         && npm install -g yarn@1.22.22 && npm cache clean --force",
         &["node:20-bookworm-slim"],
     ),
     (
@@ -505,6 +507,7 @@ cases! {
     add_to_copy_but_not_for_an_archive: "tests/e2e/add-to-copy", manifests [];
     go_build_cache_cleaned: "tests/e2e/go-split", manifests [];
     dnf_cache_cleaned: "tests/e2e/dnf-cache", manifests [];
+    node_yarn_copy_first: "tests/e2e/node-yarn", manifests ["package.json", "yarn.lock"];
 }
 
 /// DO306's split of a single-stage Go build: the runtime stage `FROM scratch` holds the binary, the CA bundle,
