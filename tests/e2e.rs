@@ -508,6 +508,7 @@ cases! {
     go_build_cache_cleaned: "tests/e2e/go-split", manifests [];
     dnf_cache_cleaned: "tests/e2e/dnf-cache", manifests [];
     node_yarn_copy_first: "tests/e2e/node-yarn", manifests ["package.json", "yarn.lock"];
+    node_pnpm_copy_first: "tests/e2e/node-pnpm", manifests ["package.json", "pnpm-lock.yaml"];
 }
 
 /// DO306's split of a single-stage Go build: the runtime stage `FROM scratch` holds the binary, the CA bundle,

@@ -67,6 +67,10 @@ const TIME_STAMPED: &[&str] = &[
     // /var/lib/rpm or /usr/lib/sysimage/rpm on Fedora and its kin, and in ~/.rpmdb under Debian's rpm.
     "**/rpmdb.sqlite*",
     "/var/lib/dnf/history.sqlite*",
+    // pnpm records when it last looked for a newer pnpm and when it installed (`lastUpdateCheck`, `prunedAt`):
+    // two builds of one `pnpm install` differ in both.
+    "/{root,home/*}/.local/state/pnpm/pnpm-state.json",
+    "**/node_modules/.modules.yaml",
 ];
 
 fn glob_set(patterns: &[&str]) -> GlobSet {
@@ -144,6 +148,9 @@ mod tests {
         assert!(time_stamped().is_match("/var/lib/rpm/rpmdb.sqlite-shm"));
         assert!(time_stamped().is_match("/var/lib/dnf/history.sqlite-wal"));
         assert!(!time_stamped().is_match("/var/lib/dnf/repos"));
+        assert!(time_stamped().is_match("/root/.local/state/pnpm/pnpm-state.json"));
+        assert!(time_stamped().is_match("/srv/app/node_modules/.modules.yaml"));
+        assert!(!time_stamped().is_match("/srv/app/node_modules/is-number/index.js"));
         assert!(!time_stamped().is_match("/usr/lib/python3/dist-packages/flask/app.py"));
     }
 }
