@@ -509,6 +509,7 @@ cases! {
     dnf_cache_cleaned: "tests/e2e/dnf-cache", manifests [];
     node_yarn_copy_first: "tests/e2e/node-yarn", manifests ["package.json", "yarn.lock"];
     node_pnpm_copy_first: "tests/e2e/node-pnpm", manifests ["package.json", "pnpm-lock.yaml"];
+    python_uv_copy_first: "tests/e2e/python-uv", manifests ["pyproject.toml", "uv.lock"];
 }
 
 /// DO306's split of a single-stage Go build: the runtime stage `FROM scratch` holds the binary, the CA bundle,
