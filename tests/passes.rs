@@ -566,6 +566,8 @@ fn copy_manifests_first_reads_the_build_context() {
         "pip-quoted-destination",
         "pip-chown-quoted",
         "pip-target",
+        "go-proxy-in-source",
+        "pip-find-links-env",
     ] {
         let dockerfile = base.join(case).join("Dockerfile");
         let input = std::fs::read_to_string(&dockerfile).unwrap();

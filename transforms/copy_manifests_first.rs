@@ -1,5 +1,5 @@
 use crate::engine::build_context::BuildContext;
-use crate::engine::context::Context;
+use crate::engine::context::{Context, Variable};
 use crate::engine::finding::{Applicability, Edit, Finding, Fix, RuleInfo, Safety, Severity};
 use crate::engine::rule::Rule;
 use crate::shell::Invocation;
@@ -18,7 +18,8 @@ file of the build context: any edit reinstalls every dependency. When the instal
 requirements files, dockopt copies those first, installs, and copies the rest afterwards; the final image holds \
 the same files. It reads the build context to be sure: requirements files are followed through `-r` and `-c`, \
 and it refuses editable installs (`-e`), local paths, local `--find-links`, pip options that write into the \
-copied directory, a `.dockerignore` that leaves a manifest out, a RUN that does more than install, and \
+copied directory, an installer's own variable that points into it (`GOPROXY=file:///src/proxy`, \
+`PIP_FIND_LINKS=./wheels`), a `.dockerignore` that leaves a manifest out, a RUN that does more than install, and \
 instructions between the COPY and the RUN that could read the copied files. The same holds for npm, yarn and \
 pnpm (refused with lifecycle scripts, workspaces or local dependencies), `go mod download`, bundler, composer \
 (scripts off, no classmap), pipenv, `poetry install --no-root`, `uv sync --no-install-project` and \
@@ -193,6 +194,9 @@ fn plan(
         }
         if matches!(dest, "/" | "/root") || dest.starts_with("/etc") {
             return Err(format!("the source is copied to {dest}, where it may configure the tools"));
+        }
+        if let Some(name) = script.commands.iter().find_map(|command| tool_variable_into(ctx, r, command, dest)) {
+            return Err(format!("`{name}` points the install at files in {dest}, which it would not find there yet"));
         }
         // Manifests named relative to the working directory must lie in the copied directory.
         let at = |file: &str| -> Result<String, String> {
@@ -386,6 +390,49 @@ fn needs_of(inv: &Invocation, build: &BuildContext, cwd: &str, dest: &str) -> Op
     })
 }
 
+/// How the variables of the installers start: pip's, Go's, npm's, yarn's, pnpm's, bundler's, composer's, pipenv's,
+/// poetry's, uv's and cargo's own settings.
+const TOOL_VARIABLES: &[&str] = &[
+    "PIP_",
+    "GO",
+    "NPM_CONFIG_",
+    "npm_config_",
+    "YARN_",
+    "PNPM_",
+    "BUNDLE_",
+    "COMPOSER",
+    "PIPENV_",
+    "POETRY_",
+    "UV_",
+    "CARGO_",
+];
+
+/// An installer's variable that `command` of RUN `r` sees set to a path in `dest`, the copied directory, or to a
+/// relative path, which the install resolves there: `GOPROXY=file:///src/proxy`, `PIP_FIND_LINKS=./wheels`. Moved
+/// ahead of the full COPY, the install would find nothing there. Its name, if there is one.
+fn tool_variable_into<'c>(ctx: &'c Context, r: usize, command: &crate::shell::Command, dest: &str) -> Option<&'c str> {
+    ctx.variable_names(r, command).into_iter().filter(|name| TOOL_VARIABLES.iter().any(|p| name.starts_with(p))).find(
+        |name| match ctx.variable(r, command, name) {
+            Variable::Set(value) => names_a_path_in(&value, dest),
+            Variable::Unset | Variable::Unknown => false,
+        },
+    )
+}
+
+/// `value`, or one of the list it holds (`,`, `|`, `;` or blanks between them), is a path in `dest` or a relative
+/// path: bare, after an option's `=` (`-modfile=./go.ci.mod`), or as a `file:` URL.
+fn names_a_path_in(value: &str, dest: &str) -> bool {
+    value.split([',', '|', ';', ' ', '\t']).any(|item| {
+        let path = item.rsplit_once('=').map_or(item, |(_, path)| path);
+        let path = path.strip_prefix("file://").or_else(|| path.strip_prefix("file:")).unwrap_or(path);
+        path == "."
+            || path.starts_with("./")
+            || path.starts_with("../")
+            || path == dest
+            || path.starts_with(&format!("{dest}/"))
+    })
+}
+
 /// A package.json that an install reads alone: no lifecycle scripts, workspaces or local dependencies.
 fn node_project(package_json: Option<String>) -> Result<(), String> {
     let Some(text) = package_json else { return Err("package.json is not in the build context".to_string()) };
@@ -561,4 +608,27 @@ fn finding(ctx: &Context, c: usize, r: usize, dest: &str, manifests: &[String]) 
         fix: Some(Fix { applicability: Applicability::Safe, edits }),
         instructions: (c..=r).map(|k| ctx.statement(k).index()).collect(),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::names_a_path_in;
+
+    #[test]
+    fn paths_in_the_copied_directory_and_relative_paths_are_found_in_lists_options_and_urls() {
+        for value in [
+            "file:///src/proxy",
+            "https://proxy.golang.org|file:///src/proxy,direct",
+            "/src",
+            "/src/wheels /opt/wheels",
+            "./wheels",
+            "-mod=mod -modfile=../go.ci.mod",
+            "file:./vendor",
+        ] {
+            assert!(names_a_path_in(value, "/src"), "{value}");
+        }
+        for value in ["https://proxy.golang.org,direct", "/srcs/wheels", "/opt/src", "1", "off", "-mod=mod"] {
+            assert!(!names_a_path_in(value, "/src"), "{value}");
+        }
+    }
 }

@@ -382,6 +382,22 @@ impl<'a, 'src> Context<'a, 'src> {
         }
     }
 
+    /// The names of the variables `command` of RUN `i` may see set, each worth asking [`Context::variable`] about:
+    /// its own `NAME=value` words, those the RUN's shell assigns, and those of every ENV and ARG of the file. Each
+    /// name once; in no set order.
+    pub fn variable_names(&self, i: usize, command: &Command) -> Vec<&str> {
+        let own = match command.invocation() {
+            Some(inv) => inv.env().collect(),
+            None => command.assignments.iter().collect::<Vec<_>>(),
+        };
+        let mut names: Vec<&str> = own.into_iter().filter_map(|w| Some(self.assignment(i, w)?.0)).collect();
+        names.extend(self.shell_assignments[i].get_or_init(|| self.read_shell_assignments(i)).keys());
+        names.extend(self.definitions.get_or_init(|| definitions(self.df)).keys());
+        names.sort_unstable();
+        names.dedup();
+        names
+    }
+
     /// The value an ENV (or an ARG default) gives `name` before statement `i`, in its stage or the stages it is
     /// built on, nearest first; as written.
     fn defined_before(&self, i: usize, name: &str) -> Option<&'a str> {
