@@ -510,6 +510,7 @@ cases! {
     node_yarn_copy_first: "tests/e2e/node-yarn", manifests ["package.json", "yarn.lock"];
     node_pnpm_copy_first: "tests/e2e/node-pnpm", manifests ["package.json", "pnpm-lock.yaml"];
     python_uv_copy_first: "tests/e2e/python-uv", manifests ["pyproject.toml", "uv.lock"];
+    go_copy_first: "tests/e2e/go-copy-first", manifests ["go.mod", "go.sum"];
 }
 
 /// DO306's split of a single-stage Go build: the runtime stage `FROM scratch` holds the binary, the CA bundle,
