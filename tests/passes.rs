@@ -568,6 +568,16 @@ fn copy_manifests_first_reads_the_build_context() {
         "pip-target",
         "go-proxy-in-source",
         "pip-find-links-env",
+        "yarn-offline-mirror",
+        "pnpm-patches",
+        "go-work",
+        "bundler-vendor-cache",
+        "composer-path-repository",
+        "poetry-path-dependency",
+        "uv-path-source",
+        "cargo-config",
+        "pip-local-index",
+        "pip-direct-reference",
     ] {
         let dockerfile = base.join(case).join("Dockerfile");
         let input = std::fs::read_to_string(&dockerfile).unwrap();

@@ -21,9 +21,13 @@ and it refuses editable installs (`-e`), local paths, local `--find-links`, pip 
 copied directory, an installer's own variable that points into it (`GOPROXY=file:///src/proxy`, \
 `PIP_FIND_LINKS=./wheels`), a `.dockerignore` that leaves a manifest out, a RUN that does more than install, and \
 instructions between the COPY and the RUN that could read the copied files. The same holds for npm, yarn and \
-pnpm (refused with lifecycle scripts, workspaces or local dependencies), `go mod download`, bundler, composer \
-(scripts off, no classmap), pipenv, `poetry install --no-root`, `uv sync --no-install-project` and \
-`cargo fetch` (a single crate with explicit targets).\n\n\
+pnpm (refused with lifecycle scripts, workspaces, local dependencies, pnpm's patches or yarn's offline mirror), \
+`go mod download` (not in a go.work workspace), bundler (not with a vendor/cache), composer (scripts off, no \
+classmap, no path repositories), pipenv, `poetry install --no-root` and `uv sync --no-install-project` (no path \
+dependencies), and `cargo fetch` (a single crate with explicit targets, and no .cargo/config.toml in the copied \
+directory). The tools' own files go with the manifests when they are there: .npmrc, .yarnrc, .yarnrc.yml, .yarn, \
+.pnpmfile.cjs, .bundle/config, auth.json, pipenv's .env, poetry.toml, uv.toml, .python-version and \
+rust-toolchain.toml.\n\n\
 Before:\n    COPY . /app\n    RUN pip install -r requirements.txt\n\n\
 After:\n    COPY requirements.txt /app/\n    RUN pip install -r requirements.txt\n    COPY . /app",
     safety: Safety::Safe,
@@ -272,7 +276,9 @@ fn needs_manifest_words(script: &crate::shell::Script) -> bool {
 fn needs_of(inv: &Invocation, build: &BuildContext, cwd: &str, dest: &str) -> Option<Result<Needs, String>> {
     let words: Vec<&str> = inv.args.iter().map(|w| w.literal.as_deref().unwrap_or("$")).collect();
     let positional: Vec<&str> = words.iter().copied().filter(|w| !w.starts_with('-')).collect();
-    let read = |file: &str| build.read_text(&if cwd.is_empty() { file.to_string() } else { format!("{cwd}/{file}") });
+    let at = |file: &str| if cwd.is_empty() { file.to_string() } else { format!("{cwd}/{file}") };
+    let read = |file: &str| build.read_text(&at(file));
+    let exists = |path: &str| build.resolve(&at(path)).entries().is_some_and(|found| !found.is_empty());
     let manifests = |required: &[&str], optional: &[&str]| {
         Ok(Needs::Manifests {
             required: required.iter().map(|s| s.to_string()).collect(),
@@ -297,13 +303,19 @@ fn needs_of(inv: &Invocation, build: &BuildContext, cwd: &str, dest: &str) -> Op
         ("npm", Some("ci" | "install" | "i")) if positional.len() == 1 => node_project(read("package.json"))
             .and_then(|_| manifests(&["package.json"], &["package-lock.json", "npm-shrinkwrap.json", ".npmrc"])),
         ("npm", Some("install" | "i")) => Err("`npm install <package>` rewrites package.json".to_string()),
-        ("yarn", None | Some("install")) => node_project(read("package.json"))
-            .and_then(|_| manifests(&["package.json"], &["yarn.lock", ".yarnrc.yml", ".yarnrc", ".yarn"])),
+        ("yarn", None | Some("install")) => {
+            if read(".yarnrc").is_some_and(|yarnrc| yarnrc.contains("offline-mirror")) {
+                return Some(Err("yarn installs from an offline mirror, which may be in the copied directory".into()));
+            }
+            node_project(read("package.json"))
+                .and_then(|_| manifests(&["package.json"], &["yarn.lock", ".yarnrc.yml", ".yarnrc", ".yarn", ".npmrc"]))
+        }
         ("pnpm", Some("install" | "i")) if positional.len() == 1 => {
             if read("pnpm-workspace.yaml").is_some() {
                 return Some(Err("a pnpm workspace needs every member's package.json".to_string()));
             }
-            node_project(read("package.json")).and_then(|_| manifests(&["package.json"], &["pnpm-lock.yaml", ".npmrc"]))
+            node_project(read("package.json"))
+                .and_then(|_| manifests(&["package.json"], &["pnpm-lock.yaml", ".npmrc", ".pnpmfile.cjs"]))
         }
         ("go", Some("mod")) if positional.get(1) == Some(&"download") => match read("go.mod") {
             Some(gomod)
@@ -313,6 +325,7 @@ fn needs_of(inv: &Invocation, build: &BuildContext, cwd: &str, dest: &str) -> Op
             {
                 Err("go.mod replaces a module with a local directory".to_string())
             }
+            _ if exists("go.work") => Err("a Go workspace (go.work) needs every module it uses".to_string()),
             _ => manifests(&["go.mod"], &["go.sum"]),
         },
         ("bundle", Some("install")) => match read("Gemfile") {
@@ -323,7 +336,9 @@ fn needs_of(inv: &Invocation, build: &BuildContext, cwd: &str, dest: &str) -> Op
             {
                 Err("the Gemfile installs gems from local paths".to_string())
             }
-            _ => manifests(&["Gemfile"], &["Gemfile.lock"]),
+            // Bundler installs from a vendor/cache it finds beside the Gemfile before it downloads anything.
+            _ if exists("vendor/cache") => Err("bundler installs the gems in vendor/cache".to_string()),
+            _ => manifests(&["Gemfile"], &["Gemfile.lock", ".bundle/config"]),
         },
         ("composer", Some("install")) => {
             let json: Option<serde_json::Value> = read("composer.json").and_then(|t| serde_json::from_str(&t).ok());
@@ -333,22 +348,37 @@ fn needs_of(inv: &Invocation, build: &BuildContext, cwd: &str, dest: &str) -> Op
             let classmap = json
                 .as_ref()
                 .is_some_and(|j| j.pointer("/autoload/classmap").is_some() || j.pointer("/autoload/files").is_some());
-            if scripts && !inv.has_option("--no-scripts") {
+            let path_repository = json.as_ref().and_then(|j| j.get("repositories")).is_some_and(|repositories| {
+                let listed: Vec<&serde_json::Value> = match repositories {
+                    serde_json::Value::Array(list) => list.iter().collect(),
+                    serde_json::Value::Object(map) => map.values().collect(),
+                    _ => Vec::new(),
+                };
+                listed.iter().any(|r| r.get("type").and_then(|t| t.as_str()) == Some("path"))
+            });
+            if path_repository {
+                Err("composer.json installs packages from local paths".to_string())
+            } else if scripts && !inv.has_option("--no-scripts") {
                 Err("composer.json has scripts; add --no-scripts to install without them".to_string())
             } else if classmap && !inv.has_option("--no-autoloader") {
                 Err("composer's autoloader scans source files (classmap); add --no-autoloader".to_string())
             } else {
-                manifests(&["composer.json"], &["composer.lock"])
+                manifests(&["composer.json"], &["composer.lock", "auth.json"])
             }
         }
         ("pipenv", Some("install")) => match read("Pipfile") {
             Some(pipfile) if pipfile.contains("path =") || pipfile.contains("editable") => {
                 Err("the Pipfile installs local paths".to_string())
             }
-            _ => manifests(&["Pipfile"], &["Pipfile.lock"]),
+            // pipenv reads the variables of a `.env` beside the Pipfile.
+            _ => manifests(&["Pipfile"], &["Pipfile.lock", ".env"]),
         },
         ("poetry", Some("install")) if inv.has_option("--no-root") || inv.has_option("--only-root") => {
-            manifests(&["pyproject.toml"], &["poetry.lock"])
+            match read("pyproject.toml") {
+                Some(pyproject) if names_a_path(&pyproject) => Err("pyproject.toml has path dependencies".to_string()),
+                // poetry.toml holds the project's own settings, such as a virtual environment in the project.
+                _ => manifests(&["pyproject.toml"], &["poetry.lock", "poetry.toml"]),
+            }
         }
         ("poetry", Some("install")) => {
             Err("`poetry install` also installs the project from its source; add --no-root".to_string())
@@ -358,7 +388,9 @@ fn needs_of(inv: &Invocation, build: &BuildContext, cwd: &str, dest: &str) -> Op
                 Some(pyproject) if pyproject.contains("[tool.uv.workspace]") => {
                     Err("a uv workspace needs every member's pyproject.toml".to_string())
                 }
-                _ => manifests(&["pyproject.toml"], &["uv.lock"]),
+                Some(pyproject) if names_a_path(&pyproject) => Err("pyproject.toml has path dependencies".to_string()),
+                // uv.toml holds the project's own settings, and .python-version the Python it installs for.
+                _ => manifests(&["pyproject.toml"], &["uv.lock", "uv.toml", ".python-version"]),
             }
         }
         ("uv", Some("sync")) => {
@@ -376,6 +408,9 @@ fn needs_of(inv: &Invocation, build: &BuildContext, cwd: &str, dest: &str) -> Op
                 .any(|d| d.get("path").is_some());
             if manifest.contains_key("workspace") {
                 Err("a cargo workspace needs every member's Cargo.toml".to_string())
+            } else if exists(".cargo/config.toml") || exists(".cargo/config") {
+                // It may replace crates.io with vendored sources or a local registry in the copied directory.
+                Err("cargo reads .cargo/config.toml in the copied directory, which may name files there".to_string())
             } else if path_dependency {
                 Err("Cargo.toml has path dependencies".to_string())
             } else if !manifest.contains_key("lib") && !manifest.contains_key("bin") {
@@ -383,7 +418,8 @@ fn needs_of(inv: &Invocation, build: &BuildContext, cwd: &str, dest: &str) -> Op
                 Err("`cargo fetch` needs src/main.rs or src/lib.rs unless Cargo.toml declares [lib] or [[bin]]"
                     .to_string())
             } else {
-                manifests(&["Cargo.toml"], &["Cargo.lock"])
+                // The toolchain file picks the toolchain that rustup runs for cargo.
+                manifests(&["Cargo.toml"], &["Cargo.lock", "rust-toolchain.toml", "rust-toolchain"])
             }
         }
         _ => return None,
@@ -433,6 +469,12 @@ fn names_a_path_in(value: &str, dest: &str) -> bool {
     })
 }
 
+/// A pyproject.toml that names a dependency by a local path (`{ path = "../lib" }`), which poetry and uv install
+/// from there. Any `path =` counts, so another tool's setting can keep the fix back, never let a path through.
+fn names_a_path(pyproject: &str) -> bool {
+    pyproject.lines().any(|line| line.contains("path =") || line.contains("path="))
+}
+
 /// A package.json that an install reads alone: no lifecycle scripts, workspaces or local dependencies.
 fn node_project(package_json: Option<String>) -> Result<(), String> {
     let Some(text) = package_json else { return Err("package.json is not in the build context".to_string()) };
@@ -444,6 +486,10 @@ fn node_project(package_json: Option<String>) -> Result<(), String> {
     }
     if json.get("workspaces").is_some() {
         return Err("package.json declares workspaces, which need more files".to_string());
+    }
+    // pnpm applies patches kept in the source to the packages it installs.
+    if json.pointer("/pnpm/patchedDependencies").is_some() {
+        return Err("package.json patches dependencies with files from the source".to_string());
     }
     let local = ["dependencies", "devDependencies", "optionalDependencies"]
         .iter()
@@ -494,14 +540,23 @@ fn follow_requirements(build: &BuildContext, mut queue: Vec<String>) -> Result<V
             if ["-e", "--editable"].iter().any(|o| first == *o || first.starts_with(&format!("{o}="))) {
                 return Err(format!("`{file}` installs `{line}` in editable mode, which reads the source"));
             }
-            if ["-f", "--find-links"].iter().any(|o| first == *o || first.starts_with(&format!("{o}="))) {
-                if !words.next().unwrap_or(first).contains("://") {
+            let sources = ["-f", "--find-links", "-i", "--index-url", "--extra-index-url"];
+            if sources.iter().any(|o| first == *o || first.starts_with(&format!("{o}="))) {
+                let value = words.next().unwrap_or_else(|| first.split_once('=').map_or(first, |(_, v)| v));
+                if !value.contains("://") || value.starts_with("file:") {
                     return Err(format!("`{file}` finds packages in the local `{line}`"));
                 }
                 continue;
             }
             if is_local_path(first) {
                 return Err(format!("`{file}` installs the local path `{first}`"));
+            }
+            // A direct reference, `name @ url`, to a path or a file: URL.
+            if line
+                .split_once(" @ ")
+                .is_some_and(|(_, url)| url.trim().starts_with("file:") || is_local_path(url.trim()))
+            {
+                return Err(format!("`{file}` installs `{line}` from a local path"));
             }
         }
         manifests.push(file);
