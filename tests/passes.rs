@@ -578,6 +578,7 @@ fn copy_manifests_first_reads_the_build_context() {
         "cargo-config",
         "pip-local-index",
         "pip-direct-reference",
+        "pipenv-env-ignored",
     ] {
         let dockerfile = base.join(case).join("Dockerfile");
         let input = std::fs::read_to_string(&dockerfile).unwrap();

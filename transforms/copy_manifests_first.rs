@@ -225,7 +225,10 @@ fn plan(
                     }
                     for file in optional {
                         let file = at(&file)?;
-                        if build.resolve(&file).entries().is_some_and(|found| !found.is_empty()) {
+                        // One that .dockerignore leaves out is not in the original build either.
+                        if build.resolve(&file).entries().is_some_and(|found| !found.is_empty())
+                            && !build.is_ignored(&file)
+                        {
                             manifests.push(file);
                         }
                     }
