@@ -511,6 +511,7 @@ cases! {
     node_pnpm_copy_first: "tests/e2e/node-pnpm", manifests ["package.json", "pnpm-lock.yaml"];
     python_uv_copy_first: "tests/e2e/python-uv", manifests ["pyproject.toml", "uv.lock"];
     go_copy_first: "tests/e2e/go-copy-first", manifests ["go.mod", "go.sum"];
+    python_poetry_copy_first: "tests/e2e/python-poetry", manifests ["poetry.lock", "poetry.toml", "pyproject.toml"];
 }
 
 /// DO306's split of a single-stage Go build: the runtime stage `FROM scratch` holds the binary, the CA bundle,

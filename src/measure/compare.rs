@@ -71,6 +71,10 @@ const TIME_STAMPED: &[&str] = &[
     // two builds of one `pnpm install` differ in both.
     "/{root,home/*}/.local/state/pnpm/pnpm-state.json",
     "**/node_modules/.modules.yaml",
+    // A package's list of its files. virtualenv seeds pip and setuptools into a new environment in the order the
+    // file system lists its own copy: two builds of one `poetry install` listed them in different orders. The
+    // files themselves are compared.
+    "**/*.dist-info/RECORD",
 ];
 
 fn glob_set(patterns: &[&str]) -> GlobSet {
@@ -151,6 +155,8 @@ mod tests {
         assert!(time_stamped().is_match("/root/.local/state/pnpm/pnpm-state.json"));
         assert!(time_stamped().is_match("/srv/app/node_modules/.modules.yaml"));
         assert!(!time_stamped().is_match("/srv/app/node_modules/is-number/index.js"));
+        assert!(time_stamped().is_match("/app/.venv/lib/python3.11/site-packages/pip-26.0.1.dist-info/RECORD"));
+        assert!(!time_stamped().is_match("/app/.venv/lib/python3.11/site-packages/pip-26.0.1.dist-info/METADATA"));
         assert!(!time_stamped().is_match("/usr/lib/python3/dist-packages/flask/app.py"));
     }
 }
