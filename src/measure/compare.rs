@@ -15,6 +15,9 @@ const CACHE_PATHS: &[&str] = &[
     "/var/cache/{yum,dnf,zypp}/**",
     "/{root,home/*}/.cache/{pip,uv,yarn,pnpm,go-build}",
     "/{root,home/*}/.cache/{pip,uv,yarn,pnpm,go-build}/**",
+    // virtualenv's seed wheels, which it refreshes in the background while it makes an environment (pipenv's,
+    // Poetry's): two builds of one `pipenv install` kept different downloads there.
+    "/{root,home/*}/.cache/virtualenv/**",
     "/{root,home/*}/.npm/_cacache",
     "/{root,home/*}/.npm/_cacache/**",
     "/usr/local/share/.cache/yarn/**",
@@ -122,6 +125,7 @@ mod tests {
             "/root/.cache/pip",
             "/root/.cache/pip/http-v2/a/b",
             "/root/.cache/go-build/00/0011-d",
+            "/root/.cache/virtualenv/wheel/house/pypi/setuptools-84.2.1-py3-none-any.whl",
             "/home/app/.cache/pip/wheels/x.whl",
             "/root/.npm/_cacache/index-v5/00/11",
             "/root/.npm/_logs/2026-11-22T10_00_00_000Z-debug-0.log",
