@@ -102,18 +102,31 @@ const DERIVED: &[(&str, &str, &str, &[&str])] = &[
         BASE,
         // Neither Fedora's image nor its repositories can be reached, so Debian's dnf stands in, with a repository
         // of its own: one package, built here, which dnf installs as Fedora's would, its metadata kept in
-        // /var/cache/dnf.
+        // /var/cache/dnf. The package's description is 400 KB of random text, so that the metadata weighs
+        // something, as a real repository's tens of megabytes do: zypper's cleanup of a tiny repository's
+        // metadata added more to its log than it removed.
         "RUN apt-get update && apt-get install -y --no-install-recommends dnf rpm createrepo-c \
          && rm -rf /var/lib/apt/lists/* \
          && mkdir -p /root/rpmbuild/SPECS /srv/repo /etc/yum.repos.d \
          && printf '%s\\n' 'Name: hello' 'Version: 1.0' 'Release: 1' 'Summary: hello' 'License: MIT' \
-            'BuildArch: noarch' '%description' 'hello' '%install' 'mkdir -p %{buildroot}/usr/share/hello' \
-            'echo hello 1.0 > %{buildroot}/usr/share/hello/greeting' '%files' '/usr/share/hello/greeting' \
+            'BuildArch: noarch' '%description' \"$(head -c 300000 /dev/urandom | base64 -w 0)\" '%install' \
+            'mkdir -p %{buildroot}/usr/share/hello' 'echo hello 1.0 > %{buildroot}/usr/share/hello/greeting' \
+            '%files' '/usr/share/hello/greeting' \
             > /root/rpmbuild/SPECS/hello.spec \
          && rpmbuild -bb /root/rpmbuild/SPECS/hello.spec && cp /root/rpmbuild/RPMS/noarch/*.rpm /srv/repo/ \
          && createrepo_c /srv/repo && rm -rf /root/rpmbuild \
          && printf '[local]\\nname=local\\nbaseurl=file:///srv/repo\\ngpgcheck=0\\n' > /etc/yum.repos.d/local.repo",
         &["fedora:40"],
+    ),
+    (
+        "localhost/dockopt-e2e/opensuse:bookworm",
+        "localhost/dockopt-e2e/fedora:bookworm",
+        // Likewise Debian's zypper for openSUSE's, with the same repository; its metadata is kept in /var/cache/zypp.
+        "RUN apt-get update && apt-get install -y --no-install-recommends zypper && rm -rf /var/lib/apt/lists/* \
+         && mkdir -p /etc/zypp/repos.d \
+         && printf '[local]\\nname=local\\nbaseurl=file:///srv/repo\\ngpgcheck=0\\nenabled=1\\n' \
+            > /etc/zypp/repos.d/local.repo",
+        &["opensuse/leap:15.6"],
     ),
 ];
 
@@ -282,7 +295,7 @@ fn prepare() -> Result<Builds, String> {
         make_debian_base(&builds, &root)?;
     }
     for name in DEBIAN_NAMES {
-        builds.buildah(&["tag", BASE, &format!("docker.io/library/{name}")])?;
+        builds.buildah(&["tag", BASE, &docker_hub(name)])?;
     }
     for (tag, parent, steps, names) in DERIVED {
         if !builds.has_image(tag) {
@@ -293,10 +306,19 @@ fn prepare() -> Result<Builds, String> {
             builds.buildah(&["bud", "--pull=never", "-t", tag, context])?;
         }
         for name in *names {
-            builds.buildah(&["tag", tag, &format!("docker.io/library/{name}")])?;
+            builds.buildah(&["tag", tag, &docker_hub(name)])?;
         }
     }
     Ok(builds)
+}
+
+/// The full name of Docker Hub's image `name`, as a Dockerfile's FROM names it: an official image's is under
+/// `library/`, another's under its owner (`opensuse/leap`).
+fn docker_hub(name: &str) -> String {
+    match name.contains('/') {
+        true => format!("docker.io/{name}"),
+        false => format!("docker.io/library/{name}"),
+    }
 }
 
 /// Buildah's storage with `driver`, in a directory of its own: a store made with one driver cannot be opened with
@@ -513,6 +535,7 @@ cases! {
     go_copy_first: "tests/e2e/go-copy-first", manifests ["go.mod", "go.sum"];
     python_poetry_copy_first: "tests/e2e/python-poetry", manifests ["poetry.lock", "poetry.toml", "pyproject.toml"];
     python_pipenv_copy_first: "tests/e2e/python-pipenv", manifests [".env", "Pipfile", "Pipfile.lock"];
+    zypper_cache_cleaned: "tests/e2e/zypper-cache", manifests [];
 }
 
 /// DO306's split of a single-stage Go build: the runtime stage `FROM scratch` holds the binary, the CA bundle,

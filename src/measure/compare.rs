@@ -74,6 +74,8 @@ const TIME_STAMPED: &[&str] = &[
     // two builds of one `pnpm install` differ in both.
     "/{root,home/*}/.local/state/pnpm/pnpm-state.json",
     "**/node_modules/.modules.yaml",
+    // zypper's identity of the system, made at random by its first run.
+    "/var/lib/zypp/AnonymousUniqueId",
     // A package's list of its files. virtualenv seeds pip and setuptools into a new environment in the order the
     // file system lists its own copy: two builds of one `poetry install` listed them in different orders. The
     // files themselves are compared.
@@ -157,6 +159,7 @@ mod tests {
         assert!(time_stamped().is_match("/var/lib/dnf/history.sqlite-wal"));
         assert!(!time_stamped().is_match("/var/lib/dnf/repos"));
         assert!(time_stamped().is_match("/root/.local/state/pnpm/pnpm-state.json"));
+        assert!(time_stamped().is_match("/var/lib/zypp/AnonymousUniqueId"));
         assert!(time_stamped().is_match("/srv/app/node_modules/.modules.yaml"));
         assert!(!time_stamped().is_match("/srv/app/node_modules/is-number/index.js"));
         assert!(time_stamped().is_match("/app/.venv/lib/python3.11/site-packages/pip-26.0.1.dist-info/RECORD"));
