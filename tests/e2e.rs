@@ -315,9 +315,10 @@ fn prepare() -> Result<Builds, String> {
 /// The full name of Docker Hub's image `name`, as a Dockerfile's FROM names it: an official image's is under
 /// `library/`, another's under its owner (`opensuse/leap`).
 fn docker_hub(name: &str) -> String {
-    match name.contains('/') {
-        true => format!("docker.io/{name}"),
-        false => format!("docker.io/library/{name}"),
+    if name.contains('/') {
+        format!("docker.io/{name}")
+    } else {
+        format!("docker.io/library/{name}")
     }
 }
 

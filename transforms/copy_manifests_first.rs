@@ -554,11 +554,7 @@ fn follow_requirements(build: &BuildContext, mut queue: Vec<String>) -> Result<V
             if is_local_path(first) {
                 return Err(format!("`{file}` installs the local path `{first}`"));
             }
-            // A direct reference, `name @ url`, to a path or a file: URL.
-            if line
-                .split_once(" @ ")
-                .is_some_and(|(_, url)| url.trim().starts_with("file:") || is_local_path(url.trim()))
-            {
+            if is_local_direct_reference(line) {
                 return Err(format!("`{file}` installs `{line}` from a local path"));
             }
         }
@@ -587,6 +583,12 @@ fn requirement_files(inv: &Invocation) -> Vec<String> {
         i += 1;
     }
     files
+}
+
+/// A requirement line that is a direct reference, `name @ url` (blanks around `@` optional), to a path or a `file:`
+/// URL. A VCS URL's own `@` comes after the first.
+fn is_local_direct_reference(line: &str) -> bool {
+    line.split_once('@').is_some_and(|(_, url)| url.trim().starts_with("file:") || is_local_path(url.trim()))
 }
 
 /// A pip argument or requirement line that names something on the local file system.
@@ -670,7 +672,17 @@ fn finding(ctx: &Context, c: usize, r: usize, dest: &str, manifests: &[String]) 
 
 #[cfg(test)]
 mod tests {
-    use super::names_a_path_in;
+    use super::{is_local_direct_reference, names_a_path_in};
+
+    #[test]
+    fn direct_references_to_paths_and_file_urls_are_local_and_vcs_urls_are_not() {
+        for line in ["lib @ file:///app/libs/lib", "lib@file:///app/libs/lib", "lib @ ./libs/lib"] {
+            assert!(is_local_direct_reference(line), "{line}");
+        }
+        for line in ["six==1.16.0", "lib @ git+https://example.com/x/lib@v1", "lib @ https://example.com/lib.whl"] {
+            assert!(!is_local_direct_reference(line), "{line}");
+        }
+    }
 
     #[test]
     fn paths_in_the_copied_directory_and_relative_paths_are_found_in_lists_options_and_urls() {
