@@ -199,9 +199,6 @@ fn plan(
         if matches!(dest, "/" | "/root") || dest.starts_with("/etc") {
             return Err(format!("the source is copied to {dest}, where it may configure the tools"));
         }
-        if let Some(name) = script.commands.iter().find_map(|command| tool_variable_into(ctx, r, command, dest)) {
-            return Err(format!("`{name}` points the install at files in {dest}, which it would not find there yet"));
-        }
         // Manifests named relative to the working directory must lie in the copied directory.
         let at = |file: &str| -> Result<String, String> {
             match &cwd {
@@ -247,6 +244,10 @@ fn plan(
         manifests.extend(follow_requirements(build, requirements)?);
         if let Some(file) = manifests.iter().find(|m| build.is_ignored(m)) {
             return Err(format!("`{file}` is left out by .dockerignore"));
+        }
+        // Asked last, as it reads every variable of the file, once the manifests are known to be there.
+        if let Some(name) = script.commands.iter().find_map(|command| tool_variable_into(ctx, r, command, dest)) {
+            return Err(format!("`{name}` points the install at files in {dest}, which it would not find there yet"));
         }
         manifests.sort();
         manifests.dedup();
@@ -449,7 +450,12 @@ const TOOL_VARIABLES: &[&str] = &[
 /// An installer's variable that `command` of RUN `r` sees set to a path in `dest`, the copied directory, or to a
 /// relative path, which the install resolves there: `GOPROXY=file:///src/proxy`, `PIP_FIND_LINKS=./wheels`. Moved
 /// ahead of the full COPY, the install would find nothing there. Its name, if there is one.
-fn tool_variable_into<'c>(ctx: &'c Context, r: usize, command: &crate::shell::Command, dest: &str) -> Option<&'c str> {
+fn tool_variable_into<'c>(
+    ctx: &'c Context,
+    r: usize,
+    command: &'c crate::shell::Command,
+    dest: &str,
+) -> Option<&'c str> {
     ctx.variable_names(r, command).into_iter().filter(|name| TOOL_VARIABLES.iter().any(|p| name.starts_with(p))).find(
         |name| match ctx.variable(r, command, name) {
             Variable::Set(value) => names_a_path_in(&value, dest),

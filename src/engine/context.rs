@@ -369,7 +369,7 @@ impl<'a, 'src> Context<'a, 'src> {
         if let Some(found) = self.assigned(i, &own, name) {
             return found;
         }
-        let in_shell = self.shell_assignments[i].get_or_init(|| self.read_shell_assignments(i)).get(name);
+        let in_shell = self.run_shell_assignments(i).get(name);
         if let Some(assignments) = in_shell {
             let before = assignments.partition_point(|(end, _)| *end <= command.range.start);
             if let Some((_, value)) = before.checked_sub(1).map(|k| &assignments[k]) {
@@ -385,23 +385,35 @@ impl<'a, 'src> Context<'a, 'src> {
     /// The names of the variables `command` of RUN `i` may see set, each worth asking [`Context::variable`] about:
     /// its own `NAME=value` words, those the RUN's shell assigns, and those of every ENV and ARG of the file. Each
     /// name once; in no set order.
-    pub fn variable_names(&self, i: usize, command: &Command) -> Vec<&str> {
+    pub fn variable_names<'c>(&'c self, i: usize, command: &'c Command) -> Vec<&'c str> {
         let own = match command.invocation() {
             Some(inv) => inv.env().collect(),
             None => command.assignments.iter().collect::<Vec<_>>(),
         };
-        let mut names: Vec<&str> = own.into_iter().filter_map(|w| Some(self.assignment(i, w)?.0)).collect();
-        names.extend(self.shell_assignments[i].get_or_init(|| self.read_shell_assignments(i)).keys());
-        names.extend(self.definitions.get_or_init(|| definitions(self.df)).keys());
+        // Read from the words' values: one with an expansion has a value dockopt cannot read anyway.
+        let mut names: Vec<&str> =
+            own.into_iter().filter_map(|w| Some(w.literal.as_deref()?.split_once('=')?.0)).collect();
+        names.extend(self.run_shell_assignments(i).keys());
+        names.extend(self.file_definitions().keys());
         names.sort_unstable();
         names.dedup();
         names
     }
 
+    /// The variables RUN `i`'s shell assigns, read the first time they are asked about.
+    fn run_shell_assignments(&self, i: usize) -> &ShellAssignments<'src> {
+        self.shell_assignments[i].get_or_init(|| self.read_shell_assignments(i))
+    }
+
+    /// Every ENV and ARG default of the file, by name, read the first time they are asked about.
+    fn file_definitions(&self) -> &Definitions<'a> {
+        self.definitions.get_or_init(|| definitions(self.df))
+    }
+
     /// The value an ENV (or an ARG default) gives `name` before statement `i`, in its stage or the stages it is
     /// built on, nearest first; as written.
     fn defined_before(&self, i: usize, name: &str) -> Option<&'a str> {
-        let (name, definitions) = self.definitions.get_or_init(|| definitions(self.df)).get_key_value(name)?;
+        let (name, definitions) = self.file_definitions().get_key_value(name)?;
         let stage = self.stage_of(i)?;
         // The last definition in [stage start, i).
         let before = definitions.partition_point(|&(j, _)| j < i);
