@@ -215,7 +215,7 @@ fn plan(
                 Needs::Manifests { required, optional } => {
                     for file in required {
                         let file = at(&file)?;
-                        if build.resolve(&file).entries().is_none_or(|found| found.is_empty()) {
+                        if !in_context(build, &file) {
                             return Err(format!("`{file}` is not in the build context"));
                         }
                         manifests.push(file);
@@ -223,9 +223,7 @@ fn plan(
                     for file in optional {
                         let file = at(&file)?;
                         // One that .dockerignore leaves out is not in the original build either.
-                        if build.resolve(&file).entries().is_some_and(|found| !found.is_empty())
-                            && !build.is_ignored(&file)
-                        {
+                        if in_context(build, &file) && !build.is_ignored(&file) {
                             manifests.push(file);
                         }
                     }
@@ -255,6 +253,11 @@ fn plan(
     })())
 }
 
+/// `file`, a path relative to the context's root, is in the build context.
+fn in_context(build: &BuildContext, file: &str) -> bool {
+    build.resolve(file).entries().is_some_and(|found| !found.is_empty())
+}
+
 /// A RUN that mentions an install worth a report even when some other command keeps dockopt from moving it.
 fn needs_manifest_words(script: &crate::shell::Script) -> bool {
     script.commands.iter().filter_map(|c| c.invocation()).any(|inv| {
@@ -282,7 +285,7 @@ fn needs_of(inv: &Invocation, build: &BuildContext, cwd: &str, dest: &str) -> Op
     let positional: Vec<&str> = words.iter().copied().filter(|w| !w.starts_with('-')).collect();
     let at = |file: &str| if cwd.is_empty() { file.to_string() } else { format!("{cwd}/{file}") };
     let read = |file: &str| build.read_text(&at(file));
-    let exists = |path: &str| build.resolve(&at(path)).entries().is_some_and(|found| !found.is_empty());
+    let exists = |path: &str| in_context(build, &at(path));
     let manifests = |required: &[&str], optional: &[&str]| {
         Ok(Needs::Manifests {
             required: required.iter().map(|s| s.to_string()).collect(),
@@ -473,8 +476,7 @@ fn names_a_path_in(value: &str, dest: &str) -> bool {
         path == "."
             || path.starts_with("./")
             || path.starts_with("../")
-            || path == dest
-            || path.starts_with(&format!("{dest}/"))
+            || path.strip_prefix(dest).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
     })
 }
 

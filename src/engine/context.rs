@@ -79,6 +79,14 @@ fn definitions<'a>(df: &'a Dockerfile) -> Definitions<'a> {
     out
 }
 
+/// The `NAME=value` words a command sets for itself: before it, or given to `env`.
+fn own_assignments<'c>(command: &'c Command) -> Vec<&'c crate::shell::Word<'c>> {
+    match command.invocation() {
+        Some(inv) => inv.env().collect(),
+        None => command.assignments.iter().collect(),
+    }
+}
+
 /// What a variable holds where a command runs.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Variable {
@@ -362,11 +370,7 @@ impl<'a, 'src> Context<'a, 'src> {
     /// (or `env NAME=value`), else an `export NAME=value` or bare `NAME=value` earlier in the RUN's shell, else an
     /// ENV (or an ARG default) before the RUN.
     pub fn variable(&self, i: usize, command: &Command, name: &str) -> Variable {
-        let own: Vec<&crate::shell::Word> = match command.invocation() {
-            Some(inv) => inv.env().collect(),
-            None => command.assignments.iter().collect(),
-        };
-        if let Some(found) = self.assigned(i, &own, name) {
+        if let Some(found) = self.assigned(i, &own_assignments(command), name) {
             return found;
         }
         let in_shell = self.run_shell_assignments(i).get(name);
@@ -386,13 +390,11 @@ impl<'a, 'src> Context<'a, 'src> {
     /// its own `NAME=value` words, those the RUN's shell assigns, and those of every ENV and ARG of the file. Each
     /// name once; in no set order.
     pub fn variable_names<'c>(&'c self, i: usize, command: &'c Command) -> Vec<&'c str> {
-        let own = match command.invocation() {
-            Some(inv) => inv.env().collect(),
-            None => command.assignments.iter().collect::<Vec<_>>(),
-        };
         // Read from the words' values: one with an expansion has a value dockopt cannot read anyway.
-        let mut names: Vec<&str> =
-            own.into_iter().filter_map(|w| Some(w.literal.as_deref()?.split_once('=')?.0)).collect();
+        let mut names: Vec<&str> = own_assignments(command)
+            .into_iter()
+            .filter_map(|w| Some(w.literal.as_deref()?.split_once('=')?.0))
+            .collect();
         names.extend(self.run_shell_assignments(i).keys());
         names.extend(self.file_definitions().keys());
         names.sort_unstable();
