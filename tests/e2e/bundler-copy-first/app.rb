@@ -1,0 +1,4 @@
+require "bundler/setup"
+require "greet"
+
+puts Greet.hello

@@ -1,0 +1,5 @@
+module Greet
+  def self.hello
+    "hello from greet 1.0.0"
+  end
+end
