@@ -579,6 +579,8 @@ fn copy_manifests_first_reads_the_build_context() {
         "pip-local-index",
         "pip-direct-reference",
         "pipenv-env-ignored",
+        "composer-optimized-autoloader",
+        "composer-authoritative-config",
     ] {
         let dockerfile = base.join(case).join("Dockerfile");
         let input = std::fs::read_to_string(&dockerfile).unwrap();

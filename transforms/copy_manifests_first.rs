@@ -23,11 +23,11 @@ copied directory, an installer's own variable that points into it (`GOPROXY=file
 instructions between the COPY and the RUN that could read the copied files. The same holds for npm, yarn and \
 pnpm (refused with lifecycle scripts, workspaces, local dependencies, pnpm's patches or yarn's offline mirror), \
 `go mod download` (not in a go.work workspace), bundler (not with a vendor/cache), composer (scripts off, no \
-classmap, no path repositories), pipenv, `poetry install --no-root` and `uv sync --no-install-project` (no path \
-dependencies), and `cargo fetch` (a single crate with explicit targets, and no .cargo/config.toml in the copied \
-directory). The tools' own files go with the manifests when they are there: .npmrc, .yarnrc, .yarnrc.yml, .yarn, \
-.pnpmfile.cjs, .bundle/config, auth.json, pipenv's .env, poetry.toml, uv.toml, .python-version and \
-rust-toolchain.toml.\n\n\
+classmap or optimized autoloader, no path repositories), pipenv, `poetry install --no-root` and \
+`uv sync --no-install-project` (no path dependencies), and `cargo fetch` (a single crate with explicit targets, \
+and no .cargo/config.toml in the copied directory). The tools' own files go with the manifests when they are \
+there: .npmrc, .yarnrc, .yarnrc.yml, .yarn, .pnpmfile.cjs, .bundle/config, auth.json, pipenv's .env, \
+poetry.toml, uv.toml, .python-version and rust-toolchain.toml.\n\n\
 Before:\n    COPY . /app\n    RUN pip install -r requirements.txt\n\n\
 After:\n    COPY requirements.txt /app/\n    RUN pip install -r requirements.txt\n    COPY . /app",
     safety: Safety::Safe,
@@ -253,6 +253,20 @@ fn plan(
     })())
 }
 
+/// composer's words ask for an optimized autoloader (`-o`, `--optimize-autoloader`, `-a`,
+/// `--classmap-authoritative`): it lists the classes of the source it finds beside composer.json, so installed
+/// before the source is copied, it lists none, and with `-a` the application's classes are not found at all (a
+/// real build failed with `Class "App\Main" not found`). Short options may be bundled (`-noa`); the value of
+/// `-d`, the one that takes one, ends a bundle.
+fn optimizes_autoloader(words: &[&str]) -> bool {
+    words.iter().any(|word| match word.strip_prefix("--") {
+        Some(long) => matches!(long, "optimize-autoloader" | "classmap-authoritative"),
+        None => word
+            .strip_prefix('-')
+            .is_some_and(|bundle| bundle.chars().take_while(|&c| c != 'd').any(|c| c == 'o' || c == 'a')),
+    })
+}
+
 /// `file`, a path relative to the context's root, is in the build context.
 fn in_context(build: &BuildContext, file: &str) -> bool {
     build.resolve(file).entries().is_some_and(|found| !found.is_empty())
@@ -355,6 +369,12 @@ fn needs_of(inv: &Invocation, build: &BuildContext, cwd: &str, dest: &str) -> Op
             let classmap = json
                 .as_ref()
                 .is_some_and(|j| j.pointer("/autoload/classmap").is_some() || j.pointer("/autoload/files").is_some());
+            let optimized = optimizes_autoloader(&words)
+                || json.as_ref().is_some_and(|j| {
+                    ["/config/optimize-autoloader", "/config/classmap-authoritative"]
+                        .iter()
+                        .any(|key| j.pointer(key).and_then(serde_json::Value::as_bool) == Some(true))
+                });
             let path_repository = json.as_ref().and_then(|j| j.get("repositories")).is_some_and(|repositories| {
                 let listed: Vec<&serde_json::Value> = match repositories {
                     serde_json::Value::Array(list) => list.iter().collect(),
@@ -368,7 +388,13 @@ fn needs_of(inv: &Invocation, build: &BuildContext, cwd: &str, dest: &str) -> Op
             } else if scripts && !inv.has_option("--no-scripts") {
                 Err("composer.json has scripts; add --no-scripts to install without them".to_string())
             } else if classmap && !inv.has_option("--no-autoloader") {
-                Err("composer's autoloader scans source files (classmap); add --no-autoloader".to_string())
+                Err("composer's autoloader scans source files (classmap); add --no-autoloader and run \
+                     `composer dump-autoload` after the source is copied"
+                    .to_string())
+            } else if optimized && !inv.has_option("--no-autoloader") {
+                Err("composer's optimized autoloader lists the source's classes; add --no-autoloader and run \
+                     `composer dump-autoload --optimize` after the source is copied"
+                    .to_string())
             } else {
                 manifests(&["composer.json"], &["composer.lock", "auth.json"])
             }
@@ -680,7 +706,7 @@ fn finding(ctx: &Context, c: usize, r: usize, dest: &str, manifests: &[String]) 
 
 #[cfg(test)]
 mod tests {
-    use super::{is_local_direct_reference, names_a_path_in};
+    use super::{is_local_direct_reference, names_a_path_in, optimizes_autoloader};
 
     #[test]
     fn direct_references_to_paths_and_file_urls_are_local_and_vcs_urls_are_not() {
@@ -689,6 +715,29 @@ mod tests {
         }
         for line in ["six==1.16.0", "lib @ git+https://example.com/x/lib@v1", "lib @ https://example.com/lib.whl"] {
             assert!(!is_local_direct_reference(line), "{line}");
+        }
+    }
+
+    #[test]
+    fn composer_optimizes_the_autoloader_with_long_short_and_bundled_options() {
+        for words in [
+            &["install", "--optimize-autoloader"][..],
+            &["install", "--no-dev", "--classmap-authoritative"],
+            &["install", "-o"],
+            &["install", "-a"],
+            &["install", "-noq"],
+            &["install", "-na", "--no-dev"],
+        ] {
+            assert!(optimizes_autoloader(words), "{words:?}");
+        }
+        for words in [
+            &["install", "--no-dev"][..],
+            &["install", "--no-autoloader", "-n"],
+            &["install", "-d/opt/app"],
+            &["install", "-nd", "/opt/app"],
+            &["install", "-vvv", "--"],
+        ] {
+            assert!(!optimizes_autoloader(words), "{words:?}");
         }
     }
 
