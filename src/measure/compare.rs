@@ -80,6 +80,12 @@ const TIME_STAMPED: &[&str] = &[
     // file system lists its own copy: two builds of one `poetry install` listed them in different orders. The
     // files themselves are compared.
     "**/*.dist-info/RECORD",
+    // composer names the class that loads the autoloader with a random suffix unless configured with one
+    // (`autoloader-suffix`): two builds of one `composer install` (composer 2.5) named it differently in these
+    // three files. The autoloader's maps of classes to files are compared.
+    "**/vendor/autoload.php",
+    "**/vendor/composer/autoload_real.php",
+    "**/vendor/composer/autoload_static.php",
 ];
 
 fn glob_set(patterns: &[&str]) -> GlobSet {
@@ -165,5 +171,7 @@ mod tests {
         assert!(time_stamped().is_match("/app/.venv/lib/python3.11/site-packages/pip-26.0.1.dist-info/RECORD"));
         assert!(!time_stamped().is_match("/app/.venv/lib/python3.11/site-packages/pip-26.0.1.dist-info/METADATA"));
         assert!(!time_stamped().is_match("/usr/lib/python3/dist-packages/flask/app.py"));
+        assert!(time_stamped().is_match("/app/vendor/composer/autoload_static.php"));
+        assert!(!time_stamped().is_match("/app/vendor/composer/autoload_classmap.php"));
     }
 }
