@@ -98,6 +98,17 @@ const DERIVED: &[(&str, &str, &str, &[&str])] = &[
         &["ruby:3.1-slim-bookworm"],
     ),
     (
+        "localhost/dockopt-e2e/php:bookworm",
+        BASE,
+        // composer's official image: PHP with its zip extension, composer, zip and unzip, run as root, with
+        // composer's home, and so its cache, in /tmp.
+        "ENV COMPOSER_ALLOW_SUPERUSER=1 COMPOSER_HOME=/tmp\n\
+         RUN apt-get update && apt-get install -y --no-install-recommends php-cli php-zip composer unzip zip \
+         && rm -rf /var/lib/apt/lists/*\n\
+         WORKDIR /app",
+        &["composer:2"],
+    ),
+    (
         "localhost/dockopt-e2e/fedora:bookworm",
         BASE,
         // Neither Fedora's image nor its repositories can be reached, so Debian's dnf stands in, with a repository
@@ -536,6 +547,7 @@ cases! {
     go_copy_first: "tests/e2e/go-copy-first", manifests ["go.mod", "go.sum"];
     cargo_fetch_copy_first: "tests/e2e/cargo-fetch-first", manifests ["Cargo.lock", "Cargo.toml"];
     bundler_copy_first: "tests/e2e/bundler-copy-first", manifests ["Gemfile", "Gemfile.lock"];
+    composer_copy_first: "tests/e2e/composer-copy-first", manifests ["composer.json", "composer.lock"];
     python_poetry_copy_first: "tests/e2e/python-poetry", manifests ["poetry.lock", "poetry.toml", "pyproject.toml"];
     python_pipenv_copy_first: "tests/e2e/python-pipenv", manifests [".env", "Pipfile", "Pipfile.lock"];
     zypper_cache_cleaned: "tests/e2e/zypper-cache", manifests [];
