@@ -581,6 +581,8 @@ fn copy_manifests_first_reads_the_build_context() {
         "pipenv-env-ignored",
         "composer-optimized-autoloader",
         "composer-authoritative-config",
+        "bundler-ruby-version",
+        "bundler-eval-gemfile",
     ] {
         let dockerfile = base.join(case).join("Dockerfile");
         let input = std::fs::read_to_string(&dockerfile).unwrap();

@@ -20,14 +20,14 @@ the same files. It reads the build context to be sure: requirements files are fo
 and it refuses editable installs (`-e`), local paths, local `--find-links`, pip options that write into the \
 copied directory, an installer's own variable that points into it (`GOPROXY=file:///src/proxy`, \
 `PIP_FIND_LINKS=./wheels`), a `.dockerignore` that leaves a manifest out, a RUN that does more than install, and \
-instructions between the COPY and the RUN that could read the copied files. The same holds for npm, yarn and \
-pnpm (refused with lifecycle scripts, workspaces, local dependencies, pnpm's patches or yarn's offline mirror), \
-`go mod download` (not in a go.work workspace), bundler (not with a vendor/cache), composer (scripts off, no \
-classmap or optimized autoloader, no path repositories), pipenv, `poetry install --no-root` and \
-`uv sync --no-install-project` (no path dependencies), and `cargo fetch` (a single crate with explicit targets, \
-and no .cargo/config.toml in the copied directory). The tools' own files go with the manifests when they are \
-there: .npmrc, .yarnrc, .yarnrc.yml, .yarn, .pnpmfile.cjs, .bundle/config, auth.json, pipenv's .env, \
-poetry.toml, uv.toml, .python-version and rust-toolchain.toml.\n\n\
+instructions between the COPY and the RUN that could read the copied files. The same holds for npm, yarn and pnpm \
+(refused with lifecycle scripts, workspaces, local dependencies, pnpm's patches or yarn's offline mirror), `go mod \
+download` (not in a go.work workspace), bundler (not with a vendor/cache, nor a Gemfile that reaches files it does \
+not name), composer (scripts off, no classmap or optimized autoloader, no path repositories), pipenv, `poetry \
+install --no-root` and `uv sync --no-install-project` (no path dependencies), and `cargo fetch` (a single crate with \
+explicit targets, and no .cargo/config.toml in the copied directory). The tools' own files go with the manifests \
+when they are there: .npmrc, .yarnrc, .yarnrc.yml, .yarn, .pnpmfile.cjs, .bundle/config, auth.json, pipenv's .env, \
+poetry.toml, uv.toml, .python-version and rust-toolchain.toml, and the files a Gemfile names (.ruby-version).\n\n\
 Before:\n    COPY . /app\n    RUN pip install -r requirements.txt\n\n\
 After:\n    COPY requirements.txt /app/\n    RUN pip install -r requirements.txt\n    COPY . /app",
     safety: Safety::Safe,
@@ -359,7 +359,12 @@ fn needs_of(inv: &Invocation, build: &BuildContext, cwd: &str, dest: &str) -> Op
             }
             // Bundler installs from a vendor/cache it finds beside the Gemfile before it downloads anything.
             _ if exists("vendor/cache") => Err("bundler installs the gems in vendor/cache".to_string()),
-            _ => manifests(&["Gemfile"], &["Gemfile.lock", ".bundle/config"]),
+            Some(gemfile) => gemfile_reads(&gemfile).map(|read| {
+                let mut required = vec!["Gemfile".to_string()];
+                required.extend(read);
+                Needs::Manifests { required, optional: vec!["Gemfile.lock".into(), ".bundle/config".into()] }
+            }),
+            None => manifests(&["Gemfile"], &["Gemfile.lock", ".bundle/config"]),
         },
         ("composer", Some("install")) => {
             let json: Option<serde_json::Value> = read("composer.json").and_then(|t| serde_json::from_str(&t).ok());
@@ -510,6 +515,104 @@ fn names_a_path_in(value: &str, dest: &str) -> bool {
 /// from there. Any `path =` counts, so another tool's setting can keep the fix back, never let a path through.
 fn names_a_path(pyproject: &str) -> bool {
     pyproject.lines().any(|line| line.contains("path =") || line.contains("path="))
+}
+
+/// The files a Gemfile reads beside itself, which go with it: those it names with `ruby file: "..."` or reads
+/// with `File.read("...")`, a relative path written out (`ruby File.read(".ruby-version").strip`, common in
+/// Rails applications). A Gemfile is Ruby, and bundler fails on a file that is not there yet (a real build of the
+/// fixed Dockerfile did), so any other way to reach a file (`eval_gemfile`, `File.exist?`, `require_relative`, a
+/// path it computes) keeps the fix back.
+fn gemfile_reads(gemfile: &str) -> Result<Vec<String>, String> {
+    const READS: [&str; 2] = ["File.read", "file:"];
+    const REACHES: [&str; 10] =
+        ["eval", "require_relative", "load", "File", "IO.", "Dir", "Pathname", "__dir__", "__FILE__", "open("];
+    let mut files = Vec::new();
+    for (k, line) in gemfile.lines().enumerate() {
+        let refused = |what: &str| Err(format!("line {} of the Gemfile reads {what}", k + 1));
+        let mut code = ruby_code(line);
+        let mut rest = String::new();
+        while let Some((at, read)) = READS.iter().filter_map(|r| Some((code.find(r)?, r))).min() {
+            // `file:` counts as `ruby`'s keyword only: a `file:///gems` source is a URL.
+            if *read == "file:" && !line.trim_start().starts_with("ruby") {
+                rest.push_str(&code[..at + read.len()]);
+                code = &code[at + read.len()..];
+                continue;
+            }
+            rest.push_str(&code[..at]);
+            let after = code[at + read.len()..].trim_start_matches([' ', '(']);
+            let Some((path, tail)) = ruby_literal(after) else { return refused("a file it names by a computed path") };
+            if path.is_empty() || path.starts_with('/') || path.split('/').any(|part| part == "..") {
+                return refused(&format!("`{path}`, outside the copied directory"));
+            }
+            files.push(path.to_string());
+            code = tail;
+        }
+        rest.push_str(code);
+        // Gem names and versions are strings: only the code between them is looked at.
+        let rest = outside_strings(&rest);
+        if let Some(at) = REACHES.iter().filter_map(|word| rest.find(word)).min() {
+            // Named whole: `eval_gemfile`, `File.exist?`.
+            let part_of_name = |c: char| c.is_alphanumeric() || matches!(c, '_' | '.' | '?' | '!');
+            let start =
+                rest[..at].char_indices().rev().find(|&(_, c)| !part_of_name(c)).map_or(0, |(i, c)| i + c.len_utf8());
+            let end = rest[at..].find(|c| !part_of_name(c)).map_or(rest.len(), |i| at + i);
+            return refused(&format!("other files with `{}`", &rest[start..end]));
+        }
+    }
+    Ok(files)
+}
+
+/// A line of Ruby without its comment: the text before a `#` outside quotes.
+fn ruby_code(line: &str) -> &str {
+    let end = ruby_chars(line).find(|&(_, c, in_string)| c == '#' && !in_string).map_or(line.len(), |(i, _, _)| i);
+    &line[..end]
+}
+
+/// Ruby code with what its quotes hold left out, each string a blank.
+fn outside_strings(code: &str) -> String {
+    let mut out = String::with_capacity(code.len());
+    for (_, c, in_string) in ruby_chars(code) {
+        match (in_string, c) {
+            (false, '"' | '\'') => out.push(' '),
+            (false, _) => out.push(c),
+            (true, _) => {}
+        }
+    }
+    out
+}
+
+/// Each character of a line of Ruby with its offset, and whether it is inside quotes (the quotes themselves are
+/// not): a backslash in a string escapes the character after it, the quote that would end the string included.
+fn ruby_chars(line: &str) -> impl Iterator<Item = (usize, char, bool)> + '_ {
+    let (mut quote, mut escaped) = (None, false);
+    line.char_indices().map(move |(i, c)| match quote {
+        None if matches!(c, '"' | '\'') => {
+            quote = Some(c);
+            (i, c, false)
+        }
+        None => (i, c, false),
+        Some(_) if escaped => {
+            escaped = false;
+            (i, c, true)
+        }
+        Some(_) if c == '\\' => {
+            escaped = true;
+            (i, c, true)
+        }
+        Some(q) if c == q => {
+            quote = None;
+            (i, c, false)
+        }
+        Some(_) => (i, c, true),
+    })
+}
+
+/// A quoted string with nothing to interpolate at the start of `text`, and the text after it.
+fn ruby_literal(text: &str) -> Option<(&str, &str)> {
+    let quote = text.chars().next().filter(|c| matches!(c, '"' | '\''))?;
+    let end = text[1..].find(quote)? + 1;
+    let literal = &text[1..end];
+    (!literal.contains(['\\', '#'])).then_some((literal, &text[end + 1..]))
 }
 
 /// A package.json that an install reads alone: no lifecycle scripts, workspaces or local dependencies.
@@ -706,7 +809,7 @@ fn finding(ctx: &Context, c: usize, r: usize, dest: &str, manifests: &[String]) 
 
 #[cfg(test)]
 mod tests {
-    use super::{is_local_direct_reference, names_a_path_in, optimizes_autoloader};
+    use super::{gemfile_reads, is_local_direct_reference, names_a_path_in, optimizes_autoloader};
 
     #[test]
     fn direct_references_to_paths_and_file_urls_are_local_and_vcs_urls_are_not() {
@@ -715,6 +818,35 @@ mod tests {
         }
         for line in ["six==1.16.0", "lib @ git+https://example.com/x/lib@v1", "lib @ https://example.com/lib.whl"] {
             assert!(!is_local_direct_reference(line), "{line}");
+        }
+    }
+
+    #[test]
+    fn a_gemfile_reads_the_files_it_names_written_out_and_nothing_it_reaches_otherwise() {
+        let reads = |gemfile: &str| gemfile_reads(gemfile).ok();
+        let ruby_version = Some(vec![".ruby-version".to_string()]);
+        assert_eq!(
+            reads("source \"https://rubygems.org\"\nruby File.read(\".ruby-version\").strip\ngem \"rails\"\n"),
+            ruby_version
+        );
+        assert_eq!(reads("ruby file: \".ruby-version\"\n"), ruby_version);
+        assert_eq!(reads("ruby(file: '.ruby-version')\n"), ruby_version);
+        assert_eq!(
+            reads("source \"file:///gems\"\ngem \"payload\" # eval_gemfile \"x\"\ngem \"x\", \"it's\"\n"),
+            Some(vec![])
+        );
+        for gemfile in [
+            "eval_gemfile \"Gemfile.local\"\n",
+            "gem \"x\"\neval_gemfile \"Gemfile.local\" if File.exist?(\"Gemfile.local\")\n",
+            "ruby File.read(File.join(__dir__, \".ruby-version\")).strip\n",
+            "ruby File.read(\"/etc/ruby-version\")\n",
+            "ruby File.read(\"../.ruby-version\")\n",
+            "ruby File.read(\"#{root}/.ruby-version\")\n",
+            "require_relative \"lib/gems\"\n",
+            "gem \"a\\\"b\"; eval_gemfile \"y\"\n",
+            "gem \"x\", \"it's\"; instance_eval(IO.read(\"y\"))\n",
+        ] {
+            assert_eq!(reads(gemfile), None, "{gemfile}");
         }
     }
 
