@@ -546,7 +546,7 @@ cases! {
     python_uv_copy_first: "tests/e2e/python-uv", manifests ["pyproject.toml", "uv.lock"];
     go_copy_first: "tests/e2e/go-copy-first", manifests ["go.mod", "go.sum"];
     cargo_fetch_copy_first: "tests/e2e/cargo-fetch-first", manifests ["Cargo.lock", "Cargo.toml"];
-    bundler_copy_first: "tests/e2e/bundler-copy-first", manifests ["Gemfile", "Gemfile.lock"];
+    bundler_copy_first: "tests/e2e/bundler-copy-first", manifests [".ruby-version", "Gemfile", "Gemfile.lock"];
     composer_copy_first: "tests/e2e/composer-copy-first", manifests ["composer.json", "composer.lock"];
     python_poetry_copy_first: "tests/e2e/python-poetry", manifests ["poetry.lock", "poetry.toml", "pyproject.toml"];
     python_pipenv_copy_first: "tests/e2e/python-pipenv", manifests [".env", "Pipfile", "Pipfile.lock"];
