@@ -583,6 +583,7 @@ fn copy_manifests_first_reads_the_build_context() {
         "composer-authoritative-config",
         "bundler-ruby-version",
         "bundler-eval-gemfile",
+        "uv-tool-paths",
     ] {
         let dockerfile = base.join(case).join("Dockerfile");
         let input = std::fs::read_to_string(&dockerfile).unwrap();

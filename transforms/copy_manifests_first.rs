@@ -412,23 +412,24 @@ fn needs_of(inv: &Invocation, build: &BuildContext, cwd: &str, dest: &str) -> Op
             _ => manifests(&["Pipfile"], &["Pipfile.lock", ".env"]),
         },
         ("poetry", Some("install")) if inv.has_option("--no-root") || inv.has_option("--only-root") => {
-            match read("pyproject.toml") {
-                Some(pyproject) if names_a_path(&pyproject) => Err("pyproject.toml has path dependencies".to_string()),
+            match read("pyproject.toml").as_deref().and_then(local_dependency) {
+                Some(why) => Err(why),
                 // poetry.toml holds the project's own settings, such as a virtual environment in the project.
-                _ => manifests(&["pyproject.toml"], &["poetry.lock", "poetry.toml"]),
+                None => manifests(&["pyproject.toml"], &["poetry.lock", "poetry.toml"]),
             }
         }
         ("poetry", Some("install")) => {
             Err("`poetry install` also installs the project from its source; add --no-root".to_string())
         }
         ("uv", Some("sync")) if inv.has_option("--no-install-project") || inv.has_option("--no-install-workspace") => {
-            match read("pyproject.toml") {
-                Some(pyproject) if pyproject.contains("[tool.uv.workspace]") => {
-                    Err("a uv workspace needs every member's pyproject.toml".to_string())
-                }
-                Some(pyproject) if names_a_path(&pyproject) => Err("pyproject.toml has path dependencies".to_string()),
+            let pyproject = read("pyproject.toml").unwrap_or_default();
+            if pyproject.contains("[tool.uv.workspace]") {
+                Err("a uv workspace needs every member's pyproject.toml".to_string())
+            } else if let Some(why) = local_dependency(&pyproject) {
+                Err(why)
+            } else {
                 // uv.toml holds the project's own settings, and .python-version the Python it installs for.
-                _ => manifests(&["pyproject.toml"], &["uv.lock", "uv.toml", ".python-version"]),
+                manifests(&["pyproject.toml"], &["uv.lock", "uv.toml", ".python-version"])
             }
         }
         ("uv", Some("sync")) => {
@@ -511,10 +512,58 @@ fn names_a_path_in(value: &str, dest: &str) -> bool {
     })
 }
 
-/// A pyproject.toml that names a dependency by a local path (`{ path = "../lib" }`), which poetry and uv install
-/// from there. Any `path =` counts, so another tool's setting can keep the fix back, never let a path through.
-fn names_a_path(pyproject: &str) -> bool {
-    pyproject.lines().any(|line| line.contains("path =") || line.contains("path="))
+/// Why poetry or uv, installing from this pyproject.toml, would read more than the manifests: a dependency from a
+/// local path (`lib = { path = "libs/lib" }`, `lib @ file:///app/libs/lib`), a workspace member, or a package
+/// index in the file system. Other tools' settings that name paths (pytest's `pythonpath`, hatch's version `path`)
+/// do not count: a real build of uv's fix with hatch's `path` set made the same image. A file that is not TOML
+/// keeps the fix back too.
+fn local_dependency(pyproject: &str) -> Option<String> {
+    let Ok(toml) = pyproject.parse::<toml::Table>() else { return Some("pyproject.toml is not valid TOML".into()) };
+    let at = |path: &[&str]| path.iter().try_fold(&toml, |table, key| table.get(*key)?.as_table());
+    let is_local_url = |url: &str| url.starts_with("file:") || is_local_path(url);
+    // A source given as a table, or as a list of them for different markers.
+    let local_source = |value: &toml::Value| {
+        let tables: Vec<&toml::Table> = match value {
+            toml::Value::Table(table) => vec![table],
+            toml::Value::Array(items) => items.iter().filter_map(toml::Value::as_table).collect(),
+            _ => Vec::new(),
+        };
+        tables.iter().any(|t| {
+            t.contains_key("path")
+                || t.get("workspace").and_then(toml::Value::as_bool) == Some(true)
+                || t.get("url").and_then(toml::Value::as_str).is_some_and(is_local_url)
+        })
+    };
+    let mut dependency_tables = vec![
+        at(&["tool", "poetry", "dependencies"]),
+        at(&["tool", "poetry", "dev-dependencies"]),
+        at(&["tool", "uv", "sources"]),
+    ];
+    if let Some(groups) = at(&["tool", "poetry", "group"]) {
+        dependency_tables.extend(groups.values().map(|g| g.as_table().and_then(|g| g.get("dependencies")?.as_table())));
+    }
+    for (name, value) in dependency_tables.into_iter().flatten().flatten() {
+        if local_source(value) {
+            return Some(format!("pyproject.toml installs `{name}` from a local path"));
+        }
+    }
+    // PEP 508 requirements: the project's, its extras' and its dependency groups'.
+    let mut requirement_lists = vec![toml.get("project").and_then(|p| p.get("dependencies"))];
+    for tables in [at(&["project", "optional-dependencies"]), toml.get("dependency-groups").and_then(|g| g.as_table())]
+    {
+        requirement_lists.extend(tables.into_iter().flat_map(|t| t.values().map(Some)));
+    }
+    let requirements = requirement_lists.into_iter().flatten().filter_map(toml::Value::as_array).flatten();
+    if let Some(local) = requirements.filter_map(toml::Value::as_str).find(|r| is_local_direct_reference(r)) {
+        return Some(format!("pyproject.toml requires `{local}`, a local path"));
+    }
+    let indexes =
+        [at(&["tool", "poetry"]).and_then(|p| p.get("source")), at(&["tool", "uv"]).and_then(|u| u.get("index"))];
+    let index_urls = indexes.into_iter().flatten().filter_map(toml::Value::as_array).flatten();
+    if index_urls.filter_map(|i| i.get("url")?.as_str()).any(is_local_url) {
+        return Some("pyproject.toml names a package index in the file system".into());
+    }
+    None
 }
 
 /// The files a Gemfile reads beside itself, which go with it: those it names with `ruby file: "..."` or reads
@@ -809,7 +858,7 @@ fn finding(ctx: &Context, c: usize, r: usize, dest: &str, manifests: &[String]) 
 
 #[cfg(test)]
 mod tests {
-    use super::{gemfile_reads, is_local_direct_reference, names_a_path_in, optimizes_autoloader};
+    use super::{gemfile_reads, is_local_direct_reference, local_dependency, names_a_path_in, optimizes_autoloader};
 
     #[test]
     fn direct_references_to_paths_and_file_urls_are_local_and_vcs_urls_are_not() {
@@ -818,6 +867,34 @@ mod tests {
         }
         for line in ["six==1.16.0", "lib @ git+https://example.com/x/lib@v1", "lib @ https://example.com/lib.whl"] {
             assert!(!is_local_direct_reference(line), "{line}");
+        }
+    }
+
+    #[test]
+    fn pyproject_local_dependencies_are_found_where_poetry_and_uv_read_them_and_only_there() {
+        for pyproject in [
+            "[tool.poetry.dependencies]\nlib = { path = \"libs/lib\", develop = true }\n",
+            "[tool.poetry.group.dev.dependencies]\nlib = [{ path = \"libs/lib\", markers = \"python_version >= '3.12'\" }]\n",
+            "[tool.poetry.dependencies]\nlib = { url = \"file:///app/dist/lib-1.0.tar.gz\" }\n",
+            "[project]\ndependencies = [\"lib\"]\n[tool.uv.sources]\nlib = { path = \"libs/lib\" }\n",
+            "[project]\ndependencies = [\"lib\"]\n[tool.uv.sources]\nlib = { workspace = true }\n",
+            "[project]\ndependencies = [\"lib @ file:///app/libs/lib\"]\n",
+            "[project.optional-dependencies]\nextra = [\"lib @ ./libs/lib\"]\n",
+            "[dependency-groups]\ndev = [\"lib @ file:///app/libs/lib\"]\n",
+            "[[tool.uv.index]]\nname = \"wheels\"\nurl = \"./wheels\"\n",
+            "[[tool.poetry.source]]\nname = \"wheels\"\nurl = \"file:///app/wheels\"\n",
+            "[project\nname = ",
+        ] {
+            assert!(local_dependency(pyproject).is_some(), "{pyproject}");
+        }
+        for pyproject in [
+            "[project]\nname = \"app\"\ndependencies = [\"six==1.16.0\", \"lib @ git+https://example.com/lib@v1\"]\n",
+            "[tool.pytest.ini_options]\npythonpath = [\".\"]\n[tool.mypy]\nmypy_path = \"src\"\n",
+            "[tool.hatch.version]\npath = \"app/__init__.py\"\n",
+            "[tool.poetry.dependencies]\npython = \"^3.12\"\nrequests = { version = \"^2.31\", extras = [\"socks\"] }\n",
+            "[[tool.uv.index]]\nname = \"internal\"\nurl = \"https://pypi.example.com/simple\"\n",
+        ] {
+            assert_eq!(local_dependency(pyproject), None, "{pyproject}");
         }
     }
 
