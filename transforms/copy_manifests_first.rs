@@ -425,7 +425,10 @@ fn needs_of(inv: &Invocation, build: &BuildContext, cwd: &str, dest: &str) -> Op
             let pyproject = read("pyproject.toml").unwrap_or_default();
             if pyproject.contains("[tool.uv.workspace]") {
                 Err("a uv workspace needs every member's pyproject.toml".to_string())
-            } else if let Some(why) = local_dependency(&pyproject) {
+            } else if let Some(why) = local_dependency(&pyproject).or_else(|| {
+                // A uv.toml that is not TOML stops uv in both builds.
+                uv_reads_local("uv.toml", &read("uv.toml")?.parse::<toml::Table>().ok()?)
+            }) {
                 Err(why)
             } else {
                 // uv.toml holds the project's own settings, and .python-version the Python it installs for.
@@ -513,57 +516,91 @@ fn names_a_path_in(value: &str, dest: &str) -> bool {
 }
 
 /// Why poetry or uv, installing from this pyproject.toml, would read more than the manifests: a dependency from a
-/// local path (`lib = { path = "libs/lib" }`, `lib @ file:///app/libs/lib`), a workspace member, or a package
-/// index in the file system. Other tools' settings that name paths (pytest's `pythonpath`, hatch's version `path`)
-/// do not count: a real build of uv's fix with hatch's `path` set made the same image. A file that is not TOML
-/// keeps the fix back too.
+/// local path (`lib = { path = "libs/lib" }`, `lib @ file:///app/libs/lib`), a workspace member, or packages in
+/// the file system (a package index, uv's `find-links`). Other tools' settings that name paths (pytest's
+/// `pythonpath`, hatch's version `path`) do not count: a real build of uv's fix with pytest's set made the same
+/// image. A file that is not TOML keeps the fix back too.
 fn local_dependency(pyproject: &str) -> Option<String> {
     let Ok(toml) = pyproject.parse::<toml::Table>() else { return Some("pyproject.toml is not valid TOML".into()) };
-    let at = |path: &[&str]| path.iter().try_fold(&toml, |table, key| table.get(*key)?.as_table());
-    let is_local_url = |url: &str| url.starts_with("file:") || is_local_path(url);
-    // A source given as a table, or as a list of them for different markers.
-    let local_source = |value: &toml::Value| {
-        let tables: Vec<&toml::Table> = match value {
-            toml::Value::Table(table) => vec![table],
-            toml::Value::Array(items) => items.iter().filter_map(toml::Value::as_table).collect(),
-            _ => Vec::new(),
-        };
-        tables.iter().any(|t| {
-            t.contains_key("path")
-                || t.get("workspace").and_then(toml::Value::as_bool) == Some(true)
-                || t.get("url").and_then(toml::Value::as_str).is_some_and(is_local_url)
-        })
-    };
-    let mut dependency_tables = vec![
-        at(&["tool", "poetry", "dependencies"]),
-        at(&["tool", "poetry", "dev-dependencies"]),
-        at(&["tool", "uv", "sources"]),
-    ];
-    if let Some(groups) = at(&["tool", "poetry", "group"]) {
-        dependency_tables.extend(groups.values().map(|g| g.as_table().and_then(|g| g.get("dependencies")?.as_table())));
+    let tool = table(toml.get("tool"));
+    let poetry = tool.and_then(|t| table(t.get("poetry")));
+    let mut dependency_tables =
+        vec![poetry.and_then(|p| table(p.get("dependencies"))), poetry.and_then(|p| table(p.get("dev-dependencies")))];
+    if let Some(groups) = poetry.and_then(|p| table(p.get("group"))) {
+        dependency_tables.extend(groups.values().map(|g| table(g.get("dependencies"))));
     }
-    for (name, value) in dependency_tables.into_iter().flatten().flatten() {
-        if local_source(value) {
-            return Some(format!("pyproject.toml installs `{name}` from a local path"));
-        }
+    if let Some(name) = dependency_tables.into_iter().flatten().find_map(local_source) {
+        return Some(format!("pyproject.toml installs `{name}` from a local path"));
     }
-    // PEP 508 requirements: the project's, its extras' and its dependency groups'.
-    let mut requirement_lists = vec![toml.get("project").and_then(|p| p.get("dependencies"))];
-    for tables in [at(&["project", "optional-dependencies"]), toml.get("dependency-groups").and_then(|g| g.as_table())]
-    {
-        requirement_lists.extend(tables.into_iter().flat_map(|t| t.values().map(Some)));
-    }
-    let requirements = requirement_lists.into_iter().flatten().filter_map(toml::Value::as_array).flatten();
-    if let Some(local) = requirements.filter_map(toml::Value::as_str).find(|r| is_local_direct_reference(r)) {
-        return Some(format!("pyproject.toml requires `{local}`, a local path"));
-    }
-    let indexes =
-        [at(&["tool", "poetry"]).and_then(|p| p.get("source")), at(&["tool", "uv"]).and_then(|u| u.get("index"))];
-    let index_urls = indexes.into_iter().flatten().filter_map(toml::Value::as_array).flatten();
-    if index_urls.filter_map(|i| i.get("url")?.as_str()).any(is_local_url) {
+    if poetry.and_then(|p| p.get("source")).is_some_and(names_local_index) {
         return Some("pyproject.toml names a package index in the file system".into());
     }
-    None
+    // PEP 508 requirements: the project's, its extras' and its dependency groups'.
+    let project = table(toml.get("project"));
+    let mut requirement_lists = vec![project.and_then(|p| p.get("dependencies"))];
+    for lists in [project.and_then(|p| table(p.get("optional-dependencies"))), table(toml.get("dependency-groups"))] {
+        requirement_lists.extend(lists.into_iter().flat_map(|t| t.values().map(Some)));
+    }
+    if let Some(local) = local_requirement(requirement_lists.into_iter().flatten()) {
+        return Some(format!("pyproject.toml requires `{local}`, a local path"));
+    }
+    tool.and_then(|t| table(t.get("uv"))).and_then(|uv| uv_reads_local("pyproject.toml", uv))
+}
+
+/// Why uv, with these settings (pyproject.toml's `[tool.uv]`, or uv.toml), would install from the file system:
+/// a source from a path or the workspace, an index or `find-links` there, or a local path among its own
+/// dependency lists.
+fn uv_reads_local(file: &str, uv: &toml::Table) -> Option<String> {
+    if let Some(name) = table(uv.get("sources")).and_then(local_source) {
+        return Some(format!("{file} installs `{name}` from a local path"));
+    }
+    let locations = ["find-links", "index-url", "extra-index-url"].iter().filter_map(|key| uv.get(*key));
+    let mut urls = locations.flat_map(|value| match value {
+        toml::Value::Array(items) => items.iter().filter_map(toml::Value::as_str).collect(),
+        other => other.as_str().into_iter().collect::<Vec<_>>(),
+    });
+    if uv.get("index").is_some_and(names_local_index) || urls.any(is_local_url) {
+        return Some(format!("{file} names packages in the file system"));
+    }
+    let lists = ["dev-dependencies", "constraint-dependencies", "override-dependencies"].map(|key| uv.get(key));
+    local_requirement(lists.into_iter().flatten()).map(|local| format!("{file} requires `{local}`, a local path"))
+}
+
+fn table(value: Option<&toml::Value>) -> Option<&toml::Table> {
+    value.and_then(toml::Value::as_table)
+}
+
+/// The first dependency of a table of them (poetry's dependencies, uv's sources) that comes from the file system:
+/// its source, or each of a list of sources for different markers, names a path, a `file:` URL or the workspace.
+fn local_source(dependencies: &toml::Table) -> Option<&str> {
+    let local = |source: &toml::Table| {
+        source.contains_key("path")
+            || source.get("workspace").and_then(toml::Value::as_bool) == Some(true)
+            || source.get("url").and_then(toml::Value::as_str).is_some_and(is_local_url)
+    };
+    dependencies.iter().find_map(|(name, value)| {
+        let found = match value {
+            toml::Value::Table(source) => local(source),
+            toml::Value::Array(sources) => sources.iter().filter_map(toml::Value::as_table).any(local),
+            _ => false,
+        };
+        found.then_some(name.as_str())
+    })
+}
+
+/// A list of package indexes (poetry's `source`, uv's `index`) with one in the file system.
+fn names_local_index(indexes: &toml::Value) -> bool {
+    indexes.as_array().into_iter().flatten().filter_map(|i| i.get("url")?.as_str()).any(is_local_url)
+}
+
+/// The first PEP 508 requirement of these lists that is a local path.
+fn local_requirement<'t>(lists: impl Iterator<Item = &'t toml::Value>) -> Option<&'t str> {
+    let requirements = lists.filter_map(toml::Value::as_array).flatten().filter_map(toml::Value::as_str);
+    requirements.into_iter().find(|r| is_local_direct_reference(r))
+}
+
+fn is_local_url(url: &str) -> bool {
+    url.starts_with("file:") || is_local_path(url)
 }
 
 /// The files a Gemfile reads beside itself, which go with it: those it names with `ruby file: "..."` or reads
@@ -883,6 +920,9 @@ mod tests {
             "[dependency-groups]\ndev = [\"lib @ file:///app/libs/lib\"]\n",
             "[[tool.uv.index]]\nname = \"wheels\"\nurl = \"./wheels\"\n",
             "[[tool.poetry.source]]\nname = \"wheels\"\nurl = \"file:///app/wheels\"\n",
+            "[tool.uv]\nfind-links = [\"./wheels\"]\n",
+            "[tool.uv]\nindex-url = \"file:///app/simple\"\n",
+            "[tool.uv]\ndev-dependencies = [\"lib @ ./libs/lib\"]\n",
             "[project\nname = ",
         ] {
             assert!(local_dependency(pyproject).is_some(), "{pyproject}");
