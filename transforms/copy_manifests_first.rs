@@ -374,12 +374,13 @@ fn needs_of(inv: &Invocation, build: &BuildContext, cwd: &str, dest: &str) -> Op
             let classmap = json
                 .as_ref()
                 .is_some_and(|j| j.pointer("/autoload/classmap").is_some() || j.pointer("/autoload/files").is_some());
-            let optimized = optimizes_autoloader(&words)
-                || json.as_ref().is_some_and(|j| {
-                    ["/config/optimize-autoloader", "/config/classmap-authoritative"]
+            // Asked only of a composer.json there is: without one, that is the reason to give.
+            let optimized = json.as_ref().is_some_and(|j| {
+                optimizes_autoloader(&words)
+                    || ["/config/optimize-autoloader", "/config/classmap-authoritative"]
                         .iter()
                         .any(|key| j.pointer(key).and_then(serde_json::Value::as_bool) == Some(true))
-                });
+            });
             let path_repository = json.as_ref().and_then(|j| j.get("repositories")).is_some_and(|repositories| {
                 let listed: Vec<&serde_json::Value> = match repositories {
                     serde_json::Value::Array(list) => list.iter().collect(),
