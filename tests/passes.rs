@@ -585,6 +585,7 @@ fn copy_manifests_first_reads_the_build_context() {
         "bundler-eval-gemfile",
         "uv-tool-paths",
         "uv-find-links",
+        "cargo-target-path",
     ] {
         let dockerfile = base.join(case).join("Dockerfile");
         let input = std::fs::read_to_string(&dockerfile).unwrap();

@@ -444,18 +444,14 @@ fn needs_of(inv: &Invocation, build: &BuildContext, cwd: &str, dest: &str) -> Op
             let Some(manifest) = manifest else {
                 return Some(Err("Cargo.toml is missing or not valid TOML".to_string()));
             };
-            let path_dependency = ["dependencies", "dev-dependencies", "build-dependencies"]
-                .iter()
-                .filter_map(|k| manifest.get(*k)?.as_table())
-                .flat_map(|deps| deps.values())
-                .any(|d| d.get("path").is_some());
+            let path_dependency = cargo_path_dependency(&manifest);
             if manifest.contains_key("workspace") {
                 Err("a cargo workspace needs every member's Cargo.toml".to_string())
             } else if exists(".cargo/config.toml") || exists(".cargo/config") {
                 // It may replace crates.io with vendored sources or a local registry in the copied directory.
                 Err("cargo reads .cargo/config.toml in the copied directory, which may name files there".to_string())
-            } else if path_dependency {
-                Err("Cargo.toml has path dependencies".to_string())
+            } else if let Some(name) = path_dependency {
+                Err(format!("Cargo.toml takes `{name}` from a local path"))
             } else if !manifest.contains_key("lib") && !manifest.contains_key("bin") {
                 // Without explicit targets cargo looks for src/main.rs or src/lib.rs, which would not be there yet.
                 Err("`cargo fetch` needs src/main.rs or src/lib.rs unless Cargo.toml declares [lib] or [[bin]]"
@@ -467,6 +463,19 @@ fn needs_of(inv: &Invocation, build: &BuildContext, cwd: &str, dest: &str) -> Op
         }
         _ => return None,
     })
+}
+
+/// The first crate a Cargo.toml takes from a path, which `cargo fetch` reads: among its dependencies of every
+/// kind, those for some targets only (`[target.'cfg(unix)'.dependencies]`, which a real build of the fix failed
+/// on), and its patches and replacements.
+fn cargo_path_dependency(manifest: &toml::Table) -> Option<&str> {
+    const KINDS: [&str; 3] = ["dependencies", "dev-dependencies", "build-dependencies"];
+    let targets = table(manifest.get("target")).into_iter().flat_map(|t| t.values().filter_map(toml::Value::as_table));
+    let mut tables: Vec<&toml::Table> =
+        targets.chain([manifest]).flat_map(|t| KINDS.iter().filter_map(|kind| table(t.get(*kind)))).collect();
+    tables.extend(table(manifest.get("patch")).into_iter().flat_map(|p| p.values().filter_map(toml::Value::as_table)));
+    tables.extend(table(manifest.get("replace")));
+    tables.iter().flat_map(|deps| deps.iter()).find(|(_, d)| d.get("path").is_some()).map(|(name, _)| name.as_str())
 }
 
 /// How the variables of the installers start: pip's, Go's, npm's, yarn's, pnpm's, bundler's, composer's, pipenv's,
@@ -896,7 +905,10 @@ fn finding(ctx: &Context, c: usize, r: usize, dest: &str, manifests: &[String]) 
 
 #[cfg(test)]
 mod tests {
-    use super::{gemfile_reads, is_local_direct_reference, local_dependency, names_a_path_in, optimizes_autoloader};
+    use super::{
+        cargo_path_dependency, gemfile_reads, is_local_direct_reference, local_dependency, names_a_path_in,
+        optimizes_autoloader,
+    };
 
     #[test]
     fn direct_references_to_paths_and_file_urls_are_local_and_vcs_urls_are_not() {
@@ -905,6 +917,29 @@ mod tests {
         }
         for line in ["six==1.16.0", "lib @ git+https://example.com/x/lib@v1", "lib @ https://example.com/lib.whl"] {
             assert!(!is_local_direct_reference(line), "{line}");
+        }
+    }
+
+    #[test]
+    fn cargo_path_dependencies_are_found_for_every_target_and_among_patches() {
+        let path_dependency =
+            |manifest: &str| cargo_path_dependency(&manifest.parse::<toml::Table>().unwrap()).map(str::to_string);
+        for (manifest, name) in [
+            ("[dependencies]\nhelper = { path = \"libs/helper\" }\n", "helper"),
+            ("[build-dependencies]\ngen = { path = \"gen\", version = \"1\" }\n", "gen"),
+            ("[target.'cfg(unix)'.dependencies]\nhelper = { path = \"libs/helper\" }\n", "helper"),
+            ("[target.x86_64-pc-windows-msvc.dev-dependencies]\nwin = { path = \"win\" }\n", "win"),
+            ("[patch.crates-io]\nitoa = { path = \"vendor/itoa\" }\n", "itoa"),
+            ("[replace]\n\"itoa:1.0.0\" = { path = \"vendor/itoa\" }\n", "itoa:1.0.0"),
+        ] {
+            assert_eq!(path_dependency(manifest).as_deref(), Some(name), "{manifest}");
+        }
+        for manifest in [
+            "[dependencies]\nitoa = \"1\"\nserde = { version = \"1\", features = [\"derive\"] }\n",
+            "[target.'cfg(unix)'.dependencies]\nlibc = \"0.2\"\n[patch.crates-io]\nitoa = { git = \"https://example.com/itoa\" }\n",
+            "[[bin]]\nname = \"x\"\npath = \"src/main.rs\"\n",
+        ] {
+            assert_eq!(path_dependency(manifest), None, "{manifest}");
         }
     }
 
