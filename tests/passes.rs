@@ -586,6 +586,8 @@ fn copy_manifests_first_reads_the_build_context() {
         "uv-tool-paths",
         "uv-find-links",
         "cargo-target-path",
+        "pnpm-catalog",
+        "pnpm-workspace-members",
     ] {
         let dockerfile = base.join(case).join("Dockerfile");
         let input = std::fs::read_to_string(&dockerfile).unwrap();

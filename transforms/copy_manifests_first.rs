@@ -27,7 +27,8 @@ not name), composer (scripts off, no classmap or optimized autoloader, no path r
 install --no-root` and `uv sync --no-install-project` (no path dependencies), and `cargo fetch` (a single crate with \
 explicit targets, and no .cargo/config.toml in the copied directory). The tools' own files go with the manifests \
 when they are there: .npmrc, .yarnrc, .yarnrc.yml, .yarn, .pnpmfile.cjs, .bundle/config, auth.json, pipenv's .env, \
-poetry.toml, uv.toml, .python-version and rust-toolchain.toml, and the files a Gemfile names (.ruby-version).\n\n\
+poetry.toml, uv.toml, .python-version and rust-toolchain.toml, a pnpm-workspace.yaml of settings for the one \
+project (a catalog of versions), and the files a Gemfile names (.ruby-version).\n\n\
 Before:\n    COPY . /app\n    RUN pip install -r requirements.txt\n\n\
 After:\n    COPY requirements.txt /app/\n    RUN pip install -r requirements.txt\n    COPY . /app",
     safety: Safety::Safe,
@@ -332,11 +333,13 @@ fn needs_of(inv: &Invocation, build: &BuildContext, cwd: &str, dest: &str) -> Op
                 .and_then(|_| manifests(&["package.json"], &["yarn.lock", ".yarnrc.yml", ".yarnrc", ".yarn", ".npmrc"]))
         }
         ("pnpm", Some("install" | "i")) if positional.len() == 1 => {
-            if read("pnpm-workspace.yaml").is_some() {
-                return Some(Err("a pnpm workspace needs every member's package.json".to_string()));
-            }
-            node_project(read("package.json"))
-                .and_then(|_| manifests(&["package.json"], &["pnpm-lock.yaml", ".npmrc", ".pnpmfile.cjs"]))
+            // pnpm keeps settings in pnpm-workspace.yaml, catalogs among them, and reads it for one project too.
+            let workspace = read("pnpm-workspace.yaml").map(|yaml| pnpm_workspace_of_one(&yaml)).transpose();
+            node_project(read("package.json")).and(workspace).and_then(|workspace| {
+                let mut required = vec!["package.json"];
+                required.extend(workspace.map(|()| "pnpm-workspace.yaml"));
+                manifests(&required, &["pnpm-lock.yaml", ".npmrc", ".pnpmfile.cjs"])
+            })
         }
         ("go", Some("mod")) if positional.get(1) == Some(&"download") => match read("go.mod") {
             Some(gomod)
@@ -463,6 +466,79 @@ fn needs_of(inv: &Invocation, build: &BuildContext, cwd: &str, dest: &str) -> Op
         }
         _ => return None,
     })
+}
+
+/// A pnpm-workspace.yaml that needs no other file: its `packages` are the project alone (pnpm 9 wants the key),
+/// and its other keys are settings that name no file, such as a catalog of versions (a real build of the fix,
+/// with the file copied along, installed from one). Any other key keeps the fix back, as do `link:` and `file:`
+/// specifiers anywhere in it.
+fn pnpm_workspace_of_one(yaml: &str) -> Result<(), String> {
+    const SETTINGS: [&str; 24] = [
+        "allowedDeprecatedVersions",
+        "autoInstallPeers",
+        "catalog",
+        "catalogs",
+        "dedupePeerDependents",
+        "engineStrict",
+        "hoist",
+        "hoistPattern",
+        "ignoredBuiltDependencies",
+        "linkWorkspacePackages",
+        "minimumReleaseAge",
+        "minimumReleaseAgeExclude",
+        "neverBuiltDependencies",
+        "nodeLinker",
+        "onlyBuiltDependencies",
+        "overrides",
+        "packageExtensions",
+        "peerDependencyRules",
+        "publicHoistPattern",
+        "resolutionMode",
+        "saveExact",
+        "savePrefix",
+        "shamefullyHoist",
+        "strictPeerDependencies",
+    ];
+    if yaml.contains("link:") || yaml.contains("file:") {
+        return Err("pnpm-workspace.yaml names local packages".to_string());
+    }
+    let mut key = "";
+    for line in yaml.lines() {
+        let code = line.split(" #").next().unwrap_or_default().trim_end();
+        if code.trim_start().is_empty() || code.trim_start().starts_with('#') || code == "---" {
+            continue;
+        }
+        let item = if code.starts_with([' ', '\t', '-']) {
+            code.trim_start().strip_prefix('-').map(str::trim)
+        } else {
+            let Some((name, value)) = code.split_once(':') else {
+                return Err("pnpm-workspace.yaml is not what dockopt can read".to_string());
+            };
+            key = name.trim();
+            let value = value.trim();
+            if key == "packages" {
+                // A flow list: `packages: ["."]`.
+                let items = value.strip_prefix('[').and_then(|v| v.strip_suffix(']')).unwrap_or(value);
+                if !items.split(',').map(str::trim).all(|i| i.is_empty() || is_this_project(i)) {
+                    return Err("a pnpm workspace needs every member's package.json".to_string());
+                }
+            } else if !SETTINGS.contains(&key) {
+                return Err(format!("pnpm-workspace.yaml sets `{key}`, which may name files"));
+            }
+            None
+        };
+        if let Some(item) = item.filter(|_| key == "packages") {
+            if !is_this_project(item) {
+                return Err("a pnpm workspace needs every member's package.json".to_string());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A workspace's list item that names only the project at its root: `.`, `"."`, `'./'`.
+fn is_this_project(item: &str) -> bool {
+    matches!(item.trim_matches(['"', '\'']), "." | "./")
 }
 
 /// The first crate a Cargo.toml takes from a path, which `cargo fetch` reads: among its dependencies of every
@@ -907,7 +983,7 @@ fn finding(ctx: &Context, c: usize, r: usize, dest: &str, manifests: &[String]) 
 mod tests {
     use super::{
         cargo_path_dependency, gemfile_reads, is_local_direct_reference, local_dependency, names_a_path_in,
-        optimizes_autoloader,
+        optimizes_autoloader, pnpm_workspace_of_one,
     };
 
     #[test]
@@ -917,6 +993,29 @@ mod tests {
         }
         for line in ["six==1.16.0", "lib @ git+https://example.com/x/lib@v1", "lib @ https://example.com/lib.whl"] {
             assert!(!is_local_direct_reference(line), "{line}");
+        }
+    }
+
+    #[test]
+    fn a_pnpm_workspace_file_of_one_project_with_settings_is_read_alone() {
+        for yaml in [
+            "packages:\n  - \".\"\ncatalog:\n  is-number: 7.0.0\n",
+            "packages: ['.']\nonlyBuiltDependencies:\n  - esbuild # its postinstall\n",
+            "# settings\nonlyBuiltDependencies:\n- esbuild\nminimumReleaseAge: 1440\n",
+            "---\npackages:\n  - ./\ncatalogs:\n  react18:\n    react: ^18.3.1\n",
+        ] {
+            assert_eq!(pnpm_workspace_of_one(yaml), Ok(()), "{yaml}");
+        }
+        for yaml in [
+            "packages:\n  - \"packages/*\"\n",
+            "packages: [\".\", \"tools\"]\n",
+            "packages:\n  - \".\"\npatchedDependencies:\n  is-number: patches/is-number.patch\n",
+            "overrides:\n  is-number: link:../is-number\n",
+            "catalog:\n  lib: file:./lib.tgz\n",
+            "onlyBuiltDependenciesFile: node_modules/x/allow.json\n",
+            "packages\n",
+        ] {
+            assert!(pnpm_workspace_of_one(yaml).is_err(), "{yaml}");
         }
     }
 
@@ -936,7 +1035,8 @@ mod tests {
         }
         for manifest in [
             "[dependencies]\nitoa = \"1\"\nserde = { version = \"1\", features = [\"derive\"] }\n",
-            "[target.'cfg(unix)'.dependencies]\nlibc = \"0.2\"\n[patch.crates-io]\nitoa = { git = \"https://example.com/itoa\" }\n",
+            "[target.'cfg(unix)'.dependencies]\nlibc = \"0.2\"\n\
+             [patch.crates-io]\nitoa = { git = \"https://example.com/itoa\" }\n",
             "[[bin]]\nname = \"x\"\npath = \"src/main.rs\"\n",
         ] {
             assert_eq!(path_dependency(manifest), None, "{manifest}");
@@ -947,7 +1047,8 @@ mod tests {
     fn pyproject_local_dependencies_are_found_where_poetry_and_uv_read_them_and_only_there() {
         for pyproject in [
             "[tool.poetry.dependencies]\nlib = { path = \"libs/lib\", develop = true }\n",
-            "[tool.poetry.group.dev.dependencies]\nlib = [{ path = \"libs/lib\", markers = \"python_version >= '3.12'\" }]\n",
+            "[tool.poetry.group.dev.dependencies]\n\
+             lib = [{ path = \"libs/lib\", markers = \"python_version >= '3.12'\" }]\n",
             "[tool.poetry.dependencies]\nlib = { url = \"file:///app/dist/lib-1.0.tar.gz\" }\n",
             "[project]\ndependencies = [\"lib\"]\n[tool.uv.sources]\nlib = { path = \"libs/lib\" }\n",
             "[project]\ndependencies = [\"lib\"]\n[tool.uv.sources]\nlib = { workspace = true }\n",
@@ -967,7 +1068,8 @@ mod tests {
             "[project]\nname = \"app\"\ndependencies = [\"six==1.16.0\", \"lib @ git+https://example.com/lib@v1\"]\n",
             "[tool.pytest.ini_options]\npythonpath = [\".\"]\n[tool.mypy]\nmypy_path = \"src\"\n",
             "[tool.hatch.version]\npath = \"app/__init__.py\"\n",
-            "[tool.poetry.dependencies]\npython = \"^3.12\"\nrequests = { version = \"^2.31\", extras = [\"socks\"] }\n",
+            "[tool.poetry.dependencies]\npython = \"^3.12\"\n\
+             requests = { version = \"^2.31\", extras = [\"socks\"] }\n",
             "[[tool.uv.index]]\nname = \"internal\"\nurl = \"https://pypi.example.com/simple\"\n",
         ] {
             assert_eq!(local_dependency(pyproject), None, "{pyproject}");
