@@ -662,6 +662,65 @@ fn configuration_discovery_and_precedence() {
 }
 
 #[test]
+fn a_search_reads_the_configuration_files_it_sees_and_hidden_ones() {
+    let scratch = scratch_dir("config-search");
+    let dir = scratch.path();
+    let dockerfile = "FROM python:3.12\nRUN pip install flask\n";
+    let configs = [
+        ("plain/dockopt.toml", "select = [\"DO205\"]\n"),
+        ("pyproject/pyproject.toml", "[project]\nname = \"x\"\n[tool.dockopt]\nselect = [\"DO304\"]\n"),
+        ("hidden/.dockopt.toml", "select = [\"DO301\"]\n"),
+        ("gitignored/dockopt.toml", "select = [\"DO205\"]\n"),
+        ("gitignored-hidden/.dockopt.toml", "select = [\"DO205\"]\n"),
+        ("parent/dockopt.toml", "select = [\"DO304\"]\n"),
+    ];
+    for (config, text) in configs {
+        let sub = dir.join(config).parent().unwrap().to_path_buf();
+        std::fs::create_dir_all(&sub).unwrap();
+        std::fs::write(dir.join(config), text).unwrap();
+        std::fs::write(sub.join("Dockerfile"), dockerfile).unwrap();
+    }
+    std::fs::create_dir_all(dir.join("parent/child")).unwrap();
+    std::fs::write(dir.join("parent/child/Dockerfile"), dockerfile).unwrap();
+    std::fs::write(dir.join(".gitignore"), "gitignored/dockopt.toml\ngitignored-hidden/.dockopt.toml\n").unwrap();
+    let codes = |args: &[&str]| -> Vec<(String, Vec<String>)> {
+        let out = dockopt_in(dir, args, b"");
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let files = json["files"].as_array().unwrap().iter();
+        let codes_of = |f: &serde_json::Value| {
+            let mut codes: Vec<String> =
+                f["findings"].as_array().unwrap().iter().map(|x| x["code"].as_str().unwrap().into()).collect();
+            codes.sort();
+            codes.dedup();
+            codes
+        };
+        files.map(|f| (f["path"].as_str().unwrap().to_string(), codes_of(f))).collect()
+    };
+    let all = ["DO205", "DO301", "DO304"].map(String::from).to_vec();
+    let only = |code: &str| vec![code.to_string()];
+    let searched = vec![
+        // A configuration file that .gitignore leaves out is not read when the directory is searched, but for
+        // .dockopt.toml, which a search cannot show: it is looked up by name.
+        ("./gitignored/Dockerfile".to_string(), all.clone()),
+        ("./gitignored-hidden/Dockerfile".to_string(), only("DO205")),
+        ("./hidden/Dockerfile".to_string(), only("DO301")),
+        ("./parent/Dockerfile".to_string(), only("DO304")),
+        ("./parent/child/Dockerfile".to_string(), only("DO304")),
+        ("./plain/Dockerfile".to_string(), only("DO205")),
+        ("./pyproject/Dockerfile".to_string(), only("DO304")),
+    ];
+    assert_eq!(codes(&["check", "--format", "json", "."]), searched);
+    // Named, a Dockerfile is read with the configuration files beside it, whatever .gitignore says.
+    assert_eq!(
+        codes(&["check", "--format", "json", "gitignored/Dockerfile"]),
+        [("gitignored/Dockerfile".to_string(), only("DO205"))]
+    );
+    // An --exclude glob that takes a configuration file out of the search does not take it out of force.
+    let excluded = codes(&["check", "--format", "json", "--exclude", "**/dockopt.toml", "."]);
+    assert!(excluded.contains(&("./plain/Dockerfile".to_string(), only("DO205"))), "{excluded:?}");
+}
+
+#[test]
 fn rule_options_from_the_configuration_apply() {
     let scratch = monorepo("rule-options");
     let dir = scratch.path();

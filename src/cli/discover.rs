@@ -4,11 +4,12 @@
 //! like Dockerfiles that the walk does not take are listed, with the reason, for `--show-files` and the summary.
 
 use crate::engine::build_context::{ContextCache, MAX_GLOB_LEN};
+use crate::engine::config::{absolute_in, ListedDirectories};
 use crate::syntax::diagnostic::printable;
 use ignore::overrides::{Override, OverrideBuilder};
 use ignore::{WalkBuilder, WalkState};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 #[derive(Clone, Debug, Default)]
 pub struct WalkOptions {
@@ -21,12 +22,13 @@ pub struct WalkOptions {
 }
 
 /// What the walk found: Dockerfiles, sorted; files named like Dockerfiles that it passed over, with the reason;
-/// and paths it could not read.
+/// paths it could not read; and the configuration files it saw in the directories it listed.
 #[derive(Debug, Default)]
 pub struct Found {
     pub files: Vec<PathBuf>,
     pub passed_over: Vec<(PathBuf, &'static str)>,
     pub errors: Vec<(PathBuf, String)>,
+    pub listed: ListedDirectories,
 }
 
 /// Endings of inputs to template engines with block syntax (`Dockerfile.j2`, `Dockerfile.erb`): they become
@@ -126,22 +128,34 @@ pub fn discover(paths: &[PathBuf], options: &WalkOptions, cache: &ContextCache) 
         let files = Mutex::new(Vec::new());
         let passed_over = Mutex::new(Vec::new());
         let errors = Mutex::new(Vec::new());
+        let listed = Arc::new(Mutex::new(ListedDirectories::default()));
+        let spelling = Spelling { given: path.clone(), absolute_root: absolute_in(Some(&cwd), path), cwd: cwd.clone() };
         let mut walk = WalkBuilder::new(path);
         walk.hidden(!options.hidden).follow_links(options.follow_links).require_git(false);
         if !options.exclude.is_empty() {
             let (excludes, cwd) = (excludes.clone(), cwd.clone());
+            let (listed, spelling) = (Arc::clone(&listed), spelling.clone());
             walk.filter_entry(move |entry| {
                 let is_dir = entry.file_type().is_some_and(|t| t.is_dir());
                 let relative: PathBuf =
                     entry.path().components().filter(|c| *c != std::path::Component::CurDir).collect();
-                !is_excluded(&excludes, &cwd.join(relative), is_dir)
+                let excluded = is_excluded(&excludes, &cwd.join(relative), is_dir);
+                // A configuration file stays in force when --exclude leaves it out of the files to check.
+                if excluded && !is_dir {
+                    saw(&listed, &spelling, entry);
+                }
+                !excluded
             });
         }
         walk.build_parallel().run(|| {
             Box::new(|entry| {
                 match entry {
-                    Ok(entry) if entry.file_type().is_some_and(|t| t.is_dir()) => {}
+                    Ok(entry) if entry.file_type().is_some_and(|t| t.is_dir()) => {
+                        let dir = spelling.of(entry.path());
+                        listed.lock().expect("no panics while holding the lock").listed(dir);
+                    }
                     Ok(entry) => {
+                        saw(&listed, &spelling, &entry);
                         let name = entry.file_name().to_string_lossy();
                         let reason = why_not_a_dockerfile(&name)
                             .or_else(|| (!is_regular_file(&entry)).then_some("not a regular file"))
@@ -177,7 +191,13 @@ pub fn discover(paths: &[PathBuf], options: &WalkOptions, cache: &ContextCache) 
         });
         found.files.extend(files.into_inner().expect("walk finished"));
         found.passed_over.extend(passed_over.into_inner().expect("walk finished"));
-        found.errors.extend(errors.into_inner().expect("walk finished"));
+        let errors = errors.into_inner().expect("walk finished");
+        let mut listed = std::mem::take(&mut *listed.lock().expect("walk finished"));
+        for (path, _) in &errors {
+            listed.unlisted(&spelling.of(path));
+        }
+        found.listed.add(listed);
+        found.errors.extend(errors);
     }
     // In path order, `/` before any other byte, as comparing components would put them; comparing one key per
     // path costs a fraction of comparing paths component by component.
@@ -191,6 +211,49 @@ pub fn discover(paths: &[PathBuf], options: &WalkOptions, cache: &ContextCache) 
     found.passed_over.dedup();
     found.errors.sort();
     Ok(found)
+}
+
+/// How the configuration's look-ups spell the directories of one walk: absolute and lexically clean. The walk
+/// names each entry by the path it was given and the names below it, so only that path is made absolute.
+#[derive(Clone)]
+struct Spelling {
+    given: PathBuf,
+    absolute_root: PathBuf,
+    cwd: PathBuf,
+}
+
+impl Spelling {
+    /// Cut and joined as bytes: `Path::strip_prefix` and `Path::join` parse every component, and this runs for
+    /// each directory of the walk.
+    fn of(&self, entry: &Path) -> PathBuf {
+        use std::os::unix::ffi::{OsStrExt, OsStringExt};
+        let given = self.given.as_os_str().as_bytes();
+        // The walk names what it finds by the given path, a `/` and the names below it.
+        let below = match entry.as_os_str().as_bytes().strip_prefix(given) {
+            Some(rest) if given.ends_with(b"/") => rest,
+            Some([]) => &[][..],
+            Some([b'/', names @ ..]) => names,
+            _ => return absolute_in(Some(&self.cwd), entry),
+        };
+        if below.is_empty() {
+            return self.absolute_root.clone();
+        }
+        let root = self.absolute_root.as_os_str().as_bytes();
+        let mut bytes = Vec::with_capacity(root.len() + 1 + below.len());
+        bytes.extend_from_slice(root);
+        if !root.ends_with(b"/") {
+            bytes.push(b'/');
+        }
+        bytes.extend_from_slice(below);
+        PathBuf::from(std::ffi::OsString::from_vec(bytes))
+    }
+}
+
+/// Tells `listed` of a file the walk saw, when it may be a configuration file.
+fn saw(listed: &Mutex<ListedDirectories>, spelling: &Spelling, entry: &ignore::DirEntry) {
+    if let (true, Some(dir)) = (ListedDirectories::shows(entry.file_name()), entry.path().parent()) {
+        listed.lock().expect("no panics while holding the lock").saw(spelling.of(dir), entry.file_name());
+    }
 }
 
 /// The directory of `file`, which the walk of `root` found, with its path with every symlink resolved: a walk that

@@ -39,7 +39,7 @@ impl Inputs {
         let paths = if args.paths.is_empty() { vec![PathBuf::from(".")] } else { args.paths.clone() };
         let walk = WalkOptions { hidden: args.hidden, follow_links: args.follow_links, exclude: args.exclude.clone() };
         let cache = Arc::new(ContextCache::new(args.max_file_size));
-        let found = discover::discover(&paths, &walk, &cache).map_err(anyhow::Error::msg)?;
+        let mut found = discover::discover(&paths, &walk, &cache).map_err(anyhow::Error::msg)?;
         let resolver = Resolver::new(
             rules.clone(),
             Overrides {
@@ -50,6 +50,7 @@ impl Inputs {
                 cache_mounts: args.cache_mounts.then_some(true),
                 config: args.config.clone(),
             },
+            std::mem::take(&mut found.listed),
         );
         let explicit = paths.iter().filter(|p| !p.is_dir()).map(|p| p.as_os_str().to_owned()).collect();
         Ok(Inputs { rules, resolver, paths, explicit, found, cache })

@@ -1,5 +1,7 @@
 //! Configuration: `dockopt.toml`, `.dockopt.toml`, or `[tool.dockopt]` in `pyproject.toml`, found by walking up
-//! from each Dockerfile's directory; the nearest one wins. Command-line flags override it.
+//! from each Dockerfile's directory; the nearest one wins. Command-line flags override it. In the directories a
+//! search for Dockerfiles listed, the search says which of the first and last are there (see
+//! [`ListedDirectories`]).
 //!
 //! ```toml
 //! select = ["DO1", "DO2"]          # codes, code prefixes or names; default: every rule
@@ -137,7 +139,78 @@ fn check_selectors(
     })
 }
 
+/// The names of configuration files, in the order a directory's are read: the first that configures dockopt wins.
 const NAMES: [&str; 3] = ["dockopt.toml", ".dockopt.toml", "pyproject.toml"];
+
+/// The configuration files that [`ListedDirectories`] knows of: those a search shows, not being hidden.
+const SHOWN_NAMES: [&str; 2] = ["dockopt.toml", "pyproject.toml"];
+
+/// What a directory search saw of the configuration files: each directory it listed, with which of
+/// [`SHOWN_NAMES`] it saw there. In those directories only `.dockopt.toml`, which a search does not show, is looked
+/// up: the look-ups of a name in every directory of a `check` of the corpus were a tenth of its time, most of it
+/// in the kernel. A `dockopt.toml` or `pyproject.toml` that `.gitignore` leaves out is not seen, and so not read,
+/// as the Dockerfiles it leaves out are not checked; named on the command line, a Dockerfile's directory is looked
+/// up by name.
+#[derive(Debug, Default)]
+pub struct ListedDirectories {
+    /// By the directory's absolute path: a bit per name of [`SHOWN_NAMES`] seen there.
+    seen: foldhash::HashMap<std::ffi::OsString, u8>,
+}
+
+impl ListedDirectories {
+    /// `dir`, absolute, is listed, with nothing seen yet.
+    pub fn listed(&mut self, dir: PathBuf) {
+        self.seen.entry(dir.into_os_string()).or_insert(0);
+    }
+
+    /// A file named `name` was seen in `dir`, absolute, which is listed; names other than [`SHOWN_NAMES`] are
+    /// not kept.
+    pub fn saw(&mut self, dir: PathBuf, name: &std::ffi::OsStr) {
+        if let Some(k) = SHOWN_NAMES.iter().position(|shown| name == *shown) {
+            *self.seen.entry(dir.into_os_string()).or_insert(0) |= 1 << k;
+        }
+    }
+
+    /// Whether [`ListedDirectories::saw`] keeps a file of this name.
+    pub fn shows(name: &std::ffi::OsStr) -> bool {
+        SHOWN_NAMES.iter().any(|shown| name == *shown)
+    }
+
+    /// Adds what another search saw.
+    pub fn add(&mut self, other: ListedDirectories) {
+        if self.seen.is_empty() {
+            self.seen = other.seen;
+            return;
+        }
+        for (dir, seen) in other.seen {
+            *self.seen.entry(dir).or_insert(0) |= seen;
+        }
+    }
+
+    /// `dir`, absolute, could not be read after all: its names are looked up.
+    pub fn unlisted(&mut self, dir: &Path) {
+        self.seen.remove(dir.as_os_str());
+    }
+
+    /// The names of [`NAMES`] to look up in `dir`, absolute: all of them unless a search listed it, and then
+    /// those it saw and those it cannot show.
+    fn to_look_up(&self, dir: &Path) -> impl Iterator<Item = &'static str> {
+        let seen = self.seen.get(dir.as_os_str()).copied();
+        NAMES.into_iter().filter(move |name| match (seen, SHOWN_NAMES.iter().position(|shown| shown == name)) {
+            (Some(seen), Some(k)) => seen & (1 << k) != 0,
+            _ => true,
+        })
+    }
+}
+
+/// `dir` as an absolute, lexically clean path, taking a relative one from `cwd`: the spelling that
+/// [`Resolver`] and [`ListedDirectories`] know directories by.
+pub fn absolute_in(cwd: Option<&Path>, dir: &Path) -> PathBuf {
+    match cwd {
+        Some(cwd) if dir.is_relative() => lexically_absolute(&cwd.join(dir)),
+        _ => lexically_absolute(dir),
+    }
+}
 
 /// Finds and caches the configuration for each directory.
 pub struct Resolver {
@@ -148,12 +221,15 @@ pub struct Resolver {
     by_given_dir: PathCache<Result<Arc<Settings>, ConfigError>>,
     /// The working directory, which relative paths are taken from: read once, not once per file.
     cwd: Option<PathBuf>,
+    /// What the search for Dockerfiles saw of configuration files.
+    listed: ListedDirectories,
 }
 
 impl Resolver {
-    pub fn new(all_rules: Vec<&'static dyn Rule>, overrides: Overrides) -> Resolver {
+    pub fn new(all_rules: Vec<&'static dyn Rule>, overrides: Overrides, listed: ListedDirectories) -> Resolver {
         let cwd = std::env::current_dir().ok();
-        Resolver { all_rules, overrides, cache: PathCache::default(), by_given_dir: PathCache::default(), cwd }
+        let (cache, by_given_dir) = (PathCache::default(), PathCache::default());
+        Resolver { all_rules, overrides, cache, by_given_dir, cwd, listed }
     }
 
     /// The settings for a Dockerfile in `dir` (`None` for standard input: the working directory).
@@ -169,10 +245,7 @@ impl Resolver {
             });
         }
         // The Dockerfiles of one directory ask with the same path: it is made absolute once.
-        self.by_given_dir.get_or_insert_with(dir.as_os_str(), || match &self.cwd {
-            Some(cwd) if dir.is_relative() => self.for_dir(&lexically_absolute(&cwd.join(dir))),
-            _ => self.for_dir(&lexically_absolute(dir)),
-        })
+        self.by_given_dir.get_or_insert_with(dir.as_os_str(), || self.for_dir(&absolute_in(self.cwd.as_deref(), dir)))
     }
 
     /// A directory's settings: from its own configuration file, else its parent's. Each directory is looked
@@ -202,9 +275,9 @@ impl Resolver {
     /// The settings from `dir`'s own configuration file, if it has one.
     fn own_settings(&self, dir: &Path) -> Option<Result<Arc<Settings>, ConfigError>> {
         use std::os::unix::ffi::OsStrExt;
-        // Three look-ups per directory, and nearly every one finds nothing: they are about a tenth of the CPU time of a
-        // `check` of the corpus, most of it in the kernel, whose cost for one grows with the directories it walks
-        // through to the name. Below the working directory, which stays the same for the run, the names are
+        // Up to three look-ups per directory, and nearly every one finds nothing: the kernel's cost for one grows
+        // with the directories it walks through to the name. In a directory the search listed, only the name it
+        // cannot show is looked up (see `ListedDirectories`). Below the working directory, which stays the same for the run, the names are
         // looked up from there: the look-ups for the corpus's 24,177 directories alone take 163 ms instead of
         // 183 ms on one core. The paths are compared and built as bytes: `Path::strip_prefix` and `Path::join`
         // parse components, which cost more instructions than the shorter look-ups saved.
@@ -212,7 +285,7 @@ impl Resolver {
         let base =
             self.cwd.as_deref().and_then(|cwd| below(dir_bytes, cwd.as_os_str().as_bytes())).unwrap_or(dir_bytes);
         let mut probe = Vec::with_capacity(base.len() + 16);
-        for name in NAMES {
+        for name in self.listed.to_look_up(dir) {
             probe.clear();
             if !base.is_empty() {
                 probe.extend_from_slice(base);
