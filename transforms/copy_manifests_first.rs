@@ -362,7 +362,7 @@ fn needs_of(inv: &Invocation, build: &BuildContext, cwd: &str, dest: &str) -> Op
             }
             // Bundler installs from a vendor/cache it finds beside the Gemfile before it downloads anything.
             _ if exists("vendor/cache") => Err("bundler installs the gems in vendor/cache".to_string()),
-            Some(gemfile) => gemfile_reads(&gemfile).map(|read| {
+            Some(gemfile) => gemfile_reads(&gemfile, dest).map(|read| {
                 let mut required = vec!["Gemfile".to_string()];
                 required.extend(read);
                 Needs::Manifests { required, optional: vec!["Gemfile.lock".into(), ".bundle/config".into()] }
@@ -693,8 +693,9 @@ fn is_local_url(url: &str) -> bool {
 /// with `File.read("...")`, a relative path written out (`ruby File.read(".ruby-version").strip`, common in
 /// Rails applications). A Gemfile is Ruby, and bundler fails on a file that is not there yet (a real build of the
 /// fixed Dockerfile did), so any other way to reach a file (`eval_gemfile`, `File.exist?`, `require_relative`, a
-/// path it computes) keeps the fix back.
-fn gemfile_reads(gemfile: &str) -> Result<Vec<String>, String> {
+/// path it computes) keeps the fix back, and so does a path in the copied directory `dest` or a relative one
+/// anywhere in it (a gem source or git repository there).
+fn gemfile_reads(gemfile: &str, dest: &str) -> Result<Vec<String>, String> {
     const READS: [&str; 2] = ["File.read", "file:"];
     const REACHES: [&str; 10] =
         ["eval", "require_relative", "load", "File", "IO.", "Dir", "Pathname", "__dir__", "__FILE__", "open("];
@@ -702,6 +703,9 @@ fn gemfile_reads(gemfile: &str) -> Result<Vec<String>, String> {
     for (k, line) in gemfile.lines().enumerate() {
         let refused = |what: &str| Err(format!("line {} of the Gemfile reads {what}", k + 1));
         let mut code = ruby_code(line);
+        if let Some(path) = ruby_strings(code).find(|text| names_a_path_in(text, dest)) {
+            return refused(&format!("`{path}`, in the copied directory"));
+        }
         let mut rest = String::new();
         while let Some((at, read)) = READS.iter().filter_map(|r| Some((code.find(r)?, r))).min() {
             // `file:` counts as `ruby`'s keyword only: a `file:///gems` source is a URL.
@@ -738,6 +742,21 @@ fn gemfile_reads(gemfile: &str) -> Result<Vec<String>, String> {
 fn ruby_code(line: &str) -> &str {
     let end = ruby_chars(line).find(|&(_, c, in_string)| c == '#' && !in_string).map_or(line.len(), |(i, _, _)| i);
     &line[..end]
+}
+
+/// What the quotes of a line of Ruby hold.
+fn ruby_strings(code: &str) -> impl Iterator<Item = String> + '_ {
+    let mut chars = ruby_chars(code).peekable();
+    std::iter::from_fn(move || {
+        chars.find(|&(_, _, in_string)| in_string).map(|(_, first, _)| {
+            let mut text = String::from(first);
+            while let Some((_, c, true)) = chars.peek().copied() {
+                text.push(c);
+                chars.next();
+            }
+            text
+        })
+    })
 }
 
 /// Ruby code with what its quotes hold left out, each string a blank.
@@ -1078,7 +1097,7 @@ mod tests {
 
     #[test]
     fn a_gemfile_reads_the_files_it_names_written_out_and_nothing_it_reaches_otherwise() {
-        let reads = |gemfile: &str| gemfile_reads(gemfile).ok();
+        let reads = |gemfile: &str| gemfile_reads(gemfile, "/app").ok();
         let ruby_version = Some(vec![".ruby-version".to_string()]);
         assert_eq!(
             reads("source \"https://rubygems.org\"\nruby File.read(\".ruby-version\").strip\ngem \"rails\"\n"),
@@ -1100,6 +1119,8 @@ mod tests {
             "require_relative \"lib/gems\"\n",
             "gem \"a\\\"b\"; eval_gemfile \"y\"\n",
             "gem \"x\", \"it's\"; instance_eval(IO.read(\"y\"))\n",
+            "source \"file:///app/vendor/gems\"\n",
+            "gem \"lib\", git: \"./vendor/lib.git\"\n",
         ] {
             assert_eq!(reads(gemfile), None, "{gemfile}");
         }
