@@ -100,8 +100,8 @@ const DERIVED: &[(&str, &str, &str, &[&str])] = &[
     (
         "localhost/dockopt-e2e/php:bookworm",
         BASE,
-        // composer's official image: PHP with its zip extension, composer, zip and unzip, run as root, with
-        // composer's home, and so its cache, in /tmp.
+        // For composer's official image, an Alpine one: PHP with its zip extension, composer, zip and unzip, run
+        // as root, with composer's home, and so its cache, in /tmp.
         "ENV COMPOSER_ALLOW_SUPERUSER=1 COMPOSER_HOME=/tmp\n\
          RUN apt-get update && apt-get install -y --no-install-recommends php-cli php-zip composer unzip zip \
          && rm -rf /var/lib/apt/lists/*\n\

@@ -377,7 +377,7 @@ fn needs_of(inv: &Invocation, build: &BuildContext, cwd: &str, dest: &str) -> Op
             let classmap = json
                 .as_ref()
                 .is_some_and(|j| j.pointer("/autoload/classmap").is_some() || j.pointer("/autoload/files").is_some());
-            // Asked only of a composer.json there is: without one, that is the reason to give.
+            // Asked only when composer.json is there: when it is not, that is the reason to give.
             let optimized = json.as_ref().is_some_and(|j| {
                 optimizes_autoloader(&words)
                     || ["/config/optimize-autoloader", "/config/classmap-authoritative"]
