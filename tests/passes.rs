@@ -588,6 +588,7 @@ fn copy_manifests_first_reads_the_build_context() {
         "cargo-target-path",
         "pnpm-catalog",
         "pnpm-workspace-members",
+        "pipenv-local-file",
     ] {
         let dockerfile = base.join(case).join("Dockerfile");
         let input = std::fs::read_to_string(&dockerfile).unwrap();

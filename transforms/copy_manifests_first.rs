@@ -408,12 +408,10 @@ fn needs_of(inv: &Invocation, build: &BuildContext, cwd: &str, dest: &str) -> Op
                 manifests(&["composer.json"], &["composer.lock", "auth.json"])
             }
         }
-        ("pipenv", Some("install")) => match read("Pipfile") {
-            Some(pipfile) if pipfile.contains("path =") || pipfile.contains("editable") => {
-                Err("the Pipfile installs local paths".to_string())
-            }
+        ("pipenv", Some("install")) => match read("Pipfile").as_deref().and_then(pipfile_local) {
+            Some(why) => Err(why),
             // pipenv reads the variables of a `.env` beside the Pipfile.
-            _ => manifests(&["Pipfile"], &["Pipfile.lock", ".env"]),
+            None => manifests(&["Pipfile"], &["Pipfile.lock", ".env"]),
         },
         ("poetry", Some("install")) if inv.has_option("--no-root") || inv.has_option("--only-root") => {
             match read("pyproject.toml").as_deref().and_then(local_dependency) {
@@ -599,6 +597,30 @@ fn names_a_path_in(value: &str, dest: &str) -> bool {
             || path.starts_with("../")
             || path.strip_prefix(dest).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
     })
+}
+
+/// Why pipenv, installing from this Pipfile, would read more than the manifests: a package from a path, an
+/// editable one, a `file` that is not a download (`mylib = {file = "dist/mylib.whl"}`, as `pipenv install` of a
+/// local wheel writes it), or a package index in the file system. Any `path =` or `editable` counts, wherever it is.
+fn pipfile_local(pipfile: &str) -> Option<String> {
+    if pipfile.contains("path =") || pipfile.contains("editable") {
+        return Some("the Pipfile installs local paths".into());
+    }
+    let Ok(toml) = pipfile.parse::<toml::Table>() else { return Some("the Pipfile is not valid TOML".into()) };
+    let is_download = |url: &str| url.starts_with("https://") || url.starts_with("http://");
+    // Every table but these lists packages: [packages], [dev-packages] and pipenv's own categories.
+    let categories =
+        toml.iter().filter(|(name, _)| !matches!(name.as_str(), "source" | "requires" | "pipenv" | "scripts"));
+    for (name, package) in categories.filter_map(|(_, t)| t.as_table()).flatten() {
+        if package.get("file").and_then(toml::Value::as_str).is_some_and(|file| !is_download(file)) {
+            return Some(format!("the Pipfile installs `{name}` from a local file"));
+        }
+    }
+    let sources = toml.get("source").and_then(toml::Value::as_array).into_iter().flatten();
+    if sources.filter_map(|s| s.get("url")?.as_str()).any(|url| !is_download(url)) {
+        return Some("the Pipfile names a package index in the file system".into());
+    }
+    None
 }
 
 /// Why poetry or uv, installing from this pyproject.toml, would read more than the manifests: a dependency from a
@@ -1002,7 +1024,7 @@ fn finding(ctx: &Context, c: usize, r: usize, dest: &str, manifests: &[String]) 
 mod tests {
     use super::{
         cargo_path_dependency, gemfile_reads, is_local_direct_reference, local_dependency, names_a_path_in,
-        optimizes_autoloader, pnpm_workspace_of_one,
+        optimizes_autoloader, pipfile_local, pnpm_workspace_of_one,
     };
 
     #[test]
@@ -1060,6 +1082,24 @@ mod tests {
         ] {
             assert_eq!(path_dependency(manifest), None, "{manifest}");
         }
+    }
+
+    #[test]
+    fn pipfile_local_files_and_indexes_are_found_and_downloads_are_not() {
+        for pipfile in [
+            "[packages]\nmylib = {file = \"dist/mylib-1.0-py3-none-any.whl\"}\n",
+            "[dev-packages]\nmylib = {file = \"file:///app/dist/mylib.whl\"}\n",
+            "[docs]\nlib = {path = \"./lib\"}\n",
+            "[packages]\nlib = {editable = true, git = \"https://example.com/lib.git\"}\n",
+            "[[source]]\nname = \"wheels\"\nurl = \"./wheels\"\nverify_ssl = false\n",
+            "[packages\n",
+        ] {
+            assert!(pipfile_local(pipfile).is_some(), "{pipfile}");
+        }
+        let downloads = "[[source]]\nname = \"pypi\"\nurl = \"https://pypi.org/simple\"\nverify_ssl = true\n\n\
+             [packages]\nflask = \"*\"\nsix = {version = \"==1.16.0\"}\n\
+             lib = {file = \"https://example.com/lib-1.0.tar.gz\"}\n\n[requires]\npython_version = \"3.12\"\n";
+        assert_eq!(pipfile_local(downloads), None, "{downloads}");
     }
 
     #[test]
