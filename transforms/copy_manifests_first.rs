@@ -667,7 +667,7 @@ fn uv_reads_local(file: &str, uv: &toml::Table) -> Option<String> {
         toml::Value::Array(items) => items.iter().filter_map(toml::Value::as_str).collect(),
         other => other.as_str().into_iter().collect::<Vec<_>>(),
     });
-    if uv.get("index").is_some_and(names_local_index) || urls.any(is_local_url) {
+    if uv.get("index").is_some_and(names_local_index) || urls.any(is_local_path) {
         return Some(format!("{file} names packages in the file system"));
     }
     let lists = ["dev-dependencies", "constraint-dependencies", "override-dependencies"].map(|key| uv.get(key));
@@ -684,7 +684,7 @@ fn local_source(dependencies: &toml::Table) -> Option<&str> {
     let local = |source: &toml::Table| {
         source.contains_key("path")
             || source.get("workspace").and_then(toml::Value::as_bool) == Some(true)
-            || source.get("url").and_then(toml::Value::as_str).is_some_and(is_local_url)
+            || source.get("url").and_then(toml::Value::as_str).is_some_and(is_local_path)
     };
     dependencies.iter().find_map(|(name, value)| {
         let found = match value {
@@ -698,17 +698,13 @@ fn local_source(dependencies: &toml::Table) -> Option<&str> {
 
 /// A list of package indexes (poetry's `source`, uv's `index`) with one in the file system.
 fn names_local_index(indexes: &toml::Value) -> bool {
-    indexes.as_array().into_iter().flatten().filter_map(|i| i.get("url")?.as_str()).any(is_local_url)
+    indexes.as_array().into_iter().flatten().filter_map(|i| i.get("url")?.as_str()).any(is_local_path)
 }
 
 /// The first PEP 508 requirement of these lists that is a local path.
 fn local_requirement<'t>(lists: impl Iterator<Item = &'t toml::Value>) -> Option<&'t str> {
     let requirements = lists.filter_map(toml::Value::as_array).flatten().filter_map(toml::Value::as_str);
     requirements.into_iter().find(|r| is_local_direct_reference(r))
-}
-
-fn is_local_url(url: &str) -> bool {
-    url.starts_with("file:") || is_local_path(url)
 }
 
 /// The files a Gemfile reads beside itself, which go with it: those it names with `ruby file: "..."` or reads
