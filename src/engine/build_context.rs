@@ -116,13 +116,13 @@ impl ContextCache {
 
     /// [`is_plain_entry`] for a path with every symlink resolved, read once per run: the Dockerfiles of a
     /// directory share their context, and each would open every file a `COPY .` or `ADD .` takes again.
-    fn is_plain_entry(&self, path: &Path) -> bool {
-        self.plain_entries.get_or_insert_with(path.as_os_str(), || is_plain_entry(path))
+    fn is_plain_entry(&self, path: &Path, listed: Option<EntryKind>) -> bool {
+        self.plain_entries.get_or_insert_with(path.as_os_str(), || is_plain_entry(path, listed))
     }
 
     /// [`ContextCache::is_plain_entry`], or `None` while another thread is reading the entry.
-    fn is_plain_entry_unless_read_elsewhere(&self, path: &Path) -> Option<bool> {
-        self.plain_entries.get_or_insert_unless_computing(path.as_os_str(), || is_plain_entry(path))
+    fn is_plain_entry_unless_read_elsewhere(&self, path: &Path, listed: Option<EntryKind>) -> Option<bool> {
+        self.plain_entries.get_or_insert_unless_computing(path.as_os_str(), || is_plain_entry(path, listed))
     }
 
     /// The listing of `path`'s directory holds its name.
@@ -140,6 +140,27 @@ impl ContextCache {
     }
 }
 
+/// What a directory entry is, without following a symlink.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum EntryKind {
+    Directory,
+    File,
+    /// A symlink, a device, a socket or a pipe, or what could not be told.
+    Other,
+}
+
+impl EntryKind {
+    fn of(kind: std::fs::FileType) -> EntryKind {
+        if kind.is_dir() {
+            EntryKind::Directory
+        } else if kind.is_file() {
+            EntryKind::File
+        } else {
+            EntryKind::Other
+        }
+    }
+}
+
 /// The names a wildcard matches in one listing, or why the wildcard cannot be compiled.
 type Matches = Result<Arc<Vec<String>>, String>;
 
@@ -149,6 +170,8 @@ type Matches = Result<Arc<Vec<String>>, String>;
 pub struct Listing {
     /// Sorted.
     names: Vec<String>,
+    /// What each of `names` is, as the directory's reading told, without following symlinks.
+    kinds: Vec<EntryKind>,
     /// What follows the last dot of each name that has one, sorted, without repeats.
     extensions: Vec<String>,
     /// The names each wildcard pattern matches, or why the pattern cannot be compiled.
@@ -159,24 +182,35 @@ impl Listing {
     /// `dockopt fix`'s temporary files are left out: a run makes and renames them beside the Dockerfiles it
     /// writes, so whether a listing saw one would be chance.
     fn read(dir: &Path) -> Listing {
-        let mut names: Vec<String> = std::fs::read_dir(dir)
+        let mut entries: Vec<(String, EntryKind)> = std::fs::read_dir(dir)
             .map(|entries| {
                 entries
-                    .filter_map(|e| e.ok()?.file_name().into_string().ok())
-                    .filter(|name| files::temporary_file_owner(name).is_none())
+                    .filter_map(|e| {
+                        let e = e.ok()?;
+                        // The kind comes with the name on most file systems, without a look-up of its own.
+                        let kind = e.file_type().map_or(EntryKind::Other, EntryKind::of);
+                        Some((e.file_name().into_string().ok()?, kind))
+                    })
+                    .filter(|(name, _)| files::temporary_file_owner(name).is_none())
                     .collect()
             })
             .unwrap_or_default();
-        names.sort();
+        entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let (names, kinds): (Vec<String>, Vec<EntryKind>) = entries.into_iter().unzip();
         let mut extensions: Vec<String> =
             names.iter().filter_map(|name| Some(name.rsplit_once('.')?.1.to_string())).collect();
         extensions.sort();
         extensions.dedup();
-        Listing { names, extensions, matches: Memo::default() }
+        Listing { names, kinds, extensions, matches: Memo::default() }
     }
 
     pub fn contains(&self, name: &str) -> bool {
         self.names.binary_search_by(|n| n.as_str().cmp(name)).is_ok()
+    }
+
+    /// What the entry `name` is, when the listing holds it.
+    fn kind(&self, name: &str) -> Option<EntryKind> {
+        self.names.binary_search_by(|n| n.as_str().cmp(name)).ok().map(|k| self.kinds[k])
     }
 
     /// Some name ends with `.extension` (`extension` holds no dot).
@@ -473,7 +507,7 @@ impl BuildContext {
     /// (gzip, bzip2, xz or zstd data, or a tar header, recognised by content as BuildKit does), reached without
     /// leaving the context. Anything else, or anything dockopt cannot read, is not.
     pub fn is_plain(&self, relative: &str) -> bool {
-        self.plain_with(relative, |path| Some(self.cache.is_plain_entry(path))) == Some(true)
+        self.plain_with(relative, |path, listed| Some(self.cache.is_plain_entry(path, listed))) == Some(true)
     }
 
     /// Every entry of `entries` (context-relative paths) [is plain](BuildContext::is_plain). The Dockerfiles of a
@@ -485,7 +519,7 @@ impl BuildContext {
     pub fn all_plain(&self, entries: &[String]) -> bool {
         let mut read_elsewhere = Vec::new();
         for entry in entries {
-            match self.plain_with(entry, |path| self.cache.is_plain_entry_unless_read_elsewhere(path)) {
+            match self.plain_with(entry, |path, listed| self.cache.is_plain_entry_unless_read_elsewhere(path, listed)) {
                 Some(true) => {}
                 Some(false) => return false,
                 None => read_elsewhere.push(entry),
@@ -495,17 +529,42 @@ impl BuildContext {
     }
 
     /// Whether the entry at `relative` is plain, kept for this Dockerfile's later rounds; an entry inside the
-    /// context is read with `read`, and `None` is its word that another thread is reading it now.
-    fn plain_with(&self, relative: &str, read: impl FnOnce(&Path) -> Option<bool>) -> Option<bool> {
+    /// context is read with `read`, told what its directory's listing says it is, and `None` is its word that
+    /// another thread is reading it now.
+    fn plain_with(&self, relative: &str, read: impl FnOnce(&Path, Option<EntryKind>) -> Option<bool>) -> Option<bool> {
         if let Some(known) = self.plain.get(relative) {
             return Some(known);
         }
-        let plain = match self.locate(&clean(relative)) {
-            InContext::Inside(path) => read(&path)?,
-            InContext::OutsideLink(_) | InContext::Unreachable => false,
+        let cleaned = clean(relative);
+        let plain = match self.listed(&cleaned) {
+            Some((_, EntryKind::Directory)) => true,
+            Some((path, EntryKind::File)) => read(&path, Some(EntryKind::File))?,
+            _ => match self.locate(&cleaned) {
+                InContext::Inside(path) => read(&path, None)?,
+                InContext::OutsideLink(_) | InContext::Unreachable => false,
+            },
         };
         self.plain.extend([(relative.to_string(), plain)]);
         Some(plain)
+    }
+
+    /// Where the clean `relative` path leads and what it is, when a listing this run has read holds it and it is
+    /// no symlink: then it is where its directory leads, by its name. A wildcard's matches are all such entries,
+    /// and `ADD *` in a directory of thousands looked each one up again, two system calls a name.
+    fn listed(&self, relative: &str) -> Option<(PathBuf, EntryKind)> {
+        let (dir, name) = relative.rsplit_once('/').unwrap_or(("", relative));
+        if name.is_empty() || name == ".." {
+            return None;
+        }
+        let dir = match dir {
+            "" => self.real_root()?.to_path_buf(),
+            dir => match self.locate(dir) {
+                InContext::Inside(dir) => dir,
+                InContext::OutsideLink(_) | InContext::Unreachable => return None,
+            },
+        };
+        let kind = self.cache.listings.get(dir.as_os_str())?.kind(name)?;
+        (kind != EntryKind::Other).then(|| (dir.join(name), kind))
     }
 
     /// The regular files under `relative` in the context (itself, when it is one), as relative paths, leaving out
@@ -570,15 +629,22 @@ impl BuildContext {
     }
 }
 
-fn is_plain_entry(path: &Path) -> bool {
-    let Ok(metadata) = std::fs::metadata(path) else { return false };
-    if metadata.is_dir() {
-        return true;
+/// Whether the entry at `path` is a directory, or a regular file that is not an archive. One that its directory's
+/// listing says is a regular file is opened at once, not looked up first: the open does not follow a symlink, and
+/// the file opened is checked to be regular.
+fn is_plain_entry(path: &Path, listed: Option<EntryKind>) -> bool {
+    if listed != Some(EntryKind::File) {
+        // Devices and pipes are not opened.
+        let Ok(metadata) = std::fs::metadata(path) else { return false };
+        if metadata.is_dir() {
+            return true;
+        }
+        if !metadata.is_file() {
+            return false;
+        }
     }
-    if !metadata.is_file() {
-        return false;
-    }
-    let Ok(mut file) = std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(path) else {
+    let flags = libc::O_NONBLOCK | if listed.is_some() { libc::O_NOFOLLOW } else { 0 };
+    let Ok(mut file) = std::fs::OpenOptions::new().read(true).custom_flags(flags).open(path) else {
         return false;
     };
     let Ok(metadata) = file.metadata() else { return false };
@@ -880,6 +946,41 @@ mod tests {
             let shared = BuildContext::sharing(&root.join("Dockerfile"), None, cache.clone());
             assert_eq!(shared.all_plain(&entries), plain, "{entries:?}");
         }
+    }
+
+    #[test]
+    fn entries_a_wildcard_lists_are_plain_as_those_looked_up_one_by_one() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(tmp.path()).unwrap().join("context");
+        std::fs::create_dir_all(root.join("src")).unwrap();
+        std::fs::write(root.join("app.py"), "print()\n").unwrap();
+        std::fs::write(root.join("vendor.tgz"), [0x1f, 0x8b, 8, 0]).unwrap();
+        std::os::unix::fs::symlink("vendor.tgz", root.join("latest.tgz")).unwrap();
+        std::os::unix::fs::symlink("src", root.join("inner")).unwrap();
+        std::os::unix::fs::symlink(tmp.path(), root.join("out")).unwrap();
+        let fifo = std::ffi::CString::new(root.join("pipe").as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: a valid, NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
+        let expected = [
+            ("app.py", true),
+            ("inner", true),
+            ("latest.tgz", false),
+            ("out", false),
+            ("pipe", false),
+            ("src", true),
+            ("vendor.tgz", false),
+        ];
+        // Read after the wildcard's listing, every entry is taken from it but the symlinks and the pipe.
+        let listed = BuildContext::for_dockerfile(&root.join("Dockerfile"), None);
+        let Sources::Found(all) = listed.resolve("*") else { panic!("the context can be listed") };
+        assert_eq!(all, expected.map(|(name, _)| name));
+        assert!(!listed.all_plain(&all));
+        for (name, plain) in expected {
+            let one_by_one = BuildContext::for_dockerfile(&root.join("Dockerfile"), None);
+            assert_eq!((name, one_by_one.is_plain(name)), (name, plain));
+            assert_eq!((name, listed.is_plain(name)), (name, plain));
+        }
+        assert!(listed.all_plain(&["app.py".to_string(), "src".to_string(), "inner".to_string()]));
     }
 
     #[test]
