@@ -957,6 +957,26 @@ fn a_finding_with_no_fix_says_when_the_other_fixes_resolve_it() {
     assert!(!message_at(cleaned, "DO301", 1).contains(resolved));
 }
 
+/// So does a finding whose fix is unsafe, when the run leaves unsafe fixes alone: `fix` resolves it without one.
+#[test]
+fn an_unsafe_finding_says_when_the_safe_fixes_resolve_it() {
+    let rules = rules_but(&[]);
+    let resolved = " (resolved once the other fixes apply)";
+    let build_only = |input: &str| {
+        let finding = checked_finding(input, &rules, "DO307", 2, "build-essential");
+        assert_eq!(finding.fix.map(|f| f.applicability), Some(Applicability::Unsafe), "{}", finding.message);
+        finding.message
+    };
+    // The merge brings in the RUN that removes the compilers.
+    let removed = "FROM node:20\nRUN apt-get update && apt-get install -y build-essential && npm install -g sharp\n\
+                   RUN apt-get remove -y build-essential && rm -rf /var/lib/apt/lists/*\nCMD [\"node\"]\n";
+    assert!(build_only(removed).ends_with(resolved));
+    // The merge brings in a RUN that leaves them.
+    let left = "FROM node:20\nRUN apt-get update && apt-get install -y build-essential && npm install -g sharp\n\
+                RUN echo done\nCMD [\"node\"]\n";
+    assert!(!build_only(left).contains(resolved));
+}
+
 /// A finding of the original text keeps the fix `check` labels it with unless no round applied a fix of its rule
 /// where it is and the fixed text still has it: `check` says what `fix` does.
 #[test]

@@ -336,14 +336,16 @@ impl Rounds {
     ///   changed what it would edit first (a merge that brings a later RUN's `apt-get install` into the RUN whose
     ///   lists it would remove), or the rounds ran out. A finding neither fixed nor left was resolved by the other
     ///   fixes (a merge that brings in a RUN that cleans), as its label already says.
-    /// - A finding with no fix, of a rule that may fix, that is neither fixed nor left was resolved by the other
-    ///   fixes (a yum cache left by `yum update; exit 0`, once a merge brings in the RUN that cleans): `fix` takes
-    ///   care of it. One that a fix of its rule reaches once the other fixes apply is reported as a follow-on.
+    /// - A finding with no fix this run applies, of a rule that may fix, that is neither fixed nor left was resolved
+    ///   by the other fixes (a yum cache left by `yum update; exit 0`, once a merge brings in the RUN that cleans;
+    ///   build-only packages that a merge leaves the RUN's cleanup to remove): `fix` takes care of it, and an
+    ///   unsafe fix is not needed. One that a fix of its rule reaches once the other fixes apply is reported as a
+    ///   follow-on.
     fn label_by_outcome(&self, maps: &[EditMap], initial: &mut [Finding], remaining: &[Finding]) {
         // Each round in the history applied at least one fix.
         let Some(first_round) = self.history.first() else { return };
         let fixable_here = |f: &Finding| f.fix.as_ref().is_some_and(|x| self.applicable(x.applicability));
-        let unfixed = |f: &Finding| f.fix.is_none() && f.rule.safety != Safety::ReportOnly;
+        let unfixed = |f: &Finding| !fixable_here(f) && f.rule.safety != Safety::ReportOnly;
         // The first round chooses among the findings fixable here: when it applied as many fixes as they carry, it
         // applied them all, as it does in most files.
         let all_applied = initial.iter().filter(|f| fixable_here(f)).count() == first_round.len();
