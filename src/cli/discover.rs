@@ -148,28 +148,37 @@ pub fn discover(paths: &[PathBuf], options: &WalkOptions, cache: &ContextCache) 
             });
         }
         walk.build_parallel().run(|| {
-            Box::new(|entry| {
+            // The directory of the last file this thread told the cache about: a directory's files come one after
+            // another, and a directory of thousands was told its real path once for each.
+            let mut told = PathBuf::new();
+            let (files, passed_over, errors, listed, spelling) = (&files, &passed_over, &errors, &listed, &spelling);
+            let (real_root, root) = (&real_root, &root);
+            Box::new(move |entry| {
                 match entry {
                     Ok(entry) if entry.file_type().is_some_and(|t| t.is_dir()) => {
                         let dir = spelling.of(entry.path());
                         listed.lock().expect("no panics while holding the lock").listed(dir);
                     }
                     Ok(entry) => {
-                        saw(&listed, &spelling, &entry);
+                        saw(listed, spelling, &entry);
                         let name = entry.file_name().to_string_lossy();
                         let reason = why_not_a_dockerfile(&name)
                             .or_else(|| (!is_regular_file(&entry)).then_some("not a regular file"))
                             .or_else(|| {
-                                (!options.follow_links && !stays_inside(&root, &entry))
+                                (!options.follow_links && !stays_inside(root, &entry))
                                     .then_some("a symlink out of the searched directory (--follow-links follows it)")
                             });
                         match reason {
                             None => {
                                 // Told on the walk's threads as each file is found: after the walk, for every file
                                 // of the corpus, it held back the start of the work by 11-15 ms.
-                                if let (false, Some(real_root)) = (options.follow_links, &real_root) {
-                                    if let Some((dir, real)) = real_dir(path, real_root, entry.path()) {
-                                        cache.know_real_path(dir, real);
+                                if let (false, Some(real_root)) = (options.follow_links, real_root) {
+                                    let dir = entry.path().parent().unwrap_or(Path::new(""));
+                                    if dir.as_os_str() != told.as_os_str() {
+                                        if let Some(real) = real_dir(path, real_root, dir) {
+                                            cache.know_real_path(dir.to_path_buf(), real);
+                                        }
+                                        told = dir.to_path_buf();
                                     }
                                 }
                                 files.lock().expect("no panics while holding the lock").push(entry.into_path())
@@ -256,12 +265,10 @@ fn saw(listed: &Mutex<ListedDirectories>, spelling: &Spelling, entry: &ignore::D
     }
 }
 
-/// The directory of `file`, which the walk of `root` found, with its path with every symlink resolved: a walk that
-/// follows no links enters only real directories, so that is `real_root` and the rest.
-fn real_dir(root: &Path, real_root: &Path, file: &Path) -> Option<(PathBuf, PathBuf)> {
-    let dir = file.parent()?;
-    let below = dir.strip_prefix(root).ok()?;
-    Some((dir.to_path_buf(), real_root.join(below)))
+/// The path with every symlink resolved of `dir`, which the walk of `root` entered: a walk that follows no links
+/// enters only real directories, so that is `real_root` and the rest.
+fn real_dir(root: &Path, real_root: &Path, dir: &Path) -> Option<PathBuf> {
+    Some(real_root.join(dir.strip_prefix(root).ok()?))
 }
 
 /// The bytes of `path` with each `/` made the lowest byte, so that byte order is path order: `a/b` before `a-b`.
