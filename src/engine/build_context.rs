@@ -116,13 +116,13 @@ impl ContextCache {
 
     /// [`is_plain_entry`] for a path with every symlink resolved, read once per run: the Dockerfiles of a
     /// directory share their context, and each would open every file a `COPY .` or `ADD .` takes again.
-    fn is_plain_entry(&self, path: &Path, listed: Option<EntryKind>) -> bool {
-        self.plain_entries.get_or_insert_with(path.as_os_str(), || is_plain_entry(path, listed))
+    fn is_plain_entry(&self, path: &Path, listed_file: bool) -> bool {
+        self.plain_entries.get_or_insert_with(path.as_os_str(), || is_plain_entry(path, listed_file))
     }
 
     /// [`ContextCache::is_plain_entry`], or `None` while another thread is reading the entry.
-    fn is_plain_entry_unless_read_elsewhere(&self, path: &Path, listed: Option<EntryKind>) -> Option<bool> {
-        self.plain_entries.get_or_insert_unless_computing(path.as_os_str(), || is_plain_entry(path, listed))
+    fn is_plain_entry_unless_read_elsewhere(&self, path: &Path, listed_file: bool) -> Option<bool> {
+        self.plain_entries.get_or_insert_unless_computing(path.as_os_str(), || is_plain_entry(path, listed_file))
     }
 
     /// The listing of `path`'s directory holds its name.
@@ -507,7 +507,7 @@ impl BuildContext {
     /// (gzip, bzip2, xz or zstd data, or a tar header, recognised by content as BuildKit does), reached without
     /// leaving the context. Anything else, or anything dockopt cannot read, is not.
     pub fn is_plain(&self, relative: &str) -> bool {
-        self.plain_with(relative, |path, listed| Some(self.cache.is_plain_entry(path, listed))) == Some(true)
+        self.plain_with(relative, |path, listed_file| Some(self.cache.is_plain_entry(path, listed_file))) == Some(true)
     }
 
     /// Every entry of `entries` (context-relative paths) [is plain](BuildContext::is_plain). The Dockerfiles of a
@@ -519,7 +519,9 @@ impl BuildContext {
     pub fn all_plain(&self, entries: &[String]) -> bool {
         let mut read_elsewhere = Vec::new();
         for entry in entries {
-            match self.plain_with(entry, |path, listed| self.cache.is_plain_entry_unless_read_elsewhere(path, listed)) {
+            match self.plain_with(entry, |path, listed_file| {
+                self.cache.is_plain_entry_unless_read_elsewhere(path, listed_file)
+            }) {
                 Some(true) => {}
                 Some(false) => return false,
                 None => read_elsewhere.push(entry),
@@ -529,18 +531,18 @@ impl BuildContext {
     }
 
     /// Whether the entry at `relative` is plain, kept for this Dockerfile's later rounds; an entry inside the
-    /// context is read with `read`, told what its directory's listing says it is, and `None` is its word that
+    /// context is read with `read`, told whether a listing says it is a regular file, and `None` is its word that
     /// another thread is reading it now.
-    fn plain_with(&self, relative: &str, read: impl FnOnce(&Path, Option<EntryKind>) -> Option<bool>) -> Option<bool> {
+    fn plain_with(&self, relative: &str, read: impl FnOnce(&Path, bool) -> Option<bool>) -> Option<bool> {
         if let Some(known) = self.plain.get(relative) {
             return Some(known);
         }
         let cleaned = clean(relative);
         let plain = match self.listed(&cleaned) {
             Some((_, EntryKind::Directory)) => true,
-            Some((path, EntryKind::File)) => read(&path, Some(EntryKind::File))?,
+            Some((path, EntryKind::File)) => read(&path, true)?,
             _ => match self.locate(&cleaned) {
-                InContext::Inside(path) => read(&path, None)?,
+                InContext::Inside(path) => read(&path, false)?,
                 InContext::OutsideLink(_) | InContext::Unreachable => false,
             },
         };
@@ -632,9 +634,9 @@ impl BuildContext {
 /// Whether the entry at `path` is a directory, or a regular file that is not an archive. One that its directory's
 /// listing says is a regular file is opened at once, not looked up first: the open does not follow a symlink, and
 /// the file opened is checked to be regular.
-fn is_plain_entry(path: &Path, listed: Option<EntryKind>) -> bool {
-    if listed != Some(EntryKind::File) {
-        // Devices and pipes are not opened.
+fn is_plain_entry(path: &Path, listed_file: bool) -> bool {
+    if !listed_file {
+        // Looked up first, so that a device or a pipe is not opened.
         let Ok(metadata) = std::fs::metadata(path) else { return false };
         if metadata.is_dir() {
             return true;
@@ -643,7 +645,7 @@ fn is_plain_entry(path: &Path, listed: Option<EntryKind>) -> bool {
             return false;
         }
     }
-    let flags = libc::O_NONBLOCK | if listed.is_some() { libc::O_NOFOLLOW } else { 0 };
+    let flags = libc::O_NONBLOCK | if listed_file { libc::O_NOFOLLOW } else { 0 };
     let Ok(mut file) = std::fs::OpenOptions::new().read(true).custom_flags(flags).open(path) else {
         return false;
     };
