@@ -4,7 +4,7 @@
 //! like Dockerfiles that the walk does not take are listed, with the reason, for `--show-files` and the summary.
 
 use crate::engine::build_context::{ContextCache, MAX_GLOB_LEN};
-use crate::engine::config::{absolute_in, ListedDirectories};
+use crate::engine::config::{absolute_in, below, ListedDirectories};
 use crate::syntax::diagnostic::printable;
 use ignore::overrides::{Override, OverrideBuilder};
 use ignore::{WalkBuilder, WalkState};
@@ -236,13 +236,9 @@ impl Spelling {
     /// each directory of the walk.
     fn of(&self, entry: &Path) -> PathBuf {
         use std::os::unix::ffi::{OsStrExt, OsStringExt};
-        let given = self.given.as_os_str().as_bytes();
         // The walk names what it finds by the given path, a `/` and the names below it.
-        let below = match entry.as_os_str().as_bytes().strip_prefix(given) {
-            Some(rest) if given.ends_with(b"/") => rest,
-            Some([]) => &[][..],
-            Some([b'/', names @ ..]) => names,
-            _ => return absolute_in(Some(&self.cwd), entry),
+        let Some(below) = below(entry.as_os_str().as_bytes(), self.given.as_os_str().as_bytes()) else {
+            return absolute_in(Some(&self.cwd), entry);
         };
         if below.is_empty() {
             return self.absolute_root.clone();
