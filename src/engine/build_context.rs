@@ -205,12 +205,17 @@ impl Listing {
     }
 
     pub fn contains(&self, name: &str) -> bool {
-        self.names.binary_search_by(|n| n.as_str().cmp(name)).is_ok()
+        self.position(name).is_some()
     }
 
     /// What the entry `name` is, when the listing holds it.
     fn kind(&self, name: &str) -> Option<EntryKind> {
-        self.names.binary_search_by(|n| n.as_str().cmp(name)).ok().map(|k| self.kinds[k])
+        self.position(name).map(|k| self.kinds[k])
+    }
+
+    /// Where `name` is in `names`.
+    fn position(&self, name: &str) -> Option<usize> {
+        self.names.binary_search_by(|n| n.as_str().cmp(name)).ok()
     }
 
     /// Some name ends with `.extension` (`extension` holds no dot).
@@ -923,14 +928,21 @@ mod tests {
         }
     }
 
-    #[test]
-    fn entries_are_plain_unless_an_archive_or_outside_the_context() {
+    /// A context in a temporary directory holding `src/`, `app.py`, the archive `vendor.tgz`, and `out`, a symlink
+    /// to the directory outside it.
+    fn plain_and_archive_context() -> (tempfile::TempDir, PathBuf) {
         let tmp = tempfile::tempdir().unwrap();
         let root = std::fs::canonicalize(tmp.path()).unwrap().join("context");
         std::fs::create_dir_all(root.join("src")).unwrap();
         std::fs::write(root.join("app.py"), "print()\n").unwrap();
         std::fs::write(root.join("vendor.tgz"), [0x1f, 0x8b, 8, 0]).unwrap();
         std::os::unix::fs::symlink(tmp.path(), root.join("out")).unwrap();
+        (tmp, root)
+    }
+
+    #[test]
+    fn entries_are_plain_unless_an_archive_or_outside_the_context() {
+        let (_tmp, root) = plain_and_archive_context();
         let names = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
         let cache = Arc::new(ContextCache::default());
         for (entries, plain) in [
@@ -952,14 +964,9 @@ mod tests {
 
     #[test]
     fn entries_a_wildcard_lists_are_plain_as_those_looked_up_one_by_one() {
-        let tmp = tempfile::tempdir().unwrap();
-        let root = std::fs::canonicalize(tmp.path()).unwrap().join("context");
-        std::fs::create_dir_all(root.join("src")).unwrap();
-        std::fs::write(root.join("app.py"), "print()\n").unwrap();
-        std::fs::write(root.join("vendor.tgz"), [0x1f, 0x8b, 8, 0]).unwrap();
+        let (_tmp, root) = plain_and_archive_context();
         std::os::unix::fs::symlink("vendor.tgz", root.join("latest.tgz")).unwrap();
         std::os::unix::fs::symlink("src", root.join("inner")).unwrap();
-        std::os::unix::fs::symlink(tmp.path(), root.join("out")).unwrap();
         let fifo = std::ffi::CString::new(root.join("pipe").as_os_str().as_encoded_bytes()).unwrap();
         // SAFETY: a valid, NUL-terminated path.
         assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
