@@ -74,6 +74,9 @@ const TIME_STAMPED: &[&str] = &[
     // two builds of one `pnpm install` differ in both.
     "/{root,home/*}/.local/state/pnpm/pnpm-state.json",
     "**/node_modules/.modules.yaml",
+    // pnpm 10 records when it last checked the workspace's settings (`lastValidatedTimestamp`): two installs of one
+    // project differed in that alone. The node_modules it lays out by those settings are compared.
+    "**/node_modules/.pnpm-workspace-state-v1.json",
     // zypper's identity of the system, made at random by its first run.
     "/var/lib/zypp/AnonymousUniqueId",
     // A package's list of its files. virtualenv seeds pip and setuptools into a new environment in the order the
@@ -167,6 +170,7 @@ mod tests {
         assert!(time_stamped().is_match("/root/.local/state/pnpm/pnpm-state.json"));
         assert!(time_stamped().is_match("/var/lib/zypp/AnonymousUniqueId"));
         assert!(time_stamped().is_match("/srv/app/node_modules/.modules.yaml"));
+        assert!(time_stamped().is_match("/srv/node_modules/.pnpm-workspace-state-v1.json"));
         assert!(!time_stamped().is_match("/srv/app/node_modules/is-number/index.js"));
         assert!(time_stamped().is_match("/app/.venv/lib/python3.11/site-packages/pip-26.0.1.dist-info/RECORD"));
         assert!(!time_stamped().is_match("/app/.venv/lib/python3.11/site-packages/pip-26.0.1.dist-info/METADATA"));
