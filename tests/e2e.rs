@@ -543,7 +543,8 @@ cases! {
     dnf_cache_cleaned: "tests/e2e/dnf-cache", manifests [];
     node_yarn_copy_first: "tests/e2e/node-yarn", manifests ["package.json", "yarn.lock"];
     node_pnpm_copy_first: "tests/e2e/node-pnpm", manifests ["package.json", "pnpm-lock.yaml", "pnpm-workspace.yaml"];
-    node_pnpm10_settings_copy_first: "tests/e2e/node-pnpm10", manifests ["package.json", "pnpm-lock.yaml", "pnpm-workspace.yaml"];
+    node_pnpm10_copy_first:
+        "tests/e2e/node-pnpm10", manifests ["package.json", "pnpm-lock.yaml", "pnpm-workspace.yaml"];
     python_uv_copy_first: "tests/e2e/python-uv", manifests ["pyproject.toml", "uv.lock"];
     go_copy_first: "tests/e2e/go-copy-first", manifests ["go.mod", "go.sum"];
     cargo_fetch_copy_first: "tests/e2e/cargo-fetch-first", manifests ["Cargo.lock", "Cargo.toml"];
