@@ -546,6 +546,7 @@ cases! {
     node_pnpm10_copy_first:
         "tests/e2e/node-pnpm10", manifests ["package.json", "pnpm-lock.yaml", "pnpm-workspace.yaml"];
     python_uv_copy_first: "tests/e2e/python-uv", manifests ["pyproject.toml", "uv.lock"];
+    python_uv_find_links_not_moved: "tests/e2e/python-uv-find-links", manifests [];
     go_copy_first: "tests/e2e/go-copy-first", manifests ["go.mod", "go.sum"];
     cargo_fetch_copy_first: "tests/e2e/cargo-fetch-first", manifests ["Cargo.lock", "Cargo.toml"];
     bundler_copy_first: "tests/e2e/bundler-copy-first", manifests [".ruby-version", "Gemfile", "Gemfile.lock"];

@@ -83,6 +83,9 @@ const TIME_STAMPED: &[&str] = &[
     // file system lists its own copy: two builds of one `poetry install` listed them in different orders. The
     // files themselves are compared.
     "**/*.dist-info/RECORD",
+    // uv records, beside a package it installed from a file (a wheel it found with `find-links`), the file's change
+    // time, which is when the build copied it in: two installs from two copies of one wheel differed in that alone.
+    "**/*.dist-info/uv_cache.json",
     // composer names the class that loads the autoloader with a random suffix unless configured with one
     // (`autoloader-suffix`): two builds of one `composer install` (composer 2.5) named it differently in these
     // three files. The autoloader's maps of classes to files are compared.
@@ -174,6 +177,7 @@ mod tests {
         assert!(!time_stamped().is_match("/srv/app/node_modules/is-number/index.js"));
         assert!(time_stamped().is_match("/app/.venv/lib/python3.11/site-packages/pip-26.0.1.dist-info/RECORD"));
         assert!(!time_stamped().is_match("/app/.venv/lib/python3.11/site-packages/pip-26.0.1.dist-info/METADATA"));
+        assert!(time_stamped().is_match("/app/.venv/lib/python3.11/site-packages/greet-1.0.0.dist-info/uv_cache.json"));
         assert!(!time_stamped().is_match("/usr/lib/python3/dist-packages/flask/app.py"));
         assert!(time_stamped().is_match("/app/vendor/composer/autoload_static.php"));
         assert!(!time_stamped().is_match("/app/vendor/composer/autoload_classmap.php"));
