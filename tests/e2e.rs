@@ -553,6 +553,7 @@ cases! {
     composer_copy_first: "tests/e2e/composer-copy-first", manifests ["composer.json", "composer.lock"];
     python_poetry_copy_first: "tests/e2e/python-poetry", manifests ["poetry.lock", "poetry.toml", "pyproject.toml"];
     python_pipenv_copy_first: "tests/e2e/python-pipenv", manifests [".env", "Pipfile", "Pipfile.lock"];
+    python_pipenv_local_file_not_moved: "tests/e2e/python-pipenv-local-file", manifests [];
     zypper_cache_cleaned: "tests/e2e/zypper-cache", manifests [];
 }
 
