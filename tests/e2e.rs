@@ -530,6 +530,7 @@ cases! {
     apt_seed: "tests/e2e/apt-seed", manifests [];
     flask_copy_first: "tests/e2e/flask-copy-first", manifests ["requirements.txt"];
     node_npm_ci: "tests/e2e/node-npm-ci", manifests ["package.json", "package-lock.json"];
+    node_modules_in_the_context_not_moved_over: "tests/e2e/node-npm-local-modules", manifests [];
     trap_cd_in_merged_run: "tests/e2e/trap-cd", manifests [];
     trap_export: "tests/e2e/trap-export", manifests [];
     trap_exit: "tests/e2e/trap-exit", manifests [];

@@ -589,6 +589,9 @@ fn copy_manifests_first_reads_the_build_context() {
         "pnpm-catalog",
         "pnpm-workspace-members",
         "pipenv-local-file",
+        "node-npm-local-modules",
+        "node-npm-local-modules-ignored",
+        "uv-local-venv",
     ] {
         let dockerfile = base.join(case).join("Dockerfile");
         let input = std::fs::read_to_string(&dockerfile).unwrap();

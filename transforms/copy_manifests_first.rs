@@ -19,8 +19,10 @@ requirements files, dockopt copies those first, installs, and copies the rest af
 the same files. It reads the build context to be sure: requirements files are followed through `-r` and `-c`, \
 and it refuses editable installs (`-e`), local paths, local `--find-links`, pip options that write into the \
 copied directory, an installer's own variable that points into it (`GOPROXY=file:///src/proxy`, \
-`PIP_FIND_LINKS=./wheels`), a `.dockerignore` that leaves a manifest out, a RUN that does more than install, and \
-instructions between the COPY and the RUN that could read the copied files. The same holds for npm, yarn and pnpm \
+`PIP_FIND_LINKS=./wheels`), a `.dockerignore` that leaves a manifest out, a build context holding what the \
+install writes there (a node_modules or .venv made on the developer's machine, which the COPY moved after the \
+install would put over the installed one), a RUN that does more than install, and instructions between the COPY \
+and the RUN that could read the copied files. The same holds for npm, yarn and pnpm \
 (refused with lifecycle scripts, workspaces, local dependencies, pnpm's patches or yarn's offline mirror), `go mod \
 download` (not in a go.work workspace), bundler (not with a vendor/cache, nor a Gemfile that reaches files it does \
 not name), composer (scripts off, no classmap or optimized autoloader, no path repositories), pipenv, `poetry \
@@ -180,8 +182,11 @@ fn plan(
     };
     let mut needs = Vec::new();
     let mut refusal = None;
+    let mut written = Vec::new();
     for command in &script.commands {
-        match command.invocation().and_then(|inv| needs_of(&inv, build, cwd.as_deref().unwrap_or(""), dest)) {
+        let invocation = command.invocation();
+        written.extend(invocation.as_ref().map_or(&[][..], written_in_place));
+        match invocation.and_then(|inv| needs_of(&inv, build, cwd.as_deref().unwrap_or(""), dest)) {
             Some(Ok(n)) => needs.push(n),
             Some(Err(reason)) => refusal = refusal.or(Some(reason)),
             None => refusal = refusal.or(Some("the RUN does more than install dependencies".to_string())),
@@ -241,6 +246,15 @@ fn plan(
             }
         }
         manifests.extend(follow_requirements(build, requirements)?);
+        for path in written {
+            let path = at(path)?;
+            if in_context(build, &path) && !build.is_ignored(&path) {
+                return Err(format!(
+                    "the build context holds `{path}`, which the install writes: copied after the install, it \
+                     would replace what the install made; leave it out with .dockerignore"
+                ));
+            }
+        }
         if let Some(file) = manifests.iter().find(|m| build.is_ignored(m)) {
             return Err(format!("`{file}` is left out by .dockerignore"));
         }
@@ -252,6 +266,24 @@ fn plan(
         manifests.dedup();
         Ok(manifests)
     })())
+}
+
+/// What an install writes into its working directory, which is the copied directory. The original build copies
+/// the context's own copy first and the install replaces it (`npm ci` starts node_modules afresh); moved after the
+/// install, the COPY would put the context's copy over what the install made.
+fn written_in_place(inv: &Invocation) -> &'static [&'static str] {
+    match (inv.program, inv.subcommand()) {
+        ("npm", Some("ci" | "install" | "i")) | ("pnpm", Some("install" | "i")) => &["node_modules"],
+        // yarn 2 and later: Plug'n'Play's loader and the packages it unpacks, and the install's own state.
+        ("yarn", None | Some("install")) => {
+            &["node_modules", ".pnp.cjs", ".pnp.js", ".pnp.loader.mjs", ".yarn/install-state.gz", ".yarn/unplugged"]
+        }
+        // The virtual environment, where pipenv and poetry make it in the project.
+        ("pipenv" | "poetry", Some("install")) | ("uv", Some("sync")) => &[".venv"],
+        ("composer", Some("install")) => &["vendor"],
+        ("bundle", Some("install")) => &["vendor/bundle"],
+        _ => &[],
+    }
 }
 
 /// composer's words ask for an optimized autoloader (`-o`, `--optimize-autoloader`, `-a`,

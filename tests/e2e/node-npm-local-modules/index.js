@@ -1,0 +1,2 @@
+const ms = require("ms");
+console.log(`a day is ${ms("1d")} ms`);
