@@ -494,22 +494,40 @@ fn unsafe_join_of_installs_changes_only_the_package_records() {
     assert_eq!(output.status.code(), Some(1));
 }
 
-/// The layer a manifests-first fix adds and its largest size: each manifest as a tar entry (a header block and its
-/// content in whole blocks), plus the entries of the directories above it and the end of the archive.
+/// The layers a manifests-first fix adds on purpose and their largest size in all: a COPY for each directory the
+/// manifest files are in, and one for each directory copied whole (yarn's .yarn). Each file is a tar entry (a header
+/// block and its content in whole blocks), each directory a header block, and each layer has the entries of the
+/// directories above its files and the end of its archive besides.
 fn manifests_layer(case: &str, manifests: &[&str]) -> (u64, u64) {
-    if manifests.is_empty() {
-        return (0, 0);
-    }
     const BLOCK: u64 = 512;
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(case);
-    let entries: u64 = manifests
-        .iter()
-        .map(|name| {
-            let size = std::fs::metadata(dir.join(name)).unwrap_or_else(|e| panic!("{case}/{name}: {e}")).len();
-            BLOCK + size.div_ceil(BLOCK) * BLOCK
-        })
-        .sum();
-    (1, entries + 8 * BLOCK)
+    let mut layers = std::collections::BTreeSet::new();
+    let mut entries = 0;
+    for name in manifests {
+        let path = dir.join(name);
+        let metadata = std::fs::metadata(&path).unwrap_or_else(|e| panic!("{case}/{name}: {e}"));
+        if metadata.is_dir() {
+            layers.insert((name.to_string(), true));
+            let mut pending = vec![path];
+            while let Some(dir) = pending.pop() {
+                entries += BLOCK;
+                for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+                    let entry = entry.expect("a directory entry");
+                    let metadata = entry.metadata().expect("an entry's metadata");
+                    if metadata.is_dir() {
+                        pending.push(entry.path());
+                    } else {
+                        entries += BLOCK + metadata.len().div_ceil(BLOCK) * BLOCK;
+                    }
+                }
+            }
+        } else {
+            layers.insert((name.rsplit_once('/').map_or("", |(parent, _)| parent).to_string(), false));
+            entries += BLOCK + metadata.len().div_ceil(BLOCK) * BLOCK;
+        }
+    }
+    let count = layers.len() as u64;
+    (count, entries + count * 8 * BLOCK)
 }
 
 macro_rules! cases {
@@ -544,6 +562,8 @@ cases! {
     dnf_cache_cleaned: "tests/e2e/dnf-cache", manifests [];
     node_yarn_copy_first: "tests/e2e/node-yarn", manifests ["package.json", "yarn.lock"];
     node_pnpm_copy_first: "tests/e2e/node-pnpm", manifests ["package.json", "pnpm-lock.yaml", "pnpm-workspace.yaml"];
+    node_yarn_berry_copy_first:
+        "tests/e2e/node-yarn-berry", manifests [".yarn", ".yarnrc.yml", "package.json", "yarn.lock"];
     node_pnpm10_copy_first:
         "tests/e2e/node-pnpm10", manifests ["package.json", "pnpm-lock.yaml", "pnpm-workspace.yaml"];
     python_uv_copy_first: "tests/e2e/python-uv", manifests ["pyproject.toml", "uv.lock"];

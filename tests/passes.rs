@@ -498,6 +498,11 @@ case!(
     yarn_cache_removed_as_yarn_reports_it,
     "FROM node:22-slim\nRUN yarn install && rm -rf \"$(yarn cache dir)\"\nWORKDIR /a\nRUN yarn install && yarn cache clean --all\n"
 );
+// yarn 2 and later keep the install in their cache: only the last stage's yarn is yarn 1's.
+case!(
+    yarn_2_or_later_keeps_its_cache,
+    "FROM node:22-slim AS immutable\nRUN yarn install --immutable\nFROM node:22-slim AS corepack\nRUN corepack enable\nRUN yarn install\nFROM corepack AS child\nRUN yarn install\nFROM node:22-slim AS version\nRUN yarn set version stable && yarn install\nFROM node:22-slim AS classic\nRUN yarn install --frozen-lockfile\n"
+);
 case!(
     cache_mounts_where_variables_put_the_cache,
     "FROM node:22-slim\nRUN --mount=type=cache,target=/root/.yarn YARN_CACHE_FOLDER=/root/.yarn yarn install\nENV npm_config_cache=/cache/npm PNPM_HOME=/pnpm\nRUN --mount=type=cache,target=/cache/npm npm ci\nWORKDIR /a\nRUN --mount=type=cache,target=/pnpm/store pnpm install\nWORKDIR /b\nRUN --mount=type=cache,target=/tmp/other npm ci\n"
@@ -592,6 +597,8 @@ fn copy_manifests_first_reads_the_build_context() {
         "node-npm-local-modules",
         "node-npm-local-modules-ignored",
         "uv-local-venv",
+        "yarn-berry",
+        "pip-nested-interleaved",
     ] {
         let dockerfile = base.join(case).join("Dockerfile");
         let input = std::fs::read_to_string(&dockerfile).unwrap();

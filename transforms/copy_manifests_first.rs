@@ -264,6 +264,12 @@ fn plan(
         }
         manifests.sort();
         manifests.dedup();
+        // A directory (yarn's .yarn) is marked, to be copied to itself: see `finding`.
+        for manifest in &mut manifests {
+            if build.is_directory(manifest) {
+                manifest.push('/');
+            }
+        }
         Ok(manifests)
     })())
 }
@@ -1004,19 +1010,26 @@ fn finding(ctx: &Context, c: usize, r: usize, dest: &str, manifests: &[String]) 
         flags.push(' ');
     }
     let keyword = ctx.df.text(&copy.instruction.cmd);
-    // One COPY per directory of manifests, to the matching directory under the destination.
+    // One COPY per directory the manifest files are in, to the matching directory under the destination, and one
+    // per directory copied whole (marked `.yarn/`), to itself there: a COPY of a directory copies what it holds,
+    // not the directory, so beside other sources `.yarn` would spill its files into the destination.
+    let mut groups: Vec<(&str, bool, Vec<&str>)> = Vec::new();
+    for manifest in manifests {
+        let (source, whole) = manifest.strip_suffix('/').map_or((manifest.as_str(), false), |dir| (dir, true));
+        let dir = if whole { source } else { source.rsplit_once('/').map_or("", |(dir, _)| dir) };
+        match groups.iter_mut().find(|(d, w, _)| *d == dir && !*w && !whole) {
+            Some((_, _, sources)) => sources.push(source),
+            None => groups.push((dir, whole, vec![source])),
+        }
+    }
     let mut lines = String::new();
-    let mut dirs: Vec<&str> = manifests.iter().map(|m| m.rsplit_once('/').map_or("", |(d, _)| d)).collect();
-    dirs.dedup();
-    for dir in dirs {
-        let files: Vec<&str> =
-            manifests.iter().filter(|m| m.rsplit_once('/').map_or("", |(d, _)| d) == dir).map(String::as_str).collect();
+    for (dir, _, sources) in groups {
         let target = if dir.is_empty() {
             format!("{}/", dest.trim_end_matches('/'))
         } else {
             format!("{}/{dir}/", dest.trim_end_matches('/'))
         };
-        let paths: Vec<&str> = files.into_iter().chain([target.as_str()]).collect();
+        let paths: Vec<&str> = sources.into_iter().chain([target.as_str()]).collect();
         lines.push_str(&format!("{indent}{keyword} {flags}{}{newline}", copy_paths(&paths)?));
     }
     // The full COPY moves, whole lines and all, to after the install.

@@ -4,7 +4,8 @@ use super::cleanup::{
 use crate::engine::context::Context;
 use crate::engine::finding::{Finding, RuleInfo, Safety, Severity};
 use crate::engine::rule::Rule;
-use crate::shell::Programs;
+use crate::shell::{Invocation, Programs};
+use crate::syntax::model::Kind;
 
 pub struct NodeCacheClean;
 
@@ -15,7 +16,10 @@ static INFO: RuleInfo = RuleInfo {
     doc: "npm, yarn and pnpm keep every downloaded package in a cache under the home directory. dockopt \
 cleans it at the end of the installing RUN (`npm cache clean --force`, `yarn cache clean`, `pnpm store \
 prune`) unless a cache mount holds it. It reports without a fix when the tool may be gone by then: installed \
-in a subshell or a branch, or followed by a package removal or an `rm` of its files. With `--cache-mounts`, \
+in a subshell or a branch, or followed by a package removal or an `rm` of its files. yarn 2 and later are left \
+alone: under Plug'n'Play the packages are the zip files of their cache, so cleaning it deletes the install. yarn is \
+taken for one of them when `install` has their options (`--immutable`), corepack or `yarn set version` ran \
+before, or a COPY brings a .yarnrc.yml. With `--cache-mounts`, \
 the fix mounts a cache at the tool's cache directory (for npm its `_cacache`, where the downloads are) instead (`RUN --mount=type=cache,…`), which keeps it out of \
 the image and for the next build.\n\n\
 Before:\n    RUN npm ci\n\n\
@@ -73,11 +77,14 @@ impl Rule for NodeCacheClean {
         for (i, _) in ctx.runs().filter(|&(i, _)| ctx.runs_any_of(i, &TOOL_NAMES)) {
             let invocations = ctx.invocations(i);
             for Tool { name: tool, installs, root_cache, cache_ending, cleanup } in TOOLS {
-                let Some((last, _)) =
+                let Some((last, install)) =
                     last_matching(&invocations, |inv| inv.program == *tool && installs.contains(&inv.subcommand()))
                 else {
                     continue;
                 };
+                if *tool == "yarn" && may_be_yarn_2_or_later(ctx, i, install) {
+                    continue;
+                }
                 let last_install = last.range.start;
                 let cache = cache_dir(ctx, i, last, tool);
                 // Its own cleanup; `rm -rf` of its cache by path (`/root/.npm`, the directory a variable set) or
@@ -114,6 +121,55 @@ impl Rule for NodeCacheClean {
             }
         }
     }
+}
+
+/// yarn 2 and later, under Plug'n'Play (their default), load the installed packages from the zip files of their
+/// cache: `yarn cache clean` deletes the install (a real build of it lost every package, and the application
+/// stopped at its first `require`). yarn 1, which the official Node.js images carry, is the one this rule cleans
+/// after, so yarn is taken for a later one when anything says it may be: `install`'s options that only yarn 2 and
+/// later have; corepack or `yarn set version` (or yarn 1's `policies set-version`) in this RUN or one before it in
+/// its stage or the stages it is built on; or a .yarnrc.yml, yarn 2's settings file, that a COPY or ADD before it
+/// brings from the build context, in any stage (a stage's files may come to another with `COPY --from`).
+fn may_be_yarn_2_or_later(ctx: &Context, i: usize, install: &Invocation) -> bool {
+    const LATER_OPTIONS: [&str; 5] = ["--immutable", "--immutable-cache", "--check-cache", "--mode", "--inline-builds"];
+    if LATER_OPTIONS.iter().any(|option| install.has_option(option)) {
+        return true;
+    }
+    let mut chain = Vec::new();
+    let mut stage = ctx.stage_of(i);
+    while let Some(s) = stage {
+        chain.push(s.statements.clone());
+        stage = s.base_stage.and_then(|b| ctx.df.stages.get(b));
+    }
+    let switches_yarn = |inv: &Invocation| {
+        inv.program == "corepack" || (inv.program == "yarn" && matches!(inv.subcommand(), Some("set" | "policies")))
+    };
+    let switched = ctx.runs().take_while(|&(j, _)| j <= i).any(|(j, _)| {
+        chain.iter().any(|statements| statements.contains(&j))
+            && ctx.invocations(j).iter().any(|(_, inv)| switches_yarn(inv))
+    });
+    if switched {
+        return true;
+    }
+    let Some(build) = ctx.build else { return false };
+    let df = ctx.df;
+    let in_context = |path: &str| build.resolve(path).entries().is_some_and(|found| !found.is_empty());
+    (0..i).map(|j| ctx.statement(j)).any(|s| {
+        let from_context = matches!(s.instruction.kind, Kind::Copy | Kind::Add)
+            && df.heredocs(s).is_empty()
+            && !df.flag_texts(&s.instruction).any(|f| f.starts_with("--from"));
+        let values = df.values(&s.instruction);
+        let sources = &values[..values.len().saturating_sub(1)];
+        from_context
+            && sources.iter().any(|source| {
+                let source = df.text(source).trim_end_matches('/');
+                let settings = match source {
+                    "" | "." => ".yarnrc.yml".to_string(),
+                    dir => format!("{dir}/.yarnrc.yml"),
+                };
+                source.rsplit('/').next() == Some(".yarnrc.yml") || in_context(&settings)
+            })
+    })
 }
 
 /// Where a cache mount for `tool` goes, given its cache directory. npm keeps its downloads in `_cacache` and its own

@@ -508,6 +508,18 @@ impl BuildContext {
         }
     }
 
+    /// The entry at `relative` is a directory, reached without leaving the context.
+    pub fn is_directory(&self, relative: &str) -> bool {
+        let cleaned = clean(relative);
+        match self.listed(&cleaned) {
+            Some((_, kind)) => kind == EntryKind::Directory,
+            None => match self.locate(&cleaned) {
+                InContext::Inside(path) => path.is_dir(),
+                InContext::OutsideLink(_) | InContext::Unreachable => false,
+            },
+        }
+    }
+
     /// The entry at `relative` is one ADD copies as it is: a directory, or a regular file that is not an archive
     /// (gzip, bzip2, xz or zstd data, or a tar header, recognised by content as BuildKit does), reached without
     /// leaving the context. Anything else, or anything dockopt cannot read, is not.
