@@ -500,6 +500,11 @@ case!(
 );
 // yarn 2 and later keep the install in their cache: only the last stage's yarn is yarn 1's.
 case!(
+    yarn_2_settings_copied_by_name,
+    "FROM node:22-slim\nWORKDIR /app\nCOPY package.json yarn.lock .yarnrc.yml ./\nRUN yarn install\n"
+);
+case!(yarn_2_directory_copied_by_name, "FROM node:22-slim\nWORKDIR /app\nCOPY .yarn ./.yarn\nRUN yarn install\n");
+case!(
     yarn_2_or_later_keeps_its_cache,
     "FROM node:22-slim AS immutable\nRUN yarn install --immutable\nFROM node:22-slim AS corepack\nRUN corepack enable\nRUN yarn install\nFROM corepack AS child\nRUN yarn install\nFROM node:22-slim AS version\nRUN yarn set version stable && yarn install\nFROM node:22-slim AS classic\nRUN yarn install --frozen-lockfile\n"
 );

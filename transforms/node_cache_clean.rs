@@ -128,8 +128,9 @@ impl Rule for NodeCacheClean {
 /// stopped at its first `require`). yarn 1, which the official Node.js images carry, is the one this rule cleans
 /// after, so yarn is taken for a later one when anything says it may be: `install`'s options that only yarn 2 and
 /// later have; corepack or `yarn set version` (or yarn 1's `policies set-version`) in this RUN or one before it in
-/// its stage or the stages it is built on; or a .yarnrc.yml, yarn 2's settings file, that a COPY or ADD before it
-/// brings from the build context, in any stage (a stage's files may come to another with `COPY --from`).
+/// its stage or the stages it is built on; or a .yarnrc.yml, yarn 2's settings file, or a .yarn directory, that a
+/// COPY or ADD before it names, or a .yarnrc.yml in a directory it copies from the build context, in any stage (a
+/// stage's files may come to another with `COPY --from`).
 fn may_be_yarn_2_or_later(ctx: &Context, i: usize, install: &Invocation) -> bool {
     const LATER_OPTIONS: [&str; 5] = ["--immutable", "--immutable-cache", "--check-cache", "--mode", "--inline-builds"];
     if LATER_OPTIONS.iter().any(|option| install.has_option(option)) {
@@ -151,9 +152,11 @@ fn may_be_yarn_2_or_later(ctx: &Context, i: usize, install: &Invocation) -> bool
     if switched {
         return true;
     }
-    let Some(build) = ctx.build else { return false };
     let df = ctx.df;
-    let in_context = |path: &str| build.resolve(path).entries().is_some_and(|found| !found.is_empty());
+    // Without the build context, only a COPY that names the file tells.
+    let in_context = |path: &str| {
+        ctx.build.is_some_and(|build| build.resolve(path).entries().is_some_and(|found| !found.is_empty()))
+    };
     (0..i).map(|j| ctx.statement(j)).any(|s| {
         let from_context = matches!(s.instruction.kind, Kind::Copy | Kind::Add)
             && df.heredocs(s).is_empty()
@@ -167,7 +170,7 @@ fn may_be_yarn_2_or_later(ctx: &Context, i: usize, install: &Invocation) -> bool
                     "" | "." => ".yarnrc.yml".to_string(),
                     dir => format!("{dir}/.yarnrc.yml"),
                 };
-                source.rsplit('/').next() == Some(".yarnrc.yml") || in_context(&settings)
+                matches!(source.rsplit('/').next(), Some(".yarnrc.yml" | ".yarn")) || in_context(&settings)
             })
     })
 }
