@@ -604,6 +604,7 @@ fn copy_manifests_first_reads_the_build_context() {
         "uv-local-venv",
         "yarn-berry",
         "pip-nested-interleaved",
+        "yarn-path-elsewhere",
     ] {
         let dockerfile = base.join(case).join("Dockerfile");
         let input = std::fs::read_to_string(&dockerfile).unwrap();

@@ -23,12 +23,14 @@ copied directory, an installer's own variable that points into it (`GOPROXY=file
 install writes there (a node_modules or .venv made on the developer's machine, which the COPY moved after the \
 install would put over the installed one), a RUN that does more than install, and instructions between the COPY \
 and the RUN that could read the copied files. The same holds for npm, yarn and pnpm \
-(refused with lifecycle scripts, workspaces, local dependencies, pnpm's patches or yarn's offline mirror), `go mod \
+(refused with lifecycle scripts, workspaces, local dependencies, pnpm's patches, yarn's offline mirror, or a \
+.yarnrc.yml that names files outside .yarn), `go mod \
 download` (not in a go.work workspace), bundler (not with a vendor/cache, nor a Gemfile that reaches files it does \
 not name), composer (scripts off, no classmap or optimized autoloader, no path repositories), pipenv, `poetry \
 install --no-root` and `uv sync --no-install-project` (no path dependencies), and `cargo fetch` (a single crate with \
 explicit targets, and no .cargo/config.toml in the copied directory). The tools' own files go with the manifests \
-when they are there: .npmrc, .yarnrc, .yarnrc.yml, .yarn, .pnpmfile.cjs, .bundle/config, auth.json, pipenv's .env, \
+when they are there: .npmrc, .yarnrc, .yarnrc.yml, .yarn, .env.yarn, .pnpmfile.cjs, .bundle/config, auth.json, \
+pipenv's .env, \
 poetry.toml, uv.toml, .python-version and rust-toolchain.toml, a pnpm-workspace.yaml of settings for the one \
 project (a catalog of versions), and the files a Gemfile names (.ruby-version).\n\n\
 Before:\n    COPY . /app\n    RUN pip install -r requirements.txt\n\n\
@@ -367,8 +369,13 @@ fn needs_of(inv: &Invocation, build: &BuildContext, cwd: &str, dest: &str) -> Op
             if read(".yarnrc").is_some_and(|yarnrc| yarnrc.contains("offline-mirror")) {
                 return Some(Err("yarn installs from an offline mirror, which may be in the copied directory".into()));
             }
-            node_project(read("package.json"))
-                .and_then(|_| manifests(&["package.json"], &["yarn.lock", ".yarnrc.yml", ".yarnrc", ".yarn", ".npmrc"]))
+            if let Some(path) = read(".yarnrc.yml").as_deref().and_then(yarnrc_path_outside_yarn) {
+                return Some(Err(format!("`.yarnrc.yml` names `{path}`, which the install would not find yet")));
+            }
+            // yarn 4 reads the variables of a `.env.yarn` beside package.json.
+            node_project(read("package.json")).and_then(|_| {
+                manifests(&["package.json"], &["yarn.lock", ".yarnrc.yml", ".yarnrc", ".yarn", ".npmrc", ".env.yarn"])
+            })
         }
         ("pnpm", Some("install" | "i")) if positional.len() == 1 => {
             // pnpm keeps settings in pnpm-workspace.yaml, catalogs among them, and reads it for one project too.
@@ -570,6 +577,33 @@ fn pnpm_workspace_of_one(yaml: &str) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// A relative path that a `.yarnrc.yml` (yarn 2 and later's settings) gives a setting that names a file or folder,
+/// not under `.yarn`, which goes with the manifests: a `yarnPath` to a release kept elsewhere, a plugin's `path`, a
+/// `cacheFolder`, another lockfile. Absolute paths and those under the home directory are not the copied directory's.
+fn yarnrc_path_outside_yarn(yarnrc: &str) -> Option<&str> {
+    const PATH_SETTINGS: [&str; 10] = [
+        "yarnPath",
+        "cacheFolder",
+        "installStatePath",
+        "patchFolder",
+        "pnpUnpluggedFolder",
+        "virtualFolder",
+        "deferredVersionFolder",
+        "pnpDataPath",
+        "lockfileFilename",
+        // A plugin's, in the list of `plugins`.
+        "path",
+    ];
+    yarnrc.lines().find_map(|line| {
+        let code = line.split(" #").next().unwrap_or_default().trim();
+        let (key, value) = code.strip_prefix("- ").unwrap_or(code).split_once(':')?;
+        let value = value.trim().trim_matches(['"', '\'']);
+        let copied = value.trim_start_matches("./").starts_with(".yarn/") || value == "yarn.lock";
+        let elsewhere = !value.starts_with(['/', '~', '$']) && !copied;
+        (PATH_SETTINGS.contains(&key.trim()) && !value.is_empty() && elsewhere).then_some(value)
+    })
 }
 
 /// A workspace's list item that names only the project at its root: `.`, `"."`, `'./'`.
@@ -1065,7 +1099,7 @@ fn finding(ctx: &Context, c: usize, r: usize, dest: &str, manifests: &[String]) 
 mod tests {
     use super::{
         cargo_path_dependency, gemfile_reads, is_local_direct_reference, local_dependency, names_a_path_in,
-        optimizes_autoloader, pipfile_local, pnpm_workspace_of_one,
+        optimizes_autoloader, pipfile_local, pnpm_workspace_of_one, yarnrc_path_outside_yarn,
     };
 
     #[test]
@@ -1098,6 +1132,21 @@ mod tests {
             "packages\n",
         ] {
             assert!(pnpm_workspace_of_one(yaml).is_err(), "{yaml}");
+        }
+    }
+
+    #[test]
+    fn yarn_settings_that_name_files_outside_dot_yarn_are_found() {
+        for (yarnrc, found) in [
+            ("yarnPath: .yarn/releases/yarn-4.5.3.cjs\nnodeLinker: node-modules\n", None),
+            ("cacheFolder: ./.yarn/cache\nglobalFolder: /usr/local/share/yarn\nlockfileFilename: yarn.lock\n", None),
+            ("plugins:\n  - path: .yarn/plugins/@yarnpkg/plugin-x.cjs\n    spec: \"@yarnpkg/plugin-x\"\n", None),
+            ("npmRegistryServer: \"https://registry.npmjs.org\"\nenableTelemetry: false # off\n", None),
+            ("yarnPath: tools/yarn-4.5.3.cjs\n", Some("tools/yarn-4.5.3.cjs")),
+            ("plugins:\n  - path: \"plugins/x.cjs\"\n", Some("plugins/x.cjs")),
+            ("lockfileFilename: custom.lock\n", Some("custom.lock")),
+        ] {
+            assert_eq!(yarnrc_path_outside_yarn(yarnrc), found, "{yarnrc}");
         }
     }
 

@@ -1,0 +1,1 @@
+// A yarn release kept out of .yarn, as yarnPath names it.
