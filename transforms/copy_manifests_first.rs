@@ -13,26 +13,25 @@ static INFO: RuleInfo = RuleInfo {
     code: "DO103",
     name: "copy-manifests-first",
     summary: "Dependencies install after copying all the source, so any change reinstalls them",
-    doc: "`COPY . /app` followed by `RUN pip install -r requirements.txt` makes the install layer depend on every \
-file of the build context: any edit reinstalls every dependency. When the install reads nothing but its \
-requirements files, dockopt copies those first, installs, and copies the rest afterwards; the final image holds \
-the same files. It reads the build context to be sure: requirements files are followed through `-r` and `-c`, \
-and it refuses editable installs (`-e`), local paths, local `--find-links`, pip options that write into the \
-copied directory, an installer's own variable that points into it (`GOPROXY=file:///src/proxy`, \
-`PIP_FIND_LINKS=./wheels`), a `.dockerignore` that leaves a manifest out, a build context holding what the \
-install writes there (a node_modules or .venv made on the developer's machine, which the COPY moved after the \
-install would put over the installed one), a RUN that does more than install, and instructions between the COPY \
-and the RUN that could read the copied files. The same holds for npm, yarn and pnpm \
+    doc:
+        "`COPY . /app` followed by `RUN pip install -r requirements.txt` makes the install layer depend on every file \
+of the build context: any edit reinstalls every dependency. When the install reads nothing but its requirements files, \
+dockopt copies those first, installs, and copies the rest afterwards; the final image holds the same files. It reads \
+the build context to be sure: requirements files are followed through `-r` and `-c`, and it refuses editable installs \
+(`-e`), local paths, local `--find-links`, pip options that write into the copied directory, an installer's own \
+variable that points into it (`GOPROXY=file:///src/proxy`, `PIP_FIND_LINKS=./wheels`), a `.dockerignore` that leaves a \
+manifest out, a build context holding what the install writes there (a node_modules or .venv made on the developer's \
+machine, which the COPY moved after the install would put over the installed one), a RUN that does more than install, \
+and instructions between the COPY and the RUN that could read the copied files. The same holds for npm, yarn and pnpm \
 (refused with lifecycle scripts, workspaces, local dependencies, pnpm's patches, yarn's offline mirror, or a \
-.yarnrc.yml that names files outside .yarn), `go mod \
-download` (not in a go.work workspace), bundler (not with a vendor/cache, nor a Gemfile that reaches files it does \
-not name), composer (scripts off, no classmap or optimized autoloader, no path repositories), pipenv, `poetry \
-install --no-root` and `uv sync --no-install-project` (no path dependencies), and `cargo fetch` (a single crate with \
-explicit targets, and no .cargo/config.toml in the copied directory). The tools' own files go with the manifests \
-when they are there: .npmrc, .yarnrc, .yarnrc.yml, .yarn, .env.yarn, .pnpmfile.cjs, .bundle/config, auth.json, \
-pipenv's .env, \
-poetry.toml, uv.toml, .python-version and rust-toolchain.toml, a pnpm-workspace.yaml of settings for the one \
-project (a catalog of versions), and the files a Gemfile names (.ruby-version).\n\n\
+.yarnrc.yml that names files outside .yarn), `go mod download` (not in a go.work workspace), bundler (not with a \
+vendor/cache, nor a Gemfile that reaches files it does not name), composer (scripts off, no classmap or optimized \
+autoloader, no path repositories), pipenv, `poetry install --no-root` and `uv sync --no-install-project` (no path \
+dependencies), and `cargo fetch` (a single crate with explicit targets, and no .cargo/config.toml in the copied \
+directory). The tools' own files go with the manifests when they are there: .npmrc, .yarnrc, .yarnrc.yml, .yarn, \
+.env.yarn, .pnpmfile.cjs, .bundle/config, auth.json, pipenv's .env, poetry.toml, uv.toml, .python-version and \
+rust-toolchain.toml, a pnpm-workspace.yaml of settings for the one project (a catalog of versions), and the files a \
+Gemfile names (.ruby-version).\n\n\
 Before:\n    COPY . /app\n    RUN pip install -r requirements.txt\n\n\
 After:\n    COPY requirements.txt /app/\n    RUN pip install -r requirements.txt\n    COPY . /app",
     safety: Safety::Safe,

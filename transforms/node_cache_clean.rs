@@ -19,7 +19,7 @@ prune`) unless a cache mount holds it. It reports without a fix when the tool ma
 in a subshell or a branch, or followed by a package removal or an `rm` of its files. yarn 2 and later are left \
 alone: under Plug'n'Play the packages are the zip files of their cache, so cleaning it deletes the install. yarn is \
 taken for one of them when `install` has their options (`--immutable`), corepack or `yarn set version` ran \
-before, or a COPY brings a .yarnrc.yml. With `--cache-mounts`, \
+before, or a COPY brings a .yarnrc.yml or .yarn. With `--cache-mounts`, \
 the fix mounts a cache at the tool's cache directory (for npm its `_cacache`, where the downloads are) instead (`RUN --mount=type=cache,…`), which keeps it out of \
 the image and for the next build.\n\n\
 Before:\n    RUN npm ci\n\n\
@@ -124,13 +124,13 @@ impl Rule for NodeCacheClean {
 }
 
 /// yarn 2 and later, under Plug'n'Play (their default), load the installed packages from the zip files of their
-/// cache: `yarn cache clean` deletes the install (a real build of it lost every package, and the application
-/// stopped at its first `require`). yarn 1, which the official Node.js images carry, is the one this rule cleans
-/// after, so yarn is taken for a later one when anything says it may be: `install`'s options that only yarn 2 and
-/// later have; corepack or `yarn set version` (or yarn 1's `policies set-version`) in this RUN or one before it in
-/// its stage or the stages it is built on; or a .yarnrc.yml, yarn 2's settings file, or a .yarn directory, that a
-/// COPY or ADD before it names, or a .yarnrc.yml in a directory it copies from the build context, in any stage (a
-/// stage's files may come to another with `COPY --from`).
+/// cache: `yarn cache clean` deletes the install (a real build of it lost the cache's packages, and a Plug'n'Play
+/// install cleaned so stops at its first `require` with "Required package missing from disk"). yarn 1, which the
+/// official Node.js images carry, is the one this rule cleans after, so yarn is taken for a later one when anything
+/// says it may be: `install`'s options that only yarn 2 and later have; corepack or `yarn set version` (or yarn 1's
+/// `policies set-version`) in this RUN or one before it in its stage or the stages it is built on; or a .yarnrc.yml,
+/// yarn 2's settings file, or a .yarn directory, that a COPY or ADD before it names, or a .yarnrc.yml in a directory
+/// it copies from the build context, in any stage (a stage's files may come to another with `COPY --from`).
 fn may_be_yarn_2_or_later(ctx: &Context, i: usize, install: &Invocation) -> bool {
     const LATER_OPTIONS: [&str; 5] = ["--immutable", "--immutable-cache", "--check-cache", "--mode", "--inline-builds"];
     if LATER_OPTIONS.iter().any(|option| install.has_option(option)) {
