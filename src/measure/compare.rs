@@ -77,6 +77,9 @@ const TIME_STAMPED: &[&str] = &[
     // pnpm 10 records when it last checked the workspace's settings (`lastValidatedTimestamp`): two installs of one
     // project differed in that alone. The node_modules it lays out by those settings are compared.
     "**/node_modules/.pnpm-workspace-state-v1.json",
+    // yarn 2 and later keep a serialized record of the install: two builds of one Dockerfile of yarn 4.5.3 wrote
+    // 1,314 and 1,290 bytes. Its loader (.pnp.cjs) and the packages are compared.
+    "**/.yarn/install-state.gz",
     // zypper's identity of the system, made at random by its first run.
     "/var/lib/zypp/AnonymousUniqueId",
     // A package's list of its files. virtualenv seeds pip and setuptools into a new environment in the order the
@@ -174,6 +177,8 @@ mod tests {
         assert!(time_stamped().is_match("/var/lib/zypp/AnonymousUniqueId"));
         assert!(time_stamped().is_match("/srv/app/node_modules/.modules.yaml"));
         assert!(time_stamped().is_match("/srv/node_modules/.pnpm-workspace-state-v1.json"));
+        assert!(time_stamped().is_match("/app/.yarn/install-state.gz"));
+        assert!(!time_stamped().is_match("/app/.pnp.cjs"));
         assert!(!time_stamped().is_match("/srv/app/node_modules/is-number/index.js"));
         assert!(time_stamped().is_match("/app/.venv/lib/python3.11/site-packages/pip-26.0.1.dist-info/RECORD"));
         assert!(!time_stamped().is_match("/app/.venv/lib/python3.11/site-packages/pip-26.0.1.dist-info/METADATA"));
