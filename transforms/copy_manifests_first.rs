@@ -222,7 +222,7 @@ fn plan(
                 Needs::Manifests { required, optional } => {
                     for file in required {
                         let file = at(&file)?;
-                        if !in_context(build, &file) {
+                        if !build.contains(&file) {
                             return Err(format!("`{file}` is not in the build context"));
                         }
                         manifests.push(file);
@@ -230,7 +230,7 @@ fn plan(
                     for file in optional {
                         let file = at(&file)?;
                         // One that .dockerignore leaves out is not in the original build either.
-                        if in_context(build, &file) && !build.is_ignored(&file) {
+                        if build.contains(&file) && !build.is_ignored(&file) {
                             manifests.push(file);
                         }
                     }
@@ -249,7 +249,7 @@ fn plan(
         manifests.extend(follow_requirements(build, requirements)?);
         for path in written {
             let path = at(path)?;
-            if in_context(build, &path) && !build.is_ignored(&path) {
+            if build.contains(&path) && !build.is_ignored(&path) {
                 return Err(format!(
                     "the build context holds `{path}`, which the install writes: copied after the install, it \
                      would replace what the install made; leave it out with .dockerignore"
@@ -307,11 +307,6 @@ fn optimizes_autoloader(words: &[&str]) -> bool {
     })
 }
 
-/// `file`, a path relative to the context's root, is in the build context.
-fn in_context(build: &BuildContext, file: &str) -> bool {
-    build.resolve(file).entries().is_some_and(|found| !found.is_empty())
-}
-
 /// A RUN that mentions an install worth a report even when some other command keeps dockopt from moving it.
 fn needs_manifest_words(script: &crate::shell::Script) -> bool {
     script.commands.iter().filter_map(|c| c.invocation()).any(|inv| {
@@ -339,7 +334,7 @@ fn needs_of(inv: &Invocation, build: &BuildContext, cwd: &str, dest: &str) -> Op
     let positional: Vec<&str> = words.iter().copied().filter(|w| !w.starts_with('-')).collect();
     let at = |file: &str| if cwd.is_empty() { file.to_string() } else { format!("{cwd}/{file}") };
     let read = |file: &str| build.read_text(&at(file));
-    let exists = |path: &str| in_context(build, &at(path));
+    let exists = |path: &str| build.contains(&at(path));
     let manifests = |required: &[&str], optional: &[&str]| {
         Ok(Needs::Manifests {
             required: required.iter().map(|s| s.to_string()).collect(),

@@ -136,17 +136,12 @@ fn may_be_yarn_2_or_later(ctx: &Context, i: usize, install: &Invocation) -> bool
     if LATER_OPTIONS.iter().any(|option| install.has_option(option)) {
         return true;
     }
-    let mut chain = Vec::new();
-    let mut stage = ctx.stage_of(i);
-    while let Some(s) = stage {
-        chain.push(s.statements.clone());
-        stage = s.base_stage.and_then(|b| ctx.df.stages.get(b));
-    }
+    let chain: Vec<_> = ctx.stage_of(i).into_iter().flat_map(|stage| ctx.df.built_on(stage)).collect();
     let switches_yarn = |inv: &Invocation| {
         inv.program == "corepack" || (inv.program == "yarn" && matches!(inv.subcommand(), Some("set" | "policies")))
     };
     let switched = ctx.runs().take_while(|&(j, _)| j <= i).any(|(j, _)| {
-        chain.iter().any(|statements| statements.contains(&j))
+        chain.iter().any(|stage| stage.statements.contains(&j))
             && ctx.invocations(j).iter().any(|(_, inv)| switches_yarn(inv))
     });
     if switched {
@@ -154,9 +149,7 @@ fn may_be_yarn_2_or_later(ctx: &Context, i: usize, install: &Invocation) -> bool
     }
     let df = ctx.df;
     // Without the build context, only a COPY that names the file tells.
-    let in_context = |path: &str| {
-        ctx.build.is_some_and(|build| build.resolve(path).entries().is_some_and(|found| !found.is_empty()))
-    };
+    let in_context = |path: &str| ctx.build.is_some_and(|build| build.contains(path));
     (0..i).map(|j| ctx.statement(j)).any(|s| {
         let from_context = matches!(s.instruction.kind, Kind::Copy | Kind::Add)
             && df.heredocs(s).is_empty()

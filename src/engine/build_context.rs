@@ -508,6 +508,11 @@ impl BuildContext {
         }
     }
 
+    /// Something is at `relative`, a path from the context's root (a wildcard matches something).
+    pub fn contains(&self, relative: &str) -> bool {
+        self.resolve(relative).entries().is_some_and(|found| !found.is_empty())
+    }
+
     /// The entry at `relative` is a directory, reached without leaving the context.
     pub fn is_directory(&self, relative: &str) -> bool {
         let cleaned = clean(relative);

@@ -368,15 +368,16 @@ impl<'src> Dockerfile<'src> {
     /// Instructions that add a layer to the final image: the RUN, COPY and ADD of the last stage and of the stages
     /// it is built `FROM`. A builder stage's layers stay behind when a later stage copies from it.
     pub fn layer_count(&self) -> usize {
-        let mut count = 0;
-        let mut stage = self.stages.last();
-        while let Some(s) = stage {
-            let statements = &self.statements[s.statements.clone()];
-            count +=
-                statements.iter().filter(|s| matches!(s.instruction.kind, Kind::Run | Kind::Copy | Kind::Add)).count();
-            stage = s.base_stage.map(|b| &self.stages[b]);
-        }
-        count
+        let Some(last) = self.stages.last() else { return 0 };
+        self.built_on(last)
+            .flat_map(|s| &self.statements[s.statements.clone()])
+            .filter(|s| matches!(s.instruction.kind, Kind::Run | Kind::Copy | Kind::Add))
+            .count()
+    }
+
+    /// `stage` and the stages it is built `FROM`, one after another down to the one built on an image.
+    pub fn built_on<'a>(&'a self, stage: &'a Stage) -> impl Iterator<Item = &'a Stage> {
+        std::iter::successors(Some(stage), |s| s.base_stage.map(|b| &self.stages[b]))
     }
 
     /// The stage a statement belongs to; `None` for the ARGs before the first FROM.
