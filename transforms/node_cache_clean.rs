@@ -6,6 +6,7 @@ use crate::engine::finding::{Finding, RuleInfo, Safety, Severity};
 use crate::engine::rule::Rule;
 use crate::shell::{Invocation, Programs};
 use crate::syntax::model::Kind;
+use std::cell::OnceCell;
 
 pub struct NodeCacheClean;
 
@@ -74,6 +75,7 @@ impl Rule for NodeCacheClean {
     }
 
     fn check(&self, ctx: &Context, findings: &mut Vec<Finding>) {
+        let later_yarn_signs = OnceCell::new();
         for (i, _) in ctx.runs().filter(|&(i, _)| ctx.runs_any_of(i, &TOOL_NAMES)) {
             let invocations = ctx.invocations(i);
             for Tool { name: tool, installs, root_cache, cache_ending, cleanup } in TOOLS {
@@ -82,7 +84,11 @@ impl Rule for NodeCacheClean {
                 else {
                     continue;
                 };
-                if *tool == "yarn" && may_be_yarn_2_or_later(ctx, i, install) {
+                if *tool == "yarn"
+                    && later_yarn_signs
+                        .get_or_init(|| LaterYarnSigns::read(ctx))
+                        .may_be_yarn_2_or_later(ctx, i, install)
+                {
                     continue;
                 }
                 let last_install = last.range.start;
@@ -131,41 +137,66 @@ impl Rule for NodeCacheClean {
 /// `policies set-version`) in this RUN or one before it in its stage or the stages it is built on; or a .yarnrc.yml,
 /// yarn 2's settings file, or a .yarn directory, that a COPY or ADD before it names, or a .yarnrc.yml in a directory
 /// it copies from the build context, in any stage (a stage's files may come to another with `COPY --from`).
-fn may_be_yarn_2_or_later(ctx: &Context, i: usize, install: &Invocation) -> bool {
-    const LATER_OPTIONS: [&str; 5] = ["--immutable", "--immutable-cache", "--check-cache", "--mode", "--inline-builds"];
-    if LATER_OPTIONS.iter().any(|option| install.has_option(option)) {
-        return true;
+///
+/// The signs in the file's RUNs and COPYs are read once for all its yarn installs: read again for each, a file of
+/// many RUNs that run yarn took time that grew with the square of its length.
+struct LaterYarnSigns {
+    /// The RUNs that run corepack, `yarn set version` or `yarn policies`, in order.
+    switches: Vec<usize>,
+    /// The first COPY or ADD that brings a .yarnrc.yml or a .yarn directory from the build context.
+    settings_copy: Option<usize>,
+}
+
+impl LaterYarnSigns {
+    fn read(ctx: &Context) -> LaterYarnSigns {
+        const SWITCHERS: Programs = Programs::new(&["corepack", "yarn"]);
+        let switches_yarn = |inv: &Invocation| {
+            inv.program == "corepack" || (inv.program == "yarn" && matches!(inv.subcommand(), Some("set" | "policies")))
+        };
+        let switches = ctx
+            .runs()
+            .filter(|&(j, _)| ctx.runs_any_of(j, &SWITCHERS))
+            .filter(|&(j, _)| ctx.invocations(j).iter().any(|(_, inv)| switches_yarn(inv)))
+            .map(|(j, _)| j)
+            .collect();
+        let df = ctx.df;
+        // Without the build context, only a COPY that names the file tells.
+        let in_context = |path: &str| ctx.build.is_some_and(|build| build.contains(path));
+        let settings_copy = (0..df.statements.len()).find(|&j| {
+            let s = ctx.statement(j);
+            let from_context = matches!(s.instruction.kind, Kind::Copy | Kind::Add)
+                && df.heredocs(s).is_empty()
+                && !df.flag_texts(&s.instruction).any(|f| f.starts_with("--from"));
+            let values = df.values(&s.instruction);
+            let sources = &values[..values.len().saturating_sub(1)];
+            from_context
+                && sources.iter().any(|source| {
+                    let source = df.text(source).trim_end_matches('/');
+                    let settings = match source {
+                        "" | "." => ".yarnrc.yml".to_string(),
+                        dir => format!("{dir}/.yarnrc.yml"),
+                    };
+                    matches!(source.rsplit('/').next(), Some(".yarnrc.yml" | ".yarn")) || in_context(&settings)
+                })
+        });
+        LaterYarnSigns { switches, settings_copy }
     }
-    let chain: Vec<_> = ctx.stage_of(i).into_iter().flat_map(|stage| ctx.df.built_on(stage)).collect();
-    let switches_yarn = |inv: &Invocation| {
-        inv.program == "corepack" || (inv.program == "yarn" && matches!(inv.subcommand(), Some("set" | "policies")))
-    };
-    let switched = ctx.runs().take_while(|&(j, _)| j <= i).any(|(j, _)| {
-        chain.iter().any(|stage| stage.statements.contains(&j))
-            && ctx.invocations(j).iter().any(|(_, inv)| switches_yarn(inv))
-    });
-    if switched {
-        return true;
+
+    /// Whether the yarn that runs `install` in RUN `i` may be yarn 2 or later.
+    fn may_be_yarn_2_or_later(&self, ctx: &Context, i: usize, install: &Invocation) -> bool {
+        const LATER_OPTIONS: [&str; 5] =
+            ["--immutable", "--immutable-cache", "--check-cache", "--mode", "--inline-builds"];
+        if LATER_OPTIONS.iter().any(|option| install.has_option(option)) {
+            return true;
+        }
+        let chain: Vec<_> = ctx.stage_of(i).into_iter().flat_map(|stage| ctx.df.built_on(stage)).collect();
+        let switched = self
+            .switches
+            .iter()
+            .take_while(|&&j| j <= i)
+            .any(|&j| chain.iter().any(|stage| stage.statements.contains(&j)));
+        switched || self.settings_copy.is_some_and(|j| j < i)
     }
-    let df = ctx.df;
-    // Without the build context, only a COPY that names the file tells.
-    let in_context = |path: &str| ctx.build.is_some_and(|build| build.contains(path));
-    (0..i).map(|j| ctx.statement(j)).any(|s| {
-        let from_context = matches!(s.instruction.kind, Kind::Copy | Kind::Add)
-            && df.heredocs(s).is_empty()
-            && !df.flag_texts(&s.instruction).any(|f| f.starts_with("--from"));
-        let values = df.values(&s.instruction);
-        let sources = &values[..values.len().saturating_sub(1)];
-        from_context
-            && sources.iter().any(|source| {
-                let source = df.text(source).trim_end_matches('/');
-                let settings = match source {
-                    "" | "." => ".yarnrc.yml".to_string(),
-                    dir => format!("{dir}/.yarnrc.yml"),
-                };
-                matches!(source.rsplit('/').next(), Some(".yarnrc.yml" | ".yarn")) || in_context(&settings)
-            })
-    })
 }
 
 /// Where a cache mount for `tool` goes, given its cache directory. npm keeps its downloads in `_cacache` and its own
