@@ -508,6 +508,8 @@ case!(
     yarn_2_or_later_keeps_its_cache,
     "FROM node:22-slim AS immutable\nRUN yarn install --immutable\nFROM node:22-slim AS corepack\nRUN corepack enable\nRUN yarn install\nFROM corepack AS child\nRUN yarn install\nFROM node:22-slim AS version\nRUN yarn set version stable && yarn install\nFROM node:22-slim AS classic\nRUN yarn install --frozen-lockfile\n"
 );
+// corepack after the install switches yarn for the RUNs after it only.
+case!(yarn_switched_after_the_install, "FROM node:22-slim\nRUN yarn install\nWORKDIR /a\nRUN corepack enable\n");
 case!(
     cache_mounts_where_variables_put_the_cache,
     "FROM node:22-slim\nRUN --mount=type=cache,target=/root/.yarn YARN_CACHE_FOLDER=/root/.yarn yarn install\nENV npm_config_cache=/cache/npm PNPM_HOME=/pnpm\nRUN --mount=type=cache,target=/cache/npm npm ci\nWORKDIR /a\nRUN --mount=type=cache,target=/pnpm/store pnpm install\nWORKDIR /b\nRUN --mount=type=cache,target=/tmp/other npm ci\n"

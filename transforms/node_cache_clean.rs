@@ -138,11 +138,13 @@ impl Rule for NodeCacheClean {
 /// yarn 2's settings file, or a .yarn directory, that a COPY or ADD before it names, or a .yarnrc.yml in a directory
 /// it copies from the build context, in any stage (a stage's files may come to another with `COPY --from`).
 ///
-/// The signs in the file's RUNs and COPYs are read once for all its yarn installs: read again for each, a file of
-/// many RUNs that run yarn took time that grew with the square of its length.
+/// The signs in the file's RUNs, COPYs and stages are read once for all its yarn installs: read again for each, a
+/// file of many RUNs that run yarn, or of a long chain of stages, took time that grew with the square of its length.
 struct LaterYarnSigns {
     /// The RUNs that run corepack, `yarn set version` or `yarn policies`, in order.
     switches: Vec<usize>,
+    /// For each stage, whether one of those RUNs is in a stage it is built on, below it in its chain.
+    switched_below: Vec<bool>,
     /// The first COPY or ADD that brings a .yarnrc.yml or a .yarn directory from the build context.
     settings_copy: Option<usize>,
 }
@@ -153,13 +155,22 @@ impl LaterYarnSigns {
         let switches_yarn = |inv: &Invocation| {
             inv.program == "corepack" || (inv.program == "yarn" && matches!(inv.subcommand(), Some("set" | "policies")))
         };
-        let switches = ctx
+        let switches: Vec<usize> = ctx
             .runs()
             .filter(|&(j, _)| ctx.runs_any_of(j, &SWITCHERS))
             .filter(|&(j, _)| ctx.invocations(j).iter().any(|(_, inv)| switches_yarn(inv)))
             .map(|(j, _)| j)
             .collect();
         let df = ctx.df;
+        let mut holds_switch = vec![false; df.stages.len()];
+        for stage in switches.iter().filter_map(|&j| ctx.stage_of(j)) {
+            holds_switch[stage.index] = true;
+        }
+        // A stage is built on earlier stages only, so theirs are known when it is reached.
+        let mut switched_below = vec![false; df.stages.len()];
+        for stage in &df.stages {
+            switched_below[stage.index] = stage.base_stage.is_some_and(|b| holds_switch[b] || switched_below[b]);
+        }
         // Without the build context, only a COPY that names the file tells.
         let in_context = |path: &str| ctx.build.is_some_and(|build| build.contains(path));
         let settings_copy = (0..df.statements.len()).find(|&j| {
@@ -179,7 +190,7 @@ impl LaterYarnSigns {
                     matches!(source.rsplit('/').next(), Some(".yarnrc.yml" | ".yarn")) || in_context(&settings)
                 })
         });
-        LaterYarnSigns { switches, settings_copy }
+        LaterYarnSigns { switches, switched_below, settings_copy }
     }
 
     /// Whether the yarn that runs `install` in RUN `i` may be yarn 2 or later.
@@ -189,12 +200,11 @@ impl LaterYarnSigns {
         if LATER_OPTIONS.iter().any(|option| install.has_option(option)) {
             return true;
         }
-        let chain: Vec<_> = ctx.stage_of(i).into_iter().flat_map(|stage| ctx.df.built_on(stage)).collect();
-        let switched = self
-            .switches
-            .iter()
-            .take_while(|&&j| j <= i)
-            .any(|&j| chain.iter().any(|stage| stage.statements.contains(&j)));
+        // The first switch in `i`'s own stage, found among the switches in order, runs before it or with it.
+        let switched = ctx.stage_of(i).is_some_and(|stage| {
+            let first_in_stage = self.switches.partition_point(|&j| j < stage.statements.start);
+            self.switched_below[stage.index] || self.switches.get(first_in_stage).is_some_and(|&j| j <= i)
+        });
         switched || self.settings_copy.is_some_and(|j| j < i)
     }
 }
