@@ -69,14 +69,15 @@ fn many_stages(stages: usize) -> Sample {
 }
 
 /// `stages` stages, each built on the one before, from a Go image with an ENV for pip: RUNs that update and install
-/// with apt, install with pip and build with Go each ask about the stages up the chain.
+/// with apt, install with pip or yarn and build with Go each ask about the stages up the chain.
 fn stage_chain(stages: usize) -> Sample {
     let mut text = String::from("FROM golang:1.22 AS s0\nENV PIP_NO_CACHE_DIR=1\n");
     for n in 1..stages {
-        let run = match n % 4 {
+        let run = match n % 5 {
             0 => format!("apt-get update && apt-get install -y p{n}"),
             1 => format!("apt-get install -y p{n}"),
             2 => format!("pip install p{n}"),
+            3 => format!("yarn add p{n}"),
             _ => format!("go build -o /bin/a{n} ."),
         };
         text.push_str(&format!("FROM s{} AS s{n}\nRUN {run}\n", n - 1));
