@@ -683,7 +683,7 @@ fn interpret(
     let text = line.text;
     let (keyword, flags, args) = split_command(text, range);
     let cmd = words.located(line, keyword.clone());
-    let kind = Kind::from_keyword(&text[keyword]);
+    let kind = Kind::from_keyword_in(text, keyword);
     let rest = &text[args.clone()];
     let flags_start = words.len();
     for (flag, range) in flags {
