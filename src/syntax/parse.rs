@@ -334,8 +334,9 @@ impl<'src, 'e> Parser<'src, 'e> {
         parts.push(InstructionLine::Text { line: first_line, text: text.clone() });
         continuation_lines(self.source, self.escape, true, &mut self.lines, &mut parts);
         // Sized at once, a RUN of many continuation lines would otherwise regrow its text line after line: for the
-        // source its lines span, which holds their texts and a little more. Summing the texts' lengths first was
-        // a loop more, whose end the processor mispredicted.
+        // source its lines span, which holds their texts, their escapes and indentation, and any comment lines among
+        // them. The instructions of a file span no more than its source. Summing the texts' lengths first was a loop
+        // more, whose end the processor mispredicted.
         let span = self.lines.last.content_end - text.start;
         let mut joined = JoinedLine {
             text: String::with_capacity(span),
