@@ -99,12 +99,7 @@ impl Kind {
         for (l, b) in lower.iter_mut().zip(word.bytes()) {
             *l = b.to_ascii_lowercase();
         }
-        let (keyword, kind) = KEYWORD_SLOTS[keyword_slot(lower[0], lower[1], word.len())];
-        if keyword == u128::from_le_bytes(lower) {
-            kind
-        } else {
-            Kind::Unknown
-        }
+        Kind::from_lowered(u128::from_le_bytes(lower), word.len())
     }
 
     /// [`Kind::from_keyword`] of `text[keyword]`, reading the 16 bytes from the keyword's start as one number when
@@ -120,14 +115,20 @@ impl Kind {
                 // it is that keyword in some case. The bytes after the word are cleared.
                 let word =
                     (u128::from_le_bytes(*bytes) | u128::from_le_bytes([0x20; 16])) & (u128::MAX >> (8 * (16 - len)));
-                let (keyword, kind) = KEYWORD_SLOTS[keyword_slot(word as u8, (word >> 8) as u8, len)];
-                if keyword == word {
-                    kind
-                } else {
-                    Kind::Unknown
-                }
+                Kind::from_lowered(word, len)
             }
             _ => Kind::from_keyword(&text[keyword]),
+        }
+    }
+
+    /// The kind of a word of `len` bytes, 1 to 16, packed as [`pack`] packs a keyword, its letters lower-cased.
+    #[inline]
+    fn from_lowered(word: u128, len: usize) -> Kind {
+        let (keyword, kind) = KEYWORD_SLOTS[keyword_slot(word as u8, (word >> 8) as u8, len)];
+        if keyword == word {
+            kind
+        } else {
+            Kind::Unknown
         }
     }
 
