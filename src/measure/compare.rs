@@ -21,6 +21,9 @@ const CACHE_PATHS: &[&str] = &[
     "/{root,home/*}/.npm/_cacache",
     "/{root,home/*}/.npm/_cacache/**",
     "/usr/local/share/.cache/yarn/**",
+    // yarn 2 and later: the global cache, which `yarn cache clean` deletes whole.
+    "/{root,home/*}/.yarn/berry/cache",
+    "/{root,home/*}/.yarn/berry/cache/**",
     "/{root,home/*}/.local/share/pnpm/store/**",
     "/opt/conda/pkgs/**",
     // Go's module cache and Cargo's registry: downloads, kept in the layer unless a cache mount holds them.
@@ -152,6 +155,8 @@ mod tests {
             "/root/go/pkg/mod/golang.org/x/text@v0.14.0/LICENSE",
             "/usr/local/cargo/registry/cache/index.crates.io-6f17d22bba15001f/libc-0.2.150.crate",
             "/root/.cargo/git/checkouts/x",
+            "/root/.yarn/berry/cache",
+            "/root/.yarn/berry/cache/is-number-npm-7.0.0-060086935c-10c0.zip",
         ] {
             assert!(cache_paths().is_match(cached), "{cached}");
         }
@@ -163,6 +168,8 @@ mod tests {
             "/tmp",
             "/go/bin/app",
             "/usr/local/cargo/bin/cargo",
+            // yarn 2's index of the global folder, which `yarn cache clean` leaves.
+            "/root/.yarn/berry/index/00",
         ] {
             assert!(!cache_paths().is_match(kept), "{kept}");
         }
