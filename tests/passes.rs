@@ -508,6 +508,82 @@ case!(
     yarn_2_or_later_keeps_its_cache,
     "FROM node:22-slim AS immutable\nRUN yarn install --immutable\nFROM node:22-slim AS corepack\nRUN corepack enable\nRUN yarn install\nFROM corepack AS child\nRUN yarn install\nFROM node:22-slim AS version\nRUN yarn set version stable && yarn install\nFROM node:22-slim AS classic\nRUN yarn install --frozen-lockfile\n"
 );
+/// DO206's fixes for the yarn install of `dockerfile`, the last RUN, in a build context holding `files`: the
+/// cleanup it appends, or `None` when it reports nothing there.
+fn later_yarn_cleanup(dockerfile: &str, files: &[(&str, &str)]) -> Option<String> {
+    let context = tempfile::tempdir().expect("a temporary directory");
+    for (path, text) in files {
+        let path = context.path().join(path);
+        std::fs::create_dir_all(path.parent().expect("a parent")).expect("the directory");
+        std::fs::write(path, text).expect("the file");
+    }
+    let path = context.path().join("Dockerfile");
+    std::fs::write(&path, dockerfile).expect("the Dockerfile");
+    let df = Dockerfile::parse(dockerfile);
+    let build = BuildContext::for_dockerfile(&path, None);
+    let ctx = Context::new(&df, Some(&build));
+    let last_run = df.statements.iter().rposition(|s| s.instruction.kind == dockopt::syntax::model::Kind::Run);
+    let node = transforms::all().into_iter().filter(|r| r.info().code == "DO206").collect::<Vec<_>>();
+    let findings = rule::check(&ctx, &node);
+    let finding = findings.iter().find(|f| Some(f.instructions[0]) == last_run)?;
+    let fix = finding.fix.as_ref().expect("a fix");
+    Some(fix.edits.iter().map(|e| e.replacement.trim().to_string()).collect())
+}
+
+// yarn 2 and later that lay out node_modules, as their settings say, keep only downloads in their global cache.
+#[test]
+fn yarn_2_cache_cleaned_only_where_its_settings_say_node_modules() {
+    const NODE_MODULES: &str = "enableTelemetry: false\nnodeLinker: node-modules # flat\n";
+    let install =
+        |before: &str, run: &str| format!("FROM node:22-slim\nRUN corepack enable\nWORKDIR /app\n{before}RUN {run}\n");
+    let cleaned = Some("&& yarn cache clean --all".to_string());
+    let copy_all = install("COPY . .\n", "yarn install --immutable");
+    // The settings come in with the whole context, by name, or beside the other manifests.
+    assert_eq!(later_yarn_cleanup(&copy_all, &[(".yarnrc.yml", NODE_MODULES)]), cleaned);
+    let by_name = install("COPY .yarnrc.yml package.json yarn.lock ./\n", "yarn install --immutable");
+    assert_eq!(later_yarn_cleanup(&by_name, &[(".yarnrc.yml", NODE_MODULES)]), cleaned);
+    let from_dir = install("COPY web /app\n", "yarn install");
+    assert_eq!(later_yarn_cleanup(&from_dir, &[("web/.yarnrc.yml", NODE_MODULES)]), cleaned);
+    // Or from the variable, which wins over the file.
+    let variable = |value: &str| install(&format!("ENV YARN_NODE_LINKER={value}\nCOPY . .\n"), "yarn install");
+    assert_eq!(later_yarn_cleanup(&variable("node-modules"), &[]), cleaned);
+    assert_eq!(later_yarn_cleanup(&variable("pnp"), &[(".yarnrc.yml", NODE_MODULES)]), None);
+    let own = install("COPY . .\n", "YARN_NODE_LINKER=node-modules yarn install");
+    assert_eq!(later_yarn_cleanup(&own, &[(".yarnrc.yml", "nodeLinker: pnp\n")]), cleaned);
+
+    // Plug'n'Play, yarn 2's default, and every setting dockopt cannot read for certain, keep their cache.
+    for (dockerfile, files) in [
+        (copy_all.clone(), vec![]),
+        (copy_all.clone(), vec![(".yarnrc.yml", "nodeLinker: pnp\n")]),
+        (copy_all.clone(), vec![(".yarnrc.yml", "nodeLinker: node-modules\ncacheFolder: ./cache\n")]),
+        (copy_all.clone(), vec![(".yarnrc.yml", "nodeLinker: node-modules\nenableGlobalCache: false\n")]),
+        // A zero-install project commits its packages, which the cleanup would delete.
+        (copy_all.clone(), vec![(".yarnrc.yml", NODE_MODULES), (".yarn/cache/a.zip", "zip")]),
+        // In another directory, or another stage's file, or one a RUN may change.
+        (install("COPY . /srv/\n", "yarn install"), vec![(".yarnrc.yml", NODE_MODULES)]),
+        (install("COPY . .\n", "cd web && yarn install"), vec![("web/.yarnrc.yml", NODE_MODULES)]),
+        (install("COPY . .\n", "yarn install && cd /"), vec![(".yarnrc.yml", NODE_MODULES)]),
+        (install("COPY --from=settings /app /app\n", "yarn install"), vec![]),
+        (
+            install("COPY . .\nRUN yarn config set nodeLinker pnp\n", "yarn install"),
+            vec![(".yarnrc.yml", NODE_MODULES)],
+        ),
+        (install("COPY . .\nENV YARN_CACHE_FOLDER=/c\n", "yarn install"), vec![(".yarnrc.yml", NODE_MODULES)]),
+        // A stage built on another may have its settings.
+        (
+            "FROM node:22-slim AS base\nRUN corepack enable\nFROM base\nWORKDIR /app\nENV YARN_NODE_LINKER=node-modules\nRUN yarn install\n".into(),
+            vec![],
+        ),
+        // Without a WORKDIR, where the install runs is the base image's.
+        (
+            "FROM node:22-slim\nRUN corepack enable\nCOPY . .\nRUN yarn install\n".into(),
+            vec![(".yarnrc.yml", NODE_MODULES)],
+        ),
+    ] {
+        assert_eq!(later_yarn_cleanup(&dockerfile, &files), None, "{dockerfile}{files:?}");
+    }
+}
+
 // corepack after the install switches yarn for the RUNs after it only.
 case!(yarn_switched_after_the_install, "FROM node:22-slim\nRUN yarn install\nWORKDIR /a\nRUN corepack enable\n");
 case!(

@@ -31,6 +31,7 @@ mod rpm_cache_clean;
 mod slim_base_image;
 mod stage_commands;
 mod unpinned_base_image;
+mod yarn_settings;
 
 /// Every rule, in code order.
 pub fn all() -> Vec<&'static dyn Rule> {

@@ -1,6 +1,7 @@
 use super::cleanup::{
     cache_dir, cache_is_mounted, last_matching, may_clean_unlisted, mount_instead, tool_cleanup_finding, CacheMount,
 };
+use super::yarn_settings::ProjectSettings;
 use crate::engine::context::Context;
 use crate::engine::finding::{Finding, RuleInfo, Safety, Severity};
 use crate::engine::rule::Rule;
@@ -18,11 +19,16 @@ static INFO: RuleInfo = RuleInfo {
 cleans it at the end of the installing RUN (`npm cache clean --force`, `yarn cache clean`, `pnpm store \
 prune`) unless a cache mount holds it. It reports without a fix when the tool may be gone by then: installed \
 in a subshell or a branch, or followed by a package removal or an `rm` of its files. yarn 2 and later are left \
-alone: under Plug'n'Play the packages are the zip files of their cache, so cleaning it deletes the install. yarn is \
-taken for one of them when `install` has their options (`--immutable`), corepack or `yarn set version` ran \
-before, or a COPY brings a .yarnrc.yml or .yarn. With `--cache-mounts`, \
-the fix mounts a cache at the tool's cache directory (for npm its `_cacache`, where the downloads are) instead (`RUN --mount=type=cache,…`), which keeps it out of \
-the image and for the next build.\n\n\
+alone unless their settings say they lay out `node_modules`: under Plug'n'Play, their default, the packages are the \
+zip files of their cache, so cleaning it deletes the install. yarn is taken for one of them when `install` has their \
+options (`--immutable`), corepack or `yarn set version` ran before, or a COPY brings a .yarnrc.yml or .yarn. Such a \
+yarn gets `yarn cache clean --all` (which yarn 1 takes too) when `YARN_NODE_LINKER=node-modules` is set, or the \
+.yarnrc.yml that a COPY from the build context puts in the directory of the install says `nodeLinker: \
+node-modules`, and nothing moves the cache from the global folder (`enableGlobalCache`, `cacheFolder`, \
+`globalFolder`), commits it to the project (a `.yarn/cache` beside the .yarnrc.yml), or changes the directory. \
+With `--cache-mounts`, the fix mounts a cache at the tool's cache directory (for npm its `_cacache`, where the \
+downloads are) instead (`RUN --mount=type=cache,…`), which keeps it out of the image and for the next build; for \
+yarn 2 and later it stays the cleanup.\n\n\
 Before:\n    RUN npm ci\n\n\
 After:\n    RUN npm ci && npm cache clean --force",
     safety: Safety::Safe,
@@ -66,6 +72,15 @@ const TOOLS: &[Tool] = &[
     },
 ];
 
+/// The cleanup of yarn 2 and later, when they lay out `node_modules` (see [`ProjectSettings::installs_node_modules`]):
+/// `--all` cleans the global cache, where yarn 4 keeps the packages it downloads, and the mirror beside it, where
+/// yarn 2 and 3 keep a copy. yarn 1 takes it too, and cleans its own cache.
+const LATER_YARN_CLEANUP: &str = "yarn cache clean --all";
+
+/// Where yarn 2 and later keep their global cache under a home directory, and under root's.
+const LATER_YARN_CACHE_ENDING: &str = "/.yarn/berry/cache";
+const LATER_YARN_ROOT_CACHE: &str = "/root/.yarn/berry/cache";
+
 /// The names of [`TOOLS`].
 const TOOL_NAMES: Programs = Programs::new(&["npm", "yarn", "pnpm"]);
 
@@ -76,6 +91,7 @@ impl Rule for NodeCacheClean {
 
     fn check(&self, ctx: &Context, findings: &mut Vec<Finding>) {
         let later_yarn_signs = OnceCell::new();
+        let project_settings = OnceCell::new();
         for (i, _) in ctx.runs().filter(|&(i, _)| ctx.runs_any_of(i, &TOOL_NAMES)) {
             let invocations = ctx.invocations(i);
             for Tool { name: tool, installs, root_cache, cache_ending, cleanup } in TOOLS {
@@ -84,15 +100,22 @@ impl Rule for NodeCacheClean {
                 else {
                     continue;
                 };
-                if *tool == "yarn"
+                let later_yarn = *tool == "yarn"
                     && later_yarn_signs
                         .get_or_init(|| LaterYarnSigns::read(ctx))
-                        .may_be_yarn_2_or_later(ctx, i, install)
+                        .may_be_yarn_2_or_later(ctx, i, install);
+                if later_yarn
+                    && !project_settings.get_or_init(|| ProjectSettings::read(ctx)).installs_node_modules(ctx, i, last)
                 {
                     continue;
                 }
+                let (cleanup, cache_ending, root_cache) = match later_yarn {
+                    true => (LATER_YARN_CLEANUP, LATER_YARN_CACHE_ENDING, LATER_YARN_ROOT_CACHE),
+                    false => (*cleanup, *cache_ending, *root_cache),
+                };
                 let last_install = last.range.start;
-                let cache = cache_dir(ctx, i, last, tool);
+                // yarn 2's cache is where its settings say, which `installs_node_modules` made sure is the default.
+                let cache = if later_yarn { None } else { cache_dir(ctx, i, last, tool) };
                 // Its own cleanup; `rm -rf` of its cache by path (`/root/.npm`, the directory a variable set) or
                 // as the tool reports it (`"$(yarn cache dir)"`).
                 let source = ctx.df.source();
@@ -116,13 +139,17 @@ impl Rule for NodeCacheClean {
                 let target = mount_target(tool, cache.as_deref().unwrap_or(root_cache));
                 let mounted = cache_is_mounted(ctx, i, last, tool)
                     || ctx.mount_covers(i, root_cache)
-                    || ctx.mount_covers(i, &target);
+                    || ctx.mount_covers(i, &target)
+                    || (later_yarn && !ctx.cache_mounts(i).is_empty());
                 if cleaned || mounted || may_clean_unlisted(ctx, i, &["cache", "store", cache_ending]) {
                     continue;
                 }
                 let message = format!("{tool} leaves its package cache in the layer; run `{cleanup}` in the same RUN");
                 let mut finding = tool_cleanup_finding(ctx, i, &INFO, message, cleanup, (&invocations, last, tool));
-                mount_instead(ctx, i, &mut finding, CacheMount::at(target));
+                // A mount for yarn 2's cache is not offered: no build has proven one.
+                if !later_yarn {
+                    mount_instead(ctx, i, &mut finding, CacheMount::at(target));
+                }
                 findings.push(finding);
             }
         }
