@@ -562,8 +562,6 @@ cases! {
     dnf_cache_cleaned: "tests/e2e/dnf-cache", manifests [];
     node_yarn_copy_first: "tests/e2e/node-yarn", manifests ["package.json", "yarn.lock"];
     node_pnpm_copy_first: "tests/e2e/node-pnpm", manifests ["package.json", "pnpm-lock.yaml", "pnpm-workspace.yaml"];
-    node_yarn_berry_copy_first:
-        "tests/e2e/node-yarn-berry", manifests [".yarn", ".yarnrc.yml", "package.json", "yarn.lock"];
     node_pnpm10_copy_first:
         "tests/e2e/node-pnpm10", manifests ["package.json", "pnpm-lock.yaml", "pnpm-workspace.yaml"];
     python_uv_copy_first: "tests/e2e/python-uv", manifests ["pyproject.toml", "uv.lock"];
@@ -790,6 +788,36 @@ fn go_build_cache_cleaned_after_a_merged_case_statement() {
 #[cfg_attr(not(dockopt_e2e), ignore = "builds images: set DOCKOPT_E2E=1 (needs root, buildah and debootstrap)")]
 fn npm_cache_cleaned_after_a_merged_case_statement() {
     prove_case_statement_runs("tests/e2e/trap-case-npm", "cat /srv/arch");
+}
+
+/// DO103 under yarn 4's Plug'n'Play, where DO206 cleans nothing: the global cache holds the install, which the
+/// comparison of files counts as a cache, so the program is run in both images too.
+#[test]
+#[cfg_attr(not(dockopt_e2e), ignore = "builds images: set DOCKOPT_E2E=1 (needs root, buildah and debootstrap)")]
+fn node_yarn_berry_copy_first() {
+    let manifests = [".yarn", ".yarnrc.yml", "package.json", "yarn.lock"];
+    let file = prove_with("tests/e2e/node-yarn-berry", &manifests, &["--run", "node -r ./.pnp.cjs index.js"]);
+    assert_eq!(file["run"]["fixed"]["stdout"], "hello 1.0.0, 7 is a number: true\n", "{file:#}");
+}
+
+/// DO206's `yarn cache clean --all` after yarn 4 installs into node_modules, as its .yarnrc.yml says, the only fix
+/// of the case: the images hold the same files outside the global cache, the fixed one is smaller for lacking it,
+/// and the program runs the same.
+#[test]
+#[cfg_attr(not(dockopt_e2e), ignore = "builds images: set DOCKOPT_E2E=1 (needs root, buildah and debootstrap)")]
+fn yarn_berry_cache_cleaned_where_it_lays_out_node_modules() {
+    let case = "tests/e2e/node-yarn-berry-node-modules";
+    let dockerfile = Path::new(env!("CARGO_MANIFEST_DIR")).join(case).join("Dockerfile");
+    let fixed = Command::new(env!("CARGO_BIN_EXE_dockopt")).args(["fix", "--diff"]).arg(&dockerfile).output();
+    let fixed = String::from_utf8(fixed.expect("dockopt runs").stdout).expect("UTF-8");
+    let changed: Vec<&str> =
+        fixed.lines().filter(|l| l.starts_with(['+', '-']) && !l.starts_with("+++") && !l.starts_with("---")).collect();
+    assert_eq!(changed, ["-RUN yarn install --immutable", "+RUN yarn install --immutable && yarn cache clean --all"]);
+    let file = prove_with(case, &[], &["--run", "node index.js"]);
+    let run = &file["run"];
+    assert_eq!(run["fixed"]["stdout"], "hello 1.0.0, 7 is a number: true\n", "{run:#}");
+    let size = |build: &str| file[build]["size_bytes"].as_u64().expect("a size");
+    assert!(size("fixed") < size("original"), "{file:#}");
 }
 
 /// Proves the fixes on `case` like [`prove`], and that `show`, run in both images, prints the same architecture,
