@@ -86,18 +86,22 @@ fn stage_chain(stages: usize) -> Sample {
 }
 
 /// `instructions` instructions in one stage, in blocks that each give a rule of every kind something to do: a
-/// WORKDIR and a `COPY .` before an install, a USER, and apt, pip and apk installs. Measured with every fix and
-/// cache mounts, which ask about the statements before each RUN.
+/// WORKDIR and a `COPY .` before an install, a USER, and apt, pip and apk installs, and a yarn 2 install, whose
+/// settings the `COPY .` brings from the sample's directory ([`YARN_SETTINGS`]). Measured with every fix and cache
+/// mounts, which ask about the statements before each RUN.
 fn every_rule(instructions: usize) -> Sample {
     let mut text = String::from("FROM node:20\n");
-    for n in 0..instructions / 8 {
+    for n in 0..instructions / 9 {
         text.push_str(&format!(
             "WORKDIR /app/d{n}\nCOPY . .\nRUN npm install\nUSER root\nRUN apt-get update && apt-get install -y p{n}\n\
-             RUN pip install p{n}\nRUN apk add p{n}\nENV V{n}=1\n"
+             RUN pip install p{n}\nRUN apk add p{n}\nENV V{n}=1\nRUN yarn install --immutable\n"
         ));
     }
-    Sample { name: format!("{instructions} of every rule"), text, units: instructions / 8 * 8 + 1 }
+    Sample { name: format!("{instructions} of every rule"), text, units: instructions / 9 * 9 + 1 }
 }
+
+/// The `.yarnrc.yml` beside the samples, which every `COPY .` of [`every_rule`] brings to its yarn install.
+const YARN_SETTINGS: &str = "nodeLinker: node-modules\n";
 
 /// The corpus's RUN instructions, as written (continuations and all), in the order of a sorted walk.
 fn corpus_runs(root: &Path) -> Vec<String> {
@@ -180,6 +184,7 @@ fn main() {
     let rounds = std::env::var("BENCH_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(3);
     let corpus = common::corpus_root();
     let scratch = tempfile::tempdir().expect("temporary directory");
+    std::fs::write(scratch.path().join(".yarnrc.yml"), YARN_SETTINGS).expect("write the yarn settings");
     let every_fix: &[&str] = &["--unsafe-fixes", "--cache-mounts"];
     let mut kinds = vec![
         ("generated", "instruction", &[][..], [1_000, 10_000, 100_000].map(generated).to_vec()),
