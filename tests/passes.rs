@@ -929,6 +929,12 @@ cache_mount_case!(
 );
 // BuildKit's flag reader stops at a no-break space after RUN, so a mount written after it would be an argument: the
 // mount goes before it.
+// yarn 2 and later that lay out node_modules keep the cleanup: no build has proven a mount of their cache; npm's
+// cache in the same RUN is mounted.
+cache_mount_case!(
+    cache_mount_not_for_yarn_2,
+    "# syntax=docker/dockerfile:1\nFROM node:22-slim\nRUN corepack enable\nWORKDIR /app\nENV YARN_NODE_LINKER=node-modules\nRUN yarn install && npm install -g left-pad\n"
+);
 cache_mount_case!(cache_mount_before_a_no_break_space, "FROM alpine:3.20\nRUN \u{a0} apk update && apk add gcc\n");
 cache_mount_case!(
     cache_mount_for_apt_is_unsafe,
