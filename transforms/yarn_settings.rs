@@ -24,7 +24,7 @@ const CACHE_SETTINGS: [(&str, &str); 3] = [
 /// stage: asked of each install in turn, a file of thousands of them took time that grew with the square of its
 /// length.
 pub(super) struct ProjectSettings {
-    /// By RUN, in order: its working directory, and the settings there.
+    /// The RUNs that run yarn, in order, each with the settings file in its working directory.
     runs: Vec<(usize, Settings)>,
 }
 
@@ -108,11 +108,11 @@ fn read_stage(ctx: &Context, stage: &Stage, runs_yarn: impl Fn(usize) -> bool, r
         }
     }
     let at = |j: usize| workdirs[j - stage.statements.start].as_deref();
+    let settings_file = |j: usize| at(j).map(|dir| format!("{}/.yarnrc.yml", dir.trim_end_matches('/')));
     // The settings files followed: each directory's, by its path.
     let mut targets: Vec<String> = Vec::new();
     for j in stage.statements.clone().filter(|&j| runs_yarn(j)) {
-        let target = at(j).map(|dir| format!("{}/.yarnrc.yml", dir.trim_end_matches('/')));
-        if let Some(target) = target.filter(|t| !targets.contains(t) && targets.len() < MAX_DIRECTORIES) {
+        if let Some(target) = settings_file(j).filter(|t| !targets.contains(t) && targets.len() < MAX_DIRECTORIES) {
             targets.push(target);
         }
     }
@@ -133,8 +133,7 @@ fn read_stage(ctx: &Context, stage: &Stage, runs_yarn: impl Fn(usize) -> bool, r
                     settings.fill(Settings::Unknown);
                 }
                 if runs_yarn(j) {
-                    let target = at(j).map(|dir| format!("{}/.yarnrc.yml", dir.trim_end_matches('/')));
-                    let k = target.and_then(|t| targets.iter().position(|followed| *followed == t));
+                    let k = settings_file(j).and_then(|t| targets.iter().position(|followed| *followed == t));
                     runs.push((j, k.map_or(Settings::Unknown, |k| settings[k].clone())));
                 }
             }
