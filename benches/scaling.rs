@@ -101,7 +101,7 @@ fn every_rule(instructions: usize) -> Sample {
 }
 
 /// The `.yarnrc.yml` beside the samples, which every `COPY .` of [`every_rule`] brings to its yarn install.
-const YARN_SETTINGS: &str = "nodeLinker: node-modules\n";
+const YARN_SETTINGS: &str = "nodeLinker: node-modules\nenableGlobalCache: true\n";
 
 /// The corpus's RUN instructions, as written (continuations and all), in the order of a sorted walk.
 fn corpus_runs(root: &Path) -> Vec<String> {

@@ -530,55 +530,73 @@ fn later_yarn_cleanup(dockerfile: &str, files: &[(&str, &str)]) -> Option<String
     Some(fix.edits.iter().map(|e| e.replacement.trim().to_string()).collect())
 }
 
-// yarn 2 and later that lay out node_modules, as their settings say, keep only downloads in their global cache.
+// yarn 2 and later that lay out node_modules, as their settings say, keep only downloads in their global cache:
+// yarn 4's default, and yarn 2's and 3's with `enableGlobalCache`.
 #[test]
 fn yarn_2_cache_cleaned_only_where_its_settings_say_node_modules() {
     const NODE_MODULES: &str = "enableTelemetry: false\nnodeLinker: node-modules # flat\n";
+    const YARN_4: &str = r#"{"name": "x", "packageManager": "yarn@4.5.3+sha512.abc"}"#;
+    const YARN_3: &str = r#"{"packageManager": "yarn@3.8.7"}"#;
     let install =
         |before: &str, run: &str| format!("FROM node:22-slim\nRUN corepack enable\nWORKDIR /app\n{before}RUN {run}\n");
     let cleaned = Some("&& yarn cache clean --all".to_string());
     let copy_all = install("COPY . .\n", "yarn install --immutable");
+    let yarn_4 = [(".yarnrc.yml", NODE_MODULES), ("package.json", YARN_4)];
     // The settings come in with the whole context, by name, or beside the other manifests.
-    assert_eq!(later_yarn_cleanup(&copy_all, &[(".yarnrc.yml", NODE_MODULES)]), cleaned);
+    assert_eq!(later_yarn_cleanup(&copy_all, &yarn_4), cleaned);
     let by_name = install("COPY .yarnrc.yml package.json yarn.lock ./\n", "yarn install --immutable");
-    assert_eq!(later_yarn_cleanup(&by_name, &[(".yarnrc.yml", NODE_MODULES)]), cleaned);
+    assert_eq!(later_yarn_cleanup(&by_name, &yarn_4), cleaned);
     let from_dir = install("COPY web /app\n", "yarn install");
-    assert_eq!(later_yarn_cleanup(&from_dir, &[("web/.yarnrc.yml", NODE_MODULES)]), cleaned);
-    // Or from the variable, which wins over the file.
+    assert_eq!(
+        later_yarn_cleanup(&from_dir, &[("web/.yarnrc.yml", NODE_MODULES), ("web/package.json", YARN_4)]),
+        cleaned
+    );
+    // The version from the release the settings name, or yarn 2 and 3 told to use the global cache.
+    let release = "nodeLinker: node-modules\nyarnPath: .yarn/releases/yarn-4.1.0.cjs\n";
+    assert_eq!(later_yarn_cleanup(&copy_all, &[(".yarnrc.yml", release)]), cleaned);
+    let global = "nodeLinker: node-modules\nenableGlobalCache: true\n";
+    assert_eq!(later_yarn_cleanup(&copy_all, &[(".yarnrc.yml", global), ("package.json", YARN_3)]), cleaned);
+    assert_eq!(later_yarn_cleanup(&copy_all, &[(".yarnrc.yml", global)]), cleaned);
+    let told = install("ENV YARN_ENABLE_GLOBAL_CACHE=true\nCOPY . .\n", "yarn install");
+    assert_eq!(later_yarn_cleanup(&told, &[(".yarnrc.yml", NODE_MODULES), ("package.json", YARN_3)]), cleaned);
+    // yarn 1, which corepack runs for `yarn@1`, cleans its own cache.
+    let classic = [(".yarnrc.yml", "nodeLinker: pnp\n"), ("package.json", r#"{"packageManager": "yarn@1.22.22"}"#)];
+    assert_eq!(later_yarn_cleanup(&copy_all, &classic), cleaned);
+    // Or the linker from the variable, which wins over the file.
     let variable = |value: &str| install(&format!("ENV YARN_NODE_LINKER={value}\nCOPY . .\n"), "yarn install");
-    assert_eq!(later_yarn_cleanup(&variable("node-modules"), &[]), cleaned);
-    assert_eq!(later_yarn_cleanup(&variable("pnp"), &[(".yarnrc.yml", NODE_MODULES)]), None);
+    assert_eq!(later_yarn_cleanup(&variable("node-modules"), &[("package.json", YARN_4)]), cleaned);
+    assert_eq!(later_yarn_cleanup(&variable("pnp"), &yarn_4), None);
     let own = install("COPY . .\n", "YARN_NODE_LINKER=node-modules yarn install");
-    assert_eq!(later_yarn_cleanup(&own, &[(".yarnrc.yml", "nodeLinker: pnp\n")]), cleaned);
+    assert_eq!(later_yarn_cleanup(&own, &[(".yarnrc.yml", "nodeLinker: pnp\n"), ("package.json", YARN_4)]), cleaned);
 
-    // Plug'n'Play, yarn 2's default, and every setting dockopt cannot read for certain, keep their cache.
+    // Plug'n'Play, yarn 2's default, a cache in the project, and every setting dockopt cannot read for certain,
+    // keep their cache.
     for (dockerfile, files) in [
-        (copy_all.clone(), vec![]),
-        (copy_all.clone(), vec![(".yarnrc.yml", "nodeLinker: pnp\n")]),
-        (copy_all.clone(), vec![(".yarnrc.yml", "nodeLinker: node-modules\ncacheFolder: ./cache\n")]),
-        (copy_all.clone(), vec![(".yarnrc.yml", "nodeLinker: node-modules\nenableGlobalCache: false\n")]),
+        (copy_all.clone(), vec![("package.json", YARN_4)]),
+        (copy_all.clone(), vec![(".yarnrc.yml", "nodeLinker: pnp\n"), ("package.json", YARN_4)]),
+        (copy_all.clone(), vec![(".yarnrc.yml", "nodeLinker: node-modules\ncacheFolder: ./c\n"), ("package.json", YARN_4)]),
+        (copy_all.clone(), vec![(".yarnrc.yml", "nodeLinker: node-modules\nenableGlobalCache: false\n"), ("package.json", YARN_4)]),
+        // yarn 3 keeps its cache in the project by default; an unknown version may be it.
+        (copy_all.clone(), vec![(".yarnrc.yml", NODE_MODULES), ("package.json", YARN_3)]),
+        (copy_all.clone(), vec![(".yarnrc.yml", NODE_MODULES)]),
+        (copy_all.clone(), vec![(".yarnrc.yml", NODE_MODULES), ("package.json", "{\"name\": \"x\"}")]),
         // A zero-install project commits its packages, which the cleanup would delete.
-        (copy_all.clone(), vec![(".yarnrc.yml", NODE_MODULES), (".yarn/cache/a.zip", "zip")]),
+        (copy_all.clone(), vec![(".yarnrc.yml", NODE_MODULES), ("package.json", YARN_4), (".yarn/cache/a.zip", "zip")]),
         // In another directory, or another stage's file, or one a RUN may change.
-        (install("COPY . /srv/\n", "yarn install"), vec![(".yarnrc.yml", NODE_MODULES)]),
-        (install("COPY . .\n", "cd web && yarn install"), vec![("web/.yarnrc.yml", NODE_MODULES)]),
-        (install("COPY . .\n", "yarn install && cd /"), vec![(".yarnrc.yml", NODE_MODULES)]),
+        (install("COPY . /srv/\n", "yarn install"), yarn_4.to_vec()),
+        (install("COPY . .\n", "cd web && yarn install"), vec![("web/.yarnrc.yml", NODE_MODULES), ("web/package.json", YARN_4)]),
+        (install("COPY . .\n", "yarn install && cd /"), yarn_4.to_vec()),
         (install("COPY --from=settings /app /app\n", "yarn install"), vec![]),
-        (
-            install("COPY . .\nRUN yarn config set nodeLinker pnp\n", "yarn install"),
-            vec![(".yarnrc.yml", NODE_MODULES)],
-        ),
-        (install("COPY . .\nENV YARN_CACHE_FOLDER=/c\n", "yarn install"), vec![(".yarnrc.yml", NODE_MODULES)]),
-        // A stage built on another may have its settings.
+        (install("COPY . .\nRUN yarn config set nodeLinker pnp\n", "yarn install"), yarn_4.to_vec()),
+        (install("COPY . .\nRUN yarn set version 3.8.7\n", "yarn install"), yarn_4.to_vec()),
+        (install("COPY . .\nENV YARN_CACHE_FOLDER=/c\n", "yarn install"), yarn_4.to_vec()),
+        // A stage built on another may have its files.
         (
             "FROM node:22-slim AS base\nRUN corepack enable\nFROM base\nWORKDIR /app\nENV YARN_NODE_LINKER=node-modules\nRUN yarn install\n".into(),
             vec![],
         ),
         // Without a WORKDIR, where the install runs is the base image's.
-        (
-            "FROM node:22-slim\nRUN corepack enable\nCOPY . .\nRUN yarn install\n".into(),
-            vec![(".yarnrc.yml", NODE_MODULES)],
-        ),
+        ("FROM node:22-slim\nRUN corepack enable\nCOPY . .\nRUN yarn install\n".into(), yarn_4.to_vec()),
     ] {
         assert_eq!(later_yarn_cleanup(&dockerfile, &files), None, "{dockerfile}{files:?}");
     }
@@ -933,7 +951,7 @@ cache_mount_case!(
 // cache in the same RUN is mounted.
 cache_mount_case!(
     cache_mount_not_for_yarn_2,
-    "# syntax=docker/dockerfile:1\nFROM node:22-slim\nRUN corepack enable\nWORKDIR /app\nENV YARN_NODE_LINKER=node-modules\nRUN yarn install && npm install -g left-pad\n"
+    "# syntax=docker/dockerfile:1\nFROM node:22-slim\nRUN corepack enable\nWORKDIR /app\nENV YARN_NODE_LINKER=node-modules YARN_ENABLE_GLOBAL_CACHE=true\nRUN yarn install && npm install -g left-pad\n"
 );
 cache_mount_case!(cache_mount_before_a_no_break_space, "FROM alpine:3.20\nRUN \u{a0} apk update && apk add gcc\n");
 cache_mount_case!(

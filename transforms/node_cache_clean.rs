@@ -24,8 +24,10 @@ zip files of their cache, so cleaning it deletes the install. yarn is taken for 
 options (`--immutable`), corepack or `yarn set version` ran before, or a COPY brings a .yarnrc.yml or .yarn. Such a \
 yarn gets `yarn cache clean --all` (which yarn 1 takes too) when `YARN_NODE_LINKER=node-modules` is set, or the \
 .yarnrc.yml that a COPY from the build context puts in the directory of the install says `nodeLinker: \
-node-modules`, and nothing moves the cache from the global folder (`enableGlobalCache`, `cacheFolder`, \
-`globalFolder`), commits it to the project (a `.yarn/cache` beside the .yarnrc.yml), or changes the directory. \
+node-modules`, and its cache is in the global folder: yarn 4's default, by the `yarnPath` of the .yarnrc.yml or the \
+`packageManager` of the package.json copied beside it, or `enableGlobalCache: true`. Nothing may move the cache \
+(`cacheFolder`, `globalFolder`), commit it to the project (a `.yarn/cache` beside the .yarnrc.yml), or change the \
+directory. yarn 1 (`packageManager: yarn@1…`) gets the same cleanup, of its own cache. \
 With `--cache-mounts`, the fix mounts a cache at the tool's cache directory (for npm its `_cacache`, where the \
 downloads are) instead (`RUN --mount=type=cache,…`), which keeps it out of the image and for the next build; for \
 yarn 2 and later it stays the cleanup.\n\n\
