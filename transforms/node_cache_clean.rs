@@ -74,9 +74,9 @@ const TOOLS: &[Tool] = &[
     },
 ];
 
-/// The cleanup of yarn 2 and later, when they lay out `node_modules` (see [`ProjectSettings::installs_node_modules`]):
-/// `--all` cleans the global cache, where yarn 4 keeps the packages it downloads, and the mirror beside it, where
-/// yarn 2 and 3 keep a copy. yarn 1 takes it too, and cleans its own cache.
+/// The cleanup of yarn 2 and later, when they lay out `node_modules` with their cache in the global folder (see
+/// [`ProjectSettings::cache_holds_only_downloads`]): `--all` cleans the global cache and the mirror beside it. yarn 1
+/// takes it too, and cleans its own cache.
 const LATER_YARN_CLEANUP: &str = "yarn cache clean --all";
 
 /// Where yarn 2 and later keep their global cache under a home directory, and under root's.
@@ -107,7 +107,9 @@ impl Rule for NodeCacheClean {
                         .get_or_init(|| LaterYarnSigns::read(ctx))
                         .may_be_yarn_2_or_later(ctx, i, install);
                 if later_yarn
-                    && !project_settings.get_or_init(|| ProjectSettings::read(ctx)).installs_node_modules(ctx, i, last)
+                    && !project_settings
+                        .get_or_init(|| ProjectSettings::read(ctx))
+                        .cache_holds_only_downloads(ctx, i, last)
                 {
                     continue;
                 }
@@ -116,7 +118,7 @@ impl Rule for NodeCacheClean {
                     false => (*cleanup, *cache_ending, *root_cache),
                 };
                 let last_install = last.range.start;
-                // yarn 2's cache is where its settings say, which `installs_node_modules` made sure is the default.
+                // yarn 2's cache is in the global folder, as `cache_holds_only_downloads` made sure.
                 let cache = if later_yarn { None } else { cache_dir(ctx, i, last, tool) };
                 // Its own cleanup; `rm -rf` of its cache by path (`/root/.npm`, the directory a variable set) or
                 // as the tool reports it (`"$(yarn cache dir)"`).

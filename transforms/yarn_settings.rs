@@ -14,7 +14,7 @@ use crate::engine::context::{Context, Variable};
 use crate::shell::{Command, Programs};
 use crate::syntax::model::{Kind, Stage};
 
-/// The settings that move the cache or the settings themselves elsewhere, as `.yarnrc.yml` keys and as the
+/// The settings that move the cache from where yarn keeps it by default, as `.yarnrc.yml` keys and as the
 /// variables that set them.
 const MOVING_SETTINGS: [(&str, &str); 2] =
     [("cacheFolder", "YARN_CACHE_FOLDER"), ("globalFolder", "YARN_GLOBAL_FOLDER")];
@@ -62,7 +62,7 @@ impl ProjectSettings {
     /// Whether the yarn that runs `install`, a command of RUN `i`, keeps nothing but downloads in the caches that
     /// `yarn cache clean --all` deletes, for certain: yarn 1, or a later one that lays out `node_modules` with its
     /// cache in the global folder.
-    pub(super) fn installs_node_modules(&self, ctx: &Context, i: usize, install: &Command) -> bool {
+    pub(super) fn cache_holds_only_downloads(&self, ctx: &Context, i: usize, install: &Command) -> bool {
         let Ok(k) = self.runs.binary_search_by_key(&i, |&(run, _)| run) else { return false };
         if changes_directory(ctx, i) || install.invocation().is_some_and(|inv| inv.has_option("--cwd")) {
             return false;
