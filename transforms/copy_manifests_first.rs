@@ -644,12 +644,10 @@ fn tool_variable_into<'c>(
     command: &'c crate::shell::Command,
     dest: &str,
 ) -> Option<&'c str> {
-    ctx.variable_names(r, command).into_iter().filter(|name| TOOL_VARIABLES.iter().any(|p| name.starts_with(p))).find(
-        |name| match ctx.variable(r, command, name) {
-            Variable::Set(value) => names_a_path_in(&value, dest),
-            Variable::Unset | Variable::Unknown => false,
-        },
-    )
+    ctx.variable_names(r, command, TOOL_VARIABLES).into_iter().find(|name| match ctx.variable(r, command, name) {
+        Variable::Set(value) => names_a_path_in(&value, dest),
+        Variable::Unset | Variable::Unknown => false,
+    })
 }
 
 /// `value`, or one of the list it holds (`,`, `|`, `;` or blanks between them), is a path in `dest` or a relative

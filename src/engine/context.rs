@@ -40,6 +40,8 @@ pub struct Context<'a, 'src> {
     style: OnceCell<ContinuationStyle>,
     /// Where each variable is defined by ENV or an ARG default, found when first asked.
     definitions: OnceCell<Definitions<'a>>,
+    /// The names of [`Context::definitions`], sorted, found when first asked.
+    defined_names: OnceCell<Vec<&'a str>>,
     /// For each statement, where commands are appended to it and what goes before them, found when first asked.
     append_points: Vec<OnceCell<Option<(usize, String)>>>,
     /// For each statement, the variables its shell assigns, found when first asked.
@@ -182,6 +184,7 @@ impl<'a, 'src> Context<'a, 'src> {
             problems: RefCell::default(),
             style: OnceCell::new(),
             definitions: OnceCell::new(),
+            defined_names: OnceCell::new(),
             append_points: (0..df.statements.len()).map(|_| OnceCell::new()).collect(),
             shell_assignments: (0..df.statements.len()).map(|_| OnceCell::new()).collect(),
             builder_certain: OnceCell::new(),
@@ -386,17 +389,30 @@ impl<'a, 'src> Context<'a, 'src> {
         }
     }
 
-    /// The names of the variables `command` of RUN `i` may see set, each worth asking [`Context::variable`] about:
-    /// its own `NAME=value` words, those the RUN's shell assigns, and those of every ENV and ARG of the file. Each
-    /// name once; in no set order.
-    pub fn variable_names<'c>(&'c self, i: usize, command: &'c Command) -> Vec<&'c str> {
+    /// The names that start with one of `prefixes` of the variables `command` of RUN `i` may see set, each worth
+    /// asking [`Context::variable`] about: its own `NAME=value` words, those the RUN's shell assigns, and those of
+    /// every ENV and ARG of the file. Each name once, in order.
+    pub fn variable_names<'c>(&'c self, i: usize, command: &'c Command, prefixes: &[&str]) -> Vec<&'c str> {
+        let wanted = |name: &&str| prefixes.iter().any(|prefix| name.starts_with(prefix));
         // Read from the words' values: one with an expansion has a value dockopt cannot read anyway.
         let mut names: Vec<&str> = own_assignments(command)
             .into_iter()
             .filter_map(|w| Some(w.literal.as_deref()?.split_once('=')?.0))
+            .filter(wanted)
             .collect();
-        names.extend(self.run_shell_assignments(i).keys());
-        names.extend(self.file_definitions().keys());
+        names.extend(self.run_shell_assignments(i).keys().copied().filter(wanted));
+        // The file's names of a prefix are a run of them in order, found by a binary search: read whole for each
+        // command that asked, a file of thousands of ENVs and installs took time that grew with the square of its
+        // length.
+        let defined = self.defined_names.get_or_init(|| {
+            let mut names: Vec<&str> = self.file_definitions().keys().copied().collect();
+            names.sort_unstable();
+            names
+        });
+        for prefix in prefixes {
+            let first = defined.partition_point(|name| name < prefix);
+            names.extend(defined[first..].iter().take_while(|name| name.starts_with(prefix)));
+        }
         names.sort_unstable();
         names.dedup();
         names
