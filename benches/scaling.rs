@@ -87,8 +87,8 @@ fn stage_chain(stages: usize) -> Sample {
 
 /// `instructions` instructions in one stage, in blocks that each give a rule of every kind something to do: a
 /// WORKDIR and a `COPY .` before an install, a USER, and apt, pip and apk installs, and a yarn 2 install, whose
-/// settings the `COPY .` brings from the sample's directory ([`YARN_SETTINGS`]). Measured with every fix and cache
-/// mounts, which ask about the statements before each RUN.
+/// settings and manifest the `COPY .` brings from the sample's directory ([`YARN_SETTINGS`], [`NODE_MANIFEST`]).
+/// Measured with every fix and cache mounts, which ask about the statements before each RUN.
 fn every_rule(instructions: usize) -> Sample {
     let mut text = String::from("FROM node:20\n");
     for n in 0..instructions / 9 {
@@ -102,6 +102,10 @@ fn every_rule(instructions: usize) -> Sample {
 
 /// The `.yarnrc.yml` beside the samples, which every `COPY .` of [`every_rule`] brings to its yarn install.
 const YARN_SETTINGS: &str = "nodeLinker: node-modules\nenableGlobalCache: true\n";
+
+/// The `package.json` beside the samples, which makes each `npm install` of [`every_rule`] one that manifests-first
+/// moves ahead of its `COPY .`: without it, a check that grew with the square of the file's ENVs went unseen.
+const NODE_MANIFEST: &str = "{\"name\": \"sample\"}\n";
 
 /// The corpus's RUN instructions, as written (continuations and all), in the order of a sorted walk.
 fn corpus_runs(root: &Path) -> Vec<String> {
@@ -185,6 +189,7 @@ fn main() {
     let corpus = common::corpus_root();
     let scratch = tempfile::tempdir().expect("temporary directory");
     std::fs::write(scratch.path().join(".yarnrc.yml"), YARN_SETTINGS).expect("write the yarn settings");
+    std::fs::write(scratch.path().join("package.json"), NODE_MANIFEST).expect("write the manifest");
     let every_fix: &[&str] = &["--unsafe-fixes", "--cache-mounts"];
     let mut kinds = vec![
         ("generated", "instruction", &[][..], [1_000, 10_000, 100_000].map(generated).to_vec()),
