@@ -159,21 +159,38 @@ pub(super) fn resolve(base: &str, path: &str) -> String {
 pub(super) fn workdir(ctx: &Context, stage: &Stage, i: usize) -> Option<String> {
     let mut dir: Option<String> = None;
     for j in stage.statements.start..i {
-        let ins = &ctx.statement(j).instruction;
-        if ins.kind != Kind::Workdir {
-            continue;
-        }
-        let value = ctx.df.value_texts(ins).next()?;
-        if value.contains('$') {
-            return None;
-        }
-        dir = Some(match (value.starts_with('/'), dir) {
-            (true, _) => normalize(value),
-            (false, Some(d)) => resolve(&d, value),
-            (false, None) => return None,
-        });
+        dir = workdir_after(ctx, j, dir)?;
     }
     dir
+}
+
+/// [`workdir`] at each statement of `stage`, in one pass.
+pub(super) fn workdirs(ctx: &Context, stage: &Stage) -> Vec<Option<String>> {
+    let mut out = Vec::with_capacity(stage.statements.len());
+    let mut dir: Option<Option<String>> = Some(None);
+    for j in stage.statements.clone() {
+        out.push(dir.clone().flatten());
+        dir = dir.and_then(|before| workdir_after(ctx, j, before));
+    }
+    out
+}
+
+/// The WORKDIR in force after statement `j`, given the one before it (`None` before any): `None` when it is no
+/// literal path from then on, as after a WORKDIR with a variable, or a relative one before any.
+fn workdir_after(ctx: &Context, j: usize, dir: Option<String>) -> Option<Option<String>> {
+    let ins = &ctx.statement(j).instruction;
+    if ins.kind != Kind::Workdir {
+        return Some(dir);
+    }
+    let value = ctx.df.value_texts(ins).next()?;
+    if value.contains('$') {
+        return None;
+    }
+    Some(Some(match (value.starts_with('/'), dir) {
+        (true, _) => normalize(value),
+        (false, Some(d)) => resolve(&d, value),
+        (false, None) => return None,
+    }))
 }
 
 /// `/a/./b//c/../d` → `/a/b/d`.

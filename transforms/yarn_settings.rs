@@ -9,7 +9,7 @@
 //! stage or a RUN, a directory the install changes to, a version it cannot tell) counts as not known: under
 //! Plug'n'Play, yarn 2's default, the packages are the zip files of the cache, and cleaning it deletes the install.
 
-use super::stage_commands::{normalize, resolve};
+use super::stage_commands::{normalize, resolve, workdirs};
 use crate::engine::context::{Context, Variable};
 use crate::shell::{Command, Programs};
 use crate::syntax::model::{Kind, Stage};
@@ -134,23 +134,7 @@ fn manifest_major(text: &str) -> Option<u32> {
 
 /// Adds to `runs` the files at the working directory of each RUN of `stage` that `runs_yarn`, in order.
 fn read_stage(ctx: &Context, stage: &Stage, runs_yarn: impl Fn(usize) -> bool, runs: &mut Vec<(usize, [Copied; 2])>) {
-    // The working directory at each statement, as BuildKit resolves WORKDIR: `None` once one is not known.
-    let mut workdirs: Vec<Option<String>> = Vec::with_capacity(stage.statements.len());
-    let mut workdir: Option<String> = None;
-    let mut known = true;
-    for j in stage.statements.clone() {
-        workdirs.push(workdir.clone().filter(|_| known));
-        let ins = &ctx.statement(j).instruction;
-        if ins.kind == Kind::Workdir && known {
-            let value = ctx.df.value_texts(ins).next().unwrap_or_default();
-            workdir = match (value.contains('$'), value.starts_with('/'), workdir.take()) {
-                (false, true, _) => Some(normalize(value)),
-                (false, false, Some(dir)) => Some(resolve(&dir, value)),
-                _ => None,
-            };
-            known = workdir.is_some();
-        }
-    }
+    let workdirs = workdirs(ctx, stage);
     let at = |j: usize| workdirs[j - stage.statements.start].as_deref();
     // The directories followed, by their paths, each with the paths of its files.
     let mut directories: Vec<String> = Vec::new();
