@@ -336,6 +336,22 @@ fn compound_commands_nested_hundreds_of_thousands_deep_take_memory_in_proportion
 }
 
 #[test]
+fn a_file_whose_fixes_take_every_round_keeps_few_rounds_in_memory() {
+    // Each install after `COPY . .` that manifests-first moves leaves the next one right after it, so the fixes
+    // take all 32 rounds. Every round's reading was kept until the last: 20,000 installs took 376 MB, and failed
+    // to allocate under this cap. Now only a few rounds in a row share their readings: 105 MB.
+    let mut text = String::from("FROM node:20\nWORKDIR /app\nCOPY . .\n");
+    text.push_str(&"RUN yarn install\n".repeat(20_000));
+    let dir = tempfile::tempdir().unwrap();
+    write(&dir.path().join("Dockerfile"), &text);
+    write(&dir.path().join("package.json"), "{\"name\": \"app\"}\n");
+
+    let out = dockopt_within_memory(dir.path(), &["check", "Dockerfile"], HANG, 512 << 20);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("fixes to apply: DO103 ×32, DO206 ×20000"), "{}", stderr(&out));
+}
+
+#[test]
 fn a_tree_thousands_of_directories_deep_does_not_exhaust_the_stack() {
     // The configuration of a directory is its own or its parent's: looked up by a call per directory, this depth
     // aborted a walk. 2,000 levels, in a directory of /tmp rather than wherever TMPDIR points, keep the deepest
