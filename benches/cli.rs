@@ -62,9 +62,8 @@ fn cpu_time_of(who: libc::c_int) -> CpuTime {
     CpuTime { user: duration(usage.ru_utime), system: duration(usage.ru_stime) }
 }
 
-/// Runs a command with its output discarded, sampling its peak resident memory (VmHWM) until it exits. Its CPU
-/// time is what the kernel adds to this process's account of its children when it is reaped (not its `ru_maxrss`:
-/// the child shares this process's memory until it execs, and the kernel counts that memory as the child's).
+/// Runs a command with its output discarded, sampling its peak resident memory until it exits. Its CPU time is
+/// what the kernel adds to this process's account of its children when it is reaped.
 fn run(program: &str, args: &[&str]) -> Run {
     // Standard error goes to a file: a pipe nobody reads while the child runs would fill up and stall it.
     let stderr_path = std::env::temp_dir().join(format!("dockopt-bench-stderr-{}", std::process::id()));
@@ -77,21 +76,7 @@ fn run(program: &str, args: &[&str]) -> Run {
         .stderr(stderr_file)
         .spawn()
         .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
-    let status = format!("/proc/{}/status", child.id());
-    let mut peak_kb = 0;
-    loop {
-        if let Ok(text) = std::fs::read_to_string(&status) {
-            let hwm = text
-                .lines()
-                .find_map(|l| l.strip_prefix("VmHWM:"))
-                .and_then(|v| v.trim().trim_end_matches(" kB").parse().ok());
-            peak_kb = peak_kb.max(hwm.unwrap_or(0));
-        }
-        if child.try_wait().expect("child status").is_some() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    }
+    let peak_kb = common::wait_sampling_peak(&mut child);
     let wall = start.elapsed();
     let cpu = cpu_time_of(libc::RUSAGE_CHILDREN).since(children_cpu);
     let stderr = std::fs::read_to_string(&stderr_path).unwrap_or_default();

@@ -4,16 +4,18 @@
 //! one RUN grows, to 1,000, 10,000 and 100,000 commands that every cache rule has something to say about; and time
 //! per stage as stages grow, to 1,000, 10,000 and 100,000 stages that name and copy from each other, or that each
 //! build on the one before (with every fix and cache mounts); and one stage
-//! of 1,000, 10,000 and 100,000 instructions that give every kind of rule work, with every fix and cache mounts. Each
-//! goes through `dockopt check`, `dockopt fix` (on a fresh copy) and `dockopt fix --diff`, as a user runs them.
-//! Linear work keeps the time per unit flat: the report gives, per command and kind of file, the ratio of the
-//! largest file's time per unit to the smallest's. Run with `cargo bench --bench scaling`.
+//! of 1,000, 10,000 and 100,000 instructions that give every kind of rule work, with every fix and cache mounts, and
+//! one of as many whose fixes take every round. Each goes through `dockopt check`, `dockopt fix` (on a fresh copy)
+//! and `dockopt fix --diff`, as a user runs them. Linear work keeps the time per unit flat: the report gives, per
+//! command and kind of file, the ratio of the largest file's time per unit to the smallest's, and each run's peak
+//! memory. Run with `cargo bench --bench scaling`.
 //!
 //! Best of several rounds (`BENCH_ROUNDS`, default 3): these machines are noisy.
 
 mod common;
 
 use dockopt::syntax::model::{Dockerfile, Kind};
+use std::io::{Read, Seek};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -100,6 +102,16 @@ fn every_rule(instructions: usize) -> Sample {
     Sample { name: format!("{instructions} of every rule"), text, units: instructions / 9 * 9 + 1 }
 }
 
+/// One stage of `instructions` instructions whose safe fixes take every round: each `npm install` after `COPY . .`
+/// that manifests-first moves ahead of it leaves the next one right after it, one a round. A round reads the whole
+/// file, so these are the files whose fixes cost the most per instruction, in time and, while every round's reading
+/// was kept until the last, in memory.
+fn fixes_in_every_round(instructions: usize) -> Sample {
+    let mut text = String::from("FROM node:20\nWORKDIR /app\nCOPY . .\n");
+    text.push_str(&"RUN npm install\n".repeat(instructions - 3));
+    Sample { name: format!("{instructions}, fixed every round"), text, units: instructions }
+}
+
 /// The `.yarnrc.yml` beside the samples, which every `COPY .` of [`every_rule`] brings to its yarn install.
 const YARN_SETTINGS: &str = "nodeLinker: node-modules\nenableGlobalCache: true\n";
 
@@ -145,18 +157,27 @@ fn from_corpus(runs: &[String], megabytes: usize) -> Sample {
     Sample { name: format!("{megabytes} MB of corpus RUNs"), text, units: 1 + block_instructions * megabytes }
 }
 
-fn run(program: &str, args: &[&str]) -> Duration {
+/// One run's wall time and peak resident memory in kB.
+fn run(program: &str, args: &[&str]) -> (Duration, u64) {
+    // Standard error goes to a file: a pipe nobody reads while the child runs would fill up and stall it.
+    let stderr_file = tempfile::tempfile().expect("temporary file");
     let start = Instant::now();
-    let output = Command::new(program)
+    let mut child = Command::new(program)
         .args(args)
         .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .output()
+        .stderr(stderr_file.try_clone().expect("temporary file"))
+        .spawn()
         .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
+    let peak_kb = common::wait_sampling_peak(&mut child);
     let wall = start.elapsed();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.code().is_some_and(|c| c <= 1), "{program} {args:?} failed: {}\n{stderr}", output.status);
-    wall
+    let status = child.wait().expect("child status");
+    if status.code().is_none_or(|c| c > 1) {
+        let mut stderr = String::new();
+        let mut file = stderr_file;
+        let _ = file.seek(std::io::SeekFrom::Start(0)).and_then(|_| file.read_to_string(&mut stderr));
+        panic!("{program} {args:?} failed: {status}\n{stderr}");
+    }
+    (wall, peak_kb)
 }
 
 /// A quiet run of `command` with `options` on `path`, findings or not.
@@ -164,9 +185,9 @@ fn arguments<'a>(command: &[&'a str], options: &[&'a str], path: &'a str) -> Vec
     [command, options, &["-q", "--exit-zero", path]].concat()
 }
 
-/// Best of `rounds` of one command on `path`, with `options` (`--unsafe-fixes` goes to `fix` only); `fix` gets a
-/// fresh copy of the file each time.
-fn measure(dockopt: &str, rounds: usize, command: &str, options: &[&str], path: &Path, text: &str) -> Duration {
+/// Best time of `rounds` of one command on `path`, with `options` (`--unsafe-fixes` goes to `fix` only), and the
+/// highest peak of memory in kB; `fix` gets a fresh copy of the file each time.
+fn measure(dockopt: &str, rounds: usize, command: &str, options: &[&str], path: &Path, text: &str) -> (Duration, u64) {
     let path_arg = path.to_str().expect("UTF-8 temporary path");
     let check_options: Vec<&str> = options.iter().copied().filter(|o| *o != "--unsafe-fixes").collect();
     (0..rounds)
@@ -179,8 +200,7 @@ fn measure(dockopt: &str, rounds: usize, command: &str, options: &[&str], path: 
             "fix --diff" => run(dockopt, &arguments(&["fix", "--diff"], options, path_arg)),
             other => unreachable!("no command {other}"),
         })
-        .min()
-        .expect("at least one round")
+        .fold((Duration::MAX, 0), |(best, peak), (wall, kb)| (best.min(wall), peak.max(kb)))
 }
 
 fn main() {
@@ -197,6 +217,7 @@ fn main() {
         ("stages", "stage", &[], [1_000, 10_000, 100_000].map(many_stages).to_vec()),
         ("stage chain", "stage", every_fix, [1_000, 10_000, 100_000].map(stage_chain).to_vec()),
         ("every rule", "instruction", every_fix, [1_000, 10_000, 100_000].map(every_rule).to_vec()),
+        ("every round", "instruction", &[], [1_000, 10_000, 100_000].map(fixes_in_every_round).to_vec()),
     ];
     if corpus.is_dir() {
         let runs = corpus_runs(&corpus);
@@ -211,16 +232,17 @@ fn main() {
             for sample in samples {
                 let path = scratch.path().join("Dockerfile");
                 std::fs::write(&path, &sample.text).expect("write the sample");
-                let wall = measure(dockopt, rounds, command, options, &path, &sample.text);
+                let (wall, peak_kb) = measure(dockopt, rounds, command, options, &path, &sample.text);
                 let micros = wall.as_secs_f64() * 1e6 / sample.units as f64;
                 per_unit.push(micros);
                 println!(
-                    "{command:<10} {:<26} {:>8} {unit}s {:>6.1} MB {:>8.3} s {:>7.2} µs/{unit}",
+                    "{command:<10} {:<26} {:>8} {unit}s {:>6.1} MB {:>8.3} s {:>7.2} µs/{unit} {:>7.1} MB peak",
                     sample.name,
                     sample.units,
                     sample.text.len() as f64 / (1 << 20) as f64,
                     wall.as_secs_f64(),
-                    micros
+                    micros,
+                    peak_kb as f64 / 1024.0
                 );
             }
             let smallest = per_unit.first().copied().unwrap_or(1.0);

@@ -1,6 +1,8 @@
 //! What the benches share: where the corpus is, and its Dockerfiles.
 
 use std::path::{Path, PathBuf};
+use std::process::Child;
+use std::time::Duration;
 
 /// `DOCKOPT_CORPUS`, or `../shared/corpus` beside the repository.
 pub fn corpus_root() -> PathBuf {
@@ -26,4 +28,24 @@ pub fn dockerfiles(root: &Path) -> Vec<PathBuf> {
     }
     out.sort();
     out
+}
+
+/// Waits for `child`, sampling its peak resident memory (VmHWM) until it exits, in kB. Not its `ru_maxrss`: the
+/// child shares the bench's memory until it execs, and the kernel counts that memory as the child's.
+pub fn wait_sampling_peak(child: &mut Child) -> u64 {
+    let status = format!("/proc/{}/status", child.id());
+    let mut peak_kb = 0;
+    loop {
+        if let Ok(text) = std::fs::read_to_string(&status) {
+            let hwm = text
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches(" kB").parse().ok());
+            peak_kb = peak_kb.max(hwm.unwrap_or(0));
+        }
+        if child.try_wait().expect("child status").is_some() {
+            return peak_kb;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
 }
