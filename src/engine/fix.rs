@@ -45,6 +45,8 @@ const MAX_ROUNDS: usize = 32;
 /// every round, with no bound: 1.83 GB; 4 in a row: 460 MB; 3: 375 MB; 2: 320 MB. But many files take a third
 /// round, and reading it afresh cost 4.5% more instructions to check the corpus with 2; with 3, 0.2%.
 const ROUNDS_SHARING_READINGS: usize = 3;
+// The first round, whose findings are the file's, always hands its reading to the second.
+const _: () = assert!(ROUNDS_SHARING_READINGS >= 2);
 
 /// Which findings of the fixed text the caller reads in [`FixOutcome::remaining`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -189,7 +191,7 @@ impl Fixing<'_> {
             }));
         }
         let fixed = self.rounds.apply(&text, &chosen);
-        // Round 0, whose findings are kept below, is never the last of a run.
+        // Round 0, whose findings are kept below, is never the last of a run: see `ROUNDS_SHARING_READINGS`.
         if (number + 1) % ROUNDS_SHARING_READINGS == 0 {
             return Ok(Step::Afresh { number: number + 1, text: fixed, unverified: Some(text) });
         }
