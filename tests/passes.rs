@@ -590,6 +590,9 @@ fn yarn_2_cache_cleaned_only_where_its_settings_say_node_modules() {
         (install("COPY . .\nRUN yarn config set nodeLinker pnp\n", "yarn install"), yarn_4.to_vec()),
         (install("COPY . .\nRUN yarn set version 3.8.7\n", "yarn install"), yarn_4.to_vec()),
         (install("COPY . .\nENV YARN_CACHE_FOLDER=/c\n", "yarn install"), yarn_4.to_vec()),
+        // Any cache mount of the RUN may hold the global cache, whatever yarn 1's option says.
+        (install("COPY . .\n", "--mount=type=cache,target=/tmp/y yarn install"), yarn_4.to_vec()),
+        (install("COPY . .\n", "--mount=type=cache,target=/tmp/y yarn install --cache-folder /c"), yarn_4.to_vec()),
         // A stage built on another may have its files.
         (
             "FROM node:22-slim AS base\nRUN corepack enable\nFROM base\nWORKDIR /app\nENV YARN_NODE_LINKER=node-modules\nRUN yarn install\n".into(),

@@ -107,12 +107,12 @@ fn root_image<'c>(ctx: &'c Context, i: usize) -> Option<&'c str> {
     Some(ImageReference::parse(base.split('@').next().unwrap_or_default()).short_name())
 }
 
-/// A cache mount of RUN `i` holds `tool`'s cache, so its cache must not be cleaned or avoided: the mount keeps it
-/// out of the image and between builds on purpose. Where dockopt cannot tell the cache's place, any cache mount
-/// counts.
-pub(super) fn cache_is_mounted(ctx: &Context, i: usize, command: &Command, tool: &str) -> bool {
-    match cache_dir(ctx, i, command, tool) {
-        Some(dir) => ctx.mount_covers(i, &dir),
+/// A cache mount of RUN `i` holds a tool's cache, whose directory is `cache` ([`cache_dir`]), so the cache must not
+/// be cleaned or avoided: the mount keeps it out of the image and between builds on purpose. Where dockopt cannot
+/// tell the cache's place, any cache mount counts.
+pub(super) fn cache_is_mounted(ctx: &Context, i: usize, cache: Option<&str>) -> bool {
+    match cache {
+        Some(dir) => ctx.mount_covers(i, dir),
         None => !ctx.cache_mounts(i).is_empty(),
     }
 }

@@ -113,12 +113,14 @@ impl Rule for NodeCacheClean {
                 {
                     continue;
                 }
-                let (cleanup, cache_ending, root_cache) = match later_yarn {
-                    true => (LATER_YARN_CLEANUP, LATER_YARN_CACHE_ENDING, LATER_YARN_ROOT_CACHE),
-                    false => (*cleanup, *cache_ending, *root_cache),
+                let (cleanup, cache_ending, root_cache) = if later_yarn {
+                    (LATER_YARN_CLEANUP, LATER_YARN_CACHE_ENDING, LATER_YARN_ROOT_CACHE)
+                } else {
+                    (*cleanup, *cache_ending, *root_cache)
                 };
                 let last_install = last.range.start;
-                // yarn 2's cache is in the global folder, as `cache_holds_only_downloads` made sure.
+                // yarn 2's cache is in the global folder, as `cache_holds_only_downloads` made sure, but not one
+                // dockopt can name: any cache mount may hold it.
                 let cache = if later_yarn { None } else { cache_dir(ctx, i, last, tool) };
                 // Its own cleanup; `rm -rf` of its cache by path (`/root/.npm`, the directory a variable set) or
                 // as the tool reports it (`"$(yarn cache dir)"`).
@@ -141,10 +143,9 @@ impl Rule for NodeCacheClean {
                             || (inv.program == "rm" && inv.args.iter().any(removes_cache)))
                 });
                 let target = mount_target(tool, cache.as_deref().unwrap_or(root_cache));
-                let mounted = cache_is_mounted(ctx, i, last, tool)
+                let mounted = cache_is_mounted(ctx, i, cache.as_deref())
                     || ctx.mount_covers(i, root_cache)
-                    || ctx.mount_covers(i, &target)
-                    || (later_yarn && !ctx.cache_mounts(i).is_empty());
+                    || ctx.mount_covers(i, &target);
                 if cleaned || mounted || may_clean_unlisted(ctx, i, &["cache", "store", cache_ending]) {
                     continue;
                 }

@@ -60,13 +60,14 @@ impl Rule for PipNoCacheDir {
                 let Some(subcommand_word) = subcommand_word else { continue };
                 let tool = if option == "--no-cache" { "uv" } else { "pip" };
                 // Any value turns the cache off: pip reads `PIP_NO_CACHE_DIR=off` as an option that is set.
-                if inv.has_option(option)
-                    || ctx.variable(i, command, variable) != Variable::Unset
-                    || cache_is_mounted(ctx, i, command, tool)
-                {
+                if inv.has_option(option) || ctx.variable(i, command, variable) != Variable::Unset {
                     continue;
                 }
-                let cache = cache_dir(ctx, i, command, tool).unwrap_or_else(|| cache.to_string());
+                let dir = cache_dir(ctx, i, command, tool);
+                if cache_is_mounted(ctx, i, dir.as_deref()) {
+                    continue;
+                }
+                let cache = dir.unwrap_or_else(|| cache.to_string());
                 let mut finding = Finding {
                     rule: &INFO,
                     range: ctx.source_range(i, command.range.clone()),
